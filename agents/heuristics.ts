@@ -1,0 +1,112 @@
+/**
+ * Heuristic baselines. Each recommends `pathLength` items (default: until truncation) and then STOP.
+ * - random: a uniformly random allowed item.
+ * - popularity: the most-consumed item (train interactions) not yet in the user's sequence.
+ * - greedy-ctr: the item the reward simulator says the user is most likely to accept now
+ *   (argmax of sigmoid(u(s)·e_i) over allowed items); reads the simulator, so it is an oracle.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { ProactiveObservation } from '../envs/proactive.ts';
+import type { ActContext, Agent, AgentFactory } from './agent.ts';
+
+const HeuristicConfigSchema = Type.Object(
+  {
+    /** Items per path before STOP; 0 means never stop (the environment truncates at L_max). */
+    pathLength: Type.Integer({ minimum: 0, default: 0 }),
+    /** Skip items already in the history (the environment allows them unless maskHistory is set). */
+    avoidHistory: Type.Boolean({ default: true }),
+  },
+  { additionalProperties: false },
+);
+type HeuristicConfig = Static<typeof HeuristicConfigSchema>;
+
+function allowed(obs: ProactiveObservation, item: number, avoidHistory: boolean): boolean {
+  return obs.actionMask[item] === 1 && !(avoidHistory && obs.history.includes(item));
+}
+
+/** STOP when the path is long enough or nothing is allowed; otherwise the row's choice. */
+function actRows(observations: readonly ProactiveObservation[], ctx: ActContext, config: HeuristicConfig, choose: (obs: ProactiveObservation, row: number) => number): Int32Array {
+  const stop = ctx.env.actionSpace.stop;
+  return Int32Array.from(observations, (obs, row) => {
+    if (config.pathLength > 0 && obs.step >= config.pathLength) return stop;
+    const a = choose(obs, row);
+    return a < 0 ? stop : a;
+  });
+}
+
+function defaults(config: Partial<HeuristicConfig>): HeuristicConfig {
+  return { pathLength: 0, avoidHistory: true, ...config };
+}
+
+export const randomAgent: AgentFactory<Partial<HeuristicConfig>> = {
+  name: 'random',
+  description: 'A uniformly random allowed item at every step',
+  configSchema: HeuristicConfigSchema,
+  create(partial): Agent {
+    const config = defaults(partial);
+    return {
+      name: 'random',
+      act(observations, ctx) {
+        const N = ctx.env.actionSpace.stop;
+        return actRows(observations, ctx, config, (obs) => {
+          const candidates: number[] = [];
+          for (let i = 0; i < N; i++) if (allowed(obs, i, config.avoidHistory)) candidates.push(i);
+          return candidates.length ? candidates[ctx.rng.int(candidates.length)] : -1;
+        });
+      },
+    };
+  },
+};
+
+export const popularityAgent: AgentFactory<Partial<HeuristicConfig>> = {
+  name: 'popularity',
+  description: 'The most-consumed item (train interactions) not yet in the sequence',
+  configSchema: HeuristicConfigSchema,
+  create(partial): Agent {
+    const config = defaults(partial);
+    let order: Int32Array | null = null;
+    return {
+      name: 'popularity',
+      act(observations, ctx) {
+        const pop = ctx.env.world.dataset.popularity;
+        // Ties broken by item id, so the order is deterministic.
+        order ??= Int32Array.from(pop.keys()).sort((a, b) => pop[b] - pop[a] || a - b);
+        const ranked = order;
+        return actRows(observations, ctx, config, (obs) => {
+          for (const i of ranked) if (allowed(obs, i, config.avoidHistory)) return i;
+          return -1;
+        });
+      },
+    };
+  },
+};
+
+export const greedyCtrAgent: AgentFactory<Partial<HeuristicConfig>> = {
+  name: 'greedy-ctr',
+  description: 'The item the reward simulator says the user is most likely to accept now (oracle: reads the simulator)',
+  configSchema: HeuristicConfigSchema,
+  usesSimulator: true,
+  create(partial): Agent {
+    const config = defaults(partial);
+    return {
+      name: 'greedy-ctr',
+      act(observations, ctx) {
+        const N = ctx.env.actionSpace.stop;
+        // One batched simulator call; CTR = sigmoid(score) is monotone in the score.
+        const scores = ctx.env.simulatorBatch().scores();
+        return actRows(observations, ctx, config, (obs, row) => {
+          let best = -1;
+          let bestScore = -Infinity;
+          for (let i = 0; i < N; i++) {
+            const s = scores[row * N + i];
+            if (s > bestScore && allowed(obs, i, config.avoidHistory)) {
+              best = i;
+              bestScore = s;
+            }
+          }
+          return best;
+        });
+      },
+    };
+  },
+};

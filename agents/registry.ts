@@ -1,0 +1,56 @@
+/**
+ * Agents by name, and plug-in agents by path: `--agent ./my-agent.ts` imports the module and uses
+ * its default export (an AgentFactory).
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AgentFactory } from './agent.ts';
+import { greedyCtrAgent, popularityAgent, randomAgent } from './heuristics.ts';
+
+const factories = new Map<string, AgentFactory<any>>();
+
+export function registerAgent(factory: AgentFactory<any>): void {
+  if (factories.has(factory.name)) throw new Error(`agent '${factory.name}' is already registered`);
+  factories.set(factory.name, factory);
+}
+
+export function listAgents(): { name: string; description: string }[] {
+  return [...factories.values()].map((f) => ({ name: f.name, description: f.description }));
+}
+
+export class UnknownAgentError extends Error {
+  constructor(readonly requested: string, readonly known: readonly string[]) {
+    super(`unknown agent '${requested}'; known agents: ${known.join(', ')} (or a path to a module, e.g. ./my-agent.ts)`);
+    this.name = 'UnknownAgentError';
+  }
+}
+
+function looksLikePath(spec: string): boolean {
+  return spec.startsWith('.') || spec.startsWith('/') || /\.(ts|js|mjs|mts)$/.test(spec);
+}
+
+function isFactory(x: unknown): x is AgentFactory<any> {
+  const f = x as AgentFactory<any>;
+  return !!f && typeof f.name === 'string' && typeof f.create === 'function';
+}
+
+/** A registered agent's factory, or the default export of the module at a path. */
+export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<AgentFactory<any>> {
+  if (!looksLikePath(spec)) {
+    const f = factories.get(spec);
+    if (!f) throw new UnknownAgentError(spec, [...factories.keys()]);
+    return f;
+  }
+  const file = path.resolve(cwd, spec);
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`could not load agent module ${file}: ${(e as Error).message}`);
+  }
+  const f = mod.default;
+  if (!isFactory(f)) throw new Error(`${file}: the default export is not an agent factory ({ name, description, create })`);
+  return f;
+}
+
+for (const f of [randomAgent, popularityAgent, greedyCtrAgent]) registerAgent(f);

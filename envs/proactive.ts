@@ -1,0 +1,513 @@
+/**
+ * ProactiveRecEnv (DESIGN.md §2): a case is a 10-item history h and a target T; at step t the agent
+ * recommends an item a_t or STOP. The user simulator scores how the path changes the user's
+ * interest in T:
+ *   IoI_t = log p(T | s_t ⊕ a_t) − log p(T | s_t)
+ *   IoR_t = rank(T | s_t) − rank(T | s_t ⊕ a_t)
+ *   CTR_t = sigmoid(u(s_t) · e_{a_t})
+ *   r_t   = w_ioi·IoI_t + w_ior·IoR_t + w_ctr·CTR_t
+ * The batched class is the implementation; the single environment is a batch of one.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { ActionSpace, ArraySpec, Env, ResetArgs, StepResult, VectorEnv, VectorStepResult } from './core.ts';
+import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type Split } from './dataset.ts';
+import { Rng } from './rng.ts';
+import type { SimulatorBatch, UserSimulator } from './simulator.ts';
+import { StringEnum, validate } from './validate.ts';
+
+export const EnvConfigSchema = Type.Object(
+  {
+    split: StringEnum(['train', 'valid', 'test'] as const, { default: 'test' }),
+    /** L_max: the episode is truncated after this many recommended items. */
+    maxLength: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+    weights: Type.Object(
+      { ioi: Type.Number({ default: 1 }), ior: Type.Number({ default: 1 }), ctr: Type.Number({ default: 1 }) },
+      { additionalProperties: false },
+    ),
+    /** 'always': every item is accepted (the paper's setting); 'sample': accepted with probability CTR_t. */
+    accept: StringEnum(['always', 'sample'] as const, { default: 'always' }),
+    /** Allow recommending an item twice in one path. */
+    allowRepeats: Type.Boolean({ default: false }),
+    /** Also forbid the history's items. */
+    maskHistory: Type.Boolean({ default: false }),
+    /** 'error' throws on an invalid action; 'penalize' gives `invalidPenalty` and appends nothing. */
+    invalidAction: StringEnum(['error', 'penalize'] as const, { default: 'error' }),
+    invalidPenalty: Type.Number({ default: -1 }),
+    /** Success: the target is in the simulator's top-k after the path. */
+    successTopK: Type.Integer({ minimum: 1, default: 10 }),
+  },
+  { additionalProperties: false },
+);
+export type EnvConfig = Static<typeof EnvConfigSchema>;
+
+export const ENV_DEFAULTS: EnvConfig = {
+  split: 'test',
+  maxLength: 10,
+  weights: { ioi: 1, ior: 1, ctr: 1 },
+  accept: 'always',
+  allowRepeats: false,
+  maskHistory: false,
+  invalidAction: 'error',
+  invalidPenalty: -1,
+  successTopK: 10,
+};
+
+/** Validates a partial config over the defaults; errors name `source` and the bad field. */
+export function resolveEnvConfig(overrides: unknown, source = 'environment config'): EnvConfig {
+  const o = (overrides ?? {}) as Partial<EnvConfig>;
+  const merged = { ...ENV_DEFAULTS, ...o, weights: { ...ENV_DEFAULTS.weights, ...(o.weights ?? {}) } };
+  return validate(EnvConfigSchema, merged, source);
+}
+
+export interface ProactiveObservation {
+  /** The case's 10 history items, oldest first. */
+  readonly history: Int32Array;
+  /** Items accepted so far (appended to the user's sequence). */
+  readonly path: Int32Array;
+  /** Items recommended so far, accepted or not. */
+  readonly proposed: Int32Array;
+  readonly target: number;
+  /** Number of actions taken in this episode. */
+  readonly step: number;
+  /** 1 where the action is allowed; the last entry is STOP. Length N + 1. */
+  readonly actionMask: Uint8Array;
+}
+
+/** Step reward components under one simulator. */
+export interface RewardComponents {
+  ioi: number;
+  ior: number;
+  ctr: number;
+}
+
+export interface EpisodeSummary {
+  /** Items recommended (STOP excluded). */
+  length: number;
+  /** Items accepted (= length when accept is 'always'). */
+  accepted: number;
+  /** Sum of the fused rewards. */
+  return: number;
+  /** Path totals and mean CTR under the reward simulator. */
+  ioi: number;
+  ior: number;
+  ctr: number;
+  /** The same under the evaluator simulator, when the environment has one. */
+  evaluator: { ioi: number; ior: number; ctr: number; success: boolean } | null;
+  /** Fraction of adjacent pairs in (a_1..a_L, T) sharing an attribute; null when L = 0. */
+  coherence: number | null;
+  /** Fraction of path items already in the history. */
+  duplicateRate: number;
+  /** Target in the reward simulator's top-k after the path. */
+  success: boolean;
+  finalRank: number;
+  stopped: boolean;
+  path: number[];
+}
+
+export interface ProactiveStepInfo {
+  /** False for a sub-environment whose episode had already ended (its action was ignored). */
+  active: boolean;
+  caseIndex: number;
+  action: number;
+  stop: boolean;
+  accepted: boolean;
+  invalid: boolean;
+  ioi: number;
+  ior: number;
+  ctr: number;
+  reward: number;
+  logProbBefore: number;
+  logProbAfter: number;
+  rankBefore: number;
+  rankAfter: number;
+  /** Shares an attribute with the previous path item; null for the first item or STOP. */
+  coherent: boolean | null;
+  /** The item is already in the history. */
+  duplicate: boolean;
+  /** Components under the evaluator simulator, when there is one. */
+  evaluator: RewardComponents | null;
+  /** Set on the step that ends the episode. */
+  episode: EpisodeSummary | null;
+}
+
+export const STEP_INFO_KEYS: readonly (keyof ProactiveStepInfo)[] = [
+  'active', 'caseIndex', 'action', 'stop', 'accepted', 'invalid', 'ioi', 'ior', 'ctr', 'reward',
+  'logProbBefore', 'logProbAfter', 'rankBefore', 'rankAfter', 'coherent', 'duplicate', 'evaluator', 'episode',
+];
+
+export interface VectorResetOptions {
+  split?: Split;
+  /** Case index (into the split) of each sub-environment; otherwise drawn uniformly with the seed. */
+  caseIndices?: readonly number[];
+}
+
+export interface ResetOptions {
+  split?: Split;
+  caseIndex?: number;
+}
+
+export interface ProactiveWorld {
+  readonly dataset: Dataset;
+  /** The reward model: step rewards come from it. */
+  readonly simulator: UserSimulator;
+  /** An independently trained simulator that evaluation also reports under (or null). */
+  readonly evaluator: UserSimulator | null;
+}
+
+interface RowState {
+  caseIndex: number;
+  history: Int32Array;
+  target: number;
+  path: number[];
+  proposed: number[];
+  mask: Uint8Array;
+  historySet: Set<number>;
+  step: number;
+  done: boolean;
+  logProb: number;
+  rank: number;
+  evalLogProb: number;
+  evalRank: number;
+  // Running totals for the episode summary.
+  ret: number;
+  ioi: number;
+  ior: number;
+  ctrSum: number;
+  evalIoi: number;
+  evalIor: number;
+  evalCtrSum: number;
+  accepted: number;
+  duplicates: number;
+}
+
+export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, ProactiveStepInfo, VectorResetOptions> {
+  readonly actionSpace: ActionSpace;
+  readonly observationSpec: Readonly<Record<string, ArraySpec>>;
+  readonly infoKeys = STEP_INFO_KEYS;
+  readonly config: EnvConfig;
+  private rows: RowState[] = [];
+  private batch: SimulatorBatch | null = null;
+  private evalBatch: SimulatorBatch | null = null;
+  private acceptRng: Rng;
+  private caseRng: Rng;
+  private split: Split;
+
+  constructor(
+    readonly id: string,
+    readonly world: ProactiveWorld,
+    readonly numEnvs: number,
+    config: Partial<EnvConfig> = {},
+  ) {
+    if (!(Number.isInteger(numEnvs) && numEnvs >= 1)) throw new Error(`numEnvs must be a positive integer, got ${numEnvs}`);
+    this.config = resolveEnvConfig(config, `${id} config`);
+    const N = world.dataset.items.count;
+    if (world.simulator.numItems !== N) throw new Error(`simulator ${world.simulator.id} has ${world.simulator.numItems} items, dataset ${world.dataset.name} has ${N}`);
+    if (world.evaluator && world.evaluator.numItems !== N) throw new Error(`evaluator ${world.evaluator.id} has ${world.evaluator.numItems} items, dataset has ${N}`);
+    this.actionSpace = { n: N + 1, stop: N };
+    this.observationSpec = {
+      history: { dtype: 'int32', length: HISTORY_LENGTH, low: 0, high: N - 1 },
+      path: { dtype: 'int32', length: this.config.maxLength, variable: true, low: 0, high: N - 1 },
+      proposed: { dtype: 'int32', length: this.config.maxLength, variable: true, low: 0, high: N - 1 },
+      target: { dtype: 'int32', length: 1, low: 0, high: N - 1 },
+      step: { dtype: 'int32', length: 1, low: 0, high: this.config.maxLength },
+      actionMask: { dtype: 'uint8', length: N + 1, low: 0, high: 1 },
+    };
+    this.split = this.config.split;
+    this.acceptRng = Rng.stream(0, 'dynamics');
+    this.caseRng = Rng.stream(0, 'cases');
+  }
+
+  get numItems(): number {
+    return this.actionSpace.stop;
+  }
+
+  cases(split: Split = this.split): readonly Case[] {
+    return this.world.dataset.cases[split];
+  }
+
+  active(): Uint8Array {
+    return Uint8Array.from(this.rows, (r) => (r.done ? 0 : 1));
+  }
+
+  reset(args: ResetArgs<VectorResetOptions> = {}): { observations: ProactiveObservation[]; infos: Record<string, unknown>[] } {
+    if (args.seed !== undefined) {
+      this.acceptRng = Rng.stream(args.seed, 'dynamics');
+      this.caseRng = Rng.stream(args.seed, 'cases');
+    }
+    const split = args.options?.split ?? this.config.split;
+    const pool = this.world.dataset.cases[split];
+    if (pool.length === 0) throw new Error(`${this.id}: the ${split} split has no cases`);
+    let indices = args.options?.caseIndices;
+    if (indices) {
+      if (indices.length !== this.numEnvs) throw new Error(`${this.id}: ${indices.length} case indices for ${this.numEnvs} environments`);
+      for (const i of indices) if (!(Number.isInteger(i) && i >= 0 && i < pool.length)) throw new Error(`${this.id}: case index ${i} is not in [0, ${pool.length}) of the ${split} split`);
+    } else {
+      indices = Array.from({ length: this.numEnvs }, () => this.caseRng.int(pool.length));
+    }
+    this.split = split;
+    this.batch?.dispose();
+    this.evalBatch?.dispose();
+    const N = this.numItems;
+    this.rows = indices.map((caseIndex) => {
+      const c = pool[caseIndex];
+      const mask = new Uint8Array(N + 1).fill(1);
+      mask[c.target] = 0;
+      if (this.config.maskHistory) for (const i of c.history) mask[i] = 0;
+      return {
+        caseIndex, history: Int32Array.from(c.history), target: c.target, path: [], proposed: [], mask,
+        historySet: new Set(c.history), step: 0, done: false, logProb: 0, rank: 0, evalLogProb: 0, evalRank: 0,
+        ret: 0, ioi: 0, ior: 0, ctrSum: 0, evalIoi: 0, evalIor: 0, evalCtrSum: 0, accepted: 0, duplicates: 0,
+      };
+    });
+    const histories = this.rows.map((r) => Array.from(r.history));
+    const targets = Int32Array.from(this.rows, (r) => r.target);
+    this.batch = this.world.simulator.open(histories);
+    const stats = this.batch.targetStats(targets);
+    this.evalBatch = this.world.evaluator ? this.world.evaluator.open(histories) : null;
+    const evalStats = this.evalBatch?.targetStats(targets);
+    this.rows.forEach((r, k) => {
+      r.logProb = stats.logProb[k];
+      r.rank = stats.rank[k];
+      if (evalStats) {
+        r.evalLogProb = evalStats.logProb[k];
+        r.evalRank = evalStats.rank[k];
+      }
+    });
+    return {
+      observations: this.rows.map((r) => this.observe(r)),
+      infos: this.rows.map((r) => ({ caseIndex: r.caseIndex, split, logProb: r.logProb, rank: r.rank, realPath: pool[r.caseIndex].path ?? null })),
+    };
+  }
+
+  /** Why `action` is not allowed for row r now, or null when it is. */
+  private invalidReason(r: RowState, action: number): string | null {
+    const N = this.numItems;
+    if (!Number.isInteger(action) || action < 0 || action > N) return `action ${action} is not an item in [0, ${N}) or STOP (${N})`;
+    if (action === N) return null;
+    if (action === r.target) return `action ${action} is the target (the target is not a path item)`;
+    if (!r.mask[action]) return r.historySet.has(action) && this.config.maskHistory ? `item ${action} is in the history (maskHistory is set)` : `item ${action} was already recommended (allowRepeats is off)`;
+    return null;
+  }
+
+  step(actions: Int32Array | readonly number[]): VectorStepResult<ProactiveObservation, ProactiveStepInfo> {
+    const batch = this.batch;
+    if (!batch) throw new Error(`${this.id}: step() before reset()`);
+    if (actions.length !== this.numEnvs) throw new Error(`${this.id}: ${actions.length} actions for ${this.numEnvs} environments`);
+    const B = this.numEnvs;
+    const N = this.numItems;
+    const stop = N;
+    // Validate everything before changing anything: an error leaves the environment as it was.
+    const invalid = new Uint8Array(B);
+    for (let k = 0; k < B; k++) {
+      const r = this.rows[k];
+      if (r.done) continue;
+      const reason = this.invalidReason(r, actions[k]);
+      if (reason === null) continue;
+      if (this.config.invalidAction === 'error') throw new Error(`${this.id}: environment ${k}: ${reason}`);
+      invalid[k] = 1;
+    }
+
+    // Which rows recommend an item, and which of those the user accepts.
+    const items = new Int32Array(B);
+    const recommends = new Uint8Array(B);
+    for (let k = 0; k < B; k++) {
+      const r = this.rows[k];
+      if (r.done || invalid[k] || actions[k] === stop) continue;
+      items[k] = actions[k];
+      recommends[k] = 1;
+    }
+    const targets = Int32Array.from(this.rows, (r) => r.target);
+    let accepts = recommends;
+    // Under 'sample' acceptance the CTRs are read before the draw (advance only appends accepted rows).
+    const sampling = this.config.accept === 'sample';
+    const ctrBefore = sampling ? batch.ctr(items) : null;
+    const evalCtrBefore = sampling && this.evalBatch ? this.evalBatch.ctr(items) : null;
+    if (ctrBefore) {
+      accepts = new Uint8Array(B);
+      for (let k = 0; k < B; k++) if (recommends[k]) accepts[k] = this.acceptRng.float() < ctrBefore[k] ? 1 : 0;
+    }
+    const result = batch.advance(items, targets, accepts);
+    const evalResult = this.evalBatch ? this.evalBatch.advance(items, targets, accepts) : null;
+    const ctr = ctrBefore ?? result.ctr;
+    const evalCtr = evalCtrBefore ?? evalResult?.ctr ?? null;
+
+    const w = this.config.weights;
+    const rewards = new Float64Array(B);
+    const terminated = new Uint8Array(B);
+    const truncated = new Uint8Array(B);
+    const infos: ProactiveStepInfo[] = new Array(B);
+    for (let k = 0; k < B; k++) {
+      const r = this.rows[k];
+      const action = actions[k];
+      if (r.done) {
+        terminated[k] = 1;
+        infos[k] = this.inactiveInfo(r, action);
+        continue;
+      }
+      const before = { logProb: r.logProb, rank: r.rank };
+      let info: ProactiveStepInfo;
+      if (invalid[k]) {
+        r.step += 1;
+        rewards[k] = this.config.invalidPenalty;
+        info = { ...this.inactiveInfo(r, action), active: true, invalid: true, reward: rewards[k] };
+      } else if (action === stop) {
+        terminated[k] = 1;
+        info = { ...this.inactiveInfo(r, action), active: true, stop: true };
+      } else {
+        r.step += 1;
+        const accepted = accepts[k] === 1;
+        const ioi = accepted ? result.logProb[k] - r.logProb : 0;
+        const ior = accepted ? r.rank - result.rank[k] : 0;
+        const c = ctr[k];
+        rewards[k] = w.ioi * ioi + w.ior * ior + w.ctr * c;
+        const previous = r.proposed.length > 0 ? r.proposed[r.proposed.length - 1] : -1;
+        const coherent = previous >= 0 ? shareAttribute(this.world.dataset.items, previous, action) : null;
+        const duplicate = r.historySet.has(action);
+        r.proposed.push(action);
+        if (!this.config.allowRepeats) r.mask[action] = 0;
+        if (accepted) {
+          r.path.push(action);
+          r.logProb = result.logProb[k];
+          r.rank = result.rank[k];
+          r.accepted += 1;
+        }
+        let evaluator: RewardComponents | null = null;
+        if (evalResult) {
+          const eIoi = accepted ? evalResult.logProb[k] - r.evalLogProb : 0;
+          const eIor = accepted ? r.evalRank - evalResult.rank[k] : 0;
+          const eCtr = evalCtr![k];
+          evaluator = { ioi: eIoi, ior: eIor, ctr: eCtr };
+          if (accepted) {
+            r.evalLogProb = evalResult.logProb[k];
+            r.evalRank = evalResult.rank[k];
+          }
+          r.evalIoi += eIoi;
+          r.evalIor += eIor;
+          r.evalCtrSum += eCtr;
+        }
+        r.ret += rewards[k];
+        r.ioi += ioi;
+        r.ior += ior;
+        r.ctrSum += c;
+        if (duplicate) r.duplicates += 1;
+        info = {
+          active: true, caseIndex: r.caseIndex, action, stop: false, accepted, invalid: false, ioi, ior, ctr: c,
+          reward: rewards[k], logProbBefore: before.logProb, logProbAfter: r.logProb, rankBefore: before.rank,
+          rankAfter: r.rank, coherent, duplicate, evaluator, episode: null,
+        };
+      }
+      if (!terminated[k] && r.step >= this.config.maxLength) truncated[k] = 1;
+      if (terminated[k] || truncated[k]) {
+        r.done = true;
+        info.episode = this.summary(r, terminated[k] === 1);
+      }
+      infos[k] = info;
+    }
+    return { observations: this.rows.map((r) => this.observe(r)), rewards, terminated, truncated, infos };
+  }
+
+  private inactiveInfo(r: RowState, action: number): ProactiveStepInfo {
+    return {
+      active: false, caseIndex: r.caseIndex, action, stop: false, accepted: false, invalid: false, ioi: 0, ior: 0, ctr: 0,
+      reward: 0, logProbBefore: r.logProb, logProbAfter: r.logProb, rankBefore: r.rank, rankAfter: r.rank,
+      coherent: null, duplicate: false, evaluator: null, episode: null,
+    };
+  }
+
+  private summary(r: RowState, stopped: boolean): EpisodeSummary {
+    const items = this.world.dataset.items;
+    const L = r.proposed.length;
+    const chain = [...r.proposed, r.target];
+    let coherentPairs = 0;
+    for (let i = 0; i + 1 < chain.length; i++) if (shareAttribute(items, chain[i], chain[i + 1])) coherentPairs++;
+    const k = this.config.successTopK;
+    return {
+      length: L,
+      accepted: r.accepted,
+      return: r.ret,
+      ioi: r.ioi,
+      ior: r.ior,
+      ctr: L > 0 ? r.ctrSum / L : 0,
+      evaluator: this.evalBatch ? { ioi: r.evalIoi, ior: r.evalIor, ctr: L > 0 ? r.evalCtrSum / L : 0, success: r.evalRank <= k } : null,
+      coherence: L > 0 ? coherentPairs / L : null,
+      duplicateRate: L > 0 ? r.duplicates / L : 0,
+      success: r.rank <= k,
+      finalRank: r.rank,
+      stopped,
+      path: [...r.proposed],
+    };
+  }
+
+  private observe(r: RowState): ProactiveObservation {
+    const mask = r.mask.slice();
+    if (r.done || r.step >= this.config.maxLength) mask.fill(0, 0, this.numItems);
+    return {
+      history: r.history,
+      path: Int32Array.from(r.path),
+      proposed: Int32Array.from(r.proposed),
+      target: r.target,
+      step: r.step,
+      actionMask: mask,
+    };
+  }
+
+  /** The current simulator batch (reward model), for agents that plan with simulator access. */
+  simulatorBatch(): SimulatorBatch {
+    if (!this.batch) throw new Error(`${this.id}: no episode (call reset first)`);
+    return this.batch;
+  }
+
+  close(): void {
+    this.batch?.dispose();
+    this.evalBatch?.dispose();
+    this.batch = null;
+    this.evalBatch = null;
+  }
+}
+
+/** The single environment: a batch of one, with Gymnasium's scalar signatures. */
+export class ProactiveRecEnv implements Env<ProactiveObservation, ProactiveStepInfo, ResetOptions> {
+  readonly vector: ProactiveRecVectorEnv;
+
+  constructor(id: string, world: ProactiveWorld, config: Partial<EnvConfig> = {}) {
+    this.vector = new ProactiveRecVectorEnv(id, world, 1, config);
+  }
+
+  get id(): string {
+    return this.vector.id;
+  }
+  get actionSpace(): ActionSpace {
+    return this.vector.actionSpace;
+  }
+  get observationSpec(): Readonly<Record<string, ArraySpec>> {
+    return this.vector.observationSpec;
+  }
+  get infoKeys(): readonly string[] {
+    return this.vector.infoKeys;
+  }
+  get config(): EnvConfig {
+    return this.vector.config;
+  }
+  get world(): ProactiveWorld {
+    return this.vector.world;
+  }
+
+  reset(args: ResetArgs<ResetOptions> = {}): { observation: ProactiveObservation; info: Record<string, unknown> } {
+    const o = args.options ?? {};
+    const { observations, infos } = this.vector.reset({
+      seed: args.seed,
+      options: { split: o.split, caseIndices: o.caseIndex === undefined ? undefined : [o.caseIndex] },
+    });
+    return { observation: observations[0], info: infos[0] };
+  }
+
+  step(action: number): StepResult<ProactiveObservation, ProactiveStepInfo> {
+    const r = this.vector.step([action]);
+    if (!r.infos[0].active) throw new Error(`${this.id}: step() after the episode ended; call reset()`);
+    return { observation: r.observations[0], reward: r.rewards[0], terminated: r.terminated[0] === 1, truncated: r.truncated[0] === 1, info: r.infos[0] };
+  }
+
+  close(): void {
+    this.vector.close();
+  }
+}
