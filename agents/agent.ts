@@ -45,7 +45,7 @@ export interface Agent {
 export interface AgentFactory<Config = Record<string, unknown>> {
   readonly name: string;
   readonly description: string;
-  /** Schema of the agent's config (validated before `create`). */
+  /** Schema of the config a user may pass (validated before `create`; omitted fields take defaults). */
   readonly configSchema?: TSchema;
   /** True when the agent reads the reward simulator while acting (an oracle, labelled in results). */
   readonly usesSimulator?: boolean;

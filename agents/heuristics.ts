@@ -41,7 +41,7 @@ function defaults(config: Partial<HeuristicConfig>): HeuristicConfig {
 export const randomAgent: AgentFactory<Partial<HeuristicConfig>> = {
   name: 'random',
   description: 'A uniformly random allowed item at every step',
-  configSchema: HeuristicConfigSchema,
+  configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
   create(partial): Agent {
     const config = defaults(partial);
     return {
@@ -61,7 +61,7 @@ export const randomAgent: AgentFactory<Partial<HeuristicConfig>> = {
 export const popularityAgent: AgentFactory<Partial<HeuristicConfig>> = {
   name: 'popularity',
   description: 'The most-consumed item (train interactions) not yet in the sequence',
-  configSchema: HeuristicConfigSchema,
+  configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
   create(partial): Agent {
     const config = defaults(partial);
     let order: Int32Array | null = null;
@@ -84,7 +84,7 @@ export const popularityAgent: AgentFactory<Partial<HeuristicConfig>> = {
 export const greedyCtrAgent: AgentFactory<Partial<HeuristicConfig>> = {
   name: 'greedy-ctr',
   description: 'The item the reward simulator says the user is most likely to accept now (oracle: reads the simulator)',
-  configSchema: HeuristicConfigSchema,
+  configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
   usesSimulator: true,
   create(partial): Agent {
     const config = defaults(partial);

@@ -28,8 +28,10 @@ export function progress(label: string, total: number, opts: { stream?: NodeJS.W
   const start = Date.now();
   let last = 0;
   let lastDone = 0;
+  let printed = -1;
   const line = (done: number, message?: string) => {
     const elapsed = (Date.now() - start) / 1000;
+    printed = done;
     const eta = done > 0 ? (elapsed * (total - done)) / done : NaN;
     stream.write(`${label}: ${done}/${total} (${((100 * done) / total).toFixed(0)}%) elapsed ${elapsed.toFixed(0)}s${Number.isFinite(eta) ? ` eta ${eta.toFixed(0)}s` : ''}${message ? ` ${message}` : ''}\n`);
   };
@@ -42,7 +44,7 @@ export function progress(label: string, total: number, opts: { stream?: NodeJS.W
       }
     },
     stop() {
-      line(lastDone);
+      if (printed !== lastDone) line(lastDone);
     },
   };
 }

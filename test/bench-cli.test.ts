@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { validate } from '../envs/validate.ts';
+import { ResultFileSchema } from '../benchmarks/schema.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const work = mkdtempSync(path.join(tmpdir(), 'prorec-bench-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function bench(args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'benchmarks/cli.ts'), ...args], {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...process.env, PRORL_BACKEND: 'cpu', CI: '1' },
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const SMALL = ['--world', '{"numItems":150,"numUsers":200}', '--episodes', '40', '--progress', 'false'];
+
+test('bench runs an agent over seeds, prints the table and writes valid result files; a rerun gives identical files (timings aside)', () => {
+  const a = bench(['--agent', 'popularity', '--seeds', '2', '--out', 'a', ...SMALL]);
+  assert.equal(a.code, 0, a.err);
+  assert.match(a.out, /popularity\s+2\s/);
+  assert.match(a.out, /IoI.*IoR.*CTR.*coherence.*length/);
+  const files = readdirSync(path.join(work, 'a/results')).sort();
+  assert.deepEqual(files, ['synthetic-v0__popularity__seed1.json', 'synthetic-v0__popularity__seed2.json']);
+  const b = bench(['--agent', 'popularity', '--seeds', '2', '--out', 'b', ...SMALL]);
+  assert.equal(b.code, 0, b.err);
+  for (const f of files) {
+    const x = validate(ResultFileSchema, JSON.parse(readFileSync(path.join(work, 'a/results', f), 'utf8')), f);
+    const y = validate(ResultFileSchema, JSON.parse(readFileSync(path.join(work, 'b/results', f), 'utf8')), f);
+    assert.equal(x.backend.name, 'cpu');
+    assert.equal(x.episodes, 40);
+    assert.deepEqual({ ...x, timings: null }, { ...y, timings: null });
+  }
+});
+
+test('an unknown env or agent lists the known ones and exits 2; a bad option names the option and accepted values', () => {
+  const agent = bench(['--agent', 'nope']);
+  assert.equal(agent.code, 2);
+  assert.match(agent.err, /unknown agent 'nope'.*random.*popularity.*greedy-ctr/s);
+  const env = bench(['--agent', 'random', '--env', 'nope-v0']);
+  assert.equal(env.code, 2);
+  assert.match(env.err, /unknown environment 'nope-v0'.*synthetic-v0/s);
+  const split = bench(['--agent', 'random', '--split', 'everything']);
+  assert.equal(split.code, 2);
+  assert.match(split.err, /split.*test.*valid/s);
+  const seeds = bench(['--agent', 'random', '--seeds', '0']);
+  assert.equal(seeds.code, 2);
+  assert.match(seeds.err, /--seeds must be a positive integer/);
+  const cfg = bench(['--agent', 'random', '--agent-config', '{"pathLength":-1}']);
+  assert.equal(cfg.code, 2);
+  assert.match(cfg.err, /pathLength/);
+});
+
+test('a plug-in agent loads from a path', () => {
+  const file = path.join(work, 'first-item.ts');
+  writeFileSync(
+    file,
+    `export default {
+  name: 'first-allowed',
+  description: 'the lowest allowed item id, three times, then STOP',
+  create() {
+    return {
+      name: 'first-allowed',
+      act(observations, ctx) {
+        return Int32Array.from(observations, (o) => (o.step >= 3 ? ctx.env.actionSpace.stop : o.actionMask.indexOf(1)));
+      },
+    };
+  },
+};
+`,
+  );
+  const r = bench(['--agent', './first-item.ts', '--seeds', '1', '--out', 'plug', ...SMALL]);
+  assert.equal(r.code, 0, r.err);
+  const result = JSON.parse(readFileSync(path.join(work, 'plug/results/synthetic-v0__first-allowed__seed1.json'), 'utf8'));
+  assert.equal(result.metrics.length, 3);
+  assert.equal(result.metrics.stopRate, 1);
+  const missing = bench(['--agent', './missing.ts']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /could not load agent module/);
+});
