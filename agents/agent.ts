@@ -34,6 +34,12 @@ export interface Agent {
   readonly name: string;
   /** Chooses one action per observation. Must respect each actionMask. */
   act(observations: readonly ProactiveObservation[], ctx: ActContext): Int32Array;
+  /**
+   * K candidate paths per observation (observations at reset: empty path), best first: beam
+   * search or K samples. Items only (STOP is implied at the end of each path). Used for
+   * metrics@K (DESIGN.md §3): the harness replays each candidate in the environment.
+   */
+  proposePaths?(observations: readonly ProactiveObservation[], k: number, ctx: ActContext): number[][][];
   /** Trains on the environment's train (and valid) cases; never on test. */
   train?(makeEnv: (numEnvs: number) => Promise<ProactiveRecVectorEnv>, budget: TrainBudget, ctx: { rng: Rng; callbacks?: TrainCallbacks }): Promise<void>;
   save?(path: string): Promise<void>;
