@@ -6,15 +6,17 @@
  * - `UnsortedSegmentSum` is not registered for wasm; it is the gradient of `gather`, so without it
  *   no embedding can be trained.
  * - `Cast` to bool is wrong on wasm (it copies values instead of testing `x != 0`).
+ * - `GatherV2` with batchDims > 0 returns wrong rows on wasm when slices have several elements.
  * Kernels missing on wasm that training here does not use (FFT/complex, Einsum, the convolution
  * filter gradients, ragged and string ops) are not provided.
  */
 import * as tf from '@tensorflow/tfjs';
 import { castConfigWrapping } from './cast.ts';
+import { gatherV2ConfigWrapping } from './gatherV2.ts';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum.ts';
 
 /** The kernels this module adds to or replaces on the wasm backend. */
-export const WASM_FALLBACK_KERNELS = ['UnsortedSegmentSum', 'Cast'] as const;
+export const WASM_FALLBACK_KERNELS = ['UnsortedSegmentSum', 'Cast', 'GatherV2'] as const;
 
 const ours = new WeakSet<tf.KernelFunc>();
 
@@ -25,8 +27,8 @@ function register(config: tf.KernelConfig): void {
 
 /**
  * Registers the fallbacks for 'wasm' (before or after the backend is initialised). Idempotent; a
- * kernel that a future tfjs-backend-wasm provides itself is left alone (except Cast, which is
- * wrapped: casts to bool are computed here, every other cast goes to the original kernel).
+ * kernel that a future tfjs-backend-wasm provides itself is left alone. Cast and GatherV2 are
+ * wrapped: the wrong cases are computed here, every other call goes to the original wasm kernel.
  * Returns the names of the kernels that are ours after the call.
  */
 export function registerWasmFallbackKernels(): string[] {
@@ -36,11 +38,17 @@ export function registerWasmFallbackKernels(): string[] {
   if (segSum === undefined) register(unsortedSegmentSumConfig);
   if (segSum === undefined || ours.has(segSum.kernelFunc)) active.push('UnsortedSegmentSum');
 
-  const cast = tf.getKernel('Cast', 'wasm');
-  if (cast !== undefined && !ours.has(cast.kernelFunc)) {
-    tf.unregisterKernel('Cast', 'wasm');
-    register(castConfigWrapping(cast.kernelFunc));
+  for (const [name, wrap] of [
+    ['Cast', castConfigWrapping],
+    ['GatherV2', gatherV2ConfigWrapping],
+  ] as const) {
+    const existing = tf.getKernel(name, 'wasm');
+    if (existing === undefined) continue; // the wasm package is not loaded: nothing to wrap
+    if (!ours.has(existing.kernelFunc)) {
+      tf.unregisterKernel(name, 'wasm');
+      register({ ...wrap(existing.kernelFunc), setupFunc: existing.setupFunc, disposeFunc: existing.disposeFunc });
+    }
+    active.push(name);
   }
-  if (cast !== undefined) active.push('Cast');
   return active;
 }

@@ -109,6 +109,10 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
   const X64 = d.normal(6 * 4); // [6,4]
   const W54 = d.normal(20);
   const TOK = d.ints(4 * 3, 9); // [4,3] token ids for the layers case
+  const BIG_EMB = d.normal(200 * 16, 0.3);
+  const BIG_IDS = d.ints(40 * 10, 200);
+  const BIG_LABELS = d.ints(40, 200);
+  const W_BATCHDIMS = d.normal(2 * 3 * 2);
   // Loss weights and parameters, drawn once so that every backend sees the same numbers.
   const W_GATHER_AXIS1 = d.normal(21);
   const W_STRIDED = d.normal(6);
@@ -263,7 +267,10 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
           oh,
           f2i: tf.cast(tf.tensor1d([-1.7, 2.5, 0.2]), 'int32'),
           b2f: tf.cast(tf.tensor1d([1, 0, 1], 'bool'), 'float32'),
-          i2b: tf.cast(tf.tensor1d([2, 0, -1], 'int32'), 'bool'),
+          i2b: tf.cast(tf.tensor1d([2, 0, -1, 256], 'int32'), 'bool'),
+          f2b: tf.cast(tf.tensor1d([0.5, 0, -2, 256, NaN]), 'bool'),
+          b2i: tf.cast(tf.tensor1d([true, false, true], 'bool'), 'int32'),
+          i2f: tf.cast(tf.tensor1d([7, -3], 'int32'), 'float32'),
           r: tf.range(0, 7, 2),
           fill: tf.fill([2, 3], 1.5),
           fi: tf.fill([2], 3, 'int32'),
@@ -343,6 +350,69 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
         signZero: tf.sign(tf.tensor1d([0, -2, 3])),
         step: tf.step(tf.tensor1d([0, -2, 3]), 0.25),
       }),
+    },
+    {
+      name: 'int32 arithmetic, reductions and comparisons forward',
+      run: () => {
+        const i = t(IDX, [2, 5], 'int32');
+        const j = tf.add(t(IDX.map((v) => v - 3), [2, 5], 'int32'), 0);
+        return {
+          add: tf.add(i, j),
+          sub: tf.sub(i, j),
+          mul: tf.mul(i, j),
+          floorDiv: tf.floorDiv(i, tf.fill([2, 5], 2, 'int32')),
+          mod: tf.mod(i, tf.fill([2, 5], 3, 'int32')),
+          max: tf.max(i, 1),
+          min: tf.min(j, 0),
+          sum: tf.sum(i, 1),
+          sumBool: tf.sum(tf.greater(i, j)),
+          mean: tf.mean(i),
+          argMax: tf.argMax(i, 1),
+          gt: tf.greater(i, 3),
+          gatherInt: tf.gather(i, tf.tensor1d([1, 0, 1], 'int32')),
+          oneHotInt: tf.oneHot(tf.tensor1d([1, -1, 4], 'int32'), 4),
+        };
+      },
+    },
+    {
+      name: 'ties: argMax, argMin, topk, max grad',
+      run: () => {
+        const x = tf.tensor2d([1, 3, 3, 0, 2, 2, 2, 2, -1, 5, -1, 5], [3, 4]);
+        const { values, indices } = tf.topk(x, 3);
+        return {
+          argMax: tf.argMax(x, 1),
+          argMin: tf.argMin(x, 1),
+          values,
+          indices,
+          ...fg((y) => tf.max(y, 1), [x], Float32Array.from([1, 2, 3])),
+        };
+      },
+    },
+    {
+      name: 'gather batchDims 1 + grad',
+      run: () =>
+        fg(
+          (e) => tf.gather(e, tf.tensor2d([0, 2, 2, 1, 1, 0], [2, 3], 'int32'), 1, 1),
+          [t(X3.subarray(0, 2 * 3 * 2), [2, 3, 2])],
+          W_BATCHDIMS,
+        ),
+    },
+    {
+      name: 'larger shapes: 200-item embedding, 400 ids, full softmax + grad',
+      tol: 1e-3,
+      run: () => {
+        const table = t(BIG_EMB, [200, 16]);
+        const ids = t(BIG_IDS, [40, 10], 'int32');
+        return fg(
+          (e) => {
+            const h = tf.mean(tf.gather(e, ids), 1); // [40,16]
+            const logits = tf.matMul(h, e, false, true); // [40,200]
+            return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(BIG_LABELS, 'int32'), 200), logits).reshape([1]);
+          },
+          [table],
+          Float32Array.from([1]),
+        );
+      },
     },
     {
       name: 'topk forward',

@@ -1,0 +1,365 @@
+/**
+ * The compute backend: initBackend's choice rules, and the wasm fallback kernels checked against
+ * the cpu backend (forward and gradient), for leaks, and by the full training-op probe.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import {
+  BACKEND_ENV_VAR,
+  backendInfo,
+  initBackend,
+  parseBackendName,
+  resetBackendForTesting,
+  type BackendInfo,
+} from '../envs/backend.ts';
+import { registerWasmFallbackKernels } from '../envs/kernels/index.ts';
+import { probeKernels } from '../envs/kernels/probe.ts';
+import { Rng } from '../envs/rng.ts';
+
+// ------------------------------------------------------------------------------------------------
+// Helpers
+
+/** Is tfjs-node installed and loadable here? (It is absent where libtensorflow cannot be downloaded.) */
+async function tfjsNodeLoads(): Promise<boolean> {
+  const spec = '@tensorflow/tfjs-node';
+  try {
+    await import(spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `f` with the environment variable set (or deleted when `value` is undefined), then restores it. */
+async function withEnv<T>(value: string | undefined, f: () => Promise<T>): Promise<T> {
+  const saved = process.env[BACKEND_ENV_VAR];
+  if (value === undefined) delete process.env[BACKEND_ENV_VAR];
+  else process.env[BACKEND_ENV_VAR] = value;
+  try {
+    return await f();
+  } finally {
+    if (saved === undefined) delete process.env[BACKEND_ENV_VAR];
+    else process.env[BACKEND_ENV_VAR] = saved;
+  }
+}
+
+/** A fresh choice with PRORL_BACKEND unset and the log captured. */
+async function freshInit(opts: { backend?: string; quiet?: boolean } = {}): Promise<{ info: BackendInfo; lines: string[] }> {
+  resetBackendForTesting();
+  const lines: string[] = [];
+  const info = await withEnv(undefined, () => initBackend({ ...opts, log: (l) => lines.push(l) }));
+  return { info, lines };
+}
+
+interface Snapshot {
+  shape: number[];
+  dtype: string;
+  values: number[];
+}
+
+/** Runs `f` on `backend` inside tidy and reads its outputs (outside tidy), disposing them. */
+async function runOn(backend: string, f: () => Record<string, tf.Tensor>): Promise<Record<string, Snapshot>> {
+  assert.ok(await tf.setBackend(backend), `backend ${backend}`);
+  const outs = tf.tidy(f);
+  const snap: Record<string, Snapshot> = {};
+  for (const [k, t] of Object.entries(outs)) {
+    snap[k] = { shape: t.shape.slice(), dtype: t.dtype, values: Array.from(t.dataSync() as ArrayLike<number>) };
+  }
+  tf.dispose(Object.values(outs));
+  return snap;
+}
+
+/** `f` gives the same outputs (shape, dtype, values within tol) on wasm as on cpu. */
+async function sameOnWasmAsCpu(f: () => Record<string, tf.Tensor>, tol = 1e-5): Promise<void> {
+  const ref = await runOn('cpu', f);
+  const got = await runOn('wasm', f);
+  assert.deepEqual(Object.keys(got).sort(), Object.keys(ref).sort());
+  for (const k of Object.keys(ref)) {
+    assert.deepEqual(got[k].shape, ref[k].shape, `${k}: shape`);
+    assert.equal(got[k].dtype, ref[k].dtype, `${k}: dtype`);
+    ref[k].values.forEach((r, i) => {
+      const g = got[k].values[i];
+      assert.ok(Math.abs(g - r) <= tol * (1 + Math.abs(r)), `${k}[${i}]: wasm ${g} vs cpu ${r}`);
+    });
+  }
+}
+
+/** Runs `f` on wasm and checks that it leaves neither tensors nor wasm heap buffers behind. */
+async function noLeakOnWasm(f: () => Record<string, tf.Tensor>): Promise<void> {
+  assert.ok(await tf.setBackend('wasm'));
+  const tensors = tf.memory().numTensors;
+  const dataIds = tf.engine().backend.numDataIds();
+  for (let i = 0; i < 3; i++) {
+    const outs = tf.tidy(f);
+    for (const t of Object.values(outs)) t.dataSync();
+    tf.dispose(Object.values(outs));
+  }
+  assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
+  assert.equal(tf.engine().backend.numDataIds(), dataIds, 'wasm buffers leaked');
+}
+
+const rng = Rng.stream(20260601, 'backend-test');
+const normals = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
+const ints = (n: number, hi: number): Int32Array => Int32Array.from({ length: n }, () => rng.int(hi));
+
+async function ensureWasm(): Promise<void> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  registerWasmFallbackKernels();
+  assert.ok(await tf.setBackend('wasm'), 'the wasm backend initialises');
+}
+
+// ------------------------------------------------------------------------------------------------
+// initBackend: choice rules
+
+test('parseBackendName: names, the node alias, case; unknown names list the accepted ones', () => {
+  assert.equal(parseBackendName('wasm'), 'wasm');
+  assert.equal(parseBackendName(' CPU '), 'cpu');
+  assert.equal(parseBackendName('node'), 'tensorflow');
+  assert.equal(parseBackendName('tensorflow'), 'tensorflow');
+  assert.throws(() => parseBackendName('webgl'), (e: Error) => {
+    assert.match(e.message, /unknown backend 'webgl'/);
+    for (const n of ['tensorflow', 'wasm', 'cpu', 'node']) assert.ok(e.message.includes(`'${n}'`), n);
+    return true;
+  });
+});
+
+test('initBackend: explicit cpu works, logs one line, is idempotent, refuses a later different choice', async () => {
+  const { info, lines } = await freshInit({ backend: 'cpu' });
+  assert.equal(info.name, 'cpu');
+  assert.equal(info.requested, 'cpu');
+  assert.equal(info.tfjsVersion, tf.version.tfjs);
+  assert.equal(tf.getBackend(), 'cpu');
+  assert.deepEqual(lines.length, 1);
+  assert.match(lines[0], /^backend: cpu \(.+\)$/);
+  assert.equal(backendInfo(), info);
+
+  const again: string[] = [];
+  assert.equal(await initBackend({ log: (l) => again.push(l) }), info, 'same info, no new choice');
+  assert.equal(await initBackend({ backend: 'CPU', log: (l) => again.push(l) }), info);
+  assert.deepEqual(again, [], 'no second line');
+  await assert.rejects(initBackend({ backend: 'wasm' }), /backend 'wasm' requested by .*already initialised as 'cpu'/);
+  assert.equal(backendInfo(), info);
+});
+
+test('initBackend: unknown names are errors listing the accepted names, from the option or the environment', async () => {
+  resetBackendForTesting();
+  await assert.rejects(
+    withEnv(undefined, () => initBackend({ backend: 'gpu', quiet: true })),
+    /unknown backend 'gpu'.*'tensorflow', 'wasm', 'cpu'.*'node'/,
+  );
+  await assert.rejects(
+    withEnv('bogus', () => initBackend({ quiet: true })),
+    /unknown backend 'bogus' from PRORL_BACKEND=bogus; accepted names/,
+  );
+  assert.throws(() => backendInfo(), /not initialised/);
+});
+
+test('initBackend: explicit tensorflow (or node) is honoured or is an error that names it and why', async () => {
+  const available = await tfjsNodeLoads();
+  for (const requested of ['tensorflow', 'node']) {
+    resetBackendForTesting();
+    const run = withEnv(undefined, () => initBackend({ backend: requested, quiet: true }));
+    if (available) {
+      const info = await run;
+      assert.equal(info.name, 'tensorflow');
+      assert.equal(info.requested, requested);
+    } else {
+      await assert.rejects(run, (e: Error) => {
+        assert.match(e.message, /backend 'tensorflow' requested by option backend='(tensorflow|node)' is not available/);
+        assert.match(e.message, /@tensorflow\/tfjs-node/);
+        return true;
+      });
+      assert.throws(() => backendInfo(), /not initialised/, 'a failed choice leaves nothing chosen');
+    }
+  }
+  resetBackendForTesting();
+  if (!available) {
+    await assert.rejects(withEnv('node', () => initBackend({ quiet: true })), /requested by PRORL_BACKEND=node/);
+  }
+});
+
+test('initBackend: the environment variable chooses, the option overrides it, quiet prints nothing', async () => {
+  resetBackendForTesting();
+  const lines: string[] = [];
+  const info = await withEnv('WASM', () => initBackend({ log: (l) => lines.push(l) }));
+  assert.equal(info.name, 'wasm');
+  assert.equal(info.requested, 'WASM');
+  assert.match(info.reason, /PRORL_BACKEND=WASM/);
+  assert.match(info.reason, /UnsortedSegmentSum/, 'the reason lists the fallback kernels');
+  assert.equal(tf.getBackend(), 'wasm');
+  assert.deepEqual(lines, [`backend: wasm (${info.reason})`]);
+
+  resetBackendForTesting();
+  const quietLines: string[] = [];
+  const cpu = await withEnv('bogus', () => initBackend({ backend: 'cpu', quiet: true, log: (l) => quietLines.push(l) }));
+  assert.equal(cpu.name, 'cpu');
+  assert.deepEqual(quietLines, []);
+});
+
+test('initBackend: the automatic choice is tfjs-node when it loads, else wasm, and says why', async () => {
+  const { info } = await freshInit({ quiet: true });
+  assert.equal(info.requested, null);
+  if (await tfjsNodeLoads()) {
+    assert.equal(info.name, 'tensorflow');
+  } else {
+    assert.equal(info.name, 'wasm');
+    assert.match(info.reason, /^automatic: tensorflow unavailable \(.*tfjs-node.*\)/);
+  }
+});
+
+test('initBackend: concurrent calls share one choice', async () => {
+  resetBackendForTesting();
+  const [a, b] = await withEnv(undefined, () =>
+    Promise.all([initBackend({ backend: 'wasm', quiet: true }), initBackend({ quiet: true })]),
+  );
+  assert.equal(a, b);
+  assert.equal(a.name, 'wasm');
+});
+
+// ------------------------------------------------------------------------------------------------
+// Fallback kernels against cpu
+
+test('UnsortedSegmentSum on wasm: forward and the gather gradient match cpu', async () => {
+  await ensureWasm();
+  const x = normals(10 * 3);
+  const ids = Int32Array.from([0, 4, 4, 1, 0, 4, 1, 0, 3, 1]); // segment 2 empty
+  const w = normals(5 * 3);
+  const emb = normals(6 * 3);
+  const lookups = ints(12, 6);
+  const wl = normals(12 * 3);
+  await sameOnWasmAsCpu(() => {
+    const xt = tf.tensor2d(x, [10, 3]);
+    const idt = tf.tensor1d(ids, 'int32');
+    const seg = (v: tf.Tensor) => tf.unsortedSegmentSum(v, idt, 5);
+    const dSeg = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(seg(v), tf.tensor2d(w, [5, 3]))))(xt);
+    const gather = (e: tf.Tensor) => tf.gather(e, tf.tensor2d(lookups, [4, 3], 'int32'));
+    const dGather = tf.grad((e: tf.Tensor) => tf.sum(tf.mul(gather(e), tf.tensor3d(wl, [4, 3, 3]))))(
+      tf.tensor2d(emb, [6, 3]),
+    );
+    return {
+      seg: seg(xt),
+      dSeg,
+      dGather,
+      oneD: tf.unsortedSegmentSum(tf.tensor1d(x.subarray(0, 10)), idt, 7),
+      int: tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 0, 2], 'int32'), 3),
+      bool: tf.unsortedSegmentSum(tf.tensor1d([1, 0, 1, 1], 'bool'), tf.tensor1d([0, 1, 0, 0], 'int32'), 2),
+      none: tf.unsortedSegmentSum(tf.zeros([0, 3]), tf.zeros([0], 'int32'), 4),
+      outOfRange: tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3, 4]), tf.tensor1d([-1, 1, 2, 1], 'int32'), 2),
+    };
+  });
+});
+
+test('UnsortedSegmentSum on wasm: rank-2 segment ids equal the flattened ids', async () => {
+  await ensureWasm();
+  const x = normals(2 * 3 * 4);
+  const ids = Int32Array.from([0, 2, 2, 1, 0, 0]);
+  // The op's type says 1-D ids; TensorFlow (and this kernel) accept any prefix of x's shape.
+  const got = await runOn('wasm', () => ({
+    a: tf.unsortedSegmentSum(tf.tensor3d(x, [2, 3, 4]), tf.tensor2d(ids, [2, 3], 'int32') as unknown as tf.Tensor1D, 3),
+    b: tf.unsortedSegmentSum(tf.tensor2d(x, [6, 4]), tf.tensor1d(ids, 'int32'), 3),
+  }));
+  assert.deepEqual(got.a, got.b);
+  await assert.rejects(
+    runOn('wasm', () => ({ bad: tf.unsortedSegmentSum(tf.zeros([3, 2]), tf.zeros([2], 'int32'), 2) })),
+    /must be a prefix/,
+  );
+});
+
+test('Cast to bool on wasm is x != 0 (as on cpu), other casts unchanged, and masks train', async () => {
+  await ensureWasm();
+  const x = normals(12);
+  const w = normals(12);
+  const mask = Int32Array.from({ length: 12 }, (_, i) => [0, 2, -1, 256][i % 4]);
+  await sameOnWasmAsCpu(() => {
+    const m = tf.cast(tf.cast(tf.tensor1d(mask, 'int32'), 'bool'), 'float32');
+    const loss = (v: tf.Tensor) => tf.sum(tf.mul(tf.mul(v, m), tf.tensor1d(w)));
+    return {
+      i2b: tf.cast(tf.tensor1d([2, 0, -1, 256, 1], 'int32'), 'bool'),
+      f2b: tf.cast(tf.tensor1d([0.5, 0, -0, -2, 256, NaN, 1e-30]), 'bool'),
+      b2b: tf.cast(tf.tensor1d([true, false], 'bool'), 'bool'),
+      f2i: tf.cast(tf.tensor1d([-1.7, 2.5, 0.2, 3e9]), 'int32'),
+      i2f: tf.cast(tf.tensor1d([7, -3], 'int32'), 'float32'),
+      b2f: tf.cast(tf.tensor1d([true, false], 'bool'), 'float32'),
+      loss: loss(tf.tensor1d(x)),
+      grad: tf.grad(loss)(tf.tensor1d(x)),
+    };
+  });
+});
+
+test('GatherV2 with batchDims on wasm matches cpu, forward and gradient', async () => {
+  await ensureWasm();
+  const x3 = normals(2 * 3 * 2);
+  const x4 = normals(2 * 3 * 4 * 2);
+  const w = normals(2 * 3 * 2);
+  await sameOnWasmAsCpu(() => {
+    const idx = tf.tensor2d([0, 2, 2, 1, 1, 0], [2, 3], 'int32');
+    const g = (v: tf.Tensor) => tf.gather(v, idx, 1, 1);
+    return {
+      y: g(tf.tensor3d(x3, [2, 3, 2])),
+      dy: tf.grad((v: tf.Tensor) => tf.sum(tf.mul(g(v), tf.tensor3d(w, [2, 3, 2]))))(tf.tensor3d(x3, [2, 3, 2])),
+      axis2: tf.gather(tf.tensor4d(x4, [2, 3, 4, 2]), tf.tensor2d([3, 0, 1, 1, 2, 2], [2, 3], 'int32'), 2, 1),
+      batch2: tf.gather(tf.tensor4d(x4, [2, 3, 4, 2]), tf.tensor3d([3, 0, 1, 1, 2, 2, 0, 0, 1, 3, 3, 3], [2, 3, 2], 'int32'), 2, 2),
+      int: tf.gather(tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8], [2, 2, 2], 'int32'), tf.tensor2d([1, 1, 0, 1], [2, 2], 'int32'), 1, 1),
+      plain: tf.gather(tf.tensor3d(x3, [2, 3, 2]), tf.tensor1d([2, 0], 'int32'), 1),
+    };
+  });
+  await assert.rejects(
+    runOn('wasm', () => ({ y: tf.gather(tf.zeros([2, 3, 2]), tf.tensor2d([0, 3, 0, 0], [2, 2], 'int32'), 1, 1) })),
+    /index value 3 is not in \[0, 2\]/,
+  );
+});
+
+test('fallback kernels leak neither tensors nor wasm buffers', async () => {
+  await ensureWasm();
+  const emb = normals(50 * 8);
+  const ids = ints(200, 50);
+  const x = normals(2 * 3 * 2);
+  await noLeakOnWasm(() => {
+    const e = tf.tensor2d(emb, [50, 8]);
+    const idt = tf.tensor1d(ids, 'int32');
+    return {
+      seg: tf.unsortedSegmentSum(tf.gather(e, idt), idt, 50),
+      grad: tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.gather(v, idt))))(e),
+      cast: tf.cast(idt, 'bool'),
+      batched: tf.grad((v: tf.Tensor) => tf.sum(tf.gather(v, tf.tensor2d([0, 2, 1, 1], [2, 2], 'int32'), 1, 1)))(
+        tf.tensor3d(x, [2, 3, 2]),
+      ),
+    };
+  });
+  // Variables and an optimizer: one Adam step on an embedding table.
+  const before = tf.memory().numTensors;
+  const table = tf.tidy(() => tf.variable(tf.tensor2d(emb, [50, 8])));
+  const opt = tf.train.adam(0.01);
+  for (let step = 0; step < 2; step++) {
+    opt.minimize(() => tf.sum(tf.square(tf.gather(table, tf.tensor1d(ids, 'int32')))) as tf.Scalar);
+  }
+  opt.dispose();
+  table.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test('registerWasmFallbackKernels is idempotent', async () => {
+  await ensureWasm();
+  const a = registerWasmFallbackKernels();
+  const castKernel = tf.getKernel('Cast', 'wasm');
+  const b = registerWasmFallbackKernels();
+  assert.deepEqual(a, b);
+  assert.deepEqual([...a].sort(), ['Cast', 'GatherV2', 'UnsortedSegmentSum']);
+  assert.equal(tf.getKernel('Cast', 'wasm'), castKernel, 'not wrapped twice');
+});
+
+// ------------------------------------------------------------------------------------------------
+// The systematic probe: every op training uses, forward and backward, wasm vs cpu
+
+test('probe: with the fallbacks, every training op runs on wasm and matches cpu', async () => {
+  await ensureWasm();
+  const report = await probeKernels('wasm', 'cpu');
+  const bad = report.outcomes.filter((o) => o.status !== 'ok' && o.status !== 'tfjs-limitation');
+  assert.deepEqual(bad, [], JSON.stringify(bad, null, 1));
+  assert.deepEqual(report.missingKernels, []);
+  for (const k of ['GatherV2', 'UnsortedSegmentSum', 'BatchMatMul', 'Softmax', 'Cumsum', 'Cast']) {
+    assert.ok(report.kernelsUsed.includes(k), `the probe exercises ${k}`);
+  }
+  assert.equal(tf.getBackend(), 'wasm', 'the probe restores the backend');
+});
