@@ -1,0 +1,472 @@
+/**
+ * Advantage estimators for policy-gradient training on proactive paths (DESIGN.md §4).
+ *
+ * A trainer samples, per case, a group of G paths, computes every action's log-probability
+ * ℓ_t = log π(a_t | s_t), and minimises  -(1/N) Σ_paths Σ_t A_t ℓ_t  (+ its KL term). This module
+ * computes the A_t. Every estimator is a pure function
+ *
+ *     (rollouts, options) -> advantages,   advantages[i][t] weights ℓ_t of rollout i,
+ *
+ * with positions t = 0..L-1 for the L path items and t = L for the STOP action when the path
+ * stopped (a path truncated at L_max has no STOP term). So `advantages[i].length` is
+ * `L + (stopped ? 1 : 0)`, exactly the number of log-prob terms the trainer has for that path.
+ *
+ * Which objective each estimator follows (checked exactly, by enumerating every path of small
+ * tabular policies, in test/estimators-exact.test.ts):
+ * - `reinforce`: unbiased for ∇E[R], R = Σ_t r_t. Shows the length shortcut: with step rewards of
+ *   positive mean μ, E[R] grows with E[L] and every "continue" is pushed up.
+ * - `reinforceBaseline`, `grpo`: path-level baselines. A baseline computed from a batch or group
+ *   that includes the path itself shrinks the expectation by (N-1)/N; leave-one-out does not.
+ *   GRPO's division by the group std is not the gradient of E[R] at all (a rank-like objective).
+ * - `stepwiseCentering` (SRC) then REINFORCE: unbiased for ∇(E[R] - μ·E[L]) with μ the centring
+ *   constant (plain mode), a per-step price on length; in z-score mode, for ∇(E[R'] - κ·E[L])
+ *   with R' the re-weighted reward Σ_c w_c x_c / s_c and κ = Σ_c w_c m_c / s_c.
+ * - `positionAdvantages` (PSAE): reward-to-go minus a per-position baseline. With the
+ *   leave-one-out baseline it is exactly unbiased; with the group mean that includes the rollout
+ *   itself, each term at position t is shrunk by (n_t - 1)/n_t, n_t = rollouts active at t.
+ */
+
+/** Per-step raw reward components, each of length L (DESIGN.md §2). */
+export interface StepComponents {
+  readonly ioi: Float64Array;
+  readonly ior: Float64Array;
+  readonly ctr: Float64Array;
+}
+
+/** One sampled path, as a trainer has it after its rollouts. */
+export interface Rollout {
+  /** The group (case/prompt) the path was sampled for; baselines are computed within a group. */
+  readonly group: number;
+  /** Fused step rewards r_t of the L path items, t = 0..L-1. */
+  readonly rewards: Float64Array;
+  /** Raw components per step; required by z-score centring. */
+  readonly components?: StepComponents;
+  /** True if the path ended with STOP at position L (then there is a STOP log-prob term). */
+  readonly stopped: boolean;
+}
+
+/** Per rollout, one advantage per log-prob term: items at 0..L-1, STOP at L if stopped. */
+export type Advantages = Float64Array[];
+
+/** A value per reward component. */
+export interface ComponentValues {
+  readonly ioi: number;
+  readonly ior: number;
+  readonly ctr: number;
+}
+
+const COMPONENTS = ['ioi', 'ior', 'ctr'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Small shared pieces
+// ---------------------------------------------------------------------------------------------
+
+/** Number of log-prob terms of a rollout: L items, plus STOP when it stopped. */
+export function numTerms(r: Rollout): number {
+  return r.rewards.length + (r.stopped ? 1 : 0);
+}
+
+/** Path return R = Σ_t r_t. */
+export function pathReturn(r: Rollout): number {
+  let s = 0;
+  for (let t = 0; t < r.rewards.length; t++) s += r.rewards[t];
+  return s;
+}
+
+function check(rollouts: readonly Rollout[]): void {
+  for (let i = 0; i < rollouts.length; i++) {
+    const r = rollouts[i];
+    for (let t = 0; t < r.rewards.length; t++) {
+      if (!Number.isFinite(r.rewards[t])) throw new Error(`rollout ${i}: reward ${t} is ${r.rewards[t]}`);
+    }
+    if (r.components) {
+      for (const c of COMPONENTS) {
+        if (r.components[c].length !== r.rewards.length) {
+          throw new Error(`rollout ${i}: components.${c} has length ${r.components[c].length}, rewards ${r.rewards.length}`);
+        }
+      }
+    }
+  }
+}
+
+/** Rollout indices per group, in first-seen order. */
+function groups(rollouts: readonly Rollout[]): number[][] {
+  const m = new Map<number, number[]>();
+  rollouts.forEach((r, i) => {
+    const g = m.get(r.group);
+    if (g) g.push(i);
+    else m.set(r.group, [i]);
+  });
+  return [...m.values()];
+}
+
+/** The same advantage `a` for every log-prob term of `r` (path-level estimators). */
+function constant(r: Rollout, a: number): Float64Array {
+  return new Float64Array(numTerms(r)).fill(a);
+}
+
+/**
+ * Mean of `values` over `idx` as a baseline for member `self`: including it ('mean') or
+ * leave-one-out ('loo': the mean over the others, 0 when there are none).
+ */
+function baselineOf(values: ArrayLike<number>, idx: readonly number[], self: number, loo: boolean): number {
+  let sum = 0;
+  for (const j of idx) sum += values[j];
+  if (!loo) return sum / idx.length;
+  return idx.length > 1 ? (sum - values[self]) / (idx.length - 1) : 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Path-level estimators
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * REINFORCE: every term, STOP included, weighted by the path return R. Unbiased for ∇E[R]
+ * because Σ_t ∇ℓ_t (STOP included) is the score ∇log P(path).
+ */
+export function reinforce(rollouts: readonly Rollout[]): Advantages {
+  check(rollouts);
+  return rollouts.map((r) => constant(r, pathReturn(r)));
+}
+
+export interface PathBaselineOptions {
+  /** Over which rollouts the mean of R is taken (default 'batch'). */
+  readonly scope?: 'batch' | 'group';
+  /**
+   * Exclude the rollout itself from the mean (default false). Including it makes the baseline
+   * depend on the sampled path: the expectation becomes (n-1)/n · ∇E[R] for a mean over n.
+   */
+  readonly leaveOneOut?: boolean;
+}
+
+/** REINFORCE with a path-level baseline: A = R - mean R (batch mean by default, itself included). */
+export function reinforceBaseline(rollouts: readonly Rollout[], opts: PathBaselineOptions = {}): Advantages {
+  check(rollouts);
+  const R = rollouts.map(pathReturn);
+  const sets = opts.scope === 'group' ? groups(rollouts) : [rollouts.map((_, i) => i)];
+  const out: Advantages = new Array(rollouts.length);
+  for (const idx of sets) {
+    for (const i of idx) out[i] = constant(rollouts[i], R[i] - baselineOf(R, idx, i, !!opts.leaveOneOut));
+  }
+  return out;
+}
+
+export interface GrpoOptions {
+  /** Added to the std (default 1e-4, as in common GRPO implementations). */
+  readonly eps?: number;
+  /** 'sample' (n-1, torch's default `std()`) or 'population' (n). Default 'sample'. */
+  readonly std?: 'sample' | 'population';
+}
+
+/**
+ * GRPO-style group normalisation: A = (R - mean_g R) / (std_g R + eps), the same for every term.
+ * A group of one has std 0 and mean R: A = 0.
+ */
+export function grpo(rollouts: readonly Rollout[], opts: GrpoOptions = {}): Advantages {
+  check(rollouts);
+  const eps = opts.eps ?? 1e-4;
+  const R = rollouts.map(pathReturn);
+  const out: Advantages = new Array(rollouts.length);
+  for (const idx of groups(rollouts)) {
+    const n = idx.length;
+    let mean = 0;
+    for (const i of idx) mean += R[i];
+    mean /= n;
+    let ss = 0;
+    for (const i of idx) ss += (R[i] - mean) ** 2;
+    const dof = opts.std === 'population' ? n : n - 1;
+    const std = dof > 0 ? Math.sqrt(ss / dof) : 0;
+    for (const i of idx) out[i] = constant(rollouts[i], (R[i] - mean) / (std + eps));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stepwise Reward Centering (SRC)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * How to centre step rewards.
+ * - 'plain': r̃_t = r_t - μ. Maximising E[Σ r̃_t] = E[R] - μ·E[L]: μ is a price per step.
+ * - 'zscore' (the official code): each component is z-scored with frozen statistics, std
+ *   floored at `minStd` (default 0.1), the CTR term also divided by L_max, then fused:
+ *   r̃_t = w_ioi·(ioi_t - m_ioi)/s_ioi + w_ior·(ior_t - m_ior)/s_ior + w_ctr·(ctr_t - m_ctr)/(s_ctr·L_max).
+ *   The fused `rewards` of the rollout are ignored (recomputed from `components`). Note this is
+ *   not only a centring: it re-weights the components by 1/s_c.
+ */
+export type CenteringSpec =
+  | { readonly mode: 'plain'; readonly mu: number }
+  | {
+      readonly mode: 'zscore';
+      readonly mean: ComponentValues;
+      readonly std: ComponentValues;
+      readonly weights: ComponentValues;
+      readonly lMax: number;
+      readonly minStd?: number;
+    };
+
+/** SRC: the rollouts with centred step rewards r̃_t (group, stopped, components unchanged). */
+export function stepwiseCentering(rollouts: readonly Rollout[], spec: CenteringSpec): Rollout[] {
+  check(rollouts);
+  if (spec.mode === 'plain') {
+    return rollouts.map((r) => ({ ...r, rewards: r.rewards.map((x) => x - spec.mu) }));
+  }
+  const floor = spec.minStd ?? 0.1;
+  // Per component c the centred value is scale_c·(x - m_c), scale_c = w_c / max(s_c, floor) (/ L_max for CTR).
+  const scale = {
+    ioi: spec.weights.ioi / Math.max(spec.std.ioi, floor),
+    ior: spec.weights.ior / Math.max(spec.std.ior, floor),
+    ctr: spec.weights.ctr / (Math.max(spec.std.ctr, floor) * spec.lMax),
+  };
+  return rollouts.map((r, i) => {
+    const c = r.components;
+    if (!c) throw new Error(`stepwiseCentering (zscore): rollout ${i} has no components`);
+    const rewards = new Float64Array(r.rewards.length);
+    for (let t = 0; t < rewards.length; t++) {
+      rewards[t] =
+        scale.ioi * (c.ioi[t] - spec.mean.ioi) +
+        scale.ior * (c.ior[t] - spec.mean.ior) +
+        scale.ctr * (c.ctr[t] - spec.mean.ctr);
+    }
+    return { ...r, rewards };
+  });
+}
+
+/** Running moments (Chan et al.'s parallel merge of batch mean and M2, as the official code). */
+class Moments {
+  n = 0;
+  mean = 0;
+  m2 = 0;
+  add(xs: ArrayLike<number>): void {
+    const k = xs.length;
+    if (k === 0) return;
+    let bm = 0;
+    for (let i = 0; i < k; i++) bm += xs[i];
+    bm /= k;
+    let bm2 = 0;
+    for (let i = 0; i < k; i++) bm2 += (xs[i] - bm) ** 2;
+    const n = this.n + k;
+    const d = bm - this.mean;
+    this.mean += (d * k) / n;
+    this.m2 += bm2 + (d * d * this.n * k) / n;
+    this.n = n;
+  }
+  /** Sample std (n-1), floored; the floor alone when fewer than 2 values. */
+  std(floor: number): number {
+    return this.n > 1 ? Math.max(Math.sqrt(this.m2 / (this.n - 1)), floor) : floor;
+  }
+}
+
+export interface CenteringStatsOptions {
+  /**
+   * 'freeze-after-first-epoch' (default, the official code): statistics accumulate over every
+   * step observed until the first `endEpoch()`, then stay fixed. 'running': never freeze.
+   */
+  readonly schedule?: 'freeze-after-first-epoch' | 'running';
+  /** Floor on each std (default 0.1). */
+  readonly minStd?: number;
+}
+
+/**
+ * Statistics for SRC: per-component mean and std, and the mean fused step reward μ, over all
+ * valid steps observed. Typical use, per batch:
+ *
+ *     stats.observe(batch);                                   // no-op once frozen
+ *     const A = prorlAdvantages(batch, stats.zscoreSpec(weights, lMax));
+ *     ...; at the end of each epoch: stats.endEpoch();
+ *
+ * Caveat (measured in the exact tests): while the statistics still include the current batch,
+ * the centring constant depends on the sampled paths, so that batch's estimate is slightly
+ * biased. Once frozen, the centring is a constant and SRC is exactly unbiased for its objective.
+ */
+export class CenteringStats {
+  private readonly comp = { ioi: new Moments(), ior: new Moments(), ctr: new Moments() };
+  private readonly fused = new Moments();
+  private isFrozen = false;
+  private readonly schedule: 'freeze-after-first-epoch' | 'running';
+  private readonly minStd: number;
+
+  constructor(opts: CenteringStatsOptions = {}) {
+    this.schedule = opts.schedule ?? 'freeze-after-first-epoch';
+    this.minStd = opts.minStd ?? 0.1;
+  }
+
+  get frozen(): boolean {
+    return this.isFrozen;
+  }
+
+  /** Number of steps accumulated. */
+  get count(): number {
+    return this.fused.n;
+  }
+
+  /** Accumulate every step of `rollouts` (components only if present). No-op once frozen. */
+  observe(rollouts: readonly Rollout[]): void {
+    if (this.isFrozen) return;
+    check(rollouts);
+    for (const r of rollouts) {
+      this.fused.add(r.rewards);
+      if (r.components) for (const c of COMPONENTS) this.comp[c].add(r.components[c]);
+    }
+  }
+
+  /** Call at the end of every epoch; freezes after the first under the default schedule. */
+  endEpoch(): void {
+    if (this.schedule === 'freeze-after-first-epoch') this.isFrozen = true;
+  }
+
+  mean(): ComponentValues {
+    return { ioi: this.comp.ioi.mean, ior: this.comp.ior.mean, ctr: this.comp.ctr.mean };
+  }
+
+  /** Sample std per component, floored at minStd. */
+  std(): ComponentValues {
+    const f = this.minStd;
+    return { ioi: this.comp.ioi.std(f), ior: this.comp.ior.std(f), ctr: this.comp.ctr.std(f) };
+  }
+
+  /** μ: mean fused step reward. */
+  meanReward(): number {
+    return this.fused.mean;
+  }
+
+  /** The official centring: z-scored components, CTR / L_max, fused with `weights`. */
+  zscoreSpec(weights: ComponentValues, lMax: number): CenteringSpec {
+    return { mode: 'zscore', mean: this.mean(), std: this.std(), weights, lMax, minStd: this.minStd };
+  }
+
+  /** Plain centring r̃ = r - μ. */
+  plainSpec(): CenteringSpec {
+    return { mode: 'plain', mu: this.meanReward() };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Position-Specific Advantage Estimation (PSAE)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Baseline b_t of PSAE, over the rollouts of the same group *active* at position t, i.e. that
+ * took an action there (an item when t < L, STOP when t = L and the path stopped):
+ * - 'leave-one-out': mean of G_t over the other active rollouts; 0 when no other is active.
+ *   It does not depend on the rollout's own action: exactly unbiased.
+ * - 'group-mean': mean including the rollout itself (the paper and official code). Equals
+ *   (n_t-1)/n_t × the leave-one-out advantage, n_t = active rollouts at t: a shrink that grows
+ *   where fewer rollouts are active (late positions), so the expectation is not ∝ the gradient.
+ * - 'none': plain reward-to-go.
+ */
+export type PositionBaseline = 'group-mean' | 'leave-one-out' | 'none';
+
+export interface PositionOptions {
+  /** Default 'leave-one-out'. */
+  readonly baseline?: PositionBaseline;
+}
+
+/**
+ * PSAE: A_t = G_t - b_t with reward-to-go G_t = Σ_{k≥t} r_k (r already centred if wanted).
+ *
+ * STOP at position L: no reward follows it, so G_L = 0 and A = -b_L, where b_L is the *same*
+ * baseline the item actions at position L get: the mean of G_L over the (other) rollouts active
+ * at L, those that continued (with their G_L) and those that stopped there (with 0). Why the same:
+ * a baseline leaves the expectation unchanged only if it is identical for every action available
+ * at that state, Σ_a π(a|s)∇log π(a|s)·b = b·∇Σ_a π(a|s) = 0; giving STOP a different baseline
+ * (the mean G_L of the continuers only, or 0) while items at L get b_L biases the STOP logit
+ * (counterexample in test/estimators.test.ts). With this choice b_L estimates V(s_L), so A_STOP =
+ * -b_L is "the value of continuing given up", priced at π(continue)·Q(continue). This is also
+ * what the official code computes.
+ */
+export function positionAdvantages(rollouts: readonly Rollout[], opts: PositionOptions = {}): Advantages {
+  check(rollouts);
+  const mode = opts.baseline ?? 'leave-one-out';
+  // Reward-to-go per term; the STOP term (index L) keeps G_L = 0.
+  const G = rollouts.map((r) => {
+    const g = new Float64Array(numTerms(r));
+    let acc = 0;
+    for (let t = r.rewards.length - 1; t >= 0; t--) g[t] = acc += r.rewards[t];
+    return g;
+  });
+  if (mode === 'none') return G;
+  const out: Advantages = G.map((g) => new Float64Array(g.length));
+  for (const idx of groups(rollouts)) {
+    const T = Math.max(...idx.map((i) => G[i].length));
+    for (let t = 0; t < T; t++) {
+      // Active at t: the rollouts that have a log-prob term at t.
+      const active = idx.filter((i) => t < G[i].length);
+      let sum = 0;
+      for (const i of active) sum += G[i][t];
+      const n = active.length;
+      for (const i of active) {
+        const b = mode === 'group-mean' ? sum / n : n > 1 ? (sum - G[i][t]) / (n - 1) : 0;
+        out[i][t] = G[i][t] - b;
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ProRL and its ablations
+// ---------------------------------------------------------------------------------------------
+
+/** ProRL: SRC, then PSAE on the centred rewards. */
+export function prorlAdvantages(
+  rollouts: readonly Rollout[],
+  centering: CenteringSpec,
+  opts: PositionOptions = {},
+): Advantages {
+  return positionAdvantages(stepwiseCentering(rollouts, centering), opts);
+}
+
+/** Ablation 'prorl-no-src': PSAE on the raw rewards (keeps the length shortcut). */
+export function prorlNoSrc(rollouts: readonly Rollout[], opts: PositionOptions = {}): Advantages {
+  return positionAdvantages(rollouts, opts);
+}
+
+/**
+ * Ablation 'prorl-no-psae': centred rewards, path-level group baseline:
+ * A = R̃ - b with R̃ = Σ_t r̃_t and b the group mean of R̃ (leave-one-out by default,
+ * 'group-mean' to include itself, 'none' for REINFORCE on centred rewards), the same for every term.
+ */
+export function prorlNoPsae(
+  rollouts: readonly Rollout[],
+  centering: CenteringSpec,
+  opts: PositionOptions = {},
+): Advantages {
+  const centred = stepwiseCentering(rollouts, centering);
+  const mode = opts.baseline ?? 'leave-one-out';
+  if (mode === 'none') return reinforce(centred);
+  return reinforceBaseline(centred, { scope: 'group', leaveOneOut: mode === 'leave-one-out' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registry
+// ---------------------------------------------------------------------------------------------
+
+export type EstimatorName = 'reinforce' | 'reinforce-baseline' | 'grpo' | 'prorl' | 'prorl-no-src' | 'prorl-no-psae';
+
+export interface EstimatorOptions {
+  /** Required by 'prorl' and 'prorl-no-psae'. */
+  readonly centering?: CenteringSpec;
+  /** PSAE / 'prorl-no-psae' baseline (default 'leave-one-out'). */
+  readonly baseline?: PositionBaseline;
+  /** 'reinforce-baseline' options. */
+  readonly path?: PathBaselineOptions;
+  /** 'grpo' options. */
+  readonly grpo?: GrpoOptions;
+}
+
+export type Estimator = (rollouts: readonly Rollout[], opts?: EstimatorOptions) => Advantages;
+
+function needCentering(name: EstimatorName, opts?: EstimatorOptions): CenteringSpec {
+  if (!opts?.centering) throw new Error(`estimator '${name}' needs opts.centering (e.g. CenteringStats.zscoreSpec())`);
+  return opts.centering;
+}
+
+export const ESTIMATORS: Record<EstimatorName, Estimator> = {
+  reinforce: (rs) => reinforce(rs),
+  'reinforce-baseline': (rs, o) => reinforceBaseline(rs, o?.path),
+  grpo: (rs, o) => grpo(rs, o?.grpo),
+  prorl: (rs, o) => prorlAdvantages(rs, needCentering('prorl', o), { baseline: o?.baseline }),
+  'prorl-no-src': (rs, o) => prorlNoSrc(rs, { baseline: o?.baseline }),
+  'prorl-no-psae': (rs, o) => prorlNoPsae(rs, needCentering('prorl-no-psae', o), { baseline: o?.baseline }),
+};
