@@ -114,6 +114,15 @@ export function resetBackendForTesting(): void {
   current = null;
 }
 
+/**
+ * Low level: makes `name` the active tfjs backend if it can (loading its package, registering the
+ * wasm fallback kernels), without recording a choice. For benchmarks and tests that compare
+ * backends in one process; applications use `initBackend`.
+ */
+export async function activateBackend(name: BackendName): Promise<{ ok: true; detail: string } | { ok: false; why: string }> {
+  return attempts[name]();
+}
+
 // ---------------------------------------------------------------------------------------------
 
 interface Request {
