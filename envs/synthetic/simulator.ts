@@ -49,53 +49,40 @@ export class SyntheticExactSimulator implements UserSimulator {
     return this.world.config.sharpness * dot + this.world.itemBias[item];
   }
 
-  /** @internal all scores of rows [from, to) into out (row-major, offset by row). */
-  scoreRows(m: Float64Array, rows: number, out: Float32Array): void {
+  /** @internal scores of one row into out[offset .. offset + N): score_i = β·m·e_i + b_i. */
+  scoreRow(m: Float64Array, row: number, out: Float32Array | Float64Array, offset: number): void {
     const d = this.dim;
     const N = this.numItems;
     const e = this.world.itemVectors;
     const b = this.world.itemBias;
     const beta = this.world.config.sharpness;
     const u = new Float64Array(d);
-    for (let r = 0; r < rows; r++) {
-      for (let j = 0; j < d; j++) u[j] = beta * m[r * d + j];
-      const base = r * N;
-      for (let i = 0; i < N; i++) {
-        let dot = b[i];
-        const o = i * d;
-        for (let j = 0; j < d; j++) dot += u[j] * e[o + j];
-        out[base + i] = dot;
-      }
+    for (let j = 0; j < d; j++) u[j] = beta * m[row * d + j];
+    for (let i = 0; i < N; i++) {
+      let dot = b[i];
+      const o = i * d;
+      for (let j = 0; j < d; j++) dot += u[j] * e[o + j];
+      out[offset + i] = dot;
     }
   }
 
   /** @internal target stats of one row: log p(T|s) and rank, from that row's scores alone. */
-  rowStats(m: Float64Array, row: number, target: number, scratch: Float32Array): { logProb: number; rank: number } {
-    const d = this.dim;
-    const N = this.numItems;
-    const e = this.world.itemVectors;
-    const b = this.world.itemBias;
-    const beta = this.world.config.sharpness;
-    for (let i = 0; i < N; i++) {
-      let dot = 0;
-      const o = i * d;
-      for (let j = 0; j < d; j++) dot += m[row * d + j] * e[o + j];
-      scratch[i] = beta * dot + b[i];
-    }
-    return rowTargetStats(scratch, 0, N, target);
+  rowStats(m: Float64Array, row: number, target: number, scratch: Float64Array): { logProb: number; rank: number } {
+    this.scoreRow(m, row, scratch, 0);
+    return rowTargetStats(scratch, 0, this.numItems, target);
   }
 }
 
 class SyntheticBatch implements SimulatorBatch {
   private disposed = false;
-  private readonly scratch: Float32Array;
+  private readonly scratch: Float64Array;
 
   constructor(
     private readonly sim: SyntheticExactSimulator,
     private readonly m: Float64Array,
     readonly size: number,
   ) {
-    this.scratch = new Float32Array(sim.numItems);
+    this.scratch = new Float64Array(sim.numItems);
   }
 
   private live(): void {
@@ -116,8 +103,9 @@ class SyntheticBatch implements SimulatorBatch {
 
   scores(): Float32Array {
     this.live();
-    const out = new Float32Array(this.size * this.sim.numItems);
-    this.sim.scoreRows(this.m, this.size, out);
+    const N = this.sim.numItems;
+    const out = new Float32Array(this.size * N);
+    for (let r = 0; r < this.size; r++) this.sim.scoreRow(this.m, r, out, r * N);
     return out;
   }
 
