@@ -1,0 +1,7 @@
+/**
+ * The exact estimator properties of estimators-exact.test.ts with many more generated cases:
+ * `npm run test:props-long`. FC_SCALE (default here 10) multiplies each property's number of
+ * runs; FC_RUNS, if set, fixes it for every property; FC_SEED / FC_PATH replay a failure.
+ */
+process.env.FC_SCALE ??= '10';
+await import('./estimators-exact.test.ts');
