@@ -217,9 +217,8 @@ async function tryWasm(): Promise<Attempt> {
     return { ok: false, why: '@tensorflow/tfjs-backend-wasm registered its backend with another copy of tfjs-core' };
   }
   const fallbacks = registerWasmFallbackKernels();
-  if (!(await tf.setBackend('wasm'))) {
-    return { ok: false, why: "tf.setBackend('wasm') failed (see the warning above)" };
-  }
+  const ok = await withoutEmscriptenProcessHandlers(() => tf.setBackend('wasm'));
+  if (!ok) return { ok: false, why: "tf.setBackend('wasm') failed (see the warning above)" };
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const getThreads = (mod.getThreadsCount ?? (mod.default as Record<string, unknown> | undefined)?.getThreadsCount) as
     | (() => number)
@@ -236,6 +235,26 @@ async function tryWasm(): Promise<Attempt> {
 async function tryCpu(): Promise<Attempt> {
   if (!(await tf.setBackend('cpu'))) return { ok: false, why: "tf.setBackend('cpu') failed" };
   return { ok: true, detail: 'pure-JS kernels (slow: about 1 GFLOP/s)' };
+}
+
+/**
+ * The Emscripten glue of the wasm backend installs process-wide 'uncaughtException' and
+ * 'unhandledRejection' handlers that rethrow; Node then reports any later error of the whole
+ * program with the glue's 30 kB minified source line as context. Node's defaults already make both
+ * fatal, so the handlers added while `f` runs are removed.
+ */
+async function withoutEmscriptenProcessHandlers<T>(f: () => Promise<T>): Promise<T> {
+  type Listener = (...args: unknown[]) => void;
+  const events = ['uncaughtException', 'unhandledRejection'];
+  const listeners = (e: string) => process.listeners(e as 'uncaughtException') as unknown as Listener[];
+  const before = events.map((e) => new Set(listeners(e)));
+  try {
+    return await f();
+  } finally {
+    events.forEach((e, i) => {
+      for (const l of listeners(e)) if (!before[i].has(l)) process.removeListener(e, l);
+    });
+  }
 }
 
 function hasFactory(name: string): boolean {

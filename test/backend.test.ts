@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import {
   BACKEND_ENV_VAR,
+  activateBackend,
   backendInfo,
   initBackend,
   parseBackendName,
@@ -104,9 +105,8 @@ const normals = (n: number): Float32Array => Float32Array.from({ length: n }, ()
 const ints = (n: number, hi: number): Int32Array => Int32Array.from({ length: n }, () => rng.int(hi));
 
 async function ensureWasm(): Promise<void> {
-  await import('@tensorflow/tfjs-backend-wasm');
-  registerWasmFallbackKernels();
-  assert.ok(await tf.setBackend('wasm'), 'the wasm backend initialises');
+  const a = await activateBackend('wasm');
+  assert.ok(a.ok, 'the wasm backend initialises');
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -182,7 +182,10 @@ test('initBackend: explicit tensorflow (or node) is honoured or is an error that
 test('initBackend: the environment variable chooses, the option overrides it, quiet prints nothing', async () => {
   resetBackendForTesting();
   const lines: string[] = [];
+  const handlers = () => process.listeners('uncaughtException').length + process.listeners('unhandledRejection').length;
+  const handlersBefore = handlers();
   const info = await withEnv('WASM', () => initBackend({ log: (l) => lines.push(l) }));
+  assert.ok(handlers() <= handlersBefore, 'the wasm glue leaves no process-wide error handlers behind');
   assert.equal(info.name, 'wasm');
   assert.equal(info.requested, 'WASM');
   assert.match(info.reason, /PRORL_BACKEND=WASM/);
