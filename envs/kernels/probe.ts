@@ -5,8 +5,9 @@
  * Each case computes a forward pass through the ops our models use and, where tfjs-core has a
  * gradient, the gradients of a scalar loss built on it (tf.grads / tf.variableGrads / an Adam
  * step). For each case the probe records
- * - the kernels the reference backend ran (`tf.profile`), and which of them are not registered for
- *   the target backend: a missing kernel fails at run time with "Kernel 'X' not registered";
+ * - the kernels the engine dispatched on the reference backend (recorded by a wrapping backend), and
+ *   which of them are not registered for the target: a missing kernel fails at run time with
+ *   "Kernel 'X' not registered for backend";
  * - whether the target ran the case, and the largest difference from the reference outputs (a kernel
  *   that is registered but wrong for some dtype, shape or attribute shows up as a mismatch).
  *
@@ -464,8 +465,8 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
     {
       name: 'Adam and AdamW-style steps',
       run: () => {
-        const emb = tf.variable(t(EMB, [7, 4]), true, 'probe_emb');
-        const w = tf.variable(t(B, [4, 5]), true, 'probe_w');
+        const emb = tf.variable(t(EMB, [7, 4]));
+        const w = tf.variable(t(B, [4, 5]));
         const opt = tf.train.adam(0.05);
         const idx = t(IDX, [2, 5], 'int32');
         const loss = () => {
@@ -488,9 +489,9 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
     {
       name: 'tf.variableGrads through embedding + GRU-like cell + full softmax',
       run: () => {
-        const emb = tf.variable(t(EMB, [7, 4]), true, 'probe_vg_emb');
-        const wz = tf.variable(t(WZ, [8, 4]), true, 'probe_vg_wz');
-        const wh = tf.variable(t(WH, [8, 4]), true, 'probe_vg_wh');
+        const emb = tf.variable(t(EMB, [7, 4]));
+        const wz = tf.variable(t(WZ, [8, 4]));
+        const wh = tf.variable(t(WH, [8, 4]));
         const { value, grads } = tf.variableGrads(() => {
           const seq = tf.gather(emb, t(IDX, [2, 5], 'int32')); // [2,5,4]
           let h = tf.zeros([2, 4]);
@@ -504,7 +505,7 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
           return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d([3, 6], 'int32'), 7), logits) as tf.Scalar;
         }, [emb, wz, wh]);
         const out: Record<string, tf.Tensor> = { value };
-        for (const [k, g] of Object.entries(grads)) out[k.replace(/_\d+$/, '')] = g;
+        [emb, wz, wh].forEach((v, i) => (out[`g${i}`] = grads[v.name]));
         emb.dispose();
         wz.dispose();
         wh.dispose();
@@ -531,7 +532,7 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
           vars,
         );
         const out: Record<string, tf.Tensor> = { value };
-        Object.values(grads).forEach((g, i) => (out[`g${i}`] = g));
+        vars.forEach((v, i) => (out[`g${i}`] = grads[v.name]));
         model.dispose();
         return out;
       },
