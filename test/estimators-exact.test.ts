@@ -349,7 +349,7 @@ function quantiles(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1) + 0.5))];
   const f = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : String(x));
-  return `n=${s.length} min=${f(s[0])} p10=${f(q(0.1))} median=${f(q(0.5))} p90=${f(q(0.9))} max=${f(s[s.length - 1])} frac<1=${(s.filter((x) => x < 1).length / s.length).toFixed(2)}`;
+  return `n=${s.length} min=${f(s[0])} p10=${f(q(0.1))} median=${f(q(0.5))} p90=${f(q(0.9))} max=${f(s[s.length - 1])} frac<1=${(s.filter((x) => x < 1 - 1e-9).length / s.length).toFixed(2)}`;
 }
 
 const binom = (n: number, k: number) => {
@@ -612,6 +612,7 @@ test('4b. the STOP term must share the items\' baseline at its position: other c
   };
   for (const kind of ['continuers', 'zero'] as const) {
     const gap = maxAbs(axpy(-1, truth, exactGroup(m, outs, G, variant(kind)).mean));
+    console.log(`STOP baseline '${kind}' (G=${G}): max |E - ∇E[R]| = ${gap.toExponential(3)}, ‖∇E[R]‖∞ = ${maxAbs(truth).toExponential(3)}`);
     assert.ok(gap > 1e-3, `STOP baseline '${kind}' should be biased, gap ${gap}`);
   }
 });
