@@ -1,0 +1,119 @@
+/**
+ * Learned user simulators (SASRec, GRU4Rec) for the environment: train on a Dataset, cache a
+ * versioned checkpoint, load it back as a `UserSimulator`.
+ *
+ *   const reward = await loadOrTrainSimulator({ dataset, model: 'sasrec', seed: 1 });
+ *   const { reward, evaluator } = await loadSimulatorPair({ dataset, seed: 1 }); // sasrec + gru4rec
+ *
+ * Checkpoints live in `<cacheDir>/sim/` (cacheDir: option, else PRORL_CACHE_DIR, else
+ * ~/.cache/prorec-gym). The file name carries the dataset name and hash, model, seed, a hash of the
+ * hyperparameters and the format version, so changed data or settings never load a stale model.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Dataset } from '../dataset.ts';
+import { ensureBackend } from './runtime.ts';
+import { createModel, paramValues } from './model.ts';
+import { TfSimulator } from './batch.ts';
+import { CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type CheckpointHeader, type TensorEntry } from './checkpoint.ts';
+import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
+import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
+
+export { trainSimulator, type TrainOptions, type TrainResult } from './train.ts';
+export { evaluateSimulator, type EvaluationReport } from './evaluate.ts';
+export { TfSimulator, NonFiniteScoresError } from './batch.ts';
+export { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
+export { MODEL_KINDS, defaultModelConfig, defaultTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
+
+export function defaultCacheDir(): string {
+  return process.env.PRORL_CACHE_DIR || path.join(os.homedir(), '.cache', 'prorec-gym');
+}
+
+export interface SimulatorSpec {
+  dataset: Dataset;
+  model: ModelKind;
+  seed: number;
+  config?: Partial<ModelConfig>;
+  train?: Partial<TrainConfig>;
+  cacheDir?: string;
+}
+
+export function checkpointPath(spec: SimulatorSpec): string {
+  const { config, train } = resolveConfigs(spec.model, spec.config, spec.train);
+  const settings = createHash('sha256').update(JSON.stringify({ config, train })).digest('hex').slice(0, 8);
+  const dataHash = createHash('sha256').update(spec.dataset.meta.hash).digest('hex').slice(0, 12);
+  const name = `${spec.dataset.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${spec.model}-seed${spec.seed}-${dataHash}-${settings}.v${CHECKPOINT_VERSION}.simckpt`;
+  return path.join(spec.cacheDir ?? defaultCacheDir(), 'sim', name);
+}
+
+/** Loads a checkpoint file as a simulator, refusing one from another dataset or model. */
+export async function loadSimulator(file: string, expect: { dataset?: Dataset; model?: ModelKind } = {}): Promise<{ simulator: TfSimulator; header: CheckpointHeader }> {
+  await ensureBackend({ quiet: true });
+  const { header, values } = readCheckpoint(file, { datasetName: expect.dataset?.name, datasetHash: expect.dataset?.meta.hash, model: expect.model });
+  if (expect.dataset && expect.dataset.items.count !== header.dataset.numItems)
+    throw new Error(`simulator checkpoint ${file}: has ${header.dataset.numItems} items, the dataset ${expect.dataset.items.count}`);
+  const model = createModel(header.config, header.dataset.numItems, header.seed, values);
+  return { simulator: new TfSimulator(model, simulatorId(header.model, header.dataset.name, header.seed)), header };
+}
+
+export function saveSimulator(file: string, simulator: TfSimulator, description: Parameters<typeof writeCheckpoint>[1]): void {
+  const tensors = new Map<string, TensorEntry>();
+  const values = paramValues(simulator.model.params);
+  for (const [name, v] of simulator.model.params) tensors.set(name, { shape: v.shape.slice(), values: values.get(name)! });
+  writeCheckpoint(file, description, tensors);
+}
+
+export interface LoadOrTrainOptions extends SimulatorSpec {
+  log?: (line: string) => void;
+  progress?: boolean;
+  /** Retrain even if a checkpoint exists. */
+  retrain?: boolean;
+}
+
+/**
+ * The cached simulator for (dataset, model, seed, settings), or, on first use, a newly trained one
+ * (with a notice, progress and the checkpoint written atomically). A cached file that is corrupt
+ * or from another format version raises a CheckpointError naming the file.
+ */
+export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<TfSimulator> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const file = checkpointPath(opts);
+  if (!opts.retrain && existsSync(file)) {
+    const { simulator, header } = await loadSimulator(file, { dataset: opts.dataset, model: opts.model });
+    log(`simulator ${simulator.id}: loaded ${file} (valid NDCG@10 ${header.metrics.valid.ndcg10.toFixed(4)}, trained ${header.metrics.epochs} epochs on ${header.backend})`);
+    return simulator;
+  }
+  log(`simulator ${simulatorId(opts.model, opts.dataset.name, opts.seed)}: no checkpoint at ${file}; training it now (one-off; cached afterwards)`);
+  const trainOpts: TrainOptions = { dataset: opts.dataset, model: opts.model, seed: opts.seed, config: opts.config, train: opts.train, log, progress: opts.progress };
+  const { simulator, description } = await trainSimulator(trainOpts);
+  saveSimulator(file, simulator, description);
+  log(`simulator ${simulator.id}: checkpoint written to ${file}`);
+  return simulator;
+}
+
+export interface SimulatorPairOptions {
+  dataset: Dataset;
+  /** Reward model (default sasrec, seed 1). */
+  reward?: { model?: ModelKind; seed?: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
+  /** Evaluator (default: the other architecture, same seed). Must differ from the reward model. */
+  evaluator?: { model?: ModelKind; seed?: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
+  cacheDir?: string;
+  log?: (line: string) => void;
+  progress?: boolean;
+}
+
+/** The reward model and an independently trained evaluator (DESIGN §2). */
+export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ reward: TfSimulator; evaluator: TfSimulator }> {
+  const rewardModel = opts.reward?.model ?? 'sasrec';
+  const rewardSeed = opts.reward?.seed ?? 1;
+  const evaluatorModel = opts.evaluator?.model ?? (rewardModel === 'sasrec' ? 'gru4rec' : 'sasrec');
+  const evaluatorSeed = opts.evaluator?.seed ?? rewardSeed;
+  if (evaluatorModel === rewardModel && evaluatorSeed === rewardSeed)
+    throw new Error(`the evaluator must be trained independently of the reward model: choose another architecture or seed than ${rewardModel} seed ${rewardSeed}`);
+  const common = { dataset: opts.dataset, cacheDir: opts.cacheDir, log: opts.log, progress: opts.progress };
+  const reward = await loadOrTrainSimulator({ ...common, model: rewardModel, seed: rewardSeed, config: opts.reward?.config, train: opts.reward?.train });
+  const evaluator = await loadOrTrainSimulator({ ...common, model: evaluatorModel, seed: evaluatorSeed, config: opts.evaluator?.config, train: opts.evaluator?.train });
+  return { reward, evaluator };
+}
