@@ -20,6 +20,11 @@ export interface ItemTable {
   readonly attributes: readonly (readonly number[])[];
   /** Name of each attribute id. */
   readonly attributeNames: readonly string[];
+  /**
+   * Optional semantic ids (the ProRL release's 4-token codes: three codebook digits 0-255 and a
+   * collision digit) of each item; [] for an item the source has no code for.
+   */
+  readonly semanticIds?: readonly (readonly number[])[];
 }
 
 export interface Case {
