@@ -1,0 +1,65 @@
+/**
+ * Errors the data layer raises. Each one names the file and, where it applies, the line or record,
+ * and says what was expected: a user with a broken download must be able to find the bad byte.
+ */
+
+/** A file whose content does not have the expected shape. */
+export class DataFormatError extends Error {
+  constructor(
+    readonly file: string,
+    /** 'line 12', 'record 5', 'row 3, column genres', ... or '' when the whole file is wrong. */
+    readonly where: string,
+    readonly expected: string,
+    readonly found?: string,
+  ) {
+    super(
+      `${file}${where ? `, ${where}` : ''}: expected ${expected}` +
+        (found !== undefined ? `, found ${found}` : ''),
+    );
+    this.name = 'DataFormatError';
+  }
+}
+
+/** No source for a dataset was found in any of the places the loader looks. */
+export class DataNotFoundError extends Error {
+  constructor(
+    readonly dataset: string,
+    readonly looked: readonly string[],
+    readonly hint: string,
+  ) {
+    super(
+      `no data for '${dataset}'. Looked in:\n${looked.map((l) => `  - ${l}`).join('\n')}\n${hint}`,
+    );
+    this.name = 'DataNotFoundError';
+  }
+}
+
+/** Cases or sequences refer to items the item table does not have (raised under `strict`). */
+export class MissingItemsError extends Error {
+  constructor(
+    readonly dataset: string,
+    readonly report: readonly string[],
+  ) {
+    super(`${dataset}: records refer to items missing from the item table (strict mode):\n${report.map((r) => `  - ${r}`).join('\n')}`);
+    this.name = 'MissingItemsError';
+  }
+}
+
+/** A download that failed verification or could not be completed. */
+export class FetchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FetchError';
+  }
+}
+
+/** A short, printable preview of a value for error messages. */
+export function preview(value: unknown, max = 60): string {
+  let s: string;
+  try {
+    s = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  } catch {
+    s = String(value);
+  }
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
