@@ -185,10 +185,13 @@ export class TfBatch implements SimulatorBatch {
     const maxLen = this.sim.model.config.maxLen;
     const active = new Float32Array(batch);
     const positions = new Int32Array(batch);
+    // Rows left out may carry any value (say -1); they are fed item 0, whose result is discarded.
+    const fed = new Int32Array(batch);
     let overflow = false;
     for (let r = 0; r < batch; r++) {
       if (rows && !rows[r]) continue;
       const i = items[r];
+      fed[r] = i;
       if (!Number.isInteger(i) || i < 0 || i >= this.sim.numItems) throw new RangeError(`items[${r}] = ${i} is not an item id in [0, ${this.sim.numItems})`);
       active[r] = 1;
       positions[r] = Math.min(this.windows[r].length, maxLen - 1);
@@ -201,7 +204,7 @@ export class TfBatch implements SimulatorBatch {
     const { table, tableT } = this.sim.tables();
 
     const out = tf.tidy(() => {
-      const itemsT = tf.tensor1d(items, 'int32');
+      const itemsT = tf.tensor1d(fed, 'int32');
       const activeT = tf.tensor1d(active);
       const ctr = tf.sigmoid(tf.sum(this.user.mul(tf.gather(table, itemsT)), 1)).mul(activeT);
       if (recompute) return { ctr };
