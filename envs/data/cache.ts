@@ -195,7 +195,7 @@ export function serializeDataset(ds: Dataset, droppedRecords: number): Buffer {
 
 export class CorruptCacheError extends Error {
   constructor(file: string, why: string) {
-    super(`${file}: not a usable cache entry (${why})`);
+    super(`${file}: not a usable cache entry (${why.replace(/\s*\n\s*/g, '; ')})`);
     this.name = 'CorruptCacheError';
   }
 }

@@ -47,7 +47,11 @@ export class MissingItemsError extends Error {
 
 /** A download that failed verification or could not be completed. */
 export class FetchError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** False when trying again cannot help (wrong size announced, HTTP 404, bad archive). */
+    readonly retryable = true,
+  ) {
     super(message);
     this.name = 'FetchError';
   }
