@@ -29,6 +29,8 @@ export interface BackendPerfResult {
   matmul: Record<BackendName, { gflops: number; ms: number } | { unavailable: string }>;
   segmentSumMs: number | null;
   stepMs: Partial<Record<BackendName, number>>;
+  /** Loss before any update, per backend (a cross-backend agreement check). */
+  initialLoss: Partial<Record<BackendName, number>>;
   cpuOverWasm: number | null;
 }
 
@@ -140,16 +142,22 @@ class TinyRecModel {
   }
 }
 
-function benchTrainStep(seed: number, seqLen: number, warmup: number, steps: number): { ms: number; loss: number } {
+/**
+ * Times training steps. Also returns the loss before any update (forward only), which must agree
+ * across backends: the same seed gives the same weights and batch everywhere.
+ */
+function benchTrainStep(seed: number, seqLen: number, warmup: number, steps: number): { ms: number; initialLoss: number } {
   const rng = Rng.stream(seed, 'perf-backend-train');
   const model = new TinyRecModel(rng);
   const seqs = tf.tensor2d(ints(rng, BATCH * seqLen, ITEMS), [BATCH, seqLen], 'int32');
   const labels = tf.tensor1d(ints(rng, BATCH, ITEMS), 'int32');
-  let loss = NaN;
-  const ms = timeIt(() => (loss = model.step(seqs, labels)), warmup, steps);
+  const l0 = tf.tidy(() => model.loss(seqs, labels));
+  const initialLoss = l0.dataSync()[0];
+  l0.dispose();
+  const ms = steps > 0 ? timeIt(() => model.step(seqs, labels), warmup, steps) : NaN;
   tf.dispose([seqs, labels]);
   model.dispose();
-  return { ms, loss };
+  return { ms, initialLoss };
 }
 
 function parseArgs(argv: string[]): BackendPerfOptions {
@@ -174,6 +182,7 @@ export async function main(options: BackendPerfOptions = parseArgs(process.argv.
     matmul: {} as BackendPerfResult['matmul'],
     segmentSumMs: null,
     stepMs: {},
+    initialLoss: {},
     cpuOverWasm: null,
   };
 
@@ -208,11 +217,17 @@ export async function main(options: BackendPerfOptions = parseArgs(process.argv.
     ['cpu', 0, cpuSteps],
   ];
   for (const [name, warmup, n] of plan) {
-    if (n <= 0 || 'unavailable' in result.matmul[name]) continue;
+    if ('unavailable' in result.matmul[name]) continue;
     if (!(await activateBackend(name)).ok) continue;
     const r = benchTrainStep(seed, seqLen, warmup, n);
+    result.initialLoss[name] = r.initialLoss;
+    const loss = `initial loss ${r.initialLoss.toFixed(5)}`;
+    if (n <= 0) {
+      log(`  ${name.padEnd(10)} ${'skipped'.padStart(7)}                 (${loss})`);
+      continue;
+    }
     result.stepMs[name] = r.ms;
-    log(`  ${name.padEnd(10)} ${r.ms.toFixed(0).padStart(7)} ms per step (${n === 1 ? '1 step' : `median of ${n}`}; loss ${r.loss.toFixed(3)})`);
+    log(`  ${name.padEnd(10)} ${r.ms.toFixed(0).padStart(7)} ms per step (${n === 1 ? '1 step' : `median of ${n}`}; ${loss})`);
   }
   const { wasm, cpu } = result.stepMs;
   if (wasm !== undefined && cpu !== undefined) {
