@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Case, Dataset, Split } from '../dataset.ts';
 import { HISTORY_LENGTH, SPLITS, itemCounts } from '../dataset.ts';
@@ -18,6 +19,31 @@ import { validate } from '../validate.ts';
 
 /** Bump when the builders change what they produce: old cache entries then stop matching. */
 export const BUILD_VERSION = 1;
+
+/** The modules whose code decides what a build produces. */
+const BUILDER_MODULES = ['build.ts', 'cache.ts', 'items.ts', 'log.ts', 'pyliteral.ts', 'raw.ts', 'recbole.ts', 'release.ts', 'stitch.ts', 'text.ts'];
+let codeFingerprintMemo: string | undefined;
+
+/**
+ * A hash of the builders' source, part of every cache key: several people edit this code, and a
+ * cache entry built by yesterday's code must not be served after today's change, even when
+ * nobody remembered to bump BUILD_VERSION.
+ */
+export function codeFingerprint(): string {
+  if (codeFingerprintMemo === undefined) {
+    const h = createHash('sha256');
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    for (const m of BUILDER_MODULES) {
+      try {
+        h.update(m).update(readFileSync(path.join(here, m)));
+      } catch {
+        h.update(`${m}:unreadable`); // e.g. a bundled build: BUILD_VERSION alone then keys the cache
+      }
+    }
+    codeFingerprintMemo = h.digest('hex').slice(0, 16);
+  }
+  return codeFingerprintMemo;
+}
 
 const MAGIC = 'PRORECGYM-DATASET-1\n';
 
@@ -61,7 +87,7 @@ export function inputHash(parts: { name: string; kind: string; files: readonly s
       ? { name: path.basename(f), size: st.size, sha256: sha256File(f) }
       : { name: path.basename(f), size: st.size, mtimeMs: Math.round(st.mtimeMs) };
   });
-  const key = JSON.stringify({ v: BUILD_VERSION, name: parts.name, kind: parts.kind, options: parts.options, files });
+  const key = JSON.stringify({ v: BUILD_VERSION, code: codeFingerprint(), name: parts.name, kind: parts.kind, options: parts.options, files });
   return createHash('sha256').update(key).digest('hex').slice(0, 16);
 }
 

@@ -227,3 +227,33 @@ export function stitchWindows(windows: readonly (readonly number[])[], minOverla
     ambiguous,
   };
 }
+
+/**
+ * How many of the `probes` sequences share a run of `len` consecutive items with any of the
+ * `reference` sequences (e.g. test sequences overlapping train ones: a leak check).
+ */
+export function countSharingRun(reference: readonly (readonly number[])[], probes: readonly (readonly number[])[], len: number): number {
+  const index = new Map<number, [number, number][]>();
+  reference.forEach((s, si) => {
+    const h = new RunHasher(s);
+    for (let p = 0; p + len <= s.length; p++) {
+      const k = h.run(p, p + len);
+      let list = index.get(k);
+      if (!list) index.set(k, (list = []));
+      list.push([si, p]);
+    }
+  });
+  let sharing = 0;
+  for (const s of probes) {
+    const h = new RunHasher(s);
+    let found = false;
+    for (let p = 0; !found && p + len <= s.length; p++)
+      for (const [si, q] of index.get(h.run(p, p + len)) ?? [])
+        if (sameRun(s, p, reference[si], q, len)) {
+          found = true;
+          break;
+        }
+    if (found) sharing++;
+  }
+  return sharing;
+}
