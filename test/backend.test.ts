@@ -313,6 +313,40 @@ test('GatherV2 with batchDims on wasm matches cpu, forward and gradient', async 
   );
 });
 
+test('BatchMatMul on wasm (transposes and folded batches rewritten) matches cpu, forward and gradient', async () => {
+  await ensureWasm();
+  const A = normals(2 * 2 * 3 * 4);
+  const B = normals(2 * 4 * 5);
+  const H = normals(6 * 4);
+  const E = normals(9 * 4);
+  const W = normals(6 * 9);
+  await sameOnWasmAsCpu(() => {
+    const a2 = tf.tensor2d(A.subarray(0, 12), [3, 4]);
+    const b2 = tf.tensor2d(B.subarray(0, 20), [4, 5]);
+    const out: Record<string, tf.Tensor> = {};
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const x = ta ? tf.transpose(a2) : a2;
+      const y = tb ? tf.transpose(b2) : b2;
+      out[`2d_${ta}_${tb}`] = tf.matMul(x, y, ta, tb);
+      const a3 = tf.tensor3d(A.subarray(0, 24), ta ? [2, 4, 3] : [2, 3, 4]);
+      const b3 = tf.tensor3d(B, tb ? [2, 5, 4] : [2, 4, 5]);
+      out[`3d_${ta}_${tb}`] = tf.matMul(a3, b3, ta, tb);
+      out[`3dx2d_${ta}_${tb}`] = tf.matMul(a3, y, ta, tb);
+    }
+    out.a4d = tf.matMul(tf.tensor4d(A, [2, 2, 3, 4]), b2);
+    out.lead1 = tf.matMul(tf.tensor3d(A.subarray(0, 12), [1, 3, 4]), b2, false, false);
+    out.bBatched = tf.matMul(a2, tf.tensor3d(B, [2, 4, 5]));
+    out.bLead1 = tf.matMul(tf.tensor3d(A.subarray(0, 24), [2, 3, 4]), tf.tensor3d(B.subarray(0, 20), [1, 5, 4]), false, true);
+    // Item scoring h·Eᵀ and its gradients (which set transpose flags).
+    const scores = (h: tf.Tensor, e: tf.Tensor) => tf.sum(tf.mul(tf.matMul(h, e, false, true), tf.tensor2d(W, [6, 9])));
+    const [dh, de] = tf.grads(scores)([tf.tensor2d(H, [6, 4]), tf.tensor2d(E, [9, 4])]);
+    out.dh = dh;
+    out.de = de;
+    out.fused = tf.fused.matMul({ a: a2, b: tf.transpose(b2), transposeB: true, bias: tf.ones([5]), activation: 'relu' });
+    return out;
+  }, 1e-5);
+});
+
 test('fallback kernels leak neither tensors nor wasm buffers', async () => {
   await ensureWasm();
   const emb = normals(50 * 8);
@@ -325,6 +359,9 @@ test('fallback kernels leak neither tensors nor wasm buffers', async () => {
       seg: tf.unsortedSegmentSum(tf.gather(e, idt), idt, 50),
       grad: tf.grad((v: tf.Tensor) => tf.sum(tf.square(tf.gather(v, idt))))(e),
       cast: tf.cast(idt, 'bool'),
+      matmulT: tf.matMul(e, e, true, false),
+      matmulFold: tf.matMul(tf.reshape(e, [5, 10, 8]), tf.transpose(e), false, false),
+      matmulFoldT: tf.matMul(tf.reshape(e, [5, 10, 8]), e, false, true),
       batched: tf.grad((v: tf.Tensor) => tf.sum(tf.gather(v, tf.tensor2d([0, 2, 1, 1], [2, 2], 'int32'), 1, 1)))(
         tf.tensor3d(x, [2, 3, 2]),
       ),
@@ -348,7 +385,7 @@ test('registerWasmFallbackKernels is idempotent', async () => {
   const castKernel = tf.getKernel('Cast', 'wasm');
   const b = registerWasmFallbackKernels();
   assert.deepEqual(a, b);
-  assert.deepEqual([...a].sort(), ['Cast', 'GatherV2', 'UnsortedSegmentSum']);
+  assert.deepEqual([...a].sort(), ['BatchMatMul', 'Cast', 'GatherV2', 'UnsortedSegmentSum']);
   assert.equal(tf.getKernel('Cast', 'wasm'), castKernel, 'not wrapped twice');
 });
 

@@ -1,0 +1,76 @@
+/**
+ * BatchMatMul for the wasm backend, routing around its slow path. The wasm kernel hands XNNPACK
+ * only plain 2-D products (no transpose flag, batch 1); everything else runs a naive loop that is
+ * several times slower. Training hits that loop constantly: every `matMul(h, E, false, true)`
+ * (scores against an item table) and every matMul gradient (dA = dy·Bᵀ, dB = Aᵀ·dy) sets a
+ * transpose flag, and `[batch, len, d] x [d, k]` products have batch > 1.
+ *
+ * This wrapper (a) materialises transposes with the wasm Transpose kernel (a copy, cheap next to
+ * the product), and (b) folds the batch of `a` into its rows when `b` has no batch (a reshape, free),
+ * then calls the original kernel, which now takes its fast path. True batched products (both
+ * operands batched, e.g. attention) still go to the original kernel, without transpose flags.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { wasmBackend, type TensorInfo } from './wasm.ts';
+
+type Args = { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown };
+
+function kernelFuncOf(name: string): tf.KernelFunc {
+  const k = tf.getKernel(name, 'wasm');
+  if (k === undefined) throw new Error(`wasm kernel ${name} not registered`);
+  return k.kernelFunc;
+}
+
+function swapLastTwo(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return perm;
+}
+
+export function batchMatMulConfigWrapping(original: tf.KernelFunc): tf.KernelConfig {
+  const kernelFunc = (args: Args): TensorInfo | TensorInfo[] => {
+    const backend = wasmBackend(args.backend);
+    let { a, b } = args.inputs;
+    const transposeA = Boolean(args.attrs?.transposeA);
+    const transposeB = Boolean(args.attrs?.transposeB);
+    const batchOf = (t: TensorInfo) => t.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    const foldBatch = batchOf(a) > 1 && batchOf(b) === 1 && a.shape.length >= 3;
+    if (!transposeA && !transposeB && !foldBatch) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) {
+      return original(args as unknown as Parameters<tf.KernelFunc>[0]); // let the original report it
+    }
+
+    const temps: TensorInfo[] = [];
+    const call = (name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>): TensorInfo => {
+      const out = kernelFuncOf(name)({ inputs, attrs, backend } as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+      temps.push(out);
+      return out;
+    };
+    try {
+      if (transposeA) a = call('Transpose', { x: a }, { perm: swapLastTwo(a.shape.length) });
+      if (transposeB) b = call('Transpose', { x: b }, { perm: swapLastTwo(b.shape.length) });
+      const m = a.shape[a.shape.length - 2];
+      const n = b.shape[b.shape.length - 1];
+      if (a.shape.length >= 3 && batchOf(a) > 1 && batchOf(b) === 1) {
+        // [..., m, k] x [k, n]: one [batch*m, k] x [k, n] product.
+        const outShape = [...a.shape.slice(0, -2), m, n];
+        const a2 = call('Reshape', { x: a }, { shape: [batchOf(a) * m, a.shape[a.shape.length - 1]] });
+        const b2 = call('Reshape', { x: b }, { shape: b.shape.slice(-2) });
+        const out = original({
+          inputs: { a: a2, b: b2 },
+          attrs: { ...args.attrs, transposeA: false, transposeB: false },
+          backend,
+        } as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+        return { dataId: out.dataId, shape: outShape, dtype: out.dtype };
+      }
+      return original({
+        inputs: { a, b },
+        attrs: { ...args.attrs, transposeA: false, transposeB: false },
+        backend,
+      } as unknown as Parameters<tf.KernelFunc>[0]);
+    } finally {
+      for (const t of temps) backend.disposeData(t.dataId);
+    }
+  };
+  return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}
