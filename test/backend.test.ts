@@ -313,7 +313,7 @@ test('GatherV2 with batchDims on wasm matches cpu, forward and gradient', async 
   );
 });
 
-test('BatchMatMul on wasm (transposes and folded batches rewritten) matches cpu, forward and gradient', async () => {
+test('BatchMatMul and _FusedMatMul on wasm (transposes and folded batches rewritten) match cpu, forward and gradient', async () => {
   await ensureWasm();
   const A = normals(2 * 2 * 3 * 4);
   const B = normals(2 * 4 * 5);
@@ -342,7 +342,23 @@ test('BatchMatMul on wasm (transposes and folded batches rewritten) matches cpu,
     const [dh, de] = tf.grads(scores)([tf.tensor2d(H, [6, 4]), tf.tensor2d(E, [9, 4])]);
     out.dh = dh;
     out.de = de;
-    out.fused = tf.fused.matMul({ a: a2, b: tf.transpose(b2), transposeB: true, bias: tf.ones([5]), activation: 'relu' });
+    // _FusedMatMul: flags, folded batches, PReLU weights broadcast over the batch (not folded), gradient.
+    const bias = tf.tensor1d(B.subarray(0, 5));
+    out.fusedT = tf.fused.matMul({ a: a2, b: tf.transpose(b2), transposeB: true, bias, activation: 'relu' });
+    out.fusedTA = tf.fused.matMul({ a: tf.transpose(a2), b: b2, transposeA: true, bias, activation: 'elu' });
+    out.fused3d = tf.fused.matMul({ a: tf.tensor3d(A.subarray(0, 24), [2, 3, 4]), b: b2, bias, activation: 'relu' });
+    out.fusedPrelu = tf.fused.matMul({
+      a: tf.tensor3d(A.subarray(0, 24), [2, 3, 4]),
+      b: b2,
+      activation: 'prelu',
+      preluActivationWeights: tf.tensor2d(B.subarray(10, 25), [3, 5]),
+    });
+    const fusedLoss = (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.square(tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, transposeB: true, bias, activation: 'relu' })));
+    // 2-D a: tfjs's matMul gradient does not reduce broadcast batch dims (3-D a x 2-D b), on any backend.
+    const [dfa, dfb] = tf.grads(fusedLoss)([tf.tensor2d(A.subarray(0, 24), [6, 4]), tf.tensor2d(B.subarray(0, 20), [5, 4])]);
+    out.dfa = dfa;
+    out.dfb = dfb;
     return out;
   }, 1e-5);
 });
@@ -385,7 +401,7 @@ test('registerWasmFallbackKernels is idempotent', async () => {
   const castKernel = tf.getKernel('Cast', 'wasm');
   const b = registerWasmFallbackKernels();
   assert.deepEqual(a, b);
-  assert.deepEqual([...a].sort(), ['BatchMatMul', 'Cast', 'GatherV2', 'UnsortedSegmentSum']);
+  assert.deepEqual([...a].sort(), ['BatchMatMul', 'Cast', 'GatherV2', 'UnsortedSegmentSum', '_FusedMatMul']);
   assert.equal(tf.getKernel('Cast', 'wasm'), castKernel, 'not wrapped twice');
 });
 

@@ -7,20 +7,20 @@
  *   no embedding can be trained.
  * - `Cast` to bool is wrong on wasm (it copies values instead of testing `x != 0`).
  * - `GatherV2` with batchDims > 0 returns wrong rows on wasm when slices have several elements.
- * Not a gap in correctness but in speed, found by the perf script: `BatchMatMul` on wasm is fast
- * only for plain 2-D products; transpose flags (every matMul gradient) and a batched `a` against a
- * 2-D `b` take a naive loop, several times slower. The wrapper rewrites those calls.
+ * Not a gap in correctness but in speed, found by the perf script: `BatchMatMul` and `_FusedMatMul`
+ * on wasm are fast only for plain 2-D products; transpose flags (every matMul gradient) and a
+ * batched `a` against a 2-D `b` take a naive loop, several times slower. The wrapper rewrites them.
  * Kernels missing on wasm that training here does not use (FFT/complex, Einsum, the convolution
  * filter gradients, ragged and string ops) are not provided.
  */
 import * as tf from '@tensorflow/tfjs';
 import { castConfigWrapping } from './cast.ts';
-import { batchMatMulConfigWrapping } from './batchMatMul.ts';
+import { matMulConfigWrapping } from './matMul.ts';
 import { gatherV2ConfigWrapping } from './gatherV2.ts';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum.ts';
 
 /** The kernels this module adds to or replaces on the wasm backend. */
-export const WASM_FALLBACK_KERNELS = ['UnsortedSegmentSum', 'Cast', 'GatherV2', 'BatchMatMul'] as const;
+export const WASM_FALLBACK_KERNELS = ['UnsortedSegmentSum', 'Cast', 'GatherV2', 'BatchMatMul', '_FusedMatMul'] as const;
 
 const ours = new WeakSet<tf.KernelFunc>();
 
@@ -31,8 +31,8 @@ function register(config: tf.KernelConfig): void {
 
 /**
  * Registers the fallbacks for 'wasm' (before or after the backend is initialised). Idempotent; a
- * kernel that a future tfjs-backend-wasm provides itself is left alone. Cast, GatherV2 and
- * BatchMatMul are wrapped: the wrong (or slow) cases are handled here, every other call goes to the
+ * kernel that a future tfjs-backend-wasm provides itself is left alone. Cast, GatherV2,
+ * BatchMatMul and _FusedMatMul are wrapped: the wrong (or slow) cases are handled here, every other call goes to the
  * original wasm kernel.
  * Returns the names of the kernels that are ours after the call.
  */
@@ -46,7 +46,8 @@ export function registerWasmFallbackKernels(): string[] {
   for (const [name, wrap] of [
     ['Cast', castConfigWrapping],
     ['GatherV2', gatherV2ConfigWrapping],
-    ['BatchMatMul', batchMatMulConfigWrapping],
+    ['BatchMatMul', (k: tf.KernelFunc) => matMulConfigWrapping('BatchMatMul', k)],
+    ['_FusedMatMul', (k: tf.KernelFunc) => matMulConfigWrapping('_FusedMatMul', k)],
   ] as const) {
     const existing = tf.getKernel(name, 'wasm');
     if (existing === undefined) continue; // the wasm package is not loaded: nothing to wrap

@@ -1,5 +1,5 @@
 /**
- * BatchMatMul for the wasm backend, routing around its slow path. The wasm kernel hands XNNPACK
+ * BatchMatMul and _FusedMatMul for the wasm backend, routing around their slow path. The wasm kernel hands XNNPACK
  * only plain 2-D products (no transpose flag, batch 1); everything else runs a naive loop that is
  * several times slower. Training hits that loop constantly: every `matMul(h, E, false, true)`
  * (scores against an item table) and every matMul gradient (dA = dy·Bᵀ, dB = Aᵀ·dy) sets a
@@ -9,6 +9,9 @@
  * the product), and (b) folds the batch of `a` into its rows when `b` has no batch (a reshape, free),
  * then calls the original kernel, which now takes its fast path. True batched products (both
  * operands batched, e.g. attention) still go to the original kernel, without transpose flags.
+ * _FusedMatMul (tf.fused.matMul, tf.layers.dense) has the same paths; its bias broadcasts over the
+ * last axis either way, and batches are not folded when it has PReLU weights (which may broadcast
+ * over the batch axes).
  */
 import * as tf from '@tensorflow/tfjs';
 import { wasmBackend, type TensorInfo } from './wasm.ts';
@@ -27,14 +30,18 @@ function swapLastTwo(rank: number): number[] {
   return perm;
 }
 
-export function batchMatMulConfigWrapping(original: tf.KernelFunc): tf.KernelConfig {
+export function matMulConfigWrapping(
+  kernelName: 'BatchMatMul' | '_FusedMatMul',
+  original: tf.KernelFunc,
+): tf.KernelConfig {
   const kernelFunc = (args: Args): TensorInfo | TensorInfo[] => {
     const backend = wasmBackend(args.backend);
     let { a, b } = args.inputs;
     const transposeA = Boolean(args.attrs?.transposeA);
     const transposeB = Boolean(args.attrs?.transposeB);
     const batchOf = (t: TensorInfo) => t.shape.slice(0, -2).reduce((x, y) => x * y, 1);
-    const foldBatch = batchOf(a) > 1 && batchOf(b) === 1 && a.shape.length >= 3;
+    const canFold = args.inputs.preluActivationWeights == null;
+    const foldBatch = canFold && batchOf(a) > 1 && batchOf(b) === 1 && a.shape.length >= 3;
     if (!transposeA && !transposeB && !foldBatch) return original(args as unknown as Parameters<tf.KernelFunc>[0]);
     if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) {
       return original(args as unknown as Parameters<tf.KernelFunc>[0]); // let the original report it
@@ -51,20 +58,21 @@ export function batchMatMulConfigWrapping(original: tf.KernelFunc): tf.KernelCon
       if (transposeB) b = call('Transpose', { x: b }, { perm: swapLastTwo(b.shape.length) });
       const m = a.shape[a.shape.length - 2];
       const n = b.shape[b.shape.length - 1];
-      if (a.shape.length >= 3 && batchOf(a) > 1 && batchOf(b) === 1) {
-        // [..., m, k] x [k, n]: one [batch*m, k] x [k, n] product.
+      if (foldBatch) {
+        // [..., m, k] x [k, n]: one [1, batch*m, k] x [1, k, n] product (rank 3: the wasm
+        // _FusedMatMul kernel reads its operands as rank 3).
         const outShape = [...a.shape.slice(0, -2), m, n];
-        const a2 = call('Reshape', { x: a }, { shape: [batchOf(a) * m, a.shape[a.shape.length - 1]] });
-        const b2 = call('Reshape', { x: b }, { shape: b.shape.slice(-2) });
+        const a2 = call('Reshape', { x: a }, { shape: [1, batchOf(a) * m, a.shape[a.shape.length - 1]] });
+        const b2 = call('Reshape', { x: b }, { shape: [1, ...b.shape.slice(-2)] });
         const out = original({
-          inputs: { a: a2, b: b2 },
+          inputs: { ...args.inputs, a: a2, b: b2 },
           attrs: { ...args.attrs, transposeA: false, transposeB: false },
           backend,
         } as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
         return { dataId: out.dataId, shape: outShape, dtype: out.dtype };
       }
       return original({
-        inputs: { a, b },
+        inputs: { ...args.inputs, a, b },
         attrs: { ...args.attrs, transposeA: false, transposeB: false },
         backend,
       } as unknown as Parameters<tf.KernelFunc>[0]);
@@ -72,5 +80,5 @@ export function batchMatMulConfigWrapping(original: tf.KernelFunc): tf.KernelCon
       for (const t of temps) backend.disposeData(t.dataId);
     }
   };
-  return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  return { kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
 }
