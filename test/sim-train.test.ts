@@ -31,7 +31,7 @@ after(() => rmSync(cacheDir, { recursive: true, force: true }));
 for (const model of ['gru4rec', 'sasrec'] as const) {
   test(`${model} learns a successor structure: held-out HR@10 far above popularity; the second call loads the checkpoint`, async () => {
     const lines: string[] = [];
-    const spec = { dataset, model, seed: 1, config: configs[model], train, cacheDir, progress: false, log: (l: string) => lines.push(l) };
+    const spec = { dataset, model, seed: 1, config: configs[model], train, cacheDir, progress: false, workers: 0, log: (l: string) => lines.push(l) };
     const simulator = await loadOrTrainSimulator(spec);
     assert.ok(existsSync(checkpointPath(spec)));
     assert.ok(lines.some((l) => l.includes('training it now')));
@@ -43,7 +43,7 @@ for (const model of ['gru4rec', 'sasrec'] as const) {
     const again = await loadOrTrainSimulator({ ...spec, log: (l: string) => reloadLines.push(l) });
     assert.ok(reloadLines.some((l) => l.includes('loaded')) && !reloadLines.some((l) => l.includes('training')));
     assert.deepEqual(evaluateSimulator({ simulator: again, dataset, split: 'test' }), report);
-    simulator.dispose();
-    again.dispose();
+    await simulator.dispose();
+    await again.dispose();
   });
 }

@@ -201,6 +201,7 @@ export class TfBatch implements SimulatorBatch {
     // slots a recomputation is cheaper than carrying them.
     const slots = this.state.slotMask ? (this.state.slotMask.shape[3] as number) : 0;
     const recompute = overflow || slots + 1 > maxLen;
+    const allActive = active.every((a) => a === 1);
     const { table, tableT } = this.sim.tables();
 
     const out = tf.tidy(() => {
@@ -208,7 +209,7 @@ export class TfBatch implements SimulatorBatch {
       const activeT = tf.tensor1d(active);
       const ctr = tf.sigmoid(tf.sum(this.user.mul(tf.gather(table, itemsT)), 1)).mul(activeT);
       if (recompute) return { ctr };
-      const state = this.sim.model.step(this.state, itemsT, activeT, positions);
+      const state = this.sim.model.step(this.state, itemsT, allActive ? null : activeT, positions);
       const user = augment(state.user);
       const stats = targetStatsTensor(user, tableT, tf.tensor1d(targets, 'int32'));
       return { state, user, packed: tf.concat([ctr.reshape([1, batch]), stats]) };

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
             `best epoch ${m.bestEpoch}/${m.epochs}, ${m.trainSeconds.toFixed(0)}s (${m.secondsPerEpoch.toFixed(1)}s/epoch) on ${header.backend}; ` +
             `trained on ${header.dataset.trainInteractions} interactions`,
         );
-        sim.dispose();
+        await sim.dispose();
       },
     )
     .command(
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
             `${split.padEnd(7)} ${String(r.simulator.count).padStart(9)}   ${fmt(r.simulator.hr10)}  ${fmt(r.simulator.ndcg10)}    ${fmt(r.popularity.hr10)}           ${fmt(r.popularity.ndcg10)}`,
           );
         }
-        sim.dispose();
+        await sim.dispose();
       },
     )
     .command(

@@ -17,6 +17,9 @@ import type { Dataset } from '../dataset.ts';
 import { ensureBackend } from './runtime.ts';
 import { createModel, paramValues } from './model.ts';
 import { TfSimulator } from './batch.ts';
+import { ShardedSimulator } from './shard.ts';
+import type { UserSimulator } from '../simulator.ts';
+import type { SequenceModel } from './model.ts';
 import { CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type CheckpointHeader, type TensorEntry } from './checkpoint.ts';
 import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
 import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
@@ -24,6 +27,41 @@ import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
 export { trainSimulator, type TrainOptions, type TrainResult } from './train.ts';
 export { evaluateSimulator, type EvaluationReport } from './evaluate.ts';
 export { TfSimulator, NonFiniteScoresError } from './batch.ts';
+export { ShardedSimulator } from './shard.ts';
+
+/** A trained simulator: the UserSimulator contract plus access to its model and item vectors. */
+export interface LearnedSimulator extends UserSimulator {
+  readonly model: SequenceModel;
+  /** e'_i = [e_i, b_i] row-major [numItems × stateDim]: CTR_i = sigmoid(u(s)·e'_i). */
+  itemVectors(): Float32Array;
+  /** Releases tensors (and stops shard workers). */
+  dispose(): void | Promise<void>;
+}
+
+/**
+ * Worker threads per simulator for batches of 256 rows or more: option, else PRORL_SIM_WORKERS,
+ * else one when the machine has a second core (wasm in Node is single-threaded).
+ */
+export function defaultWorkers(): number {
+  const env = process.env.PRORL_SIM_WORKERS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`PRORL_SIM_WORKERS must be a non-negative integer, got '${env}'`);
+    return n;
+  }
+  return os.availableParallelism() >= 2 ? 1 : 0;
+}
+
+/** Wraps a simulator in row shards over `workers` threads (none: returned as is). */
+export async function withWorkers(simulator: TfSimulator, seed: number, workers: number, log?: (line: string) => void): Promise<LearnedSimulator> {
+  if (workers <= 0) return simulator;
+  try {
+    return await ShardedSimulator.create(simulator, { seed, workers });
+  } catch (e) {
+    log?.(`simulator ${simulator.id}: shard workers unavailable (${(e as Error).message}); running on one thread`);
+    return simulator;
+  }
+}
 export { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
 export { MODEL_KINDS, defaultModelConfig, defaultTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
 
@@ -68,6 +106,8 @@ export function saveSimulator(file: string, simulator: TfSimulator, description:
 export interface LoadOrTrainOptions extends SimulatorSpec {
   log?: (line: string) => void;
   progress?: boolean;
+  /** Shard worker threads (see defaultWorkers). */
+  workers?: number;
   /** Retrain even if a checkpoint exists. */
   retrain?: boolean;
 }
@@ -77,20 +117,21 @@ export interface LoadOrTrainOptions extends SimulatorSpec {
  * (with a notice, progress and the checkpoint written atomically). A cached file that is corrupt
  * or from another format version raises a CheckpointError naming the file.
  */
-export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<TfSimulator> {
+export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<LearnedSimulator> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const workers = opts.workers ?? defaultWorkers();
   const file = checkpointPath(opts);
   if (!opts.retrain && existsSync(file)) {
     const { simulator, header } = await loadSimulator(file, { dataset: opts.dataset, model: opts.model });
     log(`simulator ${simulator.id}: loaded ${file} (valid NDCG@10 ${header.metrics.valid.ndcg10.toFixed(4)}, trained ${header.metrics.epochs} epochs on ${header.backend})`);
-    return simulator;
+    return withWorkers(simulator, opts.seed, workers, log);
   }
   log(`simulator ${simulatorId(opts.model, opts.dataset.name, opts.seed)}: no checkpoint at ${file}; training it now (one-off; cached afterwards)`);
   const trainOpts: TrainOptions = { dataset: opts.dataset, model: opts.model, seed: opts.seed, config: opts.config, train: opts.train, log, progress: opts.progress };
   const { simulator, description } = await trainSimulator(trainOpts);
   saveSimulator(file, simulator, description);
   log(`simulator ${simulator.id}: checkpoint written to ${file}`);
-  return simulator;
+  return withWorkers(simulator, opts.seed, workers, log);
 }
 
 export interface SimulatorPairOptions {
@@ -102,17 +143,18 @@ export interface SimulatorPairOptions {
   cacheDir?: string;
   log?: (line: string) => void;
   progress?: boolean;
+  workers?: number;
 }
 
 /** The reward model and an independently trained evaluator (DESIGN §2). */
-export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ reward: TfSimulator; evaluator: TfSimulator }> {
+export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ reward: LearnedSimulator; evaluator: LearnedSimulator }> {
   const rewardModel = opts.reward?.model ?? 'sasrec';
   const rewardSeed = opts.reward?.seed ?? 1;
   const evaluatorModel = opts.evaluator?.model ?? (rewardModel === 'sasrec' ? 'gru4rec' : 'sasrec');
   const evaluatorSeed = opts.evaluator?.seed ?? rewardSeed;
   if (evaluatorModel === rewardModel && evaluatorSeed === rewardSeed)
     throw new Error(`the evaluator must be trained independently of the reward model: choose another architecture or seed than ${rewardModel} seed ${rewardSeed}`);
-  const common = { dataset: opts.dataset, cacheDir: opts.cacheDir, log: opts.log, progress: opts.progress };
+  const common = { dataset: opts.dataset, cacheDir: opts.cacheDir, log: opts.log, progress: opts.progress, workers: opts.workers };
   const reward = await loadOrTrainSimulator({ ...common, model: rewardModel, seed: rewardSeed, config: opts.reward?.config, train: opts.reward?.train });
   const evaluator = await loadOrTrainSimulator({ ...common, model: evaluatorModel, seed: evaluatorSeed, config: opts.evaluator?.config, train: opts.evaluator?.train });
   return { reward, evaluator };

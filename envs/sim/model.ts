@@ -41,9 +41,10 @@ export interface SequenceModel {
   open(tokens: tf.Tensor2D, lengths: Int32Array): StateTensors;
   /**
    * Appends items[r] (at window position positions[r]) to each row with active[r] = 1. Rows with
-   * active[r] = 0 keep their state. Returns new tensors; the caller disposes the old ones.
+   * active[r] = 0 keep their state; `active` null means every row appends (the common case, which
+   * skips the masking). Returns new tensors; the caller disposes the old ones.
    */
-  step(state: StateTensors, items: tf.Tensor1D, active: tf.Tensor1D, positions: Int32Array): StateTensors;
+  step(state: StateTensors, items: tf.Tensor1D, active: tf.Tensor1D | null, positions: Int32Array): StateTensors;
   dispose(): void;
 }
 
@@ -269,7 +270,7 @@ class Sasrec extends BaseModel {
     });
   }
 
-  step(state: StateTensors, items: tf.Tensor1D, active: tf.Tensor1D, positions: Int32Array): StateTensors {
+  step(state: StateTensors, items: tf.Tensor1D, active: tf.Tensor1D | null, positions: Int32Array): StateTensors {
     return tf.tidy(() => {
       const batch = items.shape[0];
       const d = this.cfg.hidden;
@@ -278,8 +279,10 @@ class Sasrec extends BaseModel {
       const emb = tf.gather(this.itemEmbedding(), items).mul(Math.sqrt(d));
       let x = emb.add(tf.gather(this.p('position.embedding'), tf.tensor1d(positions, 'int32'))) as tf.Tensor2D;
       // The new slot is visible to a row only if the row appended an item this step.
-      const newSlot = tf.sub(1, active).mul(MASKED).reshape([batch, 1, 1, 1]);
+      const newSlot = active ? tf.sub(1, active).mul(MASKED).reshape([batch, 1, 1, 1]) : tf.zeros([batch, 1, 1, 1]);
       const slotMask = tf.concat([state.slotMask, newSlot], 3);
+      const slots = slotMask.shape[3] as number;
+      const bias = slotMask.reshape([batch, 1, slots]);
       const next: StateTensors = { user: state.user, slotMask };
       const heads = (t: tf.Tensor2D) => t.reshape([batch, h, 1, dh]) as tf.Tensor4D;
       for (let b = 0; b < this.cfg.blocks; b++) {
@@ -289,13 +292,14 @@ class Sasrec extends BaseModel {
         const v = tf.concat([state[`values${b}`], heads(this.linear(a, `block${b}.attn.v`))], 2);
         next[`keys${b}`] = k;
         next[`values${b}`] = v;
-        const att = tf.softmax(tf.matMul(q, k, false, true).mul(1 / Math.sqrt(dh)).add(slotMask));
-        const o = tf.matMul(att, v).reshape([batch, d]) as tf.Tensor2D;
+        // One query per row: broadcast products beat wasm's batched matmul (2,048 tiny products).
+        const att = tf.softmax(tf.sum(q.mul(k), 3).mul(1 / Math.sqrt(dh)).add(bias)); // [B, h, S]
+        const o = tf.sum(att.reshape([batch, h, slots, 1]).mul(v), 2).reshape([batch, d]) as tf.Tensor2D;
         x = x.add(this.linear(o, `block${b}.attn.o`));
         x = x.add(this.feedForward(x, b, null));
       }
       const user = layerNorm(x, this.p('final.ln.gain'), this.p('final.ln.bias')) as tf.Tensor2D;
-      next.user = tf.where(active.reshape([batch, 1]).cast('bool'), user, state.user) as tf.Tensor2D;
+      next.user = active ? (tf.where(active.reshape([batch, 1]).cast('bool'), user, state.user) as tf.Tensor2D) : user;
       return next;
     });
   }
@@ -310,6 +314,8 @@ class Sasrec extends BaseModel {
 // ---------------------------------------------------------------------------------------------
 // GRU4Rec (one GRU layer; u(s) = W_p h + b_p, scored against the tied item embeddings)
 
+const GATES = ['reset', 'update', 'candidate'] as const;
+
 class Gru4rec extends BaseModel {
   private readonly cfg: Gru4recConfig;
 
@@ -319,77 +325,76 @@ class Gru4rec extends BaseModel {
     const specs: ParamSpec[] = [
       { name: 'item.embedding', shape: [numItems, e], init: 'normal', std: 1 / Math.sqrt(e) },
       { name: 'item.bias', shape: [numItems], init: 'zeros' },
-      // Gates in the order reset | update | candidate, as in cuDNN's GRU.
-      { name: 'gru.input.weight', shape: [e, 3 * h], init: 'normal', std: glorot(e, h) },
-      { name: 'gru.input.bias', shape: [3 * h], init: 'zeros' },
-      { name: 'gru.state.weight', shape: [h, 3 * h], init: 'normal', std: glorot(h, h) },
-      { name: 'gru.state.bias', shape: [3 * h], init: 'zeros' },
-      { name: 'output.weight', shape: [h, e], init: 'normal', std: glorot(h, e) },
-      { name: 'output.bias', shape: [e], init: 'zeros' },
     ];
+    // One weight per gate (not one [e, 3h] block): slicing a block apart is slow on wasm.
+    for (const gate of GATES) {
+      specs.push({ name: `gru.${gate}.input.weight`, shape: [e, h], init: 'normal', std: glorot(e, h) });
+      specs.push({ name: `gru.${gate}.input.bias`, shape: [h], init: 'zeros' });
+      specs.push({ name: `gru.${gate}.state.weight`, shape: [h, h], init: 'normal', std: glorot(h, h) });
+      specs.push({ name: `gru.${gate}.state.bias`, shape: [h], init: 'zeros' });
+    }
+    specs.push({ name: 'output.weight', shape: [h, e], init: 'normal', std: glorot(h, e) }, { name: 'output.bias', shape: [e], init: 'zeros' });
     super(config, numItems, specs, rng, values);
     this.cfg = config;
   }
 
-  /** One GRU step from precomputed input projections xw [B, 3h]. */
-  private cell(xw: tf.Tensor2D, state: tf.Tensor2D): tf.Tensor2D {
-    const h = this.cfg.hidden;
-    const sw = mm(state, this.p('gru.state.weight') as tf.Tensor2D).add(this.p('gru.state.bias'));
-    const [xr, xz, xn] = tf.split(xw, [h, h, h], 1);
-    const [sr, sz, sn] = tf.split(sw, [h, h, h], 1);
-    const reset = tf.sigmoid(xr.add(sr));
-    const update = tf.sigmoid(xz.add(sz));
-    const candidate = tf.tanh(xn.add(reset.mul(sn)));
+  private affine(x: tf.Tensor2D, name: string): tf.Tensor2D {
+    return mm(x, this.p(`${name}.weight`) as tf.Tensor2D).add(this.p(`${name}.bias`));
+  }
+
+  /** One GRU step (gates as in cuDNN: the reset gate scales the state's candidate term). */
+  private cell(x: tf.Tensor2D, state: tf.Tensor2D): tf.Tensor2D {
+    const reset = tf.sigmoid(this.affine(x, 'gru.reset.input').add(this.affine(state, 'gru.reset.state')));
+    const update = tf.sigmoid(this.affine(x, 'gru.update.input').add(this.affine(state, 'gru.update.state')));
+    const candidate = tf.tanh(this.affine(x, 'gru.candidate.input').add(reset.mul(this.affine(state, 'gru.candidate.state'))));
     return update.mul(state).add(tf.sub(1, update).mul(candidate)) as tf.Tensor2D;
   }
 
-  private inputProjection(items: tf.Tensor1D, seeds: DropoutSeeds): tf.Tensor2D {
-    const x = maybeDropout(tf.gather(this.itemEmbedding(), items) as tf.Tensor2D, this.cfg.dropout, seeds);
-    return mm(x, this.p('gru.input.weight') as tf.Tensor2D).add(this.p('gru.input.bias'));
+  private embed(items: tf.Tensor1D, seeds: DropoutSeeds): tf.Tensor2D {
+    return maybeDropout(tf.gather(this.itemEmbedding(), items) as tf.Tensor2D, this.cfg.dropout, seeds);
   }
 
   private readout(state: tf.Tensor2D, seeds: DropoutSeeds): tf.Tensor2D {
-    const s = maybeDropout(state, this.cfg.dropout, seeds);
-    return mm(s, this.p('output.weight') as tf.Tensor2D).add(this.p('output.bias'));
+    return this.affine(maybeDropout(state, this.cfg.dropout, seeds), 'output');
   }
 
-  private states(tokens: tf.Tensor2D, seeds: DropoutSeeds): tf.Tensor3D {
+  /** GRU states after each position of right-padded windows; columns are gathered per step (no slicing). */
+  private states(tokens: tf.Tensor2D, seeds: DropoutSeeds): tf.Tensor2D[] {
     const [batch, length] = tokens.shape;
-    const h = this.cfg.hidden;
-    const xw = this.inputProjection(tokens.reshape([-1]) as tf.Tensor1D, seeds).reshape([batch, length, 3 * h]);
-    let state = tf.zeros([batch, h]) as tf.Tensor2D;
+    const values = tokens.dataSync();
+    let state = tf.zeros([batch, this.cfg.hidden]) as tf.Tensor2D;
     const all: tf.Tensor2D[] = [];
     for (let t = 0; t < length; t++) {
-      state = this.cell(xw.slice([0, t, 0], [batch, 1, 3 * h]).reshape([batch, 3 * h]), state);
+      const column = new Int32Array(batch);
+      for (let r = 0; r < batch; r++) column[r] = values[r * length + t];
+      state = this.cell(this.embed(tf.tensor1d(column, 'int32'), seeds), state);
       all.push(state);
     }
-    return tf.stack(all, 1) as tf.Tensor3D;
+    return all;
   }
 
   forward(tokens: tf.Tensor2D, seeds: DropoutSeeds): tf.Tensor3D {
     const [batch, length] = tokens.shape;
-    const states = this.states(tokens, seeds).reshape([batch * length, this.cfg.hidden]) as tf.Tensor2D;
+    const states = tf.stack(this.states(tokens, seeds), 1).reshape([batch * length, this.cfg.hidden]) as tf.Tensor2D;
     return this.readout(states, seeds).reshape([batch, length, this.cfg.embedding]) as tf.Tensor3D;
   }
 
   open(tokens: tf.Tensor2D, lengths: Int32Array): StateTensors {
     return tf.tidy(() => {
-      const [batch, length] = tokens.shape;
-      const all = this.states(tokens, null).reshape([batch * length, this.cfg.hidden]);
-      const last = new Int32Array(batch);
-      for (let r = 0; r < batch; r++) last[r] = r * length + lengths[r] - 1;
-      const hidden = tf.gather(all, tf.tensor1d(last, 'int32')) as tf.Tensor2D;
-      return { user: this.readout(hidden, null), hidden };
+      const batch = tokens.shape[0];
+      const all = this.states(tokens, null);
+      // Each row's state after its own last item, as a sum of 0/1-masked states (exact: x·1 + y·0 = x).
+      const picked = tf.addN(all.map((s, t) => s.mul(tf.tensor2d(Float32Array.from(lengths, (n) => (n === t + 1 ? 1 : 0)), [batch, 1])))) as tf.Tensor2D;
+      return { user: this.readout(picked, null), hidden: picked };
     });
   }
 
-  step(state: StateTensors, items: tf.Tensor1D, active: tf.Tensor1D, _positions: Int32Array): StateTensors {
+  step(state: StateTensors, items: tf.Tensor1D, active: tf.Tensor1D | null, _positions: Int32Array): StateTensors {
     return tf.tidy(() => {
       const batch = items.shape[0];
       const old = state.hidden as tf.Tensor2D;
-      const next = this.cell(this.inputProjection(items, null), old);
-      const keep = active.reshape([batch, 1]).cast('bool');
-      const hidden = tf.where(keep, next, old) as tf.Tensor2D;
+      const next = this.cell(this.embed(items, null), old);
+      const hidden = active ? (tf.where(active.reshape([batch, 1]).cast('bool'), next, old) as tf.Tensor2D) : next;
       return { user: this.readout(hidden, null), hidden };
     });
   }
