@@ -1,9 +1,15 @@
 /**
  * The benchmark CLI.
- *   npm run bench -- --agent <name|path> [--env synthetic-v0] [--seeds N] [--episodes N] [--out DIR]
- * Evaluates the agent on test cases for each seed, prints a table (mean ± 95% CI over seeds) and
- * writes one schema-validated result file per (env, agent, seed) under DIR/results/.
- * Exit codes: 0 success, 1 failure while running, 2 bad input (unknown env/agent, invalid option).
+ *   npm run bench -- --agent <name|path> [--suite standard] [--env ID] [--seeds N] [--budget NAME] [--out DIR]
+ *   npm run bench -- --suite smoke [--jobs N] [--shard i/n] [--force]
+ *   npm run bench -- merge DIR... [--out DIR]
+ *   npm run bench -- leaderboard DIR
+ * Expands the suite (default `standard`; with --agent, only that agent) into runs, one per
+ * (environment, agent, seed); each writes a schema-validated result file under DIR/results/
+ * (skipped when it exists with the same config hash). Then writes DIR/leaderboard.{json,md} and
+ * prints the table.
+ * Exit codes: 0 success, 1 a run failed (or merge found a conflict or a missing shard), 2 bad input
+ * (unknown env/agent/suite, invalid option or file).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,16 +17,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { resolveAgent, listAgents, UnknownAgentError } from '../agents/registry.ts';
-import { initBackend } from '../envs/backend.ts';
+import { listAgents, UnknownAgentError } from '../agents/registry.ts';
 import '../envs/index.ts';
-import { envSpec, listEnvs, UnknownEnvError } from '../envs/registry.ts';
-import { writeJsonAtomic } from '../envs/io.ts';
-import { ValidationError, validate } from '../envs/validate.ts';
-import { runOne } from './evaluate.ts';
-import { ResultFileSchema, type ResultFile } from './schema.ts';
-import { summarize } from './stats.ts';
-import { renderTable } from './table.ts';
+import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../envs/io.ts';
+import { ValidationError } from '../envs/validate.ts';
+import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
+import { mergeMain, MergeError } from './merge.ts';
+import { readResults } from './results.ts';
+import { runPlan, type CodeVersion } from './runner.ts';
+import type { ResultFile } from './schema.ts';
+import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -28,7 +35,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-function codeVersion(): { package: string; version: string; commit: string | null } {
+export function codeVersion(): CodeVersion {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
   let commit: string | null = null;
   try {
@@ -39,8 +46,8 @@ function codeVersion(): { package: string; version: string; commit: string | nul
   return { package: pkg.name, version: pkg.version, commit };
 }
 
-function parseJsonOption(name: string, text: string | undefined): Record<string, unknown> {
-  if (text === undefined) return {};
+function parseJsonOption(name: string, text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -51,95 +58,135 @@ function parseJsonOption(name: string, text: string | undefined): Record<string,
   return value as Record<string, unknown>;
 }
 
-export function resultFileName(out: string, r: Pick<ResultFile, 'env' | 'agent' | 'seed'>, label?: string): string {
-  const agent = (label ?? r.agent.name).replace(/[^A-Za-z0-9._-]+/g, '_');
-  return path.join(out, 'results', `${r.env.id}__${agent}__seed${r.seed}.json`);
+/** Writes OUT/leaderboard.json and OUT/leaderboard.md; returns the terminal table. */
+export function writeLeaderboard(out: string, results: readonly ResultFile[]): string {
+  const lb = buildLeaderboard(results);
+  writeJsonAtomic(path.join(out, 'leaderboard.json'), lb);
+  writeFileAtomic(path.join(out, 'leaderboard.md'), leaderboardMarkdown(lb));
+  return leaderboardTerminal(lb);
 }
 
-export function printTable(results: ResultFile[], write: (s: string) => void = (s) => process.stdout.write(s)): void {
-  const groups = new Map<string, ResultFile[]>();
-  for (const r of results) {
-    const key = `${r.env.id}\u0000${r.agent.spec}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  const fmt = (values: number[], digits: number) => {
-    const s = summarize(values);
-    return s.ci95 === null ? s.mean.toFixed(digits) : `${s.mean.toFixed(digits)} ± ${s.ci95.toFixed(digits)}`;
-  };
-  const rows = [...groups.values()].map((rs) => {
-    const m = (f: (r: ResultFile) => number | null) => rs.map(f).filter((v): v is number => v !== null);
-    const e = rs.every((r) => r.evaluatorMetrics !== null);
-    return [
-      rs[0].env.id,
-      rs[0].agent.spec + (rs[0].agent.usesSimulator ? ' (oracle)' : ''),
-      String(rs.length),
-      fmt(m((r) => r.metrics.ioi), 3),
-      fmt(m((r) => r.metrics.ior), 1),
-      fmt(m((r) => r.metrics.ctr), 3),
-      fmt(m((r) => r.metrics.coherence), 3),
-      fmt(m((r) => r.metrics.length), 2),
-      fmt(m((r) => r.metrics.success), 3),
-      e ? fmt(m((r) => r.evaluatorMetrics!.ioi), 3) : '-',
-      e ? fmt(m((r) => r.evaluatorMetrics!.ior), 1) : '-',
-    ];
+/** The manifest of one invocation's slice of a matrix: what merge checks shards against. */
+export function writeManifest(out: string, plan: Plan, shard: Shard, runs: readonly PlannedRun[]): string {
+  const file = path.join(out, 'manifests', `${plan.suite}-${plan.budget}-${plan.matrixHash.slice(0, 12)}-shard-${shard.index}-of-${shard.count}.json`);
+  writeJsonAtomic(file, {
+    suite: plan.suite,
+    budget: plan.budget,
+    matrixHash: plan.matrixHash,
+    matrixSize: plan.runs.length,
+    shard,
+    runs: runs.map((r) => ({ index: r.index, file: r.file.split(path.sep).join('/'), configHash: r.configHash })),
   });
-  write(renderTable(['env', 'agent', 'seeds', 'IoI', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval IoR'], rows));
-  write('mean ± 95% CI (t) over seeds; eval = under the evaluator simulator; (oracle) = reads the reward simulator\n');
+  return file;
 }
 
-async function runBench(argv: {
-  agent: string; env: string; seeds: number; seedStart: number; episodes: number; out: string; backend?: string;
-  split: string; batchSize: number; agentConfig?: string; envConfig?: string; world?: string; epochs?: number; progress: boolean;
-}): Promise<void> {
-  envSpec(argv.env); // unknown env: fail before any work
-  const factory = await resolveAgent(argv.agent);
-  const agentConfig = parseJsonOption('agent-config', argv.agentConfig);
-  if (factory.configSchema) validate(factory.configSchema, agentConfig, `--agent-config for ${factory.name}`);
-  const envOverrides = { ...parseJsonOption('env-config', argv.envConfig), world: parseJsonOption('world', argv.world) };
-  const backend = await initBackend({ backend: argv.backend });
-  const code = codeVersion();
-  const results: ResultFile[] = [];
-  for (let i = 0; i < argv.seeds; i++) {
-    const seed = argv.seedStart + i;
-    const result = await runOne({
-      envId: argv.env, envOverrides, agentSpec: argv.agent, factory, agentConfig, seed, episodes: argv.episodes,
-      split: argv.split as 'test', batchSize: argv.batchSize, trainEpochs: argv.epochs,
-      backend: { name: backend.name, reason: backend.reason }, code, showProgress: argv.progress,
-      log: (l) => process.stderr.write(`${l}\n`),
-    });
-    const file = resultFileName(argv.out, result);
-    writeJsonAtomic(file, result);
-    process.stderr.write(`wrote ${path.relative(process.cwd(), file)} (${result.episodes} episodes, ${result.timings.envStepsPerSecond.toFixed(0)} env steps/s)\n`);
-    results.push(result);
+interface BenchArgs {
+  agent?: string;
+  suite?: string;
+  budget?: string;
+  env?: string;
+  seeds?: number;
+  seedStart?: number;
+  episodes?: number;
+  split?: 'test' | 'valid';
+  out: string;
+  backend?: string;
+  batchSize?: number;
+  epochs?: number;
+  agentConfig?: string;
+  envConfig?: string;
+  world?: string;
+  progress: boolean;
+  jobs: number;
+  shard?: string;
+  force: boolean;
+}
+
+async function runBench(argv: BenchArgs): Promise<number> {
+  if (argv.agent === undefined && argv.suite === undefined) throw new UsageError('give --agent NAME (runs the default suite for that agent) or --suite NAME');
+  const suite = loadSuite(argv.suite ?? 'standard');
+  const seeds =
+    argv.seeds !== undefined || argv.seedStart !== undefined
+      ? Array.from({ length: argv.seeds ?? suite.suite.seeds.length }, (_, i) => (argv.seedStart ?? 1) + i)
+      : undefined;
+  const plan = await planRuns(suite, {
+    budget: argv.budget,
+    agent: argv.agent,
+    agentConfig: parseJsonOption('agent-config', argv.agentConfig),
+    env: argv.env,
+    envConfig: parseJsonOption('env-config', argv.envConfig),
+    world: parseJsonOption('world', argv.world),
+    seeds,
+    episodes: argv.episodes,
+    split: argv.split,
+    batchSize: argv.batchSize,
+    trainEpochs: argv.epochs,
+  });
+  const shard = argv.shard ? parseShard(argv.shard) : { index: 1, count: 1 };
+  const runs = shardRuns(plan.runs, shard);
+  const what = `suite ${plan.suite} (budget ${plan.budget})${shard.count > 1 ? `, shard ${shard.index}/${shard.count}` : ''}`;
+  process.stderr.write(`${what}: ${runs.length} of ${plan.runs.length} runs, ${argv.jobs} job${argv.jobs === 1 ? '' : 's'}, output ${argv.out}\n`);
+  writeManifest(argv.out, plan, shard, runs);
+  const report = await runPlan(runs, {
+    out: argv.out,
+    jobs: argv.jobs,
+    force: argv.force,
+    backend: argv.backend,
+    code: codeVersion(),
+    progress: argv.progress,
+    label: plan.suite,
+  });
+  for (const o of report.outcomes) {
+    if (o.status === 'done' && o.result) {
+      process.stderr.write(`wrote ${path.join(argv.out, o.run.file)} (${o.result.episodes} episodes, ${o.result.timings.envStepsPerSecond.toFixed(0)} env steps/s)\n`);
+    }
   }
-  printTable(results);
+  if (report.results.length > 0) process.stdout.write(writeLeaderboard(argv.out, report.results));
+  process.stderr.write(`${report.outcomes.filter((o) => o.status === 'done').length} run, ${report.outcomes.filter((o) => o.status === 'skipped').length} skipped, ${report.failed.length} failed in ${report.seconds.toFixed(1)}s; leaderboard: ${path.join(argv.out, 'leaderboard.md')}\n`);
+  if (report.failed.length > 0) {
+    process.stderr.write(`failed runs:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
+    return 1;
+  }
+  return 0;
 }
 
 export function buildCli(args: string[]) {
   return yargs(args)
     .scriptName('bench')
-    .usage('$0 --agent <name|path> [options]\n\nEvaluates an agent on an environment over several seeds.')
-    .option('agent', { type: 'string', demandOption: true, describe: `agent name (${listAgents().map((a) => a.name).join(', ')}) or a path to a module` })
-    .option('env', { type: 'string', default: 'synthetic-v0', describe: `environment id (${listEnvs().map((e) => e.id).join(', ')})` })
-    .option('seeds', { type: 'number', default: 3, describe: 'number of seeds (seed-start, seed-start+1, ...)' })
-    .option('seed-start', { type: 'number', default: 1, describe: 'first seed' })
-    .option('episodes', { type: 'number', default: 256, describe: 'evaluation cases per seed (capped at the split size)' })
-    .option('split', { type: 'string', choices: ['test', 'valid'], default: 'test', describe: 'evaluation split' })
-    .option('out', { type: 'string', default: 'runs', describe: 'output folder; result files go to OUT/results/' })
+    .usage(
+      '$0 --agent <name|path> [options]     run the default suite (standard) for one agent\n' +
+        '$0 --suite <name|path> [options]     run a suite (smoke, standard, paper, or a file)\n' +
+        '$0 merge DIR... [--out DIR]          combine the result folders of shards\n' +
+        '$0 leaderboard DIR                   rebuild DIR/leaderboard.{json,md} from DIR/results',
+    )
+    .option('agent', { type: 'string', describe: `only this agent (${listAgents().map((a) => a.name).join(', ')}, or a path to a module); added when the suite lacks it` })
+    .option('suite', { type: 'string', describe: `suite name (${listSuites().join(', ')}) or path to a suite file; default standard` })
+    .option('budget', { type: 'string', describe: "one of the suite's budgets (smoke, standard, paper); default: the suite's" })
+    .option('env', { type: 'string', describe: `only this environment (${listEnvs().map((e) => e.id).join(', ')}); added when the suite lacks it` })
+    .option('seeds', { type: 'number', describe: "number of seeds (seed-start, seed-start+1, ...); default: the suite's seeds" })
+    .option('seed-start', { type: 'number', describe: 'first seed (default 1)' })
+    .option('episodes', { type: 'number', describe: "evaluation cases per seed (0: the whole split); default: the budget's" })
+    .option('split', { type: 'string', choices: ['test', 'valid'], describe: 'evaluation split (default test)' })
+    .option('out', { type: 'string', default: 'runs', describe: 'output folder: OUT/results/*.json, OUT/leaderboard.{json,md}' })
     .option('backend', { type: 'string', choices: ['tensorflow', 'node', 'wasm', 'cpu'], describe: 'compute backend (default: PRORL_BACKEND, else the fastest that loads)' })
-    .option('batch-size', { type: 'number', default: 256, describe: 'episodes stepped together' })
+    .option('batch-size', { type: 'number', describe: 'episodes stepped together (default 256)' })
     .option('epochs', { type: 'number', describe: 'training epochs for agents that train' })
-    .option('agent-config', { type: 'string', describe: 'agent config as a JSON object' })
+    .option('agent-config', { type: 'string', describe: 'agent config as a JSON object (replaces the suite entry\'s config)' })
     .option('env-config', { type: 'string', describe: 'environment config overrides as a JSON object, e.g. {"maxLength":5}' })
     .option('world', { type: 'string', describe: 'world options as a JSON object, e.g. {"numItems":500}' })
-    .option('progress', { type: 'boolean', default: true, describe: 'show progress (a bar on a terminal, plain lines otherwise)' })
+    .option('jobs', { type: 'number', default: 1, describe: 'runs in parallel worker threads (each with its own backend)' })
+    .option('shard', { type: 'string', describe: 'run only shard i of n of the run matrix (i/n, 1 ≤ i ≤ n)' })
+    .option('force', { type: 'boolean', default: false, describe: 'rerun runs whose result file is complete' })
+    .option('progress', { type: 'boolean', default: true, describe: 'show progress (bars on a terminal, plain lines otherwise)' })
     .check((a) => {
-      for (const k of ['seeds', 'episodes', 'batch-size'] as const) {
-        const v = a[k] as number;
-        if (!(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${k} must be a positive integer, got ${v}`);
+      for (const k of ['seeds', 'batch-size', 'jobs'] as const) {
+        const v = a[k] as number | undefined;
+        if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${k} must be a positive integer, got ${v}`);
       }
-      if (!Number.isInteger(a['seed-start'])) throw new UsageError(`--seed-start must be an integer, got ${a['seed-start']}`);
+      if (a.episodes !== undefined && !(Number.isInteger(a.episodes) && a.episodes >= 0)) throw new UsageError(`--episodes must be a non-negative integer, got ${a.episodes}`);
+      if (a['seed-start'] !== undefined && !Number.isInteger(a['seed-start'])) throw new UsageError(`--seed-start must be an integer, got ${a['seed-start']}`);
       if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs >= 0)) throw new UsageError(`--epochs must be a non-negative integer, got ${a.epochs}`);
+      if (a.shard !== undefined) parseShard(a.shard);
       return true;
     })
     .strict()
@@ -150,17 +197,31 @@ export function buildCli(args: string[]) {
     });
 }
 
+async function leaderboardMain(args: string[]): Promise<number> {
+  if (args.length !== 1 || args[0].startsWith('-')) throw new UsageError('usage: bench leaderboard DIR');
+  const results = readResults(args[0]);
+  if (results.length === 0) throw new UsageError(`${args[0]}: no result files in ${path.join(args[0], 'results')}`);
+  process.stdout.write(writeLeaderboard(args[0], results));
+  return 0;
+}
+
 export async function main(args: string[]): Promise<number> {
   try {
-    const argv = await buildCli(args).parseAsync();
+    if (args[0] === 'merge') return await mergeMain(args.slice(1));
+    if (args[0] === 'leaderboard') return await leaderboardMain(args.slice(1));
+    const parser = buildCli(args);
+    const argv = await parser.parseAsync();
     if ((argv as { help?: boolean }).help) return 0;
-    await runBench(argv as unknown as Parameters<typeof runBench>[0]);
-    return 0;
+    return await runBench(argv as unknown as BenchArgs);
   } catch (e) {
-    if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof UsageError || e instanceof ValidationError) {
+    if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {
       process.stderr.write(`bench: ${e.message}\n`);
       if (e instanceof UsageError) process.stderr.write('run with --help for the options\n');
       return 2;
+    }
+    if (e instanceof MergeError) {
+      process.stderr.write(`bench merge: ${e.message}\n`);
+      return e.usage ? 2 : 1;
     }
     process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
     return 1;

@@ -2,36 +2,54 @@
  * One benchmark run: (environment, agent, seed) → a result file. Trains the agent if it trains
  * (on the train/valid splits only), then evaluates it on `episodes` cases of the evaluation split
  * (test by default), drawn with the seed's `sampling` stream so that every agent run with the same
- * seed sees the same cases (paired comparisons).
+ * seed sees the same cases (paired comparisons); then, when the agent can propose candidate paths,
+ * metrics@K. Everything the run depends on is in its RunConfig, whose hash identifies the run.
  */
+import { createHash } from 'node:crypto';
 import type { ActContext, Agent, AgentFactory } from '../agents/agent.ts';
+import type { TrainBudget } from '../agents/agent.ts';
 import { makeVec, type MakeOverrides } from '../envs/registry.ts';
-import type { EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import type { EnvConfig, EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { deriveSeed, Rng } from '../envs/rng.ts';
-import type { Split } from '../envs/dataset.ts';
+import type { Case, Dataset, Split } from '../envs/dataset.ts';
 import { progress as makeProgress } from '../envs/progress.ts';
 import { validate } from '../envs/validate.ts';
 import { meanDefined } from './stats.ts';
-import { RESULT_SCHEMA_VERSION, ResultFileSchema, type CaseResult, type ResultFile } from './schema.ts';
+import { RESULT_SCHEMA_VERSION, ResultFileSchema, type AtK, type AtKValues, type CaseResult, type Examples, type ResultFile, type RunConfig } from './schema.ts';
+
+export type RunPhase = 'train' | 'eval' | 'atK';
 
 export interface RunSpec {
-  envId: string;
-  /** Environment config overrides and `world` options. */
-  envOverrides: MakeOverrides;
-  agentSpec: string;
+  /** The hashed inputs of the run (see RunInfo in schema.ts). */
+  config: RunConfig;
+  label: string;
+  suite: string | null;
+  budget: string | null;
   factory: AgentFactory<any>;
-  agentConfig: Record<string, unknown>;
-  seed: number;
-  /** Number of evaluation cases; capped at the split's size. */
-  episodes: number;
-  split: Split;
-  /** Sub-environments stepped together. */
-  batchSize: number;
-  trainEpochs?: number;
   backend: { name: string; reason: string };
   code: { package: string; version: string; commit: string | null };
   log?: (line: string) => void;
+  /** Progress of each phase; when absent, `showProgress` draws its own bars (envs/progress.ts). */
+  onProgress?: (phase: RunPhase, done: number, total: number, message?: string) => void;
   showProgress?: boolean;
+}
+
+/** sha256 of the canonical JSON (keys sorted at every level) of a run config. */
+export function hashRunConfig(config: RunConfig): string {
+  return createHash('sha256').update(canonicalJson(config)).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number): CaseResult {
@@ -73,59 +91,88 @@ export function rollOut(env: ProactiveRecVectorEnv, agent: Agent, ctx: ActContex
   });
 }
 
+/** The phase reporter of a run: the caller's callback, or bars of its own. */
+function phaseProgress(spec: RunSpec): { update(phase: RunPhase, done: number, total: number, message?: string): void; stop(): void } {
+  if (spec.onProgress) return { update: spec.onProgress, stop() {} };
+  let current: { phase: RunPhase; bar: ReturnType<typeof makeProgress> } | null = null;
+  const what = `${spec.label} seed ${spec.config.seed}`;
+  return {
+    update(phase, done, total, message) {
+      if (current?.phase !== phase) {
+        current?.bar.stop();
+        current = { phase, bar: makeProgress(`${phase} ${what}`, total, { enabled: spec.showProgress !== false }) };
+      }
+      current.bar.update(done, message);
+    },
+    stop() {
+      current?.bar.stop();
+      current = null;
+    },
+  };
+}
+
 export async function runOne(spec: RunSpec): Promise<ResultFile> {
+  const c = spec.config;
   const log = spec.log ?? (() => {});
-  const agentRng = Rng.stream(spec.seed, 'agent');
-  const probe = await makeVec(spec.envId, 1, spec.envOverrides);
+  const envOverrides: MakeOverrides = { ...(c.envConfig as Partial<EnvConfig>), world: c.world, log };
+  const agentRng = Rng.stream(c.seed, 'agent');
+  const probe = await makeVec(c.envId, 1, envOverrides);
   const world = probe.world;
-  const agent = await spec.factory.create(spec.agentConfig, { numItems: probe.numItems, seed: spec.seed });
+  const agent = await spec.factory.create(c.agentConfig, { numItems: probe.numItems, seed: c.seed });
   const curves: Record<string, Record<string, number>[]> = {};
+  const progress = phaseProgress(spec);
+  const split = c.split as Split;
 
   const trainStart = performance.now();
   if (agent.train) {
-    log(`training ${spec.agentSpec} on ${spec.envId} (seed ${spec.seed})`);
-    const bar = makeProgress(`train ${spec.agentSpec} seed ${spec.seed}`, 1000, { enabled: spec.showProgress !== false });
-    await agent.train((n) => makeVec(spec.envId, n, { ...spec.envOverrides, split: 'train' }), { epochs: spec.trainEpochs }, {
+    log(`training ${spec.label} on ${c.envId} (seed ${c.seed})`);
+    const budget: TrainBudget = {};
+    if (c.trainEpochs !== null) budget.epochs = c.trainEpochs;
+    if (c.trainSeconds !== null) budget.seconds = c.trainSeconds;
+    await agent.train((n) => makeVec(c.envId, n, { ...envOverrides, split: 'train' }), budget, {
       rng: agentRng.child('train'),
       callbacks: {
         onLog(step, values) {
           (curves.train ??= []).push({ step, ...values });
         },
         onProgress(fraction, message) {
-          bar.update(Math.round(fraction * 1000), message);
+          progress.update('train', Math.round(fraction * 1000), 1000, message);
         },
       },
     });
-    bar.stop();
   }
   const trainSeconds = (performance.now() - trainStart) / 1000;
 
   // The evaluation cases: the same for every agent at this seed.
-  const pool = world.dataset.cases[spec.split];
-  if (pool.length === 0) throw new Error(`${spec.envId}: the ${spec.split} split has no cases`);
-  const order = Rng.stream(spec.seed, 'sampling').shuffle(Array.from(pool.keys()));
-  const chosen = spec.episodes >= pool.length ? [...pool.keys()] : order.slice(0, spec.episodes).sort((a, b) => a - b);
+  const pool = world.dataset.cases[split];
+  if (pool.length === 0) throw new Error(`${c.envId}: the ${split} split has no cases`);
+  const order = Rng.stream(c.seed, 'sampling').shuffle(Array.from(pool.keys()));
+  const chosen = c.episodes === 0 || c.episodes >= pool.length ? [...pool.keys()] : order.slice(0, c.episodes).sort((a, b) => a - b);
 
   const evalStart = performance.now();
   const cases: CaseResult[] = [];
   const summaries: EpisodeSummary[] = [];
   let envSteps = 0;
-  const bar = makeProgress(`eval ${spec.agentSpec} seed ${spec.seed}`, chosen.length, { enabled: spec.showProgress !== false });
   const actRng = agentRng.child('act');
-  for (let start = 0, chunk = 0; start < chosen.length; start += spec.batchSize, chunk++) {
-    const indices = chosen.slice(start, start + spec.batchSize);
-    const env = await makeVec(spec.envId, indices.length, spec.envOverrides);
-    const batchSummaries = rollOut(env, agent, { env, rng: actRng }, indices, deriveSeed(spec.seed, `eval-chunk-${chunk}`), spec.split);
+  progress.update('eval', 0, chosen.length);
+  for (let start = 0, chunk = 0; start < chosen.length; start += c.batchSize, chunk++) {
+    const indices = chosen.slice(start, start + c.batchSize);
+    const env = await makeVec(c.envId, indices.length, envOverrides);
+    const batchSummaries = rollOut(env, agent, { env, rng: actRng }, indices, deriveSeed(c.seed, `eval-chunk-${chunk}`), split);
     env.close();
     batchSummaries.forEach((s, k) => {
       summaries.push(s);
       cases.push(summaryToCase(s, indices[k], pool[indices[k]].target));
       envSteps += s.length + (s.stopped ? 1 : 0);
     });
-    bar.update(Math.min(chosen.length, start + indices.length));
+    progress.update('eval', Math.min(chosen.length, start + indices.length), chosen.length);
   }
-  bar.stop();
   const evalSeconds = (performance.now() - evalStart) / 1000;
+
+  const atKStart = performance.now();
+  const atK = await metricsAtK(spec, agent, chosen, split, agentRng.child('atK'), (done) => progress.update('atK', done, chosen.length));
+  const atKSeconds = (performance.now() - atKStart) / 1000;
+  progress.stop();
   agent.dispose?.();
 
   const mean = (f: (s: EpisodeSummary) => number) => summaries.reduce((a, s) => a + f(s), 0) / summaries.length;
@@ -133,16 +180,16 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const result: ResultFile = {
     schemaVersion: RESULT_SCHEMA_VERSION,
     env: {
-      id: spec.envId,
+      id: c.envId,
       config: { ...probe.config } as Record<string, unknown>,
-      world: spec.envOverrides.world ?? {},
+      world: c.world,
       dataset: { name: world.dataset.name, source: world.dataset.meta.source, hash: world.dataset.meta.hash, trainInteractions: world.dataset.meta.trainInteractions },
       simulator: world.simulator.id,
       evaluator: world.evaluator?.id ?? null,
     },
-    agent: { name: agent.name, spec: spec.agentSpec, config: spec.agentConfig, usesSimulator: spec.factory.usesSimulator ?? false },
-    seed: spec.seed,
-    split: spec.split,
+    agent: { name: agent.name, spec: c.agentSpec, config: c.agentConfig, usesSimulator: spec.factory.usesSimulator ?? false },
+    seed: c.seed,
+    split: c.split,
     episodes: summaries.length,
     backend: spec.backend,
     code: spec.code,
@@ -165,9 +212,119 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
           success: mean((s) => (s.evaluator!.success ? 1 : 0)),
         }
       : null,
+    atK,
     cases,
+    examples: examplesOf(world.dataset, pool, cases.slice(0, c.examples)),
     curves,
-    timings: { createdAt: new Date().toISOString(), trainSeconds, evalSeconds, envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0 },
+    run: { label: spec.label, suite: spec.suite, budget: spec.budget, configHash: hashRunConfig(c), config: c },
+    timings: { createdAt: new Date().toISOString(), trainSeconds, evalSeconds, atKSeconds, envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0 },
   };
-  return validate(ResultFileSchema, result, `result of ${spec.envId}/${spec.agentSpec}/seed ${spec.seed}`);
+  return validate(ResultFileSchema, result, `result of ${c.envId}/${spec.label}/seed ${c.seed}`);
+}
+
+/** The example cases in full (history, target, path) with the title and attributes of each item in them. */
+export function examplesOf(dataset: Dataset, pool: readonly Case[], cases: readonly CaseResult[]): Examples {
+  const items: Examples['items'] = {};
+  const t = dataset.items;
+  const add = (i: number) => {
+    items[String(i)] ??= { title: t.titles[i] ?? '', attributes: (t.attributes[i] ?? []).map((a) => t.attributeNames[a] ?? String(a)) };
+  };
+  const out = cases.map((r) => {
+    const history = [...pool[r.caseIndex].history];
+    [...history, ...r.path, r.target].forEach(add);
+    return { caseIndex: r.caseIndex, history, target: r.target, path: [...r.path] };
+  });
+  return { cases: out, items };
+}
+
+const AT_K_KEYS = ['ioi', 'ior', 'ctr', 'return', 'success'] as const;
+const AT_K_EVAL_KEYS = ['ioi', 'ior', 'ctr', 'success'] as const;
+
+/**
+ * Metrics@K (DESIGN.md §3): the agent proposes K candidate paths per case (at reset); each
+ * candidate is replayed in the environment (items in order, then STOP) and scored under the reward
+ * simulator and the evaluator. For every K in `ks`: per metric, the max and the mean over the first
+ * K candidates of each case, averaged over cases. Null when the agent has no proposePaths.
+ */
+async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[], split: Split, rng: Rng, onDone: (done: number) => void): Promise<AtK | null> {
+  const c = spec.config;
+  const ks = [...new Set(c.ks)].sort((a, b) => a - b);
+  if (!agent.proposePaths || ks.length === 0) return null;
+  const K = ks[ks.length - 1];
+  const envOverrides: MakeOverrides = { ...(c.envConfig as Partial<EnvConfig>), world: c.world, log: spec.log };
+  // Per case: the candidates' summaries, best-first as the agent ordered them.
+  const perCase: EpisodeSummary[][] = [];
+  let candidateCount = 0;
+  for (let start = 0, chunk = 0; start < chosen.length; start += c.batchSize, chunk++) {
+    const indices = chosen.slice(start, start + c.batchSize);
+    const env = await makeVec(c.envId, indices.length, envOverrides);
+    const { observations } = env.reset({ seed: deriveSeed(c.seed, `atk-chunk-${chunk}`), options: { split, caseIndices: indices } });
+    const proposals = agent.proposePaths(observations, K, { env, rng });
+    env.close();
+    if (!Array.isArray(proposals) || proposals.length !== indices.length) {
+      throw new Error(`${spec.label}.proposePaths returned ${Array.isArray(proposals) ? proposals.length : typeof proposals} candidate lists for ${indices.length} observations`);
+    }
+    // Replay every candidate in one vector environment: row (case r, candidate j).
+    const rows: { caseRow: number; path: number[] }[] = [];
+    proposals.forEach((cands, r) => {
+      if (!Array.isArray(cands) || cands.length === 0) throw new Error(`${spec.label}.proposePaths gave no candidate for case ${indices[r]}`);
+      cands.slice(0, K).forEach((p) => rows.push({ caseRow: r, path: p.slice(0, env.config.maxLength) }));
+    });
+    candidateCount += rows.length;
+    const replay = await makeVec(c.envId, rows.length, envOverrides);
+    replay.reset({ seed: deriveSeed(c.seed, `atk-replay-${chunk}`), options: { split, caseIndices: rows.map((x) => indices[x.caseRow]) } }).observations;
+    const stop = replay.actionSpace.stop;
+    const summaries: (EpisodeSummary | null)[] = new Array(rows.length).fill(null);
+    for (let t = 0; t <= replay.config.maxLength; t++) {
+      const active = replay.active();
+      if (!active.includes(1)) break;
+      const actions = Int32Array.from(rows, (x, k) => (active[k] && t < x.path.length ? x.path[t] : stop));
+      let r;
+      try {
+        r = replay.step(actions);
+      } catch (e) {
+        throw new Error(`${spec.label}.proposePaths: a candidate path is not valid in ${c.envId}: ${(e as Error).message}`);
+      }
+      r.infos.forEach((info, k) => {
+        if (info.episode) summaries[k] = info.episode;
+      });
+    }
+    replay.close();
+    const byCase: EpisodeSummary[][] = indices.map(() => []);
+    rows.forEach((x, k) => byCase[x.caseRow].push(summaries[k]!));
+    perCase.push(...byCase);
+    onDone(Math.min(chosen.length, start + indices.length));
+  }
+  const withEval = perCase.every((cs) => cs.every((s) => s.evaluator !== null));
+  const value = (s: EpisodeSummary, key: (typeof AT_K_KEYS)[number]): number => (key === 'success' ? (s.success ? 1 : 0) : key === 'return' ? s.return : s[key]);
+  const evalValue = (s: EpisodeSummary, key: (typeof AT_K_EVAL_KEYS)[number]): number => {
+    const e = s.evaluator!;
+    return key === 'success' ? (e.success ? 1 : 0) : e[key];
+  };
+  const aggregate = <Key extends string>(keys: readonly Key[], k: number, f: (s: EpisodeSummary, key: Key) => number) => {
+    const max = {} as Record<Key, number>;
+    const mean = {} as Record<Key, number>;
+    for (const key of keys) {
+      let sumMax = 0;
+      let sumMean = 0;
+      for (const cands of perCase) {
+        const vs = cands.slice(0, k).map((s) => f(s, key));
+        sumMax += Math.max(...vs);
+        sumMean += vs.reduce((a, b) => a + b, 0) / vs.length;
+      }
+      max[key] = sumMax / perCase.length;
+      mean[key] = sumMean / perCase.length;
+    }
+    return { max, mean };
+  };
+  return {
+    source: 'proposePaths',
+    requested: K,
+    meanCandidates: candidateCount / perCase.length,
+    results: ks.map((k) => ({
+      k,
+      ...(aggregate(AT_K_KEYS, k, value) as { max: AtKValues; mean: AtKValues }),
+      evaluator: withEval ? aggregate(AT_K_EVAL_KEYS, k, evalValue) : null,
+    })),
+  };
 }

@@ -2,10 +2,16 @@
  * The result file: one per (environment, agent, seed), the contract that leaderboards, the
  * regression gate and reports build on. The schema is the single source of truth for its type.
  * Everything except `timings` is a deterministic function of the inputs (same seed and backend).
+ *
+ * Versions (bump on any change a reader must know about; readers reject other versions):
+ * - 1: env, agent, seed, metrics, evaluatorMetrics, cases, curves, timings.
+ * - 2: adds `run` (suite, budget, label, the hashed run config: a rerun with the same hash is
+ *   skipped), `atK` (metrics@K over candidate paths, DESIGN.md §3) and `examples` (a few cases with
+ *   the titles and attributes of their items, so that reports need nothing but result files).
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-export const RESULT_SCHEMA_VERSION = 1;
+export const RESULT_SCHEMA_VERSION = 2;
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -49,6 +55,103 @@ export const CaseResultSchema = Type.Object(
 
 export const CurvePointSchema = Type.Record(Type.String(), Type.Number());
 
+/** Metrics of one candidate path aggregated over the first K candidates of each case, then averaged over cases. */
+export const AtKValuesSchema = Type.Object(
+  { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number(), return: Type.Number(), success: Type.Number() },
+  { additionalProperties: false },
+);
+export const AtKEvaluatorValuesSchema = Type.Object(
+  { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number(), success: Type.Number() },
+  { additionalProperties: false },
+);
+
+export const AtKSchema = Type.Object(
+  {
+    /** How the candidates were produced: the agent's proposePaths(observations at reset, K). */
+    source: Type.Literal('proposePaths'),
+    /** Candidates requested per case (the largest K). */
+    requested: Type.Integer({ minimum: 1 }),
+    /** Mean number of candidates the agent returned per case (it may return fewer than requested). */
+    meanCandidates: Type.Number({ minimum: 0 }),
+    results: Type.Array(
+      Type.Object(
+        {
+          k: Type.Integer({ minimum: 1 }),
+          /** Per metric, the best of the first K candidates of each case (each metric on its own), averaged over cases. */
+          max: AtKValuesSchema,
+          /** Per metric, the mean over the first K candidates of each case, averaged over cases. */
+          mean: AtKValuesSchema,
+          /** The same under the evaluator simulator, when the environment has one. */
+          evaluator: Type.Union([Type.Object({ max: AtKEvaluatorValuesSchema, mean: AtKEvaluatorValuesSchema }, { additionalProperties: false }), Type.Null()]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ItemInfoSchema = Type.Object(
+  {
+    /** Untrusted text from the dataset: escape before display. */
+    title: Type.String(),
+    attributes: Type.Array(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/** A few evaluated cases shown in full, with the item information a report needs to display them. */
+export const ExamplesSchema = Type.Object(
+  {
+    cases: Type.Array(
+      Type.Object(
+        {
+          caseIndex: Type.Integer({ minimum: 0 }),
+          history: Type.Array(Type.Integer({ minimum: 0 })),
+          target: Type.Integer({ minimum: 0 }),
+          path: Type.Array(Type.Integer({ minimum: 0 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Title and attribute names of every item in the example cases, keyed by item id. */
+    items: Type.Record(Type.String(), ItemInfoSchema),
+  },
+  { additionalProperties: false },
+);
+
+/** How the run was asked for: everything hashed into `configHash`, plus where it came from. */
+export const RunInfoSchema = Type.Object(
+  {
+    /** The agent's name in tables and file names (the suite's label, else the agent name). */
+    label: Type.String({ minLength: 1 }),
+    suite: Type.Union([Type.String(), Type.Null()]),
+    budget: Type.Union([Type.String(), Type.Null()]),
+    /** sha256 of the canonical JSON of `config`: a rerun with the same hash is skipped (unless --force). */
+    configHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    config: Type.Object(
+      {
+        schemaVersion: Type.Integer(),
+        envId: Type.String(),
+        envConfig: Type.Record(Type.String(), Type.Unknown()),
+        world: Type.Record(Type.String(), Type.Unknown()),
+        agentSpec: Type.String(),
+        agentConfig: Type.Record(Type.String(), Type.Unknown()),
+        seed: Type.Integer(),
+        split: Type.String(),
+        episodes: Type.Integer({ minimum: 0, description: '0: every case of the split' }),
+        batchSize: Type.Integer({ minimum: 1 }),
+        trainEpochs: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+        trainSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+        ks: Type.Array(Type.Integer({ minimum: 1 })),
+        examples: Type.Integer({ minimum: 0 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const ResultFileSchema = Type.Object(
   {
     schemaVersion: Type.Literal(RESULT_SCHEMA_VERSION),
@@ -79,13 +182,19 @@ export const ResultFileSchema = Type.Object(
     code: Type.Object({ package: Type.String(), version: Type.String(), commit: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
     metrics: MetricsSchema,
     evaluatorMetrics: Type.Union([EvaluatorMetricsSchema, Type.Null()]),
+    /** Metrics@K over candidate paths; null when the agent has no proposePaths or no K was asked. */
+    atK: Type.Union([AtKSchema, Type.Null()]),
     cases: Type.Array(CaseResultSchema),
+    examples: ExamplesSchema,
+    /** Learning curves by name (e.g. `train`): points with a `step` and named scalars. */
     curves: Type.Record(Type.String(), Type.Array(CurvePointSchema)),
+    run: RunInfoSchema,
     timings: Type.Object(
       {
         createdAt: Type.String(),
         trainSeconds: Type.Number({ minimum: 0 }),
         evalSeconds: Type.Number({ minimum: 0 }),
+        atKSeconds: Type.Number({ minimum: 0 }),
         envStepsPerSecond: Type.Number({ minimum: 0 }),
       },
       { additionalProperties: true },
@@ -96,3 +205,8 @@ export const ResultFileSchema = Type.Object(
 export type ResultFile = Static<typeof ResultFileSchema>;
 export type Metrics = Static<typeof MetricsSchema>;
 export type CaseResult = Static<typeof CaseResultSchema>;
+export type AtK = Static<typeof AtKSchema>;
+export type AtKValues = Static<typeof AtKValuesSchema>;
+export type Examples = Static<typeof ExamplesSchema>;
+export type RunInfo = Static<typeof RunInfoSchema>;
+export type RunConfig = RunInfo['config'];

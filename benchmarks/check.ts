@@ -1,0 +1,282 @@
+/**
+ * The regression gate: `npm run bench:check [-- --update]`.
+ *
+ * Runs a suite (default `smoke`) from scratch into --out, aggregates it over seeds and compares every
+ * gated metric (those with a direction: higher or lower is better; see metrics.ts) of every
+ * (environment, agent) with the committed baseline benchmarks/baselines/<suite>.json.
+ *
+ * The rule. For a metric with per-seed values b_1..b_n in the baseline (mean B, std s_b) and
+ * c_1..c_m now (mean C, std s_c), the shortfall is d·(B − C) with d = +1 when higher is better,
+ * −1 when lower is better. The metric falls short when
+ *     shortfall > tolerance = max( t_{0.975, n+m−2} · sqrt(s_b²/n + s_c²/m),  1e-9 + 1e-6·|B| ),
+ * i.e. when the drop is significant for a one-sided Welch-style t-test at 2.5% using the seeds'
+ * spread, the second term absorbing floating-point noise. Results are deterministic for the same
+ * seeds and code, so an unchanged agent reproduces its baseline exactly; with zero spread over
+ * seeds any real drop fails. A baseline entry with no result now, or a gated metric that
+ * disappeared, fails too. A config that differs from the baseline's is reported (a deliberately
+ * changed agent is compared all the same: that is how a worse config is caught).
+ *
+ * Exit codes: 0 all within tolerance (or --update), 1 something fell short or a run failed,
+ * 2 bad input. --update rewrites the baseline deliberately and prints what changed.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Type, type Static } from '@sinclair/typebox';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { UnknownAgentError } from '../agents/registry.ts';
+import { writeJsonAtomic } from '../envs/io.ts';
+import { UnknownEnvError } from '../envs/registry.ts';
+import { ValidationError, validate } from '../envs/validate.ts';
+import { codeVersion, UsageError, writeLeaderboard } from './cli.ts';
+import { buildLeaderboard, type Leaderboard } from './leaderboard.ts';
+import { metricInfo } from './metrics.ts';
+import { readResults } from './results.ts';
+import { runPlan } from './runner.ts';
+import { tQuantile95 } from './stats.ts';
+import { loadSuite, planRuns, PlanError } from './suite.ts';
+import { renderTable } from './table.ts';
+
+export const BASELINES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'baselines');
+export const BASELINE_VERSION = 1;
+
+const BaselineMetricSchema = Type.Object(
+  { mean: Type.Number(), std: Type.Union([Type.Number(), Type.Null()]), n: Type.Integer({ minimum: 1 }), values: Type.Array(Type.Number()) },
+  { additionalProperties: false },
+);
+
+export const BaselineSchema = Type.Object(
+  {
+    version: Type.Literal(BASELINE_VERSION),
+    suite: Type.String(),
+    budget: Type.String(),
+    rule: Type.String(),
+    backend: Type.Union([Type.String(), Type.Null()]),
+    commit: Type.Union([Type.String(), Type.Null()]),
+    entries: Type.Record(
+      Type.String({ description: 'env/label' }),
+      Type.Object(
+        {
+          variant: Type.String(),
+          seeds: Type.Array(Type.Integer()),
+          episodes: Type.Integer(),
+          metrics: Type.Record(Type.String(), BaselineMetricSchema),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type Baseline = Static<typeof BaselineSchema>;
+
+export const RULE =
+  'falls short when d*(baseline mean - mean now) > max(t_{0.975, n+m-2} * sqrt(s_b^2/n + s_c^2/m), 1e-9 + 1e-6*|baseline mean|), d = +1 if higher is better, -1 if lower is better; std over seeds';
+
+export function baselineFromLeaderboard(lb: Leaderboard, suite: string, budget: string, backend: string | null, commit: string | null): Baseline {
+  const entries: Baseline['entries'] = {};
+  for (const env of lb.envs) {
+    for (const e of env.entries) {
+      const metrics: Baseline['entries'][string]['metrics'] = {};
+      for (const [name, a] of Object.entries(e.metrics)) {
+        if (metricInfo(name).direction === 0) continue;
+        metrics[name] = { mean: a.mean, std: a.std, n: a.n, values: a.values };
+      }
+      entries[`${env.id}/${e.label}`] = { variant: e.variant, seeds: e.seeds, episodes: e.episodes, metrics };
+    }
+  }
+  return { version: BASELINE_VERSION, suite, budget, rule: RULE, backend, commit, entries };
+}
+
+export interface Shortfall {
+  entry: string;
+  metric: string;
+  baseline: number | null;
+  baselineStd: number | null;
+  now: number | null;
+  shortfall: number | null;
+  tolerance: number | null;
+  why: string;
+}
+
+export interface Comparison {
+  shortfalls: Shortfall[];
+  notes: string[];
+  compared: number;
+}
+
+export function tolerance(b: { std: number | null; n: number; mean: number }, c: { std: number | null; n: number }): number {
+  const sb = b.std ?? 0;
+  const sc = c.std ?? 0;
+  const df = b.n + c.n - 2;
+  const se = Math.sqrt((sb * sb) / b.n + (sc * sc) / c.n);
+  const t = df >= 1 ? tQuantile95(df) : 0;
+  return Math.max(t * se, 1e-9 + 1e-6 * Math.abs(b.mean));
+}
+
+export function compareWithBaseline(current: Baseline, baseline: Baseline): Comparison {
+  const shortfalls: Shortfall[] = [];
+  const notes: string[] = [];
+  let compared = 0;
+  for (const [key, b] of Object.entries(baseline.entries)) {
+    const c = current.entries[key];
+    if (!c) {
+      shortfalls.push({ entry: key, metric: '*', baseline: null, baselineStd: null, now: null, shortfall: null, tolerance: null, why: 'no result now (agent or environment removed from the suite? then --update)' });
+      continue;
+    }
+    if (c.variant !== b.variant) notes.push(`${key}: config differs from the baseline's (variant ${b.variant} → ${c.variant}); compared all the same`);
+    for (const [metric, bm] of Object.entries(b.metrics)) {
+      const cm = c.metrics[metric];
+      if (!cm) {
+        shortfalls.push({ entry: key, metric, baseline: bm.mean, baselineStd: bm.std, now: null, shortfall: null, tolerance: null, why: 'metric missing now' });
+        continue;
+      }
+      compared += 1;
+      const d = metricInfo(metric).direction;
+      const drop = d * (bm.mean - cm.mean);
+      const tol = tolerance(bm, cm);
+      if (drop > tol) shortfalls.push({ entry: key, metric, baseline: bm.mean, baselineStd: bm.std, now: cm.mean, shortfall: drop, tolerance: tol, why: d > 0 ? 'lower' : 'higher' });
+    }
+    const added = Object.keys(c.metrics).filter((m) => !(m in b.metrics));
+    if (added.length) notes.push(`${key}: metrics without a baseline (not gated until --update): ${added.join(', ')}`);
+  }
+  for (const key of Object.keys(current.entries)) {
+    if (!(key in baseline.entries)) shortfalls.push({ entry: key, metric: '*', baseline: null, baselineStd: null, now: null, shortfall: null, tolerance: null, why: 'no baseline (new agent or environment in the suite? run with --update)' });
+  }
+  return { shortfalls, notes, compared };
+}
+
+const fmt = (v: number | null, digits = 4) => (v === null ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
+
+export function shortfallTable(shortfalls: readonly Shortfall[]): string {
+  return renderTable(
+    ['entry', 'metric', 'baseline', 'now', 'shortfall', 'tolerance', 'why'],
+    shortfalls.map((s) => [s.entry, s.metric, s.baseline === null ? '-' : `${fmt(s.baseline)} ± ${fmt(s.baselineStd ?? 0)}`, fmt(s.now), fmt(s.shortfall), fmt(s.tolerance), s.why]),
+  );
+}
+
+/** What --update changes: entries added or removed, metric means that moved. */
+export function baselineDiff(old: Baseline | null, next: Baseline): string {
+  if (!old) return `new baseline with ${Object.keys(next.entries).length} entries\n`;
+  const rows: string[][] = [];
+  for (const key of new Set([...Object.keys(old.entries), ...Object.keys(next.entries)])) {
+    const a = old.entries[key];
+    const b = next.entries[key];
+    if (!a) {
+      rows.push([key, '*', '-', 'added', '']);
+      continue;
+    }
+    if (!b) {
+      rows.push([key, '*', 'removed', '-', '']);
+      continue;
+    }
+    for (const m of new Set([...Object.keys(a.metrics), ...Object.keys(b.metrics)])) {
+      const x = a.metrics[m]?.mean;
+      const y = b.metrics[m]?.mean;
+      if (x === y) continue;
+      rows.push([key, m, fmt(x ?? null), fmt(y ?? null), x !== undefined && y !== undefined ? `${y - x >= 0 ? '+' : ''}${fmt(y - x)}` : '']);
+    }
+  }
+  return rows.length ? renderTable(['entry', 'metric', 'old', 'new', 'change'], rows) : 'baseline unchanged\n';
+}
+
+export function baselineFile(dir: string, suite: string): string {
+  return path.join(dir, `${suite}.json`);
+}
+
+export function readBaseline(file: string): Baseline | null {
+  if (!existsSync(file)) return null;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ValidationError(file, [`not valid JSON: ${(e as Error).message}`]);
+  }
+  return validate(BaselineSchema, raw, file);
+}
+
+export async function checkMain(args: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
+  const err = (s: string) => process.stderr.write(s);
+  try {
+    const argv = await yargs(args)
+      .scriptName('bench:check')
+      .usage('$0 [--update]\n\nRuns the smoke suite and compares it with the committed baselines (benchmarks/baselines/).')
+      .option('suite', { type: 'string', default: 'smoke', describe: 'suite name or file' })
+      .option('baselines', { type: 'string', default: BASELINES_DIR, describe: 'baseline folder (BASELINES/<suite>.json)' })
+      .option('out', { type: 'string', default: path.join('runs', 'bench-check'), describe: 'where the fresh results go' })
+      .option('results', { type: 'string', describe: 'compare the results already in this folder instead of running' })
+      .option('update', { type: 'boolean', default: false, describe: 'rewrite the baseline from this run and print the diff' })
+      .option('jobs', { type: 'number', default: 1, describe: 'parallel worker threads' })
+      .option('backend', { type: 'string', choices: ['tensorflow', 'node', 'wasm', 'cpu'], describe: 'compute backend' })
+      .option('progress', { type: 'boolean', default: true, describe: 'show progress' })
+      .check((a) => {
+        if (!(Number.isInteger(a.jobs) && a.jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${a.jobs}`);
+        return true;
+      })
+      .strict()
+      .help()
+      .exitProcess(false)
+      .fail((msg, e) => {
+        throw e ?? new UsageError(msg);
+      })
+      .parseAsync();
+    if ((argv as { help?: boolean }).help) return 0;
+    const started = performance.now();
+    const loaded = loadSuite(argv.suite);
+    const plan = await planRuns(loaded);
+    let results;
+    let backend: string | null = null;
+    const dir = argv.results ?? argv.out;
+    if (argv.results) {
+      results = readResults(argv.results);
+      if (results.length === 0) throw new UsageError(`--results ${argv.results}: no result files`);
+      backend = results[0].backend.name;
+    } else {
+      err(`bench:check: suite ${plan.suite} (budget ${plan.budget}), ${plan.runs.length} runs into ${argv.out}\n`);
+      const report = await runPlan(plan.runs, { out: argv.out, jobs: argv.jobs, force: true, backend: argv.backend, code: codeVersion(), progress: argv.progress, label: plan.suite });
+      if (report.failed.length > 0) {
+        err(`bench:check: ${report.failed.length} run(s) failed:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
+        return 1;
+      }
+      results = report.results;
+      backend = report.backend;
+    }
+    write(writeLeaderboard(dir, results));
+    const lb = buildLeaderboard(results);
+    const current = baselineFromLeaderboard(lb, plan.suite, plan.budget, backend, codeVersion().commit);
+    const file = baselineFile(argv.baselines, plan.suite);
+    const old = readBaseline(file);
+    const seconds = (performance.now() - started) / 1000;
+    if (argv.update) {
+      writeJsonAtomic(file, current);
+      write(`bench:check --update: wrote ${file}\n${baselineDiff(old, current)}`);
+      return 0;
+    }
+    if (!old) {
+      err(`bench:check: no baseline ${file}; create it deliberately with --update\n`);
+      return 1;
+    }
+    const cmp = compareWithBaseline(current, old);
+    for (const n of cmp.notes) write(`note: ${n}\n`);
+    if (cmp.shortfalls.length > 0) {
+      write(`\nbench:check: ${cmp.shortfalls.length} metric(s) fell short of ${file}:\n`);
+      write(shortfallTable(cmp.shortfalls));
+      write(`rule: ${RULE}\nIf the change is intended, rewrite the baseline with: npm run bench:check -- --update\n`);
+      return 1;
+    }
+    write(`bench:check: all ${cmp.compared} gated metrics of ${Object.keys(old.entries).length} entries within tolerance of ${path.relative(process.cwd(), file) || file} (${seconds.toFixed(1)}s)\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {
+      err(`bench:check: ${e.message}\n`);
+      return 2;
+    }
+    err(`bench:check: ${(e as Error).stack ?? e}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  checkMain(hideBin(process.argv)).then((code) => process.exit(code));
+}

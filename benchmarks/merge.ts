@@ -1,0 +1,153 @@
+/**
+ * `bench merge DIR... [--out DIR]`: combines the result folders of shards (a CI matrix's artifacts,
+ * or the volumes of a Kubernetes indexed job's pods) into one folder with one leaderboard.
+ *
+ * - Every result file is validated. A file present in several folders must be the same run
+ *   (timings aside); otherwise merge stops with a conflict.
+ * - Each shard writes a manifest (DIR/manifests/*.json) naming its matrix (hash), its shard i/n
+ *   and its runs. For every matrix seen, merge checks that shards 1..n are all there and that each
+ *   listed run has its result file; a missing shard or run is an error unless --allow-partial.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import path from 'node:path';
+import yargs from 'yargs';
+import { writeJsonAtomic } from '../envs/io.ts';
+import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
+import { readResultEntries, withoutTimings } from './results.ts';
+import type { ResultFile } from './schema.ts';
+import { writeFileAtomic } from '../envs/io.ts';
+
+export class MergeError extends Error {
+  override name = 'MergeError';
+  constructor(message: string, readonly usage = false) {
+    super(message);
+  }
+}
+
+interface Manifest {
+  suite: string;
+  budget: string;
+  matrixHash: string;
+  matrixSize: number;
+  shard: { index: number; count: number };
+  runs: { index: number; file: string; configHash: string }[];
+}
+
+export interface MergeSummary {
+  results: ResultFile[];
+  files: number;
+  matrices: { suite: string; budget: string; matrixHash: string; shards: number[]; count: number; missingShards: number[]; missingRuns: string[] }[];
+}
+
+function readManifests(dir: string): Manifest[] {
+  const folder = path.join(dir, 'manifests');
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const file = path.join(folder, f);
+      try {
+        return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+      } catch (e) {
+        throw new MergeError(`${file}: not valid JSON (${(e as Error).message})`, true);
+      }
+    });
+}
+
+/** Merges result folders into `out`; throws MergeError on a conflict or (unless allowPartial) a missing shard. */
+export function mergeDirs(dirs: readonly string[], out: string, opts: { allowPartial?: boolean } = {}): MergeSummary {
+  if (dirs.length === 0) throw new MergeError('give at least one result folder', true);
+  const byFile = new Map<string, { dir: string; result: ResultFile }>();
+  const manifests: Manifest[] = [];
+  for (const dir of dirs) {
+    if (!existsSync(dir)) throw new MergeError(`${dir}: no such folder`, true);
+    const entries = readResultEntries(dir);
+    const ms = readManifests(dir);
+    if (entries.length === 0 && ms.length === 0) throw new MergeError(`${dir}: no result files (${path.join(dir, 'results')}) and no manifests`, true);
+    for (const [rel, result] of entries) {
+      const key = rel.split(path.sep).join('/');
+      const seen = byFile.get(key);
+      if (seen && !isDeepStrictEqual(withoutTimings(seen.result), withoutTimings(result))) {
+        const why = seen.result.run.configHash !== result.run.configHash ? `config hashes ${seen.result.run.configHash.slice(0, 12)} and ${result.run.configHash.slice(0, 12)}` : 'same config, different results (another backend or code version?)';
+        throw new MergeError(`conflict: ${path.join(seen.dir, rel)} and ${path.join(dir, rel)} differ (${why})`);
+      }
+      if (!seen) byFile.set(key, { dir, result });
+    }
+    manifests.push(...ms);
+  }
+
+  // Completeness per matrix.
+  const matrices = new Map<string, Manifest[]>();
+  for (const m of manifests) matrices.set(m.matrixHash, [...(matrices.get(m.matrixHash) ?? []), m]);
+  const summary: MergeSummary['matrices'] = [];
+  for (const [hash, ms] of matrices) {
+    const count = ms[0].shard.count;
+    if (ms.some((m) => m.shard.count !== count)) throw new MergeError(`matrix ${hash.slice(0, 12)} (suite ${ms[0].suite}): shards of different counts (${[...new Set(ms.map((m) => m.shard.count))].join(', ')}); shard it the same way everywhere`);
+    const shards = [...new Set(ms.map((m) => m.shard.index))].sort((a, b) => a - b);
+    const missingShards = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !shards.includes(i));
+    const missingRuns = ms.flatMap((m) => m.runs).filter((r) => byFile.get(r.file)?.result.run.configHash !== r.configHash).map((r) => r.file);
+    summary.push({ suite: ms[0].suite, budget: ms[0].budget, matrixHash: hash, shards, count, missingShards, missingRuns: [...new Set(missingRuns)] });
+  }
+  const incomplete = summary.filter((m) => m.missingShards.length > 0 || m.missingRuns.length > 0);
+  if (incomplete.length > 0 && !opts.allowPartial) {
+    throw new MergeError(
+      incomplete
+        .map((m) => `suite ${m.suite} (budget ${m.budget}, matrix ${m.matrixHash.slice(0, 12)}): ${m.missingShards.length ? `missing shard${m.missingShards.length > 1 ? 's' : ''} ${m.missingShards.map((i) => `${i}/${m.count}`).join(', ')}` : ''}${m.missingShards.length && m.missingRuns.length ? '; ' : ''}${m.missingRuns.length ? `${m.missingRuns.length} listed run(s) without a result, e.g. ${m.missingRuns[0]}` : ''}`)
+        .join('\n') + '\n(--allow-partial merges what is there)',
+    );
+  }
+
+  // Write the merged folder (sources that already are the output are left as they are).
+  const files = [...byFile.keys()].sort();
+  for (const key of files) {
+    const { dir, result } = byFile.get(key)!;
+    const target = path.join(out, key);
+    if (path.resolve(dir, key) !== path.resolve(target)) writeJsonAtomic(target, result);
+  }
+  mkdirSync(path.join(out, 'manifests'), { recursive: true });
+  for (const dir of dirs) {
+    const folder = path.join(dir, 'manifests');
+    if (!existsSync(folder)) continue;
+    for (const f of readdirSync(folder).filter((x) => x.endsWith('.json'))) {
+      const target = path.join(out, 'manifests', f);
+      if (path.resolve(folder, f) !== path.resolve(target)) copyFileSync(path.join(folder, f), target);
+    }
+  }
+  const results = files.map((f) => byFile.get(f)!.result);
+  const lb = buildLeaderboard(results);
+  writeJsonAtomic(path.join(out, 'leaderboard.json'), lb);
+  writeFileAtomic(path.join(out, 'leaderboard.md'), leaderboardMarkdown(lb));
+  return { results, files: files.length, matrices: summary };
+}
+
+export async function mergeMain(args: string[]): Promise<number> {
+  let argv;
+  try {
+    argv = await yargs(args)
+      .scriptName('bench merge')
+      .usage('$0 DIR... [--out DIR]\n\nCombines the result folders of shards (CI matrix jobs, Kubernetes indexed-job pods) and writes one leaderboard.')
+      .option('out', { type: 'string', default: 'runs/merged', describe: 'merged output folder' })
+      .option('allow-partial', { type: 'boolean', default: false, describe: 'merge even when shards or runs are missing' })
+      .strictOptions()
+      .help()
+      .exitProcess(false)
+      .fail((msg, err) => {
+        throw err ?? new MergeError(msg, true);
+      })
+      .parseAsync();
+  } catch (e) {
+    if (e instanceof MergeError) throw e;
+    throw new MergeError((e as Error).message, true);
+  }
+  if ((argv as { help?: boolean }).help) return 0;
+  const dirs = argv._.map(String);
+  const s = mergeDirs(dirs, argv.out, { allowPartial: argv['allow-partial'] });
+  for (const m of s.matrices) {
+    process.stderr.write(`suite ${m.suite} (budget ${m.budget}): shards ${m.shards.join(', ')} of ${m.count}${m.missingShards.length ? ` (missing ${m.missingShards.join(', ')})` : ''}\n`);
+  }
+  process.stderr.write(`merged ${s.files} result files from ${dirs.length} folders into ${argv.out}\n`);
+  process.stdout.write(leaderboardTerminal(buildLeaderboard(s.results)));
+  return 0;
+}

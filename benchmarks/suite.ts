@@ -1,0 +1,342 @@
+/**
+ * Benchmark suites: JSON files naming environments, agents (with their configs), seeds, budgets and
+ * reward weights. A suite expands into a run matrix: one run per (environment, agent entry, seed),
+ * in that nesting order, each identified by the hash of its RunConfig.
+ *
+ * Validation has two levels, so that a suite naming environments or agents that have not landed yet
+ * can still be checked:
+ * - `loadSuite` checks the file's structure (ajv) and its internal references (the default budget
+ *   exists, labels are unique, per-environment overrides name environments of the suite);
+ * - `planRuns` resolves it against the registries: unknown environments or agents fail with the
+ *   known list, agent configs are checked against the agent's schema, world options against the
+ *   environment's, environment configs against the environment config schema.
+ * Errors name the file and the field.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Type, type Static } from '@sinclair/typebox';
+import { resolveAgent } from '../agents/registry.ts';
+import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
+import { envSpec } from '../envs/registry.ts';
+import { StringEnum, ValidationError, validate } from '../envs/validate.ts';
+import { hashRunConfig } from './evaluate.ts';
+import { RESULT_SCHEMA_VERSION, type RunConfig } from './schema.ts';
+
+export const SUITES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'suites');
+
+const WeightsSchema = Type.Object(
+  { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() },
+  { additionalProperties: false, description: 'reward weights w_ioi, w_ior, w_ctr (DESIGN.md §2)' },
+);
+
+/** The environment config a suite may set (weights and split have their own fields). */
+const SuiteEnvConfigSchema = Type.Partial(Type.Omit(EnvConfigSchema, ['weights', 'split']), { additionalProperties: false });
+
+export const BudgetSchema = Type.Object(
+  {
+    episodes: Type.Integer({ minimum: 0, description: 'evaluation cases per seed; 0 = every case of the split' }),
+    seeds: Type.Optional(Type.Array(Type.Integer(), { minItems: 1, uniqueItems: true, description: 'overrides the suite seeds' })),
+    trainEpochs: Type.Optional(Type.Integer({ minimum: 0, description: 'training epochs for agents that train' })),
+    trainSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'wall-clock training limit per run' })),
+    batchSize: Type.Optional(Type.Integer({ minimum: 1, description: 'episodes stepped together (default 256)' })),
+    ks: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { uniqueItems: true, description: 'K of metrics@K (default [1, 5, 10])' })),
+    examples: Type.Optional(Type.Integer({ minimum: 0, description: 'cases recorded in full, with item titles, for reports (default 5)' })),
+  },
+  { additionalProperties: false },
+);
+export type Budget = Static<typeof BudgetSchema>;
+
+export const SuiteEnvSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1 }),
+    config: Type.Optional(SuiteEnvConfigSchema),
+    world: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "the environment's world options" })),
+    weights: Type.Optional(WeightsSchema),
+    note: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const SuiteAgentSchema = Type.Object(
+  {
+    agent: Type.String({ minLength: 1, description: 'a registered agent name or a module path (relative to the suite file)' }),
+    label: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$', description: 'name in tables and result files (default: the agent name)' })),
+    config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** Config overrides per environment id (merged over `config`, objects merged key by key). */
+    perEnv: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Type.Unknown()))),
+    /** Only these environments of the suite (default: all). */
+    envs: Type.Optional(Type.Array(Type.String(), { minItems: 1 })),
+    note: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const SuiteSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    name: Type.String({ pattern: '^[A-Za-z0-9._-]+$' }),
+    description: Type.String(),
+    seeds: Type.Array(Type.Integer(), { minItems: 1, uniqueItems: true }),
+    split: Type.Optional(StringEnum(['test', 'valid'] as const)),
+    /** The budget used unless --budget names another. */
+    budget: Type.String(),
+    budgets: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), BudgetSchema),
+    weights: Type.Optional(WeightsSchema),
+    envs: Type.Array(SuiteEnvSchema, { minItems: 1 }),
+    agents: Type.Array(SuiteAgentSchema, { minItems: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type Suite = Static<typeof SuiteSchema>;
+export type SuiteAgent = Static<typeof SuiteAgentSchema>;
+export type SuiteEnv = Static<typeof SuiteEnvSchema>;
+
+export interface LoadedSuite {
+  suite: Suite;
+  /** The file it came from (or a description of where it came from). */
+  source: string;
+}
+
+/** A suite name (a file in benchmarks/suites/) or a path to a suite file. */
+export function suitePath(nameOrPath: string): string {
+  if (/[\\/]/.test(nameOrPath) || nameOrPath.endsWith('.json')) return path.resolve(nameOrPath);
+  return path.join(SUITES_DIR, `${nameOrPath}.json`);
+}
+
+/** The suites shipped in benchmarks/suites/. */
+export function listSuites(): string[] {
+  return readdirSync(SUITES_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -5))
+    .sort();
+}
+
+/** Reads and structurally validates a suite file. */
+export function loadSuite(nameOrPath: string): LoadedSuite {
+  const file = suitePath(nameOrPath);
+  if (!existsSync(file)) throw new ValidationError(file, [`no such suite file (suites: ${listSuites().join(', ')}, or a path to a .json file)`]);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ValidationError(file, [`not valid JSON: ${(e as Error).message}`]);
+  }
+  return { suite: checkSuite(raw, file), source: file };
+}
+
+/** Structural validation and internal references of a suite value. */
+export function checkSuite(raw: unknown, source: string): Suite {
+  const suite = validate(SuiteSchema, raw, source);
+  const problems: string[] = [];
+  if (!(suite.budget in suite.budgets)) problems.push(`budget: '${suite.budget}' is not one of budgets (${Object.keys(suite.budgets).join(', ')})`);
+  const envIds = suite.envs.map((e) => e.id);
+  envIds.forEach((id, i) => {
+    if (envIds.indexOf(id) !== i) problems.push(`envs.${i}.id: '${id}' appears twice`);
+  });
+  const labels = new Map<string, number>();
+  suite.agents.forEach((a, i) => {
+    const label = defaultLabel(a);
+    if (labels.has(label)) problems.push(`agents.${i}: label '${label}' is also agents.${labels.get(label)}'s; give one a distinct "label"`);
+    labels.set(label, i);
+    for (const id of a.envs ?? []) if (!envIds.includes(id)) problems.push(`agents.${i}.envs: '${id}' is not an environment of this suite (${envIds.join(', ')})`);
+    for (const id of Object.keys(a.perEnv ?? {})) if (!envIds.includes(id)) problems.push(`agents.${i}.perEnv: '${id}' is not an environment of this suite (${envIds.join(', ')})`);
+  });
+  if (problems.length) throw new ValidationError(source, problems);
+  return suite;
+}
+
+function looksLikePath(spec: string): boolean {
+  return spec.startsWith('.') || spec.startsWith('/') || /\.(ts|js|mjs|mts)$/.test(spec);
+}
+
+function defaultLabel(a: SuiteAgent): string {
+  if (a.label) return a.label;
+  return looksLikePath(a.agent) ? path.basename(a.agent).replace(/\.[^.]+$/, '') : a.agent;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Objects merged key by key (recursively); anything else in `over` replaces. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  return out;
+}
+
+export interface PlanOverrides {
+  budget?: string;
+  /** Keep only this agent (by name, label or path), or add it when the suite lacks it. */
+  agent?: string;
+  /** Replaces the config of the selected agent entries. */
+  agentConfig?: Record<string, unknown>;
+  /** Keep only this environment, or add it when the suite lacks it. */
+  env?: string;
+  /** Merged over the selected environments' config (may include `weights`). */
+  envConfig?: Record<string, unknown>;
+  /** Merged over the selected environments' world options. */
+  world?: Record<string, unknown>;
+  seeds?: number[];
+  episodes?: number;
+  split?: 'test' | 'valid';
+  batchSize?: number;
+  trainEpochs?: number;
+  trainSeconds?: number;
+  ks?: number[];
+  /** The directory plug-in agent paths given on the command line are relative to. */
+  cwd?: string;
+}
+
+export interface PlannedRun {
+  /** Position in the full (unsharded) matrix. */
+  index: number;
+  label: string;
+  suite: string;
+  budget: string;
+  config: RunConfig;
+  configHash: string;
+  /** What to resolve the agent from: a registered name or an absolute module path. */
+  agentModule: string;
+  /** The result file, relative to the output folder. */
+  file: string;
+}
+
+export interface Plan {
+  suite: string;
+  budget: string;
+  runs: PlannedRun[];
+  /** A hash of the whole matrix's run hashes: shards of one matrix share it. */
+  matrixHash: string;
+}
+
+export const DEFAULT_KS = [1, 5, 10];
+export const DEFAULT_BATCH_SIZE = 256;
+export const DEFAULT_EXAMPLES = 5;
+
+/** The result file of a run, relative to the output folder. */
+export function resultFile(envId: string, label: string, seed: number): string {
+  return path.join('results', `${envId}__${label.replace(/[^A-Za-z0-9._-]+/g, '_')}__seed${seed}.json`);
+}
+
+/** Resolves a loaded suite against the registries and expands it into the run matrix. */
+export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Promise<Plan> {
+  const { suite, source } = loaded;
+  const budgetName = o.budget ?? suite.budget;
+  const budget = suite.budgets[budgetName];
+  if (!budget) throw new PlanError(`${source}: no budget '${budgetName}'; budgets: ${Object.keys(suite.budgets).join(', ')}`);
+  const suiteDir = path.dirname(source);
+  const cwd = o.cwd ?? process.cwd();
+
+  // Environments: the suite's, or the one asked for.
+  let envs: { entry: SuiteEnv; where: string }[] = suite.envs.map((entry, i) => ({ entry, where: `envs.${i}` }));
+  if (o.env !== undefined) {
+    const kept = envs.filter((e) => e.entry.id === o.env);
+    envs = kept.length ? kept : [{ entry: { id: o.env }, where: '--env' }];
+  }
+  // Agents: the suite's, or the one asked for.
+  let agents: { entry: SuiteAgent; where: string; base: string }[] = suite.agents.map((entry, i) => ({ entry, where: `agents.${i}`, base: suiteDir }));
+  if (o.agent !== undefined) {
+    const want = o.agent;
+    const kept = agents.filter((a) => a.entry.agent === want || defaultLabel(a.entry) === want);
+    agents = kept.length ? kept : [{ entry: { agent: want }, where: '--agent', base: cwd }];
+    if (o.agentConfig) agents = agents.map((a) => ({ ...a, entry: { ...a.entry, config: o.agentConfig }, where: `${a.where} with --agent-config` }));
+  }
+
+  const seeds = o.seeds ?? budget.seeds ?? suite.seeds;
+  const split = o.split ?? suite.split ?? 'test';
+  const episodes = o.episodes ?? budget.episodes;
+  const batchSize = o.batchSize ?? budget.batchSize ?? DEFAULT_BATCH_SIZE;
+  const ks = o.ks ?? budget.ks ?? DEFAULT_KS;
+
+  // Resolve every environment and agent before planning: unknown names fail here, before any work.
+  const resolvedEnvs = envs.map(({ entry, where }) => {
+    const spec = envSpec(entry.id); // UnknownEnvError lists the known environments
+    const from = where.startsWith('--') ? where : `${source}: ${where}`;
+    const world = validate(spec.worldOptions, { ...(entry.world ?? {}), ...(o.env === undefined || o.env === entry.id ? (o.world ?? {}) : {}) }, `${from}.world`) as Record<string, unknown>;
+    const cfgOver = o.envConfig ?? {};
+    const weights = { ...(suite.weights ?? {}), ...(entry.weights ?? {}), ...((cfgOver.weights as Record<string, unknown> | undefined) ?? {}) };
+    const config = resolveEnvConfig({ ...spec.defaults, ...(entry.config ?? {}), ...cfgOver, weights: { ...(spec.defaults?.weights ?? {}), ...weights } }, `${from}.config`);
+    return { id: entry.id, world, config: { ...config } as Record<string, unknown> };
+  });
+  const resolvedAgents = [];
+  for (const { entry, where, base } of agents) {
+    const module = looksLikePath(entry.agent) ? path.resolve(base, entry.agent) : entry.agent;
+    const factory = await resolveAgent(module); // UnknownAgentError lists the known agents
+    const from = where.startsWith('--') ? where : `${source}: ${where}`;
+    const label = entry.label ?? (looksLikePath(entry.agent) ? factory.name : entry.agent);
+    resolvedAgents.push({ entry, module, factory, label, from });
+  }
+
+  const runs: PlannedRun[] = [];
+  for (const env of resolvedEnvs) {
+    for (const a of resolvedAgents) {
+      if (a.entry.envs && !a.entry.envs.includes(env.id)) continue;
+      const agentConfig = deepMerge(a.entry.config ?? {}, a.entry.perEnv?.[env.id] ?? {});
+      if (a.factory.configSchema) validate(a.factory.configSchema, agentConfig, `${a.from}.config${a.entry.perEnv?.[env.id] ? ` (with perEnv.${env.id})` : ''} for agent ${a.factory.name}`);
+      for (const seed of seeds) {
+        const config: RunConfig = {
+          schemaVersion: RESULT_SCHEMA_VERSION,
+          envId: env.id,
+          envConfig: env.config,
+          world: env.world,
+          agentSpec: a.entry.agent,
+          agentConfig,
+          seed,
+          split,
+          episodes,
+          batchSize,
+          trainEpochs: o.trainEpochs ?? budget.trainEpochs ?? null,
+          trainSeconds: o.trainSeconds ?? budget.trainSeconds ?? null,
+          ks,
+          examples: budget.examples ?? DEFAULT_EXAMPLES,
+        };
+        runs.push({
+          index: runs.length,
+          label: a.label,
+          suite: suite.name,
+          budget: budgetName,
+          config,
+          configHash: hashRunConfig(config),
+          agentModule: a.module,
+          file: resultFile(env.id, a.label, seed),
+        });
+      }
+    }
+  }
+  const files = new Map<string, PlannedRun>();
+  for (const r of runs) {
+    const other = files.get(r.file);
+    if (other) throw new PlanError(`${source}: runs ${other.index} and ${r.index} would both write ${r.file}; give the agents distinct labels`);
+    files.set(r.file, r);
+  }
+  const { createHash } = await import('node:crypto');
+  const matrixHash = createHash('sha256').update(runs.map((r) => r.configHash).join('\n')).digest('hex');
+  return { suite: suite.name, budget: budgetName, runs, matrixHash };
+}
+
+export class PlanError extends Error {
+  override name = 'PlanError';
+}
+
+export interface Shard {
+  /** 1-based shard number. */
+  index: number;
+  count: number;
+}
+
+/** Parses `i/n` (1 ≤ i ≤ n), as CI matrices and Kubernetes indexed jobs (index + 1) give it. */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) throw new PlanError(`--shard: expected i/n with 1 ≤ i ≤ n (e.g. 1/4), got '${text}'`);
+  const index = Number(m[1]);
+  const count = Number(m[2]);
+  if (!(count >= 1 && index >= 1 && index <= count)) throw new PlanError(`--shard: expected i/n with 1 ≤ i ≤ n, got '${text}'`);
+  return { index, count };
+}
+
+/** The runs of a shard: every n-th run of the matrix, starting at run i-1 (round robin balances agents and seeds). */
+export function shardRuns(runs: readonly PlannedRun[], shard: Shard): PlannedRun[] {
+  return runs.filter((r) => r.index % shard.count === shard.index - 1);
+}
