@@ -27,6 +27,8 @@ export interface BackendPerfOptions {
 
 export interface BackendPerfResult {
   matmul: Record<BackendName, { gflops: number; ms: number } | { unavailable: string }>;
+  /** The same product as a·bᵀ with b stored [n, k] (tensorflow and wasm only). */
+  matmulTransposeB: Partial<Record<BackendName, { gflops: number; ms: number }>>;
   segmentSumMs: number | null;
   stepMs: Partial<Record<BackendName, number>>;
   /** Loss before any update, per backend (a cross-backend agreement check). */
@@ -68,13 +70,13 @@ function timeIt(f: () => void, warmup: number, reps: number): number {
   return median(ms);
 }
 
-function benchMatmul(rng: Rng, slow: boolean): { gflops: number; ms: number } {
+function benchMatmul(rng: Rng, slow: boolean, transposeB = false): { gflops: number; ms: number } {
   const [m, k, n] = [1024, DIM, ITEMS];
   const a = tf.tensor2d(normals(rng, m * k, 1), [m, k]);
-  const b = tf.tensor2d(normals(rng, k * n, 1), [k, n]);
+  const b = tf.tensor2d(normals(rng, k * n, 1), transposeB ? [n, k] : [k, n]);
   const ms = timeIt(
     () => {
-      const c = tf.matMul(a, b);
+      const c = tf.matMul(a, b, false, transposeB);
       c.dataSync(); // read outside tidy: never return a TypedArray from tf.tidy
       c.dispose();
     },
@@ -180,6 +182,7 @@ export async function main(options: BackendPerfOptions = parseArgs(process.argv.
   const before = tf.getBackend() as string | undefined; // undefined before any backend is set
   const result: BackendPerfResult = {
     matmul: {} as BackendPerfResult['matmul'],
+    matmulTransposeB: {},
     segmentSumMs: null,
     stepMs: {},
     initialLoss: {},
@@ -200,6 +203,11 @@ export async function main(options: BackendPerfOptions = parseArgs(process.argv.
     const r = benchMatmul(rng, name === 'cpu');
     result.matmul[name] = r;
     log(`  ${name.padEnd(10)} ${r.gflops.toFixed(2).padStart(7)} GFLOP/s  (${r.ms.toFixed(1)} ms per call; ${a.detail})`);
+    if (name !== 'cpu') {
+      const t = benchMatmul(rng, false, true);
+      result.matmulTransposeB[name] = t;
+      log(`  ${''.padEnd(10)} ${t.gflops.toFixed(2).padStart(7)} GFLOP/s  with transposeB (scores h·Eᵀ against the item table)`);
+    }
   }
 
   if ((await activateBackend('wasm')).ok) {
