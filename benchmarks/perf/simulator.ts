@@ -11,6 +11,9 @@ import { ensureBackend, tf } from '../../envs/sim/runtime.ts';
 import { backendInfo } from '../../envs/backend.ts';
 import { createModel } from '../../envs/sim/model.ts';
 import { TfSimulator } from '../../envs/sim/batch.ts';
+import { ShardedSimulator } from '../../envs/sim/shard.ts';
+import type { UserSimulator } from '../../envs/simulator.ts';
+import os from 'node:os';
 import { defaultModelConfig, type ModelConfig, type ModelKind } from '../../envs/sim/config.ts';
 import { trainSimulator } from '../../envs/sim/train.ts';
 import { Rng } from '../../envs/rng.ts';
@@ -52,23 +55,33 @@ async function stepping(kind: ModelKind, numItems: number, batch: number, steps:
   const targets = Int32Array.from({ length: batch }, () => rng.int(numItems));
   const actions = Array.from({ length: steps }, () => Int32Array.from({ length: batch }, () => rng.int(numItems)));
 
-  // Warm-up (XNNPACK packs weights on first use).
-  const warm = sim.open(histories);
-  warm.advance(actions[0], targets);
-  warm.dispose();
-
-  let start = performance.now();
-  const b = sim.open(histories);
-  const openMs = performance.now() - start;
-  start = performance.now();
-  for (const a of actions) b.advance(a, targets);
-  const incrementalMs = (performance.now() - start) / steps;
-  b.dispose();
+  const measure = (simulator: UserSimulator) => {
+    // Warm-up (XNNPACK packs weights on first use).
+    const warm = simulator.open(histories);
+    warm.advance(actions[0], targets);
+    warm.dispose();
+    let t = performance.now();
+    const b = simulator.open(histories);
+    const open = performance.now() - t;
+    const cpu0 = process.cpuUsage();
+    t = performance.now();
+    for (const a of actions) b.advance(a, targets);
+    const wall = (performance.now() - t) / steps;
+    const c = process.cpuUsage(cpu0);
+    b.dispose();
+    return { open, wall, cpu: (c.user + c.system) / 1000 / steps };
+  };
+  const single = measure(sim);
+  const shardedSim = await ShardedSimulator.create(sim, { seed: 1, workers: 1 });
+  const sharded = measure(shardedSim);
+  await shardedSim.terminateWorkers();
+  const openMs = single.open;
+  const incrementalMs = single.wall;
 
   // Full recomputation, as the official release does: rebuild each sequence from scratch per step.
   const sequences = histories.map((h) => h.slice());
   const fullSteps = Math.min(steps, 3);
-  start = performance.now();
+  const start = performance.now();
   for (let s = 0; s < fullSteps; s++) {
     const before = sim.open(sequences);
     before.ctr(actions[s]);
@@ -83,10 +96,12 @@ async function stepping(kind: ModelKind, numItems: number, batch: number, steps:
   const context = historyLength + steps / 2;
   const incFlops = batch * stepFlops(config, numItems, context);
   const recFlops = batch * (fullFlops(config, numItems, context) + 2 * (outDim(config) + 1) * numItems);
-  const line = (name: string, ms: number, flops: number) =>
-    `  ${kind.padEnd(8)} ${name.padEnd(22)} ${ms.toFixed(1).padStart(8)} ms/step ${((batch / ms) * 1000).toFixed(0).padStart(8)} steps/s  ` +
-    `${(flops / 1e9).toFixed(2).padStart(6)} GFLOP/step ${(flops / 1e6 / ms).toFixed(1).padStart(6)} GFLOP/s`;
-  console.log(line('incremental advance()', incrementalMs, incFlops));
+  const line = (name: string, ms: number, flops: number, cpu?: number) =>
+    `  ${kind.padEnd(8)} ${name.padEnd(30)} ${ms.toFixed(1).padStart(8)} ms/step ${((batch / ms) * 1000).toFixed(0).padStart(8)} steps/s  ` +
+    `${(flops / 1e9).toFixed(2).padStart(6)} GFLOP/step ${(flops / 1e6 / ms).toFixed(1).padStart(6)} GFLOP/s` +
+    (cpu === undefined ? '' : `  (CPU ${cpu.toFixed(1)} ms/step, all threads)`);
+  console.log(line('incremental, 1 thread', incrementalMs, incFlops, single.cpu));
+  console.log(line('incremental, 2 shards (worker)', sharded.wall, incFlops, sharded.cpu));
   console.log(line('full recomputation', fullMs, recFlops));
   console.log(`  ${kind.padEnd(8)} open (${batch} × ${historyLength} items)  ${openMs.toFixed(0)} ms; incremental is ${(fullMs / incrementalMs).toFixed(1)}x faster`);
   sim.dispose();
@@ -130,7 +145,7 @@ export async function main(): Promise<void> {
   const batch = arg('batch', 1024);
   const steps = arg('steps', 10);
   console.log(`simulator stepping: ${numItems} items, batch ${batch}, histories of 15 items + ${steps} steps; backend ${backendInfo().name} (${backendInfo().reason})`);
-  console.log(`  target: >= 16,000 steps/s at batch 1024`);
+  console.log(`  target: >= 16,000 steps/s at batch 1024; load average now ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
   for (const kind of ['sasrec', 'gru4rec'] as const) await stepping(kind, numItems, batch, steps);
   console.log(`  tensors alive after the runs: ${tf.memory().numTensors}`);
   if (!process.argv.includes('--no-train')) {

@@ -264,7 +264,8 @@ class Sasrec extends BaseModel {
       }
       const user = tf.gather(out.reshape([batch * length, this.cfg.hidden]), tf.tensor1d(last, 'int32')) as tf.Tensor2D;
       const state: StateTensors = { user, slotMask: tf.tensor4d(slotMask, [batch, 1, 1, length]) };
-      keys.forEach((k, b) => (state[`keys${b}`] = k));
+      // Keys slot-major [S, B, heads, headDim]: appending a slot is then one contiguous copy.
+      keys.forEach((k, b) => (state[`keys${b}`] = k.transpose([2, 0, 1, 3])));
       values.forEach((v, b) => (state[`values${b}`] = v));
       return state;
     });
@@ -287,14 +288,16 @@ class Sasrec extends BaseModel {
       const heads = (t: tf.Tensor2D) => t.reshape([batch, h, 1, dh]) as tf.Tensor4D;
       for (let b = 0; b < this.cfg.blocks; b++) {
         const a = layerNorm(x, this.p(`block${b}.ln1.gain`), this.p(`block${b}.ln1.bias`)) as tf.Tensor2D;
-        const q = heads(this.linear(a, `block${b}.attn.q`));
-        const k = tf.concat([state[`keys${b}`], heads(this.linear(a, `block${b}.attn.k`))], 2);
+        const q = this.linear(a, `block${b}.attn.q`).reshape([1, batch, h, dh]);
+        const k = tf.concat([state[`keys${b}`], this.linear(a, `block${b}.attn.k`).reshape([1, batch, h, dh])], 0);
         const v = tf.concat([state[`values${b}`], heads(this.linear(a, `block${b}.attn.v`))], 2);
         next[`keys${b}`] = k;
         next[`values${b}`] = v;
-        // One query per row: broadcast products beat wasm's batched matmul (2,048 tiny products).
-        const att = tf.softmax(tf.sum(q.mul(k), 3).mul(1 / Math.sqrt(dh)).add(bias)); // [B, h, S]
-        const o = tf.sum(att.reshape([batch, h, slots, 1]).mul(v), 2).reshape([batch, d]) as tf.Tensor2D;
+        // One query per row. Measured on wasm: q·K as a broadcast product over slot-major keys,
+        // then att·V as a batched product, is the cheapest split of this work.
+        const logits = tf.sum(q.mul(k), 3).transpose([1, 2, 0]); // [B, h, S]
+        const att = tf.softmax(logits.mul(1 / Math.sqrt(dh)).add(bias));
+        const o = tf.matMul(att.reshape([batch, h, 1, slots]), v).reshape([batch, d]) as tf.Tensor2D;
         x = x.add(this.linear(o, `block${b}.attn.o`));
         x = x.add(this.feedForward(x, b, null));
       }

@@ -141,8 +141,13 @@ export class ShardedSimulator implements UserSimulator {
     return new ShardedBatch([local, ...remotes], this.numItems);
   }
 
-  async dispose(): Promise<void> {
+  /** Stops the shard threads; the local simulator stays usable. */
+  async terminateWorkers(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.terminate()));
+  }
+
+  async dispose(): Promise<void> {
+    await this.terminateWorkers();
     this.local.dispose();
   }
 }
