@@ -64,7 +64,7 @@ export function defaultModelConfig(kind: ModelKind): ModelConfig {
 }
 
 export function defaultTrainConfig(): TrainConfig {
-  return { learningRate: 1e-3, batchSize: 128, maxEpochs: 40, patience: 5, validLimit: 0 };
+  return { learningRate: 1e-3, batchSize: 32, maxEpochs: 40, patience: 5, validLimit: 0 };
 }
 
 /** Width of u(s) without the bias dimension. */
