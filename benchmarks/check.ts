@@ -29,7 +29,7 @@ import { UnknownAgentError } from '../agents/registry.ts';
 import { writeJsonAtomic } from '../envs/io.ts';
 import { UnknownEnvError } from '../envs/registry.ts';
 import { ValidationError, validate } from '../envs/validate.ts';
-import { codeVersion, UsageError, writeLeaderboard } from './cli.ts';
+import { codeVersion, STDIO, UsageError, writeLeaderboard, type Io } from './cli.ts';
 import { buildLeaderboard, type Leaderboard } from './leaderboard.ts';
 import { metricInfo } from './metrics.ts';
 import { readResults } from './results.ts';
@@ -196,8 +196,9 @@ export function readBaseline(file: string): Baseline | null {
   return validate(BaselineSchema, raw, file);
 }
 
-export async function checkMain(args: string[], write: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  const err = (s: string) => process.stderr.write(s);
+export async function checkMain(args: string[], io: Io = STDIO): Promise<number> {
+  const write = io.out;
+  const err = io.err;
   try {
     const argv = await yargs(args)
       .scriptName('bench:check')
@@ -234,7 +235,7 @@ export async function checkMain(args: string[], write: (s: string) => void = (s)
       backend = results[0].backend.name;
     } else {
       err(`bench:check: suite ${plan.suite} (budget ${plan.budget}), ${plan.runs.length} runs into ${argv.out}\n`);
-      const report = await runPlan(plan.runs, { out: argv.out, jobs: argv.jobs, force: true, backend: argv.backend, code: codeVersion(), progress: argv.progress, label: plan.suite });
+      const report = await runPlan(plan.runs, { out: argv.out, jobs: argv.jobs, force: true, backend: argv.backend, code: codeVersion(), progress: argv.progress, label: plan.suite, log: (l) => err(`${l}\n`) });
       if (report.failed.length > 0) {
         err(`bench:check: ${report.failed.length} run(s) failed:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
         return 1;

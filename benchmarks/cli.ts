@@ -35,6 +35,17 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** Where the CLI writes: the table to `out`, everything else to `err`. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const STDIO: Io = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
 export function codeVersion(): CodeVersion {
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
   let commit: string | null = null;
@@ -102,7 +113,7 @@ interface BenchArgs {
   force: boolean;
 }
 
-async function runBench(argv: BenchArgs): Promise<number> {
+async function runBench(argv: BenchArgs, io: Io): Promise<number> {
   if (argv.agent === undefined && argv.suite === undefined) throw new UsageError('give --agent NAME (runs the default suite for that agent) or --suite NAME');
   const suite = loadSuite(argv.suite ?? 'standard');
   const seeds =
@@ -125,7 +136,7 @@ async function runBench(argv: BenchArgs): Promise<number> {
   const shard = argv.shard ? parseShard(argv.shard) : { index: 1, count: 1 };
   const runs = shardRuns(plan.runs, shard);
   const what = `suite ${plan.suite} (budget ${plan.budget})${shard.count > 1 ? `, shard ${shard.index}/${shard.count}` : ''}`;
-  process.stderr.write(`${what}: ${runs.length} of ${plan.runs.length} runs, ${argv.jobs} job${argv.jobs === 1 ? '' : 's'}, output ${argv.out}\n`);
+  io.err(`${what}: ${runs.length} of ${plan.runs.length} runs, ${argv.jobs} job${argv.jobs === 1 ? '' : 's'}, output ${argv.out}\n`);
   writeManifest(argv.out, plan, shard, runs);
   const report = await runPlan(runs, {
     out: argv.out,
@@ -135,16 +146,17 @@ async function runBench(argv: BenchArgs): Promise<number> {
     code: codeVersion(),
     progress: argv.progress,
     label: plan.suite,
+    log: (l) => io.err(`${l}\n`),
   });
   for (const o of report.outcomes) {
     if (o.status === 'done' && o.result) {
-      process.stderr.write(`wrote ${path.join(argv.out, o.run.file)} (${o.result.episodes} episodes, ${o.result.timings.envStepsPerSecond.toFixed(0)} env steps/s)\n`);
+      io.err(`wrote ${path.join(argv.out, o.run.file)} (${o.result.episodes} episodes, ${o.result.timings.envStepsPerSecond.toFixed(0)} env steps/s)\n`);
     }
   }
-  if (report.results.length > 0) process.stdout.write(writeLeaderboard(argv.out, report.results));
-  process.stderr.write(`${report.outcomes.filter((o) => o.status === 'done').length} run, ${report.outcomes.filter((o) => o.status === 'skipped').length} skipped, ${report.failed.length} failed in ${report.seconds.toFixed(1)}s; leaderboard: ${path.join(argv.out, 'leaderboard.md')}\n`);
+  if (report.results.length > 0) io.out(writeLeaderboard(argv.out, report.results));
+  io.err(`${report.outcomes.filter((o) => o.status === 'done').length} run, ${report.outcomes.filter((o) => o.status === 'skipped').length} skipped, ${report.failed.length} failed in ${report.seconds.toFixed(1)}s; leaderboard: ${path.join(argv.out, 'leaderboard.md')}\n`);
   if (report.failed.length > 0) {
-    process.stderr.write(`failed runs:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
+    io.err(`failed runs:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
     return 1;
   }
   return 0;
@@ -197,33 +209,33 @@ export function buildCli(args: string[]) {
     });
 }
 
-async function leaderboardMain(args: string[]): Promise<number> {
+async function leaderboardMain(args: string[], io: Io): Promise<number> {
   if (args.length !== 1 || args[0].startsWith('-')) throw new UsageError('usage: bench leaderboard DIR');
   const results = readResults(args[0]);
   if (results.length === 0) throw new UsageError(`${args[0]}: no result files in ${path.join(args[0], 'results')}`);
-  process.stdout.write(writeLeaderboard(args[0], results));
+  io.out(writeLeaderboard(args[0], results));
   return 0;
 }
 
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], io: Io = STDIO): Promise<number> {
   try {
-    if (args[0] === 'merge') return await mergeMain(args.slice(1));
-    if (args[0] === 'leaderboard') return await leaderboardMain(args.slice(1));
+    if (args[0] === 'merge') return await mergeMain(args.slice(1), io);
+    if (args[0] === 'leaderboard') return await leaderboardMain(args.slice(1), io);
     const parser = buildCli(args);
     const argv = await parser.parseAsync();
     if ((argv as { help?: boolean }).help) return 0;
-    return await runBench(argv as unknown as BenchArgs);
+    return await runBench(argv as unknown as BenchArgs, io);
   } catch (e) {
     if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {
-      process.stderr.write(`bench: ${e.message}\n`);
-      if (e instanceof UsageError) process.stderr.write('run with --help for the options\n');
+      io.err(`bench: ${e.message}\n`);
+      if (e instanceof UsageError) io.err('run with --help for the options\n');
       return 2;
     }
     if (e instanceof MergeError) {
-      process.stderr.write(`bench merge: ${e.message}\n`);
+      io.err(`bench merge: ${e.message}\n`);
       return e.usage ? 2 : 1;
     }
-    process.stderr.write(`bench: ${(e as Error).stack ?? e}\n`);
+    io.err(`bench: ${(e as Error).stack ?? e}\n`);
     return 1;
   }
 }

@@ -122,7 +122,7 @@ export function mergeDirs(dirs: readonly string[], out: string, opts: { allowPar
   return { results, files: files.length, matrices: summary };
 }
 
-export async function mergeMain(args: string[]): Promise<number> {
+export async function mergeMain(args: string[], io: { out(t: string): void; err(t: string): void }): Promise<number> {
   let argv;
   try {
     argv = await yargs(args)
@@ -145,9 +145,9 @@ export async function mergeMain(args: string[]): Promise<number> {
   const dirs = argv._.map(String);
   const s = mergeDirs(dirs, argv.out, { allowPartial: argv['allow-partial'] });
   for (const m of s.matrices) {
-    process.stderr.write(`suite ${m.suite} (budget ${m.budget}): shards ${m.shards.join(', ')} of ${m.count}${m.missingShards.length ? ` (missing ${m.missingShards.join(', ')})` : ''}\n`);
+    io.err(`suite ${m.suite} (budget ${m.budget}): shards ${m.shards.join(', ')} of ${m.count}${m.missingShards.length ? ` (missing ${m.missingShards.join(', ')})` : ''}\n`);
   }
-  process.stderr.write(`merged ${s.files} result files from ${dirs.length} folders into ${argv.out}\n`);
-  process.stdout.write(leaderboardTerminal(buildLeaderboard(s.results)));
+  io.err(`merged ${s.files} result files from ${dirs.length} folders into ${argv.out}\n`);
+  io.out(leaderboardTerminal(buildLeaderboard(s.results)));
   return 0;
 }

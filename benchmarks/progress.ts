@@ -23,6 +23,8 @@ export interface SuiteProgressOptions {
   plainEverySeconds?: number;
   /** Force the plain mode (tests). */
   plain?: boolean;
+  /** Where plain lines go (default: the stream). Terminal bars always draw on the stream. */
+  write?: (line: string) => void;
 }
 
 function fmtSeconds(s: number): string {
@@ -34,7 +36,7 @@ function fmtSeconds(s: number): string {
 export function suiteProgress(label: string, total: number, opts: SuiteProgressOptions = {}): SuiteProgress {
   const stream = opts.stream ?? process.stderr;
   const enabled = opts.enabled !== false;
-  const write = (line: string) => stream.write(`${line}\n`);
+  const write = opts.write ?? ((line: string) => void stream.write(`${line}\n`));
   if (!enabled) return { start() {}, update() {}, finish() {}, log: write, stop() {} };
   const started = Date.now();
   let finished = 0;

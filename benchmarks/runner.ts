@@ -105,7 +105,7 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
   }
   const skipped = runs.length - pending.length;
   if (skipped > 0) log(`${skipped} of ${runs.length} runs already complete (same config hash): skipped; --force reruns them`);
-  const progress = suiteProgress(o.label ?? 'runs', pending.length, { enabled: o.progress !== false });
+  const progress = suiteProgress(o.label ?? 'runs', pending.length, { enabled: o.progress !== false, write: o.log });
   const jobs = Math.max(1, Math.min(o.jobs ?? 1, pending.length));
   let backend: string | null = null;
   try {

@@ -168,7 +168,7 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
 
 export interface PlanOverrides {
   budget?: string;
-  /** Keep only this agent (by name, label or path), or add it when the suite lacks it. */
+  /** Keep only the entry with this label, else the entries of this agent (name or path), else add it. */
   agent?: string;
   /** Replaces the config of the selected agent entries. */
   agentConfig?: Record<string, unknown>;
@@ -239,7 +239,9 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
   let agents: { entry: SuiteAgent; where: string; base: string }[] = suite.agents.map((entry, i) => ({ entry, where: `agents.${i}`, base: suiteDir }));
   if (o.agent !== undefined) {
     const want = o.agent;
-    const kept = agents.filter((a) => a.entry.agent === want || defaultLabel(a.entry) === want);
+    // The entry labelled so, else every entry of that agent, else a new entry.
+    const byLabel = agents.filter((a) => defaultLabel(a.entry) === want);
+    const kept = byLabel.length ? byLabel : agents.filter((a) => a.entry.agent === want);
     agents = kept.length ? kept : [{ entry: { agent: want }, where: '--agent', base: cwd }];
     if (o.agentConfig) agents = agents.map((a) => ({ ...a, entry: { ...a.entry, config: o.agentConfig }, where: `${a.where} with --agent-config` }));
   }

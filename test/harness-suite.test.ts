@@ -1,0 +1,186 @@
+/**
+ * Suites and the run matrix (no runs here): shipped suites validate, errors name the file and the
+ * field, unknown environments and agents list the known ones, --agent/--env select or add,
+ * shards partition the matrix deterministically; the statistics the leaderboard uses; and the
+ * project-wide rule that nothing draws from Math's global generator.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { UnknownAgentError } from '../agents/registry.ts';
+import '../envs/index.ts';
+import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
+import { Rng } from '../envs/rng.ts';
+import { ValidationError } from '../envs/validate.ts';
+import { aggregate } from '../benchmarks/leaderboard.ts';
+import { bootstrapCI, iqm } from '../benchmarks/stats.ts';
+import { checkSuite, listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns } from '../benchmarks/suite.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const work = mkdtempSync(path.join(tmpdir(), 'prorec-suite-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function suiteFile(name: string, value: unknown): string {
+  const file = path.join(work, `${name}.json`);
+  writeFileSync(file, typeof value === 'string' ? value : JSON.stringify(value, null, 2));
+  return file;
+}
+
+const BASE = {
+  name: 'mini',
+  description: 'test suite',
+  seeds: [1, 2, 3],
+  budget: 'smoke',
+  budgets: { smoke: { episodes: 16 }, standard: { episodes: 64, seeds: [1, 2] } },
+  envs: [{ id: 'synthetic-v0', world: { numItems: 100, numUsers: 100 } }],
+  agents: [{ agent: 'random' }, { agent: 'popularity', config: { pathLength: 2 } }, { agent: 'popularity', label: 'popularity-1', config: { pathLength: 1 } }],
+};
+
+test('the shipped suites (smoke, standard, paper) validate structurally; smoke and standard plan against the registries', async () => {
+  assert.deepEqual(listSuites(), ['paper', 'smoke', 'standard']);
+  for (const name of ['smoke', 'standard', 'paper']) {
+    const s = loadSuite(name);
+    assert.equal(s.suite.name, name);
+    for (const b of ['smoke', 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
+  }
+  const smoke = await planRuns(loadSuite('smoke'));
+  assert.equal(smoke.runs.length, smoke.runs.length > 0 ? loadSuite('smoke').suite.agents.length * loadSuite('smoke').suite.seeds.length : -1);
+  const standard = await planRuns(loadSuite('standard'), { agent: 'random' });
+  // `npm run bench -- --agent random`: synthetic-v0, seeds 1..3, 256 test cases each, as the README says.
+  assert.deepEqual(standard.runs.map((r) => [r.config.envId, r.label, r.config.seed, r.config.episodes, r.file]), [
+    ['synthetic-v0', 'random', 1, 256, path.join('results', 'synthetic-v0__random__seed1.json')],
+    ['synthetic-v0', 'random', 2, 256, path.join('results', 'synthetic-v0__random__seed2.json')],
+    ['synthetic-v0', 'random', 3, 256, path.join('results', 'synthetic-v0__random__seed3.json')],
+  ]);
+});
+
+test('the paper suite names the real environments with the DESIGN §4 settings; unregistered ones fail with the known list', async () => {
+  const paper = loadSuite('paper').suite;
+  assert.deepEqual(paper.envs.map((e) => e.id), ['ml-1m-v0', 'steam-v0', 'books-v0']);
+  assert.deepEqual(paper.envs.find((e) => e.id === 'steam-v0')!.weights, { ioi: 1, ior: 1, ctr: 0.1 });
+  const prorl = paper.agents.find((a) => a.agent === 'prorl')!;
+  assert.equal(prorl.config!.groupSize, 16);
+  assert.equal(prorl.config!.beta, 0.01);
+  assert.deepEqual(prorl.perEnv, { 'ml-1m-v0': { lr: 1e-4 }, 'steam-v0': { lr: 1e-5 }, 'books-v0': { lr: 5e-4 } });
+  assert.equal(paper.budgets.paper.trainEpochs, 50);
+  const known = listEnvs().map((e) => e.id);
+  const missing = paper.envs.map((e) => e.id).filter((id) => !known.includes(id));
+  if (missing.length === 0) return; // the real environments have landed: nothing to check here
+  await assert.rejects(planRuns(loadSuite('paper')), (e: unknown) => {
+    assert.ok(e instanceof UnknownEnvError);
+    assert.match(e.message, new RegExp(`unknown environment '${missing[0]}'.*synthetic-v0`));
+    return true;
+  });
+});
+
+test('structural errors name the file and the field', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ ...BASE, seeds: 'three' }, /seeds: must be array/],
+    [{ ...BASE, budget: 'huge' }, /budget: 'huge' is not one of budgets \(smoke, standard\)/],
+    [{ ...BASE, agents: [{ agent: 'random', confg: {} }] }, /agents\.0: unknown field 'confg'/],
+    [{ ...BASE, envs: [{ id: 'synthetic-v0', config: { maxLength: 0 } }] }, /envs\.0\.config\.maxLength: must be >= 1/],
+    [{ ...BASE, envs: [{ id: 'synthetic-v0', weights: { ioi: 1 } }] }, /envs\.0\.weights: missing field 'ior'/],
+    [{ ...BASE, budgets: { smoke: { episodes: -1 } } }, /budgets\.smoke\.episodes: must be >= 0/],
+    [{ ...BASE, agents: [{ agent: 'random' }, { agent: 'random' }] }, /agents\.1: label 'random' is also agents\.0's/],
+    [{ ...BASE, agents: [{ agent: 'random', perEnv: { 'nope-v0': {} } }] }, /agents\.0\.perEnv: 'nope-v0' is not an environment of this suite/],
+  ];
+  for (const [value, re] of cases) {
+    const file = suiteFile('bad', value);
+    assert.throws(() => loadSuite(file), (e: unknown) => {
+      assert.ok(e instanceof ValidationError, String(e));
+      assert.ok(e.message.startsWith(file), e.message);
+      assert.match(e.message, re);
+      return true;
+    });
+  }
+  assert.throws(() => loadSuite(suiteFile('notjson', '{ nope')), /notjson\.json: invalid\n.*not valid JSON/);
+  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: paper, smoke, standard/);
+});
+
+test('resolution: unknown environments and agents list the known ones; agent configs and world options are checked against their schemas', async () => {
+  const plan = (v: unknown, o = {}) => planRuns(loadSuite(suiteFile('r', v)), o);
+  await assert.rejects(plan({ ...BASE, envs: [{ id: 'ml-99-v0' }] }), (e: unknown) => e instanceof UnknownEnvError && /known environments: .*synthetic-v0/.test(e.message));
+  await assert.rejects(plan({ ...BASE, agents: [{ agent: 'nope' }] }), (e: unknown) => e instanceof UnknownAgentError && /known agents: .*random.*popularity/.test(e.message));
+  await assert.rejects(plan({ ...BASE, agents: [{ agent: 'random', config: { pathLength: -2 } }] }), (e: unknown) => e instanceof ValidationError && /r\.json: agents\.0\.config for agent random.*pathLength/s.test(e.message));
+  await assert.rejects(plan({ ...BASE, envs: [{ id: 'synthetic-v0', world: { numItems: 3 } }] }), (e: unknown) => e instanceof ValidationError && /r\.json: envs\.0\.world.*numItems/s.test(e.message));
+  await assert.rejects(plan(BASE, { budget: 'paper' }), (e: unknown) => e instanceof PlanError && /no budget 'paper'; budgets: smoke, standard/.test(e.message));
+});
+
+test('the run matrix: env × agent × seed in order, budgets, selection and addition with --agent/--env, stable hashes', async () => {
+  const loaded = loadSuite(suiteFile('m', BASE));
+  const p = await planRuns(loaded);
+  assert.deepEqual(p.runs.map((r) => `${r.label}/${r.config.seed}`), ['random/1', 'random/2', 'random/3', 'popularity/1', 'popularity/2', 'popularity/3', 'popularity-1/1', 'popularity-1/2', 'popularity-1/3']);
+  assert.ok(p.runs.every((r) => r.config.episodes === 16 && r.config.batchSize === 256 && r.config.ks.join() === '1,5,10'));
+  assert.deepEqual(p.runs[3].config.agentConfig, { pathLength: 2 });
+  assert.equal((await planRuns(loaded)).matrixHash, p.matrixHash, 'planning is deterministic');
+  assert.equal(new Set(p.runs.map((r) => r.configHash)).size, p.runs.length);
+
+  const std = await planRuns(loaded, { budget: 'standard' });
+  assert.deepEqual(std.runs.filter((r) => r.label === 'random').map((r) => [r.config.seed, r.config.episodes]), [[1, 64], [2, 64]]);
+
+  const one = await planRuns(loaded, { agent: 'popularity', seeds: [7] });
+  assert.deepEqual(one.runs.map((r) => [r.label, r.config.seed]), [['popularity', 7]]);
+  assert.equal(one.runs[0].configHash, (await planRuns(loaded, { agent: 'popularity', seeds: [7] })).runs[0].configHash);
+  const added = await planRuns(loaded, { agent: 'greedy-ctr', agentConfig: { pathLength: 3 }, env: 'synthetic-v0', envConfig: { maxLength: 5, weights: { ctr: 0.1 } } });
+  assert.deepEqual(added.runs.map((r) => r.label), ['greedy-ctr', 'greedy-ctr', 'greedy-ctr']);
+  assert.equal(added.runs[0].config.envConfig.maxLength, 5);
+  assert.deepEqual(added.runs[0].config.envConfig.weights, { ioi: 1, ior: 1, ctr: 0.1 });
+  assert.deepEqual(added.runs[0].config.world, { numItems: 100, numUsers: 100 });
+  const changed = await planRuns(loaded, { agent: 'random', episodes: 17 });
+  assert.notEqual(changed.runs[0].configHash, p.runs[0].configHash, 'a config change changes the hash');
+
+  const fixture = path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts');
+  const plug = await planRuns(loaded, { agent: fixture });
+  assert.deepEqual([...new Set(plug.runs.map((r) => r.label))], ['sampler']);
+  assert.equal(plug.runs[0].file, path.join('results', 'synthetic-v0__sampler__seed1.json'));
+});
+
+test('shards partition the matrix: disjoint, complete, deterministic, balanced; bad shard specs are usage errors', async () => {
+  const { runs } = await planRuns(loadSuite(suiteFile('s', BASE)));
+  for (const n of [1, 2, 4, 9, 12]) {
+    const parts = Array.from({ length: n }, (_, i) => shardRuns(runs, parseShard(`${i + 1}/${n}`)));
+    const indices = parts.flat().map((r) => r.index).sort((a, b) => a - b);
+    assert.deepEqual(indices, runs.map((r) => r.index), `shards of ${n}`);
+    const sizes = parts.map((p) => p.length);
+    assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1);
+  }
+  assert.deepEqual(shardRuns(runs, parseShard('2/3')).map((r) => r.index), [1, 4, 7]);
+  for (const bad of ['0/2', '3/2', '1/0', 'a/b', '1-2', '']) assert.throws(() => parseShard(bad), PlanError, bad);
+});
+
+test('checkSuite accepts the minimal suite and rejects an empty agent list', () => {
+  assert.equal(checkSuite(BASE, 'inline').name, 'mini');
+  assert.throws(() => checkSuite({ ...BASE, agents: [] }, 'inline'), /inline: invalid\n.*agents: must NOT have fewer than 1 items/);
+});
+
+test('IQM trims a quarter from each end; the bootstrap interval is seeded, reproducible and brackets the mean', () => {
+  assert.equal(iqm([1, 2, 3]), 2);
+  assert.equal(iqm([1, 2, 3, 100]), 2.5);
+  assert.equal(iqm([0, 1, 2, 3, 4, 5, 6, 1000]), 3.5);
+  const values = [0.1, 0.5, 0.3, 0.9, 0.2];
+  const a = bootstrapCI(values, Rng.stream(1, 'bootstrap'));
+  const b = bootstrapCI(values, Rng.stream(1, 'bootstrap'));
+  assert.deepEqual(a, b);
+  const mean = values.reduce((x, y) => x + y) / values.length;
+  assert.ok(a[0] < mean && mean < a[1] && a[0] >= 0.1 && a[1] <= 0.9, String(a));
+  assert.deepEqual(bootstrapCI([4], Rng.stream(1, 'x')), [4, 4]);
+  assert.deepEqual(aggregate(values, 'k'), aggregate(values, 'k'));
+  assert.equal(aggregate(values, 'k').n, 5);
+});
+
+test('no source file draws from the global Math generator (every draw comes from a seeded Rng)', () => {
+  const needle = ['Math', 'random'].join('.');
+  const offenders: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      if (name === 'node_modules' || name.startsWith('.')) continue;
+      const full = path.join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (/\.(ts|mts|js|mjs|hbs)$/.test(name) && readFileSync(full, 'utf8').includes(needle)) offenders.push(path.relative(ROOT, full));
+    }
+  };
+  for (const dir of ['envs', 'agents', 'benchmarks', 'reports', 'test']) walk(path.join(ROOT, dir));
+  assert.deepEqual(offenders, []);
+});
