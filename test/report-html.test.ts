@@ -1,0 +1,107 @@
+/**
+ * The HTML report from result files: one self-contained file (no script, no external reference,
+ * a CSP that forbids loading anything), leaderboard tables with intervals, bar charts with error
+ * bars, metrics@K, learning curves, example paths with item titles, run metadata; untrusted text
+ * (item titles, labels) escaped; the CLI's exit codes.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { codeVersion } from '../benchmarks/cli.ts';
+import { runPlan } from '../benchmarks/runner.ts';
+import { loadSuite, planRuns } from '../benchmarks/suite.ts';
+import { reportMain } from '../reports/cli.ts';
+import { assertSafeSvg } from '../reports/plots.ts';
+import { renderReport, writeReport } from '../reports/report.ts';
+import { readResults } from '../benchmarks/results.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const work = mkdtempSync(path.join(tmpdir(), 'prorec-report-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+const dir = path.join(work, 'runs');
+export const EVIL = '<script>window.__pwned = 1</script><img src=x onerror="alert(1)"> & "Tom\'s"';
+
+before(async () => {
+  const suite = path.join(work, 'suite.json');
+  writeFileSync(
+    suite,
+    JSON.stringify({
+      name: 'report-test',
+      description: 'report test',
+      seeds: [1, 2, 3],
+      budget: 'smoke',
+      budgets: { smoke: { episodes: 16, ks: [1, 5], examples: 2, trainEpochs: 1 } },
+      envs: [{ id: 'synthetic-v0', world: { numItems: 120, numUsers: 100 } }],
+      agents: [{ agent: 'random' }, { agent: 'popularity' }, { agent: 'greedy-ctr', config: { pathLength: 4 } }, { agent: path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts') }],
+    }),
+  );
+  const plan = await planRuns(loadSuite(suite));
+  const report = await runPlan(plan.runs, { out: dir, code: codeVersion(), progress: false, log: () => {} });
+  assert.equal(report.failed.length, 0);
+  // An untrusted item title in every file's example items: the report must show it as text.
+  for (const f of readdirSync(path.join(dir, 'results'))) {
+    const file = path.join(dir, 'results', f);
+    const r = JSON.parse(readFileSync(file, 'utf8'));
+    const first = String(r.examples.cases[0].path[0] ?? r.examples.cases[0].target);
+    r.examples.items[first].title = EVIL;
+    writeFileSync(file, JSON.stringify(r));
+  }
+});
+
+test('the report is one self-contained, script-free file with tables, inline SVG plots, curves, @K and example paths', async () => {
+  const { file, bytes } = await writeReport(dir);
+  const html = readFileSync(file, 'utf8');
+  assert.equal(Buffer.byteLength(html), bytes);
+  assert.ok(bytes < 1_000_000, `${bytes} bytes`);
+  assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">/);
+  assert.doesNotMatch(html, /<script/i, 'no script element, and the untrusted title is escaped');
+  assert.doesNotMatch(html, /<img/i);
+  assert.doesNotMatch(html, /\s(?:src|href)\s*=\s*["']?(?:https?:|\/\/)/i, 'nothing loaded from the network');
+  assert.ok(html.includes('&lt;script&gt;window.__pwned &#x3D; 1&lt;/script&gt;&lt;img src&#x3D;x onerror&#x3D;&quot;alert(1)&quot;&gt; &amp; &quot;Tom&#x27;s&quot;'));
+  // Tables: leaderboard with intervals, IQM, metrics@K for the agent that proposes paths, runs.
+  assert.equal((html.match(/<table class="leaderboard">/g) ?? []).length, 1);
+  for (const label of ['random', 'popularity', 'greedy-ctr', 'sampler']) assert.match(html, new RegExp(`<td class="name">${label}`));
+  assert.match(html, /<span class="ci">\[-?\d+\.\d+, -?\d+\.\d+\]<\/span>/);
+  assert.match(html, /<table class="iqm">/);
+  assert.equal((html.match(/<table class="atk">/g) ?? []).length, 2, 'reward simulator and evaluator');
+  assert.equal((html.match(/<tr><td class="name">sampler<\/td><td>5<\/td>/g) ?? []).length, 2);
+  assert.match(html, /<table class="runs">/);
+  assert.equal((html.match(/<tr><td class="name">synthetic-v0<\/td>/g) ?? []).length, 12, 'one metadata row per run');
+  // Plots: one bar chart per headline metric, @K lines, learning curves of return, length and KL.
+  const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
+  svgs.forEach(assertSafeSvg);
+  assert.equal((html.match(/<figure class="chart" data-metric="(?!\w+@K)/g) ?? []).length, 11);
+  for (const m of ['ioi@K', 'ior@K', 'ctr@K']) assert.ok(html.includes(`data-metric="${m}"`), m);
+  for (const c of ['return', 'length', 'kl']) assert.ok(html.includes(`data-curve="${c}"`), c);
+  assert.equal(svgs.length, 11 + 3 + 3);
+  // Bars with error bars: a rect mark per agent and rule marks (the whiskers) in a bar chart.
+  const ioi = /<figure class="chart" data-metric="ioi">[\s\S]*?<\/figure>/.exec(html)?.[0] ?? '';
+  assert.equal((ioi.match(/aria-roledescription="bar"/g) ?? []).length, 4, 'four bars');
+  assert.ok((ioi.match(/class="mark-rule role-mark/g) ?? []).length >= 1, 'error bars');
+  // Example paths with titles and attributes.
+  assert.match(html, /test case \d+ \(seed 1\)/);
+  assert.match(html, /<span class="attrs">\[genre-\d+/);
+});
+
+test('the same results give the same report (timestamps aside), whatever the file order', async () => {
+  const results = readResults(dir);
+  const a = await renderReport(results);
+  const b = await renderReport([...results].reverse());
+  assert.equal(a, b);
+});
+
+test('npm run report: missing folder or invalid result files exit 2 with the file named', async () => {
+  let err = '';
+  const capture = (t: string) => void (err += t);
+  assert.equal(await reportMain([path.join(work, 'nope')], capture), 2);
+  assert.match(err, /nope: no results folder/);
+  assert.equal(await reportMain([], capture), 2);
+  const broken = path.join(work, 'broken');
+  mkdirSync(path.join(broken, 'results'), { recursive: true });
+  writeFileSync(path.join(broken, 'results', 'x.json'), JSON.stringify({ schemaVersion: 1 }));
+  err = '';
+  assert.equal(await reportMain([broken], capture), 2);
+  assert.match(err, /results\/x\.json: invalid\n\s+- schemaVersion: 1; this code reads version 2/);
+});
