@@ -1,0 +1,538 @@
+/**
+ * The item-level policy π(a | h, path, T): a distribution over the N items ∪ {STOP} (DESIGN.md §5:
+ * an item-level softmax cannot emit non-existent items, unlike the paper's 4-token semantic ids).
+ *
+ * Architecture (small on purpose: it trains on 2 CPU cores):
+ * - item embeddings E [N × d] (d = 64), shared by the input and the output layer;
+ * - an encoder over the user's sequence history ⊕ path: one causal self-attention block with the
+ *   target as an extra key (default), or a GRU. Items the user did not accept (accept: 'sample')
+ *   are not part of the sequence: masked as attention keys / no GRU update. Attention is the
+ *   default because on the wasm backend it is ~10x faster: a GRU is ~12 small ops per time step,
+ *   and every tf.slice/split of a large tensor copies the whole tensor out of the wasm heap;
+ * - a head on [h_t, e_T, h_t ∘ e_T, s_t] (s_t: embedding of the step index t, so the STOP decision
+ *   can depend on the path length) → z_t ∈ R^d;
+ * - logits: items z_t·E^T + b, STOP z_t·w_stop + b_stop; forbidden actions get −1e9 before the
+ *   log-softmax. Forbidden: the target, items already recommended in the path, and optionally the
+ *   history (`maskHistory`); `act` also applies the environment's actionMask.
+ *
+ * A batch of paths is a `Trajectories`: a term of row b at position t (t = 0..L) is the decision
+ * made after t items; terms 0..L-1 chose the path items, term L chose STOP when the path stopped.
+ * Teacher forcing computes every term of every row in one pass (training), `nextLogProbs` the
+ * term at t = L only (acting).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Type, type Static } from '@sinclair/typebox';
+import { HISTORY_LENGTH } from '../envs/dataset.ts';
+import { Rng } from '../envs/rng.ts';
+import { StringEnum, validate } from '../envs/validate.ts';
+import { normalArray, ParamSet } from './nn.ts';
+
+export const PolicyConfigSchema = Type.Object(
+  {
+    /** Embedding and hidden size. */
+    dim: Type.Integer({ minimum: 2, maximum: 1024, default: 64 }),
+    encoder: StringEnum(['attention', 'gru'] as const, { default: 'attention' }),
+    /** Longest path the step embeddings distinguish (L_max); longer paths share the last embedding. */
+    maxLength: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+    /** Also forbid the history's items (the environment allows them unless its maskHistory is set). */
+    maskHistory: Type.Boolean({ default: true }),
+  },
+  { additionalProperties: false },
+);
+export type PolicyConfig = Static<typeof PolicyConfigSchema>;
+export const POLICY_DEFAULTS: PolicyConfig = { dim: 64, encoder: 'attention', maxLength: 10, maskHistory: true };
+
+export function resolvePolicyConfig(partial: Partial<PolicyConfig> = {}, source = 'policy config'): PolicyConfig {
+  return validate(PolicyConfigSchema, { ...POLICY_DEFAULTS, ...partial }, source);
+}
+
+/** Value added to the logit of a forbidden action. */
+const NEG = -1e9;
+
+/**
+ * A batch of B paths. Columns 0..P-1 of `items` hold each row's L ≤ P recommended items (padding
+ * after L is ignored). `accepted[b·P + t]` = 1 when the user accepted item t (it joined the
+ * sequence); in the paper's setting every item is accepted.
+ */
+export interface Trajectories {
+  readonly size: number;
+  /** B × HISTORY_LENGTH, oldest first. */
+  readonly history: Int32Array;
+  readonly target: Int32Array;
+  /** Columns of `items` (≥ every row's L). */
+  readonly width: number;
+  readonly items: Int32Array;
+  readonly accepted: Uint8Array;
+  /** L per row. */
+  readonly lengths: Int32Array;
+  /** 1 when the row's path ended with STOP (there is a STOP term at t = L). */
+  readonly stopped: Uint8Array;
+}
+
+/** One path in progress or finished, as agents and trainers hold it. */
+export interface PathRecord {
+  readonly history: ArrayLike<number>;
+  readonly target: number;
+  readonly items: ArrayLike<number>;
+  /** Per item: accepted by the user (default: all accepted). */
+  readonly accepted?: ArrayLike<number | boolean> | null;
+  readonly stopped?: boolean;
+}
+
+/** Packs paths into a Trajectories batch (width = longest path, at least `minWidth`). */
+export function packPaths(paths: readonly PathRecord[], minWidth = 0): Trajectories {
+  const B = paths.length;
+  let width = minWidth;
+  for (const p of paths) width = Math.max(width, p.items.length);
+  const history = new Int32Array(B * HISTORY_LENGTH);
+  const target = new Int32Array(B);
+  const items = new Int32Array(B * width);
+  const accepted = new Uint8Array(B * width);
+  const lengths = new Int32Array(B);
+  const stopped = new Uint8Array(B);
+  paths.forEach((p, b) => {
+    if (p.history.length !== HISTORY_LENGTH) throw new Error(`path ${b}: history has ${p.history.length} items, the policy reads ${HISTORY_LENGTH}`);
+    for (let j = 0; j < HISTORY_LENGTH; j++) history[b * HISTORY_LENGTH + j] = p.history[j];
+    target[b] = p.target;
+    lengths[b] = p.items.length;
+    stopped[b] = p.stopped ? 1 : 0;
+    for (let t = 0; t < p.items.length; t++) {
+      items[b * width + t] = p.items[t];
+      accepted[b * width + t] = p.accepted ? (p.accepted[t] ? 1 : 0) : 1;
+    }
+  });
+  return { size: B, history, target, width, items, accepted, lengths, stopped };
+}
+
+/** Mask variations (defaults: the policy's maskHistory, target forbidden, STOP allowed). */
+export interface MaskOptions {
+  readonly maskHistory?: boolean;
+  /** The target is an allowed output (IRN ends a path by predicting it). */
+  readonly allowTarget?: boolean;
+  readonly forbidStop?: boolean;
+}
+
+/** The decisions to score: term (row, t) with its action (an item, or STOP = N). */
+export interface Terms {
+  readonly count: number;
+  readonly row: Int32Array;
+  readonly t: Int32Array;
+  /** The action taken at the term (for training); -1 when unknown (acting). */
+  readonly action: Int32Array;
+}
+
+/** Every term of every row: t = 0..L-1 (items) and t = L when the row stopped. */
+export function trainingTerms(traj: Trajectories, stop: number): Terms {
+  const rows: number[] = [];
+  const ts: number[] = [];
+  const actions: number[] = [];
+  for (let b = 0; b < traj.size; b++) {
+    const L = traj.lengths[b];
+    for (let t = 0; t < L; t++) {
+      rows.push(b);
+      ts.push(t);
+      actions.push(traj.items[b * traj.width + t]);
+    }
+    if (traj.stopped[b]) {
+      rows.push(b);
+      ts.push(L);
+      actions.push(stop);
+    }
+  }
+  return { count: rows.length, row: Int32Array.from(rows), t: Int32Array.from(ts), action: Int32Array.from(actions) };
+}
+
+/** The next decision of every row: t = L. */
+export function nextTerms(traj: Trajectories): Terms {
+  const B = traj.size;
+  return { count: B, row: Int32Array.from({ length: B }, (_, b) => b), t: Int32Array.from(traj.lengths), action: new Int32Array(B).fill(-1) };
+}
+
+function glorot(rng: Rng, fanIn: number, fanOut: number): Float32Array {
+  return normalArray(rng, fanIn * fanOut, Math.sqrt(2 / (fanIn + fanOut)));
+}
+
+export class PolicyNetwork {
+  readonly params: ParamSet;
+  readonly config: PolicyConfig;
+  /** STOP's action id. */
+  readonly stop: number;
+
+  /**
+   * @param seed fixes every initial weight (drawn in JS from an Rng stream, not by tfjs).
+   * @param trainable false for a frozen reference copy.
+   */
+  constructor(readonly numItems: number, config: Partial<PolicyConfig>, seed: number, trainable = true, label = 'policy') {
+    this.config = resolvePolicyConfig(config);
+    this.stop = numItems;
+    const d = this.config.dim;
+    const N = numItems;
+    const rng = Rng.stream(seed, `${label}-init`);
+    const p = (this.params = new ParamSet(label, trainable));
+    p.add('emb', [N, d], normalArray(rng, N * d, 0.1), { decay: true });
+    if (this.config.encoder === 'gru') {
+      p.add('gru_wx', [d, 3 * d], glorot(rng, d, 3 * d), { decay: true });
+      p.add('gru_wh', [d, 3 * d], normalArray(rng, d * 3 * d, 1 / Math.sqrt(d)), { decay: true });
+      p.add('gru_b', [3 * d], new Float32Array(3 * d));
+    } else {
+      // Positions 0..HISTORY_LENGTH + maxLength − 1 for tokens (later ones share the last), and
+      // one more row for the target token, whose position must not depend on the batch's padding.
+      const P = HISTORY_LENGTH + this.config.maxLength + 1;
+      p.add('att_pos', [P, d], normalArray(rng, P * d, 0.1), { decay: true });
+      for (const k of ['att_wq', 'att_wk', 'att_wv', 'att_wo']) p.add(k, [d, d], glorot(rng, d, d), { decay: true });
+      p.add('att_ln1_g', [d], new Float32Array(d).fill(1));
+      p.add('att_ln1_b', [d], new Float32Array(d));
+      p.add('att_ff1', [d, 2 * d], glorot(rng, d, 2 * d), { decay: true });
+      p.add('att_ff1_b', [2 * d], new Float32Array(2 * d));
+      p.add('att_ff2', [2 * d, d], glorot(rng, 2 * d, d), { decay: true });
+      p.add('att_ff2_b', [d], new Float32Array(d));
+      p.add('att_ln2_g', [d], new Float32Array(d).fill(1));
+      p.add('att_ln2_b', [d], new Float32Array(d));
+    }
+    const S = this.config.maxLength + 1;
+    p.add('step_emb', [S, d], normalArray(rng, S * d, 0.1), { decay: true });
+    p.add('head_w1', [4 * d, 2 * d], glorot(rng, 4 * d, 2 * d), { decay: true });
+    p.add('head_b1', [2 * d], new Float32Array(2 * d));
+    p.add('head_w2', [2 * d, d], glorot(rng, 2 * d, d), { decay: true });
+    p.add('head_b2', [d], new Float32Array(d));
+    p.add('item_bias', [N], new Float32Array(N));
+    p.add('stop_w', [d, 1], normalArray(rng, d, 0.1), { decay: true });
+    p.add('stop_b', [1], new Float32Array(1));
+  }
+
+  /**
+   * Sequence states H [B·(W+1), d]: row b·(W+1) + t is the state after the history and the first
+   * t path items (W = traj.width). Call inside tf.tidy (or dispose the result).
+   */
+  encode(traj: Trajectories): tf.Tensor2D {
+    return this.config.encoder === 'gru' ? this.encodeGru(traj) : this.encodeAttention(traj);
+  }
+
+  private encodeGru(traj: Trajectories): tf.Tensor2D {
+    const d = this.config.dim;
+    const B = traj.size;
+    const W = traj.width;
+    const E = this.params.get('emb');
+    const wx = this.params.get('gru_wx');
+    const wh = this.params.get('gru_wh');
+    const bias = this.params.get('gru_b');
+    // Input projections of every history and path position in one matmul.
+    const T = HISTORY_LENGTH + W;
+    const seq = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < HISTORY_LENGTH; j++) seq[b * T + j] = traj.history[b * HISTORY_LENGTH + j];
+      for (let t = 0; t < W; t++) seq[b * T + HISTORY_LENGTH + t] = traj.items[b * W + t];
+    }
+    const X = tf.reshape(tf.add(tf.matMul(tf.gather(E, tf.tensor1d(seq, 'int32')), wx), bias), [B, T, 3 * d]);
+    const cell = (h: tf.Tensor2D, j: number): tf.Tensor2D => {
+      // z: update gate, r: reset gate, n: candidate (torch's GRU formulation).
+      const x = tf.reshape(tf.slice(X, [0, j, 0], [B, 1, 3 * d]), [B, 3 * d]);
+      const hh = tf.matMul(h, wh);
+      const [xz, xr, xn] = tf.split(x, 3, 1);
+      const [hz, hr, hn] = tf.split(hh, 3, 1);
+      const z = tf.sigmoid(tf.add(xz, hz));
+      const r = tf.sigmoid(tf.add(xr, hr));
+      const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
+      return tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
+    };
+    let h = tf.zeros([B, d]) as tf.Tensor2D;
+    for (let j = 0; j < HISTORY_LENGTH; j++) h = cell(h, j);
+    const states: tf.Tensor2D[] = [h];
+    if (W > 0) {
+      const acc = tf.tensor2d(Float32Array.from(traj.accepted), [B, W]);
+      for (let t = 0; t < W; t++) {
+        const next = cell(h, HISTORY_LENGTH + t);
+        // A rejected (or padding) item leaves the user's sequence, hence the state, unchanged.
+        const a = tf.slice(acc, [0, t], [B, 1]);
+        h = tf.add(tf.mul(a, next), tf.mul(tf.sub(1, a), h)) as tf.Tensor2D;
+        states.push(h);
+      }
+    }
+    return tf.reshape(tf.stack(states, 1), [B * (W + 1), d]) as tf.Tensor2D;
+  }
+
+  private layerNorm(x: tf.Tensor, g: string, b: string): tf.Tensor {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), this.params.get(g)), this.params.get(b));
+  }
+
+  /**
+   * One pre-norm causal self-attention block over history ⊕ path, with the target as an extra key
+   * every position may attend to (IRN conditions its sequence on the target; its personalised
+   * impressionability mask is not reproduced). The state after t path items is the output at
+   * token HISTORY_LENGTH − 1 + t.
+   */
+  private encodeAttention(traj: Trajectories): tf.Tensor2D {
+    const d = this.config.dim;
+    const B = traj.size;
+    const W = traj.width;
+    const T = HISTORY_LENGTH + W;
+    const E = this.params.get('emb');
+    const posTable = this.params.get('att_pos');
+    const targetPos = posTable.shape[0] - 1;
+    const maxPos = targetPos - 1;
+    const seq = new Int32Array(B * T);
+    // Additive key mask [B, T+1, T+1]: causal, rejected/padding items hidden, the target (last key) visible to all.
+    const mask = new Float32Array(B * (T + 1) * (T + 1));
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < HISTORY_LENGTH; j++) seq[b * T + j] = traj.history[b * HISTORY_LENGTH + j];
+      for (let t = 0; t < W; t++) seq[b * T + HISTORY_LENGTH + t] = traj.items[b * W + t];
+      for (let q = 0; q <= T; q++) {
+        for (let k = 0; k <= T; k++) {
+          let ok: boolean;
+          if (k === T) ok = true;
+          else if (q === T) ok = false;
+          else ok = k <= q && (k < HISTORY_LENGTH || (traj.accepted[b * W + (k - HISTORY_LENGTH)] === 1 && k - HISTORY_LENGTH < traj.lengths[b]));
+          if (q < T && k === q) ok = true; // a query always sees itself (no empty rows)
+          mask[(b * (T + 1) + q) * (T + 1) + k] = ok ? 0 : NEG;
+        }
+      }
+    }
+    const pos = Int32Array.from({ length: T + 1 }, (_, j) => (j === T ? targetPos : Math.min(j, maxPos)));
+    const tokens = tf.reshape(tf.gather(E, tf.tensor1d(seq, 'int32')), [B, T, d]);
+    const tgt = tf.reshape(tf.gather(E, tf.tensor1d(traj.target, 'int32')), [B, 1, d]);
+    const x = tf.add(tf.concat([tokens, tgt], 1), tf.expandDims(tf.gather(posTable, tf.tensor1d(pos, 'int32')), 0));
+    const flat = (t: tf.Tensor) => tf.reshape(t, [B * (T + 1), d]);
+    const unflat = (t: tf.Tensor) => tf.reshape(t, [B, T + 1, d]);
+    const xn = this.layerNorm(x, 'att_ln1_g', 'att_ln1_b');
+    const q = unflat(tf.matMul(flat(xn), this.params.get('att_wq')));
+    const k = unflat(tf.matMul(flat(xn), this.params.get('att_wk')));
+    const v = unflat(tf.matMul(flat(xn), this.params.get('att_wv')));
+    const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)), tf.tensor3d(mask, [B, T + 1, T + 1]));
+    const att = tf.matMul(tf.softmax(scores), v);
+    const h1 = tf.add(x, unflat(tf.matMul(flat(att), this.params.get('att_wo'))));
+    const h1n = flat(this.layerNorm(h1, 'att_ln2_g', 'att_ln2_b'));
+    const ff = tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(h1n, this.params.get('att_ff1')), this.params.get('att_ff1_b'))), this.params.get('att_ff2')), this.params.get('att_ff2_b'));
+    const h2 = tf.add(flat(h1), ff); // [B·(T+1), d]
+    // State after t items: token HISTORY_LENGTH − 1 + t.
+    const idx = new Int32Array(B * (W + 1));
+    for (let b = 0; b < B; b++) for (let t = 0; t <= W; t++) idx[b * (W + 1) + t] = b * (T + 1) + HISTORY_LENGTH - 1 + t;
+    return tf.gather(h2, tf.tensor1d(idx, 'int32')) as tf.Tensor2D;
+  }
+
+  /**
+   * The additive mask of each term [count × (N+1)]: −1e9 on the target, on the path items before
+   * t, on the history when maskHistory, and where `extra` (the environment's actionMask per row)
+   * is 0. Built in JS: it is a memset plus a few writes per term. `opts` serves IRN, which predicts
+   * the target itself as the end of a path instead of STOP.
+   */
+  buildMask(traj: Trajectories, terms: Terms, extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
+    const A = this.numItems + 1;
+    const maskHistory = opts.maskHistory ?? this.config.maskHistory;
+    const mask = new Float32Array(terms.count * A);
+    for (let i = 0; i < terms.count; i++) {
+      const b = terms.row[i];
+      const t = terms.t[i];
+      const o = i * A;
+      if (maskHistory) for (let j = 0; j < HISTORY_LENGTH; j++) mask[o + traj.history[b * HISTORY_LENGTH + j]] = NEG;
+      for (let k = 0; k < t; k++) mask[o + traj.items[b * traj.width + k]] = NEG;
+      const e = extra?.[b];
+      if (e) for (let a = 0; a < A; a++) if (!e[a]) mask[o + a] = NEG;
+      mask[o + traj.target[b]] = opts.allowTarget ? 0 : NEG;
+      mask[o + this.stop] = opts.forbidStop ? NEG : 0;
+    }
+    return mask;
+  }
+
+  /** Raw logits of the terms [count × (N+1)] from states H (see `encode`). */
+  headLogits(H: tf.Tensor2D, traj: Trajectories, terms: Terms): tf.Tensor2D {
+    const W1 = traj.width + 1;
+    const maxStep = this.config.maxLength;
+    const stateIdx = Int32Array.from({ length: terms.count }, (_, i) => terms.row[i] * W1 + terms.t[i]);
+    const targets = Int32Array.from({ length: terms.count }, (_, i) => traj.target[terms.row[i]]);
+    const steps = Int32Array.from({ length: terms.count }, (_, i) => Math.min(terms.t[i], maxStep));
+    const E = this.params.get('emb');
+    const h = tf.gather(H, tf.tensor1d(stateIdx, 'int32'));
+    const eT = tf.gather(E, tf.tensor1d(targets, 'int32'));
+    const s = tf.gather(this.params.get('step_emb'), tf.tensor1d(steps, 'int32'));
+    const x = tf.concat([h, eT, tf.mul(h, eT), s], 1);
+    const z1 = tf.relu(tf.add(tf.matMul(x, this.params.get('head_w1')), this.params.get('head_b1')));
+    const z = tf.add(tf.matMul(z1, this.params.get('head_w2')), this.params.get('head_b2'));
+    const items = tf.add(tf.matMul(z, E, false, true), this.params.get('item_bias'));
+    const stop = tf.add(tf.matMul(z, this.params.get('stop_w')), this.params.get('stop_b'));
+    return tf.concat([items, stop], 1) as tf.Tensor2D;
+  }
+
+  /** Masked log-probabilities of the terms [count × (N+1)]. Inside tf.tidy. */
+  termLogProbs(traj: Trajectories, terms: Terms, mask: Float32Array): tf.Tensor2D {
+    const logits = this.headLogits(this.encode(traj), traj, terms);
+    return tf.logSoftmax(tf.add(logits, tf.tensor2d(mask, [terms.count, this.numItems + 1]))) as tf.Tensor2D;
+  }
+
+  /** Flat indices term·(N+1) + action of each term's action. */
+  actionIndex(terms: Terms): Int32Array {
+    const A = this.numItems + 1;
+    return Int32Array.from({ length: terms.count }, (_, i) => {
+      const a = terms.action[i];
+      if (!(a >= 0 && a <= this.stop)) throw new Error(`term ${i} has no action`);
+      return i * A + a;
+    });
+  }
+
+  /** ℓ of each term's action, a tensor [count] (inside tf.tidy; differentiable). */
+  chosenLogProbs(logp: tf.Tensor2D, terms: Terms): tf.Tensor1D {
+    return tf.gather(tf.reshape(logp, [-1]), tf.tensor1d(this.actionIndex(terms), 'int32')) as tf.Tensor1D;
+  }
+
+  /** Log-probabilities of the next action of every row, read into JS [B × (N+1)]. */
+  nextLogProbs(traj: Trajectories, extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
+    const terms = nextTerms(traj);
+    const mask = this.buildMask(traj, terms, extra, opts);
+    const t = tf.tidy(() => this.termLogProbs(traj, terms, mask));
+    const out = t.dataSync() as Float32Array;
+    t.dispose();
+    return out;
+  }
+
+  /** Sequence log-likelihood per row (items and STOP terms), in JS. */
+  pathLogProbs(traj: Trajectories, opts: MaskOptions = {}): Float64Array {
+    const terms = trainingTerms(traj, this.stop);
+    const mask = this.buildMask(traj, terms, null, opts);
+    const t = tf.tidy(() => this.chosenLogProbs(this.termLogProbs(traj, terms, mask), terms));
+    const lp = t.dataSync();
+    t.dispose();
+    const out = new Float64Array(traj.size);
+    for (let i = 0; i < terms.count; i++) out[terms.row[i]] += lp[i];
+    return out;
+  }
+
+  dispose(): void {
+    this.params.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
+
+/** Draws one action per row from log-probabilities [B × A] with uniforms from `rng` (inverse CDF). */
+export function sampleFromLogProbs(logp: Float32Array, B: number, A: number, rng: Rng): { actions: Int32Array; logProbs: Float64Array } {
+  const actions = new Int32Array(B);
+  const logProbs = new Float64Array(B);
+  for (let b = 0; b < B; b++) {
+    const o = b * A;
+    let u = rng.float();
+    let chosen = -1;
+    let last = -1;
+    for (let a = 0; a < A; a++) {
+      const p = Math.exp(logp[o + a]);
+      if (p <= 0) continue;
+      last = a;
+      u -= p;
+      if (u < 0) {
+        chosen = a;
+        break;
+      }
+    }
+    // Rounding left u ≥ 0 after the last positive-probability action: take that action.
+    if (chosen < 0) chosen = last;
+    actions[b] = chosen;
+    logProbs[b] = logp[o + chosen];
+  }
+  return { actions, logProbs };
+}
+
+/**
+ * Greedy decoding of the factored decision: STOP when π(STOP) ≥ 1/2 (stopping is likelier than
+ * continuing), otherwise the most probable item. A plain argmax over items ∪ STOP would nearly
+ * always STOP: the continue mass is spread over N items while STOP is one action.
+ */
+export function greedyFromLogProbs(logp: Float32Array, B: number, A: number): Int32Array {
+  const stop = A - 1;
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const o = b * A;
+    let best = stop;
+    let bestV = -Infinity;
+    if (Math.exp(logp[o + stop]) < 0.5) {
+      for (let a = 0; a < stop; a++) {
+        const v = logp[o + a];
+        if (v > bestV && v > -1e8) {
+          bestV = v;
+          best = a;
+        }
+      }
+    }
+    out[b] = best;
+  }
+  return out;
+}
+
+export interface BeamPath {
+  /** Recommended items (STOP implicit after the last, unless `stopped` is false: truncated at L_max). */
+  items: number[];
+  /** Σ log π over the items and the STOP term. */
+  logProb: number;
+  stopped: boolean;
+}
+
+/**
+ * Beam search for K candidate paths per case. Two stopping rules:
+ * - 'gate' (default): a beam finishes with STOP when π(STOP) ≥ 1/2 (as greedy decoding), else it
+ *   is extended by its top-K items. Paths compete on Σ log π, STOP term included.
+ * - 'joint': every beam is extended by its top-K items and by STOP. Ranking finished paths of all
+ *   lengths by Σ log π favours the shortest ones (each item costs ~log(1/N)): the empty path
+ *   usually wins, which is why 'gate' is the default.
+ * The K best live extensions per case survive each step. A path reaching `maxLength` items finishes
+ * without a STOP term (the environment truncates it). A case's search ends when K finished paths
+ * score at least as high as its best live beam (log-probabilities only decrease). Returns up to K
+ * distinct paths per case, best first.
+ */
+export function beamSearch(
+  net: PolicyNetwork,
+  cases: readonly { history: ArrayLike<number>; target: number; prefix?: readonly number[] }[],
+  K: number,
+  maxLength: number,
+  opts: { stopRule?: 'gate' | 'joint' } = {},
+): BeamPath[][] {
+  const A = net.numItems + 1;
+  const stop = net.stop;
+  const gate = (opts.stopRule ?? 'gate') === 'gate';
+  type Beam = { c: number; items: number[]; logProb: number };
+  let live: Beam[] = cases.map((c, i) => ({ c: i, items: [...(c.prefix ?? [])], logProb: 0 }));
+  const finished: BeamPath[][] = cases.map(() => []);
+  const kth = (xs: BeamPath[]) => (xs.length >= K ? xs[K - 1].logProb : -Infinity);
+  while (live.length > 0) {
+    // Beams already at the length limit finish as truncated paths.
+    const next: Beam[] = [];
+    for (const b of live) {
+      if (b.items.length >= maxLength) finished[b.c].push({ items: b.items, logProb: b.logProb, stopped: false });
+      else next.push(b);
+    }
+    live = next;
+    if (live.length === 0) break;
+    const traj = packPaths(live.map((b) => ({ history: cases[b.c].history, target: cases[b.c].target, items: b.items })));
+    const logp = net.nextLogProbs(traj);
+    const expansions = new Map<number, Beam[]>();
+    live.forEach((b, r) => {
+      const o = r * A;
+      // Top-K items of this beam (K small: a partial selection).
+      const top: { a: number; v: number }[] = [];
+      for (let a = 0; a < stop; a++) {
+        const v = logp[o + a];
+        if (v < -1e8) continue;
+        if (top.length < K) {
+          top.push({ a, v });
+          top.sort((x, y) => y.v - x.v);
+        } else if (v > top[K - 1].v) {
+          top[K - 1] = { a, v };
+          top.sort((x, y) => y.v - x.v);
+        }
+      }
+      const stops = !gate || top.length === 0 || Math.exp(logp[o + stop]) >= 0.5;
+      if (stops) finished[b.c].push({ items: b.items, logProb: b.logProb + logp[o + stop], stopped: true });
+      if (gate && stops) return;
+      const list = expansions.get(b.c) ?? [];
+      for (const { a, v } of top) list.push({ c: b.c, items: [...b.items, a], logProb: b.logProb + v });
+      expansions.set(b.c, list);
+    });
+    live = [];
+    for (const [c, list] of expansions) {
+      finished[c].sort((x, y) => y.logProb - x.logProb);
+      list.sort((x, y) => y.logProb - x.logProb);
+      const bar = kth(finished[c]);
+      for (const b of list.slice(0, K)) if (b.logProb > bar) live.push(b);
+    }
+  }
+  return finished.map((f) => f.sort((x, y) => y.logProb - x.logProb).slice(0, K));
+}
