@@ -1,0 +1,569 @@
+/**
+ * Stage 2: policy-gradient fine-tuning of the supervised policy (DESIGN.md §4), one trainer for
+ * every estimator:
+ *
+ *   reinforce            A_t = R                                   (path return, every term)
+ *   reinforce-baseline   A_t = R − b,  b = mean R of the group (leave-one-out by default)
+ *   grpo                 A_t = (R − mean_g R) / (std_g R + ε)
+ *   prorl                SRC (stepwiseCentering, statistics of the first epoch, then frozen)
+ *                        + PSAE (positionAdvantages: reward-to-go minus the mean over the
+ *                        group's rollouts active at t) + KL to the frozen supervised policy
+ *   prorl-no-src         PSAE on raw rewards
+ *   prorl-no-psae        SRC + path-level group baseline
+ *
+ * The advantages come from agents/estimators.ts; this file only samples, computes log-probs and
+ * applies the loss. It reads top to bottom like a CleanRL script: `train()` is the loop.
+ *
+ *   loss = −(1/N) Σ_paths Σ_t A_t ℓ_t  +  β · (1/N) Σ_paths Σ_t KL(π(·|s_t) ‖ π_ref(·|s_t))
+ *
+ * with ℓ_t = log π(a_t | s_t) over the path items and the STOP term, N the number of paths. The
+ * KL is the exact per-step KL over the action distribution at the visited states (one softmax per
+ * state): its gradient is a real regulariser, unlike the official code's β(ℓ_t − ℓ_ref,t) on
+ * sampled actions, whose gradient has zero mean. `kl: 'penalty'` instead subtracts β(ℓ_t − ℓ_ref,t)
+ * from the step rewards before the advantages (a reward-side KL: E[Σ_t ℓ_t − ℓ_ref,t] is the
+ * sequence KL); the STOP term has no reward slot, so its log-ratio is not penalised there.
+ *
+ * One on-policy update per batch: a batch is `casesPerBatch` train cases × G sampled paths. An
+ * epoch is `casesPerEpoch` train cases (a subset, so epochs fit a small machine).
+ */
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Split } from '../envs/dataset.ts';
+import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import { deriveSeed, Rng } from '../envs/rng.ts';
+import { StringEnum, validate } from '../envs/validate.ts';
+import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
+import {
+  CenteringStats,
+  grpo,
+  positionAdvantages,
+  reinforce,
+  reinforceBaseline,
+  stepwiseCentering,
+  type Advantages,
+  type CenteringSpec,
+  type ComponentValues,
+  type EstimatorName,
+  type Rollout,
+} from './estimators.ts';
+import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
+import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
+import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type Trajectories } from './policy.ts';
+import { runEpisodes, summarise } from './rollout.ts';
+import { SUPERVISED_DEFAULTS, SupervisedConfigSchema, trainSupervised, type SupervisedResult } from './supervised.ts';
+
+export const RL_ESTIMATORS = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'] as const satisfies readonly EstimatorName[];
+export type RlEstimator = (typeof RL_ESTIMATORS)[number];
+
+const Weights = Type.Object(
+  { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() },
+  { additionalProperties: false },
+);
+
+export const RlConfigSchema = Type.Object(
+  {
+    /** G: sampled paths per case (the group). */
+    groupSize: Type.Integer({ minimum: 1, default: 16 }),
+    /** Cases per update (the batch has casesPerBatch × G paths). */
+    casesPerBatch: Type.Integer({ minimum: 1, default: 16 }),
+    /** Train cases per epoch (a random subset each epoch). */
+    casesPerEpoch: Type.Integer({ minimum: 1, default: 256 }),
+    epochs: Type.Integer({ minimum: 0, default: 8 }),
+    lr: Type.Number({ exclusiveMinimum: 0, default: 1e-4 }),
+    weightDecay: Type.Number({ minimum: 0, default: 0.01 }),
+    clipNorm: Type.Number({ minimum: 0, default: 0 }),
+    /** β of the KL to the frozen supervised policy. */
+    beta: Type.Number({ minimum: 0, default: 0.01 }),
+    kl: StringEnum(['exact', 'penalty', 'none'] as const, { default: 'exact' }),
+    /** Reward weights; default: the environment's. */
+    weights: Type.Optional(Weights),
+    /** SRC: 'zscore' (official code: per-component z-score, CTR / L_max) or 'plain' (r − μ). */
+    centering: StringEnum(['zscore', 'plain'] as const, { default: 'zscore' }),
+    /** Baseline of PSAE and of prorl-no-psae / reinforce-baseline. */
+    baseline: StringEnum(['leave-one-out', 'group-mean'] as const, { default: 'leave-one-out' }),
+    /** Chunks the batch is split into for the gradient-variance estimate (≥ 2 to log it). */
+    gradChunks: Type.Integer({ minimum: 1, default: 4 }),
+    /** Valid cases evaluated (greedy) at the end of each epoch, for the logs (0: none). */
+    validCases: Type.Integer({ minimum: 0, default: 128 }),
+    /**
+     * Targets of the training cases: 'case' keeps each train case's own target (the end of its
+     * real coherent run: a target the user is already close to); 'random' pairs each train history
+     * with a uniformly random target outside it, re-drawn every epoch, which is how test cases are
+     * built (DESIGN.md §6). Validation logs use the same rule on valid histories.
+     */
+    targets: StringEnum(['random', 'case'] as const, { default: 'random' }),
+  },
+  { additionalProperties: false },
+);
+export type RlConfig = Static<typeof RlConfigSchema>;
+export const RL_DEFAULTS: RlConfig = {
+  groupSize: 16, casesPerBatch: 16, casesPerEpoch: 256, epochs: 8, lr: 1e-4, weightDecay: 0.01, clipNorm: 0, beta: 0.01,
+  kl: 'exact', centering: 'zscore', baseline: 'leave-one-out', gradChunks: 4, validCases: 128, targets: 'random',
+};
+
+export const RlAgentConfigSchema = Type.Object(
+  {
+    policy: Type.Optional(Type.Partial(PolicyConfigSchema, { additionalProperties: false })),
+    rl: Type.Optional(Type.Partial(RlConfigSchema, { additionalProperties: false })),
+    /** Stage 1, run first when `init` is not given. */
+    pretrain: Type.Optional(Type.Partial(SupervisedConfigSchema, { additionalProperties: false })),
+    /** A supervised (or any policy) checkpoint to start from instead of pre-training. */
+    init: Type.Optional(Type.String()),
+    /** Checkpoint file for resuming: written every `checkpointEvery` updates and at each epoch's end. */
+    checkpoint: Type.Optional(Type.String()),
+    checkpointEvery: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    /** Continue from `checkpoint` when it exists (default true). */
+    resume: Type.Optional(Type.Boolean({ default: true })),
+    decode: Type.Optional(StringEnum(['greedy', 'sample'] as const, { default: 'greedy' })),
+  },
+  { additionalProperties: false },
+);
+export type RlAgentConfig = Static<typeof RlAgentConfigSchema>;
+
+export interface UpdateStats {
+  loss: number;
+  klPerPath: number;
+  klPerStep: number;
+  entropy: number;
+  /** ‖g‖ before clipping. */
+  gradNorm: number;
+  /** Mean and variance over chunks c of ‖C·g_c‖ (each C·g_c estimates g from 1/C of the batch). */
+  chunkNormMean: number;
+  chunkNormVar: number;
+  /** (1/(C−1)) Σ_c ‖C·g_c − g‖²: C × the trace of the covariance of the batch gradient. */
+  gradVarTrace: number;
+}
+
+/** Everything a resumed run needs to continue exactly where the saved one was. */
+interface TrainState {
+  seed: number;
+  /** Next epoch (1-based) and batch within it to run. */
+  epoch: number;
+  batch: number;
+  update: number;
+  /** Rollouts observed by CenteringStats before it froze, replayed on resume (per batch). */
+  centeringBatches: { rewards: number[][]; ioi: number[][]; ior: number[][]; ctr: number[][]; stopped: boolean[] }[];
+  centeringFrozen: boolean;
+  pretrain: SupervisedResult | null;
+  seconds: number;
+}
+
+export class RlAgent extends PolicyAgent {
+  /** π_ref: the frozen pre-trained policy the KL term pulls toward. */
+  readonly ref: PolicyNetwork;
+  readonly rl: RlConfig;
+  private state: TrainState | null = null;
+  private optimizer: AdamW | null = null;
+  private stats = new CenteringStats();
+
+  constructor(
+    readonly estimator: RlEstimator,
+    net: PolicyNetwork,
+    readonly config: RlAgentConfig,
+    decode: Decode,
+  ) {
+    super(estimator, net, decode);
+    this.ref = new PolicyNetwork(net.numItems, net.config, 0, false, 'reference');
+    this.rl = validate(RlConfigSchema, { ...RL_DEFAULTS, ...(config.rl ?? {}) }, `${estimator}.rl config`);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The training loop
+  // -------------------------------------------------------------------------------------------
+
+  async train(makeEnv: (numEnvs: number) => Promise<ProactiveRecVectorEnv>, budget: TrainBudget, ctx: { rng: Rng; callbacks?: TrainCallbacks }): Promise<void> {
+    const cfg = this.rl;
+    const cb = ctx.callbacks;
+    const started = Date.now();
+    const deadline = budget.seconds !== undefined ? started + budget.seconds * 1000 : Infinity;
+    const epochs = budget.epochs ?? cfg.epochs;
+    const G = cfg.groupSize;
+    const P = cfg.casesPerBatch;
+    const baseEnv = await makeEnv(P * G);
+    let env = baseEnv;
+    const baseValid = cfg.validCases > 0 ? await makeEnv(Math.min(cfg.validCases, baseEnv.cases('valid').length)) : null;
+    let validEnv = baseValid;
+    try {
+      const L_max = env.config.maxLength;
+      const w: ComponentValues = cfg.weights ?? env.config.weights;
+      if (env.config.maskHistory && !this.net.config.maskHistory) {
+        throw new Error(`${this.name}: the environment masks history items; set policy.maskHistory so that sampling and training use the same masks`);
+      }
+      const seed = ctx.rng.seed32();
+
+      // 0. Start: resume from the checkpoint, or load/pre-train the supervised policy.
+      if (this.config.checkpoint && this.config.resume !== false && existsSync(this.config.checkpoint)) {
+        await this.restoreTraining(this.config.checkpoint);
+      } else {
+        let pretrain: SupervisedResult | null = null;
+        if (this.config.init) await loadPolicyWeights(this.net, this.config.init);
+        else {
+          const sup = validate(SupervisedConfigSchema, { ...SUPERVISED_DEFAULTS, ...(this.config.pretrain ?? {}) }, `${this.name}.pretrain config`);
+          pretrain = await trainSupervised(this.net, env.world.dataset, sup, { seed: deriveSeed(seed, 'pretrain'), callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
+        }
+        this.ref.params.copyFrom(this.net.params);
+        this.optimizer = this.makeOptimizer();
+        this.stats = new CenteringStats();
+        this.state = { seed, epoch: 1, batch: 0, update: 0, centeringBatches: [], centeringFrozen: false, pretrain, seconds: 0 };
+        if (this.config.checkpoint) await this.saveTraining(this.config.checkpoint);
+      }
+      const st = this.state!;
+      const optimizer = this.optimizer!;
+      const trainCases = env.cases('train').length;
+      const batchesPerEpoch = Math.ceil(cfg.casesPerEpoch / P);
+      const progress0 = this.config.init ? 0 : 0.3;
+
+      for (; st.epoch <= epochs && Date.now() < deadline; st.epoch++, st.batch = 0) {
+        // The epoch's cases: a fixed-seed shuffle of the train split, cut to casesPerEpoch.
+        const order = Rng.stream(st.seed, `rl/epoch-${st.epoch}`).shuffle(Array.from({ length: trainCases }, (_, i) => i));
+        if (cfg.targets === 'random') {
+          env.close();
+          env = withRandomTargets(baseEnv, 'train', P * G, deriveSeed(st.seed, `rl/targets-${st.epoch}`));
+        }
+        for (; st.batch < batchesPerEpoch && Date.now() < deadline; st.batch++) {
+          const t0 = Date.now();
+          const prompts = Array.from({ length: P }, (_, j) => order[(st.batch * P + j) % order.length]);
+
+          // 1. Rollouts: G paths per case, sampled from π in the environment (train split).
+          const caseIndices = prompts.flatMap((c) => new Array<number>(G).fill(c));
+          const sampler = Rng.stream(st.seed, `rl/sample-${st.epoch}-${st.batch}`);
+          const paths = runEpisodes(this.net, env, 'train', caseIndices, sampler, deriveSeed(st.seed, `rl/env-${st.epoch}-${st.batch}`));
+          const tRollout = Date.now() - t0;
+
+          // 2. Step rewards r_t = w·(IoI_t, IoR_t, CTR_t), one Rollout per path, grouped by case.
+          const rollouts: Rollout[] = paths.map((p, i) => ({
+            group: Math.floor(i / G),
+            rewards: p.ioi.map((_, t) => w.ioi * p.ioi[t] + w.ior * p.ior[t] + w.ctr * p.ctr[t]),
+            components: { ioi: p.ioi, ior: p.ior, ctr: p.ctr },
+            stopped: p.stopped,
+          }));
+
+          // 3. SRC statistics: accumulated over the first epoch, frozen afterwards (CenteringStats).
+          if (!this.stats.frozen) {
+            this.stats.observe(rollouts);
+            st.centeringBatches.push(serialiseRollouts(rollouts));
+          }
+          const centering: CenteringSpec = cfg.centering === 'zscore' ? this.stats.zscoreSpec(w, L_max) : this.stats.plainSpec();
+
+          // 4. Log-probabilities of the sampled terms under π and π_ref (no gradient), for the
+          //    KL penalty and the logs.
+          const traj = packPaths(paths);
+          const terms = trainingTerms(traj, this.net.stop);
+          const logRatio = cfg.kl === 'penalty' ? this.termLogRatios(traj, terms) : null;
+
+          // 5. Advantages A_t (agents/estimators.ts).
+          const advantages = this.advantages(rollouts, centering, logRatio);
+
+          // 6. Loss and gradient, in chunks of whole groups: the gradient is the sum over chunks;
+          //    the spread of the chunk gradients estimates the estimator's variance.
+          const update = policyGradientStep(this.net, this.ref, traj, advantages, optimizer, { groupSize: G, chunks: cfg.gradChunks, beta: cfg.kl === 'exact' ? cfg.beta : 0 });
+
+          // 7. Bookkeeping: logs, checkpoint.
+          st.update += 1;
+          st.seconds += (Date.now() - t0) / 1000;
+          const s = summarise(paths, w);
+          const advFlat = advantages.flatMap((a) => Array.from(a));
+          const advMean = advFlat.reduce((x, y) => x + y, 0) / Math.max(1, advFlat.length);
+          const advStd = Math.sqrt(advFlat.reduce((x, y) => x + (y - advMean) ** 2, 0) / Math.max(1, advFlat.length));
+          const nextBatch = st.batch + 1;
+          if (this.config.checkpoint && this.config.checkpointEvery && st.update % this.config.checkpointEvery === 0 && nextBatch < batchesPerEpoch) {
+            await this.saveTraining(this.config.checkpoint, { epoch: st.epoch, batch: nextBatch });
+          }
+          cb?.onLog?.(st.update, {
+            epoch: st.epoch,
+            return: s.return, length: s.length, stopRate: s.stopRate, ioi: s.ioi, ior: s.ior, ctr: s.ctr, coherence: s.coherence,
+            kl: update.klPerPath, klPerStep: update.klPerStep, entropy: update.entropy, loss: update.loss,
+            gradNorm: update.gradNorm, gradChunkNormMean: update.chunkNormMean, gradChunkNormVar: update.chunkNormVar, gradVarTrace: update.gradVarTrace,
+            advMean, advStd, centeringMu: this.stats.meanReward(), rolloutMs: tRollout, updateMs: Date.now() - t0,
+          });
+          cb?.onProgress?.(progress0 + (1 - progress0) * ((st.epoch - 1 + nextBatch / batchesPerEpoch) / Math.max(1, epochs)), `${this.name} epoch ${st.epoch}/${epochs}`);
+          await new Promise<void>((r) => setImmediate(r));
+        }
+        if (st.batch < batchesPerEpoch) break; // out of time mid-epoch
+
+        // End of epoch: freeze the SRC statistics after the first; validation; checkpoint.
+        this.stats.endEpoch();
+        // The observed batches stay in the state: replaying them rebuilds the frozen statistics.
+        st.centeringFrozen = this.stats.frozen;
+        if (validEnv && baseValid) {
+          if (cfg.targets === 'random' && validEnv === baseValid) validEnv = withRandomTargets(baseValid, 'valid', baseValid.numEnvs, deriveSeed(st.seed, 'rl/valid-targets'));
+          const n = validEnv.numEnvs;
+          const v = summarise(runEpisodes(this.net, validEnv, 'valid', Array.from({ length: n }, (_, i) => i), null, deriveSeed(st.seed, 'rl/valid')), w);
+          cb?.onLog?.(st.update, Object.fromEntries(Object.entries(v).map(([k, x]) => [`valid/${k}`, x])));
+        }
+        if (this.config.checkpoint) await this.saveTraining(this.config.checkpoint, { epoch: st.epoch + 1, batch: 0 });
+      }
+      cb?.onProgress?.(1, `${this.name} done`);
+    } finally {
+      for (const e of new Set([env, baseEnv, validEnv, baseValid])) e?.close();
+    }
+  }
+
+  /** Step 5: the estimator's advantages (optionally on rewards with the KL penalty). */
+  private advantages(rollouts: Rollout[], centering: CenteringSpec, logRatio: Float64Array[] | null): Advantages {
+    const beta = this.rl.beta;
+    const loo = this.rl.baseline === 'leave-one-out';
+    // SRC first (it recomputes z-scored rewards from the components), then the KL penalty.
+    const src = this.estimator === 'prorl' || this.estimator === 'prorl-no-psae';
+    let rs = src ? stepwiseCentering(rollouts, centering) : rollouts;
+    if (logRatio) rs = rs.map((r, i) => ({ ...r, rewards: r.rewards.map((x, t) => x - beta * logRatio[i][t]) }));
+    switch (this.estimator) {
+      case 'reinforce':
+        return reinforce(rs);
+      case 'reinforce-baseline':
+        return reinforceBaseline(rs, { scope: 'group', leaveOneOut: loo });
+      case 'grpo':
+        return grpo(rs);
+      case 'prorl':
+      case 'prorl-no-src':
+        return positionAdvantages(rs, { baseline: this.rl.baseline });
+      case 'prorl-no-psae':
+        return reinforceBaseline(rs, { scope: 'group', leaveOneOut: loo });
+    }
+  }
+
+  /** ℓ_t − ℓ_ref,t of each path item (STOP excluded: it has no reward slot). */
+  private termLogRatios(traj: ReturnType<typeof packPaths>, terms: ReturnType<typeof trainingTerms>): Float64Array[] {
+    const mask = this.net.buildMask(traj, terms);
+    const t = tf.tidy(() => tf.sub(this.net.chosenLogProbs(this.net.termLogProbs(traj, terms, mask), terms), this.ref.chosenLogProbs(this.ref.termLogProbs(traj, terms, mask), terms)));
+    const d = t.dataSync();
+    t.dispose();
+    const out = Array.from({ length: traj.size }, (_, b) => new Float64Array(traj.lengths[b]));
+    for (let i = 0; i < terms.count; i++) if (terms.t[i] < traj.lengths[terms.row[i]]) out[terms.row[i]][terms.t[i]] = d[i];
+    return out;
+  }
+
+  private makeOptimizer(): AdamW {
+    const c = this.rl;
+    return new AdamW(this.net.params, { lr: c.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.weightDecay, clipNorm: c.clipNorm });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Checkpoints: weights, π_ref, optimiser state, counters, SRC statistics (as replayable rollouts)
+  // -------------------------------------------------------------------------------------------
+
+  private async saveTraining(file: string, next?: { epoch: number; batch: number }): Promise<void> {
+    const st = this.state!;
+    const snapshot = { ...st, ...(next ?? {}) };
+    const opt = this.optimizer!.state();
+    await writeJson(
+      file,
+      policyCheckpoint(this.name, this.net, {
+        training: {
+          estimator: this.estimator,
+          config: this.rl,
+          state: snapshot,
+          ref: encodeMap(this.ref.params.snapshot()),
+          optimizer: { step: opt.step, m: encodeMap(opt.m), v: encodeMap(opt.v) },
+        },
+      }),
+    );
+  }
+
+  private async restoreTraining(file: string): Promise<void> {
+    const json = await loadPolicyWeights(this.net, file);
+    const tr = json.training as { estimator: string; config: RlConfig; state: TrainState; ref: Record<string, string>; optimizer: { step: number; m: Record<string, string>; v: Record<string, string> } } | undefined;
+    if (!tr) throw new Error(`${file}: a policy checkpoint without training state (use 'init' to start from it)`);
+    if (tr.estimator !== this.estimator) throw new Error(`${file}: checkpoint of '${tr.estimator}', this agent is '${this.estimator}'`);
+    if (JSON.stringify(tr.config) !== JSON.stringify(this.rl)) throw new Error(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
+    this.ref.params.restore(decodeMap(tr.ref));
+    this.optimizer?.dispose();
+    this.optimizer = this.makeOptimizer();
+    this.optimizer.setState({ step: tr.optimizer.step, m: decodeMap(tr.optimizer.m), v: decodeMap(tr.optimizer.v) });
+    this.state = tr.state;
+    // Rebuild the SRC statistics exactly by replaying the batches they observed.
+    this.stats = new CenteringStats();
+    for (const b of tr.state.centeringBatches) this.stats.observe(deserialiseRollouts(b));
+    if (tr.state.centeringFrozen) this.stats.endEpoch();
+  }
+
+  /** The full training state (weights, π_ref, optimiser, counters): resumable by `train`. */
+  override async save(file: string): Promise<void> {
+    if (this.state && this.optimizer) await this.saveTraining(file);
+    else await super.save(file);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.ref.dispose();
+    this.optimizer?.dispose();
+  }
+}
+
+/**
+ * A vector environment over the same world whose `split` cases keep their histories but get a
+ * uniformly random target outside the history (as test cases are built), drawn from `seed`.
+ */
+export function withRandomTargets(env: ProactiveRecVectorEnv, split: Split, numEnvs: number, seed: number): ProactiveRecVectorEnv {
+  const world = env.world;
+  const N = world.dataset.items.count;
+  const rng = Rng.stream(seed, 'targets');
+  const cases = world.dataset.cases[split].map((c) => {
+    let target: number;
+    do target = rng.int(N);
+    while (c.history.includes(target));
+    return { history: c.history, target, user: c.user };
+  });
+  const dataset = { ...world.dataset, cases: { ...world.dataset.cases, [split]: cases } };
+  return new ProactiveRecVectorEnv(env.id, { ...world, dataset }, numEnvs, env.config);
+}
+
+/**
+ * Step 6 of the loop: one update on −(1/N) Σ A_t ℓ_t + β·(1/N) Σ KL_t (β = 0 unless kl = 'exact'),
+ * the gradient summed over chunks of whole groups (rows [c·G·groups/C, ...)), so that the spread of
+ * the chunk gradients estimates the estimator's variance at no extra cost. Terms are those of
+ * `trainingTerms(traj)`; advantages[i] has one entry per term of row i. Returns the logged numbers.
+ */
+export function policyGradientStep(
+  net: PolicyNetwork,
+  ref: PolicyNetwork,
+  traj: Trajectories,
+  advantages: Advantages,
+  optimizer: AdamW,
+  opts: { groupSize: number; chunks: number; beta: number },
+): UpdateStats {
+  const terms = trainingTerms(traj, net.stop);
+  const N = traj.size;
+  const G = opts.groupSize;
+  const groups = Math.ceil(N / G);
+  const C = Math.max(1, Math.min(opts.chunks, groups));
+  const beta = opts.beta;
+  const A = new Float32Array(terms.count);
+  {
+    const next = new Int32Array(N);
+    for (let i = 0; i < terms.count; i++) A[i] = advantages[terms.row[i]][next[terms.row[i]]++];
+  }
+  const chunkGrads: Record<string, tf.Tensor>[] = [];
+  let loss = 0;
+  let kl = 0;
+  let ent = 0;
+  for (let c = 0; c < C; c++) {
+    // Rows of whole groups: [g0·G, g1·G).
+    const r0 = Math.floor((c * groups) / C) * G;
+    const r1 = Math.min(N, Math.floor(((c + 1) * groups) / C) * G);
+    const sel: number[] = [];
+    for (let i = 0; i < terms.count; i++) if (terms.row[i] >= r0 && terms.row[i] < r1) sel.push(i);
+    if (sel.length === 0) continue;
+    const sub = subTrajectories(traj, r0, r1);
+    const subTerms = trainingTerms(sub, net.stop);
+    if (subTerms.count !== sel.length) throw new Error('policyGradientStep: chunk terms out of step');
+    const adv = tf.tensor1d(Float32Array.from(sel, (i) => A[i]));
+    const mask = net.buildMask(sub, subTerms);
+    // π_ref's log-probabilities are constants of the loss (computed outside the tape); they are
+    // needed for the KL term and, whatever the mode, for the logged KL.
+    const refLogp = tf.tidy(() => ref.termLogProbs(sub, subTerms, mask));
+    let klT: tf.Tensor | null = null;
+    let entT: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const logp = net.termLogProbs(sub, subTerms, mask);
+      const ell = net.chosenLogProbs(logp, subTerms);
+      // Policy-gradient surrogate: −(1/N) Σ A_t ℓ_t.
+      const pg = tf.div(tf.neg(tf.sum(tf.mul(adv, ell))), N);
+      // Exact per-step KL(π ‖ π_ref) = Σ_a π(a)(log π(a) − log π_ref(a)) at each visited state.
+      const p = tf.exp(logp);
+      const klSteps = tf.sum(tf.mul(p, tf.sub(logp, refLogp)), 1);
+      klT = tf.keep(tf.sum(klSteps));
+      entT = tf.keep(tf.neg(tf.sum(tf.mul(p, tf.maximum(logp, -1e4)))));
+      return (beta > 0 ? tf.add(pg, tf.mul(beta / N, tf.sum(klSteps))) : pg) as tf.Scalar;
+    }, net.params.list());
+    loss += value.dataSync()[0];
+    kl += (klT as unknown as tf.Tensor).dataSync()[0];
+    ent += (entT as unknown as tf.Tensor).dataSync()[0];
+    tf.dispose([value, adv, refLogp, klT as unknown as tf.Tensor, entT as unknown as tf.Tensor]);
+    const named: Record<string, tf.Tensor> = {};
+    for (const k of net.params.keys) named[k] = grads[net.params.get(k).name];
+    chunkGrads.push(named);
+  }
+  // g = Σ_c g_c; each C·g_c is an estimate of g from 1/C of the batch.
+  const keys = net.params.keys;
+  const total: Record<string, tf.Tensor> = {};
+  for (const k of keys) total[k] = tf.tidy(() => tf.addN(chunkGrads.map((g) => g[k])));
+  const Cn = chunkGrads.length;
+  const stats = tf.tidy(() => {
+    const norms = chunkGrads.map((g) => tf.sqrt(tf.addN(keys.map((k) => tf.sum(tf.square(tf.mul(g[k], Cn)))))));
+    const dev = chunkGrads.map((g) => tf.addN(keys.map((k) => tf.sum(tf.square(tf.sub(tf.mul(g[k], Cn), total[k]))))));
+    return tf.concat([tf.stack(norms), tf.stack(dev)]);
+  });
+  const sv = stats.dataSync();
+  stats.dispose();
+  const norms = Array.from(sv.slice(0, Cn));
+  const devs = Array.from(sv.slice(Cn));
+  const mean = norms.reduce((a, b) => a + b, 0) / Cn;
+  const gradNorm = optimizer.apply(total);
+  for (const g of chunkGrads) tf.dispose(Object.values(g));
+  tf.dispose(Object.values(total));
+  return {
+    loss,
+    klPerPath: kl / N,
+    klPerStep: kl / Math.max(1, terms.count),
+    entropy: ent / Math.max(1, terms.count),
+    gradNorm,
+    chunkNormMean: mean,
+    chunkNormVar: Cn > 1 ? norms.reduce((a, b) => a + (b - mean) ** 2, 0) / (Cn - 1) : 0,
+    gradVarTrace: Cn > 1 ? devs.reduce((a, b) => a + b, 0) / (Cn - 1) : 0,
+  };
+}
+
+function serialiseRollouts(rs: readonly Rollout[]): TrainState['centeringBatches'][number] {
+  return {
+    rewards: rs.map((r) => Array.from(r.rewards)),
+    ioi: rs.map((r) => Array.from(r.components!.ioi)),
+    ior: rs.map((r) => Array.from(r.components!.ior)),
+    ctr: rs.map((r) => Array.from(r.components!.ctr)),
+    stopped: rs.map((r) => r.stopped),
+  };
+}
+
+function deserialiseRollouts(b: TrainState['centeringBatches'][number]): Rollout[] {
+  return b.rewards.map((rw, i) => ({
+    group: 0,
+    rewards: Float64Array.from(rw),
+    components: { ioi: Float64Array.from(b.ioi[i]), ior: Float64Array.from(b.ior[i]), ctr: Float64Array.from(b.ctr[i]) },
+    stopped: b.stopped[i],
+  }));
+}
+
+/** Rows [r0, r1) of a batch. */
+function subTrajectories(t: ReturnType<typeof packPaths>, r0: number, r1: number): ReturnType<typeof packPaths> {
+  const H = t.history.length / t.size;
+  return {
+    size: r1 - r0,
+    history: t.history.slice(r0 * H, r1 * H),
+    target: t.target.slice(r0, r1),
+    width: t.width,
+    items: t.items.slice(r0 * t.width, r1 * t.width),
+    accepted: t.accepted.slice(r0 * t.width, r1 * t.width),
+    lengths: t.lengths.slice(r0, r1),
+    stopped: t.stopped.slice(r0, r1),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Factories: one per estimator
+// ---------------------------------------------------------------------------------------------
+
+const DESCRIPTIONS: Record<RlEstimator, string> = {
+  reinforce: 'Supervised policy fine-tuned by path-level REINFORCE (A = R on every term) + exact KL to the supervised policy',
+  'reinforce-baseline': 'REINFORCE with a leave-one-out group-mean baseline on R',
+  grpo: 'GRPO-style group-normalised advantage (R − mean_g R)/std_g R on every term',
+  prorl: 'ProRL: stepwise reward centering (first-epoch z-scores, frozen) + position-specific advantages + exact KL to the supervised policy',
+  'prorl-no-src': 'ProRL ablation: position-specific advantages on raw rewards (no stepwise centering)',
+  'prorl-no-psae': 'ProRL ablation: stepwise centering with a path-level group baseline (no position-specific advantages)',
+};
+
+function rlFactory(estimator: RlEstimator): AgentFactory<RlAgentConfig> {
+  return {
+    name: estimator,
+    description: DESCRIPTIONS[estimator],
+    configSchema: RlAgentConfigSchema,
+    async create(config, ctx) {
+      await ensureBackend();
+      const c = validate(RlAgentConfigSchema, config ?? {}, `${estimator} config`);
+      const net = new PolicyNetwork(ctx.numItems, c.policy ?? {}, ctx.seed);
+      return new RlAgent(estimator, net, c, c.decode ?? 'greedy');
+    },
+  };
+}
+
+export const rlAgents: AgentFactory<RlAgentConfig>[] = RL_ESTIMATORS.map(rlFactory);

@@ -1,0 +1,114 @@
+/**
+ * Rollouts of the policy in the vector environment: one batch of episodes (no auto-reset), each
+ * row's path with its accepted flags, its per-step reward components and its episode summary.
+ * Used by the RL trainer (sampled groups on train cases) and for validation (greedy decoding).
+ */
+import type { EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import type { Split } from '../envs/dataset.ts';
+import type { Rng } from '../envs/rng.ts';
+import { greedyFromLogProbs, packPaths, sampleFromLogProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
+
+export interface RolloutPath extends PathRecord {
+  readonly items: number[];
+  readonly accepted: number[];
+  readonly stopped: boolean;
+  /** Raw reward components of each path item (t = 0..L-1). */
+  readonly ioi: Float64Array;
+  readonly ior: Float64Array;
+  readonly ctr: Float64Array;
+  readonly episode: EpisodeSummary;
+  readonly caseIndex: number;
+}
+
+/**
+ * Runs one episode per environment row on `caseIndices` of `split`, acting with `net` (sampled
+ * from `rng`, or greedy when rng is null). The environment must have exactly caseIndices.length
+ * rows. `envSeed` reseeds the environment's own streams (acceptance draws), for reproducibility.
+ */
+export function runEpisodes(
+  net: PolicyNetwork,
+  env: ProactiveRecVectorEnv,
+  split: Split,
+  caseIndices: readonly number[],
+  rng: Rng | null,
+  envSeed: number,
+): RolloutPath[] {
+  const B = env.numEnvs;
+  const A = net.numItems + 1;
+  const { observations } = env.reset({ seed: envSeed, options: { split, caseIndices } });
+  let obs = observations;
+  const items: number[][] = Array.from({ length: B }, () => []);
+  const accepted: number[][] = Array.from({ length: B }, () => []);
+  const comps = Array.from({ length: B }, () => ({ ioi: [] as number[], ior: [] as number[], ctr: [] as number[] }));
+  const episodes: (EpisodeSummary | null)[] = new Array(B).fill(null);
+  const stopped = new Uint8Array(B);
+  for (;;) {
+    const active = env.active();
+    const rows: number[] = [];
+    for (let b = 0; b < B; b++) if (active[b]) rows.push(b);
+    if (rows.length === 0) break;
+    // The policy reads only the rows still running; finished rows get STOP (ignored by the env).
+    const traj = packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })));
+    const logp = net.nextLogProbs(traj);
+    const chosen = rng ? sampleFromLogProbs(logp, rows.length, A, rng).actions : greedyFromLogProbs(logp, rows.length, A);
+    const actions = new Int32Array(B).fill(net.stop);
+    rows.forEach((b, i) => (actions[b] = chosen[i]));
+    const r = env.step(actions);
+    for (const b of rows) {
+      const info = r.infos[b];
+      if (info.stop) stopped[b] = 1;
+      else if (info.active) {
+        items[b].push(info.action);
+        accepted[b].push(info.accepted ? 1 : 0);
+        comps[b].ioi.push(info.ioi);
+        comps[b].ior.push(info.ior);
+        comps[b].ctr.push(info.ctr);
+      }
+      if (info.episode) episodes[b] = info.episode;
+    }
+    obs = r.observations;
+  }
+  const cases = env.cases(split);
+  return Array.from({ length: B }, (_, b) => {
+    const c = cases[caseIndices[b]];
+    return {
+      history: c.history,
+      target: c.target,
+      items: items[b],
+      accepted: accepted[b],
+      stopped: stopped[b] === 1,
+      ioi: Float64Array.from(comps[b].ioi),
+      ior: Float64Array.from(comps[b].ior),
+      ctr: Float64Array.from(comps[b].ctr),
+      episode: episodes[b]!,
+      caseIndex: caseIndices[b],
+    };
+  });
+}
+
+/** Means of the episode summaries: the numbers the trainers log. */
+export function summarise(paths: readonly RolloutPath[], weights: { ioi: number; ior: number; ctr: number }): Record<string, number> {
+  const n = Math.max(1, paths.length);
+  let ret = 0;
+  let len = 0;
+  let stops = 0;
+  let ioi = 0;
+  let ior = 0;
+  let ctr = 0;
+  let coh = 0;
+  let cohN = 0;
+  for (const p of paths) {
+    const e = p.episode;
+    ret += weights.ioi * e.ioi + weights.ior * e.ior + weights.ctr * e.ctr * e.length;
+    len += e.length;
+    stops += p.stopped ? 1 : 0;
+    ioi += e.ioi;
+    ior += e.ior;
+    ctr += e.ctr;
+    if (e.coherence !== null) {
+      coh += e.coherence;
+      cohN++;
+    }
+  }
+  return { return: ret / n, length: len / n, stopRate: stops / n, ioi: ioi / n, ior: ior / n, ctr: ctr / n, coherence: cohN ? coh / cohN : 0 };
+}

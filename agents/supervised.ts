@@ -1,0 +1,239 @@
+/**
+ * Stage 1 (DESIGN.md §5): supervised pre-training. The policy imitates the train cases' real
+ * proactive paths: given (history, target) it emits the real run's intermediate items, then STOP.
+ * Loss: mean negative log-likelihood per decision (items and STOP). The checkpoint kept is the one
+ * with the lowest NLL on the valid split, never anything measured on test.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Case, Dataset } from '../envs/dataset.ts';
+import type { ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import { HISTORY_LENGTH } from '../envs/dataset.ts';
+import { Rng } from '../envs/rng.ts';
+import { validate } from '../envs/validate.ts';
+import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
+import { AdamW, ensureBackend } from './nn.ts';
+import { PolicyAgent, type Decode } from './policy-agent.ts';
+import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type MaskOptions, type PathRecord } from './policy.ts';
+import { StringEnum } from '../envs/validate.ts';
+
+export const SupervisedConfigSchema = Type.Object(
+  {
+    epochs: Type.Integer({ minimum: 0, default: 20, description: 'passes over the train cases' }),
+    batchSize: Type.Integer({ minimum: 1, default: 128 }),
+    lr: Type.Number({ exclusiveMinimum: 0, default: 2e-3 }),
+    weightDecay: Type.Number({ minimum: 0, default: 0.01 }),
+    clipNorm: Type.Number({ minimum: 0, default: 5 }),
+    /** Stop when the valid NLL has not improved for this many epochs (0: never). */
+    patience: Type.Integer({ minimum: 0, default: 4 }),
+    /** Cap on the train cases per epoch (0: all), to keep epochs short on small machines. */
+    maxTrainCases: Type.Integer({ minimum: 0, default: 0 }),
+    /** Cap on the valid cases used for model selection (0: all). */
+    maxValidCases: Type.Integer({ minimum: 0, default: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type SupervisedConfig = Static<typeof SupervisedConfigSchema>;
+export const SUPERVISED_DEFAULTS: SupervisedConfig = {
+  epochs: 20, batchSize: 128, lr: 2e-3, weightDecay: 0.01, clipNorm: 5, patience: 4, maxTrainCases: 0, maxValidCases: 0,
+};
+
+/**
+ * The demonstration of a case: its real path then STOP (no STOP term when the path already has
+ * L_max items: the environment would truncate there). Null when the policy could not emit the
+ * path under its masks (an item equal to the target, repeated, or in the history with maskHistory).
+ */
+export function demonstration(c: Case, maxLength: number, maskHistory: boolean): PathRecord | null {
+  const real = c.path ?? [];
+  const items = real.slice(0, maxLength);
+  const seen = new Set<number>();
+  for (const i of items) {
+    if (i === c.target || seen.has(i) || (maskHistory && c.history.includes(i))) return null;
+    seen.add(i);
+  }
+  if (c.history.length !== HISTORY_LENGTH) return null;
+  return { history: c.history, target: c.target, items, stopped: items.length < maxLength };
+}
+
+export function demonstrations(cases: readonly Case[], maxLength: number, maskHistory: boolean): { paths: PathRecord[]; skipped: number } {
+  const paths: PathRecord[] = [];
+  let skipped = 0;
+  for (const c of cases) {
+    const d = demonstration(c, maxLength, maskHistory);
+    if (d) paths.push(d);
+    else skipped++;
+  }
+  return { paths, skipped };
+}
+
+/** Σ NLL and number of decisions of a batch of demonstrations under `net` (no gradient). */
+export function batchNll(net: PolicyNetwork, paths: readonly PathRecord[], batchSize = 256, maskOpts: MaskOptions = {}): { nll: number; terms: number; paths: number } {
+  let nll = 0;
+  let terms = 0;
+  for (let i = 0; i < paths.length; i += batchSize) {
+    const traj = packPaths(paths.slice(i, i + batchSize));
+    const t = trainingTerms(traj, net.stop);
+    const mask = net.buildMask(traj, t, null, maskOpts);
+    const s = tf.tidy(() => tf.neg(tf.sum(net.chosenLogProbs(net.termLogProbs(traj, t, mask), t))));
+    nll += s.dataSync()[0];
+    s.dispose();
+    terms += t.count;
+  }
+  return { nll, terms, paths: paths.length };
+}
+
+export interface SupervisedResult {
+  bestEpoch: number;
+  bestValidNll: number;
+  epochsRun: number;
+  skippedTrain: number;
+  skippedValid: number;
+  seconds: number;
+}
+
+export interface MleData {
+  /** The examples of an epoch (may differ per epoch, e.g. re-drawn targets). */
+  train(epoch: number): readonly PathRecord[];
+  valid: readonly PathRecord[];
+  skippedTrain: number;
+  skippedValid: number;
+  maskOpts?: MaskOptions;
+  /** Prefix of the logged names. */
+  label: string;
+}
+
+/**
+ * Maximum likelihood on demonstrations: minimise the mean over decisions of −log π(a_t | s_t),
+ * leaving `net` at the epoch with the lowest valid NLL per decision (epoch 0 = initial weights).
+ */
+export async function trainMle(
+  net: PolicyNetwork,
+  data: MleData,
+  config: SupervisedConfig,
+  ctx: { seed: number; budget?: TrainBudget; callbacks?: TrainCallbacks; progressScale?: [number, number] },
+): Promise<SupervisedResult> {
+  const started = Date.now();
+  const L = data.label;
+  const valid = config.maxValidCases > 0 ? data.valid.slice(0, config.maxValidCases) : data.valid;
+  const optimizer = new AdamW(net.params, { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay, clipNorm: config.clipNorm });
+  const epochs = ctx.budget?.epochs ?? config.epochs;
+  const deadline = ctx.budget?.seconds !== undefined ? started + ctx.budget.seconds * 1000 : Infinity;
+  const [p0, p1] = ctx.progressScale ?? [0, 1];
+  const validNll = () => {
+    if (valid.length === 0) return NaN;
+    const r = batchNll(net, valid, 256, data.maskOpts);
+    return r.nll / r.terms;
+  };
+  let best = validNll();
+  let bestEpoch = 0;
+  let bestWeights = net.params.snapshot();
+  let stale = 0;
+  let epoch = 0;
+  let step = 0;
+  ctx.callbacks?.onLog?.(0, { [`${L}/validNll`]: best });
+  for (epoch = 1; epoch <= epochs && Date.now() < deadline; epoch++) {
+    const examples = data.train(epoch);
+    if (examples.length === 0) throw new Error(`${L}: no train examples`);
+    // Each epoch's order comes from its own stream: the same seed gives the same batches.
+    const order = Rng.stream(ctx.seed, `${L}/epoch-${epoch}`).shuffle(examples.map((_, i) => i));
+    const use = config.maxTrainCases > 0 ? order.slice(0, config.maxTrainCases) : order;
+    let sum = 0;
+    let count = 0;
+    for (let i = 0; i < use.length && Date.now() < deadline; i += config.batchSize) {
+      const traj = packPaths(use.slice(i, i + config.batchSize).map((j) => examples[j]));
+      const terms = trainingTerms(traj, net.stop);
+      const mask = net.buildMask(traj, terms, null, data.maskOpts);
+      // Loss = mean over decisions of −log π(a_t | s_t): every item of the real path, then STOP.
+      const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(net.chosenLogProbs(net.termLogProbs(traj, terms, mask), terms))) as tf.Scalar, net.params.list());
+      const named: Record<string, tf.Tensor> = {};
+      for (const k of net.params.keys) named[k] = grads[net.params.get(k).name];
+      optimizer.apply(named);
+      sum += value.dataSync()[0] * terms.count;
+      count += terms.count;
+      tf.dispose([value, ...Object.values(grads)]);
+      step++;
+      ctx.callbacks?.onProgress?.(p0 + (p1 - p0) * ((epoch - 1 + Math.min(1, (i + config.batchSize) / use.length)) / Math.max(1, epochs)), `${L} epoch ${epoch}`);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const v = validNll();
+    ctx.callbacks?.onLog?.(step, { [`${L}/epoch`]: epoch, [`${L}/trainNll`]: sum / Math.max(1, count), [`${L}/validNll`]: v });
+    if (v < best || Number.isNaN(best)) {
+      best = v;
+      bestEpoch = epoch;
+      bestWeights = net.params.snapshot();
+      stale = 0;
+    } else if (config.patience > 0 && ++stale >= config.patience) {
+      epoch++;
+      break;
+    }
+  }
+  net.params.restore(bestWeights);
+  optimizer.dispose();
+  return { bestEpoch, bestValidNll: best, epochsRun: epoch - 1, skippedTrain: data.skippedTrain, skippedValid: data.skippedValid, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Stage 1: imitate the train cases' real paths then STOP; select on the valid cases' NLL. */
+export function trainSupervised(
+  net: PolicyNetwork,
+  dataset: Dataset,
+  config: SupervisedConfig,
+  ctx: { seed: number; budget?: TrainBudget; callbacks?: TrainCallbacks; maxLength: number; progressScale?: [number, number] },
+): Promise<SupervisedResult> {
+  const maskHistory = net.config.maskHistory;
+  const train = demonstrations(dataset.cases.train, ctx.maxLength, maskHistory);
+  const valid = demonstrations(dataset.cases.valid, ctx.maxLength, maskHistory);
+  if (train.paths.length === 0) throw new Error(`supervised: no usable train demonstrations in ${dataset.name}`);
+  return trainMle(net, { train: () => train.paths, valid: valid.paths, skippedTrain: train.skipped, skippedValid: valid.skipped, label: 'supervised' }, config, ctx);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The `supervised` agent
+// ---------------------------------------------------------------------------------------------
+
+export const SupervisedAgentConfigSchema = Type.Object(
+  {
+    policy: Type.Optional(Type.Partial(PolicyConfigSchema, { additionalProperties: false })),
+    supervised: Type.Optional(Type.Partial(SupervisedConfigSchema, { additionalProperties: false })),
+    decode: Type.Optional(StringEnum(['greedy', 'sample'] as const, { default: 'greedy' })),
+    /** Start from this checkpoint instead of training (the bench's --load does the same). */
+    init: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type SupervisedAgentConfig = Static<typeof SupervisedAgentConfigSchema>;
+
+export class SupervisedAgent extends PolicyAgent {
+  result: SupervisedResult | null = null;
+
+  constructor(net: PolicyNetwork, readonly config: SupervisedConfig, decode: Decode, readonly init?: string) {
+    super('supervised', net, decode);
+  }
+
+  async train(makeEnv: (numEnvs: number) => Promise<ProactiveRecVectorEnv>, budget: TrainBudget, ctx: { rng: Rng; callbacks?: TrainCallbacks }): Promise<void> {
+    if (this.init) {
+      await this.load(this.init);
+      return;
+    }
+    const env = await makeEnv(1);
+    try {
+      this.result = await trainSupervised(this.net, env.world.dataset, this.config, { seed: ctx.rng.seed32(), budget, callbacks: ctx.callbacks, maxLength: env.config.maxLength });
+      ctx.callbacks?.onLog?.(this.result.epochsRun, { 'supervised/bestEpoch': this.result.bestEpoch, 'supervised/bestValidNll': this.result.bestValidNll, 'supervised/seconds': this.result.seconds });
+      ctx.callbacks?.onProgress?.(1, 'supervised done');
+    } finally {
+      env.close();
+    }
+  }
+}
+
+export const supervisedAgent: AgentFactory<SupervisedAgentConfig> = {
+  name: 'supervised',
+  description: 'Item-level GRU policy imitating real attribute-coherent paths then STOP (stage 1 of ProRL); checkpoint chosen by valid NLL',
+  configSchema: SupervisedAgentConfigSchema,
+  async create(config, ctx) {
+    await ensureBackend();
+    const c = validate(SupervisedAgentConfigSchema, config ?? {}, 'supervised config');
+    const net = new PolicyNetwork(ctx.numItems, c.policy ?? {}, ctx.seed);
+    const sup = validate(SupervisedConfigSchema, { ...SUPERVISED_DEFAULTS, ...(c.supervised ?? {}) }, 'supervised.supervised config');
+    return new SupervisedAgent(net, sup, c.decode ?? 'greedy', c.init);
+  },
+};
