@@ -70,10 +70,11 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number): Ca
 }
 
 /** Runs a batch of episodes to the end; returns each row's episode summary. */
-export function rollOut(env: ProactiveRecVectorEnv, agent: Agent, ctx: ActContext, caseIndices: readonly number[], seed: number, split: Split): EpisodeSummary[] {
+export function rollOut(env: ProactiveRecVectorEnv, agent: Agent, ctx: ActContext, caseIndices: readonly number[], seed: number, split: Split, onStep?: (fraction: number) => void): EpisodeSummary[] {
   let { observations } = env.reset({ seed, options: { split, caseIndices } });
   const summaries: (EpisodeSummary | null)[] = new Array(env.numEnvs).fill(null);
   for (let t = 0; t <= env.config.maxLength + 1; t++) {
+    onStep?.(t / (env.config.maxLength + 1));
     const active = env.active();
     if (!active.includes(1)) break;
     const actions = agent.act(observations, ctx);
@@ -158,7 +159,9 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   for (let start = 0, chunk = 0; start < chosen.length; start += c.batchSize, chunk++) {
     const indices = chosen.slice(start, start + c.batchSize);
     const env = await makeVec(c.envId, indices.length, envOverrides);
-    const batchSummaries = rollOut(env, agent, { env, rng: actRng }, indices, deriveSeed(c.seed, `eval-chunk-${chunk}`), split);
+    const batchSummaries = rollOut(env, agent, { env, rng: actRng }, indices, deriveSeed(c.seed, `eval-chunk-${chunk}`), split, (f) =>
+      progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
+    );
     env.close();
     batchSummaries.forEach((s, k) => {
       summaries.push(s);

@@ -42,12 +42,15 @@ export function suiteProgress(label: string, total: number, opts: SuiteProgressO
   let finished = 0;
 
   if (!opts.plain && stream.isTTY && !process.env.CI) {
+    // forceRedraw: cli-progress redraws a bar only when its text changed, so after a log line (which
+    // shifts the bars down one line) an unchanged bar would stay hidden under the next one.
     const multi = new cliProgress.MultiBar(
-      { stream, hideCursor: true, clearOnComplete: false, etaBuffer: 50, format: '{name} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {message}' },
+      { stream, hideCursor: true, clearOnComplete: false, etaBuffer: 50, forceRedraw: true, format: '{name} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {message}' },
       cliProgress.Presets.shades_classic,
     );
     const suiteBar = multi.create(total, 0, { name: `suite ${label}`.padEnd(32), message: '' });
     const bars = new Map<number, { bar: cliProgress.SingleBar; what: string; phase: RunPhase | null }>();
+    let lastDraw = 0;
     return {
       start(slot, what) {
         let b = bars.get(slot);
@@ -69,15 +72,23 @@ export function suiteProgress(label: string, total: number, opts: SuiteProgressO
           b.bar.start(t, 0, { name: `  ${b.what}`.slice(0, 32).padEnd(32), message: phase });
         }
         b.bar.update(done, { message: message ? `${phase}: ${message}` : phase });
+        // A run in this thread keeps the event loop busy, so the bars' timer rarely fires: draw now
+        // and then from here.
+        if (Date.now() - lastDraw > 200) {
+          lastDraw = Date.now();
+          multi.update();
+        }
       },
       finish(slot, what, outcome) {
         finished += 1;
         suiteBar.update(finished, { message: `${what} ${outcome}` });
         const b = bars.get(slot);
-        if (b) b.bar.update(0, { message: 'idle' });
+        if (b) b.bar.update(b.bar.getTotal(), { message: outcome });
       },
       log(line) {
-        multi.log(`${line}\n`);
+        // A line wider than the terminal wraps and throws the bars' redraw off: cut it.
+        const width = stream.columns || 120;
+        for (const l of line.split('\n')) multi.log(`${l.length >= width ? `${l.slice(0, width - 2)}…` : l}\n`);
       },
       stop() {
         multi.stop();
