@@ -6,6 +6,11 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AgentFactory } from './agent.ts';
 import { greedyCtrAgent, popularityAgent, randomAgent } from './heuristics.ts';
+import { ipgAgent } from './ipg.ts';
+import { irnAgent } from './irn.ts';
+import { beamPlannerAgent, greedyIoiAgent } from './planners.ts';
+import { rlAgents } from './rl.ts';
+import { supervisedAgent } from './supervised.ts';
 
 const factories = new Map<string, AgentFactory<any>>();
 
@@ -53,4 +58,4 @@ export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<A
   return f;
 }
 
-for (const f of [randomAgent, popularityAgent, greedyCtrAgent]) registerAgent(f);
+for (const f of [randomAgent, popularityAgent, greedyCtrAgent, supervisedAgent, ...rlAgents, irnAgent, ipgAgent, greedyIoiAgent, beamPlannerAgent]) registerAgent(f);

@@ -1,0 +1,231 @@
+/**
+ * Lookahead planners that read the reward simulator: ORACLES, labelled as such (usesSimulator).
+ * They show what the reward model allows when it can be queried freely, an upper reference for
+ * the learned policies, not a deployable recommender.
+ *
+ * - greedy-ioi: one-step lookahead. The top-M acceptable candidates by CTR are each appended in a
+ *   clone of the environment's simulator batch; the candidate with the best fused step reward
+ *   r = w_ioi·IoI + w_ior·IoR + w_ctr·CTR is recommended; STOP when no candidate's r exceeds
+ *   `stopThreshold` (default 0: no candidate would increase the return).
+ * - beam-planner: multi-step lookahead. At the first step of an episode it searches paths of up to
+ *   L_max items with a beam (width W, M candidates by CTR per beam), scoring each prefix by its
+ *   cumulative fused reward under the simulator, then recommends the best prefix found (the empty
+ *   path included: it may STOP at once), one item per step.
+ * Both assume every item is accepted (the paper's setting); under accept: 'sample' they plan as if
+ * it were. Rewards use the environment's weights unless `weights` is given.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import { sigmoid } from '../envs/simulator.ts';
+import { validate } from '../envs/validate.ts';
+import type { ActContext, Agent, AgentFactory } from './agent.ts';
+
+const WeightsSchema = Type.Object({ ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() }, { additionalProperties: false });
+
+/** The top-M allowed items of one row by score (= by CTR, sigmoid being monotone), best first. */
+export function topCandidates(scores: Float32Array, offset: number, N: number, M: number, allowed: (i: number) => boolean): number[] {
+  const top: number[] = [];
+  const val: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const v = scores[offset + i];
+    if (top.length === M && v <= val[M - 1]) continue;
+    if (!allowed(i)) continue;
+    let k = top.length < M ? top.length : M - 1;
+    if (top.length < M) {
+      top.push(i);
+      val.push(v);
+    }
+    while (k > 0 && val[k - 1] < v) {
+      top[k] = top[k - 1];
+      val[k] = val[k - 1];
+      k--;
+    }
+    top[k] = i;
+    val[k] = v;
+  }
+  return top;
+}
+
+function allowedFn(obs: ProactiveObservation, avoidHistory: boolean): (i: number) => boolean {
+  const hist = avoidHistory ? new Set(obs.history) : null;
+  return (i) => obs.actionMask[i] === 1 && !(hist && hist.has(i));
+}
+
+// ---------------------------------------------------------------------------------------------
+// greedy-ioi
+// ---------------------------------------------------------------------------------------------
+
+export const GreedyIoiConfigSchema = Type.Object(
+  {
+    /** M: candidates per step, the most acceptable (highest CTR) allowed items. */
+    candidates: Type.Integer({ minimum: 1, default: 20 }),
+    stopThreshold: Type.Number({ default: 0 }),
+    avoidHistory: Type.Boolean({ default: true }),
+    weights: Type.Optional(WeightsSchema),
+  },
+  { additionalProperties: false },
+);
+export type GreedyIoiConfig = Static<typeof GreedyIoiConfigSchema>;
+
+export const greedyIoiAgent: AgentFactory<Partial<GreedyIoiConfig>> = {
+  name: 'greedy-ioi',
+  description: 'One-step lookahead with the reward simulator over the top-M candidates by CTR; best fused step reward, STOP when none is positive (oracle: reads the simulator)',
+  configSchema: GreedyIoiConfigSchema,
+  usesSimulator: true,
+  create(partial): Agent {
+    const config = validate(GreedyIoiConfigSchema, { candidates: 20, stopThreshold: 0, avoidHistory: true, ...partial }, 'greedy-ioi config');
+    return {
+      name: 'greedy-ioi',
+      act(observations, ctx) {
+        const env = ctx.env;
+        const N = env.actionSpace.stop;
+        const B = observations.length;
+        const w = config.weights ?? env.config.weights;
+        const batch = env.simulatorBatch();
+        if (batch.size !== B) throw new Error(`greedy-ioi: ${B} observations for a simulator batch of ${batch.size}`);
+        const scores = batch.scores();
+        const targets = Int32Array.from(observations, (o) => o.target);
+        const before = batch.targetStats(targets);
+        const cands = observations.map((o, r) => (o.actionMask[N] && o.step < env.config.maxLength ? topCandidates(scores, r * N, N, config.candidates, allowedFn(o, config.avoidHistory)) : []));
+        const best = new Int32Array(B).fill(N);
+        const bestR = new Float64Array(B).fill(config.stopThreshold);
+        // Candidate j of every row in one clone: one advance per candidate rank.
+        const M = Math.max(0, ...cands.map((c) => c.length));
+        for (let j = 0; j < M; j++) {
+          const rows = Uint8Array.from(cands, (c) => (c.length > j ? 1 : 0));
+          const items = Int32Array.from(cands, (c) => (c.length > j ? c[j] : 0));
+          const clone = batch.clone();
+          try {
+            const after = clone.advance(items, targets, rows);
+            for (let r = 0; r < B; r++) {
+              if (!rows[r]) continue;
+              const ctr = sigmoid(scores[r * N + items[r]]);
+              const reward = w.ioi * (after.logProb[r] - before.logProb[r]) + w.ior * (before.rank[r] - after.rank[r]) + w.ctr * ctr;
+              if (reward > bestR[r]) {
+                bestR[r] = reward;
+                best[r] = items[r];
+              }
+            }
+          } finally {
+            clone.dispose();
+          }
+        }
+        return best;
+      },
+    };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// beam-planner
+// ---------------------------------------------------------------------------------------------
+
+export const BeamPlannerConfigSchema = Type.Object(
+  {
+    /** W: beams kept per case at each depth. */
+    beamWidth: Type.Integer({ minimum: 1, default: 4 }),
+    /** M: candidates (highest CTR) expanded per beam. */
+    candidates: Type.Integer({ minimum: 1, default: 8 }),
+    /** Longest planned path (0: the environment's L_max). */
+    depth: Type.Integer({ minimum: 0, default: 0 }),
+    avoidHistory: Type.Boolean({ default: true }),
+    weights: Type.Optional(WeightsSchema),
+  },
+  { additionalProperties: false },
+);
+export type BeamPlannerConfig = Static<typeof BeamPlannerConfigSchema>;
+
+interface PlanBeam {
+  row: number;
+  items: number[];
+  /** Cumulative fused reward of the items. */
+  value: number;
+  logProb: number;
+  rank: number;
+}
+
+/**
+ * Plans one path per row from the observations' current sequences with the world's reward
+ * simulator (opening batches of arbitrary sequences). Returns the best prefix per row.
+ */
+export function planPaths(env: ProactiveRecVectorEnv, observations: readonly ProactiveObservation[], rows: readonly number[], config: BeamPlannerConfig): Map<number, number[]> {
+  const sim = env.world.simulator;
+  const N = env.actionSpace.stop;
+  const w = config.weights ?? env.config.weights;
+  const depth = config.depth > 0 ? config.depth : env.config.maxLength;
+  const seqOf = (r: number) => [...observations[r].history, ...observations[r].path];
+  const out = new Map<number, number[]>();
+  if (rows.length === 0) return out;
+  // Root: the current state of each row.
+  const rootBatch = sim.open(rows.map(seqOf));
+  const rootStats = rootBatch.targetStats(Int32Array.from(rows, (r) => observations[r].target));
+  rootBatch.dispose();
+  let beams: PlanBeam[] = rows.map((r, k) => ({ row: r, items: [], value: 0, logProb: rootStats.logProb[k], rank: rootStats.rank[k] }));
+  const best = new Map<number, { items: number[]; value: number }>(rows.map((r) => [r, { items: [], value: 0 }]));
+  const stepsLeft = (r: number) => depth - observations[r].proposed.length;
+  for (let d = 0; d < depth && beams.length > 0; d++) {
+    beams = beams.filter((b) => b.items.length < stepsLeft(b.row));
+    if (beams.length === 0) break;
+    // Scores of every beam's sequence: its candidates (top-M allowed by CTR).
+    const batch = sim.open(beams.map((b) => [...seqOf(b.row), ...b.items]));
+    const scores = batch.scores();
+    batch.dispose();
+    const expansions: { beam: PlanBeam; item: number; ctr: number }[] = [];
+    beams.forEach((b, k) => {
+      const obs = observations[b.row];
+      const used = new Set(b.items);
+      const base = allowedFn(obs, config.avoidHistory);
+      for (const item of topCandidates(scores, k * N, N, config.candidates, (i) => base(i) && !used.has(i))) expansions.push({ beam: b, item, ctr: sigmoid(scores[k * N + item]) });
+    });
+    if (expansions.length === 0) break;
+    const next = sim.open(expansions.map((e) => [...seqOf(e.beam.row), ...e.beam.items, e.item]));
+    const stats = next.targetStats(Int32Array.from(expansions, (e) => observations[e.beam.row].target));
+    next.dispose();
+    const byRow = new Map<number, PlanBeam[]>();
+    expansions.forEach((e, k) => {
+      const b = e.beam;
+      const reward = w.ioi * (stats.logProb[k] - b.logProb) + w.ior * (b.rank - stats.rank[k]) + w.ctr * e.ctr;
+      const nb: PlanBeam = { row: b.row, items: [...b.items, e.item], value: b.value + reward, logProb: stats.logProb[k], rank: stats.rank[k] };
+      const list = byRow.get(b.row) ?? [];
+      list.push(nb);
+      byRow.set(b.row, list);
+      const cur = best.get(b.row)!;
+      if (nb.value > cur.value) best.set(b.row, { items: nb.items, value: nb.value });
+    });
+    beams = [];
+    for (const list of byRow.values()) {
+      list.sort((x, y) => y.value - x.value);
+      beams.push(...list.slice(0, config.beamWidth));
+    }
+  }
+  for (const [r, b] of best) out.set(r, b.items);
+  return out;
+}
+
+export const beamPlannerAgent: AgentFactory<Partial<BeamPlannerConfig>> = {
+  name: 'beam-planner',
+  description: 'Multi-step beam lookahead with the reward simulator (W beams, top-M candidates by CTR); follows the prefix with the best cumulative fused reward (oracle: reads the simulator)',
+  configSchema: BeamPlannerConfigSchema,
+  usesSimulator: true,
+  create(partial): Agent {
+    const config = validate(BeamPlannerConfigSchema, { beamWidth: 4, candidates: 8, depth: 0, avoidHistory: true, ...partial }, 'beam-planner config');
+    // The plan of each row, made at its episode's first step (or when it has none), then followed.
+    let plans: ({ start: number; items: number[] } | null)[] = [];
+    return {
+      name: 'beam-planner',
+      act(observations, ctx: ActContext) {
+        const N = ctx.env.actionSpace.stop;
+        if (plans.length !== observations.length) plans = new Array(observations.length).fill(null);
+        const replan = observations.flatMap((o, r) => (o.step === 0 || plans[r] === null ? [r] : []));
+        const active = replan.filter((r) => observations[r].actionMask.some((x, i) => i < N && x === 1));
+        for (const r of replan) plans[r] = { start: observations[r].proposed.length, items: [] };
+        for (const [r, items] of planPaths(ctx.env, observations, active, config)) plans[r]!.items = items;
+        return Int32Array.from(observations, (o, r) => {
+          const plan = plans[r]!;
+          const item = plan.items[o.proposed.length - plan.start];
+          return item !== undefined && o.actionMask[item] === 1 ? item : N;
+        });
+      },
+    };
+  },
+};
