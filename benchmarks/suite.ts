@@ -16,6 +16,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { resolveAgent } from '../agents/registry.ts';
 import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
 import { envSpec } from '../envs/registry.ts';
@@ -275,8 +276,13 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
   for (const env of resolvedEnvs) {
     for (const a of resolvedAgents) {
       if (a.entry.envs && !a.entry.envs.includes(env.id)) continue;
-      const agentConfig = deepMerge(a.entry.config ?? {}, a.entry.perEnv?.[env.id] ?? {});
-      if (a.factory.configSchema) validate(a.factory.configSchema, agentConfig, `${a.from}.config${a.entry.perEnv?.[env.id] ? ` (with perEnv.${env.id})` : ''} for agent ${a.factory.name}`);
+      let agentConfig = deepMerge(a.entry.config ?? {}, a.entry.perEnv?.[env.id] ?? {});
+      if (a.factory.configSchema) {
+        // Omitted fields take the schema's defaults (the agent contract); the filled config is what
+        // the run records and hashes, so changing an agent's default reruns its runs.
+        agentConfig = Value.Default(a.factory.configSchema, structuredClone(agentConfig)) as Record<string, unknown>;
+        validate(a.factory.configSchema, agentConfig, `${a.from}.config${a.entry.perEnv?.[env.id] ? ` (with perEnv.${env.id})` : ''} for agent ${a.factory.name}`);
+      }
       for (const seed of seeds) {
         const config: RunConfig = {
           schemaVersion: RESULT_SCHEMA_VERSION,

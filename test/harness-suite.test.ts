@@ -61,10 +61,20 @@ test('the paper suite names the real environments with the DESIGN §4 settings; 
   assert.deepEqual(paper.envs.map((e) => e.id), ['ml-1m-v0', 'steam-v0', 'books-v0']);
   assert.deepEqual(paper.envs.find((e) => e.id === 'steam-v0')!.weights, { ioi: 1, ior: 1, ctr: 0.1 });
   const prorl = paper.agents.find((a) => a.agent === 'prorl')!;
-  assert.equal(prorl.config!.groupSize, 16);
-  assert.equal(prorl.config!.beta, 0.01);
-  assert.deepEqual(prorl.perEnv, { 'ml-1m-v0': { lr: 1e-4 }, 'steam-v0': { lr: 1e-5 }, 'books-v0': { lr: 5e-4 } });
+  assert.deepEqual(prorl.config, { rl: { groupSize: 16, beta: 0.01, kl: 'exact' } });
+  assert.deepEqual(prorl.perEnv, { 'ml-1m-v0': { rl: { lr: 1e-4 } }, 'steam-v0': { rl: { lr: 1e-5 } }, 'books-v0': { rl: { lr: 5e-4 } } });
   assert.equal(paper.budgets.paper.trainEpochs, 50);
+  // The agents are registered: their configs (per environment) validate against their schemas,
+  // checked here with synthetic-v0 standing in for each real environment.
+  const loaded = loadSuite('paper');
+  for (const real of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
+    const stand = { ...loaded, suite: { ...loaded.suite, envs: [{ id: 'synthetic-v0' }], agents: loaded.suite.agents.map((a) => ({ ...a, perEnv: a.perEnv ? { 'synthetic-v0': a.perEnv[real] } : undefined })) } };
+    const runs = (await planRuns(stand)).runs;
+    assert.equal(runs.length, paper.agents.length * paper.seeds.length);
+    const lr = runs.find((r) => r.label === 'prorl')!.config.agentConfig as { rl: { lr: number; groupSize: number } };
+    assert.equal(lr.rl.lr, { 'ml-1m-v0': 1e-4, 'steam-v0': 1e-5, 'books-v0': 5e-4 }[real]);
+    assert.equal(lr.rl.groupSize, 16);
+  }
   const known = listEnvs().map((e) => e.id);
   const missing = paper.envs.map((e) => e.id).filter((id) => !known.includes(id));
   if (missing.length === 0) return; // the real environments have landed: nothing to check here
@@ -113,7 +123,7 @@ test('the run matrix: env × agent × seed in order, budgets, selection and addi
   const p = await planRuns(loaded);
   assert.deepEqual(p.runs.map((r) => `${r.label}/${r.config.seed}`), ['random/1', 'random/2', 'random/3', 'popularity/1', 'popularity/2', 'popularity/3', 'popularity-1/1', 'popularity-1/2', 'popularity-1/3']);
   assert.ok(p.runs.every((r) => r.config.episodes === 16 && r.config.batchSize === 256 && r.config.ks.join() === '1,5,10'));
-  assert.deepEqual(p.runs[3].config.agentConfig, { pathLength: 2 });
+  assert.deepEqual(p.runs[3].config.agentConfig, { pathLength: 2, avoidHistory: true }, 'omitted fields take the schema defaults');
   assert.equal((await planRuns(loaded)).matrixHash, p.matrixHash, 'planning is deterministic');
   assert.equal(new Set(p.runs.map((r) => r.configHash)).size, p.runs.length);
 
