@@ -107,3 +107,13 @@ test('truncated, corrupt or foreign files raise CheckpointError', async () => {
 test('encodeCheckpoint rejects tensors whose size does not match their shape', () => {
   assert.throws(() => encodeCheckpoint(description(), new Map([['x', { shape: [2, 2], values: new Float32Array(3) }]])), /3 values for shape 2x2/);
 });
+
+test('loadOrTrainSimulator reports a corrupt cached checkpoint instead of crashing or silently retraining', async () => {
+  const { checkpointPath, loadOrTrainSimulator } = await import('../envs/sim/index.ts');
+  const spec = { dataset, model: 'gru4rec' as const, seed: 1, config, cacheDir: dir };
+  const cached = checkpointPath(spec);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(path.dirname(cached), { recursive: true });
+  writeFileSync(cached, readFileSync(file).subarray(0, 100));
+  await assert.rejects(loadOrTrainSimulator({ ...spec, workers: 0, log: () => {} }), (e: Error) => e instanceof CheckpointError && /retrain/.test(e.message));
+});

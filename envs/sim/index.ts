@@ -20,7 +20,7 @@ import { TfSimulator } from './batch.ts';
 import { ShardedSimulator } from './shard.ts';
 import type { UserSimulator } from '../simulator.ts';
 import type { SequenceModel } from './model.ts';
-import { CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type CheckpointHeader, type TensorEntry } from './checkpoint.ts';
+import { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type CheckpointHeader, type TensorEntry } from './checkpoint.ts';
 import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
 import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
 
@@ -122,7 +122,14 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
   const workers = opts.workers ?? defaultWorkers();
   const file = checkpointPath(opts);
   if (!opts.retrain && existsSync(file)) {
-    const { simulator, header } = await loadSimulator(file, { dataset: opts.dataset, model: opts.model });
+    let loaded: Awaited<ReturnType<typeof loadSimulator>>;
+    try {
+      loaded = await loadSimulator(file, { dataset: opts.dataset, model: opts.model });
+    } catch (e) {
+      if (e instanceof CheckpointError) e.message += ' (delete the file, or pass retrain: true / --retrain, to train anew)';
+      throw e;
+    }
+    const { simulator, header } = loaded;
     log(`simulator ${simulator.id}: loaded ${file} (valid NDCG@10 ${header.metrics.valid.ndcg10.toFixed(4)}, trained ${header.metrics.epochs} epochs on ${header.backend})`);
     return withWorkers(simulator, opts.seed, workers, log);
   }
