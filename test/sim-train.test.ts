@@ -47,3 +47,8 @@ for (const model of ['gru4rec', 'sasrec'] as const) {
     await again.dispose();
   });
 }
+
+test('the evaluator must be trained independently of the reward model', async () => {
+  const { loadSimulatorPair } = await import('../envs/sim/index.ts');
+  await assert.rejects(loadSimulatorPair({ dataset, reward: { model: 'sasrec', seed: 2 }, evaluator: { model: 'sasrec', seed: 2 }, cacheDir }), /independently/);
+});
