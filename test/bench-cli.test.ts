@@ -6,12 +6,30 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { validate } from '../envs/validate.ts';
 import { ResultFileSchema } from '../benchmarks/schema.ts';
+import { main } from '../benchmarks/cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-bench-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-function bench(args: string[]) {
+// In-process: the CLI writes through an Io, so a test captures its output without paying for a
+// new process and backend per call. One test below runs the real entry point.
+process.env.PRORL_BACKEND = 'cpu';
+process.env.CI = '1';
+async function bench(args: string[]) {
+  let out = '';
+  let err = '';
+  const cwd = process.cwd();
+  process.chdir(work);
+  try {
+    const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
+    return { code, out, err };
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+function benchProcess(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'benchmarks/cli.ts'), ...args], {
     cwd: work,
     encoding: 'utf8',
@@ -22,14 +40,14 @@ function bench(args: string[]) {
 
 const SMALL = ['--world', '{"numItems":150,"numUsers":200}', '--episodes', '40', '--progress', 'false'];
 
-test('bench runs an agent over seeds, prints the table and writes valid result files; a rerun gives identical files (timings aside)', () => {
-  const a = bench(['--agent', 'popularity', '--seeds', '2', '--out', 'a', ...SMALL]);
+test('bench runs an agent over seeds, prints the table and writes valid result files; a rerun gives identical files (timings aside)', async () => {
+  const a = await bench(['--agent', 'popularity', '--seeds', '2', '--out', 'a', ...SMALL]);
   assert.equal(a.code, 0, a.err);
   assert.match(a.out, /popularity\s+2\s/);
   assert.match(a.out, /IoI.*IoR.*CTR.*coherence.*length/);
   const files = readdirSync(path.join(work, 'a/results')).sort();
   assert.deepEqual(files, ['synthetic-v0__popularity__seed1.json', 'synthetic-v0__popularity__seed2.json']);
-  const b = bench(['--agent', 'popularity', '--seeds', '2', '--out', 'b', ...SMALL]);
+  const b = await bench(['--agent', 'popularity', '--seeds', '2', '--out', 'b', ...SMALL]);
   assert.equal(b.code, 0, b.err);
   for (const f of files) {
     const x = validate(ResultFileSchema, JSON.parse(readFileSync(path.join(work, 'a/results', f), 'utf8')), f);
@@ -40,25 +58,25 @@ test('bench runs an agent over seeds, prints the table and writes valid result f
   }
 });
 
-test('an unknown env or agent lists the known ones and exits 2; a bad option names the option and accepted values', () => {
-  const agent = bench(['--agent', 'nope']);
-  assert.equal(agent.code, 2);
+test('an unknown env or agent lists the known ones and exits 2; a bad option names the option and accepted values', async () => {
+  const agent = benchProcess(['--agent', 'nope']);
+  assert.equal(agent.code, 2, 'the real entry point exits 2');
   assert.match(agent.err, /unknown agent 'nope'.*random.*popularity.*greedy-ctr/s);
-  const env = bench(['--agent', 'random', '--env', 'nope-v0']);
+  const env = await bench(['--agent', 'random', '--env', 'nope-v0']);
   assert.equal(env.code, 2);
   assert.match(env.err, /unknown environment 'nope-v0'.*synthetic-v0/s);
-  const split = bench(['--agent', 'random', '--split', 'everything']);
+  const split = await bench(['--agent', 'random', '--split', 'everything']);
   assert.equal(split.code, 2);
   assert.match(split.err, /split.*test.*valid/s);
-  const seeds = bench(['--agent', 'random', '--seeds', '0']);
+  const seeds = await bench(['--agent', 'random', '--seeds', '0']);
   assert.equal(seeds.code, 2);
   assert.match(seeds.err, /--seeds must be a positive integer/);
-  const cfg = bench(['--agent', 'random', '--agent-config', '{"pathLength":-1}']);
+  const cfg = await bench(['--agent', 'random', '--agent-config', '{"pathLength":-1}']);
   assert.equal(cfg.code, 2);
   assert.match(cfg.err, /pathLength/);
 });
 
-test('a plug-in agent loads from a path', () => {
+test('a plug-in agent loads from a path', async () => {
   const file = path.join(work, 'first-item.ts');
   writeFileSync(
     file,
@@ -76,12 +94,12 @@ test('a plug-in agent loads from a path', () => {
 };
 `,
   );
-  const r = bench(['--agent', './first-item.ts', '--seeds', '1', '--out', 'plug', ...SMALL]);
+  const r = await bench(['--agent', './first-item.ts', '--seeds', '1', '--out', 'plug', ...SMALL]);
   assert.equal(r.code, 0, r.err);
   const result = JSON.parse(readFileSync(path.join(work, 'plug/results/synthetic-v0__first-allowed__seed1.json'), 'utf8'));
   assert.equal(result.metrics.length, 3);
   assert.equal(result.metrics.stopRate, 1);
-  const missing = bench(['--agent', './missing.ts']);
+  const missing = await bench(['--agent', './missing.ts']);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /could not load agent module/);
 });
