@@ -46,7 +46,17 @@ export const TrainingRecordSchema = Type.Object({
   secondsPerEpoch: Type.Number(),
   /** Train interactions (next-item targets) per epoch. */
   trainTargets: Type.Integer({ minimum: 0 }),
-  history: Type.Array(Type.Object({ epoch: Type.Integer(), loss: Type.Number(), validNdcg10: Type.Number(), validHr10: Type.Number(), seconds: Type.Number() })),
+  history: Type.Array(
+    Type.Object({
+      epoch: Type.Integer(),
+      loss: Type.Number(),
+      validNdcg10: Type.Number(),
+      validHr10: Type.Number(),
+      /** Mean log p(held-out item | prefix) on the valid sequences (the early-stopping tie-break). */
+      validLogLikelihood: Type.Optional(Type.Number()),
+      seconds: Type.Number(),
+    }),
+  ),
 });
 export type TrainingRecord = Static<typeof TrainingRecordSchema>;
 

@@ -35,18 +35,26 @@ export function metricsFromRanks(ranks: ArrayLike<number>): RankingMetrics {
   return { hr10: n ? hits / n : 0, ndcg10: n ? ndcg / n : 0, count: n };
 }
 
-export function simulatorRanks(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): Int32Array {
-  const ranks = new Int32Array(heldOut.targets.length);
-  for (let start = 0; start < ranks.length; start += chunk) {
-    const end = Math.min(ranks.length, start + chunk);
+/** rank(T|prefix) and log p(T|prefix) of each held-out item under the simulator. */
+export function simulatorTargetStats(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): { rank: Int32Array; logProb: Float64Array } {
+  const rank = new Int32Array(heldOut.targets.length);
+  const logProb = new Float64Array(heldOut.targets.length);
+  for (let start = 0; start < rank.length; start += chunk) {
+    const end = Math.min(rank.length, start + chunk);
     const batch = simulator.open(heldOut.prefixes.slice(start, end));
     try {
-      ranks.set(batch.targetStats(heldOut.targets.subarray(start, end)).rank, start);
+      const stats = batch.targetStats(heldOut.targets.subarray(start, end));
+      rank.set(stats.rank, start);
+      logProb.set(stats.logProb, start);
     } finally {
       batch.dispose();
     }
   }
-  return ranks;
+  return { rank, logProb };
+}
+
+export function simulatorRanks(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): Int32Array {
+  return simulatorTargetStats(simulator, heldOut, chunk).rank;
 }
 
 export function popularityRanks(popularity: ArrayLike<number>, targets: Int32Array): Int32Array {

@@ -22,7 +22,7 @@ import {
 } from './config.ts';
 import { assignParams, createModel, mm, paramValues, type SequenceModel } from './model.ts';
 import { TfSimulator } from './batch.ts';
-import { heldOutNextItems, metricsFromRanks, popularityRanks, simulatorRanks } from './evaluate.ts';
+import { heldOutNextItems, metricsFromRanks, popularityRanks, simulatorTargetStats } from './evaluate.ts';
 import type { CheckpointDescription, TrainingRecord } from './checkpoint.ts';
 
 export interface TrainOptions {
@@ -137,7 +137,7 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
   const order = windows.map((_, i) => i);
   const batches = Math.ceil(windows.length / train.batchSize);
   const history: TrainingRecord['history'] = [];
-  let best = { epoch: 0, ndcg10: -1, hr10: 0, values: paramValues(model.params) };
+  let best = { epoch: 0, ndcg10: -1, hr10: 0, logLikelihood: -Infinity, values: paramValues(model.params) };
   const start = performance.now();
   let epoch = 0;
   try {
@@ -160,13 +160,17 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
       }
       bar.stop();
       simulator.refresh();
-      const metrics = metricsFromRanks(simulatorRanks(simulator, valid));
+      const stats = simulatorTargetStats(simulator, valid);
+      const metrics = metricsFromRanks(stats.rank);
+      const logLikelihood = stats.logProb.reduce((a, b) => a + b, 0) / stats.logProb.length;
       const seconds = (performance.now() - epochStart) / 1000;
-      history.push({ epoch, loss: lossSum / batches, validNdcg10: metrics.ndcg10, validHr10: metrics.hr10, seconds });
-      const improved = metrics.ndcg10 > best.ndcg10;
-      if (improved) best = { epoch, ndcg10: metrics.ndcg10, hr10: metrics.hr10, values: paramValues(model.params) };
+      history.push({ epoch, loss: lossSum / batches, validNdcg10: metrics.ndcg10, validHr10: metrics.hr10, validLogLikelihood: logLikelihood, seconds });
+      // NDCG@10 decides; on a tie (small valid sets often score 0 for many epochs) the valid
+      // log-likelihood of the held-out items does, so training does not stop on a flat zero.
+      const improved = metrics.ndcg10 > best.ndcg10 || (metrics.ndcg10 === best.ndcg10 && logLikelihood > best.logLikelihood);
+      if (improved) best = { epoch, ndcg10: metrics.ndcg10, hr10: metrics.hr10, logLikelihood, values: paramValues(model.params) };
       log(
-        `${id} epoch ${epoch}: loss ${(lossSum / batches).toFixed(4)}, valid HR@10 ${metrics.hr10.toFixed(4)} NDCG@10 ${metrics.ndcg10.toFixed(4)}` +
+        `${id} epoch ${epoch}: loss ${(lossSum / batches).toFixed(4)}, valid HR@10 ${metrics.hr10.toFixed(4)} NDCG@10 ${metrics.ndcg10.toFixed(4)} log-lik ${logLikelihood.toFixed(3)}` +
           ` (popularity ${popularityValid.hr10.toFixed(4)} / ${popularityValid.ndcg10.toFixed(4)}), ${seconds.toFixed(1)}s${improved ? ' *' : ''}`,
       );
       if (epoch - best.epoch >= train.patience) break;
