@@ -19,13 +19,13 @@ import { StringEnum } from '../envs/validate.ts';
 
 export const SupervisedConfigSchema = Type.Object(
   {
-    epochs: Type.Integer({ minimum: 0, default: 20, description: 'passes over the train cases' }),
+    epochs: Type.Integer({ minimum: 0, default: 10, description: 'passes over the train cases' }),
     batchSize: Type.Integer({ minimum: 1, default: 128 }),
     lr: Type.Number({ exclusiveMinimum: 0, default: 2e-3 }),
     weightDecay: Type.Number({ minimum: 0, default: 0.01 }),
     clipNorm: Type.Number({ minimum: 0, default: 5 }),
     /** Stop when the valid NLL has not improved for this many epochs (0: never). */
-    patience: Type.Integer({ minimum: 0, default: 4 }),
+    patience: Type.Integer({ minimum: 0, default: 2 }),
     /** Cap on the train cases per epoch (0: all), to keep epochs short on small machines. */
     maxTrainCases: Type.Integer({ minimum: 0, default: 0 }),
     /** Cap on the valid cases used for model selection (0: all). */
@@ -35,7 +35,7 @@ export const SupervisedConfigSchema = Type.Object(
 );
 export type SupervisedConfig = Static<typeof SupervisedConfigSchema>;
 export const SUPERVISED_DEFAULTS: SupervisedConfig = {
-  epochs: 20, batchSize: 128, lr: 2e-3, weightDecay: 0.01, clipNorm: 5, patience: 4, maxTrainCases: 0, maxValidCases: 0,
+  epochs: 10, batchSize: 128, lr: 2e-3, weightDecay: 0.01, clipNorm: 5, patience: 2, maxTrainCases: 0, maxValidCases: 0,
 };
 
 /**
