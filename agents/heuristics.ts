@@ -34,79 +34,67 @@ function actRows(observations: readonly ProactiveObservation[], ctx: ActContext,
   });
 }
 
-function defaults(config: Partial<HeuristicConfig>): HeuristicConfig {
-  return { pathLength: 0, avoidHistory: true, ...config };
+/** A heuristic agent: `chooser` is made once per agent and picks one row's item (-1 for none). */
+function heuristic(
+  name: string,
+  description: string,
+  usesSimulator: boolean,
+  chooser: (config: HeuristicConfig) => (observations: readonly ProactiveObservation[], ctx: ActContext) => (obs: ProactiveObservation, row: number) => number,
+): AgentFactory<Partial<HeuristicConfig>> {
+  return {
+    name,
+    description,
+    configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
+    usesSimulator,
+    create(partial): Agent {
+      const config: HeuristicConfig = { pathLength: 0, avoidHistory: true, ...partial };
+      const choose = chooser(config);
+      return { name, act: (observations, ctx) => actRows(observations, ctx, config, choose(observations, ctx)) };
+    },
+  };
 }
 
-export const randomAgent: AgentFactory<Partial<HeuristicConfig>> = {
-  name: 'random',
-  description: 'A uniformly random allowed item at every step',
-  configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
-  create(partial): Agent {
-    const config = defaults(partial);
-    return {
-      name: 'random',
-      act(observations, ctx) {
-        const N = ctx.env.actionSpace.stop;
-        return actRows(observations, ctx, config, (obs) => {
-          const candidates: number[] = [];
-          for (let i = 0; i < N; i++) if (allowed(obs, i, config.avoidHistory)) candidates.push(i);
-          return candidates.length ? candidates[ctx.rng.int(candidates.length)] : -1;
-        });
-      },
-    };
-  },
-};
+export const randomAgent = heuristic('random', 'A uniformly random allowed item at every step', false, (config) => (_observations, ctx) => {
+  const N = ctx.env.actionSpace.stop;
+  return (obs) => {
+    const candidates: number[] = [];
+    for (let i = 0; i < N; i++) if (allowed(obs, i, config.avoidHistory)) candidates.push(i);
+    return candidates.length ? candidates[ctx.rng.int(candidates.length)] : -1;
+  };
+});
 
-export const popularityAgent: AgentFactory<Partial<HeuristicConfig>> = {
-  name: 'popularity',
-  description: 'The most-consumed item (train interactions) not yet in the sequence',
-  configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
-  create(partial): Agent {
-    const config = defaults(partial);
-    let order: Int32Array | null = null;
-    return {
-      name: 'popularity',
-      act(observations, ctx) {
-        const pop = ctx.env.world.dataset.popularity;
-        // Ties broken by item id, so the order is deterministic.
-        order ??= Int32Array.from(pop.keys()).sort((a, b) => pop[b] - pop[a] || a - b);
-        const ranked = order;
-        return actRows(observations, ctx, config, (obs) => {
-          for (const i of ranked) if (allowed(obs, i, config.avoidHistory)) return i;
-          return -1;
-        });
-      },
+export const popularityAgent = heuristic('popularity', 'The most-consumed item (train interactions) not yet in the sequence', false, (config) => {
+  let order: Int32Array | null = null;
+  return (_observations, ctx) => {
+    const pop = ctx.env.world.dataset.popularity;
+    // Ties broken by item id, so the order is deterministic.
+    const ranked = (order ??= Int32Array.from(pop.keys()).sort((a, b) => pop[b] - pop[a] || a - b));
+    return (obs) => {
+      for (const i of ranked) if (allowed(obs, i, config.avoidHistory)) return i;
+      return -1;
     };
-  },
-};
+  };
+});
 
-export const greedyCtrAgent: AgentFactory<Partial<HeuristicConfig>> = {
-  name: 'greedy-ctr',
-  description: 'The item the reward simulator says the user is most likely to accept now (oracle: reads the simulator)',
-  configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
-  usesSimulator: true,
-  create(partial): Agent {
-    const config = defaults(partial);
-    return {
-      name: 'greedy-ctr',
-      act(observations, ctx) {
-        const N = ctx.env.actionSpace.stop;
-        // One batched simulator call; CTR = sigmoid(score) is monotone in the score.
-        const scores = ctx.env.simulatorBatch().scores();
-        return actRows(observations, ctx, config, (obs, row) => {
-          let best = -1;
-          let bestScore = -Infinity;
-          for (let i = 0; i < N; i++) {
-            const s = scores[row * N + i];
-            if (s > bestScore && allowed(obs, i, config.avoidHistory)) {
-              best = i;
-              bestScore = s;
-            }
-          }
-          return best;
-        });
-      },
+export const greedyCtrAgent = heuristic(
+  'greedy-ctr',
+  'The item the reward simulator says the user is most likely to accept now (oracle: reads the simulator)',
+  true,
+  (config) => (_observations, ctx) => {
+    const N = ctx.env.actionSpace.stop;
+    // One batched simulator call; CTR = sigmoid(score) is monotone in the score.
+    const scores = ctx.env.simulatorBatch().scores();
+    return (obs, row) => {
+      let best = -1;
+      let bestScore = -Infinity;
+      for (let i = 0; i < N; i++) {
+        const s = scores[row * N + i];
+        if (s > bestScore && allowed(obs, i, config.avoidHistory)) {
+          best = i;
+          bestScore = s;
+        }
+      }
+      return best;
     };
   },
-};
+);
