@@ -14,6 +14,9 @@ import { paramValues } from './model.ts';
 import type { ShardInit, ShardReply, ShardRequest } from './shard-worker.ts';
 import { backendInfo } from '../backend.ts';
 
+/** No single shard call comes near this; past it the worker is presumed dead. */
+const REPLY_TIMEOUT_MS = 300_000;
+
 type Request = ShardRequest extends infer R ? (R extends { seq: number } ? Omit<R, 'seq'> : never) : never;
 
 class Shard {
@@ -60,10 +63,13 @@ class Shard {
 
   /** Blocks until the reply to `seq` is in, dropping replies to earlier fire-and-forget requests. */
   wait<T>(seq: number): T {
+    const deadline = Date.now() + REPLY_TIMEOUT_MS;
     for (;;) {
       const done = Atomics.load(this.flag, 0);
       if (done < seq) {
-        Atomics.wait(this.flag, 0, done, 60_000);
+        // A crashed worker never answers, and a blocked main thread cannot see its 'exit' event.
+        if (Date.now() > deadline) throw new Error(`simulator shard worker did not answer within ${REPLY_TIMEOUT_MS / 1000}s (crashed or out of memory?)`);
+        Atomics.wait(this.flag, 0, done, 1_000);
         continue;
       }
       let reply: ShardReply | undefined;
