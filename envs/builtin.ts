@@ -34,14 +34,16 @@ const SimulatorOptions = {
   cacheDir: Type.String(),
   /** Worker threads for batched stepping (default: both cores for large batches). */
   workers: Type.Integer({ minimum: 0 }),
+  /** Training settings of both simulators (e.g. {"maxEpochs": 1} for a quick check); validated by the simulator trainer. */
+  simulatorTrain: Type.Record(Type.String(), Type.Number()),
 };
 
 async function learnedPair(dataset: Dataset, o: Record<string, unknown>, log: (line: string) => void) {
   const { loadSimulatorPair } = await import('./sim/index.ts');
   return loadSimulatorPair({
     dataset,
-    reward: { model: o.rewardModel as 'sasrec' | undefined, seed: o.rewardSeed as number | undefined },
-    evaluator: { model: o.evaluatorModel as 'gru4rec' | undefined, seed: o.evaluatorSeed as number | undefined },
+    reward: { model: o.rewardModel as 'sasrec' | undefined, seed: o.rewardSeed as number | undefined, train: o.simulatorTrain as Record<string, number> | undefined },
+    evaluator: { model: o.evaluatorModel as 'gru4rec' | undefined, seed: o.evaluatorSeed as number | undefined, train: o.simulatorTrain as Record<string, number> | undefined },
     cacheDir: o.cacheDir as string | undefined,
     workers: o.workers as number | undefined,
     log,

@@ -1,0 +1,37 @@
+/**
+ * The real environments pass checkEnv on the release snapshot (when ../shared is present). Their
+ * simulators are trained here for one epoch into a temporary cache: this checks the wiring
+ * (data → simulators → environment), not simulator quality (see `npm run sim -- eval`).
+ * `npm test` checks ml-1m-v0; `npm run test:real` (PRORL_REAL_ENVS=all) checks all three, ~3 min.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { initBackend } from '../envs/backend.ts';
+import { checkEnv, make, listEnvs } from '../envs/index.ts';
+
+const snapshot = process.env.PRORL_SNAPSHOT_DIR ?? path.resolve(import.meta.dirname, '../../shared/datasets/prorl-snapshot');
+const skip = existsSync(snapshot) ? false : `no ../shared/datasets/prorl-snapshot (looked in ${snapshot}); set PRORL_SNAPSHOT_DIR to run the real-environment checks`;
+const cacheDir = mkdtempSync(path.join(tmpdir(), 'prorec-env-real-'));
+after(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+test('the real environments are registered', () => {
+  const ids = listEnvs().map((e) => e.id);
+  for (const id of ['ml-1m-v0', 'steam-v0', 'books-v0', 'synthetic-learned-v0']) assert.ok(ids.includes(id), id);
+});
+
+const all = process.env.PRORL_REAL_ENVS === 'all';
+for (const id of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
+  const envSkip = skip || (all || id === 'ml-1m-v0' ? false : 'run `npm run test:real` to check this environment too (about a minute each)');
+  test(`${id} passes checkEnv on the snapshot (simulators trained one epoch)`, { skip: envSkip }, async () => {
+    await initBackend({ quiet: true });
+    const env = await make(id, { world: { cacheDir, workers: 0, simulatorTrain: { maxEpochs: 1, validLimit: 200 } }, log: () => {} });
+    assert.match(env.world.simulator.id, /sasrec/);
+    assert.match(env.world.evaluator!.id, /gru4rec/);
+    assert.equal(env.world.dataset.cases.test.length, { 'ml-1m-v0': 6928, 'steam-v0': 10240, 'books-v0': 8704 }[id]);
+    checkEnv(env, { seeds: [1, 2] });
+    env.close();
+  });
+}
