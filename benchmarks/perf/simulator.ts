@@ -149,7 +149,7 @@ export async function main(): Promise<void> {
   for (const kind of ['sasrec', 'gru4rec'] as const) await stepping(kind, numItems, batch, steps);
   console.log(`  tensors alive after the runs: ${tf.memory().numTensors}`);
   if (!process.argv.includes('--no-train')) {
-    console.log('simulator training, one epoch per dataset and model (batch 128 windows of <= 51 items):');
+    console.log('simulator training, one epoch per dataset and model (default training config: batches of 32 windows of <= 51 items):');
     await trainingEpochs();
   }
 }
