@@ -3,7 +3,8 @@
  * IRN): turn observations into packed paths, decode (greedy or sampled), propose K candidate paths
  * by beam search, and save/load the network's weights.
  */
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../envs/io.ts';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ProactiveObservation } from '../envs/proactive.ts';
 import type { ActContext, Agent } from './agent.ts';
@@ -41,13 +42,9 @@ export interface CheckpointHeader {
   policy: PolicyConfig;
 }
 
+/** Checkpoints are written atomically (envs/io.ts): a run killed while saving keeps the previous one. */
 export async function writeJson(file: string, value: unknown): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  // Write then rename: a run killed while saving leaves the previous checkpoint intact.
-  const tmp = `${file}.tmp`;
-  await writeFile(tmp, JSON.stringify(value));
-  const { rename } = await import('node:fs/promises');
-  await rename(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value));
 }
 
 export async function readJson(file: string): Promise<Record<string, unknown>> {
