@@ -5,7 +5,6 @@
  */
 import { writeFileAtomic } from '../envs/io.ts';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { ProactiveObservation } from '../envs/proactive.ts';
 import type { ActContext, Agent } from './agent.ts';
 import { decodeMap, encodeMap } from './nn.ts';
