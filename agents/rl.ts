@@ -204,7 +204,10 @@ export class RlAgent extends PolicyAgent {
         if (this.config.init) await loadPolicyWeights(this.net, this.config.init);
         else {
           const sup = validate(SupervisedConfigSchema, { ...SUPERVISED_DEFAULTS, ...(this.config.pretrain ?? {}) }, `${this.name}.pretrain config`);
-          pretrain = await trainSupervised(this.net, env.world.dataset, sup, { seed: deriveSeed(seed, 'pretrain'), callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
+          // The `supervised` agent's seed: at one run seed every RL agent starts from the checkpoint
+          // the supervised row evaluates (same network init, same data order), so estimators are
+          // compared from one starting point.
+          pretrain = await trainSupervised(this.net, env.world.dataset, sup, { seed, callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
         }
         this.ref.params.copyFrom(this.net.params);
         this.optimizer = this.makeOptimizer();

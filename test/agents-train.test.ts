@@ -15,7 +15,7 @@ import { AdamW, ensureBackend } from '../agents/nn.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
 import { PolicyAgent } from '../agents/policy-agent.ts';
 import { policyGradientStep, rlAgents, RL_ESTIMATORS, type RlAgent } from '../agents/rl.ts';
-import { SUPERVISED_DEFAULTS, trainSupervised } from '../agents/supervised.ts';
+import { SUPERVISED_DEFAULTS, supervisedAgent, trainSupervised, type SupervisedAgent } from '../agents/supervised.ts';
 
 const WORLD = { numItems: 60, numUsers: 120 };
 const makeEnv = (n: number) => makeVec('synthetic-v0', n, { world: WORLD, split: 'train' });
@@ -111,6 +111,26 @@ test('every estimator trains (exact KL and KL penalty), with the logged quantiti
       agent.dispose();
     }
   }
+});
+
+test('without init, an RL agent pre-trains to the supervised agent\'s checkpoint at the same seed', async () => {
+  // Estimators are compared from one starting point: the supervised row of a benchmark.
+  const sup = (await supervisedAgent.create({ policy: { dim: 16 }, supervised: { epochs: 2, batchSize: 32 } }, { numItems: 60, seed: 5 })) as SupervisedAgent;
+  await sup.train(makeEnv, {}, { rng: Rng.stream(5, 'agent').child('train') });
+  const f = rlAgents.find((a) => a.name === 'reinforce')!;
+  const rl = (await f.create({ policy: { dim: 16 }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 5 })) as RlAgent;
+  await rl.train(makeEnv, {}, { rng: Rng.stream(5, 'agent').child('train') });
+  const a = sup.net.params.snapshot();
+  const b = rl.net.params.snapshot();
+  assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
+  for (const k of Object.keys(a)) assert.deepEqual(b[k], a[k], `parameter ${k}`);
+  // A different seed gives a different checkpoint (the comparison above can fail).
+  const other = (await f.create({ policy: { dim: 16 }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 6 })) as RlAgent;
+  await other.train(makeEnv, {}, { rng: Rng.stream(6, 'agent').child('train') });
+  assert.notDeepEqual(other.net.params.snapshot(), a);
+  sup.dispose();
+  rl.dispose();
+  other.dispose();
 });
 
 test('training holds a fixed number of tensors (no leak over a run)', async () => {
