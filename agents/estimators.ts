@@ -193,23 +193,36 @@ export function grpo(rollouts: readonly Rollout[], opts: GrpoOptions = {}): Adva
  *   r̃_t = w_ioi·(ioi_t - m_ioi)/s_ioi + w_ior·(ior_t - m_ior)/s_ior + w_ctr·(ctr_t - m_ctr)/(s_ctr·L_max).
  *   The fused `rewards` of the rollout are ignored (recomputed from `components`). Note this is
  *   not only a centring: it re-weights the components by 1/s_c.
+ * Per-position centring (beyond the paper): `mu` / `mean` may be an array indexed by the step's
+ * position t (positions past its end use its last entry). With constants μ_t the objective becomes
+ * E[R] - Σ_t μ_t·P(L > t): a price per position instead of one per step, so that when the first
+ * item's reward is larger than later ones' (diminishing returns), later steps are not charged the
+ * first step's price. The std (and so the re-weighting of z-scores) stays pooled.
  */
 export type CenteringSpec =
-  | { readonly mode: 'plain'; readonly mu: number }
+  | { readonly mode: 'plain'; readonly mu: number | readonly number[] }
   | {
       readonly mode: 'zscore';
-      readonly mean: ComponentValues;
+      readonly mean: ComponentValues | readonly ComponentValues[];
       readonly std: ComponentValues;
       readonly weights: ComponentValues;
       readonly lMax: number;
       readonly minStd?: number;
     };
 
+/** Entry t of a per-position value (the last entry past the end), or the pooled value itself. */
+function atPosition<T>(x: T | readonly T[], t: number): T {
+  if (!Array.isArray(x)) return x as T;
+  const xs = x as readonly T[];
+  if (xs.length === 0) throw new Error('stepwiseCentering: an empty per-position array');
+  return xs[Math.min(t, xs.length - 1)];
+}
+
 /** SRC: the rollouts with centred step rewards r̃_t (group, stopped, components unchanged). */
 export function stepwiseCentering(rollouts: readonly Rollout[], spec: CenteringSpec): Rollout[] {
   check(rollouts);
   if (spec.mode === 'plain') {
-    return rollouts.map((r) => ({ ...r, rewards: r.rewards.map((x) => x - spec.mu) }));
+    return rollouts.map((r) => ({ ...r, rewards: r.rewards.map((x, t) => x - atPosition(spec.mu, t)) }));
   }
   const floor = spec.minStd ?? 0.1;
   // Per component c the centred value is scale_c·(x - m_c), scale_c = w_c / max(s_c, floor) (/ L_max for CTR).
@@ -223,10 +236,8 @@ export function stepwiseCentering(rollouts: readonly Rollout[], spec: CenteringS
     if (!c) throw new Error(`stepwiseCentering (zscore): rollout ${i} has no components`);
     const rewards = new Float64Array(r.rewards.length);
     for (let t = 0; t < rewards.length; t++) {
-      rewards[t] =
-        scale.ioi * (c.ioi[t] - spec.mean.ioi) +
-        scale.ior * (c.ior[t] - spec.mean.ior) +
-        scale.ctr * (c.ctr[t] - spec.mean.ctr);
+      const m = atPosition(spec.mean, t);
+      rewards[t] = scale.ioi * (c.ioi[t] - m.ioi) + scale.ior * (c.ior[t] - m.ior) + scale.ctr * (c.ctr[t] - m.ctr);
     }
     return { ...r, rewards };
   });
@@ -282,6 +293,8 @@ export interface CenteringStatsOptions {
 export class CenteringStats {
   private readonly comp = { ioi: new Moments(), ior: new Moments(), ctr: new Moments() };
   private readonly fused = new Moments();
+  /** The same per position t (for per-position centring). */
+  private readonly byPosition: { ioi: Moments; ior: Moments; ctr: Moments; fused: Moments }[] = [];
   private isFrozen = false;
   private readonly schedule: 'freeze-after-first-epoch' | 'running';
   private readonly minStd: number;
@@ -307,6 +320,12 @@ export class CenteringStats {
     for (const r of rollouts) {
       this.fused.add(r.rewards);
       if (r.components) for (const c of COMPONENTS) this.comp[c].add(r.components[c]);
+      for (let t = 0; t < r.rewards.length; t++) {
+        while (this.byPosition.length <= t) this.byPosition.push({ ioi: new Moments(), ior: new Moments(), ctr: new Moments(), fused: new Moments() });
+        const p = this.byPosition[t];
+        p.fused.add([r.rewards[t]]);
+        if (r.components) for (const c of COMPONENTS) p[c].add([r.components[c][t]]);
+      }
     }
   }
 
@@ -330,14 +349,29 @@ export class CenteringStats {
     return this.fused.mean;
   }
 
-  /** The official centring: z-scored components, CTR / L_max, fused with `weights`. */
-  zscoreSpec(weights: ComponentValues, lMax: number): CenteringSpec {
-    return { mode: 'zscore', mean: this.mean(), std: this.std(), weights, lMax, minStd: this.minStd };
+  /** Per-component means at positions 0..(last observed), e.g. [{ioi, ior, ctr} at t = 0, ...]. */
+  meanByPosition(): ComponentValues[] {
+    return this.byPosition.map((p) => ({ ioi: p.ioi.mean, ior: p.ior.mean, ctr: p.ctr.mean }));
   }
 
-  /** Plain centring r̃ = r - μ. */
-  plainSpec(): CenteringSpec {
-    return { mode: 'plain', mu: this.meanReward() };
+  /** μ_t: mean fused step reward at each position observed. */
+  meanRewardByPosition(): number[] {
+    return this.byPosition.map((p) => p.fused.mean);
+  }
+
+  /**
+   * The official centring: z-scored components, CTR / L_max, fused with `weights`. With
+   * `perPosition`, the means are per position (stds stay pooled); positions never observed
+   * (every path had stopped) use the last observed position's means.
+   */
+  zscoreSpec(weights: ComponentValues, lMax: number, perPosition = false): CenteringSpec {
+    const mean = perPosition && this.byPosition.length > 0 ? this.meanByPosition() : this.mean();
+    return { mode: 'zscore', mean, std: this.std(), weights, lMax, minStd: this.minStd };
+  }
+
+  /** Plain centring r̃ = r - μ (per position: r̃_t = r_t - μ_t, as in zscoreSpec). */
+  plainSpec(perPosition = false): CenteringSpec {
+    return { mode: 'plain', mu: perPosition && this.byPosition.length > 0 ? this.meanRewardByPosition() : this.meanReward() };
   }
 }
 

@@ -84,6 +84,11 @@ export const RlConfigSchema = Type.Object(
     weights: Type.Optional(Weights),
     /** SRC: 'zscore' (official code: per-component z-score, CTR / L_max) or 'plain' (r − μ). */
     centering: StringEnum(['zscore', 'plain'] as const, { default: 'zscore' }),
+    /**
+     * SRC means: 'pooled' over all steps (the paper: one price μ per step) or 'per-position'
+     * (μ_t, beyond the paper: a price per position, for rewards with diminishing returns).
+     */
+    centeringMean: StringEnum(['pooled', 'per-position'] as const, { default: 'pooled' }),
     /** Baseline of PSAE and of prorl-no-psae / reinforce-baseline. */
     baseline: StringEnum(['leave-one-out', 'group-mean'] as const, { default: 'leave-one-out' }),
     /** Chunks the batch is split into for the gradient-variance estimate (≥ 2 to log it). */
@@ -103,7 +108,7 @@ export const RlConfigSchema = Type.Object(
 export type RlConfig = Static<typeof RlConfigSchema>;
 export const RL_DEFAULTS: RlConfig = {
   groupSize: 16, casesPerBatch: 16, casesPerEpoch: 256, epochs: 5, lr: 1e-3, weightDecay: 0.01, clipNorm: 0, beta: 0.01,
-  kl: 'exact', centering: 'zscore', baseline: 'leave-one-out', gradChunks: 4, validCases: 128, targets: 'random',
+  kl: 'exact', centering: 'zscore', centeringMean: 'pooled', baseline: 'leave-one-out', gradChunks: 4, validCases: 128, targets: 'random',
 };
 
 export const RlAgentConfigSchema = Type.Object(
@@ -251,7 +256,8 @@ export class RlAgent extends PolicyAgent {
             this.stats.observe(rollouts);
             st.centeringBatches.push(serialiseRollouts(rollouts));
           }
-          const centering: CenteringSpec = cfg.centering === 'zscore' ? this.stats.zscoreSpec(w, L_max) : this.stats.plainSpec();
+          const perPosition = cfg.centeringMean === 'per-position';
+          const centering: CenteringSpec = cfg.centering === 'zscore' ? this.stats.zscoreSpec(w, L_max, perPosition) : this.stats.plainSpec(perPosition);
 
           // 4. Log-probabilities of the sampled terms under π and π_ref (no gradient), for the
           //    KL penalty and the logs.

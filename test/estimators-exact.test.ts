@@ -277,7 +277,9 @@ function exactGroup(m: Model, outs: Outcome[], G: number, est: Est): Moments {
  * decision states: V(s) = Σ_a π(a|s) Q(s,a), Q(s,STOP) = 0, Q(s,i) = E[v(c)] - price + V(s·i),
  * ∇V(s) = Σ_a π(a|s) (∇log π(a|s) Q(s,a) + ∇Q(s,a)).
  */
-function objective(m: Model, theta: Float64Array, v: (c: Comp) => number, price: number): { value: number; grad: Float64Array } {
+/** E[Σ_t (v(c_t) - price_t)] and its gradient; `price` is one constant or one per position t. */
+function objective(m: Model, theta: Float64Array, v: (c: Comp) => number, price: number | ((t: number) => number)): { value: number; grad: Float64Array } {
+  const priceAt = typeof price === 'number' ? () => price : price;
   const rec = (prefix: number[]): { value: number; grad: Float64Array } => {
     const grad = new Float64Array(m.dim);
     if (prefix.length === m.lMax) return { value: 0, grad };
@@ -285,7 +287,7 @@ function objective(m: Model, theta: Float64Array, v: (c: Comp) => number, price:
     let value = 0;
     for (const a of pol.actions) {
       if (a === m.K - 1) continue; // STOP: Q = 0 and ∇Q = 0
-      let q = -price;
+      let q = -priceAt(prefix.length);
       for (const o of m.rewardsOf(prefix, a)) q += o.p * v(o.c);
       const child = rec([...prefix, a]);
       q += child.value;
@@ -504,6 +506,46 @@ test('3. SRC with a constant μ: exact expectation = ∇(E[R] - μ·E[L]); z-sco
     }),
     params(100),
   );
+});
+
+test('3b. per-position SRC (μ_t constants): exact expectation = ∇(E[R] - Σ_t μ_t·P(L > t)), plain and z-score, with and without PSAE', () => {
+  const arb = fc.record({
+    spec: specArb(),
+    mus: fc.array(dbl(-3, 3), { minLength: 1, maxLength: 4 }),
+    means: fc.array(fc.array(dbl(-2, 2), { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 4 }),
+    std: fc.array(dbl(0, 3), { minLength: 3, maxLength: 3 }),
+  });
+  fc.assert(
+    fc.property(arb, ({ spec, mus, means, std }) => {
+      const m = build(spec);
+      const outs = enumerate(m);
+      // Positions past the array's end use its last entry.
+      const at = <T>(xs: readonly T[], t: number): T => xs[Math.min(t, xs.length - 1)];
+      const plain: CenteringSpec = { mode: 'plain', mu: mus };
+      const truth = objective(m, m.theta, fused(m), (t) => at(mus, t));
+      assertClose(exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, plain))).mean, truth.grad, EXACT, 'E[per-position SRC REINFORCE]');
+      assertClose(exactSingle(m, outs, (rs) => prorlAdvantages(rs, plain, { baseline: 'none' })).mean, truth.grad, EXACT, 'E[per-position SRC reward-to-go]');
+      assertClose(exactGroup(m, outs, 2, (rs) => prorlAdvantages(rs, plain)).mean, truth.grad, EXACT, 'E[per-position SRC + PSAE leave-one-out], G = 2');
+      // z-score with per-position means: re-weighted reward k·c, price κ_t = Σ_c k_c m_c,t.
+      const k: Comp = [m.weights[0] / Math.max(std[0], 0.1), m.weights[1] / Math.max(std[1], 0.1), m.weights[2] / (Math.max(std[2], 0.1) * 10)];
+      const z: CenteringSpec = {
+        mode: 'zscore',
+        mean: means.map(([ioi, ior, ctr]) => ({ ioi, ior, ctr })),
+        std: { ioi: std[0], ior: std[1], ctr: std[2] },
+        weights: { ioi: m.weights[0], ior: m.weights[1], ctr: m.weights[2] },
+        lMax: 10,
+      };
+      const zTruth = objective(m, m.theta, (c) => fuse(c, k), (t) => { const [a, b, c] = at(means, t); return fuse([a, b, c], k); });
+      assertClose(exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, z))).mean, zTruth.grad, EXACT, 'E[per-position z-score SRC REINFORCE]');
+    }),
+    params(60),
+  );
+  // The per-position price differs from the pooled one whenever μ_t varies: the check can fail.
+  const m = build({ nItems: 2, lMax: 2, repeats: false, param: 'position', logits: new Array(23).fill(0.3), rewards: new Array(29).fill(0.5), noise: false, delta: [0, 0, 0], weights: [1, 1, 1] });
+  const outs = enumerate(m);
+  const pooled = exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, { mode: 'plain', mu: 1 }))).mean;
+  const perPos = exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, { mode: 'plain', mu: [1, -1] }))).mean;
+  assert.ok(pooled.some((x, j) => Math.abs(x - perPos[j]) > 1e-6), 'a different μ_1 changes the expectation');
 });
 
 // ---------------------------------------------------------------------------------------------

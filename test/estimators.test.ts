@@ -201,6 +201,12 @@ test('CenteringStats: accumulates all steps of the first epoch, then freezes; ru
   // μ of the fused reward: sums (1.5, 2.5, 3.5, 14.5, 5.5, 6.5) / 6.
   assert.ok(Math.abs(s.meanReward() - 34 / 6) < 1e-12);
   assert.deepEqual(s.plainSpec(), { mode: 'plain', mu: s.meanReward() });
+  // Per position: t = 0 holds steps (1, 3, 4) of ioi, t = 1 (2, 5), t = 2 (6); fused (1.5, 3.5, 14.5), (2.5, 5.5), (6.5).
+  assert.deepEqual(s.meanByPosition().map((x) => x.ioi), [8 / 3, 3.5, 6]);
+  assert.deepEqual(s.meanByPosition().map((x) => x.ior), [10 / 3, 0, 0]);
+  assert.deepEqual(s.plainSpec(true), { mode: 'plain', mu: [19.5 / 3, 4, 6.5] });
+  const zp = s.zscoreSpec({ ioi: 1, ior: 1, ctr: 1 }, 10, true);
+  assert.ok(zp.mode === 'zscore' && Array.isArray(zp.mean) && zp.mean.length === 3 && zp.std.ioi === s.std().ioi, 'per-position means, pooled std');
   const spec = s.zscoreSpec({ ioi: 1, ior: 1, ctr: 1 }, 10);
   assert.equal(spec.mode, 'zscore');
   s.endEpoch();
