@@ -227,7 +227,7 @@ export class SupervisedAgent extends PolicyAgent {
 
 export const supervisedAgent: AgentFactory<SupervisedAgentConfig> = {
   name: 'supervised',
-  description: 'Item-level GRU policy imitating real attribute-coherent paths then STOP (stage 1 of ProRL); checkpoint chosen by valid NLL',
+  description: 'Item-level policy (causal attention over history ⊕ path, target as a key) imitating real attribute-coherent paths then STOP (stage 1 of ProRL); checkpoint chosen by valid NLL',
   configSchema: SupervisedAgentConfigSchema,
   async create(config, ctx) {
     await ensureBackend();
