@@ -16,7 +16,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { sigmoid } from '../envs/simulator.ts';
+import { sigmoid, type SimulatorBatch, type TargetStats, type UserSimulator } from '../envs/simulator.ts';
 import { validate } from '../envs/validate.ts';
 import type { ActContext, Agent, AgentFactory } from './agent.ts';
 
@@ -148,10 +148,46 @@ interface PlanBeam {
 }
 
 /**
+ * Sequences opened in one simulator batch at most. A beam level holds rows × W × M sequences
+ * (256 × 4 × 20 = 20,480 at the bench's defaults): on ml-1m that is 250 MB of scores alone, and the
+ * wasm heap ran out ("table index is out of bounds"), so levels are scored in chunks.
+ */
+export const PLAN_CHUNK = 2048;
+
+/** `fn` over the simulator batch of each chunk of `sequences`, results concatenated in order. */
+function openChunked<T extends Float32Array | Float64Array | Int32Array>(
+  sim: UserSimulator, sequences: readonly (readonly number[])[], chunk: number, width: number,
+  make: (n: number) => T, fn: (batch: SimulatorBatch, from: number, to: number) => T,
+): T {
+  const out = make(sequences.length * width);
+  for (let from = 0; from < sequences.length; from += chunk) {
+    const to = Math.min(sequences.length, from + chunk);
+    const batch = sim.open(sequences.slice(from, to));
+    try {
+      out.set(fn(batch, from, to), from * width);
+    } finally {
+      batch.dispose();
+    }
+  }
+  return out;
+}
+
+/** log p(T | s) and rank(T | s) of each sequence, in chunks (one simulator pass per chunk). */
+function targetStatsChunked(sim: UserSimulator, sequences: readonly (readonly number[])[], targets: Int32Array, chunk: number): TargetStats {
+  const rank = new Int32Array(sequences.length);
+  const logProb = openChunked(sim, sequences, chunk, 1, (n) => new Float64Array(n), (batch, from, to) => {
+    const st = batch.targetStats(targets.subarray(from, to));
+    rank.set(st.rank, from);
+    return st.logProb;
+  });
+  return { logProb, rank };
+}
+
+/**
  * Plans one path per row from the observations' current sequences with the world's reward
  * simulator (opening batches of arbitrary sequences). Returns the best prefix per row.
  */
-export function planPaths(env: ProactiveRecVectorEnv, observations: readonly ProactiveObservation[], rows: readonly number[], config: BeamPlannerConfig): Map<number, number[]> {
+export function planPaths(env: ProactiveRecVectorEnv, observations: readonly ProactiveObservation[], rows: readonly number[], config: BeamPlannerConfig, chunk = PLAN_CHUNK): Map<number, number[]> {
   const sim = env.world.simulator;
   const N = env.actionSpace.stop;
   const w = config.weights ?? env.config.weights;
@@ -160,9 +196,7 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
   const out = new Map<number, number[]>();
   if (rows.length === 0) return out;
   // Root: the current state of each row.
-  const rootBatch = sim.open(rows.map(seqOf));
-  const rootStats = rootBatch.targetStats(Int32Array.from(rows, (r) => observations[r].target));
-  rootBatch.dispose();
+  const rootStats = targetStatsChunked(sim, rows.map(seqOf), Int32Array.from(rows, (r) => observations[r].target), chunk);
   let beams: PlanBeam[] = rows.map((r, k) => ({ row: r, items: [], value: 0, logProb: rootStats.logProb[k], rank: rootStats.rank[k] }));
   const best = new Map<number, { items: number[]; value: number }>(rows.map((r) => [r, { items: [], value: 0 }]));
   const stepsLeft = (r: number) => depth - observations[r].proposed.length;
@@ -170,9 +204,7 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
     beams = beams.filter((b) => b.items.length < stepsLeft(b.row));
     if (beams.length === 0) break;
     // Scores of every beam's sequence: its candidates (top-M allowed by CTR).
-    const batch = sim.open(beams.map((b) => [...seqOf(b.row), ...b.items]));
-    const scores = batch.scores();
-    batch.dispose();
+    const scores = openChunked(sim, beams.map((b) => [...seqOf(b.row), ...b.items]), chunk, N, (n) => new Float32Array(n), (batch) => batch.scores());
     const expansions: { beam: PlanBeam; item: number; ctr: number }[] = [];
     beams.forEach((b, k) => {
       const obs = observations[b.row];
@@ -181,9 +213,7 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
       for (const item of topCandidates(scores, k * N, N, config.candidates, (i) => base(i) && !used.has(i))) expansions.push({ beam: b, item, ctr: sigmoid(scores[k * N + item]) });
     });
     if (expansions.length === 0) break;
-    const next = sim.open(expansions.map((e) => [...seqOf(e.beam.row), ...e.beam.items, e.item]));
-    const stats = next.targetStats(Int32Array.from(expansions, (e) => observations[e.beam.row].target));
-    next.dispose();
+    const stats = targetStatsChunked(sim, expansions.map((e) => [...seqOf(e.beam.row), ...e.beam.items, e.item]), Int32Array.from(expansions, (e) => observations[e.beam.row].target), chunk);
     const byRow = new Map<number, PlanBeam[]>();
     expansions.forEach((e, k) => {
       const b = e.beam;

@@ -74,6 +74,8 @@ test('beam-planner follows the path it planned, whose realised return is never b
   const config = { beamWidth: 3, candidates: 5, depth: 0, avoidHistory: true };
   const { observations } = env.reset({ seed: 4, options: { caseIndices: Array.from({ length: 10 }, (_, i) => i) } });
   const plans = planPaths(env, observations, observations.map((_, r) => r), config);
+  // Simulator batches cut into chunks (as on large batches, to bound memory) plan the same paths.
+  assert.deepEqual(planPaths(env, observations, observations.map((_, r) => r), config, 7), plans);
   const agent = beamPlannerAgent.create(config, { numItems: 60, seed: 1 }) as Agent;
   const eps = runEpisodes(agent, env, 4);
   eps.forEach((e, r) => {
