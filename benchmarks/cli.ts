@@ -4,6 +4,7 @@
  *   npm run bench -- --suite smoke [--jobs N] [--shard i/n] [--force]
  *   npm run bench -- merge DIR... [--out DIR]
  *   npm run bench -- leaderboard DIR
+ *   npm run bench -- specificity DIR [--out FILE]
  * Expands the suite (default `standard`; with --agent, only that agent) into runs, one per
  * (environment, agent, seed); each writes a schema-validated result file under DIR/results/
  * (skipped when it exists with the same config hash). Then writes DIR/leaderboard.{json,md} and
@@ -27,6 +28,7 @@ import { mergeMain, MergeError } from './merge.ts';
 import { readResults } from './results.ts';
 import { runPlan, type CodeVersion } from './runner.ts';
 import type { ResultFile } from './schema.ts';
+import { specificityMain } from './specificity.ts';
 import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -169,7 +171,8 @@ export function buildCli(args: string[]) {
       '$0 --agent <name|path> [options]     run the default suite (standard) for one agent\n' +
         '$0 --suite <name|path> [options]     run a suite (smoke, standard, paper, or a file)\n' +
         '$0 merge DIR... [--out DIR]          combine the result folders of shards\n' +
-        '$0 leaderboard DIR                   rebuild DIR/leaderboard.{json,md} from DIR/results',
+        '$0 leaderboard DIR                   rebuild DIR/leaderboard.{json,md} from DIR/results\n' +
+        '$0 specificity DIR [--out FILE]      how much of each agent\'s IoI is toward its target (benchmarks/specificity.ts)',
     )
     .option('agent', { type: 'string', describe: `only this agent (${listAgents().map((a) => a.name).join(', ')}, or a path to a module); added when the suite lacks it` })
     .option('suite', { type: 'string', describe: `suite name (${listSuites().join(', ')}) or path to a suite file; default standard` })
@@ -221,6 +224,7 @@ export async function main(args: string[], io: Io = STDIO): Promise<number> {
   try {
     if (args[0] === 'merge') return await mergeMain(args.slice(1), io);
     if (args[0] === 'leaderboard') return await leaderboardMain(args.slice(1), io);
+    if (args[0] === 'specificity') return await specificityMain(args.slice(1), io, (m) => new UsageError(m));
     const parser = buildCli(args);
     const argv = await parser.parseAsync();
     if ((argv as { help?: boolean }).help) return 0;
