@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { UnknownAgentError } from '../agents/registry.ts';
+import { listAgents, UnknownAgentError } from '../agents/registry.ts';
 import '../envs/index.ts';
 import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
 import { Rng } from '../envs/rng.ts';
@@ -38,13 +38,19 @@ const BASE = {
   agents: [{ agent: 'random' }, { agent: 'popularity', config: { pathLength: 2 } }, { agent: 'popularity', label: 'popularity-1', config: { pathLength: 1 } }],
 };
 
-test('the shipped suites (smoke, standard, paper) validate structurally; smoke and standard plan against the registries', async () => {
-  assert.deepEqual(listSuites(), ['paper', 'smoke', 'standard']);
-  for (const name of ['smoke', 'standard', 'paper']) {
+test('the shipped suites (agents, smoke, standard, paper) validate structurally; agents, smoke and standard plan against the registries', async () => {
+  assert.deepEqual(listSuites(), ['agents', 'paper', 'smoke', 'standard']);
+  for (const name of ['agents', 'smoke', 'standard', 'paper']) {
     const s = loadSuite(name);
     assert.equal(s.suite.name, name);
     for (const b of ['smoke', 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
   }
+  // `agents` holds every built-in agent on synthetic-v0 and ml-1m-v0, 3 seeds.
+  const agents = await planRuns(loadSuite('agents'));
+  const builtIn = listAgents().map((a) => a.name).sort();
+  assert.deepEqual([...new Set(agents.runs.map((r) => r.label))].sort(), builtIn);
+  assert.deepEqual([...new Set(agents.runs.map((r) => r.config.envId))], ['synthetic-v0', 'ml-1m-v0']);
+  assert.equal(agents.runs.length, 2 * builtIn.length * 3);
   const smoke = await planRuns(loadSuite('smoke'));
   assert.equal(smoke.runs.length, smoke.runs.length > 0 ? loadSuite('smoke').suite.agents.length * loadSuite('smoke').suite.seeds.length : -1);
   const standard = await planRuns(loadSuite('standard'), { agent: 'random' });
@@ -106,7 +112,7 @@ test('structural errors name the file and the field', () => {
     });
   }
   assert.throws(() => loadSuite(suiteFile('notjson', '{ nope')), /notjson\.json: invalid\n.*not valid JSON/);
-  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: paper, smoke, standard/);
+  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, paper, smoke, standard/);
 });
 
 test('resolution: unknown environments and agents list the known ones; agent configs and world options are checked against their schemas', async () => {
