@@ -16,7 +16,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { sigmoid, type SimulatorBatch, type TargetStats, type UserSimulator } from '../envs/simulator.ts';
+import { simulatorTargetStats } from '../envs/sim/evaluate.ts';
+import { sigmoid, type UserSimulator } from '../envs/simulator.ts';
 import { validate } from '../envs/validate.ts';
 import type { ActContext, Agent, AgentFactory } from './agent.ts';
 
@@ -154,33 +155,18 @@ interface PlanBeam {
  */
 export const PLAN_CHUNK = 2048;
 
-/** `fn` over the simulator batch of each chunk of `sequences`, results concatenated in order. */
-function openChunked<T extends Float32Array | Float64Array | Int32Array>(
-  sim: UserSimulator, sequences: readonly (readonly number[])[], chunk: number, width: number,
-  make: (n: number) => T, fn: (batch: SimulatorBatch, from: number, to: number) => T,
-): T {
-  const out = make(sequences.length * width);
+/** Scores over all items of each sequence, [sequences × N], opened `chunk` sequences at a time. */
+function scoresChunked(sim: UserSimulator, sequences: readonly (readonly number[])[], chunk: number): Float32Array {
+  const out = new Float32Array(sequences.length * sim.numItems);
   for (let from = 0; from < sequences.length; from += chunk) {
-    const to = Math.min(sequences.length, from + chunk);
-    const batch = sim.open(sequences.slice(from, to));
+    const batch = sim.open(sequences.slice(from, from + chunk));
     try {
-      out.set(fn(batch, from, to), from * width);
+      out.set(batch.scores(), from * sim.numItems);
     } finally {
       batch.dispose();
     }
   }
   return out;
-}
-
-/** log p(T | s) and rank(T | s) of each sequence, in chunks (one simulator pass per chunk). */
-function targetStatsChunked(sim: UserSimulator, sequences: readonly (readonly number[])[], targets: Int32Array, chunk: number): TargetStats {
-  const rank = new Int32Array(sequences.length);
-  const logProb = openChunked(sim, sequences, chunk, 1, (n) => new Float64Array(n), (batch, from, to) => {
-    const st = batch.targetStats(targets.subarray(from, to));
-    rank.set(st.rank, from);
-    return st.logProb;
-  });
-  return { logProb, rank };
 }
 
 /**
@@ -196,7 +182,7 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
   const out = new Map<number, number[]>();
   if (rows.length === 0) return out;
   // Root: the current state of each row.
-  const rootStats = targetStatsChunked(sim, rows.map(seqOf), Int32Array.from(rows, (r) => observations[r].target), chunk);
+  const rootStats = simulatorTargetStats(sim, { prefixes: rows.map(seqOf), targets: Int32Array.from(rows, (r) => observations[r].target) }, chunk);
   let beams: PlanBeam[] = rows.map((r, k) => ({ row: r, items: [], value: 0, logProb: rootStats.logProb[k], rank: rootStats.rank[k] }));
   const best = new Map<number, { items: number[]; value: number }>(rows.map((r) => [r, { items: [], value: 0 }]));
   const stepsLeft = (r: number) => depth - observations[r].proposed.length;
@@ -204,7 +190,7 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
     beams = beams.filter((b) => b.items.length < stepsLeft(b.row));
     if (beams.length === 0) break;
     // Scores of every beam's sequence: its candidates (top-M allowed by CTR).
-    const scores = openChunked(sim, beams.map((b) => [...seqOf(b.row), ...b.items]), chunk, N, (n) => new Float32Array(n), (batch) => batch.scores());
+    const scores = scoresChunked(sim, beams.map((b) => [...seqOf(b.row), ...b.items]), chunk);
     const expansions: { beam: PlanBeam; item: number; ctr: number }[] = [];
     beams.forEach((b, k) => {
       const obs = observations[b.row];
@@ -213,7 +199,7 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
       for (const item of topCandidates(scores, k * N, N, config.candidates, (i) => base(i) && !used.has(i))) expansions.push({ beam: b, item, ctr: sigmoid(scores[k * N + item]) });
     });
     if (expansions.length === 0) break;
-    const stats = targetStatsChunked(sim, expansions.map((e) => [...seqOf(e.beam.row), ...e.beam.items, e.item]), Int32Array.from(expansions, (e) => observations[e.beam.row].target), chunk);
+    const stats = simulatorTargetStats(sim, { prefixes: expansions.map((e) => [...seqOf(e.beam.row), ...e.beam.items, e.item]), targets: Int32Array.from(expansions, (e) => observations[e.beam.row].target) }, chunk);
     const byRow = new Map<number, PlanBeam[]>();
     expansions.forEach((e, k) => {
       const b = e.beam;

@@ -89,8 +89,6 @@ export function pathSpecificity(sim: UserSimulator, cases: readonly PathCase[], 
   return out;
 }
 
-const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-
 export interface FileSpecificity {
   file: string;
   env: string;
@@ -122,10 +120,10 @@ export async function specificityOfDir(dir: string, onFile: (file: string) => vo
         return { history: k.history, target: x.target, path: x.path };
       });
       const avg = (xs: Specificity[]): Specificity => ({
-        ioi: mean(xs.map((x) => x.ioi)),
-        randomTargetIoi: mean(xs.map((x) => x.randomTargetIoi)),
-        specific: mean(xs.map((x) => x.specific)),
-        percentile: mean(xs.map((x) => x.percentile)),
+        ioi: summarize(xs.map((x) => x.ioi)).mean,
+        randomTargetIoi: summarize(xs.map((x) => x.randomTargetIoi)).mean,
+        specific: summarize(xs.map((x) => x.specific)).mean,
+        percentile: summarize(xs.map((x) => x.percentile)).mean,
       });
       const evaluator = env.world.evaluator;
       out.push({
@@ -141,7 +139,7 @@ export async function specificityOfDir(dir: string, onFile: (file: string) => vo
   return out;
 }
 
-/** Markdown-free aligned table: mean ± 95% CI over seeds, per environment and label. */
+/** An aligned text table: mean ± 95% CI over seeds, per environment and label. */
 export function specificityTable(rows: readonly FileSpecificity[]): string {
   const groups = new Map<string, FileSpecificity[]>();
   for (const r of rows) groups.set(`${r.env}\u0000${r.label}`, [...(groups.get(`${r.env}\u0000${r.label}`) ?? []), r]);
