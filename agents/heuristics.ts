@@ -7,6 +7,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ProactiveObservation } from '../envs/proactive.ts';
+import { validate } from '../envs/validate.ts';
 import type { ActContext, Agent, AgentFactory } from './agent.ts';
 
 const HeuristicConfigSchema = Type.Object(
@@ -16,7 +17,7 @@ const HeuristicConfigSchema = Type.Object(
     /** Skip items already in the history (the environment allows them unless maskHistory is set). */
     avoidHistory: Type.Boolean({ default: true }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 type HeuristicConfig = Static<typeof HeuristicConfigSchema>;
 
@@ -40,26 +41,26 @@ function heuristic(
   description: string,
   usesSimulator: boolean,
   chooser: (config: HeuristicConfig) => (observations: readonly ProactiveObservation[], ctx: ActContext) => (obs: ProactiveObservation, row: number) => number,
-): AgentFactory<Partial<HeuristicConfig>> {
+): AgentFactory {
   return {
     name,
     description,
-    configSchema: Type.Partial(HeuristicConfigSchema, { additionalProperties: false }),
+    configSchema: HeuristicConfigSchema,
     usesSimulator,
     create(partial): Agent {
-      const config: HeuristicConfig = { pathLength: 0, avoidHistory: true, ...partial };
+      const config = validate(HeuristicConfigSchema, partial, `${name} config`);
       const choose = chooser(config);
-      return { name, act: (observations, ctx) => actRows(observations, ctx, config, choose(observations, ctx)) };
+      return { name, config, act: (observations, ctx) => actRows(observations, ctx, config, choose(observations, ctx)) };
     },
   };
 }
 
 export const randomAgent = heuristic('random', 'A uniformly random allowed item at every step', false, (config) => (_observations, ctx) => {
   const N = ctx.env.actionSpace.stop;
-  return (obs) => {
+  return (obs, row) => {
     const candidates: number[] = [];
     for (let i = 0; i < N; i++) if (allowed(obs, i, config.avoidHistory)) candidates.push(i);
-    return candidates.length ? candidates[ctx.rng.int(candidates.length)] : -1;
+    return candidates.length ? candidates[ctx.rng(row).int(candidates.length)] : -1;
   };
 });
 

@@ -37,7 +37,7 @@ export const IpgConfigSchema = Type.Object(
     pathLength: Type.Integer({ minimum: 0, default: 0 }),
     avoidHistory: Type.Boolean({ default: true }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type IpgConfig = Static<typeof IpgConfigSchema>;
 
@@ -193,13 +193,13 @@ export class IpgAgent implements Agent {
   }
 }
 
-export const ipgAgent: AgentFactory<Partial<IpgConfig>> = {
+export const ipgAgent: AgentFactory = {
   name: 'ipg',
   description: 'IPG: re-rank the top-M candidates by sigma(u·e_i)·[cos(e_i,e_T) − cos(u,e_T)], u re-read after each pick; embeddings fitted from the reward simulator\'s states and scores (reads the simulator)',
   configSchema: IpgConfigSchema,
   usesSimulator: true,
   create(partial) {
-    const config = validate(IpgConfigSchema, { candidates: 50, probeSequences: 512, pathLength: 0, avoidHistory: true, ...partial }, 'ipg config');
+    const config = validate(IpgConfigSchema, partial, 'ipg config');
     return new IpgAgent(config);
   },
 };

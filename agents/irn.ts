@@ -23,19 +23,19 @@ import type { ActContext, Agent, AgentFactory, TrainBudget, TrainCallbacks } fro
 import { ensureBackend } from './nn.ts';
 import { loadPolicyWeights, observationPaths, policyCheckpoint, writeJson } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, type MaskOptions, type PathRecord } from './policy.ts';
-import { SUPERVISED_DEFAULTS, SupervisedConfigSchema, trainMle, type SupervisedConfig, type SupervisedResult } from './supervised.ts';
+import { SupervisedConfigSchema, trainMle, type SupervisedResult } from './supervised.ts';
 
 const IRN_MASK: MaskOptions = { allowTarget: true, forbidStop: true };
 
 export const IrnConfigSchema = Type.Object(
   {
-    policy: Type.Optional(Type.Partial(PolicyConfigSchema, { additionalProperties: false })),
-    training: Type.Optional(Type.Partial(SupervisedConfigSchema, { additionalProperties: false })),
+    policy: PolicyConfigSchema,
+    training: SupervisedConfigSchema,
     /** Window stride over each user's sequence. */
-    stride: Type.Optional(Type.Integer({ minimum: 1, default: 3 })),
-    decode: Type.Optional(StringEnum(['greedy'] as const, { default: 'greedy' })),
+    stride: Type.Integer({ minimum: 1, default: 3 }),
+    decode: StringEnum(['greedy'] as const, { default: 'greedy' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type IrnConfig = Static<typeof IrnConfigSchema>;
 
@@ -76,7 +76,7 @@ export class IrnAgent implements Agent {
   readonly name = 'irn';
   result: SupervisedResult | null = null;
 
-  constructor(readonly net: PolicyNetwork, readonly training: SupervisedConfig, readonly stride: number) {}
+  constructor(readonly net: PolicyNetwork, readonly config: IrnConfig) {}
 
   async train(makeEnv: (numEnvs: number) => Promise<ProactiveRecVectorEnv>, budget: TrainBudget, ctx: { rng: Rng; callbacks?: TrainCallbacks }): Promise<void> {
     const env = await makeEnv(1);
@@ -85,9 +85,9 @@ export class IrnAgent implements Agent {
       const L = env.config.maxLength;
       const seed = ctx.rng.seed32();
       const mh = this.net.config.maskHistory;
-      const valid = irnExamples(ds.sequences.valid, L, this.stride, mh, Rng.stream(seed, 'irn/valid'));
-      const train = (epoch: number) => irnExamples(ds.sequences.train, L, this.stride, mh, Rng.stream(seed, `irn/train-${epoch}`)).paths;
-      this.result = await trainMle(this.net, { train, valid: valid.paths, skippedTrain: 0, skippedValid: valid.skipped, maskOpts: IRN_MASK, label: 'irn' }, this.training, { seed, budget, callbacks: ctx.callbacks });
+      const valid = irnExamples(ds.sequences.valid, L, this.config.stride, mh, Rng.stream(seed, 'irn/valid'));
+      const train = (epoch: number) => irnExamples(ds.sequences.train, L, this.config.stride, mh, Rng.stream(seed, `irn/train-${epoch}`)).paths;
+      this.result = await trainMle(this.net, { train, valid: valid.paths, skippedTrain: 0, skippedValid: valid.skipped, maskOpts: IRN_MASK, label: 'irn' }, this.config.training, { seed, budget, callbacks: ctx.callbacks });
       ctx.callbacks?.onProgress?.(1, 'irn done');
     } finally {
       env.close();
@@ -133,15 +133,13 @@ export class IrnAgent implements Agent {
   }
 }
 
-export const irnAgent: AgentFactory<IrnConfig> = {
+export const irnAgent: AgentFactory = {
   name: 'irn',
   description: 'IRN-style target-conditioned attention model trained on real sequences (next items, target as the last); stops when it predicts the target (no personalised impressionability mask)',
   configSchema: IrnConfigSchema,
   async create(config, ctx) {
     await ensureBackend();
-    const c = validate(IrnConfigSchema, config ?? {}, 'irn config');
-    const net = new PolicyNetwork(ctx.numItems, { encoder: 'attention', maskHistory: true, ...(c.policy ?? {}) }, ctx.seed, true, 'irn');
-    const training = validate(SupervisedConfigSchema, { ...SUPERVISED_DEFAULTS, ...(c.training ?? {}) }, 'irn.training config');
-    return new IrnAgent(net, training, c.stride ?? 3);
+    const c = validate(IrnConfigSchema, config, 'irn config');
+    return new IrnAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'irn'), c);
   },
 };

@@ -64,19 +64,20 @@ export const GreedyIoiConfigSchema = Type.Object(
     avoidHistory: Type.Boolean({ default: true }),
     weights: Type.Optional(WeightsSchema),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type GreedyIoiConfig = Static<typeof GreedyIoiConfigSchema>;
 
-export const greedyIoiAgent: AgentFactory<Partial<GreedyIoiConfig>> = {
+export const greedyIoiAgent: AgentFactory = {
   name: 'greedy-ioi',
   description: 'One-step lookahead with the reward simulator over the top-M candidates by CTR; best fused step reward, STOP when none is positive (oracle: reads the simulator)',
   configSchema: GreedyIoiConfigSchema,
   usesSimulator: true,
   create(partial): Agent {
-    const config = validate(GreedyIoiConfigSchema, { candidates: 20, stopThreshold: 0, avoidHistory: true, ...partial }, 'greedy-ioi config');
+    const config = validate(GreedyIoiConfigSchema, partial, 'greedy-ioi config');
     return {
       name: 'greedy-ioi',
+      config,
       act(observations, ctx) {
         const env = ctx.env;
         const N = env.actionSpace.stop;
@@ -135,7 +136,7 @@ export const BeamPlannerConfigSchema = Type.Object(
     avoidHistory: Type.Boolean({ default: true }),
     weights: Type.Optional(WeightsSchema),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type BeamPlannerConfig = Static<typeof BeamPlannerConfigSchema>;
 
@@ -221,17 +222,18 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
   return out;
 }
 
-export const beamPlannerAgent: AgentFactory<Partial<BeamPlannerConfig>> = {
+export const beamPlannerAgent: AgentFactory = {
   name: 'beam-planner',
   description: 'Multi-step beam lookahead with the reward simulator (W beams, top-M candidates by CTR); follows the prefix with the best cumulative fused reward (oracle: reads the simulator)',
   configSchema: BeamPlannerConfigSchema,
   usesSimulator: true,
   create(partial): Agent {
-    const config = validate(BeamPlannerConfigSchema, { beamWidth: 4, candidates: 20, depth: 0, avoidHistory: true, ...partial }, 'beam-planner config');
+    const config = validate(BeamPlannerConfigSchema, partial, 'beam-planner config');
     // The plan of each row, made at its episode's first step (or when it has none), then followed.
     let plans: ({ start: number; items: number[] } | null)[] = [];
     return {
       name: 'beam-planner',
+      config,
       act(observations, ctx: ActContext) {
         const N = ctx.env.actionSpace.stop;
         if (plans.length !== observations.length) plans = new Array(observations.length).fill(null);

@@ -3,12 +3,14 @@
  * IRN): turn observations into packed paths, decode (greedy or sampled), propose K candidate paths
  * by beam search, and save/load the network's weights.
  */
+import { Type, type Static } from '@sinclair/typebox';
 import { writeFileAtomic } from '../envs/io.ts';
+import { validate, ValidationError } from '../envs/validate.ts';
 import { readFile } from 'node:fs/promises';
 import type { ProactiveObservation } from '../envs/proactive.ts';
 import type { ActContext, Agent } from './agent.ts';
 import { decodeMap, encodeMap } from './nn.ts';
-import { greedyFromLogProbs, beamSearch, packPaths, PolicyNetwork, sampleFromLogProbs, type PathRecord, type PolicyConfig } from './policy.ts';
+import { greedyFromLogProbs, beamSearch, packPaths, PolicyConfigSchema, PolicyNetwork, sampleFromLogProbs, type PathRecord } from './policy.ts';
 
 /**
  * Which of the proposed items the user accepted: `path` (accepted items, in order) is a
@@ -33,33 +35,49 @@ export function observationPaths(observations: readonly ProactiveObservation[]):
 
 export type Decode = 'greedy' | 'sample';
 
-export interface CheckpointHeader {
-  format: 'prorec-policy';
-  version: 1;
-  agent: string;
-  numItems: number;
-  policy: PolicyConfig;
-}
+/**
+ * A policy checkpoint file (JSON): the header, the weights (base64 float32 per parameter) and, for a
+ * trainer's checkpoint, its state (`training`, whose shape the trainer validates). Validated on read.
+ */
+export const PolicyCheckpointSchema = Type.Object(
+  {
+    format: Type.Literal('prorec-policy'),
+    version: Type.Literal(1),
+    agent: Type.String(),
+    numItems: Type.Integer({ minimum: 1 }),
+    policy: PolicyConfigSchema,
+    params: Type.Record(Type.String(), Type.String({ contentEncoding: 'base64' })),
+    training: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type PolicyCheckpoint = Static<typeof PolicyCheckpointSchema>;
+export type CheckpointHeader = Omit<PolicyCheckpoint, 'params' | 'training'>;
 
 /** Checkpoints are written atomically (envs/io.ts): a run killed while saving keeps the previous one. */
 export async function writeJson(file: string, value: unknown): Promise<void> {
   writeFileAtomic(file, JSON.stringify(value));
 }
 
-export async function readJson(file: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+/** Reads and validates a policy checkpoint; errors name the file and the field. */
+export async function readPolicyCheckpoint(file: string): Promise<PolicyCheckpoint> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new ValidationError(file, [`not a readable JSON policy checkpoint: ${(e as Error).message}`]);
+  }
+  return validate(PolicyCheckpointSchema, raw, `policy checkpoint ${file}`);
 }
 
 /** Reads a policy checkpoint's weights into `net` (checks the format, item count and architecture). */
-export async function loadPolicyWeights(net: PolicyNetwork, file: string): Promise<Record<string, unknown>> {
-  const json = await readJson(file);
-  if (json.format !== 'prorec-policy') throw new Error(`${file}: not a policy checkpoint (format ${String(json.format)})`);
-  if (json.numItems !== net.numItems) throw new Error(`${file}: checkpoint has ${String(json.numItems)} items, the environment ${net.numItems}`);
-  const cfg = json.policy as PolicyConfig;
+export async function loadPolicyWeights(net: PolicyNetwork, file: string): Promise<PolicyCheckpoint> {
+  const json = await readPolicyCheckpoint(file);
+  if (json.numItems !== net.numItems) throw new Error(`${file}: checkpoint has ${json.numItems} items, the environment ${net.numItems}`);
   for (const k of ['dim', 'encoder', 'maxLength'] as const) {
-    if (cfg[k] !== net.config[k]) throw new Error(`${file}: checkpoint policy ${k} = ${String(cfg[k])}, this agent's ${String(net.config[k])}`);
+    if (json.policy[k] !== net.config[k]) throw new Error(`${file}: checkpoint policy ${k} = ${String(json.policy[k])}, this agent's ${String(net.config[k])}`);
   }
-  net.params.restore(decodeMap(json.params as Record<string, string>));
+  net.params.restore(decodeMap(json.params));
   return json;
 }
 
@@ -78,7 +96,7 @@ export class PolicyAgent implements Agent {
     if (ctx.env.actionSpace.n !== A) throw new Error(`${this.name}: the policy has ${this.net.numItems} items, the environment ${ctx.env.actionSpace.stop}`);
     const traj = packPaths(observationPaths(observations));
     const logp = this.net.nextLogProbs(traj, observations.map((o) => o.actionMask));
-    return this.decode === 'greedy' ? greedyFromLogProbs(logp, B, A) : sampleFromLogProbs(logp, B, A, ctx.rng).actions;
+    return this.decode === 'greedy' ? greedyFromLogProbs(logp, B, A) : sampleFromLogProbs(logp, B, A, (b) => ctx.rng(b)).actions;
   }
 
   /**

@@ -37,13 +37,12 @@ export const PolicyConfigSchema = Type.Object(
     /** Also forbid the history's items (the environment allows them unless its maskHistory is set). */
     maskHistory: Type.Boolean({ default: true }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type PolicyConfig = Static<typeof PolicyConfigSchema>;
-export const POLICY_DEFAULTS: PolicyConfig = { dim: 64, encoder: 'attention', maxLength: 10, maskHistory: true };
 
 export function resolvePolicyConfig(partial: Partial<PolicyConfig> = {}, source = 'policy config'): PolicyConfig {
-  return validate(PolicyConfigSchema, { ...POLICY_DEFAULTS, ...partial }, source);
+  return validate(PolicyConfigSchema, partial, source);
 }
 
 /** Value added to the logit of a forbidden action. */
@@ -405,13 +404,13 @@ export class PolicyNetwork {
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
-/** Draws one action per row from log-probabilities [B × A] with uniforms from `rng` (inverse CDF). */
-export function sampleFromLogProbs(logp: Float32Array, B: number, A: number, rng: Rng): { actions: Int32Array; logProbs: Float64Array } {
+/** Draws one action per row from log-probabilities [B × A], row b with a uniform from `rng(b)` (inverse CDF). */
+export function sampleFromLogProbs(logp: Float32Array, B: number, A: number, rng: (row: number) => Rng): { actions: Int32Array; logProbs: Float64Array } {
   const actions = new Int32Array(B);
   const logProbs = new Float64Array(B);
   for (let b = 0; b < B; b++) {
     const o = b * A;
-    let u = rng.float();
+    let u = rng(b).float();
     let chosen = -1;
     let last = -1;
     for (let a = 0; a < A; a++) {

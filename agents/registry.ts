@@ -2,6 +2,7 @@
  * Agents by name, and plug-in agents by path: `--agent ./my-agent.ts` imports the module and uses
  * its default export (an AgentFactory).
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AgentFactory } from './agent.ts';
@@ -30,6 +31,14 @@ export class UnknownAgentError extends Error {
   }
 }
 
+/** An agent module that cannot be used: it does not load, or its default export is not an AgentFactory. */
+export class AgentModuleError extends Error {
+  constructor(readonly file: string, reason: string) {
+    super(`agent module ${file}: ${reason}`);
+    this.name = 'AgentModuleError';
+  }
+}
+
 function looksLikePath(spec: string): boolean {
   return spec.startsWith('.') || spec.startsWith('/') || /\.(ts|js|mjs|mts)$/.test(spec);
 }
@@ -47,14 +56,16 @@ export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<A
     return f;
   }
   const file = path.resolve(cwd, spec);
+  if (!existsSync(file)) throw new AgentModuleError(file, 'no such file');
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`could not load agent module ${file}: ${(e as Error).message}`);
+    // One line: the error's first line (a syntax error's message names the place).
+    throw new AgentModuleError(file, `could not be loaded: ${(e as Error).name}: ${String((e as Error).message).split('\n')[0]}`);
   }
   const f = mod.default;
-  if (!isFactory(f)) throw new Error(`${file}: the default export is not an agent factory ({ name, description, create })`);
+  if (!isFactory(f)) throw new AgentModuleError(file, 'the default export is not an agent factory ({ name, description, create })');
   return f;
 }
 

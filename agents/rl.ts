@@ -29,6 +29,7 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
+import { canonicalJson } from '../envs/hash.ts';
 import type { Split } from '../envs/dataset.ts';
 import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { deriveSeed, Rng } from '../envs/rng.ts';
@@ -51,7 +52,7 @@ import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type Trajectories } from './policy.ts';
 import { runEpisodes, summarise } from './rollout.ts';
-import { SUPERVISED_DEFAULTS, SupervisedConfigSchema, trainSupervised, type SupervisedResult } from './supervised.ts';
+import { SupervisedConfigSchema, SupervisedResultSchema, trainSupervised, type SupervisedResult } from './supervised.ts';
 
 export const RL_ESTIMATORS = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'] as const satisfies readonly EstimatorName[];
 export type RlEstimator = (typeof RL_ESTIMATORS)[number];
@@ -103,30 +104,26 @@ export const RlConfigSchema = Type.Object(
      */
     targets: StringEnum(['random', 'case'] as const, { default: 'random' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type RlConfig = Static<typeof RlConfigSchema>;
-export const RL_DEFAULTS: RlConfig = {
-  groupSize: 16, casesPerBatch: 16, casesPerEpoch: 256, epochs: 5, lr: 1e-3, weightDecay: 0.01, clipNorm: 0, beta: 0.01,
-  kl: 'exact', centering: 'zscore', centeringMean: 'pooled', baseline: 'leave-one-out', gradChunks: 4, validCases: 128, targets: 'random',
-};
 
 export const RlAgentConfigSchema = Type.Object(
   {
-    policy: Type.Optional(Type.Partial(PolicyConfigSchema, { additionalProperties: false })),
-    rl: Type.Optional(Type.Partial(RlConfigSchema, { additionalProperties: false })),
+    policy: PolicyConfigSchema,
+    rl: RlConfigSchema,
     /** Stage 1, run first when `init` is not given. */
-    pretrain: Type.Optional(Type.Partial(SupervisedConfigSchema, { additionalProperties: false })),
+    pretrain: SupervisedConfigSchema,
     /** A supervised (or any policy) checkpoint to start from instead of pre-training. */
     init: Type.Optional(Type.String()),
     /** Checkpoint file for resuming: written every `checkpointEvery` updates and at each epoch's end. */
     checkpoint: Type.Optional(Type.String()),
-    checkpointEvery: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
-    /** Continue from `checkpoint` when it exists (default true). */
-    resume: Type.Optional(Type.Boolean({ default: true })),
-    decode: Type.Optional(StringEnum(['greedy', 'sample'] as const, { default: 'greedy' })),
+    checkpointEvery: Type.Integer({ minimum: 0, default: 0 }),
+    /** Continue from `checkpoint` when it exists. */
+    resume: Type.Boolean({ default: true }),
+    decode: StringEnum(['greedy', 'sample'] as const, { default: 'greedy' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type RlAgentConfig = Static<typeof RlAgentConfigSchema>;
 
@@ -144,19 +141,40 @@ export interface UpdateStats {
   gradVarTrace: number;
 }
 
+const NumberMatrix = Type.Array(Type.Array(Type.Number()));
+
 /** Everything a resumed run needs to continue exactly where the saved one was. */
-interface TrainState {
-  seed: number;
-  /** Next epoch (1-based) and batch within it to run. */
-  epoch: number;
-  batch: number;
-  update: number;
-  /** Rollouts observed by CenteringStats before it froze, replayed on resume (per batch). */
-  centeringBatches: { rewards: number[][]; ioi: number[][]; ior: number[][]; ctr: number[][]; stopped: boolean[] }[];
-  centeringFrozen: boolean;
-  pretrain: SupervisedResult | null;
-  seconds: number;
-}
+const TrainStateSchema = Type.Object(
+  {
+    seed: Type.Integer(),
+    /** Next epoch (1-based) and batch within it to run. */
+    epoch: Type.Integer({ minimum: 1 }),
+    batch: Type.Integer({ minimum: 0 }),
+    update: Type.Integer({ minimum: 0 }),
+    /** Rollouts observed by CenteringStats before it froze, replayed on resume (per batch). */
+    centeringBatches: Type.Array(
+      Type.Object({ rewards: NumberMatrix, ioi: NumberMatrix, ior: NumberMatrix, ctr: NumberMatrix, stopped: Type.Array(Type.Boolean()) }, { additionalProperties: false }),
+    ),
+    centeringFrozen: Type.Boolean(),
+    pretrain: Type.Union([SupervisedResultSchema, Type.Null()]),
+    /** Wall seconds spent so far (informative; never read by the algorithm). */
+    seconds: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+type TrainState = Static<typeof TrainStateSchema>;
+
+/** The `training` block of an RL checkpoint (validated on read). */
+const TrainingCheckpointSchema = Type.Object(
+  {
+    estimator: StringEnum(RL_ESTIMATORS),
+    config: RlConfigSchema,
+    state: TrainStateSchema,
+    ref: Type.Record(Type.String(), Type.String()),
+    optimizer: Type.Object({ step: Type.Integer({ minimum: 0 }), m: Type.Record(Type.String(), Type.String()), v: Type.Record(Type.String(), Type.String()) }, { additionalProperties: false }),
+  },
+  { additionalProperties: false },
+);
 
 export class RlAgent extends PolicyAgent {
   /** π_ref: the frozen pre-trained policy the KL term pulls toward. */
@@ -170,11 +188,10 @@ export class RlAgent extends PolicyAgent {
     readonly estimator: RlEstimator,
     net: PolicyNetwork,
     readonly config: RlAgentConfig,
-    decode: Decode,
   ) {
-    super(estimator, net, decode);
+    super(estimator, net, config.decode);
     this.ref = new PolicyNetwork(net.numItems, net.config, 0, false, 'reference');
-    this.rl = validate(RlConfigSchema, { ...RL_DEFAULTS, ...(config.rl ?? {}) }, `${estimator}.rl config`);
+    this.rl = config.rl;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -184,8 +201,6 @@ export class RlAgent extends PolicyAgent {
   async train(makeEnv: (numEnvs: number) => Promise<ProactiveRecVectorEnv>, budget: TrainBudget, ctx: { rng: Rng; callbacks?: TrainCallbacks }): Promise<void> {
     const cfg = this.rl;
     const cb = ctx.callbacks;
-    const started = Date.now();
-    const deadline = budget.seconds !== undefined ? started + budget.seconds * 1000 : Infinity;
     const epochs = budget.epochs ?? cfg.epochs;
     const G = cfg.groupSize;
     const P = cfg.casesPerBatch;
@@ -202,17 +217,16 @@ export class RlAgent extends PolicyAgent {
       const seed = ctx.rng.seed32();
 
       // 0. Start: resume from the checkpoint, or load/pre-train the supervised policy.
-      if (this.config.checkpoint && this.config.resume !== false && existsSync(this.config.checkpoint)) {
+      if (this.config.checkpoint && this.config.resume && existsSync(this.config.checkpoint)) {
         await this.restoreTraining(this.config.checkpoint);
       } else {
         let pretrain: SupervisedResult | null = null;
         if (this.config.init) await loadPolicyWeights(this.net, this.config.init);
         else {
-          const sup = validate(SupervisedConfigSchema, { ...SUPERVISED_DEFAULTS, ...(this.config.pretrain ?? {}) }, `${this.name}.pretrain config`);
           // The `supervised` agent's seed: at one run seed every RL agent starts from the checkpoint
           // the supervised row evaluates (same network init, same data order), so estimators are
           // compared from one starting point.
-          pretrain = await trainSupervised(this.net, env.world.dataset, sup, { seed, callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
+          pretrain = await trainSupervised(this.net, env.world.dataset, this.config.pretrain, { seed, callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
         }
         this.ref.params.copyFrom(this.net.params);
         this.optimizer = this.makeOptimizer();
@@ -226,22 +240,22 @@ export class RlAgent extends PolicyAgent {
       const batchesPerEpoch = Math.ceil(cfg.casesPerEpoch / P);
       const progress0 = this.config.init ? 0 : 0.3;
 
-      for (; st.epoch <= epochs && Date.now() < deadline; st.epoch++, st.batch = 0) {
+      for (; st.epoch <= epochs; st.epoch++, st.batch = 0) {
         // The epoch's cases: a fixed-seed shuffle of the train split, cut to casesPerEpoch.
         const order = Rng.stream(st.seed, `rl/epoch-${st.epoch}`).shuffle(Array.from({ length: trainCases }, (_, i) => i));
         if (cfg.targets === 'random') {
           env.close();
           env = withRandomTargets(baseEnv, 'train', P * G, deriveSeed(st.seed, `rl/targets-${st.epoch}`));
         }
-        for (; st.batch < batchesPerEpoch && Date.now() < deadline; st.batch++) {
-          const t0 = Date.now();
+        for (; st.batch < batchesPerEpoch; st.batch++) {
+          const t0 = performance.now();
           const prompts = Array.from({ length: P }, (_, j) => order[(st.batch * P + j) % order.length]);
 
           // 1. Rollouts: G paths per case, sampled from π in the environment (train split).
           const caseIndices = prompts.flatMap((c) => new Array<number>(G).fill(c));
-          const sampler = Rng.stream(st.seed, `rl/sample-${st.epoch}-${st.batch}`);
-          const paths = runEpisodes(this.net, env, 'train', caseIndices, sampler, deriveSeed(st.seed, `rl/env-${st.epoch}-${st.batch}`));
-          const tRollout = Date.now() - t0;
+          const sampleSeed = deriveSeed(st.seed, `rl/sample-${st.epoch}-${st.batch}`);
+          const paths = runEpisodes(this.net, env, 'train', caseIndices, sampleSeed, deriveSeed(st.seed, `rl/env-${st.epoch}-${st.batch}`));
+          const t1 = performance.now();
 
           // 2. Step rewards r_t = w·(IoI_t, IoR_t, CTR_t), one Rollout per path, grouped by case.
           const rollouts: Rollout[] = paths.map((p, i) => ({
@@ -274,7 +288,10 @@ export class RlAgent extends PolicyAgent {
 
           // 7. Bookkeeping: logs, checkpoint.
           st.update += 1;
-          st.seconds += (Date.now() - t0) / 1000;
+          const t2 = performance.now();
+          st.seconds += (t2 - t0) / 1000;
+          cb?.onTime?.('rollout', (t1 - t0) / 1000);
+          cb?.onTime?.('update', (t2 - t1) / 1000);
           const s = summarise(paths, w);
           const advFlat = advantages.flatMap((a) => Array.from(a));
           const advMean = advFlat.reduce((x, y) => x + y, 0) / Math.max(1, advFlat.length);
@@ -285,16 +302,14 @@ export class RlAgent extends PolicyAgent {
           }
           cb?.onLog?.(st.update, {
             epoch: st.epoch,
-            return: s.return, length: s.length, stopRate: s.stopRate, ioi: s.ioi, ior: s.ior, ctr: s.ctr, coherence: s.coherence,
+            return: s.return, trainReturn: s.trainReturn, length: s.length, stopRate: s.stopRate, ioi: s.ioi, ior: s.ior, ctr: s.ctr, coherence: s.coherence,
             kl: update.klPerPath, klPerStep: update.klPerStep, entropy: update.entropy, loss: update.loss,
             gradNorm: update.gradNorm, gradChunkNormMean: update.chunkNormMean, gradChunkNormVar: update.chunkNormVar, gradVarTrace: update.gradVarTrace,
-            advMean, advStd, centeringMu: this.stats.meanReward(), rolloutMs: tRollout, updateMs: Date.now() - t0,
+            advMean, advStd, centeringMu: this.stats.meanReward(),
           });
           cb?.onProgress?.(progress0 + (1 - progress0) * ((st.epoch - 1 + nextBatch / batchesPerEpoch) / Math.max(1, epochs)), `${this.name} epoch ${st.epoch}/${epochs}`);
           await new Promise<void>((r) => setImmediate(r));
         }
-        if (st.batch < batchesPerEpoch) break; // out of time mid-epoch
-
         // End of epoch: freeze the SRC statistics after the first; validation; checkpoint.
         this.stats.endEpoch();
         // The observed batches stay in the state: replaying them rebuilds the frozen statistics.
@@ -376,10 +391,10 @@ export class RlAgent extends PolicyAgent {
 
   private async restoreTraining(file: string): Promise<void> {
     const json = await loadPolicyWeights(this.net, file);
-    const tr = json.training as { estimator: string; config: RlConfig; state: TrainState; ref: Record<string, string>; optimizer: { step: number; m: Record<string, string>; v: Record<string, string> } } | undefined;
-    if (!tr) throw new Error(`${file}: a policy checkpoint without training state (use 'init' to start from it)`);
+    if (json.training === undefined) throw new Error(`${file}: a policy checkpoint without training state (use 'init' to start from it)`);
+    const tr = validate(TrainingCheckpointSchema, json.training, `RL checkpoint ${file}: training`);
     if (tr.estimator !== this.estimator) throw new Error(`${file}: checkpoint of '${tr.estimator}', this agent is '${this.estimator}'`);
-    if (JSON.stringify(tr.config) !== JSON.stringify(this.rl)) throw new Error(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
+    if (canonicalJson(tr.config) !== canonicalJson(this.rl)) throw new Error(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
     this.ref.params.restore(decodeMap(tr.ref));
     this.optimizer?.dispose();
     this.optimizer = this.makeOptimizer();
@@ -406,13 +421,14 @@ export class RlAgent extends PolicyAgent {
 
 /**
  * A vector environment over the same world whose `split` cases keep their histories but get a
- * uniformly random target outside the history (as test cases are built), drawn from `seed`.
+ * uniformly random target outside the history (as test cases are built). Case i's target comes
+ * from its own stream under `seed`, so it does not depend on the other cases.
  */
 export function withRandomTargets(env: ProactiveRecVectorEnv, split: Split, numEnvs: number, seed: number): ProactiveRecVectorEnv {
   const world = env.world;
   const N = world.dataset.items.count;
-  const rng = Rng.stream(seed, 'targets');
-  const cases = world.dataset.cases[split].map((c) => {
+  const cases = world.dataset.cases[split].map((c, i) => {
+    const rng = Rng.stream(seed, `targets/${split}/${i}`);
     let target: number;
     do target = rng.int(N);
     while (c.history.includes(target));
@@ -565,18 +581,17 @@ const DESCRIPTIONS: Record<RlEstimator, string> = {
   'prorl-no-psae': 'ProRL ablation: stepwise centering with a path-level group baseline (no position-specific advantages)',
 };
 
-function rlFactory(estimator: RlEstimator): AgentFactory<RlAgentConfig> {
+function rlFactory(estimator: RlEstimator): AgentFactory {
   return {
     name: estimator,
     description: DESCRIPTIONS[estimator],
     configSchema: RlAgentConfigSchema,
     async create(config, ctx) {
       await ensureBackend();
-      const c = validate(RlAgentConfigSchema, config ?? {}, `${estimator} config`);
-      const net = new PolicyNetwork(ctx.numItems, c.policy ?? {}, ctx.seed);
-      return new RlAgent(estimator, net, c, c.decode ?? 'greedy');
+      const c = validate(RlAgentConfigSchema, config, `${estimator} config`);
+      return new RlAgent(estimator, new PolicyNetwork(ctx.numItems, c.policy, ctx.seed), c);
     },
   };
 }
 
-export const rlAgents: AgentFactory<RlAgentConfig>[] = RL_ESTIMATORS.map(rlFactory);
+export const rlAgents: AgentFactory[] = RL_ESTIMATORS.map(rlFactory);

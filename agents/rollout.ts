@@ -5,7 +5,7 @@
  */
 import type { EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { Split } from '../envs/dataset.ts';
-import type { Rng } from '../envs/rng.ts';
+import { episodeSeed, stepStream } from '../envs/rng.ts';
 import { greedyFromLogProbs, packPaths, sampleFromLogProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
 
 export interface RolloutPath extends PathRecord {
@@ -21,22 +21,25 @@ export interface RolloutPath extends PathRecord {
 }
 
 /**
- * Runs one episode per environment row on `caseIndices` of `split`, acting with `net` (sampled
- * from `rng`, or greedy when rng is null). The environment must have exactly caseIndices.length
- * rows. `envSeed` reseeds the environment's own streams (acceptance draws), for reproducibility.
+ * Runs one episode per environment row on `caseIndices` of `split`, acting with `net`: sampled
+ * (each row from its episode's own stream under `sampleSeed`, keyed by case, replica and step:
+ * envs/rng.ts), or greedy when sampleSeed is null. The environment must have exactly
+ * caseIndices.length rows. `envSeed` reseeds the environment's own streams (acceptance draws).
  */
 export function runEpisodes(
   net: PolicyNetwork,
   env: ProactiveRecVectorEnv,
   split: Split,
   caseIndices: readonly number[],
-  rng: Rng | null,
+  sampleSeed: number | null,
   envSeed: number,
 ): RolloutPath[] {
   const B = env.numEnvs;
   const A = net.numItems + 1;
   const { observations } = env.reset({ seed: envSeed, options: { split, caseIndices } });
+  const samplers = sampleSeed === null ? null : env.episodeKeys().map((key) => episodeSeed(sampleSeed, key, 'agent'));
   let obs = observations;
+  let step = 0;
   const items: number[][] = Array.from({ length: B }, () => []);
   const accepted: number[][] = Array.from({ length: B }, () => []);
   const comps = Array.from({ length: B }, () => ({ ioi: [] as number[], ior: [] as number[], ctr: [] as number[] }));
@@ -50,7 +53,8 @@ export function runEpisodes(
     // The policy reads only the rows still running; finished rows get STOP (ignored by the env).
     const traj = packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })));
     const logp = net.nextLogProbs(traj);
-    const chosen = rng ? sampleFromLogProbs(logp, rows.length, A, rng).actions : greedyFromLogProbs(logp, rows.length, A);
+    const chosen = samplers ? sampleFromLogProbs(logp, rows.length, A, (i) => stepStream(samplers[rows[i]], step)).actions : greedyFromLogProbs(logp, rows.length, A);
+    step += 1;
     const actions = new Int32Array(B).fill(net.stop);
     rows.forEach((b, i) => (actions[b] = chosen[i]));
     const r = env.step(actions);
@@ -86,10 +90,15 @@ export function runEpisodes(
   });
 }
 
-/** Means of the episode summaries: the numbers the trainers log. */
+/**
+ * Means of the episode summaries: the numbers the trainers log. `return` is what the environment
+ * paid (its episode summaries); `trainReturn` is the path return under the trainer's `weights`
+ * (the same unless the trainer overrides the environment's weights).
+ */
 export function summarise(paths: readonly RolloutPath[], weights: { ioi: number; ior: number; ctr: number }): Record<string, number> {
   const n = Math.max(1, paths.length);
   let ret = 0;
+  let trainRet = 0;
   let len = 0;
   let stops = 0;
   let ioi = 0;
@@ -99,7 +108,8 @@ export function summarise(paths: readonly RolloutPath[], weights: { ioi: number;
   let cohN = 0;
   for (const p of paths) {
     const e = p.episode;
-    ret += weights.ioi * e.ioi + weights.ior * e.ior + weights.ctr * e.ctr * e.length;
+    ret += e.return;
+    for (let t = 0; t < p.ioi.length; t++) trainRet += weights.ioi * p.ioi[t] + weights.ior * p.ior[t] + weights.ctr * p.ctr[t];
     len += e.length;
     stops += p.stopped ? 1 : 0;
     ioi += e.ioi;
@@ -110,5 +120,5 @@ export function summarise(paths: readonly RolloutPath[], weights: { ioi: number;
       cohN++;
     }
   }
-  return { return: ret / n, length: len / n, stopRate: stops / n, ioi: ioi / n, ior: ior / n, ctr: ctr / n, coherence: cohN ? coh / cohN : 0 };
+  return { return: ret / n, trainReturn: trainRet / n, length: len / n, stopRate: stops / n, ioi: ioi / n, ior: ior / n, ctr: ctr / n, coherence: cohN ? coh / cohN : 0 };
 }

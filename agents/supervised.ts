@@ -31,12 +31,9 @@ export const SupervisedConfigSchema = Type.Object(
     /** Cap on the valid cases used for model selection (0: all). */
     maxValidCases: Type.Integer({ minimum: 0, default: 0 }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type SupervisedConfig = Static<typeof SupervisedConfigSchema>;
-export const SUPERVISED_DEFAULTS: SupervisedConfig = {
-  epochs: 10, batchSize: 128, lr: 2e-3, weightDecay: 0.01, clipNorm: 5, patience: 2, maxTrainCases: 0, maxValidCases: 0,
-};
 
 /**
  * The demonstration of a case: its real path then STOP (no STOP term when the path already has
@@ -82,14 +79,20 @@ export function batchNll(net: PolicyNetwork, paths: readonly PathRecord[], batch
   return { nll, terms, paths: paths.length };
 }
 
-export interface SupervisedResult {
-  bestEpoch: number;
-  bestValidNll: number;
-  epochsRun: number;
-  skippedTrain: number;
-  skippedValid: number;
-  seconds: number;
-}
+export const SupervisedResultSchema = Type.Object(
+  {
+    bestEpoch: Type.Integer({ minimum: 0 }),
+    /** Lowest valid NLL per decision; null when there were no valid demonstrations (NaN in memory). */
+    bestValidNll: Type.Union([Type.Number(), Type.Null()]),
+    epochsRun: Type.Integer({ minimum: 0 }),
+    skippedTrain: Type.Integer({ minimum: 0 }),
+    skippedValid: Type.Integer({ minimum: 0 }),
+    /** Wall seconds (informative). */
+    seconds: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+export type SupervisedResult = Static<typeof SupervisedResultSchema>;
 
 export interface MleData {
   /** The examples of an epoch (may differ per epoch, e.g. re-drawn targets). */
@@ -112,12 +115,11 @@ export async function trainMle(
   config: SupervisedConfig,
   ctx: { seed: number; budget?: TrainBudget; callbacks?: TrainCallbacks; progressScale?: [number, number] },
 ): Promise<SupervisedResult> {
-  const started = Date.now();
+  const started = performance.now();
   const L = data.label;
   const valid = config.maxValidCases > 0 ? data.valid.slice(0, config.maxValidCases) : data.valid;
   const optimizer = new AdamW(net.params, { lr: config.lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: config.weightDecay, clipNorm: config.clipNorm });
   const epochs = ctx.budget?.epochs ?? config.epochs;
-  const deadline = ctx.budget?.seconds !== undefined ? started + ctx.budget.seconds * 1000 : Infinity;
   const [p0, p1] = ctx.progressScale ?? [0, 1];
   const validNll = () => {
     if (valid.length === 0) return NaN;
@@ -131,7 +133,7 @@ export async function trainMle(
   let epoch = 0;
   let step = 0;
   ctx.callbacks?.onLog?.(0, { [`${L}/validNll`]: best });
-  for (epoch = 1; epoch <= epochs && Date.now() < deadline; epoch++) {
+  for (epoch = 1; epoch <= epochs; epoch++) {
     const examples = data.train(epoch);
     if (examples.length === 0) throw new Error(`${L}: no train examples`);
     // Each epoch's order comes from its own stream: the same seed gives the same batches.
@@ -139,7 +141,7 @@ export async function trainMle(
     const use = config.maxTrainCases > 0 ? order.slice(0, config.maxTrainCases) : order;
     let sum = 0;
     let count = 0;
-    for (let i = 0; i < use.length && Date.now() < deadline; i += config.batchSize) {
+    for (let i = 0; i < use.length; i += config.batchSize) {
       const traj = packPaths(use.slice(i, i + config.batchSize).map((j) => examples[j]));
       const terms = trainingTerms(traj, net.stop);
       const mask = net.buildMask(traj, terms, null, data.maskOpts);
@@ -169,7 +171,9 @@ export async function trainMle(
   }
   net.params.restore(bestWeights);
   optimizer.dispose();
-  return { bestEpoch, bestValidNll: best, epochsRun: epoch - 1, skippedTrain: data.skippedTrain, skippedValid: data.skippedValid, seconds: (Date.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  ctx.callbacks?.onTime?.(L, seconds);
+  return { bestEpoch, bestValidNll: Number.isNaN(best) ? null : best, epochsRun: epoch - 1, skippedTrain: data.skippedTrain, skippedValid: data.skippedValid, seconds };
 }
 
 /** Stage 1: imitate the train cases' real paths then STOP; select on the valid cases' NLL. */
@@ -192,32 +196,33 @@ export function trainSupervised(
 
 export const SupervisedAgentConfigSchema = Type.Object(
   {
-    policy: Type.Optional(Type.Partial(PolicyConfigSchema, { additionalProperties: false })),
-    supervised: Type.Optional(Type.Partial(SupervisedConfigSchema, { additionalProperties: false })),
-    decode: Type.Optional(StringEnum(['greedy', 'sample'] as const, { default: 'greedy' })),
-    /** Start from this checkpoint instead of training (the bench's --load does the same). */
+    policy: PolicyConfigSchema,
+    supervised: SupervisedConfigSchema,
+    decode: StringEnum(['greedy', 'sample'] as const, { default: 'greedy' }),
+    /** Start from this policy checkpoint instead of training. */
     init: Type.Optional(Type.String()),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type SupervisedAgentConfig = Static<typeof SupervisedAgentConfigSchema>;
 
 export class SupervisedAgent extends PolicyAgent {
   result: SupervisedResult | null = null;
 
-  constructor(net: PolicyNetwork, readonly config: SupervisedConfig, decode: Decode, readonly init?: string) {
-    super('supervised', net, decode);
+  constructor(net: PolicyNetwork, readonly config: SupervisedAgentConfig) {
+    super('supervised', net, config.decode);
   }
 
   async train(makeEnv: (numEnvs: number) => Promise<ProactiveRecVectorEnv>, budget: TrainBudget, ctx: { rng: Rng; callbacks?: TrainCallbacks }): Promise<void> {
-    if (this.init) {
-      await this.load(this.init);
+    if (this.config.init) {
+      await this.load(this.config.init);
       return;
     }
     const env = await makeEnv(1);
     try {
-      this.result = await trainSupervised(this.net, env.world.dataset, this.config, { seed: ctx.rng.seed32(), budget, callbacks: ctx.callbacks, maxLength: env.config.maxLength });
-      ctx.callbacks?.onLog?.(this.result.epochsRun, { 'supervised/bestEpoch': this.result.bestEpoch, 'supervised/bestValidNll': this.result.bestValidNll, 'supervised/seconds': this.result.seconds });
+      this.result = await trainSupervised(this.net, env.world.dataset, this.config.supervised, { seed: ctx.rng.seed32(), budget, callbacks: ctx.callbacks, maxLength: env.config.maxLength });
+      const nll = this.result.bestValidNll;
+      ctx.callbacks?.onLog?.(this.result.epochsRun, { 'supervised/bestEpoch': this.result.bestEpoch, ...(nll === null ? {} : { 'supervised/bestValidNll': nll }) });
       ctx.callbacks?.onProgress?.(1, 'supervised done');
     } finally {
       env.close();
@@ -225,15 +230,13 @@ export class SupervisedAgent extends PolicyAgent {
   }
 }
 
-export const supervisedAgent: AgentFactory<SupervisedAgentConfig> = {
+export const supervisedAgent: AgentFactory = {
   name: 'supervised',
   description: 'Item-level policy (causal attention over history ⊕ path, target as a key) imitating real attribute-coherent paths then STOP (stage 1 of ProRL); checkpoint chosen by valid NLL',
   configSchema: SupervisedAgentConfigSchema,
   async create(config, ctx) {
     await ensureBackend();
-    const c = validate(SupervisedAgentConfigSchema, config ?? {}, 'supervised config');
-    const net = new PolicyNetwork(ctx.numItems, c.policy ?? {}, ctx.seed);
-    const sup = validate(SupervisedConfigSchema, { ...SUPERVISED_DEFAULTS, ...(c.supervised ?? {}) }, 'supervised.supervised config');
-    return new SupervisedAgent(net, sup, c.decode ?? 'greedy', c.init);
+    const c = validate(SupervisedAgentConfigSchema, config, 'supervised config');
+    return new SupervisedAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed), c);
   },
 };

@@ -18,14 +18,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { listAgents, UnknownAgentError } from '../agents/registry.ts';
+import { AgentModuleError, listAgents, UnknownAgentError } from '../agents/registry.ts';
 import '../envs/index.ts';
 import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../envs/io.ts';
 import { ValidationError } from '../envs/validate.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
-import { mergeMain, MergeError } from './merge.ts';
-import { readResults } from './results.ts';
+import { mergeMain, MergeError, type Manifest } from './merge.ts';
+import { readResults, readResultsLenient } from './results.ts';
 import { runPlan, type CodeVersion } from './runner.ts';
 import type { ResultFile } from './schema.ts';
 import { specificityMain } from './specificity.ts';
@@ -79,17 +79,26 @@ export function writeLeaderboard(out: string, results: readonly ResultFile[]): s
   return leaderboardTerminal(lb);
 }
 
-/** The manifest of one invocation's slice of a matrix: what merge checks shards against. */
-export function writeManifest(out: string, plan: Plan, shard: Shard, runs: readonly PlannedRun[]): string {
+/**
+ * The manifest of one invocation's slice of a matrix: what merge checks shards against. Written
+ * before the runs (every run 'pending', so a killed shard shows as incomplete) and again after them
+ * with each run's outcome.
+ */
+export function writeManifest(out: string, plan: Plan, shard: Shard, runs: readonly PlannedRun[], outcomes?: ReadonlyMap<number, { status: string; error?: string }>): string {
   const file = path.join(out, 'manifests', `${plan.suite}-${plan.budget}-${plan.matrixHash.slice(0, 12)}-shard-${shard.index}-of-${shard.count}.json`);
-  writeJsonAtomic(file, {
+  const manifest: Manifest = {
     suite: plan.suite,
     budget: plan.budget,
     matrixHash: plan.matrixHash,
     matrixSize: plan.runs.length,
     shard,
-    runs: runs.map((r) => ({ index: r.index, file: r.file.split(path.sep).join('/'), configHash: r.configHash })),
-  });
+    runs: runs.map((r) => {
+      const o = outcomes?.get(r.index);
+      const status = (o?.status ?? 'pending') as Manifest['runs'][number]['status'];
+      return { index: r.index, file: r.file.split(path.sep).join('/'), configHash: r.configHash, status, ...(o?.error ? { error: o.error.split('\n')[0] } : {}) };
+    }),
+  };
+  writeJsonAtomic(file, manifest);
   return file;
 }
 
@@ -109,6 +118,7 @@ interface BenchArgs {
   agentConfig?: string;
   envConfig?: string;
   world?: string;
+  dataDir?: string;
   progress: boolean;
   jobs: number;
   shard?: string;
@@ -129,6 +139,7 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
     env: argv.env,
     envConfig: parseJsonOption('env-config', argv.envConfig),
     world: parseJsonOption('world', argv.world),
+    dataDir: argv.dataDir,
     seeds,
     episodes: argv.episodes,
     split: argv.split,
@@ -150,13 +161,22 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
     label: plan.suite,
     log: (l) => io.err(`${l}\n`),
   });
+  writeManifest(argv.out, plan, shard, runs, new Map(report.outcomes.map((o) => [o.run.index, { status: o.status, error: o.error }])));
   for (const o of report.outcomes) {
     if (o.status === 'done' && o.result) {
       io.err(`wrote ${path.join(argv.out, o.run.file)} (${o.result.episodes} episodes, ${o.result.timings.envStepsPerSecond.toFixed(0)} env steps/s)\n`);
     }
   }
-  if (report.results.length > 0) io.out(writeLeaderboard(argv.out, report.results));
-  io.err(`${report.outcomes.filter((o) => o.status === 'done').length} run, ${report.outcomes.filter((o) => o.status === 'skipped').length} skipped, ${report.failed.length} failed in ${report.seconds.toFixed(1)}s; leaderboard: ${path.join(argv.out, 'leaderboard.md')}\n`);
+  // The leaderboard covers every result in the folder, not only this command's runs.
+  const { results, unreadable } = readResultsLenient(argv.out);
+  for (const u of unreadable) io.err(`not in the leaderboard: ${u}\n`);
+  const leaderboard = results.length > 0 ? path.join(argv.out, 'leaderboard.md') : null;
+  if (results.length > 0) io.out(writeLeaderboard(argv.out, results));
+  const count = (s: string) => report.outcomes.filter((o) => o.status === s).length;
+  io.err(
+    `${count('done')} run, ${count('skipped')} skipped, ${report.failed.length} failed in ${report.seconds.toFixed(1)}s; ` +
+      (leaderboard ? `leaderboard of ${results.length} result files: ${leaderboard}\n` : 'no leaderboard written (no result files)\n'),
+  );
   if (report.failed.length > 0) {
     io.err(`failed runs:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
     return 1;
@@ -189,6 +209,7 @@ export function buildCli(args: string[]) {
     .option('agent-config', { type: 'string', describe: 'agent config as a JSON object (replaces the suite entry\'s config)' })
     .option('env-config', { type: 'string', describe: 'environment config overrides as a JSON object, e.g. {"maxLength":5}' })
     .option('world', { type: 'string', describe: 'world options as a JSON object, e.g. {"numItems":500}' })
+    .option('data-dir', { type: 'string', describe: 'folder holding the dataset of the real environments (ml-1m-v0, steam-v0, books-v0); only this folder is searched' })
     .option('jobs', { type: 'number', default: 1, describe: 'runs in parallel worker threads (each with its own backend)' })
     .option('shard', { type: 'string', describe: 'run only shard i of n of the run matrix (i/n, 1 ≤ i ≤ n)' })
     .option('force', { type: 'boolean', default: false, describe: 'rerun runs whose result file is complete' })
@@ -230,7 +251,7 @@ export async function main(args: string[], io: Io = STDIO): Promise<number> {
     if ((argv as { help?: boolean }).help) return 0;
     return await runBench(argv as unknown as BenchArgs, io);
   } catch (e) {
-    if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {
+    if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof AgentModuleError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {
       io.err(`bench: ${e.message}\n`);
       if (e instanceof UsageError) io.err('run with --help for the options\n');
       return 2;

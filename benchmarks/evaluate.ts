@@ -4,10 +4,14 @@
  * (test by default), drawn with the seed's `sampling` stream so that every agent run with the same
  * seed sees the same cases (paired comparisons); then, when the agent can propose candidate paths,
  * metrics@K. Everything the run depends on is in its RunConfig, whose hash identifies the run.
+ *
+ * Every draw of an evaluated episode (the user's acceptances, the agent's sampling) comes from a
+ * stream keyed by the run seed, the case and the step (envs/rng.ts), so a case's result is the same
+ * whatever `batchSize`, `episodes` or shard it is evaluated in.
  */
-import { createHash } from 'node:crypto';
-import type { ActContext, Agent, AgentFactory } from '../agents/agent.ts';
+import { actContext, type Agent, type AgentFactory } from '../agents/agent.ts';
 import type { TrainBudget } from '../agents/agent.ts';
+import { canonicalJson, stableHash } from '../envs/hash.ts';
 import { makeVec, type MakeOverrides } from '../envs/registry.ts';
 import type { EnvConfig, EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { deriveSeed, Rng } from '../envs/rng.ts';
@@ -34,22 +38,9 @@ export interface RunSpec {
   showProgress?: boolean;
 }
 
-/** sha256 of the canonical JSON (keys sorted at every level) of a run config. */
+/** sha256 of the canonical JSON (RFC 8785, envs/hash.ts) of a run config: the run's identity. */
 export function hashRunConfig(config: RunConfig): string {
-  return createHash('sha256').update(canonicalJson(config)).digest('hex');
-}
-
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value);
+  return stableHash(config);
 }
 
 function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number): CaseResult {
@@ -62,6 +53,7 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number): Ca
     ctr: s.ctr,
     coherence: s.coherence,
     length: s.length,
+    invalid: s.invalid,
     success: s.success,
     return: s.return,
     stopped: s.stopped,
@@ -69,15 +61,19 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number): Ca
   };
 }
 
-/** Runs a batch of episodes to the end; returns each row's episode summary. */
-export function rollOut(env: ProactiveRecVectorEnv, agent: Agent, ctx: ActContext, caseIndices: readonly number[], seed: number, split: Split, onStep?: (fraction: number) => void): EpisodeSummary[] {
-  let { observations } = env.reset({ seed, options: { split, caseIndices } });
+/**
+ * Runs a batch of episodes to the end; returns each row's episode summary. `envSeed` seeds the
+ * environment's streams (the user's acceptances), `agentSeed` the agent's (ActContext.rng); both
+ * are keyed per episode, so a row's outcome does not depend on the other rows.
+ */
+export function rollOut(env: ProactiveRecVectorEnv, agent: Agent, caseIndices: readonly number[], seeds: { env: number; agent: number }, split: Split, onStep?: (fraction: number) => void): EpisodeSummary[] {
+  let { observations } = env.reset({ seed: seeds.env, options: { split, caseIndices } });
   const summaries: (EpisodeSummary | null)[] = new Array(env.numEnvs).fill(null);
   for (let t = 0; t <= env.config.maxLength + 1; t++) {
     onStep?.(t / (env.config.maxLength + 1));
     const active = env.active();
     if (!active.includes(1)) break;
-    const actions = agent.act(observations, ctx);
+    const actions = agent.act(observations, actContext(env, seeds.agent, t));
     // Finished rows ignore their action; give them STOP so agents need not care.
     for (let k = 0; k < actions.length; k++) if (!active[k]) actions[k] = env.actionSpace.stop;
     const r = env.step(actions);
@@ -120,7 +116,15 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const probe = await makeVec(c.envId, 1, envOverrides);
   const world = probe.world;
   const agent = await spec.factory.create(c.agentConfig, { numItems: probe.numItems, seed: c.seed });
+  if (agent.config !== undefined && canonicalJson(agent.config) !== canonicalJson(c.agentConfig)) {
+    agent.dispose?.();
+    throw new Error(
+      `${spec.label}: the agent runs with a config that differs from the one recorded for the run (a default hidden in create()?)\n` +
+        `  recorded: ${canonicalJson(c.agentConfig)}\n  runs with: ${canonicalJson(agent.config)}`,
+    );
+  }
   const curves: Record<string, Record<string, number>[]> = {};
+  const trainTimes: Record<string, number> = {};
   const progress = phaseProgress(spec);
   const split = c.split as Split;
 
@@ -129,12 +133,14 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
     log(`training ${spec.label} on ${c.envId} (seed ${c.seed})`);
     const budget: TrainBudget = {};
     if (c.trainEpochs !== null) budget.epochs = c.trainEpochs;
-    if (c.trainSeconds !== null) budget.seconds = c.trainSeconds;
     await agent.train((n) => makeVec(c.envId, n, { ...envOverrides, split: 'train' }), budget, {
       rng: agentRng.child('train'),
       callbacks: {
         onLog(step, values) {
           (curves.train ??= []).push({ step, ...values });
+        },
+        onTime(name, seconds) {
+          trainTimes[name] = (trainTimes[name] ?? 0) + seconds;
         },
         onProgress(fraction, message) {
           progress.update('train', Math.round(fraction * 1000), 1000, message);
@@ -154,12 +160,13 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const cases: CaseResult[] = [];
   const summaries: EpisodeSummary[] = [];
   let envSteps = 0;
-  const actRng = agentRng.child('act');
+  // One seed for every chunk: the streams are keyed per case (envs/rng.ts), not per chunk.
+  const evalSeeds = { env: deriveSeed(c.seed, 'eval/env'), agent: deriveSeed(c.seed, 'eval/agent') };
   progress.update('eval', 0, chosen.length);
-  for (let start = 0, chunk = 0; start < chosen.length; start += c.batchSize, chunk++) {
+  for (let start = 0; start < chosen.length; start += c.batchSize) {
     const indices = chosen.slice(start, start + c.batchSize);
     const env = await makeVec(c.envId, indices.length, envOverrides);
-    const batchSummaries = rollOut(env, agent, { env, rng: actRng }, indices, deriveSeed(c.seed, `eval-chunk-${chunk}`), split, (f) =>
+    const batchSummaries = rollOut(env, agent, indices, evalSeeds, split, (f) =>
       progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
     );
     env.close();
@@ -173,7 +180,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const evalSeconds = (performance.now() - evalStart) / 1000;
 
   const atKStart = performance.now();
-  const atK = await metricsAtK(spec, agent, chosen, split, agentRng.child('atK'), (done) => progress.update('atK', done, chosen.length));
+  const atK = await metricsAtK(spec, agent, chosen, split, (done) => progress.update('atK', done, chosen.length));
   const atKSeconds = (performance.now() - atKStart) / 1000;
   progress.stop();
   agent.dispose?.();
@@ -202,6 +209,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
       ctr: mean((s) => s.ctr),
       coherence: meanDefined(summaries.map((s) => s.coherence)),
       length: mean((s) => s.length),
+      invalidRate: mean((s) => s.invalid / Math.max(1, s.length + s.invalid)),
       duplicateRate: mean((s) => s.duplicateRate),
       success: mean((s) => (s.success ? 1 : 0)),
       return: mean((s) => s.return),
@@ -220,7 +228,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
     examples: examplesOf(world.dataset, pool, cases.slice(0, c.examples)),
     curves,
     run: { label: spec.label, suite: spec.suite, budget: spec.budget, configHash: hashRunConfig(c), config: c },
-    timings: { createdAt: new Date().toISOString(), trainSeconds, evalSeconds, atKSeconds, envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0 },
+    timings: { createdAt: new Date().toISOString(), trainSeconds, train: trainTimes, evalSeconds, atKSeconds, envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0 },
   };
   return validate(ResultFileSchema, result, `result of ${c.envId}/${spec.label}/seed ${c.seed}`);
 }
@@ -249,7 +257,7 @@ const AT_K_EVAL_KEYS = ['ioi', 'ior', 'ctr', 'success'] as const;
  * simulator and the evaluator. For every K in `ks`: per metric, the max and the mean over the first
  * K candidates of each case, averaged over cases. Null when the agent has no proposePaths.
  */
-async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[], split: Split, rng: Rng, onDone: (done: number) => void): Promise<AtK | null> {
+async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[], split: Split, onDone: (done: number) => void): Promise<AtK | null> {
   const c = spec.config;
   const ks = [...new Set(c.ks)].sort((a, b) => a - b);
   if (!agent.proposePaths || ks.length === 0) return null;
@@ -258,11 +266,12 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
   // Per case: the candidates' summaries, best-first as the agent ordered them.
   const perCase: EpisodeSummary[][] = [];
   let candidateCount = 0;
-  for (let start = 0, chunk = 0; start < chosen.length; start += c.batchSize, chunk++) {
+  const seeds = { env: deriveSeed(c.seed, 'atk/env'), agent: deriveSeed(c.seed, 'atk/agent'), replay: deriveSeed(c.seed, 'atk/replay') };
+  for (let start = 0; start < chosen.length; start += c.batchSize) {
     const indices = chosen.slice(start, start + c.batchSize);
     const env = await makeVec(c.envId, indices.length, envOverrides);
-    const { observations } = env.reset({ seed: deriveSeed(c.seed, `atk-chunk-${chunk}`), options: { split, caseIndices: indices } });
-    const proposals = agent.proposePaths(observations, K, { env, rng });
+    const { observations } = env.reset({ seed: seeds.env, options: { split, caseIndices: indices } });
+    const proposals = agent.proposePaths(observations, K, actContext(env, seeds.agent, 0));
     env.close();
     if (!Array.isArray(proposals) || proposals.length !== indices.length) {
       throw new Error(`${spec.label}.proposePaths returned ${Array.isArray(proposals) ? proposals.length : typeof proposals} candidate lists for ${indices.length} observations`);
@@ -275,7 +284,7 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
     });
     candidateCount += rows.length;
     const replay = await makeVec(c.envId, rows.length, envOverrides);
-    replay.reset({ seed: deriveSeed(c.seed, `atk-replay-${chunk}`), options: { split, caseIndices: rows.map((x) => indices[x.caseRow]) } }).observations;
+    replay.reset({ seed: seeds.replay, options: { split, caseIndices: rows.map((x) => indices[x.caseRow]) } });
     const stop = replay.actionSpace.stop;
     const summaries: (EpisodeSummary | null)[] = new Array(rows.length).fill(null);
     for (let t = 0; t <= replay.config.maxLength; t++) {

@@ -9,12 +9,11 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Rng } from '../envs/rng.ts';
-import { canonicalJson } from './evaluate.ts';
+import { stableHash } from '../envs/hash.ts';
 import { flatMetrics, metricInfo, sortMetricNames, HEADLINE_METRICS } from './metrics.ts';
 import type { ResultFile } from './schema.ts';
 import { bootstrapCI, iqm, summarize } from './stats.ts';
 import { renderTable } from './table.ts';
-import { createHash } from 'node:crypto';
 
 export const LEADERBOARD_VERSION = 1;
 
@@ -23,7 +22,7 @@ export const MetricAggregateSchema = Type.Object(
     n: Type.Integer({ minimum: 0 }),
     values: Type.Array(Type.Number()),
     mean: Type.Number(),
-    ci95: Type.Tuple([Type.Number(), Type.Number()], { description: '95% percentile-bootstrap interval of the mean over seeds' }),
+    ci95: Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], { description: '95% percentile-bootstrap interval of the mean over seeds; null with fewer than two seeds' }),
     iqm: Type.Number(),
     std: Type.Union([Type.Number(), Type.Null()]),
     tHalfWidth: Type.Union([Type.Number(), Type.Null()]),
@@ -62,6 +61,8 @@ export const LeaderboardSchema = Type.Object(
         entries: Type.Array(LeaderboardEntrySchema),
         /** Per metric, labels from best to worst by mean (metrics with a direction only). */
         rankings: Type.Record(Type.String(), Type.Array(Type.String())),
+        /** What a reader must know before comparing the rows (e.g. rows over different seeds or case counts). */
+        warnings: Type.Array(Type.String()),
       }),
     ),
   },
@@ -74,20 +75,22 @@ const RESAMPLES = 2000;
 /** Hash of a result's run config without its seed: results of one configuration share it. */
 export function variantOf(r: ResultFile): string {
   const { seed: _seed, ...rest } = r.run.config;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 12);
+  return stableHash(rest).slice(0, 12);
 }
 
 export function aggregate(values: readonly number[], seedName: string): MetricAggregate {
   const s = summarize(values);
-  const rng = new Rng(parseInt(createHash('sha256').update(seedName).digest('hex').slice(0, 8), 16) | 0, 'bootstrap');
-  return { n: values.length, values: [...values], mean: s.mean, ci95: bootstrapCI(values, rng, { resamples: RESAMPLES }), iqm: iqm(values), std: s.std, tHalfWidth: s.ci95 };
+  const rng = new Rng(parseInt(stableHash(seedName).slice(0, 8), 16) | 0, 'bootstrap');
+  // One seed has no spread to resample: no interval (a zero-width one would read as certainty).
+  const ci95 = values.length >= 2 ? bootstrapCI(values, rng, { resamples: RESAMPLES }) : null;
+  return { n: values.length, values: [...values], mean: s.mean, ci95, iqm: iqm(values), std: s.std, tHalfWidth: s.ci95 };
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The environment setting of a result: id, resolved config, world options and split. */
 export function settingOf(r: ResultFile): string {
-  return createHash('sha256').update(canonicalJson({ id: r.env.id, config: r.env.config, world: r.env.world, split: r.split })).digest('hex').slice(0, 12);
+  return stableHash({ id: r.env.id, config: r.env.config, world: r.env.world, split: r.split }).slice(0, 12);
 }
 
 export interface EnvGroup {
@@ -161,14 +164,29 @@ export function buildLeaderboard(results: readonly ResultFile[]): Leaderboard {
         .sort((a, b) => dir * (b.metrics[name].mean - a.metrics[name].mean) || a.label.localeCompare(b.label))
         .map((e) => e.label);
     }
-    envs.push({ id: g.name, envId: g.envId, setting: g.setting, entries, rankings });
+    envs.push({ id: g.name, envId: g.envId, setting: g.setting, entries, rankings, warnings: comparabilityWarnings(entries) });
   }
   return { version: LEADERBOARD_VERSION, bootstrap: { resamples: RESAMPLES, level: 0.95, unit: 'seed' }, envs };
 }
 
+/** Warnings when the rows of one environment were not measured alike: other seeds or other case counts. */
+export function comparabilityWarnings(entries: readonly LeaderboardEntry[]): string[] {
+  const out: string[] = [];
+  const bySeeds = new Map<string, string[]>();
+  const byCases = new Map<number, string[]>();
+  for (const e of entries) {
+    const seeds = e.seeds.join(',');
+    bySeeds.set(seeds, [...(bySeeds.get(seeds) ?? []), e.label]);
+    byCases.set(e.episodes, [...(byCases.get(e.episodes) ?? []), e.label]);
+  }
+  if (bySeeds.size > 1) out.push(`rows differ in seeds (${[...bySeeds].map(([s, ls]) => `${ls.join(', ')}: seeds ${s}`).join('; ')}): their intervals and ranks are not paired comparisons`);
+  if (byCases.size > 1) out.push(`rows differ in test cases per seed (${[...byCases].map(([n, ls]) => `${ls.join(', ')}: ${n}`).join('; ')}): they were not evaluated on the same cases`);
+  return out;
+}
+
 export function formatAggregate(a: MetricAggregate | undefined, digits: number): string {
   if (!a) return '-';
-  if (a.n < 2) return a.mean.toFixed(digits);
+  if (a.ci95 === null) return `${a.mean.toFixed(digits)} (n = ${a.n})`;
   return `${a.mean.toFixed(digits)} [${a.ci95[0].toFixed(digits)}, ${a.ci95[1].toFixed(digits)}]`;
 }
 
@@ -182,6 +200,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
   out.push(`Mean over seeds [95% percentile-bootstrap interval over seeds, ${lb.bootstrap.resamples} resamples]; IQM in the JSON. Bold: best mean per column. \`eval.\`: under the evaluator simulator. (oracle): reads the reward simulator while acting.`, '');
   for (const env of lb.envs) {
     out.push(`## ${mdEscape(env.id)}`, '');
+    for (const w of env.warnings) out.push(`> **Warning:** ${mdEscape(w)}`, '');
     const all = sortMetricNames(env.entries.flatMap((e) => Object.keys(e.metrics)));
     const headline = all.filter((m) => (HEADLINE_METRICS as readonly string[]).includes(m));
     const atK = all.filter((m) => m.includes('@'));
@@ -208,6 +227,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
 export function leaderboardTerminal(lb: Leaderboard): string {
   const cols = ['ioi', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.ior'];
   const rows: string[][] = [];
+  const warnings = lb.envs.flatMap((env) => env.warnings.map((w) => `warning (${env.id}): ${w}\n`));
   for (const env of lb.envs) {
     for (const e of env.entries) {
       rows.push([
@@ -218,13 +238,14 @@ export function leaderboardTerminal(lb: Leaderboard): string {
           const a = e.metrics[m];
           const d = metricInfo(m).digits;
           if (!a) return '-';
-          return a.tHalfWidth === null ? a.mean.toFixed(d) : `${a.mean.toFixed(d)} ± ${a.tHalfWidth.toFixed(d)}`;
+          return a.tHalfWidth === null ? `${a.mean.toFixed(d)} (n = ${a.n})` : `${a.mean.toFixed(d)} ± ${a.tHalfWidth.toFixed(d)}`;
         }),
       ]);
     }
   }
   return (
     renderTable(['env', 'agent', 'seeds', 'IoI', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval IoR'], rows) +
-    'mean ± 95% CI (t) over seeds; eval = under the evaluator simulator; (oracle) = reads the reward simulator\n'
+    'mean ± 95% CI (t) over seeds (n = 1: one seed, no interval); eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
+    warnings.join('')
   );
 }

@@ -11,7 +11,9 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
 import yargs from 'yargs';
+import { StringEnum, validate } from '../envs/validate.ts';
 import { writeJsonAtomic } from '../envs/io.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
 import { readResultEntries, withoutTimings } from './results.ts';
@@ -25,14 +27,30 @@ export class MergeError extends Error {
   }
 }
 
-interface Manifest {
-  suite: string;
-  budget: string;
-  matrixHash: string;
-  matrixSize: number;
-  shard: { index: number; count: number };
-  runs: { index: number; file: string; configHash: string }[];
-}
+export const ManifestSchema = Type.Object(
+  {
+    suite: Type.String(),
+    budget: Type.String(),
+    matrixHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    matrixSize: Type.Integer({ minimum: 0 }),
+    shard: Type.Object({ index: Type.Integer({ minimum: 1 }), count: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }),
+    runs: Type.Array(
+      Type.Object(
+        {
+          index: Type.Integer({ minimum: 0 }),
+          file: Type.String(),
+          configHash: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+          /** pending: planned (the shard may have been killed); done/skipped: a result file; failed: see error. */
+          status: StringEnum(['pending', 'done', 'skipped', 'failed'] as const),
+          error: Type.Optional(Type.String()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type Manifest = Static<typeof ManifestSchema>;
 
 export interface MergeSummary {
   results: ResultFile[];
@@ -48,10 +66,16 @@ function readManifests(dir: string): Manifest[] {
     .sort()
     .map((f) => {
       const file = path.join(folder, f);
+      let raw: unknown;
       try {
-        return JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+        raw = JSON.parse(readFileSync(file, 'utf8'));
       } catch (e) {
         throw new MergeError(`${file}: not valid JSON (${(e as Error).message})`, true);
+      }
+      try {
+        return validate(ManifestSchema, raw, file);
+      } catch (e) {
+        throw new MergeError((e as Error).message, true);
       }
     });
 }
@@ -87,7 +111,8 @@ export function mergeDirs(dirs: readonly string[], out: string, opts: { allowPar
     if (ms.some((m) => m.shard.count !== count)) throw new MergeError(`matrix ${hash.slice(0, 12)} (suite ${ms[0].suite}): shards of different counts (${[...new Set(ms.map((m) => m.shard.count))].join(', ')}); shard it the same way everywhere`);
     const shards = [...new Set(ms.map((m) => m.shard.index))].sort((a, b) => a - b);
     const missingShards = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !shards.includes(i));
-    const missingRuns = ms.flatMap((m) => m.runs).filter((r) => byFile.get(r.file)?.result.run.configHash !== r.configHash).map((r) => r.file);
+    const missing = ms.flatMap((m) => m.runs).filter((r) => byFile.get(r.file)?.result.run.configHash !== r.configHash);
+    const missingRuns = missing.map((r) => (r.status === 'failed' ? `${r.file} (failed: ${r.error ?? 'no message'})` : r.status === 'pending' ? `${r.file} (never finished)` : r.file));
     summary.push({ suite: ms[0].suite, budget: ms[0].budget, matrixHash: hash, shards, count, missingShards, missingRuns: [...new Set(missingRuns)] });
   }
   const incomplete = summary.filter((m) => m.missingShards.length > 0 || m.missingRuns.length > 0);

@@ -33,6 +33,26 @@ export function readResults(dir: string): ResultFile[] {
   return readResultEntries(dir).map(([, r]) => r);
 }
 
+/**
+ * Every readable result file of DIR/results, and one line per file that is not (another schema
+ * version, invalid JSON, ...): for rebuilding a leaderboard after a run without failing on an old
+ * file that the run did not write.
+ */
+export function readResultsLenient(dir: string): { results: ResultFile[]; unreadable: string[] } {
+  const folder = path.join(dir, 'results');
+  if (!existsSync(folder)) return { results: [], unreadable: [] };
+  const results: ResultFile[] = [];
+  const unreadable: string[] = [];
+  for (const f of readdirSync(folder).filter((x) => x.endsWith('.json')).sort()) {
+    try {
+      results.push(readResult(path.join(folder, f)));
+    } catch (e) {
+      unreadable.push(`${path.join(folder, f)}: ${(e as Error).message.split('\n').slice(0, 2).join(' ')}`);
+    }
+  }
+  return { results, unreadable };
+}
+
 /** A result without its timings: what two runs of the same config must agree on. */
 export function withoutTimings(r: ResultFile): Omit<ResultFile, 'timings'> {
   const { timings: _t, ...rest } = r;

@@ -8,10 +8,15 @@
  * - 2: adds `run` (suite, budget, label, the hashed run config: a rerun with the same hash is
  *   skipped), `atK` (metrics@K over candidate paths, DESIGN.md §3) and `examples` (a few cases with
  *   the titles and attributes of their items, so that reports need nothing but result files).
+ * - 3: the run config is complete (every default of the agent, environment and world filled in;
+ *   hashed as RFC 8785 canonical JSON) and holds no wall-clock budget (`trainSeconds` is gone);
+ *   per-case random streams (results no longer depend on batch size or chunking); invalid actions
+ *   counted (`cases[].invalid`, `metrics.invalidRate`) and their penalties in `return`; mid-rank
+ *   ties in IoR and success; training wall times in `timings.train`, out of the curves.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-export const RESULT_SCHEMA_VERSION = 2;
+export const RESULT_SCHEMA_VERSION = 3;
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -22,6 +27,8 @@ export const MetricsSchema = Type.Object(
     ctr: Type.Number(),
     coherence: Nullable(Type.Number()),
     length: Type.Number(),
+    /** Mean over cases of invalid actions / actions taken (STOP excluded): 0 unless invalidAction is 'penalize'. */
+    invalidRate: Type.Number(),
     duplicateRate: Type.Number(),
     success: Type.Number(),
     return: Type.Number(),
@@ -45,6 +52,8 @@ export const CaseResultSchema = Type.Object(
     ctr: Type.Number(),
     coherence: Nullable(Type.Number()),
     length: Type.Integer({ minimum: 0 }),
+    /** Invalid actions in the episode (each paid the penalty; not part of `path`). */
+    invalid: Type.Integer({ minimum: 0 }),
     success: Type.Boolean(),
     return: Type.Number(),
     stopped: Type.Boolean(),
@@ -142,7 +151,6 @@ export const RunInfoSchema = Type.Object(
         episodes: Type.Integer({ minimum: 0, description: '0: every case of the split' }),
         batchSize: Type.Integer({ minimum: 1 }),
         trainEpochs: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-        trainSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
         ks: Type.Array(Type.Integer({ minimum: 1 })),
         examples: Type.Integer({ minimum: 0 }),
       },
@@ -193,6 +201,8 @@ export const ResultFileSchema = Type.Object(
       {
         createdAt: Type.String(),
         trainSeconds: Type.Number({ minimum: 0 }),
+        /** Wall seconds of named training phases (e.g. pretrain, rollout, update), summed over the run. */
+        train: Type.Record(Type.String(), Type.Number({ minimum: 0 })),
         evalSeconds: Type.Number({ minimum: 0 }),
         atKSeconds: Type.Number({ minimum: 0 }),
         envStepsPerSecond: Type.Number({ minimum: 0 }),

@@ -18,6 +18,7 @@
  * the cache), prints mean ± 95% CI over seeds per environment and label, and with --out writes
  * the per-file figures as JSON.
  */
+import { canonicalJson } from '../envs/hash.ts';
 import { makeVec } from '../envs/registry.ts';
 import type { UserSimulator } from '../envs/simulator.ts';
 import type { EnvConfig } from '../envs/proactive.ts';
@@ -107,7 +108,7 @@ export async function specificityOfDir(dir: string, onFile: (file: string) => vo
   try {
     for (const [file, r] of entries) {
       const c = r.run.config;
-      const key = JSON.stringify([c.envId, c.world, c.envConfig]);
+      const key = canonicalJson([c.envId, c.world, c.envConfig]);
       let env = worlds.get(key);
       if (!env) {
         env = await makeVec(c.envId, 1, { ...(c.envConfig as Partial<EnvConfig>), world: c.world });

@@ -16,11 +16,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { resolveAgent } from '../agents/registry.ts';
 import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
-import { envSpec } from '../envs/registry.ts';
-import { StringEnum, ValidationError, validate } from '../envs/validate.ts';
+import { envSpec, resolveEnvConfigOf, resolveWorldOptions } from '../envs/registry.ts';
+import { deepMerge, Overrides, StringEnum, ValidationError, validate } from '../envs/validate.ts';
+import { stableHash } from '../envs/hash.ts';
 import { hashRunConfig } from './evaluate.ts';
 import { RESULT_SCHEMA_VERSION, type RunConfig } from './schema.ts';
 
@@ -32,14 +32,13 @@ const WeightsSchema = Type.Object(
 );
 
 /** The environment config a suite may set (weights and split have their own fields). */
-const SuiteEnvConfigSchema = Type.Partial(Type.Omit(EnvConfigSchema, ['weights', 'split']), { additionalProperties: false });
+const SuiteEnvConfigSchema = Overrides(Type.Omit(EnvConfigSchema, ['weights', 'split']));
 
 export const BudgetSchema = Type.Object(
   {
     episodes: Type.Integer({ minimum: 0, description: 'evaluation cases per seed; 0 = every case of the split' }),
     seeds: Type.Optional(Type.Array(Type.Integer(), { minItems: 1, uniqueItems: true, description: 'overrides the suite seeds' })),
-    trainEpochs: Type.Optional(Type.Integer({ minimum: 0, description: 'training epochs for agents that train' })),
-    trainSeconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'wall-clock training limit per run' })),
+    trainEpochs: Type.Optional(Type.Integer({ minimum: 0, description: 'training epochs for agents that train (budgets count work, never wall-clock time)' })),
     batchSize: Type.Optional(Type.Integer({ minimum: 1, description: 'episodes stepped together (default 256)' })),
     ks: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { uniqueItems: true, description: 'K of metrics@K (default [1, 5, 10])' })),
     examples: Type.Optional(Type.Integer({ minimum: 0, description: 'cases recorded in full, with item titles, for reports (default 5)' })),
@@ -156,17 +155,6 @@ function defaultLabel(a: SuiteAgent): string {
   return looksLikePath(a.agent) ? path.basename(a.agent).replace(/\.[^.]+$/, '') : a.agent;
 }
 
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** Objects merged key by key (recursively); anything else in `over` replaces. */
-export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
-  return out;
-}
-
 export interface PlanOverrides {
   budget?: string;
   /** Keep only the entry with this label, else the entries of this agent (name or path), else add it. */
@@ -179,12 +167,13 @@ export interface PlanOverrides {
   envConfig?: Record<string, unknown>;
   /** Merged over the selected environments' world options. */
   world?: Record<string, unknown>;
+  /** The data folder of the environments that read data files (their `dataDir` world option). */
+  dataDir?: string;
   seeds?: number[];
   episodes?: number;
   split?: 'test' | 'valid';
   batchSize?: number;
   trainEpochs?: number;
-  trainSeconds?: number;
   ks?: number[];
   /** The directory plug-in agent paths given on the command line are relative to. */
   cwd?: string;
@@ -244,7 +233,7 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
     const byLabel = agents.filter((a) => defaultLabel(a.entry) === want);
     const kept = byLabel.length ? byLabel : agents.filter((a) => a.entry.agent === want);
     agents = kept.length ? kept : [{ entry: { agent: want }, where: '--agent', base: cwd }];
-    if (o.agentConfig) agents = agents.map((a) => ({ ...a, entry: { ...a.entry, config: o.agentConfig }, where: `${a.where} with --agent-config` }));
+    if (o.agentConfig) agents = agents.map((a) => ({ ...a, entry: { ...a.entry, config: o.agentConfig }, where: '--agent-config' }));
   }
 
   const seeds = o.seeds ?? budget.seeds ?? suite.seeds;
@@ -253,14 +242,24 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
   const batchSize = o.batchSize ?? budget.batchSize ?? DEFAULT_BATCH_SIZE;
   const ks = o.ks ?? budget.ks ?? DEFAULT_KS;
 
+  // Options given on the command line are checked on their own first, so that their errors name the
+  // option rather than the suite file.
+  if (o.envConfig) resolveEnvConfig(o.envConfig, '--env-config');
+  if (o.dataDir !== undefined && !envs.some(({ entry }) => acceptsDataDir(entry.id))) {
+    throw new PlanError(`--data-dir: none of the environments (${envs.map((e) => e.entry.id).join(', ')}) reads data files`);
+  }
+
   // Resolve every environment and agent before planning: unknown names fail here, before any work.
   const resolvedEnvs = envs.map(({ entry, where }) => {
-    const spec = envSpec(entry.id); // UnknownEnvError lists the known environments
+    envSpec(entry.id); // UnknownEnvError lists the known environments
     const from = where.startsWith('--') ? where : `${source}: ${where}`;
-    const world = validate(spec.worldOptions, { ...(entry.world ?? {}), ...(o.env === undefined || o.env === entry.id ? (o.world ?? {}) : {}) }, `${from}.world`) as Record<string, unknown>;
-    const cfgOver = o.envConfig ?? {};
-    const weights = { ...(suite.weights ?? {}), ...(entry.weights ?? {}), ...((cfgOver.weights as Record<string, unknown> | undefined) ?? {}) };
-    const config = resolveEnvConfig({ ...spec.defaults, ...(entry.config ?? {}), ...cfgOver, weights: { ...(spec.defaults?.weights ?? {}), ...weights } }, `${from}.config`);
+    const dataDir = o.dataDir !== undefined && acceptsDataDir(entry.id) ? { dataDir: path.resolve(cwd, o.dataDir) } : {};
+    const cliWorld = o.env === undefined || o.env === entry.id ? { ...(o.world ?? {}), ...dataDir } : Object.keys(dataDir).length ? dataDir : undefined;
+    if (cliWorld) resolveWorldOptions(entry.id, cliWorld, `--world (for ${entry.id})`);
+    // The complete world options (every default filled): what the builder uses and the run records.
+    const world = resolveWorldOptions(entry.id, deepMerge(entry.world ?? {}, cliWorld ?? {}), `${from}.world${cliWorld ? ' with --world' : ''}`);
+    const weights = deepMerge(suite.weights ?? {}, entry.weights ?? {});
+    const config = resolveEnvConfigOf(entry.id, deepMerge({ ...(entry.config ?? {}), weights }, o.envConfig ?? {}), `${from}.config${o.envConfig ? ' with --env-config' : ''}`);
     return { id: entry.id, world, config: { ...config } as Record<string, unknown> };
   });
   const resolvedAgents = [];
@@ -280,8 +279,8 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
       if (a.factory.configSchema) {
         // Omitted fields take the schema's defaults (the agent contract); the filled config is what
         // the run records and hashes, so changing an agent's default reruns its runs.
-        agentConfig = Value.Default(a.factory.configSchema, structuredClone(agentConfig)) as Record<string, unknown>;
-        validate(a.factory.configSchema, agentConfig, `${a.from}.config${a.entry.perEnv?.[env.id] ? ` (with perEnv.${env.id})` : ''} for agent ${a.factory.name}`);
+        const where = a.from === '--agent-config' ? '--agent-config' : `${a.from}.config`;
+        agentConfig = validate(a.factory.configSchema, agentConfig, `${where}${a.entry.perEnv?.[env.id] ? ` (with perEnv.${env.id})` : ''} for agent ${a.factory.name}`) as Record<string, unknown>;
       }
       for (const seed of seeds) {
         const config: RunConfig = {
@@ -296,7 +295,6 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
           episodes,
           batchSize,
           trainEpochs: o.trainEpochs ?? budget.trainEpochs ?? null,
-          trainSeconds: o.trainSeconds ?? budget.trainSeconds ?? null,
           ks,
           examples: budget.examples ?? DEFAULT_EXAMPLES,
         };
@@ -319,9 +317,14 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
     if (other) throw new PlanError(`${source}: runs ${other.index} and ${r.index} would both write ${r.file}; give the agents distinct labels`);
     files.set(r.file, r);
   }
-  const { createHash } = await import('node:crypto');
-  const matrixHash = createHash('sha256').update(runs.map((r) => r.configHash).join('\n')).digest('hex');
+  const matrixHash = stableHash(runs.map((r) => r.configHash));
   return { suite: suite.name, budget: budgetName, runs, matrixHash };
+}
+
+/** Whether an environment's world options take a data folder (the real datasets' environments). */
+function acceptsDataDir(envId: string): boolean {
+  const props = (envSpec(envId).worldOptions as { properties?: Record<string, unknown> }).properties;
+  return !!props && 'dataDir' in props;
 }
 
 export class PlanError extends Error {

@@ -2,10 +2,15 @@
  * The environments that ship with the package. Importing `envs/index.ts` registers them.
  * The real environments load their data and neural simulators lazily (dynamic imports), so that
  * the synthetic world starts without loading TensorFlow.js.
+ *
+ * World options are complete after `resolveWorldOptions` (envs/registry.ts): every default,
+ * including the simulators' architecture and training configs, is filled in there and recorded by
+ * every run, so the builders below read the options as they are, with no defaults of their own.
  */
 import { Type } from '@sinclair/typebox';
 import type { Dataset } from './dataset.ts';
 import { register } from './registry.ts';
+import { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from './sim/config.ts';
 import { SyntheticExactSimulator } from './synthetic/simulator.ts';
 import { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig } from './synthetic/world.ts';
 import { StringEnum } from './validate.ts';
@@ -13,41 +18,63 @@ import { StringEnum } from './validate.ts';
 register({
   id: 'synthetic-v0',
   description: 'Synthetic drift world (1,000 items, 2,000 users, no data files); exact ground-truth simulator as reward model and evaluator',
-  worldOptions: Type.Partial(SyntheticConfigSchema, { additionalProperties: false }),
+  worldOptions: SyntheticConfigSchema,
   async build(options) {
-    const world = generateSyntheticWorld(options as Partial<SyntheticConfig>);
+    const world = generateSyntheticWorld(options as SyntheticConfig);
     const simulator = new SyntheticExactSimulator(world);
     // The exact dynamics have no quirks for an agent to exploit: the evaluator is the same model.
     return { dataset: world.dataset, simulator, evaluator: simulator };
   },
 });
 
-const ModelKind = StringEnum(['sasrec', 'gru4rec'] as const);
-const SimulatorOptions = {
-  /** The reward model's architecture and seed (default SASRec, seed 1). */
-  rewardModel: ModelKind,
-  rewardSeed: Type.Integer(),
-  /** The evaluator: trained independently (default: the other architecture). */
-  evaluatorModel: ModelKind,
-  evaluatorSeed: Type.Integer(),
-  /** Simulator cache folder (default PRORL_CACHE_DIR, else ~/.cache/prorec-gym). */
-  cacheDir: Type.String(),
-  /** Worker threads for batched stepping (default: both cores for large batches). */
-  workers: Type.Integer({ minimum: 0 }),
-  /** Training settings of both simulators (e.g. {"maxEpochs": 1} for a quick check); validated by the simulator trainer. */
-  simulatorTrain: Type.Record(Type.String(), Type.Number()),
+const ModelKindSchema = StringEnum(MODEL_KINDS);
+const Overrides = (what: string) => Type.Record(Type.String(), Type.Unknown(), { description: `${what}; omitted fields take the simulator defaults` });
+
+/** Options of one learned simulator (`prefix` = reward | evaluator). */
+function simulatorOptions(prefix: 'reward' | 'evaluator', defaults: { model?: ModelKind; seed?: number }) {
+  const model = defaults.model ? StringEnum(MODEL_KINDS, { default: defaults.model }) : Type.Optional(ModelKindSchema);
+  const seed = defaults.seed !== undefined ? Type.Integer({ default: defaults.seed }) : Type.Optional(Type.Integer());
+  return {
+    [`${prefix}Model`]: model,
+    [`${prefix}Seed`]: seed,
+    /** Architecture config overrides (e.g. {"hidden": 32}); resolved to the complete config. */
+    [`${prefix}Config`]: Type.Optional(Overrides(`${prefix} simulator architecture`)),
+    /** Training config overrides (e.g. {"maxEpochs": 1}); resolved to the complete config. */
+    [`${prefix}Train`]: Type.Optional(Overrides(`${prefix} simulator training`)),
+  };
+}
+
+const Location = {
+  /** Simulator (and dataset) cache folder (default PRORL_CACHE_DIR, else ~/.cache/prorec-gym). */
+  cacheDir: Type.Optional(Type.String()),
+  /** Worker threads for batched simulator stepping (default: PRORL_SIM_WORKERS, else one when a second core exists); results do not depend on it. */
+  workers: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Training overrides for both simulators (a shorthand; folded into rewardTrain / evaluatorTrain). */
+  simulatorTrain: Type.Optional(Overrides('training of both simulators')),
 };
 
-async function learnedPair(dataset: Dataset, o: Record<string, unknown>, log: (line: string) => void) {
-  const { loadSimulatorPair } = await import('./sim/index.ts');
-  return loadSimulatorPair({
-    dataset,
-    reward: { model: o.rewardModel as 'sasrec' | undefined, seed: o.rewardSeed as number | undefined, train: o.simulatorTrain as Record<string, number> | undefined },
-    evaluator: { model: o.evaluatorModel as 'gru4rec' | undefined, seed: o.evaluatorSeed as number | undefined, train: o.simulatorTrain as Record<string, number> | undefined },
-    cacheDir: o.cacheDir as string | undefined,
-    workers: o.workers as number | undefined,
-    log,
-  });
+interface SimulatorChoice {
+  model: ModelKind;
+  seed: number;
+  config: ModelConfig;
+  train: TrainConfig;
+}
+
+/** The complete options of one simulator: model, seed, architecture and training configs. */
+function resolveSimulator(o: Record<string, unknown>, prefix: 'reward' | 'evaluator', model: ModelKind, seed: number): Record<string, unknown> {
+  const { model: _m, ...config } = resolveModelConfig(model, (o[`${prefix}Config`] ?? {}) as Record<string, unknown>, `world option ${prefix}Config`);
+  const train = resolveTrainConfig({ ...((o.simulatorTrain ?? {}) as Record<string, unknown>), ...((o[`${prefix}Train`] ?? {}) as Record<string, unknown>) }, `world option ${prefix}Train`);
+  return { [`${prefix}Model`]: model, [`${prefix}Seed`]: seed, [`${prefix}Config`]: config, [`${prefix}Train`]: train };
+}
+
+function simulatorChoice(o: Record<string, unknown>, prefix: 'reward' | 'evaluator'): SimulatorChoice {
+  const model = o[`${prefix}Model`] as ModelKind;
+  return {
+    model,
+    seed: o[`${prefix}Seed`] as number,
+    config: { ...(o[`${prefix}Config`] as object), model } as ModelConfig,
+    train: o[`${prefix}Train`] as TrainConfig,
+  };
 }
 
 const REAL: { id: string; dataset: 'ml-1m' | 'steam' | 'books'; label: string; ctrWeight: number }[] = [
@@ -57,19 +84,45 @@ const REAL: { id: string; dataset: 'ml-1m' | 'steam' | 'books'; label: string; c
   { id: 'books-v0', dataset: 'books', label: 'Amazon Books', ctrWeight: 1 },
 ];
 
+const RealWorldOptions = Type.Object(
+  {
+    ...simulatorOptions('reward', { model: 'sasrec', seed: 1 }),
+    /** The evaluator is trained independently: by default the other architecture, with the reward model's seed. */
+    ...simulatorOptions('evaluator', {}),
+    /** A folder holding the dataset (only this folder is searched); default: the search order of the data README. */
+    dataDir: Type.Optional(Type.String()),
+    /** Seed of every random choice in the dataset build (user splits; test targets of raw logs). */
+    datasetSeed: Type.Integer({ default: 0 }),
+    ...Location,
+  },
+  { additionalProperties: false, default: {} },
+);
+
 for (const r of REAL) {
   register({
     id: r.id,
     description: `${r.label} (ProRL release data; the paper's test cases): SASRec reward model, GRU4Rec evaluator, trained on first use and cached`,
-    worldOptions: Type.Partial(
-      Type.Object({ ...SimulatorOptions, dataDir: Type.String(), datasetSeed: Type.Integer() }, { additionalProperties: false }),
-      { additionalProperties: false },
-    ),
+    worldOptions: RealWorldOptions,
+    resolveWorld(o) {
+      const { simulatorTrain: _t, ...rest } = o;
+      const rewardModel = o.rewardModel as ModelKind;
+      const evaluatorModel = (o.evaluatorModel as ModelKind | undefined) ?? (rewardModel === 'sasrec' ? 'gru4rec' : 'sasrec');
+      const evaluatorSeed = (o.evaluatorSeed as number | undefined) ?? (o.rewardSeed as number);
+      return { ...rest, ...resolveSimulator(o, 'reward', rewardModel, o.rewardSeed as number), ...resolveSimulator(o, 'evaluator', evaluatorModel, evaluatorSeed) };
+    },
     defaults: { weights: { ioi: 1, ior: 1, ctr: r.ctrWeight } },
     async build(o, log) {
       const { loadDataset } = await import('./data/index.ts');
-      const dataset = await loadDataset(r.dataset, { dataDir: o.dataDir as string | undefined, cacheDir: o.cacheDir as string | undefined, seed: o.datasetSeed as number | undefined, log });
-      const { reward, evaluator } = await learnedPair(dataset, o, log);
+      const { loadSimulatorPair } = await import('./sim/index.ts');
+      const dataset: Dataset = await loadDataset(r.dataset, { dataDir: o.dataDir as string | undefined, cacheDir: o.cacheDir as string | undefined, seed: o.datasetSeed as number, log });
+      const { reward, evaluator } = await loadSimulatorPair({
+        dataset,
+        reward: simulatorChoice(o, 'reward'),
+        evaluator: simulatorChoice(o, 'evaluator'),
+        cacheDir: o.cacheDir as string | undefined,
+        workers: o.workers as number | undefined,
+        log,
+      });
       return { dataset, simulator: reward, evaluator };
     },
   });
@@ -78,22 +131,20 @@ for (const r of REAL) {
 register({
   id: 'synthetic-learned-v0',
   description: 'The synthetic world with a learned reward model (SASRec trained on its logs) and the exact dynamics as evaluator: measures what exploiting a learned simulator costs',
-  worldOptions: Type.Partial(
-    Type.Object({ ...Type.Partial(SyntheticConfigSchema).properties, rewardModel: ModelKind, rewardSeed: Type.Integer(), cacheDir: Type.String(), workers: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
-    { additionalProperties: false },
+  worldOptions: Type.Object(
+    { ...SyntheticConfigSchema.properties, ...simulatorOptions('reward', { model: 'sasrec', seed: 1 }), ...Location },
+    { additionalProperties: false, default: {} },
   ),
+  resolveWorld(o) {
+    const { simulatorTrain: _t, ...rest } = o;
+    return { ...rest, ...resolveSimulator(o, 'reward', o.rewardModel as ModelKind, o.rewardSeed as number) };
+  },
   async build(o, log) {
-    const { rewardModel, rewardSeed, cacheDir, workers, ...worldOptions } = o;
-    const world = generateSyntheticWorld(worldOptions as Partial<SyntheticConfig>);
+    const { rewardModel: _m, rewardSeed: _s, rewardConfig: _c, rewardTrain: _t, cacheDir, workers, ...worldOptions } = o;
+    const world = generateSyntheticWorld(worldOptions as SyntheticConfig);
     const { loadOrTrainSimulator } = await import('./sim/index.ts');
-    const simulator = await loadOrTrainSimulator({
-      dataset: world.dataset,
-      model: (rewardModel as 'sasrec' | 'gru4rec' | undefined) ?? 'sasrec',
-      seed: (rewardSeed as number | undefined) ?? 1,
-      cacheDir: cacheDir as string | undefined,
-      workers: workers as number | undefined,
-      log,
-    });
+    const reward = simulatorChoice(o, 'reward');
+    const simulator = await loadOrTrainSimulator({ dataset: world.dataset, ...reward, cacheDir: cacheDir as string | undefined, workers: workers as number | undefined, log });
     return { dataset: world.dataset, simulator, evaluator: new SyntheticExactSimulator(world) };
   },
 });

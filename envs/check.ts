@@ -7,7 +7,7 @@
  * Rollouts use a seeded uniform policy over the allowed actions.
  */
 import type { ArraySpec } from './core.ts';
-import type { ProactiveObservation, ProactiveRecEnv } from './proactive.ts';
+import { InvalidActionError, type ProactiveObservation, type ProactiveRecEnv } from './proactive.ts';
 import { Rng } from './rng.ts';
 
 export class CheckEnvError extends Error {
@@ -94,22 +94,20 @@ export function checkEnv(env: ProactiveRecEnv, opts: { seeds?: number[] } = {}):
     const N = env.actionSpace.stop;
     const first = observation.actionMask.findIndex((m, a) => m === 1 && a < N);
     const bad: [string, number][] = [['out of range', N + 1], ['negative', -1], ['not an integer', 0.5], ['the target', observation.target]];
-    for (const [what, action] of bad) {
+    // Only the environment's own InvalidActionError counts as a rejection: any other error (a
+    // TypeError from a bug, say) is a failure of the check.
+    const rejects = (action: number, what: string) => {
       try {
         env.step(action);
         problems.push(`action ${action} (${what}) was accepted`);
-      } catch {
-        /* rejected, as it should be */
+      } catch (e) {
+        if (!(e instanceof InvalidActionError)) problems.push(`action ${action} (${what}) threw ${(e as Error).name}: ${(e as Error).message} instead of an InvalidActionError`);
       }
-    }
+    };
+    for (const [what, action] of bad) rejects(action, what);
     const ok = env.step(first);
     if (!env.config.allowRepeats && !(ok.terminated || ok.truncated)) {
-      try {
-        env.step(first);
-        problems.push(`a repeated item (${first}) was accepted with allowRepeats off`);
-      } catch {
-        /* rejected */
-      }
+      rejects(first, 'a repeated item with allowRepeats off');
       // After rejections the environment must still step normally.
       const after = env.step(N);
       if (!after.terminated) problems.push('STOP after a rejected action did not terminate the episode');

@@ -45,30 +45,31 @@ export interface ActionSpace {
   readonly stop: number;
 }
 
-export interface Env<Obs, Info, Options = unknown> {
+export interface Env<Obs, Info, Options = unknown, ResetInfo = Record<string, unknown>> {
   readonly id: string;
   readonly actionSpace: ActionSpace;
   /** Declared shapes of the observation's array fields (scalars are declared as length-1 arrays). */
   readonly observationSpec: Readonly<Record<string, ArraySpec>>;
   /** Keys every step info carries. */
   readonly infoKeys: readonly string[];
-  reset(args?: ResetArgs<Options>): { observation: Obs; info: Record<string, unknown> };
+  reset(args?: ResetArgs<Options>): { observation: Obs; info: ResetInfo };
   step(action: number): StepResult<Obs, Info>;
   close(): void;
 }
 
 /**
  * A batch of environments stepped together (one simulator call per step for all of them).
- * No auto-reset: a finished sub-environment ignores further actions (reward 0, flags stay set)
- * until the next reset, so a batch is one set of episodes (e.g. a group of rollouts per case).
+ * No auto-reset: a finished sub-environment ignores further actions (reward 0, and the terminated /
+ * truncated flags it ended with, unchanged) until the next reset, so a batch is one set of episodes
+ * (e.g. a group of rollouts per case).
  */
-export interface VectorEnv<Obs, Info, Options = unknown> {
+export interface VectorEnv<Obs, Info, Options = unknown, ResetInfo = Record<string, unknown>> {
   readonly id: string;
   readonly numEnvs: number;
   readonly actionSpace: ActionSpace;
   readonly observationSpec: Readonly<Record<string, ArraySpec>>;
   readonly infoKeys: readonly string[];
-  reset(args?: ResetArgs<Options>): { observations: Obs[]; infos: Record<string, unknown>[] };
+  reset(args?: ResetArgs<Options>): { observations: Obs[]; infos: ResetInfo[] };
   step(actions: Int32Array): VectorStepResult<Obs, Info>;
   /** 1 for sub-environments whose episode has not ended. */
   active(): Uint8Array;

@@ -8,5 +8,5 @@ export * from './registry.ts';
 export * from './rng.ts';
 export * from './simulator.ts';
 export { checkEnv } from './check.ts';
-export { generateSyntheticWorld, SYNTHETIC_DEFAULTS, type SyntheticConfig, type SyntheticWorld } from './synthetic/world.ts';
+export { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig, type SyntheticWorld } from './synthetic/world.ts';
 export { SyntheticExactSimulator } from './synthetic/simulator.ts';

@@ -11,52 +11,40 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ActionSpace, ArraySpec, Env, ResetArgs, StepResult, VectorEnv, VectorStepResult } from './core.ts';
 import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type Split } from './dataset.ts';
-import { Rng } from './rng.ts';
+import { episodeSeed, replicasOf, Rng, stepStream, type EpisodeKey } from './rng.ts';
 import type { SimulatorBatch, UserSimulator } from './simulator.ts';
 import { StringEnum, validate } from './validate.ts';
+
+export const RewardWeightsSchema = Type.Object(
+  { ioi: Type.Number({ default: 1 }), ior: Type.Number({ default: 1 }), ctr: Type.Number({ default: 1 }) },
+  { additionalProperties: false, default: {}, description: 'reward weights w_ioi, w_ior, w_ctr (r_t = w·(IoI_t, IoR_t, CTR_t))' },
+);
 
 export const EnvConfigSchema = Type.Object(
   {
     split: StringEnum(['train', 'valid', 'test'] as const, { default: 'test' }),
-    /** L_max: the episode is truncated after this many recommended items. */
+    /** L_max: the episode is truncated after this many actions (recommended items, and invalid actions in 'penalize' mode). */
     maxLength: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
-    weights: Type.Object(
-      { ioi: Type.Number({ default: 1 }), ior: Type.Number({ default: 1 }), ctr: Type.Number({ default: 1 }) },
-      { additionalProperties: false },
-    ),
+    weights: RewardWeightsSchema,
     /** 'always': every item is accepted (the paper's setting); 'sample': accepted with probability CTR_t. */
     accept: StringEnum(['always', 'sample'] as const, { default: 'always' }),
     /** Allow recommending an item twice in one path. */
     allowRepeats: Type.Boolean({ default: false }),
     /** Also forbid the history's items. */
     maskHistory: Type.Boolean({ default: false }),
-    /** 'error' throws on an invalid action; 'penalize' gives `invalidPenalty` and appends nothing. */
+    /** 'error' throws an InvalidActionError; 'penalize' pays `invalidPenalty`, appends nothing and counts the action. */
     invalidAction: StringEnum(['error', 'penalize'] as const, { default: 'error' }),
     invalidPenalty: Type.Number({ default: -1 }),
     /** Success: the target is in the simulator's top-k after the path. */
     successTopK: Type.Integer({ minimum: 1, default: 10 }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type EnvConfig = Static<typeof EnvConfigSchema>;
 
-export const ENV_DEFAULTS: EnvConfig = {
-  split: 'test',
-  maxLength: 10,
-  weights: { ioi: 1, ior: 1, ctr: 1 },
-  accept: 'always',
-  allowRepeats: false,
-  maskHistory: false,
-  invalidAction: 'error',
-  invalidPenalty: -1,
-  successTopK: 10,
-};
-
-/** Validates a partial config over the defaults; errors name `source` and the bad field. */
+/** Validates a partial config, filling the schema's defaults; errors name `source` and the bad field. */
 export function resolveEnvConfig(overrides: unknown, source = 'environment config'): EnvConfig {
-  const o = (overrides ?? {}) as Partial<EnvConfig>;
-  const merged = { ...ENV_DEFAULTS, ...o, weights: { ...ENV_DEFAULTS.weights, ...(o.weights ?? {}) } };
-  return validate(EnvConfigSchema, merged, source);
+  return validate(EnvConfigSchema, overrides ?? {}, source);
 }
 
 export interface ProactiveObservation {
@@ -81,11 +69,13 @@ export interface RewardComponents {
 }
 
 export interface EpisodeSummary {
-  /** Items recommended (STOP excluded). */
+  /** Items recommended (STOP and invalid actions excluded). */
   length: number;
   /** Items accepted (= length when accept is 'always'). */
   accepted: number;
-  /** Sum of the fused rewards. */
+  /** Invalid actions (in 'penalize' mode; each paid `invalidPenalty` and appended nothing). */
+  invalid: number;
+  /** Sum of the rewards step() paid in the episode, invalid-action penalties included. */
   return: number;
   /** Path totals and mean CTR under the reward simulator. */
   ioi: number;
@@ -99,9 +89,18 @@ export interface EpisodeSummary {
   duplicateRate: number;
   /** Target in the reward simulator's top-k after the path. */
   success: boolean;
+  /** rank(T) after the path (mid-rank for ties: envs/simulator.ts). */
   finalRank: number;
   stopped: boolean;
   path: number[];
+}
+
+/** An action the environment refuses (in invalidAction: 'error' mode): out of range, the target, a repeat, a history item. */
+export class InvalidActionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidActionError';
+  }
 }
 
 export interface ProactiveStepInfo {
@@ -141,6 +140,18 @@ export interface VectorResetOptions {
   caseIndices?: readonly number[];
 }
 
+/** What reset() tells about each sub-environment's episode. */
+export interface ProactiveResetInfo {
+  caseIndex: number;
+  split: Split;
+  /** The episode's key (case and replica): the random streams of the episode hang off it. */
+  key: EpisodeKey;
+  logProb: number;
+  rank: number;
+  /** The real continuation of the case, where the data has one. */
+  realPath: readonly number[] | null;
+}
+
 export interface ResetOptions {
   split?: Split;
   caseIndex?: number;
@@ -156,6 +167,12 @@ export interface ProactiveWorld {
 
 interface RowState {
   caseIndex: number;
+  key: EpisodeKey;
+  /** Seed of the episode's acceptance draws (keyed by the reset seed and the episode key). */
+  acceptSeed: number;
+  /** How the episode ended, reported again (unchanged) by every later step. */
+  ended: 'terminated' | 'truncated' | null;
+  invalid: number;
   history: Int32Array;
   target: number;
   path: number[];
@@ -180,7 +197,7 @@ interface RowState {
   duplicates: number;
 }
 
-export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, ProactiveStepInfo, VectorResetOptions> {
+export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, ProactiveStepInfo, VectorResetOptions, ProactiveResetInfo> {
   readonly actionSpace: ActionSpace;
   readonly observationSpec: Readonly<Record<string, ArraySpec>>;
   readonly infoKeys = STEP_INFO_KEYS;
@@ -188,9 +205,11 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
   private rows: RowState[] = [];
   private batch: SimulatorBatch | null = null;
   private evalBatch: SimulatorBatch | null = null;
-  private acceptRng: Rng;
   private caseRng: Rng;
   private split: Split;
+  /** Seed of the last seeded reset and the resets since it: the acceptance streams hang off both. */
+  private resetSeed = 0;
+  private resetsSinceSeed = 0;
 
   constructor(
     readonly id: string,
@@ -213,7 +232,6 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       actionMask: { dtype: 'uint8', length: N + 1, low: 0, high: 1 },
     };
     this.split = this.config.split;
-    this.acceptRng = Rng.stream(0, 'dynamics');
     this.caseRng = Rng.stream(0, 'cases');
   }
 
@@ -229,10 +247,24 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     return Uint8Array.from(this.rows, (r) => (r.done ? 0 : 1));
   }
 
-  reset(args: ResetArgs<VectorResetOptions> = {}): { observations: ProactiveObservation[]; infos: Record<string, unknown>[] } {
+  /** The episode key (case, replica) of each sub-environment of the current batch. */
+  episodeKeys(): EpisodeKey[] {
+    return this.rows.map((r) => r.key);
+  }
+
+  /**
+   * Starts one episode per sub-environment. With `seed`, the environment's streams restart from it;
+   * without, they continue (a further reset draws other acceptances). Each episode's acceptance
+   * draws come from a stream keyed by (seed, resets since it, split, case, replica, step), so an
+   * episode's outcome does not depend on the other rows of the batch.
+   */
+  reset(args: ResetArgs<VectorResetOptions> = {}): { observations: ProactiveObservation[]; infos: ProactiveResetInfo[] } {
     if (args.seed !== undefined) {
-      this.acceptRng = Rng.stream(args.seed, 'dynamics');
+      this.resetSeed = args.seed;
+      this.resetsSinceSeed = 0;
       this.caseRng = Rng.stream(args.seed, 'cases');
+    } else {
+      this.resetsSinceSeed += 1;
     }
     const split = args.options?.split ?? this.config.split;
     const pool = this.world.dataset.cases[split];
@@ -248,13 +280,17 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     this.batch?.dispose();
     this.evalBatch?.dispose();
     const N = this.numItems;
-    this.rows = indices.map((caseIndex) => {
+    const replicas = replicasOf(indices);
+    const streamSeed = this.resetsSinceSeed === 0 ? this.resetSeed : Rng.stream(this.resetSeed, `reset-${this.resetsSinceSeed}`).seed32();
+    this.rows = indices.map((caseIndex, k) => {
       const c = pool[caseIndex];
       const mask = new Uint8Array(N + 1).fill(1);
       mask[c.target] = 0;
       if (this.config.maskHistory) for (const i of c.history) mask[i] = 0;
+      const key: EpisodeKey = { split, caseIndex, replica: replicas[k] };
       return {
-        caseIndex, history: Int32Array.from(c.history), target: c.target, path: [], proposed: [], mask,
+        caseIndex, key, acceptSeed: episodeSeed(streamSeed, key, 'accept'), ended: null, invalid: 0,
+        history: Int32Array.from(c.history), target: c.target, path: [], proposed: [], mask,
         historySet: new Set(c.history), step: 0, done: false, logProb: 0, rank: 0, evalLogProb: 0, evalRank: 0,
         ret: 0, ioi: 0, ior: 0, ctrSum: 0, evalIoi: 0, evalIor: 0, evalCtrSum: 0, accepted: 0, duplicates: 0,
       };
@@ -275,7 +311,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     });
     return {
       observations: this.rows.map((r) => this.observe(r)),
-      infos: this.rows.map((r) => ({ caseIndex: r.caseIndex, split, logProb: r.logProb, rank: r.rank, realPath: pool[r.caseIndex].path ?? null })),
+      infos: this.rows.map((r) => ({ caseIndex: r.caseIndex, split, key: r.key, logProb: r.logProb, rank: r.rank, realPath: pool[r.caseIndex].path ?? null })),
     };
   }
 
@@ -289,6 +325,11 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     return null;
   }
 
+  /**
+   * One action per sub-environment. A sub-environment whose episode has ended ignores its action:
+   * reward 0, and the flags it ended with (terminated or truncated) reported again unchanged.
+   * In 'error' mode an invalid action throws an InvalidActionError and changes nothing.
+   */
   step(actions: Int32Array | readonly number[]): VectorStepResult<ProactiveObservation, ProactiveStepInfo> {
     const batch = this.batch;
     if (!batch) throw new Error(`${this.id}: step() before reset()`);
@@ -303,7 +344,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       if (r.done) continue;
       const reason = this.invalidReason(r, actions[k]);
       if (reason === null) continue;
-      if (this.config.invalidAction === 'error') throw new Error(`${this.id}: environment ${k}: ${reason}`);
+      if (this.config.invalidAction === 'error') throw new InvalidActionError(`${this.id}: environment ${k}: ${reason}`);
       invalid[k] = 1;
     }
 
@@ -324,7 +365,8 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     const evalCtrBefore = sampling && this.evalBatch ? this.evalBatch.ctr(items) : null;
     if (ctrBefore) {
       accepts = new Uint8Array(B);
-      for (let k = 0; k < B; k++) if (recommends[k]) accepts[k] = this.acceptRng.float() < ctrBefore[k] ? 1 : 0;
+      // Each row's draw comes from its own episode's stream at this step.
+      for (let k = 0; k < B; k++) if (recommends[k]) accepts[k] = stepStream(this.rows[k].acceptSeed, this.rows[k].step).float() < ctrBefore[k] ? 1 : 0;
     }
     const result = batch.advance(items, targets, accepts);
     const evalResult = this.evalBatch ? this.evalBatch.advance(items, targets, accepts) : null;
@@ -340,7 +382,8 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       const r = this.rows[k];
       const action = actions[k];
       if (r.done) {
-        terminated[k] = 1;
+        terminated[k] = r.ended === 'terminated' ? 1 : 0;
+        truncated[k] = r.ended === 'truncated' ? 1 : 0;
         infos[k] = this.inactiveInfo(r, action);
         continue;
       }
@@ -348,7 +391,9 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       let info: ProactiveStepInfo;
       if (invalid[k]) {
         r.step += 1;
+        r.invalid += 1;
         rewards[k] = this.config.invalidPenalty;
+        r.ret += rewards[k];
         info = { ...this.inactiveInfo(r, action), active: true, invalid: true, reward: rewards[k] };
       } else if (action === stop) {
         terminated[k] = 1;
@@ -399,6 +444,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       if (!terminated[k] && r.step >= this.config.maxLength) truncated[k] = 1;
       if (terminated[k] || truncated[k]) {
         r.done = true;
+        r.ended = terminated[k] ? 'terminated' : 'truncated';
         info.episode = this.summary(r, terminated[k] === 1);
       }
       infos[k] = info;
@@ -424,6 +470,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     return {
       length: L,
       accepted: r.accepted,
+      invalid: r.invalid,
       return: r.ret,
       ioi: r.ioi,
       ior: r.ior,
@@ -466,7 +513,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
 }
 
 /** The single environment: a batch of one, with Gymnasium's scalar signatures. */
-export class ProactiveRecEnv implements Env<ProactiveObservation, ProactiveStepInfo, ResetOptions> {
+export class ProactiveRecEnv implements Env<ProactiveObservation, ProactiveStepInfo, ResetOptions, ProactiveResetInfo> {
   readonly vector: ProactiveRecVectorEnv;
 
   constructor(id: string, world: ProactiveWorld, config: Partial<EnvConfig> = {}) {
@@ -492,7 +539,7 @@ export class ProactiveRecEnv implements Env<ProactiveObservation, ProactiveStepI
     return this.vector.world;
   }
 
-  reset(args: ResetArgs<ResetOptions> = {}): { observation: ProactiveObservation; info: Record<string, unknown> } {
+  reset(args: ResetArgs<ResetOptions> = {}): { observation: ProactiveObservation; info: ProactiveResetInfo } {
     const o = args.options ?? {};
     const { observations, infos } = this.vector.reset({
       seed: args.seed,

@@ -1,20 +1,31 @@
 /**
  * The environment registry: `register` a world builder under an id, then `make(id, overrides)` or
  * `makeVec(id, numEnvs, overrides)`. Overrides are the environment config (envs/proactive.ts) plus
- * `world`: options for the world builder (e.g. the synthetic world's size and seed), validated by
- * the builder. Built worlds (datasets, trained simulators) are memoised per id and world options,
- * so a vector env and a single env made from the same id share them.
+ * `world`: options for the world builder (e.g. the synthetic world's size and seed).
+ *
+ * World options are resolved in one place, `resolveWorldOptions`: the spec's schema fills its
+ * defaults, then the spec's `resolveWorld` fills the defaults that depend on other options (e.g.
+ * the evaluator's architecture is the other one). The builder receives exactly that object, and a
+ * run records exactly that object, so no default hides in a builder. Built worlds (datasets,
+ * trained simulators) are memoised per id and the canonical JSON of the resolved options (every
+ * nested key counts), so a vector env and a single env made from the same id share them.
  */
 import type { TSchema } from '@sinclair/typebox';
+import { canonicalJson } from './hash.ts';
 import { ProactiveRecEnv, ProactiveRecVectorEnv, resolveEnvConfig, type EnvConfig, type ProactiveWorld } from './proactive.ts';
-import { validate } from './validate.ts';
+import { deepMerge, validate } from './validate.ts';
 
 export interface EnvSpec {
   readonly id: string;
   readonly description: string;
-  /** Schema of the `world` overrides this builder accepts. */
+  /** Schema of the `world` options this builder accepts, with a `default` on every field that has one. */
   readonly worldOptions: TSchema;
-  /** Config defaults of this environment (over the global ones). */
+  /**
+   * Fills defaults that depend on other options, after the schema's; returns the complete options
+   * `build` receives (which must still validate against `worldOptions`). Default: identity.
+   */
+  resolveWorld?(options: Record<string, unknown>): Record<string, unknown>;
+  /** Config defaults of this environment, deep-merged under the caller's config (e.g. Steam's CTR weight). */
   readonly defaults?: Partial<EnvConfig>;
   build(worldOptions: Record<string, unknown>, log: (line: string) => void): Promise<ProactiveWorld>;
 }
@@ -50,11 +61,24 @@ export function envSpec(id: string): EnvSpec {
   return spec;
 }
 
+/** The complete world options of an environment: what its builder uses and a run records. */
+export function resolveWorldOptions(id: string, overrides: Record<string, unknown> = {}, source = `${id} world options`): Record<string, unknown> {
+  const spec = envSpec(id);
+  const options = validate(spec.worldOptions, overrides, source) as Record<string, unknown>;
+  if (!spec.resolveWorld) return options;
+  return validate(spec.worldOptions, spec.resolveWorld(options), source) as Record<string, unknown>;
+}
+
+/** The complete environment config of `id`: its spec's defaults under `overrides`, then the schema's. */
+export function resolveEnvConfigOf(id: string, overrides: Record<string, unknown> = {}, source = `${id} config`): EnvConfig {
+  return resolveEnvConfig(deepMerge((envSpec(id).defaults ?? {}) as Record<string, unknown>, overrides), source);
+}
+
 /** Builds (or returns the memoised) world of an environment. */
 export function buildWorld(id: string, worldOverrides: Record<string, unknown> = {}, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ProactiveWorld> {
   const spec = envSpec(id);
-  const options = validate(spec.worldOptions, worldOverrides, `${id} world options`) as Record<string, unknown>;
-  const key = `${id}\u0000${JSON.stringify(options, Object.keys(options).sort())}`;
+  const options = resolveWorldOptions(id, worldOverrides);
+  const key = `${id}\u0000${canonicalJson(options)}`;
   let world = worlds.get(key);
   if (!world) {
     world = spec.build(options, log);
@@ -67,8 +91,7 @@ export function buildWorld(id: string, worldOverrides: Record<string, unknown> =
 
 function splitOverrides(id: string, overrides: MakeOverrides): { config: EnvConfig; world: Record<string, unknown>; log?: (line: string) => void } {
   const { world = {}, log, ...config } = overrides;
-  const spec = envSpec(id);
-  return { config: resolveEnvConfig({ ...spec.defaults, ...config }, `${id} config`), world, log };
+  return { config: resolveEnvConfigOf(id, config as Record<string, unknown>), world, log };
 }
 
 export async function make(id: string, overrides: MakeOverrides = {}): Promise<ProactiveRecEnv> {

@@ -126,3 +126,36 @@ export function streams(seed: number): Record<'world' | 'dynamics' | 'agent' | '
     sampling: Rng.stream(seed, 'sampling'),
   };
 }
+
+/**
+ * The identity of one episode: its case (split and index) and its replica, the k-th copy of that
+ * case in one batch (e.g. one of a group of G rollouts of a prompt). Every draw that belongs to an
+ * episode (the user's acceptances, an agent's sampling, a drawn target) comes from a stream keyed
+ * by this and the step, never by the episode's row in a batch, so a case's outcome is the same
+ * alone, in a batch of 1,024 or in any shard.
+ */
+export interface EpisodeKey {
+  readonly split: string;
+  readonly caseIndex: number;
+  readonly replica: number;
+}
+
+/** The seed of one episode's draws under a run-level `seed` (and a purpose, e.g. 'accept' or 'agent'). */
+export function episodeSeed(seed: number, key: EpisodeKey, purpose: string): number {
+  return deriveSeed(deriveSeed(seed, `${purpose}/${key.split}/${key.caseIndex}`), `replica-${key.replica}`);
+}
+
+/** The stream of one episode at step t (t = actions taken before this decision). */
+export function stepStream(episode: number, step: number): Rng {
+  return new Rng(deriveSeed(episode, `step-${step}`), `step-${step}`);
+}
+
+/** Replica numbers of a batch's case indices: the k-th occurrence of a case in the list gets k. */
+export function replicasOf(caseIndices: readonly number[]): number[] {
+  const seen = new Map<number, number>();
+  return caseIndices.map((c) => {
+    const k = seen.get(c) ?? 0;
+    seen.set(c, k + 1);
+    return k;
+  });
+}

@@ -10,11 +10,21 @@
  * step for its whole batch.
  */
 
+/**
+ * The one tie rule for every rank the project computes (IoR, success, HR@10 / NDCG@10, the
+ * popularity baseline, the specificity percentile): the **mid-rank**,
+ *
+ *     rank(T) = 1 + #{i : s_i > s_T} + ½·#{i ≠ T : s_i = s_T},
+ *
+ * T's expected position when ties are broken uniformly at random. A simulator that scores every
+ * item alike ranks each target (N + 1)/2, so ties can never count as hits (1 + #above would rank
+ * every target 1), and no item id decides a tie. Ranks are therefore multiples of ½.
+ */
 export interface TargetStats {
   /** log p(T | s) per row. */
   readonly logProb: Float64Array;
-  /** rank(T | s) = 1 + number of items scored strictly above T, per row. */
-  readonly rank: Int32Array;
+  /** rank(T | s), the mid-rank above (1 = alone at the top), per row. */
+  readonly rank: Float64Array;
 }
 
 export interface AdvanceResult extends TargetStats {
@@ -53,7 +63,7 @@ export interface UserSimulator {
   open(sequences: readonly (readonly number[])[]): SimulatorBatch;
 }
 
-/** log-sum-exp of one row of scores, and the rank of `target` in it. Shared by simulators. */
+/** log p(target) of one row of scores, and the target's mid-rank in it (see TargetStats). Shared by simulators. */
 export function rowTargetStats(scores: ArrayLike<number>, offset: number, n: number, target: number): { logProb: number; rank: number } {
   let max = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -63,15 +73,22 @@ export function rowTargetStats(scores: ArrayLike<number>, offset: number, n: num
   const t = scores[offset + target];
   let sum = 0;
   let above = 0;
+  let tied = -1; // the target ties with itself
   for (let i = 0; i < n; i++) {
     const v = scores[offset + i];
     sum += Math.exp(v - max);
     if (v > t) above++;
+    else if (v === t) tied++;
   }
   if (!Number.isFinite(max) || !Number.isFinite(sum)) throw new Error('simulator produced non-finite scores');
-  return { logProb: t - max - Math.log(sum), rank: 1 + above };
+  return { logProb: t - max - Math.log(sum), rank: midRank(above, tied) };
 }
 
 export function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/** The mid-rank from the counts of items scored above the target and tied with it (itself excluded). */
+export function midRank(above: number, tied: number): number {
+  return 1 + above + tied / 2;
 }

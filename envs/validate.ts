@@ -1,10 +1,14 @@
 /**
  * Validation of configs and files against TypeBox schemas with ajv. The schema is the one source of
- * truth: its `Static<>` type is the TypeScript type, and ajv checks values read from disk or the
- * command line against it. Errors name the file (or source) and the field that is wrong.
+ * truth, defaults included: `validate` first fills every missing field that has a `default:`
+ * annotation (nested sections too, when the section itself defaults to `{}`), then ajv checks the
+ * result, so the value returned is the complete config a run uses and records. Its `Static<>` type
+ * is the TypeScript type. There are no hand-kept copies of defaults anywhere else. Errors name the
+ * file (or source) and the field that is wrong.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
 const compiled = new WeakMap<TSchema, ValidateFunction>();
@@ -27,19 +31,54 @@ function describe(e: ErrorObject): string {
   return `${at}: ${e.message ?? e.keyword}`;
 }
 
-/** Returns `value` typed by the schema, or throws a ValidationError naming `source` and each bad field. */
+/**
+ * A copy of `value` with the schema's defaults filled in (TypeBox's Value.Default), checked by ajv.
+ * `value` itself is never modified. Throws a ValidationError naming `source` and each bad field.
+ */
 export function validate<S extends TSchema>(schema: S, value: unknown, source: string): Static<S> {
   let fn = compiled.get(schema);
   if (!fn) {
     fn = ajv.compile(schema);
     compiled.set(schema, fn);
   }
-  if (!fn(value)) {
+  const filled = Value.Default(schema, value === undefined ? undefined : structuredClone(value));
+  if (!fn(filled)) {
     // anyOf/union errors repeat; keep each message once.
     const problems = [...new Set((fn.errors ?? []).map(describe))];
     throw new ValidationError(source, problems);
   }
-  return value as Static<S>;
+  return filled as Static<S>;
+}
+
+/**
+ * The schema of *overrides* of a config: every field optional and no `default` anywhere, so that
+ * validating overrides checks them without filling in values (they are merged over other layers,
+ * e.g. an environment's own defaults, before the full schema fills the rest).
+ */
+export function Overrides<T extends TSchema>(schema: T) {
+  return Type.Partial(stripDefaults(schema), { additionalProperties: false });
+}
+
+function stripDefaults<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(stripDefaults) as T;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string | symbol, unknown> = {};
+  for (const key of Reflect.ownKeys(schema)) {
+    if (key === 'default') continue;
+    out[key] = stripDefaults((schema as Record<string | symbol, unknown>)[key]);
+  }
+  return out as T;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Objects merged key by key (recursively); anything else in `over` replaces what `base` has. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Record<string, unknown>, v) : v;
+  return out;
 }
 
 /** A string enum schema whose errors list the accepted values (TypeBox unions of literals do not). */

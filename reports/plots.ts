@@ -38,8 +38,9 @@ export function assertSafeSvg(svg: string): void {
 export interface BarDatum {
   agent: string;
   mean: number;
-  lo: number;
-  hi: number;
+  /** The interval's ends; null (no error bar) with one seed. */
+  lo: number | null;
+  hi: number | null;
 }
 
 /** Bars (mean per agent) with error bars (the 95% bootstrap interval). */

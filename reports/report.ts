@@ -49,7 +49,7 @@ interface Cell {
 function cellFor(a: MetricAggregate | undefined, metric: string, best: boolean): Cell {
   const d = metricInfo(metric).digits;
   if (!a) return { mean: '-', ci: '', best: false };
-  return { mean: a.mean.toFixed(d), ci: a.n > 1 ? `[${a.ci95[0].toFixed(d)}, ${a.ci95[1].toFixed(d)}]` : '', best };
+  return { mean: a.mean.toFixed(d), ci: a.ci95 ? `[${a.ci95[0].toFixed(d)}, ${a.ci95[1].toFixed(d)}]` : `n = ${a.n}`, best };
 }
 
 const AT_K_RE = /^(eval\.)?([A-Za-z]+)@(\d+)\.(max|mean)$/;
@@ -106,7 +106,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   // Bar charts with error bars, one per headline metric.
   const charts: Chart[] = [];
   for (const m of headline) {
-    const data = lb.entries.filter((e) => e.metrics[m]).map((e) => ({ agent: e.label, mean: e.metrics[m].mean, lo: e.metrics[m].ci95[0], hi: e.metrics[m].ci95[1] }));
+    // No error bar for a single seed (ci95 null): lo/hi null draw nothing.
+    const data = lb.entries.filter((e) => e.metrics[m]).map((e) => ({ agent: e.label, mean: e.metrics[m].mean, lo: e.metrics[m].ci95?.[0] ?? null, hi: e.metrics[m].ci95?.[1] ?? null }));
     if (data.length === 0) continue;
     charts.push({ svg: await renderSvg(barChartSpec(data)), name: m, caption: metricInfo(m).label });
   }

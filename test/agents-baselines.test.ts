@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { makeVec, SyntheticExactSimulator, type ProactiveRecVectorEnv } from '../envs/index.ts';
 import { Rng } from '../envs/rng.ts';
 import { sigmoid } from '../envs/simulator.ts';
-import type { Agent } from '../agents/agent.ts';
+import { actContext, type Agent } from '../agents/agent.ts';
 import { ensureBackend } from '../agents/nn.ts';
 import { beamPlannerAgent, greedyIoiAgent, planPaths, topCandidates } from '../agents/planners.ts';
 import { fitItemEmbeddings, ipgAgent } from '../agents/ipg.ts';
@@ -24,9 +24,9 @@ before(async () => {
 function runEpisodes(agent: Agent, env: ProactiveRecVectorEnv, seed: number) {
   let { observations } = env.reset({ seed, options: { caseIndices: Array.from({ length: env.numEnvs }, (_, i) => i) } });
   const episodes: NonNullable<ReturnType<ProactiveRecVectorEnv['step']>['infos'][number]['episode']>[] = new Array(env.numEnvs);
-  const rng = Rng.stream(seed, 'agent');
+  let t = 0;
   while (env.active().some((x) => x)) {
-    const r = env.step(agent.act(observations, { env, rng }));
+    const r = env.step(agent.act(observations, actContext(env, seed, t++)));
     observations = r.observations;
     r.infos.forEach((i, k) => {
       if (i.episode) episodes[k] = i.episode;
@@ -44,7 +44,7 @@ test('greedy-ioi recommends the candidate with the best one-step fused reward, S
   const env = await makeVec('synthetic-v0', 12, { world: WORLD, split: 'test' });
   const agent = greedyIoiAgent.create({ candidates: 10 }, { numItems: 60, seed: 1 }) as Agent;
   const { observations } = env.reset({ seed: 1, options: { caseIndices: Array.from({ length: 12 }, (_, i) => i) } });
-  const actions = agent.act(observations, { env, rng: Rng.stream(1, 'a') });
+  const actions = agent.act(observations, actContext(env, 1, 0));
   const N = env.numItems;
   const sim = env.world.simulator;
   const w = env.config.weights;

@@ -10,6 +10,7 @@ import { Rng } from '../envs/rng.ts';
 import { ensureBackend } from '../agents/nn.ts';
 import { beamSearch, nextTerms, packPaths, PolicyNetwork, sampleFromLogProbs, trainingTerms, type PathRecord } from '../agents/policy.ts';
 import { PolicyAgent } from '../agents/policy-agent.ts';
+import { actContext } from '../agents/agent.ts';
 
 const WORLD = { numItems: 60, numUsers: 120 };
 
@@ -53,7 +54,7 @@ for (const encoder of ['attention', 'gru'] as const) {
     });
     const draws = new Rng(7);
     for (let k = 0; k < 20; k++) {
-      const { actions } = sampleFromLogProbs(logp, paths.length, A, draws);
+      const { actions } = sampleFromLogProbs(logp, paths.length, A, () => draws);
       actions.forEach((a, b) => assert.ok(a === N || !new Set([paths[b].target, 0, ...Array.from(paths[b].history), ...Array.from(paths[b].items)]).has(a)));
     }
     net.dispose();
@@ -64,10 +65,9 @@ test('acting in the environment: every sampled action is valid (the env rejects 
   const env = await makeVec('synthetic-v0', 24, { world: WORLD, split: 'train' });
   const agent = new PolicyAgent('p', new PolicyNetwork(env.numItems, { dim: 16 }, 1), 'sample');
   let { observations } = env.reset({ seed: 1 });
-  const rng = Rng.stream(1, 'sampling');
   let steps = 0;
   while (env.active().some((x) => x)) {
-    const r = env.step(agent.act(observations, { env, rng }));
+    const r = env.step(agent.act(observations, actContext(env, 1, steps)));
     observations = r.observations;
     steps++;
   }
@@ -81,9 +81,10 @@ test('sampling is deterministic per seed', () => {
   const net = new PolicyNetwork(N, { dim: 16 }, 5);
   const traj = packPaths(randomPaths(Rng.stream(2, 'p'), N, 64, 4));
   const logp = net.nextLogProbs(traj);
-  const a1 = sampleFromLogProbs(logp, 64, N + 1, Rng.stream(11, 'sampling')).actions;
-  const a2 = sampleFromLogProbs(logp, 64, N + 1, Rng.stream(11, 'sampling')).actions;
-  const a3 = sampleFromLogProbs(logp, 64, N + 1, Rng.stream(12, 'sampling')).actions;
+  const streams = (seed: number) => (b: number) => Rng.stream(seed, `sampling-${b}`);
+  const a1 = sampleFromLogProbs(logp, 64, N + 1, streams(11)).actions;
+  const a2 = sampleFromLogProbs(logp, 64, N + 1, streams(11)).actions;
+  const a3 = sampleFromLogProbs(logp, 64, N + 1, streams(12)).actions;
   assert.deepEqual(a1, a2);
   assert.notDeepEqual(a1, a3);
   // The same weights from the same seed: identical distributions.
@@ -213,13 +214,13 @@ test('acting and beam search leave no tensors behind', async () => {
   const env = await makeVec('synthetic-v0', 8, { world: WORLD, split: 'test' });
   const agent = new PolicyAgent('p', new PolicyNetwork(env.numItems, { dim: 16 }, 1));
   const { observations } = env.reset({ seed: 2 });
-  const rng = Rng.stream(1, 'sampling');
-  agent.act(observations, { env, rng });
-  agent.proposePaths(observations, 3, { env, rng });
+  const ctx = actContext(env, 1, 0);
+  agent.act(observations, ctx);
+  agent.proposePaths(observations, 3, ctx);
   const n0 = tf.memory().numTensors;
   for (let i = 0; i < 5; i++) {
-    agent.act(observations, { env, rng });
-    agent.proposePaths(observations, 3, { env, rng });
+    agent.act(observations, ctx);
+    agent.proposePaths(observations, 3, ctx);
   }
   assert.equal(tf.memory().numTensors, n0);
   agent.dispose();

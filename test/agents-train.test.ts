@@ -15,7 +15,9 @@ import { AdamW, ensureBackend } from '../agents/nn.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
 import { PolicyAgent } from '../agents/policy-agent.ts';
 import { policyGradientStep, rlAgents, RL_ESTIMATORS, type RlAgent } from '../agents/rl.ts';
-import { SUPERVISED_DEFAULTS, supervisedAgent, trainSupervised, type SupervisedAgent } from '../agents/supervised.ts';
+import { validate } from '../envs/validate.ts';
+import { actContext } from '../agents/agent.ts';
+import { SupervisedConfigSchema, supervisedAgent, trainSupervised, type SupervisedAgent } from '../agents/supervised.ts';
 
 const WORLD = { numItems: 60, numUsers: 120 };
 const makeEnv = (n: number) => makeVec('synthetic-v0', n, { world: WORLD, split: 'train' });
@@ -38,9 +40,9 @@ test('supervised training lowers the valid NLL (and keeps the best valid checkpo
   const env = await makeEnv(1);
   const net = new PolicyNetwork(env.numItems, { dim: 16 }, 2);
   const logs: Record<string, number>[] = [];
-  const r = await trainSupervised(net, env.world.dataset, { ...SUPERVISED_DEFAULTS, epochs: 3, batchSize: 32, lr: 5e-3 }, { seed: 1, maxLength: 10, callbacks: { onLog: (_s, v) => logs.push(v) } });
+  const r = await trainSupervised(net, env.world.dataset, validate(SupervisedConfigSchema, { epochs: 3, batchSize: 32, lr: 5e-3 }, 'test'), { seed: 1, maxLength: 10, callbacks: { onLog: (_s, v) => logs.push(v) } });
   const initial = logs[0]['supervised/validNll'];
-  assert.ok(r.bestValidNll < initial - 0.1, `valid NLL ${initial} -> ${r.bestValidNll}`);
+  assert.ok(r.bestValidNll! < initial - 0.1, `valid NLL ${initial} -> ${r.bestValidNll}`);
   assert.ok(r.bestEpoch >= 1);
   net.dispose();
   env.close();
@@ -172,7 +174,7 @@ test('save/load round-trips the policy; a killed and resumed run ends where an u
   await d.load(file);
   const env = await makeVec('synthetic-v0', 16, { world: WORLD, split: 'test' });
   const { observations } = env.reset({ seed: 3 });
-  assert.deepEqual(d.act(observations, { env, rng: Rng.stream(1, 's') }), a.act(observations, { env, rng: Rng.stream(1, 's') }));
+  assert.deepEqual(d.act(observations, actContext(env, 1, 0)), a.act(observations, actContext(env, 1, 0)));
   env.close();
   for (const x of [a, c, d]) x.dispose();
 });

@@ -99,7 +99,16 @@ test('a plug-in agent loads from a path', async () => {
   const result = JSON.parse(readFileSync(path.join(work, 'plug/results/synthetic-v0__first-allowed__seed1.json'), 'utf8'));
   assert.equal(result.metrics.length, 3);
   assert.equal(result.metrics.stopRate, 1);
+  // Bad agent modules are bad input: exit 2 with one clear line (no stack).
   const missing = await bench(['--agent', './missing.ts']);
-  assert.equal(missing.code, 1);
-  assert.match(missing.err, /could not load agent module/);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /^bench: agent module .*missing\.ts: no such file\n/);
+  writeFileSync(path.join(work, 'broken.ts'), 'export default { name: "broken", create( };\n');
+  const broken = await bench(['--agent', './broken.ts']);
+  assert.equal(broken.code, 2);
+  assert.match(broken.err, /^bench: agent module .*broken\.ts: could not be loaded: \w*Error: [^\n]+\n$/);
+  writeFileSync(path.join(work, 'not-agent.ts'), 'export default { name: 3 };\n');
+  const notAgent = await bench(['--agent', './not-agent.ts']);
+  assert.equal(notAgent.code, 2);
+  assert.match(notAgent.err, /^bench: agent module .*not-agent\.ts: the default export is not an agent factory/);
 });

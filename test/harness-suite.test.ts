@@ -143,7 +143,10 @@ test('the run matrix: env × agent × seed in order, budgets, selection and addi
   assert.deepEqual(added.runs.map((r) => r.label), ['greedy-ctr', 'greedy-ctr', 'greedy-ctr']);
   assert.equal(added.runs[0].config.envConfig.maxLength, 5);
   assert.deepEqual(added.runs[0].config.envConfig.weights, { ioi: 1, ior: 1, ctr: 0.1 });
-  assert.deepEqual(added.runs[0].config.world, { numItems: 100, numUsers: 100 });
+  const world = added.runs[0].config.world;
+  assert.equal(world.numItems, 100);
+  assert.equal(world.numUsers, 100);
+  assert.equal(world.drift, 0.35, 'the recorded world options are complete: omitted fields take the schema defaults');
   const changed = await planRuns(loaded, { agent: 'random', episodes: 17 });
   assert.notEqual(changed.runs[0].configHash, p.runs[0].configHash, 'a config change changes the hash');
 

@@ -14,7 +14,7 @@ import { TfSimulator } from '../../envs/sim/batch.ts';
 import { ShardedSimulator } from '../../envs/sim/shard.ts';
 import type { UserSimulator } from '../../envs/simulator.ts';
 import os from 'node:os';
-import { defaultModelConfig, type ModelConfig, type ModelKind } from '../../envs/sim/config.ts';
+import { resolveModelConfig, type ModelConfig, type ModelKind } from '../../envs/sim/config.ts';
 import { trainSimulator } from '../../envs/sim/train.ts';
 import { Rng } from '../../envs/rng.ts';
 import type { Dataset } from '../../envs/dataset.ts';
@@ -47,7 +47,7 @@ function fullFlops(config: ModelConfig, numItems: number, length: number): numbe
 }
 
 async function stepping(kind: ModelKind, numItems: number, batch: number, steps: number): Promise<void> {
-  const config = defaultModelConfig(kind);
+  const config = resolveModelConfig(kind);
   const sim = new TfSimulator(createModel(config, numItems, 1), `${kind}-perf`);
   const rng = Rng.stream(1, 'perf');
   const historyLength = 15;

@@ -8,6 +8,7 @@
  * little-endian Int32 arrays for every numeric table.
  */
 import { createHash } from 'node:crypto';
+import { stableHash } from '../hash.ts';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,8 +88,7 @@ export function inputHash(parts: { name: string; kind: string; files: readonly s
       ? { name: path.basename(f), size: st.size, sha256: sha256File(f) }
       : { name: path.basename(f), size: st.size, mtimeMs: Math.round(st.mtimeMs) };
   });
-  const key = JSON.stringify({ v: BUILD_VERSION, code: codeFingerprint(), name: parts.name, kind: parts.kind, options: parts.options, files });
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+  return stableHash({ v: BUILD_VERSION, code: codeFingerprint(), name: parts.name, kind: parts.kind, options: parts.options, files }).slice(0, 16);
 }
 
 /** Writes `data` to `file` through a temporary file in the same folder and a rename. */

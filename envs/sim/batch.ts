@@ -16,7 +16,11 @@ export class NonFiniteScoresError extends Error {
   }
 }
 
-/** Per-row log p(T|s) and count of items scored strictly above T, as a [2, B] tensor. */
+/**
+ * Per-row log p(T|s) and rank(T|s) as a [2, B] tensor. The rank is the mid-rank of
+ * envs/simulator.ts, 1 + #above + ½·#tied, computed in one pass as 1 + (N − 1 + Σ_i sign(s_i − s_T)) / 2
+ * (T's own term is 0; every other item adds +1 above, −1 below, 0 tied).
+ */
 export function targetStatsTensor(user: tf.Tensor2D, tableT: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor2D {
   return tf.tidy(() => {
     const [batch] = user.shape;
@@ -29,9 +33,10 @@ export function targetStatsTensor(user: tf.Tensor2D, tableT: tf.Tensor2D, target
     const max = tf.max(logits, 1);
     const top = tf.max(tf.softmax(logits), 1);
     const logProb = target.sub(max).add(tf.log(top));
-    // step(x) = 1 for x > 0: a broadcast subtract + step is much faster on wasm than a broadcast greater.
-    const above = tf.step(logits.sub(target.reshape([batch, 1]))).sum(1);
-    return tf.stack([logProb, above]) as tf.Tensor2D;
+    // A broadcast subtract + sign is much faster on wasm than broadcast comparisons.
+    const signSum = tf.sign(logits.sub(target.reshape([batch, 1]))).sum(1);
+    const rank = signSum.add(n - 1).mul(0.5).add(1);
+    return tf.stack([logProb, rank]) as tf.Tensor2D;
   });
 }
 
@@ -269,10 +274,10 @@ export class TfBatch implements SimulatorBatch {
   private unpackStats(values: ArrayLike<number>, offset: number): TargetStats {
     const batch = this.size;
     const logProb = new Float64Array(batch);
-    const rank = new Int32Array(batch);
+    const rank = new Float64Array(batch);
     for (let r = 0; r < batch; r++) {
       logProb[r] = values[offset + r];
-      rank[r] = 1 + values[offset + batch + r];
+      rank[r] = values[offset + batch + r];
     }
     checkFinite(logProb, 'targetStats');
     return { logProb, rank };

@@ -3,7 +3,7 @@
  * one source of truth: checkpoints store the config and are validated against them on load.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from '../validate.ts';
+import { StringEnum, validate } from '../validate.ts';
 
 export const MODEL_KINDS = ['sasrec', 'gru4rec'] as const;
 export type ModelKind = (typeof MODEL_KINDS)[number];
@@ -12,13 +12,13 @@ export const SasrecConfigSchema = Type.Object(
   {
     model: Type.Literal('sasrec'),
     /** Width of item / position embeddings and of every block. */
-    hidden: Type.Integer({ minimum: 2 }),
-    blocks: Type.Integer({ minimum: 1 }),
-    heads: Type.Integer({ minimum: 1 }),
-    feedForward: Type.Integer({ minimum: 1 }),
-    dropout: Type.Number({ minimum: 0, maximum: 0.95 }),
+    hidden: Type.Integer({ minimum: 2, default: 64 }),
+    blocks: Type.Integer({ minimum: 1, default: 2 }),
+    heads: Type.Integer({ minimum: 1, default: 2 }),
+    feedForward: Type.Integer({ minimum: 1, default: 256 }),
+    dropout: Type.Number({ minimum: 0, maximum: 0.95, default: 0.5 }),
     /** The model reads the most recent `maxLen` items of a sequence. */
-    maxLen: Type.Integer({ minimum: 2 }),
+    maxLen: Type.Integer({ minimum: 2, default: 50 }),
   },
   { additionalProperties: false },
 );
@@ -28,11 +28,11 @@ export const Gru4recConfigSchema = Type.Object(
   {
     model: Type.Literal('gru4rec'),
     /** Item embedding width; also the width of u(s) (the output projection maps the GRU state to it). */
-    embedding: Type.Integer({ minimum: 2 }),
+    embedding: Type.Integer({ minimum: 2, default: 64 }),
     /** GRU state width. */
-    hidden: Type.Integer({ minimum: 2 }),
-    dropout: Type.Number({ minimum: 0, maximum: 0.95 }),
-    maxLen: Type.Integer({ minimum: 2 }),
+    hidden: Type.Integer({ minimum: 2, default: 128 }),
+    dropout: Type.Number({ minimum: 0, maximum: 0.95, default: 0.3 }),
+    maxLen: Type.Integer({ minimum: 2, default: 50 }),
   },
   { additionalProperties: false },
 );
@@ -43,28 +43,29 @@ export type ModelConfig = SasrecConfig | Gru4recConfig;
 
 export const TrainConfigSchema = Type.Object(
   {
-    learningRate: Type.Number({ exclusiveMinimum: 0 }),
+    learningRate: Type.Number({ exclusiveMinimum: 0, default: 1e-3 }),
     /** Windows (of at most maxLen + 1 items) per optimiser step. */
-    batchSize: Type.Integer({ minimum: 1 }),
-    maxEpochs: Type.Integer({ minimum: 1 }),
+    batchSize: Type.Integer({ minimum: 1, default: 32 }),
+    maxEpochs: Type.Integer({ minimum: 1, default: 40 }),
     /** Stop after this many epochs without a better valid NDCG@10. */
-    patience: Type.Integer({ minimum: 1 }),
+    patience: Type.Integer({ minimum: 1, default: 5 }),
     /** Valid sequences scored per epoch for early stopping (0 = all). */
-    validLimit: Type.Integer({ minimum: 0 }),
+    validLimit: Type.Integer({ minimum: 0, default: 0 }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type TrainConfig = Static<typeof TrainConfigSchema>;
 
 export const ModelKindSchema = StringEnum(MODEL_KINDS);
 
-export function defaultModelConfig(kind: ModelKind): ModelConfig {
-  if (kind === 'sasrec') return { model: 'sasrec', hidden: 64, blocks: 2, heads: 2, feedForward: 256, dropout: 0.5, maxLen: 50 };
-  return { model: 'gru4rec', embedding: 64, hidden: 128, dropout: 0.3, maxLen: 50 };
+/** The complete architecture config of `kind` with `overrides` (validated; the schema's defaults fill the rest). */
+export function resolveModelConfig(kind: ModelKind, overrides: Record<string, unknown> = {}, source = `${kind} config`): ModelConfig {
+  return validate(ModelConfigSchema, { ...overrides, model: kind }, source) as ModelConfig;
 }
 
-export function defaultTrainConfig(): TrainConfig {
-  return { learningRate: 1e-3, batchSize: 32, maxEpochs: 40, patience: 5, validLimit: 0 };
+/** The complete training config with `overrides` (validated; the schema's defaults fill the rest). */
+export function resolveTrainConfig(overrides: Record<string, unknown> = {}, source = 'simulator training config'): TrainConfig {
+  return validate(TrainConfigSchema, overrides, source);
 }
 
 /** Width of u(s) without the bias dimension. */

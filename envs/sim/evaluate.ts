@@ -1,13 +1,13 @@
 /**
  * Held-out next-item evaluation: for each sequence, the simulator reads all items but the last and
  * ranks the last among all N items (no item excluded). HR@10 = share of ranks ≤ 10;
- * NDCG@10 = mean of 1/log2(1 + rank) over ranks ≤ 10. rank = 1 + items scored strictly above the
- * target (DESIGN §2), computed by the simulator's own `targetStats`, so the numbers describe the
- * exact model the environment uses. The popularity baseline ranks by train counts, ties broken by
- * item id, so that it is a real ranking and not an optimistic one.
+ * NDCG@10 = mean of 1/log2(1 + rank) over ranks ≤ 10. rank is the project's mid-rank (1 + items
+ * scored above the target + ½·items tied with it: envs/simulator.ts), computed by the simulator's
+ * own `targetStats`, so the numbers describe the exact model the environment uses. The popularity
+ * baseline ranks by train counts under the same tie rule (no item id decides a tie).
  */
 import type { Dataset, Split } from '../dataset.ts';
-import type { UserSimulator } from '../simulator.ts';
+import { midRank, type UserSimulator } from '../simulator.ts';
 import type { RankingMetrics } from './checkpoint.ts';
 
 export interface HeldOut {
@@ -36,8 +36,8 @@ export function metricsFromRanks(ranks: ArrayLike<number>): RankingMetrics {
 }
 
 /** rank(T|prefix) and log p(T|prefix) of each held-out item under the simulator. */
-export function simulatorTargetStats(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): { rank: Int32Array; logProb: Float64Array } {
-  const rank = new Int32Array(heldOut.targets.length);
+export function simulatorTargetStats(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): { rank: Float64Array; logProb: Float64Array } {
+  const rank = new Float64Array(heldOut.targets.length);
   const logProb = new Float64Array(heldOut.targets.length);
   for (let start = 0; start < rank.length; start += chunk) {
     const end = Math.min(rank.length, start + chunk);
@@ -53,16 +53,44 @@ export function simulatorTargetStats(simulator: UserSimulator, heldOut: HeldOut,
   return { rank, logProb };
 }
 
-export function simulatorRanks(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): Int32Array {
+export function simulatorRanks(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): Float64Array {
   return simulatorTargetStats(simulator, heldOut, chunk).rank;
 }
 
-export function popularityRanks(popularity: ArrayLike<number>, targets: Int32Array): Int32Array {
+/** The mid-rank (envs/simulator.ts) of each target when items are ranked by their train counts. */
+export function popularityRanks(popularity: ArrayLike<number>, targets: Int32Array): Float64Array {
   const n = popularity.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => popularity[b] - popularity[a] || a - b);
-  const position = new Int32Array(n);
-  order.forEach((item, k) => (position[item] = k + 1));
-  return Int32Array.from(targets, (t) => position[t]);
+  // Count items above and tied per distinct count value once: O(N log N + targets).
+  const sorted = Float64Array.from(popularity).sort();
+  const countAtLeast = (v: number) => n - lowerBound(sorted, v);
+  const countAbove = (v: number) => n - upperBound(sorted, v);
+  return Float64Array.from(targets, (t) => {
+    const v = popularity[t];
+    const above = countAbove(v);
+    return midRank(above, countAtLeast(v) - above - 1);
+  });
+}
+
+function lowerBound(xs: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function upperBound(xs: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export interface EvaluationReport {

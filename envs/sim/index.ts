@@ -3,13 +3,13 @@
  * versioned checkpoint, load it back as a `UserSimulator`.
  *
  *   const reward = await loadOrTrainSimulator({ dataset, model: 'sasrec', seed: 1 });
- *   const { reward, evaluator } = await loadSimulatorPair({ dataset, seed: 1 }); // sasrec + gru4rec
+ *   const { reward, evaluator } = await loadSimulatorPair({ dataset, reward: { model: 'sasrec', seed: 1 }, evaluator: { model: 'gru4rec', seed: 1 } });
  *
  * Checkpoints live in `<cacheDir>/sim/` (cacheDir: option, else PRORL_CACHE_DIR, else
  * ~/.cache/prorec-gym). The file name carries the dataset name and hash, model, seed, a hash of the
  * hyperparameters and the format version, so changed data or settings never load a stale model.
  */
-import { createHash } from 'node:crypto';
+import { stableHash } from '../hash.ts';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,7 +63,7 @@ export async function withWorkers(simulator: TfSimulator, seed: number, workers:
   }
 }
 export { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
-export { MODEL_KINDS, defaultModelConfig, defaultTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
+export { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
 
 export function defaultCacheDir(): string {
   return process.env.PRORL_CACHE_DIR || path.join(os.homedir(), '.cache', 'prorec-gym');
@@ -80,8 +80,8 @@ export interface SimulatorSpec {
 
 export function checkpointPath(spec: SimulatorSpec): string {
   const { config, train } = resolveConfigs(spec.model, spec.config, spec.train);
-  const settings = createHash('sha256').update(JSON.stringify({ config, train })).digest('hex').slice(0, 8);
-  const dataHash = createHash('sha256').update(spec.dataset.meta.hash).digest('hex').slice(0, 12);
+  const settings = stableHash({ config, train }).slice(0, 8);
+  const dataHash = stableHash(spec.dataset.meta.hash).slice(0, 12);
   const name = `${spec.dataset.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${spec.model}-seed${spec.seed}-${dataHash}-${settings}.v${CHECKPOINT_VERSION}.simckpt`;
   return path.join(spec.cacheDir ?? defaultCacheDir(), 'sim', name);
 }
@@ -126,7 +126,8 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
     try {
       loaded = await loadSimulator(file, { dataset: opts.dataset, model: opts.model });
     } catch (e) {
-      if (e instanceof CheckpointError) e.message += ' (delete the file, or pass retrain: true / --retrain, to train anew)';
+      if (e instanceof CheckpointError)
+        e.message += ` (delete the file and it is trained anew on next use; or retrain it now: npm run sim -- train --env ${opts.dataset.name} --model ${opts.model} --seed ${opts.seed} --retrain, with the same settings)`;
       throw e;
     }
     const { simulator, header } = loaded;
@@ -143,10 +144,10 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
 
 export interface SimulatorPairOptions {
   dataset: Dataset;
-  /** Reward model (default sasrec, seed 1). */
-  reward?: { model?: ModelKind; seed?: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
-  /** Evaluator (default: the other architecture, same seed). Must differ from the reward model. */
-  evaluator?: { model?: ModelKind; seed?: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
+  /** The reward model (the environment's world options resolve these: envs/builtin.ts). */
+  reward: { model: ModelKind; seed: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
+  /** The evaluator, trained independently: another architecture or another seed than the reward model. */
+  evaluator: { model: ModelKind; seed: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
   cacheDir?: string;
   log?: (line: string) => void;
   progress?: boolean;
@@ -155,14 +156,11 @@ export interface SimulatorPairOptions {
 
 /** The reward model and an independently trained evaluator (DESIGN §2). */
 export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ reward: LearnedSimulator; evaluator: LearnedSimulator }> {
-  const rewardModel = opts.reward?.model ?? 'sasrec';
-  const rewardSeed = opts.reward?.seed ?? 1;
-  const evaluatorModel = opts.evaluator?.model ?? (rewardModel === 'sasrec' ? 'gru4rec' : 'sasrec');
-  const evaluatorSeed = opts.evaluator?.seed ?? rewardSeed;
-  if (evaluatorModel === rewardModel && evaluatorSeed === rewardSeed)
-    throw new Error(`the evaluator must be trained independently of the reward model: choose another architecture or seed than ${rewardModel} seed ${rewardSeed}`);
+  const { reward: r, evaluator: e } = opts;
+  if (e.model === r.model && e.seed === r.seed)
+    throw new Error(`the evaluator must be trained independently of the reward model: choose another architecture or seed than ${r.model} seed ${r.seed}`);
   const common = { dataset: opts.dataset, cacheDir: opts.cacheDir, log: opts.log, progress: opts.progress, workers: opts.workers };
-  const reward = await loadOrTrainSimulator({ ...common, model: rewardModel, seed: rewardSeed, config: opts.reward?.config, train: opts.reward?.train });
-  const evaluator = await loadOrTrainSimulator({ ...common, model: evaluatorModel, seed: evaluatorSeed, config: opts.evaluator?.config, train: opts.evaluator?.train });
+  const reward = await loadOrTrainSimulator({ ...common, ...r });
+  const evaluator = await loadOrTrainSimulator({ ...common, ...e });
   return { reward, evaluator };
 }

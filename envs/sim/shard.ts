@@ -222,7 +222,7 @@ class ShardedBatch implements SimulatorBatch {
       (b, from, to) => b.targetStats(targets.subarray(from, to)),
       (from, to) => ({ op: 'targetStats', batch: 0, targets: targets.slice(from, to) }),
     );
-    return { logProb: concatF64(parts.map((p) => p.logProb)), rank: concatI32(parts.map((p) => p.rank)) };
+    return { logProb: concatF64(parts.map((p) => p.logProb)), rank: concatF64(parts.map((p) => p.rank)) };
   }
 
   ctr(items: Int32Array): Float64Array {
@@ -248,7 +248,7 @@ class ShardedBatch implements SimulatorBatch {
       (b, from, to) => b.advance(items.subarray(from, to), targets.subarray(from, to), rows?.subarray(from, to)),
       (from, to) => ({ op: 'advance', batch: 0, items: items.slice(from, to), targets: targets.slice(from, to), rows: rows?.slice(from, to) }),
     );
-    return { ctr: concatF64(parts.map((p) => p.ctr)), logProb: concatF64(parts.map((p) => p.logProb)), rank: concatI32(parts.map((p) => p.rank)) };
+    return { ctr: concatF64(parts.map((p) => p.ctr)), logProb: concatF64(parts.map((p) => p.logProb)), rank: concatF64(parts.map((p) => p.rank)) };
   }
 
   clone(): SimulatorBatch {

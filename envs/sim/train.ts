@@ -8,14 +8,11 @@
 import { tf, ensureBackend } from './runtime.ts';
 import type { Dataset } from '../dataset.ts';
 import { Rng } from '../rng.ts';
-import { validate } from '../validate.ts';
 import { progress as progressBar } from '../progress.ts';
 import { backendInfo } from '../backend.ts';
 import {
-  defaultModelConfig,
-  defaultTrainConfig,
-  ModelConfigSchema,
-  TrainConfigSchema,
+  resolveModelConfig,
+  resolveTrainConfig,
   type ModelConfig,
   type ModelKind,
   type TrainConfig,
@@ -51,8 +48,8 @@ export function simulatorId(model: ModelKind, datasetName: string, seed: number)
 
 export function resolveConfigs(model: ModelKind, config?: Partial<ModelConfig>, train?: Partial<TrainConfig>): { config: ModelConfig; train: TrainConfig } {
   return {
-    config: validate(ModelConfigSchema, { ...defaultModelConfig(model), ...config, model }, `${model} config`) as ModelConfig,
-    train: validate(TrainConfigSchema, { ...defaultTrainConfig(), ...train }, 'training config'),
+    config: resolveModelConfig(model, config as Record<string, unknown> | undefined),
+    train: resolveTrainConfig(train),
   };
 }
 

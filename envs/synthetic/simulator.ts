@@ -113,7 +113,7 @@ class SyntheticBatch implements SimulatorBatch {
     this.live();
     this.checkRows(targets, 'targets');
     const logProb = new Float64Array(this.size);
-    const rank = new Int32Array(this.size);
+    const rank = new Float64Array(this.size);
     for (let r = 0; r < this.size; r++) {
       const s = this.sim.rowStats(this.m, r, targets[r], this.scratch);
       logProb[r] = s.logProb;

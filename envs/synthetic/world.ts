@@ -21,6 +21,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { HISTORY_LENGTH, itemCounts, shareAttribute, type Case, type Dataset, type ItemTable, type Split } from '../dataset.ts';
+import { stableHash } from '../hash.ts';
 import { Rng } from '../rng.ts';
 import { validate } from '../validate.ts';
 
@@ -45,25 +46,9 @@ export const SyntheticConfigSchema = Type.Object(
     /** Longest real run (path + target) kept in a train/valid case. */
     maxRun: Type.Integer({ minimum: 2, maximum: 10, default: 10 }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, default: {} },
 );
 export type SyntheticConfig = Static<typeof SyntheticConfigSchema>;
-
-export const SYNTHETIC_DEFAULTS: SyntheticConfig = {
-  seed: 0,
-  numItems: 1000,
-  numUsers: 2000,
-  numAttributes: 18,
-  dim: 16,
-  drift: 0.35,
-  sharpness: 6,
-  itemNoise: 0.35,
-  biasMean: -1,
-  biasStd: 0.7,
-  lengthExtra: 15,
-  caseStride: 5,
-  maxRun: 10,
-};
 
 /** The latent parameters of the world: what the exact simulator needs. */
 export interface SyntheticWorld {
@@ -96,20 +81,14 @@ function normaliseInPlace(v: Float32Array): void {
   for (let k = 0; k < v.length; k++) v[k] /= norm;
 }
 
-/** FNV-1a over the config's canonical JSON: the dataset hash for caches and checkpoints. */
+/** The dataset hash for caches and checkpoints: of the config's canonical JSON (envs/hash.ts). */
 function configHash(config: SyntheticConfig): string {
-  const text = JSON.stringify(Object.keys(config).sort().map((k) => [k, config[k as keyof SyntheticConfig]]));
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return `synthetic-${(h >>> 0).toString(16).padStart(8, '0')}`;
+  return `synthetic-${stableHash(config).slice(0, 16)}`;
 }
 
 /** Generates the world; `overrides` are validated (unknown or out-of-range fields throw). */
 export function generateSyntheticWorld(overrides: Partial<SyntheticConfig> = {}): SyntheticWorld {
-  const config = validate(SyntheticConfigSchema, { ...SYNTHETIC_DEFAULTS, ...overrides }, 'synthetic world config');
+  const config = validate(SyntheticConfigSchema, overrides, 'synthetic world config');
   const { numItems: N, numUsers, numAttributes: A, dim: d, sharpness: beta, drift: eta } = config;
   const rng = Rng.stream(config.seed, 'world');
 

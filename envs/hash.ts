@@ -1,0 +1,22 @@
+/**
+ * The one canonical serialisation behind every cache key and every hash in the project: RFC 8785,
+ * the JSON Canonicalization Scheme (object keys sorted at every depth, numbers as ECMAScript prints
+ * them, no whitespace), implemented by the `canonicalize` package. Two values that are equal as
+ * JSON give the same text, whatever the order their keys were written in and however deep they nest;
+ * `undefined` members are dropped as JSON.stringify drops them. NaN and ±Infinity are refused (they
+ * have no JSON form), so a key can never silently collapse two different values.
+ */
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+
+/** The canonical JSON text of `value` (RFC 8785). Throws on NaN, ±Infinity, cycles and lone surrogates. */
+export function canonicalJson(value: unknown): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new Error(`canonicalJson: ${typeof value} has no JSON form`);
+  return text;
+}
+
+/** SHA-256 (hex, 64 characters) of the canonical JSON of `value`. */
+export function stableHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
