@@ -7,6 +7,7 @@
  * A plug-in agent is a module whose default export is an `AgentFactory` (see README).
  */
 import type { TSchema } from '@sinclair/typebox';
+import type { ItemTable } from '../envs/dataset.ts';
 import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { episodeSeed, stepStream, type Rng } from '../envs/rng.ts';
 
@@ -99,5 +100,10 @@ export interface AgentFactory<Config = Record<string, unknown>> {
   readonly configSchema?: TSchema;
   /** True when the agent reads the reward simulator while acting (an oracle, labelled in results). */
   readonly usesSimulator?: boolean;
-  create(config: Config, ctx: { numItems: number; seed: number }): Agent | Promise<Agent>;
+  /**
+   * A new agent for an environment with `numItems` items, its weights and draws seeded by `seed`.
+   * `items` is the environment's item table (titles, attributes, semantic ids) where the harness
+   * has one: content an agent may build item representations from.
+   */
+  create(config: Config, ctx: { numItems: number; seed: number; items?: ItemTable }): Agent | Promise<Agent>;
 }

@@ -74,7 +74,7 @@ export async function readPolicyCheckpoint(file: string): Promise<PolicyCheckpoi
 export async function loadPolicyWeights(net: PolicyNetwork, file: string): Promise<PolicyCheckpoint> {
   const json = await readPolicyCheckpoint(file);
   if (json.numItems !== net.numItems) throw new Error(`${file}: checkpoint has ${json.numItems} items, the environment ${net.numItems}`);
-  for (const k of ['dim', 'encoder', 'maxLength'] as const) {
+  for (const k of ['dim', 'encoder', 'maxLength', 'itemPrior'] as const) {
     if (json.policy[k] !== net.config[k]) throw new Error(`${file}: checkpoint policy ${k} = ${String(json.policy[k])}, this agent's ${String(net.config[k])}`);
   }
   net.params.restore(decodeMap(json.params));

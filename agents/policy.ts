@@ -22,7 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
-import { HISTORY_LENGTH } from '../envs/dataset.ts';
+import { HISTORY_LENGTH, type ItemTable } from '../envs/dataset.ts';
 import { Rng } from '../envs/rng.ts';
 import { StringEnum, validate } from '../envs/validate.ts';
 import { normalArray, ParamSet } from './nn.ts';
@@ -36,6 +36,16 @@ export const PolicyConfigSchema = Type.Object(
     maxLength: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
     /** Also forbid the history's items (the environment allows them unless its maskHistory is set). */
     maskHistory: Type.Boolean({ default: true }),
+    /**
+     * Item representations (shared by history tokens, the target and the output layer):
+     * E = E_free + F·P with F a fixed per-item content matrix and P a learned projection
+     * [features × dim]. 'attributes': F = the item's attributes (multi-hot, unit norm);
+     * 'semantic': one-hot of each of the three codebook digits of its semantic id (the release's
+     * codes of text embeddings; derived by residual k-means elsewhere: envs/semantic-ids.ts);
+     * 'attributes+semantic': both; 'none': a free embedding only. With a prior, items that share
+     * content share representation, so the target's content can inform the path.
+     */
+    itemPrior: StringEnum(['none', 'attributes', 'semantic', 'attributes+semantic'] as const, { default: 'none' }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -151,17 +161,65 @@ function glorot(rng: Rng, fanIn: number, fanOut: number): Float32Array {
   return normalArray(rng, fanIn * fanOut, Math.sqrt(2 / (fanIn + fanOut)));
 }
 
+/**
+ * The fixed content matrix F [N × features] of an item prior (PolicyConfig.itemPrior), row-major;
+ * rows have unit norm per part (attributes; semantic-id digits), zero where an item has no content.
+ */
+export function itemContentMatrix(items: ItemTable, prior: PolicyConfig['itemPrior']): { features: number; values: Float32Array } {
+  const N = items.count;
+  const parts: { width: number; fill: (row: Float32Array, offset: number, i: number) => void }[] = [];
+  if (prior === 'attributes' || prior === 'attributes+semantic') {
+    const A = items.attributeNames.length;
+    parts.push({
+      width: A,
+      fill: (row, o, i) => {
+        const attrs = items.attributes[i];
+        for (const a of attrs) row[o + a] = 1 / Math.sqrt(attrs.length);
+      },
+    });
+  }
+  if (prior === 'semantic' || prior === 'attributes+semantic') {
+    const ids = items.semanticIds;
+    if (!ids || !ids.some((s) => s.length >= 3)) throw new Error(`itemPrior '${prior}': the dataset has no semantic ids`);
+    // The three codebook digits (the fourth, a collision digit, carries no content).
+    const vocab = [0, 1, 2].map((l) => 1 + Math.max(0, ...ids.map((s) => (s.length > l ? s[l] : 0))));
+    const offsets = [0, vocab[0], vocab[0] + vocab[1]];
+    parts.push({
+      width: vocab[0] + vocab[1] + vocab[2],
+      fill: (row, o, i) => {
+        const s = ids[i];
+        if (s.length < 3) return;
+        for (let l = 0; l < 3; l++) row[o + offsets[l] + s[l]] = 1 / Math.sqrt(3);
+      },
+    });
+  }
+  const features = parts.reduce((n, x) => n + x.width, 0);
+  const values = new Float32Array(N * features);
+  for (let i = 0; i < N; i++) {
+    const row = values.subarray(i * features, (i + 1) * features);
+    let o = 0;
+    for (const part of parts) {
+      part.fill(row, o, i);
+      o += part.width;
+    }
+  }
+  return { features, values };
+}
+
 export class PolicyNetwork {
   readonly params: ParamSet;
   readonly config: PolicyConfig;
   /** STOP's action id. */
   readonly stop: number;
+  /** F of the item prior [N × features] (a constant), or null without one. */
+  private readonly content: tf.Tensor2D | null;
 
   /**
    * @param seed fixes every initial weight (drawn in JS from an Rng stream, not by tfjs).
    * @param trainable false for a frozen reference copy.
+   * @param items the environment's item table: needed when `config.itemPrior` is not 'none'.
    */
-  constructor(readonly numItems: number, config: Partial<PolicyConfig>, seed: number, trainable = true, label = 'policy') {
+  constructor(readonly numItems: number, config: Partial<PolicyConfig>, seed: number, trainable = true, label = 'policy', readonly items: ItemTable | null = null) {
     this.config = resolvePolicyConfig(config);
     this.stop = numItems;
     const d = this.config.dim;
@@ -169,6 +227,16 @@ export class PolicyNetwork {
     const rng = Rng.stream(seed, `${label}-init`);
     const p = (this.params = new ParamSet(label, trainable));
     p.add('emb', [N, d], normalArray(rng, N * d, 0.1), { decay: true });
+    if (this.config.itemPrior !== 'none') {
+      if (!items) throw new Error(`policy: itemPrior '${this.config.itemPrior}' needs the environment's item table`);
+      if (items.count !== N) throw new Error(`policy: the item table has ${items.count} items, the policy ${N}`);
+      const F = itemContentMatrix(items, this.config.itemPrior);
+      this.content = tf.keep(tf.tensor2d(F.values, [N, F.features]));
+      // P from a stream of its own, so the other weights are the same with and without a prior.
+      p.add('prior_proj', [F.features, d], normalArray(Rng.stream(seed, `${label}-init/prior`), F.features * d, 0.1), { decay: true });
+    } else {
+      this.content = null;
+    }
     if (this.config.encoder === 'gru') {
       p.add('gru_wx', [d, 3 * d], glorot(rng, d, 3 * d), { decay: true });
       p.add('gru_wh', [d, 3 * d], normalArray(rng, d * 3 * d, 1 / Math.sqrt(d)), { decay: true });
@@ -200,18 +268,26 @@ export class PolicyNetwork {
   }
 
   /**
-   * Sequence states H [B·(W+1), d]: row b·(W+1) + t is the state after the history and the first
-   * t path items (W = traj.width). Call inside tf.tidy (or dispose the result).
+   * The item representations E [N × d]: E_free, plus F·P with an item prior. Call inside tf.tidy.
    */
-  encode(traj: Trajectories): tf.Tensor2D {
-    return this.config.encoder === 'gru' ? this.encodeGru(traj) : this.encodeAttention(traj);
+  itemTable(): tf.Tensor2D {
+    const free = this.params.get('emb') as tf.Tensor2D;
+    return this.content ? (tf.add(free, tf.matMul(this.content, this.params.get('prior_proj'))) as tf.Tensor2D) : free;
   }
 
-  private encodeGru(traj: Trajectories): tf.Tensor2D {
+  /**
+   * Sequence states H [B·(W+1), d]: row b·(W+1) + t is the state after the history and the first
+   * t path items (W = traj.width). `E` is `itemTable()` (computed once per forward pass by the
+   * caller). Call inside tf.tidy (or dispose the result).
+   */
+  encode(traj: Trajectories, E: tf.Tensor2D = this.itemTable()): tf.Tensor2D {
+    return this.config.encoder === 'gru' ? this.encodeGru(traj, E) : this.encodeAttention(traj, E);
+  }
+
+  private encodeGru(traj: Trajectories, E: tf.Tensor2D): tf.Tensor2D {
     const d = this.config.dim;
     const B = traj.size;
     const W = traj.width;
-    const E = this.params.get('emb');
     const wx = this.params.get('gru_wx');
     const wh = this.params.get('gru_wh');
     const bias = this.params.get('gru_b');
@@ -261,12 +337,11 @@ export class PolicyNetwork {
    * impressionability mask is not reproduced). The state after t path items is the output at
    * token HISTORY_LENGTH − 1 + t.
    */
-  private encodeAttention(traj: Trajectories): tf.Tensor2D {
+  private encodeAttention(traj: Trajectories, E: tf.Tensor2D): tf.Tensor2D {
     const d = this.config.dim;
     const B = traj.size;
     const W = traj.width;
     const T = HISTORY_LENGTH + W;
-    const E = this.params.get('emb');
     const posTable = this.params.get('att_pos');
     const targetPos = posTable.shape[0] - 1;
     const maxPos = targetPos - 1;
@@ -333,14 +408,13 @@ export class PolicyNetwork {
     return mask;
   }
 
-  /** Raw logits of the terms [count × (N+1)] from states H (see `encode`). */
-  headLogits(H: tf.Tensor2D, traj: Trajectories, terms: Terms): tf.Tensor2D {
+  /** Raw logits of the terms [count × (N+1)] from states H (see `encode`) and the item table E. */
+  headLogits(H: tf.Tensor2D, traj: Trajectories, terms: Terms, E: tf.Tensor2D = this.itemTable()): tf.Tensor2D {
     const W1 = traj.width + 1;
     const maxStep = this.config.maxLength;
     const stateIdx = Int32Array.from({ length: terms.count }, (_, i) => terms.row[i] * W1 + terms.t[i]);
     const targets = Int32Array.from({ length: terms.count }, (_, i) => traj.target[terms.row[i]]);
     const steps = Int32Array.from({ length: terms.count }, (_, i) => Math.min(terms.t[i], maxStep));
-    const E = this.params.get('emb');
     const h = tf.gather(H, tf.tensor1d(stateIdx, 'int32'));
     const eT = tf.gather(E, tf.tensor1d(targets, 'int32'));
     const s = tf.gather(this.params.get('step_emb'), tf.tensor1d(steps, 'int32'));
@@ -354,7 +428,8 @@ export class PolicyNetwork {
 
   /** Masked log-probabilities of the terms [count × (N+1)]. Inside tf.tidy. */
   termLogProbs(traj: Trajectories, terms: Terms, mask: Float32Array): tf.Tensor2D {
-    const logits = this.headLogits(this.encode(traj), traj, terms);
+    const E = this.itemTable();
+    const logits = this.headLogits(this.encode(traj, E), traj, terms, E);
     return tf.logSoftmax(tf.add(logits, tf.tensor2d(mask, [terms.count, this.numItems + 1]))) as tf.Tensor2D;
   }
 
@@ -397,6 +472,7 @@ export class PolicyNetwork {
 
   dispose(): void {
     this.params.dispose();
+    this.content?.dispose();
   }
 }
 

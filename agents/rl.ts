@@ -190,7 +190,7 @@ export class RlAgent extends PolicyAgent {
     readonly config: RlAgentConfig,
   ) {
     super(estimator, net, config.decode);
-    this.ref = new PolicyNetwork(net.numItems, net.config, 0, false, 'reference');
+    this.ref = new PolicyNetwork(net.numItems, net.config, 0, false, 'reference', net.items);
     this.rl = config.rl;
   }
 
@@ -589,7 +589,7 @@ function rlFactory(estimator: RlEstimator): AgentFactory {
     async create(config, ctx) {
       await ensureBackend();
       const c = validate(RlAgentConfigSchema, config, `${estimator} config`);
-      return new RlAgent(estimator, new PolicyNetwork(ctx.numItems, c.policy, ctx.seed), c);
+      return new RlAgent(estimator, new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null), c);
     },
   };
 }

@@ -237,6 +237,6 @@ export const supervisedAgent: AgentFactory = {
   async create(config, ctx) {
     await ensureBackend();
     const c = validate(SupervisedAgentConfigSchema, config, 'supervised config');
-    return new SupervisedAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed), c);
+    return new SupervisedAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null), c);
   },
 };

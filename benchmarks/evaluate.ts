@@ -115,7 +115,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const agentRng = Rng.stream(c.seed, 'agent');
   const probe = await makeVec(c.envId, 1, envOverrides);
   const world = probe.world;
-  const agent = await spec.factory.create(c.agentConfig, { numItems: probe.numItems, seed: c.seed });
+  const agent = await spec.factory.create(c.agentConfig, { numItems: probe.numItems, seed: c.seed, items: world.dataset.items });
   if (agent.config !== undefined && canonicalJson(agent.config) !== canonicalJson(c.agentConfig)) {
     agent.dispose?.();
     throw new Error(

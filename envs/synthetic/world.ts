@@ -22,6 +22,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { HISTORY_LENGTH, itemCounts, shareAttribute, type Case, type Dataset, type ItemTable, type Split } from '../dataset.ts';
 import { stableHash } from '../hash.ts';
+import { residualKMeans } from '../semantic-ids.ts';
 import { Rng } from '../rng.ts';
 import { validate } from '../validate.ts';
 
@@ -45,6 +46,14 @@ export const SyntheticConfigSchema = Type.Object(
     caseStride: Type.Integer({ minimum: 1, default: 5 }),
     /** Longest real run (path + target) kept in a train/valid case. */
     maxRun: Type.Integer({ minimum: 2, maximum: 10, default: 10 }),
+    /**
+     * Noise of the items' observable content vectors (what a text embedding is of a real item):
+     * c_i = normalise(e_i + contentNoise·z/√d). Their residual k-means codes are the world's
+     * semantic ids. Drawn from a stream of their own: the rest of the world does not depend on it.
+     */
+    contentNoise: Type.Number({ minimum: 0, default: 0.5 }),
+    /** Codes per level of the semantic ids (three levels and a collision digit, like the release's). */
+    semanticCodes: Type.Integer({ minimum: 2, maximum: 256, default: 16 }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -111,12 +120,22 @@ export function generateSyntheticWorld(overrides: Partial<SyntheticConfig> = {})
     itemVectors.set(v, i * d);
     itemBias[i] = config.biasMean + config.biasStd * rng.normal();
   }
+  // Observable content and its semantic ids, from a stream of their own.
+  const contentRng = Rng.stream(config.seed, 'content');
+  const content = new Float64Array(N * d);
+  for (let i = 0; i < N; i++) {
+    const v = new Float32Array(d);
+    for (let j = 0; j < d; j++) v[j] = itemVectors[i * d + j] + (config.contentNoise * contentRng.normal()) / Math.sqrt(d);
+    normaliseInPlace(v);
+    content.set(v, i * d);
+  }
   const items: ItemTable = {
     count: N,
     rawIds: Array.from({ length: N }, (_, i) => `s${i}`),
     titles: Array.from({ length: N }, (_, i) => `Item ${i} (${attributes[i].map((g) => `genre-${g}`).join(', ')})`),
     attributes,
     attributeNames: Array.from({ length: A }, (_, g) => `genre-${g}`),
+    semanticIds: residualKMeans(content, d, contentRng, { levels: 3, codes: config.semanticCodes }),
   };
 
   // Logs: each user's sequence from the drift dynamics.
