@@ -18,6 +18,7 @@ import { deriveSeed, Rng } from '../envs/rng.ts';
 import type { Case, Dataset, Split } from '../envs/dataset.ts';
 import { progress as makeProgress } from '../envs/progress.ts';
 import { validate } from '../envs/validate.ts';
+import { pathSpecificity, type Specificity } from './specificity.ts';
 import { meanDefined } from './stats.ts';
 import { RESULT_SCHEMA_VERSION, ResultFileSchema, type AtK, type AtKValues, type CaseResult, type Examples, type ResultFile, type RunConfig } from './schema.ts';
 
@@ -43,12 +44,15 @@ export function hashRunConfig(config: RunConfig): string {
   return stableHash(config);
 }
 
-function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number): CaseResult {
+function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number, spec: Specificity, evalSpec: Specificity | null): CaseResult {
   return {
     caseIndex,
     target,
     path: s.path,
     ioi: s.ioi,
+    specificIoi: spec.specific,
+    genericIoi: spec.randomTargetIoi,
+    targetPercentile: spec.percentile,
     ior: s.ior,
     ctr: s.ctr,
     coherence: s.coherence,
@@ -57,7 +61,10 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number): Ca
     success: s.success,
     return: s.return,
     stopped: s.stopped,
-    evaluator: s.evaluator ? { ioi: s.evaluator.ioi, ior: s.evaluator.ior, ctr: s.evaluator.ctr, success: s.evaluator.success ? 1 : 0 } : null,
+    evaluator:
+      s.evaluator && evalSpec
+        ? { ioi: s.evaluator.ioi, specificIoi: evalSpec.specific, genericIoi: evalSpec.randomTargetIoi, targetPercentile: evalSpec.percentile, ior: s.evaluator.ior, ctr: s.evaluator.ctr, success: s.evaluator.success ? 1 : 0 }
+        : null,
   };
 }
 
@@ -170,9 +177,13 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
       progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
     );
     env.close();
+    // Target specificity: one softmax per case before and after its accepted path, under each simulator.
+    const paths = batchSummaries.map((s, k) => ({ history: pool[indices[k]].history, target: pool[indices[k]].target, path: s.acceptedPath }));
+    const spec = pathSpecificity(world.simulator, paths);
+    const evalSpec = world.evaluator === null ? null : world.evaluator === world.simulator ? spec : pathSpecificity(world.evaluator, paths);
     batchSummaries.forEach((s, k) => {
       summaries.push(s);
-      cases.push(summaryToCase(s, indices[k], pool[indices[k]].target));
+      cases.push(summaryToCase(s, indices[k], pool[indices[k]].target, spec[k], evalSpec?.[k] ?? null));
       envSteps += s.length + (s.stopped ? 1 : 0);
     });
     progress.update('eval', Math.min(chosen.length, start + indices.length), chosen.length);
@@ -186,6 +197,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   agent.dispose?.();
 
   const mean = (f: (s: EpisodeSummary) => number) => summaries.reduce((a, s) => a + f(s), 0) / summaries.length;
+  const meanCase = (f: (c: CaseResult) => number) => cases.reduce((a, c) => a + f(c), 0) / cases.length;
   const withEval = summaries.every((s) => s.evaluator !== null);
   const result: ResultFile = {
     schemaVersion: RESULT_SCHEMA_VERSION,
@@ -205,6 +217,9 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
     code: spec.code,
     metrics: {
       ioi: mean((s) => s.ioi),
+      specificIoi: meanCase((x) => x.specificIoi),
+      genericIoi: meanCase((x) => x.genericIoi),
+      targetPercentile: meanCase((x) => x.targetPercentile),
       ior: mean((s) => s.ior),
       ctr: mean((s) => s.ctr),
       coherence: meanDefined(summaries.map((s) => s.coherence)),
@@ -218,6 +233,9 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
     evaluatorMetrics: withEval
       ? {
           ioi: mean((s) => s.evaluator!.ioi),
+          specificIoi: meanCase((x) => x.evaluator!.specificIoi),
+          genericIoi: meanCase((x) => x.evaluator!.genericIoi),
+          targetPercentile: meanCase((x) => x.evaluator!.targetPercentile),
           ior: mean((s) => s.evaluator!.ior),
           ctr: mean((s) => s.evaluator!.ctr),
           success: mean((s) => (s.evaluator!.success ? 1 : 0)),

@@ -225,7 +225,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
 
 /** A compact terminal table of the headline metrics (mean ± 95% t half-width, as before). */
 export function leaderboardTerminal(lb: Leaderboard): string {
-  const cols = ['ioi', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.ior'];
+  const cols = ['ioi', 'specificIoi', 'targetPercentile', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.specificIoi', 'eval.ior'];
   const rows: string[][] = [];
   const warnings = lb.envs.flatMap((env) => env.warnings.map((w) => `warning (${env.id}): ${w}\n`));
   for (const env of lb.envs) {
@@ -244,8 +244,9 @@ export function leaderboardTerminal(lb: Leaderboard): string {
     }
   }
   return (
-    renderTable(['env', 'agent', 'seeds', 'IoI', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval IoR'], rows) +
-    'mean ± 95% CI (t) over seeds (n = 1: one seed, no interval); eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
+    renderTable(['env', 'agent', 'seeds', 'IoI', 'specific IoI', 'percentile', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval specific', 'eval IoR'], rows) +
+    'mean ± 95% CI (t) over seeds (n = 1: one seed, no interval); specific IoI = IoI minus a random target\'s; percentile = the target\'s among all items by IoI (0.5: blind to it);\n' +
+    'eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
     warnings.join('')
   );
 }

@@ -18,6 +18,9 @@ export interface MetricInfo {
 
 const BASE: Record<string, MetricInfo> = {
   ioi: { direction: 1, digits: 3, label: 'IoI: increase of log p(target), path total' },
+  specificIoi: { direction: 1, digits: 3, label: 'target-specific IoI: IoI minus the IoI a uniformly random target would have got' },
+  targetPercentile: { direction: 1, digits: 3, label: "target percentile: share of other items whose IoI is below the target's (0.5: blind to the target)" },
+  genericIoi: { direction: 0, digits: 3, label: 'generic IoI: the IoI of a uniformly random target (items outside history and path)' },
   ior: { direction: 1, digits: 1, label: 'IoR: increase of the target rank, path total' },
   ctr: { direction: 1, digits: 3, label: 'CTR: mean acceptance probability of the path items' },
   coherence: { direction: 1, digits: 3, label: 'coherence: adjacent pairs sharing an attribute' },
@@ -40,7 +43,10 @@ export function metricInfo(name: string): MetricInfo {
 }
 
 /** The metrics the main tables show, in order. */
-export const HEADLINE_METRICS = ['ioi', 'ior', 'ctr', 'coherence', 'length', 'success', 'return', 'eval.ioi', 'eval.ior', 'eval.ctr', 'eval.success'] as const;
+export const HEADLINE_METRICS = [
+  'ioi', 'specificIoi', 'targetPercentile', 'ior', 'ctr', 'coherence', 'length', 'success', 'return',
+  'eval.ioi', 'eval.specificIoi', 'eval.targetPercentile', 'eval.ior', 'eval.ctr', 'eval.success',
+] as const;
 
 /** Every metric of a result file by flat name (null where undefined, e.g. coherence of empty paths). */
 export function flatMetrics(r: ResultFile): Record<string, number | null> {

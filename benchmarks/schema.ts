@@ -12,7 +12,9 @@
  *   hashed as RFC 8785 canonical JSON) and holds no wall-clock budget (`trainSeconds` is gone);
  *   per-case random streams (results no longer depend on batch size or chunking); invalid actions
  *   counted (`cases[].invalid`, `metrics.invalidRate`) and their penalties in `return`; mid-rank
- *   ties in IoR and success; training wall times in `timings.train`, out of the curves.
+ *   ties in IoR and success; training wall times in `timings.train`, out of the curves;
+ *   target specificity (`specificIoi`, `targetPercentile`, `genericIoi`) under both simulators,
+ *   per case and in the aggregates.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -20,9 +22,22 @@ export const RESULT_SCHEMA_VERSION = 3;
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 
+/**
+ * Is the IoI toward the target? Per case, from one softmax over all items before and after the
+ * accepted path (benchmarks/specificity.ts): genericIoi = the mean IoI of the items outside
+ * history and path (what a uniformly random target would have got), specificIoi = ioi − genericIoi,
+ * targetPercentile = the target's mid-rank percentile among those items by IoI (0.5: blind).
+ */
+const SpecificityFields = {
+  specificIoi: Type.Number(),
+  genericIoi: Type.Number(),
+  targetPercentile: Type.Number({ minimum: 0, maximum: 1 }),
+};
+
 export const MetricsSchema = Type.Object(
   {
     ioi: Type.Number(),
+    ...SpecificityFields,
     ior: Type.Number(),
     ctr: Type.Number(),
     coherence: Nullable(Type.Number()),
@@ -38,7 +53,7 @@ export const MetricsSchema = Type.Object(
 );
 
 export const EvaluatorMetricsSchema = Type.Object(
-  { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number(), success: Type.Number() },
+  { ioi: Type.Number(), ...SpecificityFields, ior: Type.Number(), ctr: Type.Number(), success: Type.Number() },
   { additionalProperties: false },
 );
 
@@ -48,6 +63,7 @@ export const CaseResultSchema = Type.Object(
     target: Type.Integer({ minimum: 0 }),
     path: Type.Array(Type.Integer({ minimum: 0 })),
     ioi: Type.Number(),
+    ...SpecificityFields,
     ior: Type.Number(),
     ctr: Type.Number(),
     coherence: Nullable(Type.Number()),

@@ -1,6 +1,7 @@
 /**
  * Target specificity of evaluated paths: is an agent's IoI guidance toward its target, or a shift
- * that any target would have got? Test targets are uniformly random items (DESIGN.md §6), so a path
+ * that any target would have got? Every evaluation computes it (benchmarks/evaluate.ts) and every
+ * result file records it; `bench specificity DIR` tabulates it. Test targets are uniformly random items (DESIGN.md §6), so a path
  * that merely flattens the user's distribution raises log p(T) for most targets; IoI alone cannot
  * tell that from steering.
  *
@@ -14,15 +15,10 @@
  *
  *   npm run bench -- specificity DIR [--out FILE]
  *
- * Reads DIR/results/*.json, rebuilds each environment from the run's config (simulators come from
- * the cache), prints mean ± 95% CI over seeds per environment and label, and with --out writes
- * the per-file figures as JSON.
+ * Reads DIR/results/*.json, prints mean ± 95% CI over seeds per environment and label, and with
+ * --out writes the per-file figures as JSON.
  */
-import { canonicalJson } from '../envs/hash.ts';
-import { makeVec } from '../envs/registry.ts';
 import type { UserSimulator } from '../envs/simulator.ts';
-import type { EnvConfig } from '../envs/proactive.ts';
-import type { Split } from '../envs/dataset.ts';
 import { writeJsonAtomic } from '../envs/io.ts';
 import { readResultEntries } from './results.ts';
 import { summarize } from './stats.ts';
@@ -100,44 +96,17 @@ export interface FileSpecificity {
   evaluator: Specificity | null;
 }
 
-/** Per result file of DIR: the mean specificity of its evaluated cases under both simulators. */
-export async function specificityOfDir(dir: string, onFile: (file: string) => void = () => {}): Promise<FileSpecificity[]> {
-  const entries = readResultEntries(dir);
-  const worlds = new Map<string, Awaited<ReturnType<typeof makeVec>>>();
-  const out: FileSpecificity[] = [];
-  try {
-    for (const [file, r] of entries) {
-      const c = r.run.config;
-      const key = canonicalJson([c.envId, c.world, c.envConfig]);
-      let env = worlds.get(key);
-      if (!env) {
-        env = await makeVec(c.envId, 1, { ...(c.envConfig as Partial<EnvConfig>), world: c.world });
-        worlds.set(key, env);
-      }
-      const pool = env.cases(c.split as Split);
-      const cases: PathCase[] = r.cases.map((x, i) => {
-        const k = pool[x.caseIndex];
-        if (!k) throw new Error(`${file}: cases[${i}].caseIndex ${x.caseIndex} is not a ${c.split} case of ${c.envId} (${pool.length} cases): was the dataset rebuilt?`);
-        return { history: k.history, target: x.target, path: x.path };
-      });
-      const avg = (xs: Specificity[]): Specificity => ({
-        ioi: summarize(xs.map((x) => x.ioi)).mean,
-        randomTargetIoi: summarize(xs.map((x) => x.randomTargetIoi)).mean,
-        specific: summarize(xs.map((x) => x.specific)).mean,
-        percentile: summarize(xs.map((x) => x.percentile)).mean,
-      });
-      const evaluator = env.world.evaluator;
-      out.push({
-        file, env: c.envId, label: r.run.label, seed: r.seed, cases: cases.length,
-        reward: avg(pathSpecificity(env.world.simulator, cases)),
-        evaluator: evaluator ? avg(pathSpecificity(evaluator, cases)) : null,
-      });
-      onFile(file);
-    }
-  } finally {
-    for (const env of worlds.values()) env.close();
-  }
-  return out;
+/** Per result file of DIR: the target specificity of its evaluated cases (recorded in every result file). */
+export function specificityOfDir(dir: string): FileSpecificity[] {
+  return readResultEntries(dir).map(([file, r]) => {
+    const m = r.metrics;
+    const e = r.evaluatorMetrics;
+    return {
+      file, env: r.env.id, label: r.run.label, seed: r.seed, cases: r.episodes,
+      reward: { ioi: m.ioi, randomTargetIoi: m.genericIoi, specific: m.specificIoi, percentile: m.targetPercentile },
+      evaluator: e ? { ioi: e.ioi, randomTargetIoi: e.genericIoi, specific: e.specificIoi, percentile: e.targetPercentile } : null,
+    };
+  });
 }
 
 /** An aligned text table: mean ± 95% CI over seeds, per environment and label. */
@@ -146,7 +115,7 @@ export function specificityTable(rows: readonly FileSpecificity[]): string {
   for (const r of rows) groups.set(`${r.env}\u0000${r.label}`, [...(groups.get(`${r.env}\u0000${r.label}`) ?? []), r]);
   const cell = (xs: number[], digits: number) => {
     const s = summarize(xs);
-    return s.ci95 === null ? s.mean.toFixed(digits) : `${s.mean.toFixed(digits)} ± ${s.ci95.toFixed(digits)}`;
+    return s.ci95 === null ? `${s.mean.toFixed(digits)} (n = ${s.n})` : `${s.mean.toFixed(digits)} ± ${s.ci95.toFixed(digits)}`;
   };
   const body = [...groups.values()].map((g) => {
     const ev = g.every((r) => r.evaluator !== null);
@@ -168,11 +137,8 @@ export async function specificityMain(args: string[], io: { out(t: string): void
   if (outAt >= 0 && (!outFile || outFile.startsWith('-'))) throw usage('bench specificity: --out needs a file');
   const rest = outAt >= 0 ? args.filter((_, i) => i !== outAt && i !== outAt + 1) : args;
   if (rest.length !== 1 || rest[0].startsWith('-')) throw usage('usage: bench specificity DIR [--out FILE]');
-  const dir = rest[0];
-  const total = readResultEntries(dir).length;
-  if (total === 0) throw usage(`${dir}: no result files in ${dir}/results`);
-  let done = 0;
-  const rows = await specificityOfDir(dir, (f) => io.err(`specificity ${++done}/${total}: ${f}\n`));
+  const rows = specificityOfDir(rest[0]);
+  if (rows.length === 0) throw usage(`${rest[0]}: no result files in ${rest[0]}/results`);
   io.out(specificityTable(rows));
   if (outFile) {
     writeJsonAtomic(outFile, rows);

@@ -92,7 +92,10 @@ export interface EpisodeSummary {
   /** rank(T) after the path (mid-rank for ties: envs/simulator.ts). */
   finalRank: number;
   stopped: boolean;
+  /** Items recommended, in order (accepted or not). */
   path: number[];
+  /** Items the user accepted, in order: what was appended to the user's sequence. */
+  acceptedPath: number[];
 }
 
 /** An action the environment refuses (in invalidAction: 'error' mode): out of range, the target, a repeat, a history item. */
@@ -482,6 +485,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       finalRank: r.rank,
       stopped,
       path: [...r.proposed],
+      acceptedPath: [...r.path],
     };
   }
 

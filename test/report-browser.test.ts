@@ -103,7 +103,7 @@ test('headless Chromium opens the report: no console errors, no requests, no scr
     assert.ok(facts.leaderboardCells >= 4 * 10, 'intervals in the leaderboard');
     assert.equal(facts.atKTables, 2);
     assert.equal(facts.runRows, 12);
-    assert.equal(facts.charts, 11 + 3 + 3, 'bar charts, @K charts, learning curves');
+    assert.equal(facts.charts, 15 + 3 + 3, 'bar charts, @K charts, learning curves');
     assert.equal(facts.tinyCharts, 0, 'every plot is laid out at a readable size');
     assert.equal(facts.bars.length, 4);
     assert.ok(facts.bars.every((h) => h > 0), `bars have a height: ${facts.bars}`);

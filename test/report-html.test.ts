@@ -72,10 +72,10 @@ test('the report is one self-contained, script-free file with tables, inline SVG
   // Plots: one bar chart per headline metric, @K lines, learning curves of return, length and KL.
   const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
   svgs.forEach(assertSafeSvg);
-  assert.equal((html.match(/<figure class="chart" data-metric="(?!\w+@K)/g) ?? []).length, 11);
+  assert.equal((html.match(/<figure class="chart" data-metric="(?!\w+@K)/g) ?? []).length, 15, "one bar chart per headline metric (IoI, target-specific IoI, percentile, ... under both simulators)");
   for (const m of ['ioi@K', 'ior@K', 'ctr@K']) assert.ok(html.includes(`data-metric="${m}"`), m);
   for (const c of ['return', 'length', 'kl']) assert.ok(html.includes(`data-curve="${c}"`), c);
-  assert.equal(svgs.length, 11 + 3 + 3);
+  assert.equal(svgs.length, 15 + 3 + 3);
   // Bars with error bars: a rect mark per agent and rule marks (the whiskers) in a bar chart.
   const ioi = /<figure class="chart" data-metric="ioi">[\s\S]*?<\/figure>/.exec(html)?.[0] ?? '';
   assert.equal((ioi.match(/aria-roledescription="bar"/g) ?? []).length, 4, 'four bars');
