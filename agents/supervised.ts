@@ -30,10 +30,71 @@ export const SupervisedConfigSchema = Type.Object(
     maxTrainCases: Type.Integer({ minimum: 0, default: 0 }),
     /** Cap on the valid cases used for model selection (0: all). */
     maxValidCases: Type.Integer({ minimum: 0, default: 0 }),
+    /**
+     * Share of hindsight-relabelled windows among each epoch's examples (0: the coherent-run
+     * demonstrations only; 1: windows only). A window is 10 items of a train user's real sequence,
+     * the next k items (k uniform in 0..L_max − 1, re-drawn every epoch) as the path, then STOP, and
+     * the item after them as the target: a target the user really reached, which the policy must
+     * read to imitate the path. Valid examples are built the same way from the valid users.
+     */
+    hindsight: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+    /** Stride of the hindsight windows over each sequence. */
+    hindsightStride: Type.Integer({ minimum: 1, default: 3 }),
   },
   { additionalProperties: false, default: {} },
 );
 export type SupervisedConfig = Static<typeof SupervisedConfigSchema>;
+
+/**
+ * Hindsight-relabelled windows of real sequences: for each window start s (every `stride` items),
+ * history = seq[s, s+10), path = the next k items (k uniform in 0..maxLength − 1, from `rng`),
+ * target = the item after the path, then STOP. Windows the policy could not emit under its masks
+ * (the target in the history or the path, a repeated item, a history item with maskHistory) are
+ * skipped and counted.
+ */
+export function hindsightExamples(
+  sequences: readonly (readonly number[])[],
+  maxLength: number,
+  stride: number,
+  maskHistory: boolean,
+  rng: Rng,
+): { paths: PathRecord[]; skipped: number } {
+  const paths: PathRecord[] = [];
+  let skipped = 0;
+  for (const seq of sequences) {
+    for (let s = 0; s + HISTORY_LENGTH < seq.length; s += stride) {
+      const room = seq.length - s - HISTORY_LENGTH; // items after the history: path + target
+      const k = rng.int(Math.min(maxLength, room));
+      const history = seq.slice(s, s + HISTORY_LENGTH);
+      const items = seq.slice(s + HISTORY_LENGTH, s + HISTORY_LENGTH + k);
+      const target = seq[s + HISTORY_LENGTH + k];
+      const seen = new Set<number>();
+      let ok = !history.includes(target);
+      for (const i of items) {
+        if (i === target || seen.has(i) || (maskHistory && history.includes(i))) ok = false;
+        seen.add(i);
+      }
+      if (!ok) {
+        skipped++;
+        continue;
+      }
+      paths.push({ history, target, items, stopped: true });
+    }
+  }
+  return { paths, skipped };
+}
+
+/**
+ * The examples of one epoch: every demonstration and, with share h of hindsight windows,
+ * round(D·h/(1−h)) windows drawn without replacement (all windows and no demonstrations at h = 1).
+ */
+function mixExamples(demos: readonly PathRecord[], windows: readonly PathRecord[], share: number, rng: Rng): PathRecord[] {
+  if (share <= 0) return [...demos];
+  if (share >= 1) return [...windows];
+  const want = Math.min(windows.length, Math.round((demos.length * share) / (1 - share)));
+  const pick = rng.shuffle(windows.map((_, i) => i)).slice(0, want);
+  return [...demos, ...pick.map((i) => windows[i])];
+}
 
 /**
  * The demonstration of a case: its real path then STOP (no STOP term when the path already has
@@ -87,12 +148,34 @@ export const SupervisedResultSchema = Type.Object(
     epochsRun: Type.Integer({ minimum: 0 }),
     skippedTrain: Type.Integer({ minimum: 0 }),
     skippedValid: Type.Integer({ minimum: 0 }),
+    /**
+     * The kept weights' valid NLL per decision with the valid targets permuted among the examples:
+     * minus bestValidNll it is how much the policy reads its target (0: it ignores it). Null
+     * without valid examples.
+     */
+    permutedValidNll: Type.Union([Type.Number(), Type.Null()]),
     /** Wall seconds (informative). */
     seconds: Type.Number({ minimum: 0 }),
   },
   { additionalProperties: false },
 );
 export type SupervisedResult = Static<typeof SupervisedResultSchema>;
+
+/**
+ * Valid NLL per decision with each example's target replaced by another example's (a seeded
+ * derangement-like shuffle; examples whose new target would be illegal for their path keep theirs).
+ */
+export function permutedTargetNll(net: PolicyNetwork, paths: readonly PathRecord[], seed: number, maskOpts: MaskOptions = {}): number {
+  if (paths.length < 2) return NaN;
+  const order = Rng.stream(seed, 'permuted-targets').shuffle(paths.map((_, i) => i));
+  const permuted = paths.map((p, i) => {
+    const t = paths[order[i]].target;
+    const legal = !Array.from(p.history).includes(t) && !Array.from(p.items).includes(t);
+    return legal ? { ...p, target: t } : p;
+  });
+  const r = batchNll(net, permuted, 256, maskOpts);
+  return r.nll / r.terms;
+}
 
 export interface MleData {
   /** The examples of an epoch (may differ per epoch, e.g. re-drawn targets). */
@@ -171,9 +254,11 @@ export async function trainMle(
   }
   net.params.restore(bestWeights);
   optimizer.dispose();
+  const permuted = valid.length > 1 ? permutedTargetNll(net, valid, ctx.seed, data.maskOpts) : NaN;
+  if (Number.isFinite(best) && Number.isFinite(permuted)) ctx.callbacks?.onLog?.(step, { [`${L}/validNllKept`]: best, [`${L}/validNllPermutedTargets`]: permuted });
   const seconds = (performance.now() - started) / 1000;
   ctx.callbacks?.onTime?.(L, seconds);
-  return { bestEpoch, bestValidNll: Number.isNaN(best) ? null : best, epochsRun: epoch - 1, skippedTrain: data.skippedTrain, skippedValid: data.skippedValid, seconds };
+  return { bestEpoch, bestValidNll: Number.isNaN(best) ? null : best, permutedValidNll: Number.isNaN(permuted) ? null : permuted, epochsRun: epoch - 1, skippedTrain: data.skippedTrain, skippedValid: data.skippedValid, seconds };
 }
 
 /** Stage 1: imitate the train cases' real paths then STOP; select on the valid cases' NLL. */
@@ -184,10 +269,16 @@ export function trainSupervised(
   ctx: { seed: number; budget?: TrainBudget; callbacks?: TrainCallbacks; maxLength: number; progressScale?: [number, number] },
 ): Promise<SupervisedResult> {
   const maskHistory = net.config.maskHistory;
-  const train = demonstrations(dataset.cases.train, ctx.maxLength, maskHistory);
-  const valid = demonstrations(dataset.cases.valid, ctx.maxLength, maskHistory);
-  if (train.paths.length === 0) throw new Error(`supervised: no usable train demonstrations in ${dataset.name}`);
-  return trainMle(net, { train: () => train.paths, valid: valid.paths, skippedTrain: train.skipped, skippedValid: valid.skipped, label: 'supervised' }, config, ctx);
+  const L = ctx.maxLength;
+  const train = demonstrations(dataset.cases.train, L, maskHistory);
+  const valid = demonstrations(dataset.cases.valid, L, maskHistory);
+  const h = config.hindsight;
+  const windows = (split: 'train' | 'valid', stream: string) => hindsightExamples(dataset.sequences[split], L, config.hindsightStride, maskHistory, Rng.stream(ctx.seed, stream));
+  // Model selection on the valid split built the same way (one fixed draw).
+  const validSet = h > 0 ? mixExamples(valid.paths, windows('valid', 'supervised/hindsight-valid').paths, h, Rng.stream(ctx.seed, 'supervised/mix-valid')) : valid.paths;
+  const trainSet = (epoch: number) =>
+    h > 0 ? mixExamples(train.paths, windows('train', `supervised/hindsight-${epoch}`).paths, h, Rng.stream(ctx.seed, `supervised/mix-${epoch}`)) : train.paths;
+  return trainMle(net, { train: trainSet, valid: validSet, skippedTrain: train.skipped, skippedValid: valid.skipped, label: 'supervised' }, config, ctx);
 }
 
 // ---------------------------------------------------------------------------------------------
