@@ -37,6 +37,34 @@ export const EnvConfigSchema = Type.Object(
     invalidPenalty: Type.Number({ default: -1 }),
     /** Success: the target is in the simulator's top-k after the path. */
     successTopK: Type.Integer({ minimum: 1, default: 10 }),
+    /**
+     * Worlds where long paths cost something (both off by default; see README "Worlds where
+     * length costs"). Patience: the user leaves after `patience.rejections` rejected
+     * recommendations (accept: 'sample'), ending the episode and paying `patience.penalty`
+     * (a lost session), as session-based simulators model abandonment.
+     */
+    patience: Type.Object(
+      {
+        /** Rejections after which the user leaves (0: never). */
+        rejections: Type.Integer({ minimum: 0, default: 0 }),
+        /** Reward paid when the user leaves (added to that step's reward). */
+        penalty: Type.Number({ default: 0 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    /**
+     * Satiation: an item sharing an attribute with n of the user's last `window` accepted path
+     * items is accepted with probability CTR·(1 − strength)^n; its CTR reward and metric are that
+     * satiated CTR. Under accept: 'sample' a rejected item does not move the user, so the interest
+     * shift of repeating what the user just consumed falls too.
+     */
+    satiation: Type.Object(
+      {
+        strength: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+        window: Type.Integer({ minimum: 1, default: 3 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -75,6 +103,8 @@ export interface EpisodeSummary {
   accepted: number;
   /** Invalid actions (in 'penalize' mode; each paid `invalidPenalty` and appended nothing). */
   invalid: number;
+  /** The user left (patience exhausted): the episode ended there. */
+  left: boolean;
   /** Sum of the rewards step() paid in the episode, invalid-action penalties included. */
   return: number;
   /** Path totals and mean CTR under the reward simulator. */
@@ -118,6 +148,8 @@ export interface ProactiveStepInfo {
   ior: number;
   ctr: number;
   reward: number;
+  /** The user left after this step (patience exhausted; its penalty is in `reward`). */
+  left: boolean;
   logProbBefore: number;
   logProbAfter: number;
   rankBefore: number;
@@ -133,7 +165,7 @@ export interface ProactiveStepInfo {
 }
 
 export const STEP_INFO_KEYS: readonly (keyof ProactiveStepInfo)[] = [
-  'active', 'caseIndex', 'action', 'stop', 'accepted', 'invalid', 'ioi', 'ior', 'ctr', 'reward',
+  'active', 'caseIndex', 'action', 'stop', 'accepted', 'invalid', 'ioi', 'ior', 'ctr', 'reward', 'left',
   'logProbBefore', 'logProbAfter', 'rankBefore', 'rankAfter', 'coherent', 'duplicate', 'evaluator', 'episode',
 ];
 
@@ -176,6 +208,8 @@ interface RowState {
   /** How the episode ended, reported again (unchanged) by every later step. */
   ended: 'terminated' | 'truncated' | null;
   invalid: number;
+  rejected: number;
+  left: boolean;
   history: Int32Array;
   target: number;
   path: number[];
@@ -292,7 +326,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       if (this.config.maskHistory) for (const i of c.history) mask[i] = 0;
       const key: EpisodeKey = { split, caseIndex, replica: replicas[k] };
       return {
-        caseIndex, key, acceptSeed: episodeSeed(streamSeed, key, 'accept'), ended: null, invalid: 0,
+        caseIndex, key, acceptSeed: episodeSeed(streamSeed, key, 'accept'), ended: null, invalid: 0, rejected: 0, left: false,
         history: Int32Array.from(c.history), target: c.target, path: [], proposed: [], mask,
         historySet: new Set(c.history), step: 0, done: false, logProb: 0, rank: 0, evalLogProb: 0, evalRank: 0,
         ret: 0, ioi: 0, ior: 0, ctrSum: 0, evalIoi: 0, evalIor: 0, evalCtrSum: 0, accepted: 0, duplicates: 0,
@@ -362,10 +396,12 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     }
     const targets = Int32Array.from(this.rows, (r) => r.target);
     let accepts = recommends;
+    // Satiation: the CTR of an item like what the user just accepted falls (factor 1 without satiation).
+    const satiated = this.satiationFactors(items, recommends);
     // Under 'sample' acceptance the CTRs are read before the draw (advance only appends accepted rows).
     const sampling = this.config.accept === 'sample';
-    const ctrBefore = sampling ? batch.ctr(items) : null;
-    const evalCtrBefore = sampling && this.evalBatch ? this.evalBatch.ctr(items) : null;
+    const ctrBefore = sampling ? scaled(batch.ctr(items), satiated) : null;
+    const evalCtrBefore = sampling && this.evalBatch ? scaled(this.evalBatch.ctr(items), satiated) : null;
     if (ctrBefore) {
       accepts = new Uint8Array(B);
       // Each row's draw comes from its own episode's stream at this step.
@@ -373,8 +409,8 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     }
     const result = batch.advance(items, targets, accepts);
     const evalResult = this.evalBatch ? this.evalBatch.advance(items, targets, accepts) : null;
-    const ctr = ctrBefore ?? result.ctr;
-    const evalCtr = evalCtrBefore ?? evalResult?.ctr ?? null;
+    const ctr = ctrBefore ?? scaled(result.ctr, satiated);
+    const evalCtr = evalCtrBefore ?? (evalResult ? scaled(evalResult.ctr, satiated) : null);
 
     const w = this.config.weights;
     const rewards = new Float64Array(B);
@@ -408,6 +444,14 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
         const ior = accepted ? r.rank - result.rank[k] : 0;
         const c = ctr[k];
         rewards[k] = w.ioi * ioi + w.ior * ior + w.ctr * c;
+        // Patience: the user leaves after too many rejections; the lost session costs `penalty`.
+        if (!accepted) r.rejected += 1;
+        const patience = this.config.patience;
+        if (patience.rejections > 0 && r.rejected >= patience.rejections) {
+          r.left = true;
+          rewards[k] += patience.penalty;
+          terminated[k] = 1;
+        }
         const previous = r.proposed.length > 0 ? r.proposed[r.proposed.length - 1] : -1;
         const coherent = previous >= 0 ? shareAttribute(this.world.dataset.items, previous, action) : null;
         const duplicate = r.historySet.has(action);
@@ -440,7 +484,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
         if (duplicate) r.duplicates += 1;
         info = {
           active: true, caseIndex: r.caseIndex, action, stop: false, accepted, invalid: false, ioi, ior, ctr: c,
-          reward: rewards[k], logProbBefore: before.logProb, logProbAfter: r.logProb, rankBefore: before.rank,
+          reward: rewards[k], left: r.left, logProbBefore: before.logProb, logProbAfter: r.logProb, rankBefore: before.rank,
           rankAfter: r.rank, coherent, duplicate, evaluator, episode: null,
         };
       }
@@ -455,10 +499,26 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     return { observations: this.rows.map((r) => this.observe(r)), rewards, terminated, truncated, infos };
   }
 
+  /**
+   * Per row, the satiation factor (1 − strength)^n of the item it recommends, n = how many of the
+   * row's last `window` accepted path items share an attribute with it (1 for rows not recommending).
+   */
+  private satiationFactors(items: Int32Array, recommends: Uint8Array): Float64Array | null {
+    const { strength, window } = this.config.satiation;
+    if (strength === 0) return null;
+    const table = this.world.dataset.items;
+    return Float64Array.from(this.rows, (r, k) => {
+      if (!recommends[k]) return 1;
+      let n = 0;
+      for (let j = Math.max(0, r.path.length - window); j < r.path.length; j++) if (shareAttribute(table, r.path[j], items[k])) n++;
+      return (1 - strength) ** n;
+    });
+  }
+
   private inactiveInfo(r: RowState, action: number): ProactiveStepInfo {
     return {
       active: false, caseIndex: r.caseIndex, action, stop: false, accepted: false, invalid: false, ioi: 0, ior: 0, ctr: 0,
-      reward: 0, logProbBefore: r.logProb, logProbAfter: r.logProb, rankBefore: r.rank, rankAfter: r.rank,
+      reward: 0, left: false, logProbBefore: r.logProb, logProbAfter: r.logProb, rankBefore: r.rank, rankAfter: r.rank,
       coherent: null, duplicate: false, evaluator: null, episode: null,
     };
   }
@@ -474,6 +534,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       length: L,
       accepted: r.accepted,
       invalid: r.invalid,
+      left: r.left,
       return: r.ret,
       ioi: r.ioi,
       ior: r.ior,
@@ -514,6 +575,11 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     this.batch = null;
     this.evalBatch = null;
   }
+}
+
+/** `values` times `factors` element-wise (values as they are when factors is null). */
+function scaled(values: Float64Array, factors: Float64Array | null): Float64Array {
+  return factors ? values.map((v, k) => v * factors[k]) : values;
 }
 
 /** The single environment: a batch of one, with Gymnasium's scalar signatures. */

@@ -62,7 +62,7 @@ test('hindsight windows are real windows: history, the next k items, then the it
   assert.ok(paths.length > 100);
   const seqs = ds.sequences.train.map((s) => s.join(','));
   for (const p of paths.slice(0, 200)) {
-    const run = [...p.history, ...Array.from(p.items), p.target].join(',');
+    const run = [...Array.from(p.history), ...Array.from(p.items), p.target].join(',');
     assert.ok(seqs.some((s) => s.includes(run)), 'a contiguous window of a train sequence');
     assert.ok(p.items.length < 10 && p.stopped);
   }

@@ -178,3 +178,55 @@ test('registry: listing, unknown ids list the known ones, bad overrides name the
   await assert.rejects(make('synthetic-v0', { accept: 'maybe' as 'always' }), /accept.*always.*sample/s);
   await assert.rejects(make('synthetic-v0', { world: { numItems: 120, colour: 1 } }), /colour/);
 });
+
+test('satiation: an item sharing attributes with n of the last `window` accepted items has CTR × (1 − strength)^n', async () => {
+  const { shareAttribute } = await import('../envs/dataset.ts');
+  const plain = await makeVec('synthetic-v0', 1, { ...SMALL });
+  const sated = await makeVec('synthetic-v0', 1, { ...SMALL, satiation: { strength: 0.4, window: 2 } });
+  const items = plain.world.dataset.items;
+  const { observations } = plain.reset({ seed: 4, options: { caseIndices: [5] } });
+  sated.reset({ seed: 4, options: { caseIndices: [5] } });
+  // A path of items that share attributes with each other, so satiation applies.
+  const first = observations[0].actionMask.indexOf(1);
+  const path = [first];
+  for (let i = 0; i < items.count && path.length < 5; i++) if (i !== observations[0].target && !path.includes(i) && shareAttribute(items, i, first)) path.push(i);
+  for (let t = 0; t < path.length; t++) {
+    const a = plain.step([path[t]]).infos[0];
+    const b = sated.step([path[t]]).infos[0];
+    const n = path.slice(Math.max(0, t - 2), t).filter((p) => shareAttribute(items, p, path[t])).length;
+    assert.ok(Math.abs(b.ctr - a.ctr * 0.6 ** n) < 1e-12, `step ${t}: ${b.ctr} vs ${a.ctr}·0.6^${n}`);
+    assert.equal(b.ioi, a.ioi, 'accept: always appends every item: the interest shift is unchanged');
+  }
+  plain.close();
+  sated.close();
+});
+
+test('patience: the user leaves at the k-th rejection; the episode ends there and pays the penalty', async () => {
+  const env = await make('synthetic-v0', { ...SMALL, accept: 'sample', patience: { rejections: 2, penalty: -5 } });
+  let left = 0;
+  for (let seed = 0; seed < 30; seed++) {
+    const { observation } = env.reset({ seed });
+    let obs = observation;
+    let rejected = 0;
+    let sum = 0;
+    for (;;) {
+      const r = env.step(obs.actionMask.lastIndexOf(1, env.actionSpace.stop - 1)); // an unlikely item: many rejections
+      sum += r.reward;
+      if (!r.info.accepted) rejected++;
+      if (r.terminated || r.truncated) {
+        const e = r.info.episode!;
+        assert.ok(Math.abs(e.return - sum) < 1e-9);
+        if (e.left) {
+          left++;
+          assert.equal(rejected, 2);
+          assert.ok(r.terminated && r.info.left);
+          assert.ok(r.reward <= -5 + 1 + 1e-9, 'the penalty is paid on the step the user leaves');
+        } else assert.ok(rejected < 2);
+        break;
+      }
+      obs = r.observation;
+    }
+  }
+  assert.ok(left > 0, 'some users left');
+  env.close();
+});
