@@ -473,34 +473,69 @@ export function prorlNoPsae(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Registry
+// The one entry point: what the trainer runs and the exact tests check
 // ---------------------------------------------------------------------------------------------
 
 export type EstimatorName = 'reinforce' | 'reinforce-baseline' | 'grpo' | 'prorl' | 'prorl-no-src' | 'prorl-no-psae';
+export const ESTIMATOR_NAMES: readonly EstimatorName[] = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'];
 
 export interface EstimatorOptions {
-  /** Required by 'prorl' and 'prorl-no-psae'. */
+  /** SRC (stepwiseCentering): required by 'prorl' and 'prorl-no-psae', ignored by the others. */
   readonly centering?: CenteringSpec;
-  /** PSAE / 'prorl-no-psae' baseline (default 'leave-one-out'). */
+  /**
+   * The baseline within each group: of PSAE ('prorl', 'prorl-no-src'), and of the path-level
+   * estimators 'reinforce-baseline' and 'prorl-no-psae'. Default 'leave-one-out' (exactly unbiased).
+   */
   readonly baseline?: PositionBaseline;
-  /** 'reinforce-baseline' options. */
-  readonly path?: PathBaselineOptions;
+  /**
+   * The KL to the reference as a reward penalty (`kl: 'penalty'`): β·(ℓ_t − ℓ_ref,t) subtracted
+   * from each path item's step reward, after centring (logRatio[i][t] per rollout and item).
+   */
+  readonly klPenalty?: { readonly beta: number; readonly logRatio: readonly ArrayLike<number>[] };
   /** 'grpo' options. */
   readonly grpo?: GrpoOptions;
 }
 
-export type Estimator = (rollouts: readonly Rollout[], opts?: EstimatorOptions) => Advantages;
-
-function needCentering(name: EstimatorName, opts?: EstimatorOptions): CenteringSpec {
-  if (!opts?.centering) throw new Error(`estimator '${name}' needs opts.centering (e.g. CenteringStats.zscoreSpec())`);
+function needCentering(name: EstimatorName, opts: EstimatorOptions): CenteringSpec {
+  if (!opts.centering) throw new Error(`estimator '${name}' needs opts.centering (e.g. CenteringStats.zscoreSpec())`);
   return opts.centering;
 }
 
-export const ESTIMATORS: Record<EstimatorName, Estimator> = {
-  reinforce: (rs) => reinforce(rs),
-  'reinforce-baseline': (rs, o) => reinforceBaseline(rs, o?.path),
-  grpo: (rs, o) => grpo(rs, o?.grpo),
-  prorl: (rs, o) => prorlAdvantages(rs, needCentering('prorl', o), { baseline: o?.baseline }),
-  'prorl-no-src': (rs, o) => prorlNoSrc(rs, { baseline: o?.baseline }),
-  'prorl-no-psae': (rs, o) => prorlNoPsae(rs, needCentering('prorl-no-psae', o), { baseline: o?.baseline }),
-};
+/**
+ * The advantages of estimator `name` on `rollouts` (DESIGN.md §4), composed the one way the RL
+ * trainer (agents/rl.ts) runs them and the exact tests check them:
+ *
+ *   reinforce            A_t = R
+ *   reinforce-baseline   A_t = R − b, b the group's mean R (leave-one-out by default)
+ *   grpo                 A_t = (R − mean_g R) / (std_g R + ε)
+ *   prorl                SRC (stepwiseCentering), then PSAE (positionAdvantages)
+ *   prorl-no-src         PSAE on raw rewards
+ *   prorl-no-psae        SRC, then the path-level group baseline
+ *
+ * with the optional reward-side KL penalty subtracted from the (centred) step rewards first.
+ */
+export function estimateAdvantages(name: EstimatorName, rollouts: readonly Rollout[], opts: EstimatorOptions = {}): Advantages {
+  const src = name === 'prorl' || name === 'prorl-no-psae';
+  let rs: readonly Rollout[] = src ? stepwiseCentering(rollouts, needCentering(name, opts)) : rollouts;
+  const kl = opts.klPenalty;
+  if (kl) rs = rs.map((r, i) => ({ ...r, rewards: r.rewards.map((x, t) => x - kl.beta * kl.logRatio[i][t]) }));
+  const baseline = opts.baseline ?? 'leave-one-out';
+  const pathBaseline = (xs: readonly Rollout[]) => (baseline === 'none' ? reinforce(xs) : reinforceBaseline(xs, { scope: 'group', leaveOneOut: baseline === 'leave-one-out' }));
+  switch (name) {
+    case 'reinforce':
+      return reinforce(rs);
+    case 'reinforce-baseline':
+    case 'prorl-no-psae':
+      return pathBaseline(rs);
+    case 'grpo':
+      return grpo(rs, opts.grpo);
+    case 'prorl':
+    case 'prorl-no-src':
+      return positionAdvantages(rs, { baseline });
+  }
+}
+
+export type Estimator = (rollouts: readonly Rollout[], opts?: EstimatorOptions) => Advantages;
+
+/** The estimators by name: `estimateAdvantages` with the name bound. */
+export const ESTIMATORS = Object.fromEntries(ESTIMATOR_NAMES.map((n) => [n, (rs: readonly Rollout[], o?: EstimatorOptions) => estimateAdvantages(n, rs, o)])) as Record<EstimatorName, Estimator>;

@@ -35,19 +35,7 @@ import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { deriveSeed, Rng } from '../envs/rng.ts';
 import { StringEnum, validate } from '../envs/validate.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
-import {
-  CenteringStats,
-  grpo,
-  positionAdvantages,
-  reinforce,
-  reinforceBaseline,
-  stepwiseCentering,
-  type Advantages,
-  type CenteringSpec,
-  type ComponentValues,
-  type EstimatorName,
-  type Rollout,
-} from './estimators.ts';
+import { CenteringStats, estimateAdvantages, type Advantages, type CenteringSpec, type ComponentValues, type EstimatorName, type Rollout } from './estimators.ts';
 import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type Trajectories } from './policy.ts';
@@ -328,27 +316,13 @@ export class RlAgent extends PolicyAgent {
     }
   }
 
-  /** Step 5: the estimator's advantages (optionally on rewards with the KL penalty). */
+  /** Step 5: the estimator's advantages (agents/estimators.ts, the entry point the exact tests check). */
   private advantages(rollouts: Rollout[], centering: CenteringSpec, logRatio: Float64Array[] | null): Advantages {
-    const beta = this.rl.beta;
-    const loo = this.rl.baseline === 'leave-one-out';
-    // SRC first (it recomputes z-scored rewards from the components), then the KL penalty.
-    const src = this.estimator === 'prorl' || this.estimator === 'prorl-no-psae';
-    let rs = src ? stepwiseCentering(rollouts, centering) : rollouts;
-    if (logRatio) rs = rs.map((r, i) => ({ ...r, rewards: r.rewards.map((x, t) => x - beta * logRatio[i][t]) }));
-    switch (this.estimator) {
-      case 'reinforce':
-        return reinforce(rs);
-      case 'reinforce-baseline':
-        return reinforceBaseline(rs, { scope: 'group', leaveOneOut: loo });
-      case 'grpo':
-        return grpo(rs);
-      case 'prorl':
-      case 'prorl-no-src':
-        return positionAdvantages(rs, { baseline: this.rl.baseline });
-      case 'prorl-no-psae':
-        return reinforceBaseline(rs, { scope: 'group', leaveOneOut: loo });
-    }
+    return estimateAdvantages(this.estimator, rollouts, {
+      centering,
+      baseline: this.rl.baseline,
+      klPenalty: logRatio ? { beta: this.rl.beta, logRatio } : undefined,
+    });
   }
 
   /** ℓ_t − ℓ_ref,t of each path item (STOP excluded: it has no reward slot). */

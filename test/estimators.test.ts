@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import {
   CenteringStats,
   ESTIMATORS,
+  estimateAdvantages,
   grpo,
   numTerms,
   pathReturn,
@@ -157,11 +158,16 @@ test('prorlAdvantages = SRC then PSAE; ablations', () => {
   eq(prorlNoPsae(g0, { mode: 'plain', mu: 1 }, { baseline: 'none' }), [[1, 1, 1], [2, 2], [0]], 'prorl-no-psae none');
 });
 
-test('ESTIMATORS registry: every name, options passed through, centring required where needed', () => {
+test('the one entry point (estimateAdvantages, what the trainer runs): every name, options passed through, centring required where needed', () => {
   const b = batch();
   assert.deepEqual(Object.keys(ESTIMATORS).sort(), ['grpo', 'prorl', 'prorl-no-psae', 'prorl-no-src', 'reinforce', 'reinforce-baseline']);
   eq(ESTIMATORS.reinforce(b), [[3, 3, 3], [3, 3], [0], [1.5, 1.5, 1.5], [1, 1]]);
-  eq(ESTIMATORS['reinforce-baseline'](b, { path: { scope: 'group' } }), reinforceBaseline(b, { scope: 'group' }).map((a) => [...a]));
+  // reinforce-baseline: the group's leave-one-out mean by default, as the trainer composes it.
+  eq(ESTIMATORS['reinforce-baseline'](b), reinforceBaseline(b, { scope: 'group', leaveOneOut: true }).map((a) => [...a]));
+  eq(estimateAdvantages('reinforce-baseline', b, { baseline: 'group-mean' }), reinforceBaseline(b, { scope: 'group' }).map((a) => [...a]));
+  // The KL penalty is subtracted from the centred rewards before the advantages.
+  const logRatio = b.map((r) => Float64Array.from(r.rewards, () => 2));
+  eq(estimateAdvantages('prorl', b, { centering: { mode: 'plain', mu: 1 }, klPenalty: { beta: 0.5, logRatio } }), prorlAdvantages(b, { mode: 'plain', mu: 2 }).map((a) => [...a]));
   eq(ESTIMATORS.grpo(b, { grpo: { eps: 0 } }), grpo(b, { eps: 0 }).map((a) => [...a]));
   eq(ESTIMATORS['prorl-no-src'](b, { baseline: 'group-mean' }), positionAdvantages(b, { baseline: 'group-mean' }).map((a) => [...a]));
   assert.throws(() => ESTIMATORS.prorl(b), /centering/);
