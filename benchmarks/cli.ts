@@ -29,6 +29,7 @@ import { readResults, readResultsLenient } from './results.ts';
 import { runPlan, type CodeVersion } from './runner.ts';
 import type { ResultFile } from './schema.ts';
 import { specificityMain } from './specificity.ts';
+import { varianceMain } from './estimator-variance.ts';
 import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -246,6 +247,7 @@ export async function main(args: string[], io: Io = STDIO): Promise<number> {
     if (args[0] === 'merge') return await mergeMain(args.slice(1), io);
     if (args[0] === 'leaderboard') return await leaderboardMain(args.slice(1), io);
     if (args[0] === 'specificity') return await specificityMain(args.slice(1), io, (m) => new UsageError(m));
+    if (args[0] === 'variance') return await varianceMain(args.slice(1), io, (m) => new UsageError(m));
     const parser = buildCli(args);
     const argv = await parser.parseAsync();
     if ((argv as { help?: boolean }).help) return 0;
