@@ -40,7 +40,7 @@ import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type Trajectories } from './policy.ts';
 import { runEpisodes, summarise } from './rollout.ts';
-import { SupervisedConfigSchema, SupervisedResultSchema, trainSupervised, type SupervisedResult } from './supervised.ts';
+import { SupervisedConfigSchema, SupervisedResultSchema, trainSupervisedCached, type SupervisedResult } from './supervised.ts';
 
 export const RL_ESTIMATORS = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'] as const satisfies readonly EstimatorName[];
 export type RlEstimator = (typeof RL_ESTIMATORS)[number];
@@ -214,7 +214,7 @@ export class RlAgent extends PolicyAgent {
           // The `supervised` agent's seed: at one run seed every RL agent starts from the checkpoint
           // the supervised row evaluates (same network init, same data order), so estimators are
           // compared from one starting point.
-          pretrain = await trainSupervised(this.net, env.world.dataset, this.config.pretrain, { seed, callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
+          pretrain = await trainSupervisedCached(this.net, env.world.dataset, this.config.pretrain, { seed, callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
         }
         this.ref.params.copyFrom(this.net.params);
         this.optimizer = this.makeOptimizer();

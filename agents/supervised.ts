@@ -13,7 +13,11 @@ import { Rng } from '../envs/rng.ts';
 import { validate } from '../envs/validate.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
 import { AdamW, ensureBackend } from './nn.ts';
-import { PolicyAgent, type Decode } from './policy-agent.ts';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { cacheDir } from '../envs/cache-dir.ts';
+import { stableHash } from '../envs/hash.ts';
+import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type MaskOptions, type PathRecord } from './policy.ts';
 import { StringEnum } from '../envs/validate.ts';
 
@@ -40,6 +44,11 @@ export const SupervisedConfigSchema = Type.Object(
     hindsight: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
     /** Stride of the hindsight windows over each sequence. */
     hindsightStride: Type.Integer({ minimum: 1, default: 3 }),
+    /**
+     * Reuse a policy pre-trained under the same key (dataset, configs, seed, L_max) from the cache
+     * (<cache>/policies/) instead of training it again; the result is the same either way.
+     */
+    cache: Type.Boolean({ default: true }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -261,6 +270,53 @@ export async function trainMle(
   return { bestEpoch, bestValidNll: Number.isNaN(best) ? null : best, permutedValidNll: Number.isNaN(permuted) ? null : permuted, epochsRun: epoch - 1, skippedTrain: data.skippedTrain, skippedValid: data.skippedValid, seconds };
 }
 
+/**
+ * `trainSupervised` through a cache of pre-trained policies (<cache>/policies/): training is
+ * deterministic given the dataset, the policy and training configs, the seed and L_max, so a policy
+ * trained once under the same key is loaded instead of trained again, and its logged curve points
+ * are replayed, so that a run's result file is the same either way (timings aside). Every RL agent
+ * at a run seed pre-trains exactly the `supervised` agent's policy: the first of them trains it.
+ */
+export async function trainSupervisedCached(
+  net: PolicyNetwork,
+  dataset: Dataset,
+  config: SupervisedConfig,
+  ctx: { seed: number; budget?: TrainBudget; callbacks?: TrainCallbacks; maxLength: number; progressScale?: [number, number] },
+): Promise<SupervisedResult> {
+  if (!config.cache) return trainSupervised(net, dataset, config, ctx);
+  const key = stableHash({ v: 1, dataset: dataset.meta.hash, numItems: net.numItems, policy: net.config, config, seed: ctx.seed, maxLength: ctx.maxLength, epochs: ctx.budget?.epochs ?? null });
+  const file = path.join(cacheDir(), 'policies', `pretrain-${key.slice(0, 24)}.json`);
+  if (existsSync(file)) {
+    const json = await loadPolicyWeights(net, file);
+    const cached = validate(PretrainCacheSchema, json.training, `pre-trained policy ${file}`);
+    for (const p of cached.curve) ctx.callbacks?.onLog?.(p.step, p.values);
+    return cached.result;
+  }
+  const curve: { step: number; values: Record<string, number> }[] = [];
+  const result = await trainSupervised(net, dataset, config, {
+    ...ctx,
+    callbacks: {
+      ...ctx.callbacks,
+      onLog(step, values) {
+        curve.push({ step, values });
+        ctx.callbacks?.onLog?.(step, values);
+      },
+    },
+  });
+  await writeJson(file, policyCheckpoint('supervised', net, { training: { kind: 'pretrain-cache', key, result, curve } }));
+  return result;
+}
+
+const PretrainCacheSchema = Type.Object(
+  {
+    kind: Type.Literal('pretrain-cache'),
+    key: Type.String(),
+    result: SupervisedResultSchema,
+    curve: Type.Array(Type.Object({ step: Type.Integer(), values: Type.Record(Type.String(), Type.Number()) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
 /** Stage 1: imitate the train cases' real paths then STOP; select on the valid cases' NLL. */
 export function trainSupervised(
   net: PolicyNetwork,
@@ -311,7 +367,7 @@ export class SupervisedAgent extends PolicyAgent {
     }
     const env = await makeEnv(1);
     try {
-      this.result = await trainSupervised(this.net, env.world.dataset, this.config.supervised, { seed: ctx.rng.seed32(), budget, callbacks: ctx.callbacks, maxLength: env.config.maxLength });
+      this.result = await trainSupervisedCached(this.net, env.world.dataset, this.config.supervised, { seed: ctx.rng.seed32(), budget, callbacks: ctx.callbacks, maxLength: env.config.maxLength });
       const nll = this.result.bestValidNll;
       ctx.callbacks?.onLog?.(this.result.epochsRun, { 'supervised/bestEpoch': this.result.bestEpoch, ...(nll === null ? {} : { 'supervised/bestValidNll': nll }) });
       ctx.callbacks?.onProgress?.(1, 'supervised done');

@@ -9,6 +9,7 @@
  * ~/.cache/prorec-gym). The file name carries the dataset name and hash, model, seed, a hash of the
  * hyperparameters and the format version, so changed data or settings never load a stale model.
  */
+import { cacheDir } from '../cache-dir.ts';
 import { stableHash } from '../hash.ts';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -66,7 +67,7 @@ export { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, type CheckpointHea
 export { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
 
 export function defaultCacheDir(): string {
-  return process.env.PRORL_CACHE_DIR || path.join(os.homedir(), '.cache', 'prorec-gym');
+  return cacheDir();
 }
 
 export interface SimulatorSpec {
