@@ -229,6 +229,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
       success: mean((s) => (s.success ? 1 : 0)),
       return: mean((s) => s.return),
       stopRate: mean((s) => (s.stopped ? 1 : 0)),
+      leftRate: mean((s) => (s.left ? 1 : 0)),
     },
     evaluatorMetrics: withEval
       ? {

@@ -29,6 +29,8 @@ const BASE: Record<string, MetricInfo> = {
   success: { direction: 1, digits: 3, label: 'success: target in the top-k after the path' },
   return: { direction: 1, digits: 3, label: 'return: sum of the fused rewards' },
   stopRate: { direction: 0, digits: 3, label: 'episodes ended by STOP' },
+  leftRate: { direction: -1, digits: 3, label: 'episodes the user left (patience exhausted)' },
+  invalidRate: { direction: -1, digits: 3, label: 'invalid actions per action' },
 };
 
 /** Metadata of a flat metric name (unknown names: descriptive, 3 digits). */

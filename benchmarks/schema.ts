@@ -48,6 +48,8 @@ export const MetricsSchema = Type.Object(
     success: Type.Number(),
     return: Type.Number(),
     stopRate: Type.Number(),
+    /** Episodes the user left (patience exhausted; 0 unless the environment models patience). */
+    leftRate: Type.Number(),
   },
   { additionalProperties: false },
 );

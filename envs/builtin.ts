@@ -15,16 +15,36 @@ import { SyntheticExactSimulator } from './synthetic/simulator.ts';
 import { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig } from './synthetic/world.ts';
 import { StringEnum } from './validate.ts';
 
+async function buildSynthetic(options: Record<string, unknown>) {
+  const world = generateSyntheticWorld(options as SyntheticConfig);
+  const simulator = new SyntheticExactSimulator(world);
+  // The exact dynamics have no quirks for an agent to exploit: the evaluator is the same model.
+  return { dataset: world.dataset, simulator, evaluator: simulator };
+}
+
 register({
   id: 'synthetic-v0',
   description: 'Synthetic drift world (1,000 items, 2,000 users, no data files); exact ground-truth simulator as reward model and evaluator',
   worldOptions: SyntheticConfigSchema,
-  async build(options) {
-    const world = generateSyntheticWorld(options as SyntheticConfig);
-    const simulator = new SyntheticExactSimulator(world);
-    // The exact dynamics have no quirks for an agent to exploit: the evaluator is the same model.
-    return { dataset: world.dataset, simulator, evaluator: simulator };
-  },
+  build: buildSynthetic,
+});
+
+// Worlds where long paths cost something (the estimator study): the same world, a user who
+// samples acceptance and either leaves or tires of repetition.
+register({
+  id: 'synthetic-patience-v0',
+  description: 'synthetic-v0 where the user accepts with probability CTR and leaves after 3 rejected recommendations, forfeiting the steering rewards of the session',
+  worldOptions: SyntheticConfigSchema,
+  defaults: { accept: 'sample', patience: { rejections: 3, forfeit: true } },
+  build: buildSynthetic,
+});
+
+register({
+  id: 'synthetic-satiation-v0',
+  description: "synthetic-v0 where the user accepts with probability CTR, lowered by 30% for each of the last 3 accepted items sharing an attribute with the recommendation",
+  worldOptions: SyntheticConfigSchema,
+  defaults: { accept: 'sample', satiation: { strength: 0.3, window: 3 } },
+  build: buildSynthetic,
 });
 
 const ModelKindSchema = StringEnum(MODEL_KINDS);

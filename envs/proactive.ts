@@ -49,6 +49,11 @@ export const EnvConfigSchema = Type.Object(
         rejections: Type.Integer({ minimum: 0, default: 0 }),
         /** Reward paid when the user leaves (added to that step's reward). */
         penalty: Type.Number({ default: 0 }),
+        /**
+         * A user who leaves does not go on to the target: the steering rewards of the episode so far
+         * (w_ioi·ΣIoI + w_ior·ΣIoR) are paid back on that step (the CTR terms are kept).
+         */
+        forfeit: Type.Boolean({ default: false }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -450,6 +455,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
         if (patience.rejections > 0 && r.rejected >= patience.rejections) {
           r.left = true;
           rewards[k] += patience.penalty;
+          if (patience.forfeit) rewards[k] -= w.ioi * (r.ioi + ioi) + w.ior * (r.ior + ior);
           terminated[k] = 1;
         }
         const previous = r.proposed.length > 0 ? r.proposed[r.proposed.length - 1] : -1;

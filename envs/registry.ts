@@ -13,7 +13,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { canonicalJson } from './hash.ts';
 import { ProactiveRecEnv, ProactiveRecVectorEnv, resolveEnvConfig, type EnvConfig, type ProactiveWorld } from './proactive.ts';
-import { deepMerge, validate } from './validate.ts';
+import { deepMerge, validate, type DeepPartial } from './validate.ts';
 
 export interface EnvSpec {
   readonly id: string;
@@ -26,11 +26,11 @@ export interface EnvSpec {
    */
   resolveWorld?(options: Record<string, unknown>): Record<string, unknown>;
   /** Config defaults of this environment, deep-merged under the caller's config (e.g. Steam's CTR weight). */
-  readonly defaults?: Partial<EnvConfig>;
+  readonly defaults?: DeepPartial<EnvConfig>;
   build(worldOptions: Record<string, unknown>, log: (line: string) => void): Promise<ProactiveWorld>;
 }
 
-export interface MakeOverrides extends Partial<EnvConfig> {
+export interface MakeOverrides extends DeepPartial<EnvConfig> {
   world?: Record<string, unknown>;
   /** Where builders report slow work (dataset loading, simulator training). Default: stderr. */
   log?: (line: string) => void;

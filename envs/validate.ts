@@ -85,3 +85,6 @@ export function deepMerge(base: Record<string, unknown>, over: Record<string, un
 export function StringEnum<const T extends readonly string[]>(values: T, options: Record<string, unknown> = {}) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
+
+/** Overrides of a config type: every field optional, nested sections too (validate() fills the rest). */
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
