@@ -38,9 +38,9 @@ const BASE = {
   agents: [{ agent: 'random' }, { agent: 'popularity', config: { pathLength: 2 } }, { agent: 'popularity', label: 'popularity-1', config: { pathLength: 1 } }],
 };
 
-test('the shipped suites (agents, smoke, standard, paper) validate structurally; agents, smoke and standard plan against the registries', async () => {
-  assert.deepEqual(listSuites(), ['agents', 'paper', 'smoke', 'standard']);
-  for (const name of ['agents', 'smoke', 'standard', 'paper']) {
+test('the shipped suites (agents, estimators, smoke, standard, paper) validate structurally; agents, estimators, smoke and standard plan against the registries', async () => {
+  assert.deepEqual(listSuites(), ['agents', 'estimators', 'paper', 'smoke', 'standard']);
+  for (const name of ['agents', 'estimators', 'smoke', 'standard', 'paper']) {
     const s = loadSuite(name);
     assert.equal(s.suite.name, name);
     for (const b of ['smoke', 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
@@ -51,6 +51,11 @@ test('the shipped suites (agents, smoke, standard, paper) validate structurally;
   assert.deepEqual([...new Set(agents.runs.map((r) => r.label))].sort(), builtIn);
   assert.deepEqual([...new Set(agents.runs.map((r) => r.config.envId))], ['synthetic-v0', 'ml-1m-v0']);
   assert.equal(agents.runs.length, 2 * builtIn.length * 3);
+  // `estimators`: every estimator (and per-position ProRL) in three worlds, 5 seeds, from the supervised row's policy.
+  const est = await planRuns(loadSuite('estimators'));
+  assert.deepEqual([...new Set(est.runs.map((r) => r.config.envId))], ['synthetic-v0', 'synthetic-patience-v0', 'synthetic-satiation-v0']);
+  for (const name of ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae', 'prorl-per-position', 'supervised']) assert.ok(est.runs.some((r) => r.label === name), name);
+  assert.equal(new Set(est.runs.map((r) => r.config.seed)).size, 5);
   const smoke = await planRuns(loadSuite('smoke'));
   assert.equal(smoke.runs.length, smoke.runs.length > 0 ? loadSuite('smoke').suite.agents.length * loadSuite('smoke').suite.seeds.length : -1);
   const standard = await planRuns(loadSuite('standard'), { agent: 'random' });
@@ -112,7 +117,7 @@ test('structural errors name the file and the field', () => {
     });
   }
   assert.throws(() => loadSuite(suiteFile('notjson', '{ nope')), /notjson\.json: invalid\n.*not valid JSON/);
-  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, paper, smoke, standard/);
+  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, estimators, paper, smoke, standard/);
 });
 
 test('resolution: unknown environments and agents list the known ones; agent configs and world options are checked against their schemas', async () => {
