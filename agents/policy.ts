@@ -45,7 +45,7 @@ export const PolicyConfigSchema = Type.Object(
      * 'attributes+semantic': both; 'none': a free embedding only. With a prior, items that share
      * content share representation, so the target's content can inform the path.
      */
-    itemPrior: StringEnum(['none', 'attributes', 'semantic', 'attributes+semantic'] as const, { default: 'none' }),
+    itemPrior: StringEnum(['none', 'attributes', 'semantic', 'attributes+semantic'] as const, { default: 'attributes' }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -29,7 +29,7 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'agents-train-'));
   // A starting policy for the RL runs (untrained: the tests check mechanics, not quality).
   initFile = path.join(dir, 'init.json');
-  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { dim: 16 }, 1));
+  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, 1));
   await agent.save(initFile);
   agent.dispose();
 });
@@ -38,7 +38,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('supervised training lowers the valid NLL (and keeps the best valid checkpoint)', async () => {
   const env = await makeEnv(1);
-  const net = new PolicyNetwork(env.numItems, { dim: 16 }, 2);
+  const net = new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, 2);
   const logs: Record<string, number>[] = [];
   const r = await trainSupervised(net, env.world.dataset, validate(SupervisedConfigSchema, { epochs: 3, batchSize: 32, lr: 5e-3 }, 'test'), { seed: 1, maxLength: 10, callbacks: { onLog: (_s, v) => logs.push(v) } });
   const initial = logs[0]['supervised/validNll'];
@@ -50,8 +50,8 @@ test('supervised training lowers the valid NLL (and keeps the best valid checkpo
 
 test('a policy-gradient update with known advantages raises and lowers the right log-probabilities', () => {
   const N = 30;
-  const net = new PolicyNetwork(N, { dim: 16 }, 3);
-  const ref = new PolicyNetwork(N, { dim: 16 }, 3, false, 'reference');
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 3);
+  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 3, false, 'reference');
   const pool = Rng.stream(1, 'pool').shuffle(Array.from({ length: N }, (_, i) => i));
   const history = pool.slice(0, 10);
   const target = pool[10];
@@ -76,8 +76,8 @@ test('a policy-gradient update with known advantages raises and lowers the right
 
 test('repeated updates leave no tensors behind', () => {
   const N = 30;
-  const net = new PolicyNetwork(N, { dim: 16 }, 4);
-  const ref = new PolicyNetwork(N, { dim: 16 }, 4, false, 'reference');
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 4);
+  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 4, false, 'reference');
   const pool = Rng.stream(2, 'pool').shuffle(Array.from({ length: N }, (_, i) => i));
   const traj = packPaths([0, 1, 2, 3].map((k) => ({ history: pool.slice(0, 10), target: pool[10], items: pool.slice(11, 11 + k), stopped: k % 2 === 0 })));
   const adv = [0, 1, 2, 3].map((k) => new Float64Array(k + (k % 2 === 0 ? 1 : 0)).fill(k - 1.5));
@@ -95,7 +95,7 @@ const TINY = { groupSize: 4, casesPerBatch: 2, casesPerEpoch: 4, epochs: 2, lr: 
 
 async function rlAgent(name: string, extra: Record<string, unknown> = {}): Promise<RlAgent> {
   const f = rlAgents.find((a) => a.name === name)!;
-  return (await f.create({ init: initFile, policy: { dim: 16 }, ...extra, rl: { ...TINY, ...((extra.rl as object) ?? {}) } }, { numItems: 60, seed: 1 })) as RlAgent;
+  return (await f.create({ init: initFile, policy: { dim: 16, itemPrior: 'none' }, ...extra, rl: { ...TINY, ...((extra.rl as object) ?? {}) } }, { numItems: 60, seed: 1 })) as RlAgent;
 }
 
 test('every estimator trains (exact KL and KL penalty), with the logged quantities', async () => {
@@ -117,17 +117,17 @@ test('every estimator trains (exact KL and KL penalty), with the logged quantiti
 
 test('without init, an RL agent pre-trains to the supervised agent\'s checkpoint at the same seed', async () => {
   // Estimators are compared from one starting point: the supervised row of a benchmark.
-  const sup = (await supervisedAgent.create({ policy: { dim: 16 }, supervised: { epochs: 2, batchSize: 32 } }, { numItems: 60, seed: 5 })) as SupervisedAgent;
+  const sup = (await supervisedAgent.create({ policy: { dim: 16, itemPrior: 'none' }, supervised: { epochs: 2, batchSize: 32 } }, { numItems: 60, seed: 5 })) as SupervisedAgent;
   await sup.train(makeEnv, {}, { rng: Rng.stream(5, 'agent').child('train') });
   const f = rlAgents.find((a) => a.name === 'reinforce')!;
-  const rl = (await f.create({ policy: { dim: 16 }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 5 })) as RlAgent;
+  const rl = (await f.create({ policy: { dim: 16, itemPrior: 'none' }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 5 })) as RlAgent;
   await rl.train(makeEnv, {}, { rng: Rng.stream(5, 'agent').child('train') });
   const a = sup.net.params.snapshot();
   const b = rl.net.params.snapshot();
   assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
   for (const k of Object.keys(a)) assert.deepEqual(b[k], a[k], `parameter ${k}`);
   // A different seed gives a different checkpoint (the comparison above can fail).
-  const other = (await f.create({ policy: { dim: 16 }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 6 })) as RlAgent;
+  const other = (await f.create({ policy: { dim: 16, itemPrior: 'none' }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 6 })) as RlAgent;
   await other.train(makeEnv, {}, { rng: Rng.stream(6, 'agent').child('train') });
   assert.notDeepEqual(other.net.params.snapshot(), a);
   sup.dispose();
