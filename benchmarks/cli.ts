@@ -12,8 +12,6 @@
  * Exit codes: 0 success, 1 a run failed (or merge found a conflict or a missing shard), 2 bad input
  * (unknown env/agent/suite, invalid option or file).
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -26,12 +24,13 @@ import { ValidationError } from '../envs/validate.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
 import { mergeMain, MergeError } from './merge.ts';
 import { readResults } from './results.ts';
-import { runPlan, type CodeVersion } from './runner.ts';
+import { runPlan } from './runner.ts';
 import type { ResultFile } from './schema.ts';
 import { specificityMain } from './specificity.ts';
+import { codeVersion } from './version.ts';
 import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export { codeVersion };
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -47,17 +46,6 @@ export const STDIO: Io = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
 };
-
-export function codeVersion(): CodeVersion {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
-  let commit: string | null = null;
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || null;
-  } catch {
-    commit = null; // not a git checkout (an installed package): recorded as unknown
-  }
-  return { package: pkg.name, version: pkg.version, commit };
-}
 
 function parseJsonOption(name: string, text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;

@@ -18,11 +18,9 @@ import { suiteProgress, type SuiteProgress } from './progress.ts';
 import { ResultFileSchema, type ResultFile } from './schema.ts';
 import type { PlannedRun } from './suite.ts';
 
-export interface CodeVersion {
-  package: string;
-  version: string;
-  commit: string | null;
-}
+import type { CodeVersion } from './version.ts';
+
+export type { CodeVersion };
 
 export interface RunnerOptions {
   out: string;
@@ -167,7 +165,8 @@ export type WorkerMessage =
 export type WorkerRequest = { type: 'run'; run: PlannedRun; out: string; code: CodeVersion } | { type: 'exit' };
 
 const WORKER_BOOT = new URL('./worker-boot.mjs', import.meta.url);
-const WORKER_ENTRY = new URL('./worker.ts', import.meta.url).href;
+// '.ts' when run from source, '.js' in the built package.
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
 
 function runInWorkers(pending: readonly PlannedRun[], jobs: number, o: RunnerOptions, progress: SuiteProgress, outcomes: Map<number, RunOutcome>): Promise<string | null> {
   return new Promise((resolve, reject) => {
