@@ -53,7 +53,9 @@ export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<A
   } catch (e) {
     throw new Error(`could not load agent module ${file}: ${(e as Error).message}`);
   }
-  const f = mod.default;
+  // A TypeScript module of a CommonJS project (package.json without "type": "module") is compiled to
+  // CommonJS by the loader: its default export then sits at `default.default`.
+  const f = isFactory(mod.default) ? mod.default : (mod.default as Record<string, unknown> | undefined)?.default;
   if (!isFactory(f)) throw new Error(`${file}: the default export is not an agent factory ({ name, description, create })`);
   return f;
 }
