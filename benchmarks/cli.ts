@@ -23,6 +23,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../envs/io.ts';
 import { ValidationError } from '../envs/validate.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
 import { mergeMain, MergeError } from './merge.ts';
+import { runSummary } from './progress.ts';
 import { readResults } from './results.ts';
 import { runPlan } from './runner.ts';
 import type { ResultFile } from './schema.ts';
@@ -137,6 +138,7 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
     progress: argv.progress,
     label: plan.suite,
     log: (l) => io.err(`${l}\n`),
+    interruptible: true,
   });
   for (const o of report.outcomes) {
     if (o.status === 'done' && o.result) {
@@ -144,7 +146,8 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
     }
   }
   if (report.results.length > 0) io.out(writeLeaderboard(argv.out, report.results));
-  io.err(`${report.outcomes.filter((o) => o.status === 'done').length} run, ${report.outcomes.filter((o) => o.status === 'skipped').length} skipped, ${report.failed.length} failed in ${report.seconds.toFixed(1)}s; leaderboard: ${path.join(argv.out, 'leaderboard.md')}\n`);
+  const count = (status: string) => report.outcomes.filter((o) => o.status === status).length;
+  io.err(`${runSummary({ done: count('done'), skipped: count('skipped'), failed: count('failed') }, report.seconds)}; leaderboard: ${path.join(argv.out, 'leaderboard.md')}\n`);
   if (report.failed.length > 0) {
     io.err(`failed runs:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
     return 1;
@@ -167,7 +170,7 @@ export function buildCli(args: string[]) {
     .option('budget', { type: 'string', describe: "one of the suite's budgets (smoke, standard, paper); default: the suite's" })
     .option('env', { type: 'string', describe: `only this environment (${listEnvs().map((e) => e.id).join(', ')}); added when the suite lacks it` })
     .option('seeds', { type: 'number', describe: "number of seeds (seed-start, seed-start+1, ...); default: the suite's seeds" })
-    .option('seed-start', { type: 'number', describe: 'first seed (default 1)' })
+    .option('seed-start', { type: 'number', describe: 'first seed, 0 or more (default 1)' })
     .option('episodes', { type: 'number', describe: "evaluation cases per seed (0: the whole split); default: the budget's" })
     .option('split', { type: 'string', choices: ['test', 'valid'], describe: 'evaluation split (default test)' })
     .option('out', { type: 'string', default: 'runs', describe: 'output folder: OUT/results/*.json, OUT/leaderboard.{json,md}' })
@@ -187,7 +190,8 @@ export function buildCli(args: string[]) {
         if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${k} must be a positive integer, got ${v}`);
       }
       if (a.episodes !== undefined && !(Number.isInteger(a.episodes) && a.episodes >= 0)) throw new UsageError(`--episodes must be a non-negative integer, got ${a.episodes}`);
-      if (a['seed-start'] !== undefined && !Number.isInteger(a['seed-start'])) throw new UsageError(`--seed-start must be an integer, got ${a['seed-start']}`);
+      // Seeds name result files (…__seed3.json): a negative one would read as "seed-3".
+      if (a['seed-start'] !== undefined && !(Number.isInteger(a['seed-start']) && a['seed-start'] >= 0)) throw new UsageError(`--seed-start must be a non-negative integer, got ${a['seed-start']}`);
       if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs >= 0)) throw new UsageError(`--epochs must be a non-negative integer, got ${a.epochs}`);
       if (a.shard !== undefined) parseShard(a.shard);
       return true;

@@ -71,6 +71,9 @@ test('an unknown env or agent lists the known ones and exits 2; a bad option nam
   const seeds = await bench(['--agent', 'random', '--seeds', '0']);
   assert.equal(seeds.code, 2);
   assert.match(seeds.err, /--seeds must be a positive integer/);
+  const negative = await bench(['--agent', 'random', '--seed-start', '-3']);
+  assert.equal(negative.code, 2, 'a negative seed would write …seed-3.json');
+  assert.match(negative.err, /--seed-start must be a non-negative integer, got -3/);
   const cfg = await bench(['--agent', 'random', '--agent-config', '{"pathLength":-1}']);
   assert.equal(cfg.code, 2);
   assert.match(cfg.err, /pathLength/);
