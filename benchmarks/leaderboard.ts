@@ -199,6 +199,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
         out.push(`| ${mdEscape(e.label)}${e.usesSimulator ? ' (oracle)' : ''} | ${e.seeds.length} | ${cells.join(' | ')} |`);
       }
       out.push('');
+      if (title === 'Metrics@K') out.push(mdEscape(AT_K_NOTE), '');
     }
   }
   return out.join('\n');
@@ -206,7 +207,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
 
 /** A compact terminal table of the headline metrics (mean ± 95% t half-width, as before). */
 export function leaderboardTerminal(lb: Leaderboard): string {
-  const cols = ['ioi', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.ior'];
+  const cols = ['ioi', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.ior', 'eval.ctr', 'eval.success'];
   const rows: string[][] = [];
   for (const env of lb.envs) {
     for (const e of env.entries) {
@@ -223,8 +224,19 @@ export function leaderboardTerminal(lb: Leaderboard): string {
       ]);
     }
   }
+  const hasAtK = lb.envs.some((env) => env.entries.some((e) => Object.keys(e.metrics).some((m) => m.includes('@'))));
   return (
-    renderTable(['env', 'agent', 'seeds', 'IoI', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval IoR'], rows) +
-    'mean ± 95% CI (t) over seeds; eval = under the evaluator simulator; (oracle) = reads the reward simulator\n'
+    renderTable(['env', 'agent', 'seeds', 'IoI', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval IoR', 'eval CTR', 'eval success'], rows) +
+    'mean ± 95% CI (t) over seeds; eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
+    (hasAtK ? `${AT_K_NOTE}\n` : '')
   );
 }
+
+/**
+ * Why metrics@1 differ from the headline metrics: they are another decoding of the same agent.
+ * Shown under every table that has both.
+ */
+export const AT_K_NOTE =
+  'metrics@K (leaderboard.md, report) score the paths of the agent\'s proposePaths, replayed from the start of each case; ' +
+  'the columns above score act, step by step. They are different decodings: the policy agents propose by beam search, whose paths end only ' +
+  'when p(STOP) >= 0.5, while act is greedy over items and STOP, so K = 1 is not the path scored above and IoI@1 differs from IoI.';
