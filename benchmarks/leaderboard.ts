@@ -13,7 +13,7 @@ import { canonicalJson } from './evaluate.ts';
 import { flatMetrics, metricInfo, sortMetricNames, HEADLINE_METRICS } from './metrics.ts';
 import type { ResultFile } from './schema.ts';
 import { bootstrapCI, iqm, summarize } from './stats.ts';
-import { renderTable } from './table.ts';
+import { renderTable, wrapText } from './table.ts';
 import { createHash } from 'node:crypto';
 
 export const LEADERBOARD_VERSION = 1;
@@ -228,7 +228,7 @@ export function leaderboardTerminal(lb: Leaderboard): string {
   return (
     renderTable(['env', 'agent', 'seeds', 'IoI', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval IoR', 'eval CTR', 'eval success'], rows) +
     'mean ± 95% CI (t) over seeds; eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
-    (hasAtK ? `${AT_K_NOTE}\n` : '')
+    (hasAtK ? `${wrapText(AT_K_NOTE)}\n` : '')
   );
 }
 
