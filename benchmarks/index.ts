@@ -1,8 +1,7 @@
 /**
  * Public API of the benchmark harness (`prorec-gym/harness`): suites and their run matrix, running
  * one run or a whole plan (each run writes a schema-validated result file), reading result
- * folders, leaderboards, and the command-line entry points that `prorec-gym bench` and
- * `prorec-gym report` call.
+ * folders, leaderboards. (The command lines are the `prorec-gym` binary's.)
  *
  * ```ts
  * const plan = await planRuns(loadSuite('smoke'), { agent: './my-agent.ts', seeds: [1] });
@@ -10,11 +9,10 @@
  * console.log(leaderboardMarkdown(buildLeaderboard(report.results)));
  * ```
  */
-export { main as benchMain, type Io } from './cli.ts';
 export { canonicalJson, hashRunConfig, rollOut, runOne, type RunPhase, type RunSpec } from './evaluate.ts';
-export { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal, type Leaderboard, type LeaderboardEntry, type MetricAggregate } from './leaderboard.ts';
+export { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal, LeaderboardEntrySchema, LeaderboardSchema, MetricAggregateSchema, type Leaderboard, type LeaderboardEntry, type MetricAggregate } from './leaderboard.ts';
 export { flatMetrics, HEADLINE_METRICS, metricInfo, type MetricInfo } from './metrics.ts';
 export { readResult, readResults } from './results.ts';
 export { executeRun, runPlan, type RunnerOptions, type RunnerReport, type RunOutcome } from './runner.ts';
-export { listSuites, loadSuite, planRuns, PlanError, type LoadedSuite, type Plan, type PlannedRun, type PlanOverrides, type Suite } from './suite.ts';
+export { listSuites, loadSuite, planRuns, PlanError, SuiteSchema, type LoadedSuite, type Plan, type PlannedRun, type PlanOverrides, type Suite } from './suite.ts';
 export { codeVersion, type CodeVersion } from './version.ts';
