@@ -148,7 +148,10 @@ export async function newAgentMain(args: string[], io: NewAgentIo = STDIO): Prom
     writeFileAtomic(file, text);
     io.err(`wrote ${file}\n`);
   }
-  const rel = (f: string) => `./${path.relative('.', f).split(path.sep).join('/')}`;
+  const rel = (f: string) => {
+    const r = path.relative('.', f);
+    return r.startsWith('..') || path.isAbsolute(r) ? path.resolve(f) : `./${r.split(path.sep).join('/')}`;
+  };
   io.out(`npx prorec-gym bench --agent ${rel(path.join(dir, `${name}.ts`))}\n`);
   return 0;
 }

@@ -7,7 +7,6 @@
  * their --help); the world-options table lists exactly the options the environments accept.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,6 +20,8 @@ import { validate } from '../envs/validate.ts';
 import { buildCli } from '../benchmarks/cli.ts';
 import { loadSuite, planRuns, SuiteAgentSchema } from '../benchmarks/suite.ts';
 import { agentTemplate } from '../bin/new-agent.ts';
+import { runCli } from '../envs/data/cli.ts';
+import { simMain } from '../envs/sim/cli.ts';
 import { codeBlocks, shellCommands, words } from './readme-blocks.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -67,10 +68,21 @@ function agentFiles(): Record<string, string> {
   return { './mine.ts': mine, './lowest-ids.ts': path.join(ROOT, 'examples/lowest-ids.ts'), './linear.ts': path.join(ROOT, 'examples/linear.ts') };
 }
 
-function helpOf(args: string[]): string {
-  const r = spawnSync(process.execPath, ['--conditions=prorec-gym-source', '--import', import.meta.resolve('tsx'), path.join(ROOT, 'bin/prorec-gym.ts'), ...args, '--help'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout + r.stderr;
+/** The --help text of `prorec-gym <command> <subcommand>`, in this process (stdout captured). */
+async function helpOf(args: string[]): Promise<string> {
+  let text = '';
+  const write = process.stdout.write.bind(process.stdout);
+  const log = console.log;
+  process.stdout.write = ((t: string) => ((text += t), true)) as typeof process.stdout.write;
+  console.log = (...xs: unknown[]) => void (text += `${xs.join(' ')}\n`);
+  try {
+    const code = args[0] === 'sim' ? await simMain([...args.slice(1), '--help']) : await runCli([...args.slice(1), '--help'], { out: (t) => void (text += t), err: (t) => void (text += t) });
+    assert.equal(code, 0, text);
+  } finally {
+    process.stdout.write = write;
+    console.log = log;
+  }
+  return text;
 }
 
 test('every shell command of the README is a real command with real options; bench commands parse and plan', async () => {
@@ -104,7 +116,7 @@ test('every shell command of the README is a real command with real options; ben
           planned += 1;
         } else if (command === 'data' || command === 'sim') {
           const key = `${command} ${args[0]}`;
-          if (!helps.has(key)) helps.set(key, helpOf([command, args[0]]));
+          if (!helps.has(key)) helps.set(key, await helpOf([command, args[0]]));
           for (const option of args.filter((a) => a.startsWith('--'))) assert.ok(helps.get(key)!.includes(option), `${where}: ${option} is not an option of '${key}'`);
         } else {
           assert.ok(['report', 'new-agent'].includes(command), `${where}: unknown command '${command}'`);
