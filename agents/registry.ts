@@ -64,7 +64,9 @@ export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<A
     // One line: the error's first line (a syntax error's message names the place).
     throw new AgentModuleError(file, `could not be loaded: ${(e as Error).name}: ${String((e as Error).message).split('\n')[0]}`);
   }
-  const f = mod.default;
+  // A TypeScript module of a CommonJS project (package.json without "type": "module") is compiled to
+  // CommonJS by the loader: its default export then sits at `default.default`.
+  const f = isFactory(mod.default) ? mod.default : (mod.default as Record<string, unknown> | undefined)?.default;
   if (!isFactory(f)) throw new AgentModuleError(file, 'the default export is not an agent factory ({ name, description, create })');
   return f;
 }

@@ -12,8 +12,6 @@
  * Exit codes: 0 success, 1 a run failed (or merge found a conflict or a missing shard), 2 bad input
  * (unknown env/agent/suite, invalid option or file).
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -25,14 +23,16 @@ import { writeFileAtomic, writeJsonAtomic } from '../envs/io.ts';
 import { ValidationError } from '../envs/validate.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
 import { mergeMain, MergeError, type Manifest } from './merge.ts';
+import { runSummary } from './progress.ts';
 import { readResults, readResultsLenient } from './results.ts';
-import { runPlan, type CodeVersion } from './runner.ts';
+import { runPlan } from './runner.ts';
 import type { ResultFile } from './schema.ts';
 import { specificityMain } from './specificity.ts';
 import { varianceMain } from './estimator-variance.ts';
+import { codeVersion } from './version.ts';
 import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export { codeVersion };
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -48,17 +48,6 @@ export const STDIO: Io = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
 };
-
-export function codeVersion(): CodeVersion {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
-  let commit: string | null = null;
-  try {
-    commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || null;
-  } catch {
-    commit = null; // not a git checkout (an installed package): recorded as unknown
-  }
-  return { package: pkg.name, version: pkg.version, commit };
-}
 
 function parseJsonOption(name: string, text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
@@ -161,6 +150,7 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
     progress: argv.progress,
     label: plan.suite,
     log: (l) => io.err(`${l}\n`),
+    interruptible: true,
   });
   writeManifest(argv.out, plan, shard, runs, new Map(report.outcomes.map((o) => [o.run.index, { status: o.status, error: o.error }])));
   for (const o of report.outcomes) {
@@ -173,9 +163,9 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
   for (const u of unreadable) io.err(`not in the leaderboard: ${u}\n`);
   const leaderboard = results.length > 0 ? path.join(argv.out, 'leaderboard.md') : null;
   if (results.length > 0) io.out(writeLeaderboard(argv.out, results));
-  const count = (s: string) => report.outcomes.filter((o) => o.status === s).length;
+  const count = (status: string) => report.outcomes.filter((o) => o.status === status).length;
   io.err(
-    `${count('done')} run, ${count('skipped')} skipped, ${report.failed.length} failed in ${report.seconds.toFixed(1)}s; ` +
+    `${runSummary({ done: count('done'), skipped: count('skipped'), failed: count('failed') }, report.seconds)}; ` +
       (leaderboard ? `leaderboard of ${results.length} result files: ${leaderboard}\n` : 'no leaderboard written (no result files)\n'),
   );
   if (report.failed.length > 0) {
@@ -200,7 +190,7 @@ export function buildCli(args: string[]) {
     .option('budget', { type: 'string', describe: "one of the suite's budgets (smoke, standard, paper); default: the suite's" })
     .option('env', { type: 'string', describe: `only this environment (${listEnvs().map((e) => e.id).join(', ')}); added when the suite lacks it` })
     .option('seeds', { type: 'number', describe: "number of seeds (seed-start, seed-start+1, ...); default: the suite's seeds" })
-    .option('seed-start', { type: 'number', describe: 'first seed (default 1)' })
+    .option('seed-start', { type: 'number', describe: 'first seed, 0 or more (default 1)' })
     .option('episodes', { type: 'number', describe: "evaluation cases per seed (0: the whole split); default: the budget's" })
     .option('split', { type: 'string', choices: ['test', 'valid'], describe: 'evaluation split (default test)' })
     .option('out', { type: 'string', default: 'runs', describe: 'output folder: OUT/results/*.json, OUT/leaderboard.{json,md}' })
@@ -221,7 +211,8 @@ export function buildCli(args: string[]) {
         if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${k} must be a positive integer, got ${v}`);
       }
       if (a.episodes !== undefined && !(Number.isInteger(a.episodes) && a.episodes >= 0)) throw new UsageError(`--episodes must be a non-negative integer, got ${a.episodes}`);
-      if (a['seed-start'] !== undefined && !Number.isInteger(a['seed-start'])) throw new UsageError(`--seed-start must be an integer, got ${a['seed-start']}`);
+      // Seeds name result files (…__seed3.json): a negative one would read as "seed-3".
+      if (a['seed-start'] !== undefined && !(Number.isInteger(a['seed-start']) && a['seed-start'] >= 0)) throw new UsageError(`--seed-start must be a non-negative integer, got ${a['seed-start']}`);
       if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs >= 0)) throw new UsageError(`--epochs must be a non-negative integer, got ${a.epochs}`);
       if (a.shard !== undefined) parseShard(a.shard);
       return true;

@@ -13,7 +13,7 @@ import { stableHash } from '../envs/hash.ts';
 import { flatMetrics, metricInfo, sortMetricNames, HEADLINE_METRICS } from './metrics.ts';
 import type { ResultFile } from './schema.ts';
 import { bootstrapCI, iqm, summarize } from './stats.ts';
-import { renderTable } from './table.ts';
+import { renderTable, wrapText } from './table.ts';
 
 export const LEADERBOARD_VERSION = 1;
 
@@ -218,6 +218,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
         out.push(`| ${mdEscape(e.label)}${e.usesSimulator ? ' (oracle)' : ''} | ${e.seeds.length} | ${cells.join(' | ')} |`);
       }
       out.push('');
+      if (title === 'Metrics@K') out.push(mdEscape(AT_K_NOTE), '');
     }
   }
   return out.join('\n');
@@ -225,7 +226,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
 
 /** A compact terminal table of the headline metrics (mean ± 95% t half-width, as before). */
 export function leaderboardTerminal(lb: Leaderboard): string {
-  const cols = ['ioi', 'specificIoi', 'targetPercentile', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.specificIoi', 'eval.ior'];
+  const cols = ['ioi', 'specificIoi', 'targetPercentile', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.specificIoi', 'eval.targetPercentile', 'eval.ior', 'eval.ctr', 'eval.success'];
   const rows: string[][] = [];
   const warnings = lb.envs.flatMap((env) => env.warnings.map((w) => `warning (${env.id}): ${w}\n`));
   for (const env of lb.envs) {
@@ -243,10 +244,21 @@ export function leaderboardTerminal(lb: Leaderboard): string {
       ]);
     }
   }
+  const hasAtK = lb.envs.some((env) => env.entries.some((e) => Object.keys(e.metrics).some((m) => m.includes('@'))));
   return (
-    renderTable(['env', 'agent', 'seeds', 'IoI', 'specific IoI', 'percentile', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval specific', 'eval IoR'], rows) +
+    renderTable(['env', 'agent', 'seeds', 'IoI', 'specific IoI', 'percentile', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval specific', 'eval percentile', 'eval IoR', 'eval CTR', 'eval success'], rows) +
     'mean ± 95% CI (t) over seeds (n = 1: one seed, no interval); specific IoI = IoI minus a random target\'s; percentile = the target\'s among all items by IoI (0.5: blind to it);\n' +
     'eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
+    (hasAtK ? `${wrapText(AT_K_NOTE)}\n` : '') +
     warnings.join('')
   );
 }
+
+/**
+ * Why metrics@1 differ from the headline metrics: they are another decoding of the same agent.
+ * Shown under every table that has both.
+ */
+export const AT_K_NOTE =
+  'metrics@K (leaderboard.md, report) score the paths of the agent\'s proposePaths, replayed from the start of each case; ' +
+  'the columns above score act, step by step. They are different decodings: the policy agents propose by beam search, whose paths end only ' +
+  'when p(STOP) >= 0.5, while act is greedy over items and STOP, so K = 1 is not the path scored above and IoI@1 differs from IoI.';

@@ -1,9 +1,12 @@
 /**
  * Progress of a suite: on a terminal, a bar with ETA for the suite and one per run in flight
  * (one per worker); otherwise (CI, pipes) plain lines: one per finished run with the suite's
- * progress and ETA, and at most one line every `plainEverySeconds` per run in flight.
+ * progress and ETA, and at most one line every `plainEverySeconds` per run in flight, named by
+ * the run. ETAs as in envs/progress.ts (measured from the first step of work, none before there is
+ * a rate); durations as `1m05s`.
  */
 import cliProgress from 'cli-progress';
+import { EtaEstimator, formatDuration } from '../envs/progress.ts';
 import type { RunPhase } from './evaluate.ts';
 
 export interface SuiteProgress {
@@ -25,12 +28,8 @@ export interface SuiteProgressOptions {
   plain?: boolean;
   /** Where plain lines go (default: the stream). Terminal bars always draw on the stream. */
   write?: (line: string) => void;
-}
-
-function fmtSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  if (s < 90) return `${s.toFixed(0)}s`;
-  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  /** The clock, in milliseconds (tests). */
+  now?: () => number;
 }
 
 export function suiteProgress(label: string, total: number, opts: SuiteProgressOptions = {}): SuiteProgress {
@@ -38,30 +37,34 @@ export function suiteProgress(label: string, total: number, opts: SuiteProgressO
   const enabled = opts.enabled !== false;
   const write = opts.write ?? ((line: string) => void stream.write(`${line}\n`));
   if (!enabled) return { start() {}, update() {}, finish() {}, log: write, stop() {} };
-  const started = Date.now();
+  const now = opts.now ?? Date.now;
+  const started = now();
   let finished = 0;
+  /** The suite's ETA: the mean time per finished run (set-up included) times the runs left. */
+  const suiteEta = () => (finished > 0 && finished < total ? formatDuration((((now() - started) / 1000) * (total - finished)) / finished) : null);
 
   if (!opts.plain && stream.isTTY && !process.env.CI) {
     // forceRedraw: cli-progress redraws a bar only when its text changed, so after a log line (which
-    // shifts the bars down one line) an unchanged bar would stay hidden under the next one.
+    // shifts the bars down one line) an unchanged bar would stay hidden under the next one. ETAs
+    // are ours ({eta_text}): cli-progress's is 'NULL' (printed "LLs") until two updates differ.
     const multi = new cliProgress.MultiBar(
-      { stream, hideCursor: true, clearOnComplete: false, etaBuffer: 50, forceRedraw: true, format: '{name} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {message}' },
+      { stream, hideCursor: true, clearOnComplete: false, forceRedraw: true, format: '{name} [{bar}] {percentage}% | {value}/{total} | ETA {eta_text} | {message}' },
       cliProgress.Presets.shades_classic,
     );
-    const suiteBar = multi.create(total, 0, { name: `suite ${label}`.padEnd(32), message: '' });
-    const bars = new Map<number, { bar: cliProgress.SingleBar; what: string; phase: RunPhase | null }>();
+    const suiteBar = multi.create(total, 0, { name: `suite ${label}`.padEnd(32), message: '', eta_text: '-' });
+    const bars = new Map<number, { bar: cliProgress.SingleBar; what: string; phase: RunPhase | null; eta: EtaEstimator }>();
     let lastDraw = 0;
     return {
       start(slot, what) {
         let b = bars.get(slot);
         if (!b) {
-          b = { bar: multi.create(1, 0, { name: '', message: '' }), what, phase: null };
+          b = { bar: multi.create(1, 0, { name: '', message: '', eta_text: '-' }), what, phase: null, eta: new EtaEstimator(1, now) };
           bars.set(slot, b);
         }
         b.what = what;
         b.phase = null;
         b.bar.setTotal(1);
-        b.bar.update(0, { name: `  ${what}`.slice(0, 32).padEnd(32), message: 'starting' });
+        b.bar.update(0, { name: `  ${what}`.slice(0, 32).padEnd(32), message: 'starting', eta_text: '-' });
       },
       update(slot, phase, done, t, message) {
         const b = bars.get(slot);
@@ -69,21 +72,23 @@ export function suiteProgress(label: string, total: number, opts: SuiteProgressO
         if (b.phase !== phase) {
           // A new phase restarts the bar, so its ETA is the phase's.
           b.phase = phase;
-          b.bar.start(t, 0, { name: `  ${b.what}`.slice(0, 32).padEnd(32), message: phase });
+          b.eta = new EtaEstimator(t, now);
+          b.bar.start(t, 0, { name: `  ${b.what}`.slice(0, 32).padEnd(32), message: phase, eta_text: '-' });
         }
-        b.bar.update(done, { message: message ? `${phase}: ${message}` : phase });
+        const e = b.eta.update(done);
+        b.bar.update(done, { message: message ? `${phase}: ${message}` : phase, eta_text: e === null ? '-' : formatDuration(e) });
         // A run in this thread keeps the event loop busy, so the bars' timer rarely fires: draw now
         // and then from here.
-        if (Date.now() - lastDraw > 200) {
-          lastDraw = Date.now();
+        if (now() - lastDraw > 200) {
+          lastDraw = now();
           multi.update();
         }
       },
       finish(slot, what, outcome) {
         finished += 1;
-        suiteBar.update(finished, { message: `${what} ${outcome}` });
+        suiteBar.update(finished, { message: `${what} ${outcome}`, eta_text: suiteEta() ?? '-' });
         const b = bars.get(slot);
-        if (b) b.bar.update(b.bar.getTotal(), { message: outcome });
+        if (b) b.bar.update(b.bar.getTotal(), { message: outcome, eta_text: '-' });
       },
       log(line) {
         // A line wider than the terminal wraps and throws the bars' redraw off: cut it.
@@ -97,29 +102,43 @@ export function suiteProgress(label: string, total: number, opts: SuiteProgressO
   }
 
   const every = (opts.plainEverySeconds ?? 10) * 1000;
-  const lastLine = new Map<number, number>();
-  const runStart = new Map<number, number>();
+  const runs = new Map<number, { what: string; start: number; lastLine: number; phase: RunPhase | null; eta: EtaEstimator }>();
   return {
-    start(slot) {
-      runStart.set(slot, Date.now());
-      lastLine.set(slot, Date.now());
+    start(slot, what) {
+      runs.set(slot, { what, start: now(), lastLine: now(), phase: null, eta: new EtaEstimator(1, now) });
     },
     update(slot, phase, done, t, message) {
-      const now = Date.now();
-      if (now - (lastLine.get(slot) ?? 0) < every) return;
-      lastLine.set(slot, now);
-      const elapsed = (now - (runStart.get(slot) ?? started)) / 1000;
-      const eta = done > 0 ? (elapsed * (t - done)) / done : NaN;
-      write(`  [worker ${slot}] ${phase} ${done}/${t} elapsed ${fmtSeconds(elapsed)}${done > 0 ? ` eta ${fmtSeconds(eta)} (phase)` : ''}${message ? ` ${message}` : ''}`);
+      const r = runs.get(slot);
+      if (!r) return;
+      if (r.phase !== phase) {
+        r.phase = phase;
+        r.eta = new EtaEstimator(t, now);
+      }
+      const e = r.eta.update(done);
+      if (now() - r.lastLine < every) return;
+      r.lastLine = now();
+      write(`  ${r.what}: ${phase} ${done}/${t} elapsed ${formatDuration((now() - r.start) / 1000)}${e !== null ? ` eta ${formatDuration(e)} (${phase})` : ''}${message ? ` ${message}` : ''}`);
     },
     finish(slot, what, outcome) {
       finished += 1;
-      const elapsed = (Date.now() - started) / 1000;
-      const eta = (elapsed * (total - finished)) / finished;
-      const took = runStart.has(slot) ? ` in ${fmtSeconds((Date.now() - runStart.get(slot)!) / 1000)}` : '';
-      write(`suite ${label}: ${finished}/${total} (${((100 * finished) / total).toFixed(0)}%) elapsed ${fmtSeconds(elapsed)} eta ${fmtSeconds(eta)}: ${what} ${outcome}${outcome === 'done' ? took : ''}`);
+      const r = runs.get(slot);
+      const took = r && r.what === what ? ` in ${formatDuration((now() - r.start) / 1000)}` : '';
+      const eta = suiteEta();
+      write(`suite ${label}: ${finished}/${total} (${((100 * finished) / total).toFixed(0)}%) elapsed ${formatDuration((now() - started) / 1000)}${eta ? ` eta ${eta}` : ''}: ${what} ${outcome}${outcome === 'done' ? took : ''}`);
+      runs.delete(slot);
     },
     log: write,
     stop() {},
   };
+}
+
+/**
+ * The closing line of a bench invocation: how many runs were done, skipped (their result files
+ * were complete) and failed, and the wall time.
+ */
+export function runSummary(counts: { done: number; skipped: number; failed: number }, seconds: number): string {
+  const total = counts.done + counts.skipped + counts.failed;
+  if (total === 0) return `no runs to do (the plan or this shard is empty); ${formatDuration(seconds)}`;
+  const runs = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
+  return `${runs(total)}: ${counts.done} done, ${counts.skipped} skipped (result file already complete), ${counts.failed} failed, in ${seconds < 60 ? `${seconds.toFixed(1)}s` : formatDuration(seconds)}`;
 }

@@ -18,11 +18,9 @@ import { suiteProgress, type SuiteProgress } from './progress.ts';
 import { ResultFileSchema, type ResultFile } from './schema.ts';
 import type { PlannedRun } from './suite.ts';
 
-export interface CodeVersion {
-  package: string;
-  version: string;
-  commit: string | null;
-}
+import type { CodeVersion } from './version.ts';
+
+export type { CodeVersion };
 
 export interface RunnerOptions {
   out: string;
@@ -35,6 +33,12 @@ export interface RunnerOptions {
   /** Label of the suite progress bar. */
   label?: string;
   log?: (line: string) => void;
+  /**
+   * Handle Ctrl-C (SIGINT) while the plan runs: print which runs are complete and kept, which were
+   * in flight and lost, and how to resume, then exit with code 130. For command-line use only (the
+   * process exits); off by default.
+   */
+  interruptible?: boolean;
 }
 
 export interface RunOutcome {
@@ -108,6 +112,13 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
   const progress = suiteProgress(o.label ?? 'runs', pending.length, { enabled: o.progress !== false, write: o.log });
   const jobs = Math.max(1, Math.min(o.jobs ?? 1, pending.length));
   let backend: string | null = null;
+  const inFlight = new Set<PlannedRun>();
+  const onInterrupt = () => {
+    progress.stop();
+    process.stderr.write(`\n${interruptMessage(runs, outcomes, inFlight, o.out)}\n`);
+    process.exit(130);
+  };
+  if (o.interruptible) process.once('SIGINT', onInterrupt);
   try {
     if (pending.length === 0) {
       // nothing to do
@@ -117,6 +128,7 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
       for (const run of pending) {
         const t = performance.now();
         progress.start(1, describeRun(run));
+        inFlight.add(run);
         try {
           const result = await executeRun(run, {
             out: o.out,
@@ -132,13 +144,16 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
           outcomes.set(run.index, { run, status: 'failed', result: null, error, seconds: (performance.now() - t) / 1000 });
           progress.finish(1, describeRun(run), 'FAILED');
           progress.log(`${describeRun(run)} failed: ${(e as Error).message}`);
+        } finally {
+          inFlight.delete(run);
         }
       }
     } else {
-      backend = await runInWorkers(pending, jobs, o, progress, outcomes);
+      backend = await runInWorkers(pending, jobs, o, progress, outcomes, inFlight);
     }
   } finally {
     progress.stop();
+    process.off('SIGINT', onInterrupt);
   }
   const all = runs.map((r) => outcomes.get(r.index)!);
   return {
@@ -148,6 +163,27 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
     backend,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * What an interrupted plan leaves behind: the runs complete (their result files are kept, and a
+ * rerun of the same command skips them), the runs that were in flight (lost; they rerun from the
+ * start, or from their own checkpoint when their agent config names one) and the runs not started.
+ */
+export function interruptMessage(runs: readonly PlannedRun[], outcomes: ReadonlyMap<number, RunOutcome>, inFlight: ReadonlySet<PlannedRun>, out: string): string {
+  const complete = runs.filter((r) => ['done', 'skipped'].includes(outcomes.get(r.index)?.status ?? ''));
+  const failed = runs.filter((r) => outcomes.get(r.index)?.status === 'failed');
+  const notStarted = runs.length - complete.length - failed.length - inFlight.size;
+  const list = (rs: Iterable<PlannedRun>) => [...rs].map((r) => `    ${path.join(out, r.file)}`).join('\n');
+  const lines = [`interrupted: ${complete.length} of ${runs.length} runs complete${complete.length ? `, their result files kept:\n${list(complete)}` : ''}`];
+  if (inFlight.size) lines.push(`  lost (in flight, no result file written): ${[...inFlight].map(describeRun).join(', ')}`);
+  if (failed.length) lines.push(`  failed before the interrupt: ${failed.map(describeRun).join(', ')}`);
+  if (notStarted > 0) lines.push(`  not started: ${notStarted}`);
+  lines.push(
+    `To resume, run the same command again: complete runs are skipped (same config hash), the others run${inFlight.size ? ' (an agent whose config names a checkpoint resumes training from it)' : ''}.`,
+    `No leaderboard was written for this invocation; \`bench leaderboard ${out}\` builds one from the result files there.`,
+  );
+  return lines.join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,9 +203,10 @@ export type WorkerMessage =
 export type WorkerRequest = { type: 'run'; run: PlannedRun; out: string; code: CodeVersion } | { type: 'exit' };
 
 const WORKER_BOOT = new URL('./worker-boot.mjs', import.meta.url);
-const WORKER_ENTRY = new URL('./worker.ts', import.meta.url).href;
+// '.ts' when run from source, '.js' in the built package.
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
 
-function runInWorkers(pending: readonly PlannedRun[], jobs: number, o: RunnerOptions, progress: SuiteProgress, outcomes: Map<number, RunOutcome>): Promise<string | null> {
+function runInWorkers(pending: readonly PlannedRun[], jobs: number, o: RunnerOptions, progress: SuiteProgress, outcomes: Map<number, RunOutcome>, inFlight: Set<PlannedRun>): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const queue = [...pending];
     let backend: string | null = null;
@@ -193,12 +230,14 @@ function runInWorkers(pending: readonly PlannedRun[], jobs: number, o: RunnerOpt
           return;
         }
         current = { run, t: performance.now() };
+        inFlight.add(run);
         progress.start(slot, describeRun(run));
         worker.postMessage({ type: 'run', run, out: o.out, code: o.code } satisfies WorkerRequest);
       };
       const settleCurrent = (status: 'done' | 'failed', result: ResultFile | null, error?: string) => {
         if (!current) return;
         const { run, t } = current;
+        inFlight.delete(run);
         outcomes.set(run.index, { run, status, result, error, seconds: (performance.now() - t) / 1000 });
         progress.finish(slot, describeRun(run), status === 'done' ? 'done' : 'FAILED');
         if (error) progress.log(`${describeRun(run)} failed: ${error.split('\n')[0]}`);

@@ -1,7 +1,11 @@
 // Worker-thread bootstrap: TypeScript loader hooks registered in the main thread do not reach
-// worker threads, so each worker registers tsx itself, then loads its TypeScript entry.
+// worker threads, so each worker registers tsx itself (for its own entry when run from source, and
+// for plug-in agents written in TypeScript, `--agent ./my-agent.ts`, in ES-module and CommonJS
+// projects alike), then loads its entry.
 import { workerData } from 'node:worker_threads';
-import { register } from 'tsx/esm/api';
+import { register as registerCjs } from 'tsx/cjs/api';
+import { register as registerEsm } from 'tsx/esm/api';
 
-register();
+registerCjs();
+registerEsm();
 await import(workerData.entry);

@@ -2,29 +2,34 @@
  * The HTML report of a result folder: DIR/report.html, one self-contained file (inline CSS and
  * SVG, no script, no network: a Content-Security-Policy forbids loading anything).
  *
- * It reads only result files (DIR/results/*.json, validated) and shows per environment: the
- * leaderboard with 95% bootstrap intervals and IQMs, bar charts with error bars per metric,
- * metrics@K, learning curves (return, path length, KL, ... when the results have curves), example
- * paths per agent with item titles and attributes (from the result files' `examples`), and the
- * metadata of every run. Rendering: Handlebars in strict mode (a missing field is an error) with
- * HTML escaping of all data; plots from plots.ts.
+ * It reads only result files (DIR/results/*.json, validated) and shows per environment, first the
+ * two plots researchers look for (IoI against CTR per agent: the trade-off; path length over
+ * training per agent: where the length shortcut shows), a warning when rows of one table differ
+ * in seeds or test cases, then the leaderboard with 95% bootstrap intervals and IQMs, metrics@K,
+ * bar charts with error bars per metric, learning curves (return, path length, KL, ...; counters
+ * such as epoch numbers are not curves, and logs with one point per run are a table of values),
+ * example paths per agent with item titles and attributes, and the metadata of every run.
+ * Rendering: Handlebars in strict mode (a missing field is an error) with HTML escaping of all
+ * data; plots from plots.ts.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { writeFileAtomic } from '../envs/io.ts';
-import { buildLeaderboard, groupLabels, groupResults, type EnvGroup, type Leaderboard, type MetricAggregate } from '../benchmarks/leaderboard.ts';
+import { AT_K_NOTE, buildLeaderboard, groupLabels, groupResults, type EnvGroup, type Leaderboard, type MetricAggregate } from '../benchmarks/leaderboard.ts';
 import { HEADLINE_METRICS, metricInfo } from '../benchmarks/metrics.ts';
 import { readResults } from '../benchmarks/results.ts';
 import type { ResultFile } from '../benchmarks/schema.ts';
-import { atKChartSpec, barChartSpec, curveChartSpec, renderSvg, type CurveDatum } from './plots.ts';
+import { atKChartSpec, barChartSpec, curveChartSpec, renderSvg, tradeoffChartSpec, type CurveDatum, type TradeoffDatum } from './plots.ts';
 
 const TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'template.hbs');
 
 /** Curve keys shown first: return, path length (where the length shortcut shows), KL. */
 const CURVE_PRIORITY = [/return/i, /length/i, /\bkl\b|kl[_/]|_kl|\/kl/i];
 const MAX_CURVE_CHARTS = 9;
+/** Logged counters and timings: bookkeeping, not learning curves (e.g. supervised/epoch against the step). */
+const BOOKKEEPING_KEY = /(^|\/)(epoch|epochs|bestEpoch|seconds|step|update|updates)$/i;
 const MAX_EXAMPLES = 3;
 
 export interface ReportOptions {
@@ -86,6 +91,27 @@ function fmt(v: number | null | undefined, digits: number): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
 }
 
+/** Per agent and step, the mean of one logged key over seeds, with the band from the lowest to the highest seed. */
+function curveData(g: EnvGroup, labels: Map<string, string>, series: string, key: string): CurveDatum[] {
+  const data: CurveDatum[] = [];
+  for (const [groupKey, rs] of g.groups) {
+    const label = labels.get(groupKey)!;
+    const bySteps = new Map<number, number[]>();
+    for (const r of rs) for (const p of r.curves[series] ?? []) if (typeof p[key] === 'number' && Number.isFinite(p[key]) && typeof p.step === 'number') bySteps.set(p.step, [...(bySteps.get(p.step) ?? []), p[key]]);
+    for (const [step, vs] of [...bySteps].sort((a, b) => a[0] - b[0])) data.push({ agent: label, step, mean: vs.reduce((a, b) => a + b, 0) / vs.length, lo: Math.min(...vs), hi: Math.max(...vs) });
+  }
+  return data;
+}
+
+/** A warning when the rows of an environment's tables were measured on different seeds or numbers of test cases. */
+function comparabilityWarning(lb: Leaderboard['envs'][number]): string | null {
+  const describe = (e: Leaderboard['envs'][number]['entries'][number]) => `seeds ${e.seeds.join(', ')}; ${e.episodes} test cases`;
+  const kinds = new Map<string, string[]>();
+  for (const e of lb.entries) kinds.set(describe(e), [...(kinds.get(describe(e)) ?? []), e.label]);
+  if (kinds.size < 2) return null;
+  return `These rows were not measured alike, yet the tables rank them together: ${[...kinds].map(([what, labels]) => `${labels.join(', ')} (${what})`).join(' · ')}. Rerun the odd ones with the same seeds and --episodes before comparing them.`;
+}
+
 /** The view model of one environment's section. */
 async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   const groups = g.groups;
@@ -93,15 +119,52 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   const all = Object.keys(Object.assign({}, ...lb.entries.map((e) => e.metrics)));
   const headline = (HEADLINE_METRICS as readonly string[]).filter((m) => all.includes(m));
   const atKMetrics = all.filter((m) => m.includes('@'));
+  // Two leaderboard tables (under the reward simulator, under the evaluator): one table of every
+  // headline metric with its interval is wider than a 1400 px window.
+  const rewardColumns = headline.filter((m) => !m.startsWith('eval.'));
+  const evalColumns = headline.filter((m) => m.startsWith('eval.'));
   const rows = lb.entries.map((e) => ({
     label: e.label,
     oracle: e.usesSimulator,
     seeds: e.seeds.length,
     episodes: e.episodes,
-    cells: headline.map((m) => cellFor(e.metrics[m], m, lb.entries.length > 1 && lb.rankings[m]?.[0] === e.label)),
-    iqm: headline.map((m) => fmt(e.metrics[m]?.iqm, metricInfo(m).digits)),
+    cells: rewardColumns.map((m) => cellFor(e.metrics[m], m, lb.entries.length > 1 && lb.rankings[m]?.[0] === e.label)),
+    evalCells: evalColumns.map((m) => cellFor(e.metrics[m], m, lb.entries.length > 1 && lb.rankings[m]?.[0] === e.label)),
+    iqm: rewardColumns.map((m) => fmt(e.metrics[m]?.iqm, metricInfo(m).digits)),
+    evalIqm: evalColumns.map((m) => fmt(e.metrics[m]?.iqm, metricInfo(m).digits)),
   }));
   const atK = atKTables(lb, atKMetrics);
+  const bySeed = [...groups.values()].flat();
+  const first = bySeed[0];
+
+  // The plots read first: IoI against CTR per agent (under each simulator), path length over training.
+  const lead: Chart[] = [];
+  const sameSimulator = first.env.evaluator === null || first.env.evaluator === first.env.simulator;
+  for (const prefix of sameSimulator ? [''] : ['', 'eval.']) {
+    const data: TradeoffDatum[] = lb.entries
+      .filter((e) => e.metrics[`${prefix}ioi`] && e.metrics[`${prefix}ctr`])
+      .map((e) => {
+        const x = e.metrics[`${prefix}ctr`];
+        const y = e.metrics[`${prefix}ioi`];
+        return { agent: e.label, x: x.mean, xlo: x.ci95?.[0] ?? null, xhi: x.ci95?.[1] ?? null, y: y.mean, ylo: y.ci95?.[0] ?? null, yhi: y.ci95?.[1] ?? null };
+      });
+    const where = prefix ? 'the evaluator simulator' : 'the reward simulator';
+    if (data.length > 0) {
+      lead.push({
+        svg: await renderSvg(tradeoffChartSpec(data, { x: 'CTR (mean acceptance probability)', y: 'IoI (increase of log p(target))' })),
+        name: `${prefix}IoI against ${prefix}CTR`,
+        caption: `the trade-off under ${where}: feasibility (CTR, right is better) against effectiveness (IoI, up is better); mean over seeds, bars: 95% bootstrap intervals`,
+      });
+    }
+  }
+  const lengthCurve = curveData(g, labels, 'train', 'length');
+  if (new Set(lengthCurve.map((d) => d.step)).size > 1) {
+    lead.push({
+      svg: await renderSvg(curveChartSpec(lengthCurve, { yTitle: 'path length' })),
+      name: 'path length over training',
+      caption: 'mean path length of the training rollouts per update (line: mean over seeds; band: lowest to highest seed); a drift to maxLength is the length shortcut',
+    });
+  }
 
   // Bar charts with error bars, one per headline metric.
   const charts: Chart[] = [];
@@ -109,7 +172,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     // No error bar for a single seed (ci95 null): lo/hi null draw nothing.
     const data = lb.entries.filter((e) => e.metrics[m]).map((e) => ({ agent: e.label, mean: e.metrics[m].mean, lo: e.metrics[m].ci95?.[0] ?? null, hi: e.metrics[m].ci95?.[1] ?? null }));
     if (data.length === 0) continue;
-    charts.push({ svg: await renderSvg(barChartSpec(data)), name: m, caption: metricInfo(m).label });
+    const allZero = data.every((d) => d.mean === 0 && d.lo === 0 && d.hi === 0);
+    charts.push({ svg: await renderSvg(barChartSpec(data)), name: m, caption: `${metricInfo(m).label}${allZero ? ' (0 for every agent)' : ''}` });
   }
   // Metrics@K against K (reward simulator): IoI, IoR, CTR.
   const atKCharts: Chart[] = [];
@@ -123,15 +187,15 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     if (data.length > 0) atKCharts.push({ svg: await renderSvg(atKChartSpec(data)), name: `${base}@K`, caption: `${metricInfo(base).label}: best (solid) and mean (dashed) of the first K candidates, mean over seeds` });
   }
 
-  // Learning curves: per curve series and key, the mean over seeds at each step, band = min..max over seeds.
+  // Learning curves: per curve series and key with more than one step, the mean over seeds at each
+  // step, band = min..max over seeds. Counters are skipped; keys logged once per run (summaries
+  // such as the best epoch) are a table of values.
   const curveKeys = new Map<string, Set<string>>();
-  for (const rs of groups.values()) {
-    for (const r of rs) {
-      for (const [series, points] of Object.entries(r.curves)) {
-        const keys = curveKeys.get(series) ?? new Set<string>();
-        for (const p of points) for (const k of Object.keys(p)) if (k !== 'step') keys.add(k);
-        curveKeys.set(series, keys);
-      }
+  for (const r of bySeed) {
+    for (const [series, points] of Object.entries(r.curves)) {
+      const keys = curveKeys.get(series) ?? new Set<string>();
+      for (const p of points) for (const k of Object.keys(p)) if (k !== 'step' && !BOOKKEEPING_KEY.test(k)) keys.add(k);
+      curveKeys.set(series, keys);
     }
   }
   const priority = (k: string) => {
@@ -140,24 +204,33 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   };
   const curveList = [...curveKeys].flatMap(([series, keys]) => [...keys].map((key) => ({ series, key }))).sort((a, b) => priority(a.key) - priority(b.key) || a.series.localeCompare(b.series) || a.key.localeCompare(b.key));
   const curves: Chart[] = [];
-  for (const { series, key } of curveList.slice(0, MAX_CURVE_CHARTS)) {
-    const data: CurveDatum[] = [];
-    for (const [groupKey, rs] of groups) {
-      const label = labels.get(groupKey)!;
-      const bySteps = new Map<number, number[]>();
-      for (const r of rs) for (const p of r.curves[series] ?? []) if (typeof p[key] === 'number' && Number.isFinite(p[key]) && typeof p.step === 'number') bySteps.set(p.step, [...(bySteps.get(p.step) ?? []), p[key]]);
-      for (const [step, vs] of [...bySteps].sort((a, b) => a[0] - b[0])) data.push({ agent: label, step, mean: vs.reduce((a, b) => a + b, 0) / vs.length, lo: Math.min(...vs), hi: Math.max(...vs) });
+  const summaries: { series: string; key: string; values: { label: string; value: string }[] }[] = [];
+  for (const { series, key } of curveList) {
+    const data = curveData(g, labels, series, key);
+    if (data.length === 0) continue;
+    const steps = new Map<string, Set<number>>();
+    for (const d of data) steps.set(d.agent, (steps.get(d.agent) ?? new Set()).add(d.step));
+    if ([...steps.values()].every((s) => s.size < 2)) {
+      summaries.push({ series, key, values: data.map((d) => ({ label: d.agent, value: fmt(d.mean, 4) })) });
+    } else if (curves.length < MAX_CURVE_CHARTS) {
+      curves.push({ svg: await renderSvg(curveChartSpec(data)), name: key, caption: `learning curve '${series}': mean over seeds, band from the lowest to the highest seed` });
     }
-    if (data.length > 0) curves.push({ svg: await renderSvg(curveChartSpec(data)), name: key, caption: `learning curve '${series}': mean over seeds, band from the lowest to the highest seed` });
   }
+  const summaryAgents = [...new Set(summaries.flatMap((s) => s.values.map((v) => v.label)))];
+  const summaryTable = {
+    columns: summaries.map((s) => s.key),
+    rows: summaryAgents.map((label) => ({ label, cells: summaries.map((s) => s.values.find((v) => v.label === label)?.value ?? '-') })),
+  };
 
   // Example paths: the cases of the lowest seed (the same cases for every agent at a seed).
-  const bySeed = [...groups.values()].flat();
   const seed = Math.min(...bySeed.map((r) => r.seed));
   const atSeed = [...groups].map(([key, rs]) => ({ label: labels.get(key)!, r: rs.find((x) => x.seed === seed) ?? null })).filter((x): x is { label: string; r: ResultFile } => x.r !== null);
   const item = (r: ResultFile, id: number) => {
     const info = r.examples.items[String(id)];
-    return { id, title: info?.title || `item ${id}`, attributes: info ? info.attributes.join(', ') : '' };
+    const title = info?.title || `item ${id}`;
+    // A title that already names the item's attributes (the synthetic world's do) is not followed by them again.
+    const attributes = info && !info.attributes.every((a) => title.includes(a)) ? info.attributes.join(', ') : '';
+    return { id, title, attributes };
   };
   const caseIndices = [...new Set(atSeed.flatMap((x) => x.r.examples.cases.map((c) => c.caseIndex)))].sort((a, b) => a - b).slice(0, MAX_EXAMPLES);
   const examples = caseIndices.map((ci) => {
@@ -184,7 +257,6 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     };
   });
 
-  const first = bySeed[0];
   return {
     id: lb.id,
     dataset: first.env.dataset,
@@ -192,14 +264,24 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     evaluator: first.env.evaluator ?? 'none',
     config: JSON.stringify(first.env.config),
     world: JSON.stringify(first.env.world),
-    columns: headline.map((m) => ({ name: m, label: metricInfo(m).label })),
+    warning: comparabilityWarning(lb) ?? '',
+    lead,
+    columns: rewardColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
+    evalColumns: evalColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
+    iqmColumns: rewardColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
+    evalIqmColumns: evalColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
+    hasEvalTable: evalColumns.length > 0 && !sameSimulator,
+    sameSimulatorNote: evalColumns.length > 0 && sameSimulator ? `The evaluator is the reward simulator here (${first.env.simulator}): the eval. metrics equal the ones above.` : '',
     rows,
     atK,
+    atKNote: AT_K_NOTE,
     hasAtK: atK.length > 0,
     charts,
     atKCharts,
     curves,
     hasCurves: curves.length > 0,
+    summaryTable,
+    hasSummaries: summaries.length > 0,
     examples,
     hasExamples: examples.length > 0,
   };

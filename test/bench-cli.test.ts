@@ -44,7 +44,8 @@ test('bench runs an agent over seeds, prints the table and writes valid result f
   const a = await bench(['--agent', 'popularity', '--seeds', '2', '--out', 'a', ...SMALL]);
   assert.equal(a.code, 0, a.err);
   assert.match(a.out, /popularity\s+2\s/);
-  assert.match(a.out, /IoI.*IoR.*CTR.*coherence.*length/);
+  assert.match(a.out, /IoI.*IoR.*CTR.*coherence.*length.*eval IoI.*eval IoR.*eval CTR.*eval success/);
+  assert.doesNotMatch(a.out, /metrics@K/, 'popularity proposes no candidate paths: no note about them');
   const files = readdirSync(path.join(work, 'a/results')).sort();
   assert.deepEqual(files, ['synthetic-v0__popularity__seed1.json', 'synthetic-v0__popularity__seed2.json']);
   const b = await bench(['--agent', 'popularity', '--seeds', '2', '--out', 'b', ...SMALL]);
@@ -71,6 +72,9 @@ test('an unknown env or agent lists the known ones and exits 2; a bad option nam
   const seeds = await bench(['--agent', 'random', '--seeds', '0']);
   assert.equal(seeds.code, 2);
   assert.match(seeds.err, /--seeds must be a positive integer/);
+  const negative = await bench(['--agent', 'random', '--seed-start', '-3']);
+  assert.equal(negative.code, 2, 'a negative seed would write …seed-3.json');
+  assert.match(negative.err, /--seed-start must be a non-negative integer, got -3/);
   const cfg = await bench(['--agent', 'random', '--agent-config', '{"pathLength":-1}']);
   assert.equal(cfg.code, 2);
   assert.match(cfg.err, /pathLength/);
@@ -111,4 +115,11 @@ test('a plug-in agent loads from a path', async () => {
   const notAgent = await bench(['--agent', './not-agent.ts']);
   assert.equal(notAgent.code, 2);
   assert.match(notAgent.err, /^bench: agent module .*not-agent\.ts: the default export is not an agent factory/);
+});
+
+test('the table explains why metrics@1 differ from the headline metrics when the agent proposes candidate paths', async () => {
+  const r = await bench(['--agent', path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts'), '--seeds', '1', '--out', 'atk', ...SMALL]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /metrics@K .* score the paths of the agent's proposePaths.*different decodings.*IoI@1 differs from IoI/s);
+  assert.match(readFileSync(path.join(work, 'atk/leaderboard.md'), 'utf8'), /### Metrics@K[\s\S]*different decodings/);
 });

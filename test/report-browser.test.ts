@@ -90,26 +90,38 @@ test('headless Chromium opens the report: no console errors, no requests, no scr
         evilShownAsText: document.body.textContent.includes('<script>window.__pwned = 1</script>'),
         examplePaths: document.querySelectorAll('.items.path').length,
         width: document.documentElement.scrollWidth,
+        lead: [...document.querySelectorAll('figure[data-lead]')].map((f) => f.getAttribute('data-lead')),
+        leadAboveTables: box(document.querySelector('figure[data-lead]')).bottom <= box(document.querySelector('table.leaderboard')).top,
       };
     })()`)) as {
       scripts: number; pwned: number | null; title: string; leaderboardRows: string[]; leaderboardCells: number; atKTables: number; runRows: number;
       charts: number; tinyCharts: number; bars: number[]; curves: string[]; evilShownAsText: boolean; examplePaths: number; width: number;
+      lead: string[]; leadAboveTables: boolean;
     };
     assert.equal(facts.scripts, 0);
     assert.equal(facts.pwned, null, 'the untrusted title did not run');
     assert.ok(facts.evilShownAsText, 'the untrusted title shows as text');
     assert.equal(facts.title, 'prorec-gym benchmark report');
     assert.deepEqual(facts.leaderboardRows.map((s) => s.replace(/\s*\(oracle\)/, '')), ['greedy-ctr', 'popularity', 'random', 'sampler']);
-    assert.ok(facts.leaderboardCells >= 4 * 10, 'intervals in the leaderboard');
+    assert.ok(facts.leaderboardCells >= 4 * 7, 'intervals in the leaderboard (reward-simulator metrics)');
     assert.equal(facts.atKTables, 2);
     assert.equal(facts.runRows, 12);
-    assert.equal(facts.charts, 15 + 3 + 3, 'bar charts, @K charts, learning curves');
+    assert.equal(facts.charts, 2 + 15 + 3 + 3, 'lead plots, bar charts, @K charts, learning curves');
+    assert.deepEqual(facts.lead, ['IoI against CTR', 'path length over training']);
+    assert.ok(facts.leadAboveTables, 'the trade-off and path-length plots come before the tables');
     assert.equal(facts.tinyCharts, 0, 'every plot is laid out at a readable size');
     assert.equal(facts.bars.length, 4);
     assert.ok(facts.bars.every((h) => h > 0), `bars have a height: ${facts.bars}`);
     assert.deepEqual(facts.curves.slice(0, 3), ['return', 'length', 'kl']);
     assert.equal(facts.examplePaths, 2 * 4, 'two example cases, one path per agent');
     assert.ok(facts.width <= 1280, `no horizontal page scroll (${facts.width}px)`);
+
+    // At 1400 px every table fits its column: no table scrolls sideways.
+    await page.setViewportSize({ width: 1400, height: 900 });
+    const overflowing = (await page.evaluate(
+      `[...document.querySelectorAll('table')].filter((t) => t.scrollWidth > t.parentElement.clientWidth).map((t) => t.className + ' ' + t.scrollWidth + '>' + t.parentElement.clientWidth)`,
+    )) as string[];
+    assert.deepEqual(overflowing, [], 'tables wider than the page at 1400 px');
 
     const shot = process.env.PRORL_REPORT_SCREENSHOT ?? path.join(tmpdir(), 'prorec-report-screenshot.png');
     await page.screenshot({ path: shot, fullPage: true });

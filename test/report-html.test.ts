@@ -75,14 +75,50 @@ test('the report is one self-contained, script-free file with tables, inline SVG
   assert.equal((html.match(/<figure class="chart" data-metric="(?!\w+@K)/g) ?? []).length, 15, "one bar chart per headline metric (IoI, target-specific IoI, percentile, ... under both simulators)");
   for (const m of ['ioi@K', 'ior@K', 'ctr@K']) assert.ok(html.includes(`data-metric="${m}"`), m);
   for (const c of ['return', 'length', 'kl']) assert.ok(html.includes(`data-curve="${c}"`), c);
-  assert.equal(svgs.length, 15 + 3 + 3);
+  assert.equal(svgs.length, 2 + 15 + 3 + 3, 'lead plots, bars, @K, curves');
+  // The report leads with the trade-off (IoI against CTR) and path length over training.
+  const lead = html.indexOf('data-lead="IoI against CTR"');
+  assert.ok(lead > 0 && lead < html.indexOf('data-lead="path length over training"'));
+  assert.ok(html.indexOf('data-lead="path length over training"') < html.indexOf('<table class="leaderboard">'), 'before the tables');
+  assert.doesNotMatch(html, /class="warning"/, 'every row has the same seeds and cases');
+  assert.ok(html.includes('different decodings'), 'the @K section says why @1 is not the headline');
   // Bars with error bars: a rect mark per agent and rule marks (the whiskers) in a bar chart.
   const ioi = /<figure class="chart" data-metric="ioi">[\s\S]*?<\/figure>/.exec(html)?.[0] ?? '';
   assert.equal((ioi.match(/aria-roledescription="bar"/g) ?? []).length, 4, 'four bars');
   assert.ok((ioi.match(/class="mark-rule role-mark/g) ?? []).length >= 1, 'error bars');
   // Example paths with titles and attributes.
   assert.match(html, /test case \d+ \(seed 1\)/);
-  assert.match(html, /<span class="attrs">\[genre-\d+/);
+  // Synthetic titles name their attributes ("Item 7 (genre-2)"): not repeated after them; other
+  // titles (here the untrusted one) are followed by the item's attributes.
+  assert.match(html, /Item \d+ \(genre-\d+/);
+  assert.doesNotMatch(html, /Item \d+ \(genre-[^)]*\) <span class="attrs">/);
+  assert.match(html, /Tom&#x27;s&quot; <span class="attrs">\[genre-\d+/);
+});
+
+test('report edge cases: a warning for rows with other seeds or cases, all-zero charts, counters and one-point logs are not curves', async () => {
+  const dir2 = path.join(work, 'edge');
+  mkdirSync(path.join(dir2, 'results'), { recursive: true });
+  for (const f of readdirSync(path.join(dir, 'results'))) {
+    if (f === 'synthetic-v0__random__seed3.json') continue; // random: seeds 1 and 2 only
+    const r = JSON.parse(readFileSync(path.join(dir, 'results', f), 'utf8'));
+    r.metrics.success = 0;
+    if (r.evaluatorMetrics) r.evaluatorMetrics.success = 0;
+    if (r.curves.train) {
+      r.curves.train = r.curves.train.map((p: Record<string, number>, i: number) => ({ ...p, epoch: 1 + Math.floor(i / 4), 'sampler/seconds': i }));
+      r.curves.train.push({ step: 99, 'sampler/bestValid': 0.25 + r.seed });
+    }
+    writeFileSync(path.join(dir2, 'results', f), JSON.stringify(r));
+  }
+  const html = await renderReport(readResults(dir2));
+  assert.match(html, /<p class="warning" role="note"><strong>Not comparable:<\/strong> These rows were not measured alike/);
+  assert.match(html, /random \(seeds 1, 2; 16 test cases\)/);
+  assert.match(html, /greedy-ctr, popularity, sampler \(seeds 1, 2, 3; 16 test cases\)/);
+  const success = /<figure class="chart" data-metric="success">[\s\S]*?<\/figure>/.exec(html)?.[0] ?? '';
+  assert.match(success, /\(0 for every agent\)/);
+  assert.doesNotMatch(success, /0\.0{4,}/, 'no "0.000000" tick');
+  assert.match(success, />1<\/text>/, 'the axis runs to 1');
+  for (const counter of ['epoch', 'sampler/seconds', 'sampler/bestValid']) assert.ok(!html.includes(`data-curve="${counter}"`), counter);
+  assert.match(html, /<table class="summaries">[\s\S]*<th>sampler\/bestValid<\/th>[\s\S]*<td class="name">sampler<\/td><td>2\.2500<\/td>/);
 });
 
 test('the same results give the same report (timestamps aside), whatever the file order', async () => {

@@ -21,8 +21,8 @@ import { validate } from '../validate.ts';
 /** Bump when the builders change what they produce: old cache entries then stop matching. */
 export const BUILD_VERSION = 1;
 
-/** The modules whose code decides what a build produces. */
-const BUILDER_MODULES = ['build.ts', 'cache.ts', 'items.ts', 'log.ts', 'pyliteral.ts', 'raw.ts', 'recbole.ts', 'release.ts', 'stitch.ts', 'text.ts'];
+/** The modules whose code decides what a build produces ('.ts' from source, '.js' in the built package). */
+const BUILDER_MODULES = ['build', 'cache', 'items', 'log', 'pyliteral', 'raw', 'recbole', 'release', 'stitch', 'text'];
 let codeFingerprintMemo: string | undefined;
 
 /**
@@ -33,12 +33,14 @@ let codeFingerprintMemo: string | undefined;
 export function codeFingerprint(): string {
   if (codeFingerprintMemo === undefined) {
     const h = createHash('sha256');
-    const here = path.dirname(fileURLToPath(import.meta.url));
+    const self = fileURLToPath(import.meta.url);
+    const ext = path.extname(self);
     for (const m of BUILDER_MODULES) {
+      const file = `${m}${ext}`;
       try {
-        h.update(m).update(readFileSync(path.join(here, m)));
+        h.update(file).update(readFileSync(path.join(path.dirname(self), file)));
       } catch {
-        h.update(`${m}:unreadable`); // e.g. a bundled build: BUILD_VERSION alone then keys the cache
+        h.update(`${file}:unreadable`); // e.g. a bundled build: BUILD_VERSION alone then keys the cache
       }
     }
     codeFingerprintMemo = h.digest('hex').slice(0, 16);

@@ -7,6 +7,8 @@
  * NDCG@10 on held-out next items of the valid and test sequences beside a popularity baseline
  * (training first if no checkpoint is cached).
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { Dataset } from '../dataset.ts';
@@ -30,7 +32,19 @@ function fmt(x: number): string {
   return x.toFixed(4);
 }
 
-async function main(): Promise<void> {
+/** Runs the command line `args` (without node and script); resolves to the exit code (0 done, 1 failed, 2 usage error). */
+export async function simMain(args: string[]): Promise<number> {
+  let code = 0;
+  try {
+    await simCommands(args, (c) => (code = c));
+  } catch (e) {
+    process.stderr.write(`sim: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  return code;
+}
+
+async function simCommands(args: string[], exitCode: (code: number) => void): Promise<void> {
   const log = (line: string) => process.stderr.write(line + '\n');
   const common = (y: ReturnType<typeof yargs>) =>
     y
@@ -53,7 +67,7 @@ async function main(): Promise<void> {
     return t;
   };
 
-  await yargs(hideBin(process.argv))
+  await yargs(args)
     .scriptName('sim')
     .command(
       'train',
@@ -104,13 +118,18 @@ async function main(): Promise<void> {
         console.log(JSON.stringify({ ...rest, tensors: tensors.length }, null, 2));
       },
     )
-    .demandCommand(1)
+    .demandCommand(1, 'give a command: train, eval or info')
     .strict()
     .help()
+    // Return instead of exiting, so the exit code is ours (usage errors: 2).
+    .exitProcess(false)
+    .fail((msg, e) => {
+      if (e) throw e;
+      process.stderr.write(`sim: ${msg}\nrun with --help for usage\n`);
+      exitCode(2);
+    })
     .parseAsync();
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`sim: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invokedDirectly) simMain(hideBin(process.argv)).then((code) => (process.exitCode = code));

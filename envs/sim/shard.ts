@@ -14,6 +14,9 @@ import { paramValues } from './model.ts';
 import type { ShardInit, ShardReply, ShardRequest } from './shard-worker.ts';
 import { backendInfo } from '../backend.ts';
 
+/** '.ts' when run from source, '.js' in the built package. */
+const OWN_EXT = fileURLToPath(import.meta.url).endsWith('.ts') ? '.ts' : '.js';
+
 /** No single shard call comes near this; past it the worker is presumed dead. */
 const REPLY_TIMEOUT_MS = 300_000;
 
@@ -34,7 +37,7 @@ class Shard {
     const flag = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
     const init: ShardInit = {
-      entry: new URL('./shard-worker.ts', import.meta.url).href,
+      entry: new URL(`./shard-worker${OWN_EXT}`, import.meta.url).href,
       config: simulator.model.config,
       numItems: simulator.numItems,
       seed,

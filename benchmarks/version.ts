@@ -1,0 +1,29 @@
+/** What code produced a result: the package name and version, and the git commit of a checkout. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../envs/data/paths.ts';
+
+export interface CodeVersion {
+  package: string;
+  version: string;
+  /** The commit of the checkout the code runs from; null for an installed package (or no git). */
+  commit: string | null;
+}
+
+/**
+ * The package's name and version (its package.json) and, when the package root is itself the top
+ * of a git work tree (a checkout), its HEAD commit. An installed package inside somebody's git
+ * repository records null, not that repository's commit.
+ */
+export function codeVersion(): CodeVersion {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string };
+  let commit: string | null = null;
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    if (realpathSync(git('rev-parse', '--show-toplevel')) === realpathSync(repoRoot)) commit = git('rev-parse', 'HEAD') || null;
+  } catch {
+    commit = null; // no git, or not a work tree
+  }
+  return { package: pkg.name, version: pkg.version, commit };
+}

@@ -1,0 +1,22 @@
+// Builds the package into dist/ (what `npm pack` ships; `prepack` runs this):
+// 1. TypeScript to JavaScript and .d.ts with tsconfig.build.json (relative `.ts` imports rewritten to `.js`);
+// 2. the files the code reads at run time, copied beside the compiled modules that read them.
+// The public entry points are the `exports` map of package.json.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+
+/** Read at run time (suites, regression baselines, worker bootstraps, the report template). */
+export const ASSETS = ['benchmarks/suites', 'benchmarks/baselines', 'benchmarks/worker-boot.mjs', 'envs/sim/shard-boot.mjs', 'reports/template.hbs'];
+
+rmSync(dist, { recursive: true, force: true });
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+for (const asset of ASSETS) cpSync(path.join(root, asset), path.join(dist, asset), { recursive: true });
+chmodSync(path.join(dist, 'bin/prorec-gym.js'), 0o755);
+process.stderr.write(`built ${path.relative(process.cwd(), dist) || '.'}/\n`);

@@ -1,0 +1,186 @@
+/**
+ * The package as a user gets it (`npm run test:package`; CI runs it): `npm pack` (which builds
+ * dist/), what the tarball holds, an install into an empty project without the network, then the
+ * README's blocks marked `<!-- test: user-project -->` run there in order, as written, with the
+ * README's TypeScript blocks saved under their names. Then checks on what they wrote.
+ *
+ * Offline: the project's lockfile is seeded with the entries of this checkout's package-lock.json,
+ * so `npm install <tarball>` resolves every dependency to the versions installed here and takes the
+ * tarballs from the npm cache (`npm ci` in this checkout filled it). The README's `npm install
+ * --save-dev typescript @types/node` is done by linking this checkout's copies. Everything else
+ * runs verbatim, with npm's offline mode and no audit set through the environment.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { codeBlocks, shellCommands } from './readme-blocks.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const work = mkdtempSync(path.join(tmpdir(), 'prorec-package-'));
+after(() => {
+  if (!process.env.PRORL_KEEP_PACKAGE_TEST) rmSync(work, { recursive: true, force: true });
+});
+const packDir = path.join(work, 'prorec-gym'); // where the README's `../prorec-gym/prorec-gym-0.1.0.tgz` points
+const project = path.join(work, 'my-project');
+const ENV = {
+  ...process.env,
+  npm_config_offline: 'true',
+  npm_config_audit: 'false',
+  npm_config_fund: 'false',
+  npm_config_update_notifier: 'false',
+  npm_config_pack_destination: packDir,
+  PRORL_CACHE_DIR: path.join(work, 'cache'),
+  CI: '1',
+  // The README's `node --test` in the project reports on its own, not to this test runner.
+  NODE_TEST_CONTEXT: undefined,
+};
+
+function sh(line: string, cwd: string): { code: number | null; out: string; err: string; seconds: number } {
+  const t = performance.now();
+  const r = spawnSync('bash', ['-c', line], { cwd, env: ENV, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
+  return { code: r.status, out: r.stdout, err: r.stderr, seconds: (performance.now() - t) / 1000 };
+}
+
+/** The lockfile of an empty project named `name`, holding this checkout's resolved dependency tree. */
+function seededLockfile(name: string): string {
+  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const packages: Record<string, unknown> = { '': { name, version: '1.0.0' } };
+  for (const [key, entry] of Object.entries(lock.packages)) if (key && !entry.dev) packages[key] = entry;
+  return JSON.stringify({ name, version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2);
+}
+
+/** `npm install --save-dev typescript @types/node`, from this checkout's copies. */
+function linkTypeScript(): void {
+  const nm = path.join(project, 'node_modules');
+  mkdirSync(path.join(nm, '@types'), { recursive: true });
+  mkdirSync(path.join(nm, '.bin'), { recursive: true });
+  for (const p of ['typescript', '@types/node', '@types/undici-types', 'undici-types']) {
+    if (existsSync(path.join(ROOT, 'node_modules', p)) && !existsSync(path.join(nm, p))) symlinkSync(path.join(ROOT, 'node_modules', p), path.join(nm, p));
+  }
+  symlinkSync(path.join(ROOT, 'node_modules/typescript/bin/tsc'), path.join(nm, '.bin/tsc'));
+}
+
+function results(dir: string): Record<string, Record<string, unknown>> {
+  const folder = path.join(project, dir, 'results');
+  return Object.fromEntries(readdirSync(folder).map((f) => [f, JSON.parse(readFileSync(path.join(folder, f), 'utf8')) as Record<string, unknown>]));
+}
+
+test('pack, install into an empty project, and run the README there', { timeout: 900_000 }, async (t) => {
+  const started = performance.now();
+  const times: string[] = [];
+
+  // In the clone: `npm pack` (the README's `npm ci` is what CI did before this test).
+  mkdirSync(packDir, { recursive: true });
+  const pack = sh('npm pack', ROOT);
+  assert.equal(pack.code, 0, pack.err);
+  times.push(`npm pack ${pack.seconds.toFixed(1)}s`);
+  const tarball = path.join(packDir, 'prorec-gym-0.1.0.tgz');
+  assert.ok(existsSync(tarball), `${tarball} (the README's install command names it)`);
+
+  // What the tarball holds: the built modules and declarations of every export, the binary, the
+  // files read at run time; no sources of tests.
+  const listing = sh(`tar -tzf ${tarball}`, work).out.split('\n').filter(Boolean);
+  const files = new Set(listing.map((f) => f.replace(/^package\//, '')));
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string> | string>; bin: Record<string, string> };
+  for (const [entry, target] of Object.entries(manifest.exports)) {
+    if (typeof target === 'string') continue;
+    for (const condition of ['types', 'default']) assert.ok(files.has(target[condition].replace(/^\.\//, '')), `export ${entry} (${condition}): ${target[condition]} is not in the tarball`);
+  }
+  assert.ok(files.has(manifest.bin['prorec-gym']));
+  const runtimeAssets = ['envs', 'agents', 'benchmarks', 'reports'].flatMap((dir) => walk(path.join(ROOT, dir))).filter((f) => !/\.(ts|md)$/.test(f) && !/\/(fixtures|perf)\//.test(f));
+  assert.ok(runtimeAssets.length >= 8, runtimeAssets.join(', '));
+  for (const f of runtimeAssets) assert.ok(files.has(`dist/${path.relative(ROOT, f)}`), `dist/${path.relative(ROOT, f)} (read at run time) is not in the tarball`);
+  assert.ok(![...files].some((f) => f.startsWith('test/') || f.startsWith('dist/test/') || f.endsWith('.test.js')), 'no tests in the package');
+
+  // The user's project: the README's TypeScript blocks saved under their names, then its
+  // user-project shell blocks, line by line.
+  mkdirSync(project);
+  const blocks = codeBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+  for (const b of blocks.filter((x) => x.lang === 'ts')) writeFileSync(path.join(project, /^\/\/ ([\w.-]+\.ts):/.exec(b.text)![1]), b.text);
+  const snapshots: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const b of blocks.filter((x) => x.marker === 'user-project')) {
+    for (const line of shellCommands(b.text)) {
+      if (line === 'npm install --save-dev typescript @types/node') {
+        linkTypeScript();
+        continue;
+      }
+      if (line.startsWith('npm install ')) writeFileSync(path.join(project, 'package-lock.json'), seededLockfile('my-project'));
+      const r = sh(line, project);
+      times.push(`${line.slice(0, 60)} ${r.seconds.toFixed(1)}s`);
+      assert.equal(r.code, 0, `README.md:${b.line}: ${line}\n${r.out}\n${r.err}`);
+      if (line.includes('--agent ./linear.ts')) snapshots[line] = results('runs');
+      if (line.startsWith('node --import tsx environment.ts')) assert.match(r.out, /256 of 256 episodes ended with STOP/);
+      if (line.startsWith('node --import tsx --test')) assert.match(r.out, /# pass 1\n# fail 0/);
+      if (line.startsWith('npx prorec-gym new-agent')) assert.equal(r.out.trim(), 'npx prorec-gym bench --agent ./mine.ts', 'new-agent prints the bench command');
+      if (line.startsWith('npx tsc')) assert.equal(r.out + r.err, '', 'tsc --strict finds nothing');
+      if (line.startsWith('node --import tsx harness.ts')) assert.match(r.out, /# Leaderboard[\s\S]*lowest-ids/);
+    }
+  }
+
+  // What they wrote.
+  const pkg = JSON.parse(readFileSync(path.join(project, 'package.json'), 'utf8')) as { type?: string };
+  assert.equal(pkg.type, 'commonjs', 'npm init -y makes a CommonJS project: the agents loaded there all the same');
+  const runs = results('runs');
+  for (const agent of ['mine', 'random', 'lowest-ids', 'linear']) {
+    for (const seed of [1, 2, 3]) assert.ok(runs[`synthetic-v0__${agent}__seed${seed}.json`], `${agent} seed ${seed}`);
+  }
+  const mine = runs['synthetic-v0__mine__seed1.json'] as { code: { package: string; version: string; commit: string | null }; agent: { config: unknown } };
+  assert.deepEqual(mine.code, { package: 'prorec-gym', version: '0.1.0', commit: null }, 'an installed package records no commit');
+  assert.deepEqual(mine.agent.config, { pathLength: 3 }, 'the schema default filled in');
+  assert.ok(existsSync(path.join(project, 'runs/report.html')));
+  assert.ok(existsSync(path.join(project, 'linear.json')), 'the linear agent saved its weights');
+
+  // The linear agent learned (weight on attributes shared with the target > 0, IoI above random's),
+  // and the run that loaded the saved weights acts as the run that saved them (seed 3 saved last).
+  const [trainLine, initLine] = Object.keys(snapshots);
+  const trained = snapshots[trainLine]['synthetic-v0__linear__seed3.json'] as { metrics: { ioi: number }; curves: { train?: Record<string, number>[] }; cases: unknown[] };
+  const loaded = snapshots[initLine]['synthetic-v0__linear__seed3.json'] as typeof trained;
+  assert.ok(trained.curves.train!.at(-1)!['w.sharedWithTarget'] > 0);
+  assert.ok(trained.metrics.ioi > (runs['synthetic-v0__random__seed3.json'] as typeof trained).metrics.ioi);
+  assert.equal(loaded.curves.train, undefined, 'loaded, not trained');
+  assert.deepEqual(loaded.cases, trained.cases);
+
+  // The built package under plain node (no TypeScript loader): the library entry points and a
+  // built-in agent run by the harness.
+  writeFileSync(
+    path.join(project, 'plain.mjs'),
+    `import { make } from 'prorec-gym/envs';
+import { listAgents } from 'prorec-gym/agents';
+import { ESTIMATORS } from 'prorec-gym/estimators';
+import { RESULT_SCHEMA_VERSION } from 'prorec-gym/schema';
+import { codeVersion, loadSuite, planRuns, runPlan } from 'prorec-gym/harness';
+const env = await make('synthetic-v0', { world: { numItems: 100, numUsers: 100 } });
+env.reset({ seed: 1 });
+const plan = await planRuns(loadSuite('smoke'), { agent: 'popularity', seeds: [1], episodes: 8 });
+const report = await runPlan(plan.runs, { out: 'runs-plain', code: codeVersion(), progress: false });
+console.log(JSON.stringify({ actions: env.actionSpace.n, agents: listAgents().length, estimators: Object.keys(ESTIMATORS).length, schema: RESULT_SCHEMA_VERSION, done: report.results.length, loader: process.execArgv }));
+`,
+  );
+  const plain = sh('node plain.mjs', project);
+  assert.equal(plain.code, 0, plain.err);
+  const facts = JSON.parse(plain.out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  assert.deepEqual({ ...facts, agents: (facts.agents as number) >= 10, schema: typeof facts.schema }, { actions: 101, agents: true, estimators: 6, schema: 'number', done: 1, loader: [] });
+
+  // Worker threads load a TypeScript agent of a CommonJS project too, with the same results.
+  const jobs = sh('npx prorec-gym bench --agent ./lowest-ids.ts --jobs 2 --out runs-jobs', project);
+  assert.equal(jobs.code, 0, jobs.err);
+  times.push(`bench --jobs 2 ${jobs.seconds.toFixed(1)}s`);
+  const parallel = results('runs-jobs');
+  for (const [file, r] of Object.entries(parallel)) assert.deepEqual({ ...r, timings: null }, { ...runs[file], timings: null }, file);
+
+  // Bad input from the binary: unknown command, unknown agent, a name new-agent refuses.
+  assert.equal(sh('npx prorec-gym nope', project).code, 2);
+  assert.equal(sh('npx prorec-gym bench --agent nope', project).code, 2);
+  const again = sh('npx prorec-gym new-agent mine', project);
+  assert.equal(again.code, 2);
+  assert.match(again.err, /mine\.ts, .*mine\.test\.ts already exist; --force overwrites/);
+
+  t.diagnostic(`total ${((performance.now() - started) / 1000).toFixed(1)}s: ${times.join('; ')}`);
+});
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
