@@ -49,6 +49,7 @@ import {
   type Rollout,
 } from './estimators.ts';
 import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
+import { policyGradientLoss, softmaxRows, type PgLossLog } from './pg-loss.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type Trajectories } from './policy.ts';
 import { runEpisodes, summarise } from './rollout.ts';
@@ -204,9 +205,10 @@ export class RlAgent extends PolicyAgent {
     const epochs = budget.epochs ?? cfg.epochs;
     const G = cfg.groupSize;
     const P = cfg.casesPerBatch;
-    const baseEnv = await makeEnv(P * G);
+    // Training reads only the reward model: its rollouts (and validation logs) skip the evaluator.
+    const baseEnv = withoutEvaluator(await makeEnv(P * G));
     let env = baseEnv;
-    const baseValid = cfg.validCases > 0 ? await makeEnv(Math.min(cfg.validCases, baseEnv.cases('valid').length)) : null;
+    const baseValid = cfg.validCases > 0 ? withoutEvaluator(await makeEnv(Math.min(cfg.validCases, baseEnv.cases('valid').length))) : null;
     let validEnv = baseValid;
     try {
       const L_max = env.config.maxLength;
@@ -419,6 +421,13 @@ export class RlAgent extends PolicyAgent {
   }
 }
 
+/** The same environment (world, size, config) with `stepEvaluator: false`; closes `env`. */
+function withoutEvaluator(env: ProactiveRecVectorEnv): ProactiveRecVectorEnv {
+  if (!env.config.stepEvaluator) return env;
+  env.close();
+  return new ProactiveRecVectorEnv(env.id, env.world, env.numEnvs, { ...env.config, stepEvaluator: false });
+}
+
 /**
  * A vector environment over the same world whose `split` cases keep their histories but get a
  * uniformly random target outside the history (as test cases are built). Case i's target comes
@@ -443,6 +452,9 @@ export function withRandomTargets(env: ProactiveRecVectorEnv, split: Split, numE
  * the gradient summed over chunks of whole groups (rows [c·G·groups/C, ...)), so that the spread of
  * the chunk gradients estimates the estimator's variance at no extra cost. Terms are those of
  * `trainingTerms(traj)`; advantages[i] has one entry per term of row i. Returns the logged numbers.
+ * The logits-wide part of the loss (log-softmax, ℓ, exact KL, entropy) is one op with its
+ * closed-form gradient (agents/pg-loss.ts); `fusedLoss: false` differentiates it op by op instead
+ * (the reference the fused op is tested against; equal up to float round-off).
  */
 export function policyGradientStep(
   net: PolicyNetwork,
@@ -450,7 +462,7 @@ export function policyGradientStep(
   traj: Trajectories,
   advantages: Advantages,
   optimizer: AdamW,
-  opts: { groupSize: number; chunks: number; beta: number },
+  opts: { groupSize: number; chunks: number; beta: number; fusedLoss?: boolean },
 ): UpdateStats {
   const terms = trainingTerms(traj, net.stop);
   const N = traj.size;
@@ -477,10 +489,32 @@ export function policyGradientStep(
     const sub = subTrajectories(traj, r0, r1);
     const subTerms = trainingTerms(sub, net.stop);
     if (subTerms.count !== sel.length) throw new Error('policyGradientStep: chunk terms out of step');
-    const adv = tf.tensor1d(Float32Array.from(sel, (i) => A[i]));
     const mask = net.buildMask(sub, subTerms);
-    // π_ref's log-probabilities are constants of the loss (computed outside the tape); they are
-    // needed for the KL term and, whatever the mode, for the logged KL.
+    if (opts.fusedLoss ?? true) {
+      // π_ref's logits are constants of the loss (computed outside the tape); they are needed for
+      // the KL term and, whatever the mode, for the logged KL.
+      const refT = tf.tidy(() => ref.termLogits(sub, subTerms));
+      const refRows = softmaxRows(refT, mask);
+      refT.dispose();
+      const coef = Float32Array.from(sel, (i) => -A[i] / N);
+      let logged: PgLossLog | null = null;
+      const { value, grads } = tf.variableGrads(
+        () => policyGradientLoss(net.termLogits(sub, subTerms), { mask, actions: subTerms.action, coef, klCoef: beta / N, ref: refRows }, (l) => (logged = l)),
+        net.params.list(),
+      );
+      value.dispose();
+      const l = logged as PgLossLog | null;
+      if (!l) throw new Error('policyGradientStep: the loss did not report');
+      loss += l.loss;
+      kl += l.kl;
+      ent += l.entropy;
+      const named: Record<string, tf.Tensor> = {};
+      for (const k of net.params.keys) named[k] = grads[net.params.get(k).name];
+      chunkGrads.push(named);
+      continue;
+    }
+    // Reference path: autodiff through log-softmax, the exact KL and the entropy.
+    const adv = tf.tensor1d(Float32Array.from(sel, (i) => A[i]));
     const refLogp = tf.tidy(() => ref.termLogProbs(sub, subTerms, mask));
     let klT: tf.Tensor | null = null;
     let entT: tf.Tensor | null = null;
