@@ -347,43 +347,44 @@ export class PolicyNetwork {
     const B = traj.size;
     const W = traj.width;
     const T = HISTORY_LENGTH + W;
+    const Q = W + 1;
     const posTable = this.params.get('att_pos');
     const targetPos = posTable.shape[0] - 1;
     const maxPos = targetPos - 1;
     const seq = new Int32Array(B * T);
-    // Additive key mask [B, T+1, T+1]: causal, rejected/padding items hidden, the target (last key) visible to all.
-    const mask = new Float32Array(B * (T + 1) * (T + 1));
+    // Every token is a key (and value); only the tokens whose outputs are states are queries:
+    // token HISTORY_LENGTH − 1 + t is the state after t items (t = 0..W). Additive key mask
+    // [B, Q, T+1]: causal, rejected/padding items hidden, the target (last key) visible to all.
+    const mask = new Float32Array(B * Q * (T + 1));
+    const queryIdx = new Int32Array(B * Q);
     for (let b = 0; b < B; b++) {
       for (let j = 0; j < HISTORY_LENGTH; j++) seq[b * T + j] = traj.history[b * HISTORY_LENGTH + j];
       for (let t = 0; t < W; t++) seq[b * T + HISTORY_LENGTH + t] = traj.items[b * W + t];
-      for (let q = 0; q <= T; q++) {
+      for (let t = 0; t < Q; t++) {
+        const q = HISTORY_LENGTH - 1 + t;
+        queryIdx[b * Q + t] = b * (T + 1) + q;
         for (let k = 0; k <= T; k++) {
           let ok: boolean;
           if (k === T) ok = true;
-          else if (q === T) ok = false;
           else ok = k <= q && (k < HISTORY_LENGTH || (traj.accepted[b * W + (k - HISTORY_LENGTH)] === 1 && k - HISTORY_LENGTH < traj.lengths[b]));
-          if (q < T && k === q) ok = true; // a query always sees itself (no empty rows)
-          mask[(b * (T + 1) + q) * (T + 1) + k] = ok ? 0 : NEG;
+          if (k === q) ok = true; // a query always sees itself (no empty rows)
+          mask[(b * Q + t) * (T + 1) + k] = ok ? 0 : NEG;
         }
       }
     }
     const pos = Int32Array.from({ length: T + 1 }, (_, j) => (j === T ? targetPos : Math.min(j, maxPos)));
     const tokens = tf.reshape(tf.gather(E, tf.tensor1d(seq, 'int32')), [B, T, d]);
     const tgt = tf.reshape(tf.gather(E, tf.tensor1d(traj.target, 'int32')), [B, 1, d]);
-    const x = tf.add(tf.concat([tokens, tgt], 1), tf.expandDims(tf.gather(posTable, tf.tensor1d(pos, 'int32')), 0));
-    const flat = (t: tf.Tensor) => tf.reshape(t, [B * (T + 1), d]);
-    const unflat = (t: tf.Tensor) => tf.reshape(t, [B, T + 1, d]);
+    const x = tf.reshape(tf.add(tf.concat([tokens, tgt], 1), tf.expandDims(tf.gather(posTable, tf.tensor1d(pos, 'int32')), 0)), [B * (T + 1), d]);
     const xn = this.layerNorm(x, 'att_ln1_g', 'att_ln1_b');
-    const q = unflat(tf.matMul(flat(xn), this.params.get('att_wq')));
-    const k = unflat(tf.matMul(flat(xn), this.params.get('att_wk')));
-    const v = unflat(tf.matMul(flat(xn), this.params.get('att_wv')));
-    const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)), tf.tensor3d(mask, [B, T + 1, T + 1]));
-    const att = tf.matMul(tf.softmax(scores), v);
-    const h2 = this.blockOutput(flat(x) as tf.Tensor2D, flat(att) as tf.Tensor2D); // [B·(T+1), d]
-    // State after t items: token HISTORY_LENGTH − 1 + t.
-    const idx = new Int32Array(B * (W + 1));
-    for (let b = 0; b < B; b++) for (let t = 0; t <= W; t++) idx[b * (W + 1) + t] = b * (T + 1) + HISTORY_LENGTH - 1 + t;
-    return tf.gather(h2, tf.tensor1d(idx, 'int32')) as tf.Tensor2D;
+    const keys = (w: string) => tf.reshape(tf.matMul(xn, this.params.get(w)), [B, T + 1, d]);
+    const k = keys('att_wk');
+    const v = keys('att_wv');
+    const queries = tf.tensor1d(queryIdx, 'int32');
+    const q = tf.reshape(tf.matMul(tf.gather(xn, queries), this.params.get('att_wq')), [B, Q, d]);
+    const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)), tf.tensor3d(mask, [B, Q, T + 1]));
+    const att = tf.reshape(tf.matMul(tf.softmax(scores), v), [B * Q, d]);
+    return this.blockOutput(tf.gather(x, queries) as tf.Tensor2D, att as tf.Tensor2D); // [B·(W+1), d]
   }
 
   /**
