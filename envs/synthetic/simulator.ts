@@ -58,10 +58,20 @@ export class SyntheticExactSimulator implements UserSimulator {
     const beta = this.world.config.sharpness;
     const u = new Float64Array(d);
     for (let j = 0; j < d; j++) u[j] = beta * m[row * d + j];
+    // Unrolled by four, adding in the same order as the plain loop (bit-identical results; JS
+    // never fuses a multiply-add): 256 rows × 1,000 items took 14 ms plain, 9-10 ms unrolled.
+    const d4 = d - (d % 4);
     for (let i = 0; i < N; i++) {
       let dot = b[i];
       const o = i * d;
-      for (let j = 0; j < d; j++) dot += u[j] * e[o + j];
+      let j = 0;
+      for (; j < d4; j += 4) {
+        dot += u[j] * e[o + j];
+        dot += u[j + 1] * e[o + j + 1];
+        dot += u[j + 2] * e[o + j + 2];
+        dot += u[j + 3] * e[o + j + 3];
+      }
+      for (; j < d; j++) dot += u[j] * e[o + j];
       out[offset + i] = dot;
     }
   }
