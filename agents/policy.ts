@@ -662,6 +662,19 @@ export class IncrementalPolicy {
    * row of `rows`).
    */
   nextLogProbs(rows: readonly number[], extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
+    return this.next(rows, extra, opts, tf.logSoftmax);
+  }
+
+  /**
+   * Probabilities of the next action of each of `rows` [rows.length × (N+1)] (0 exactly where
+   * forbidden), as `nextLogProbs` but through the backend's softmax: on wasm a vectorised kernel,
+   * where log-softmax runs a scalar exp. Rollouts sample from these (sampleFromProbs).
+   */
+  nextProbs(rows: readonly number[], extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
+    return this.next(rows, extra, opts, tf.softmax);
+  }
+
+  private next(rows: readonly number[], extra: readonly (Uint8Array | null)[] | null | undefined, opts: MaskOptions, normalise: (x: tf.Tensor2D) => tf.Tensor2D): Float32Array {
     this.live();
     this.narrow(rows);
     const traj = this.trajectories(rows);
@@ -669,7 +682,7 @@ export class IncrementalPolicy {
     const mask = this.net.buildMask(traj, terms, extra, opts);
     const t = tf.tidy(() => {
       const logits = this.net.stateLogits(this.h, traj.target, terms.t, this.E);
-      return tf.logSoftmax(tf.add(logits, tf.tensor2d(mask, [terms.count, this.net.numItems + 1])));
+      return normalise(tf.add(logits, tf.tensor2d(mask, [terms.count, this.net.numItems + 1])));
     });
     const out = t.dataSync() as Float32Array;
     t.dispose();
@@ -794,6 +807,55 @@ export function sampleFromLogProbs(logp: Float32Array, B: number, A: number, rng
     logProbs[b] = logp[o + chosen];
   }
   return { actions, logProbs };
+}
+
+/**
+ * Draws one action per row from probabilities [B × A] (rows summing to 1 up to rounding), row b
+ * with a uniform from `rng(b)` (inverse CDF, as sampleFromLogProbs).
+ */
+export function sampleFromProbs(probs: Float32Array, B: number, A: number, rng: (row: number) => Rng): Int32Array {
+  const actions = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const o = b * A;
+    let u = rng(b).float();
+    let chosen = -1;
+    let last = -1;
+    for (let a = 0; a < A; a++) {
+      const p = probs[o + a];
+      if (p <= 0) continue;
+      last = a;
+      u -= p;
+      if (u < 0) {
+        chosen = a;
+        break;
+      }
+    }
+    // Rounding left u ≥ 0 after the last positive-probability action: take that action.
+    actions[b] = chosen < 0 ? last : chosen;
+  }
+  return actions;
+}
+
+/** greedyFromLogProbs on probabilities: STOP when π(STOP) ≥ 1/2, else the most probable allowed item. */
+export function greedyFromProbs(probs: Float32Array, B: number, A: number): Int32Array {
+  const stop = A - 1;
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const o = b * A;
+    let best = stop;
+    let bestV = 0;
+    if (probs[o + stop] < 0.5) {
+      for (let a = 0; a < stop; a++) {
+        const v = probs[o + a];
+        if (v > bestV) {
+          bestV = v;
+          best = a;
+        }
+      }
+    }
+    out[b] = best;
+  }
+  return out;
 }
 
 /**

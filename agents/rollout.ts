@@ -6,7 +6,7 @@
 import type { EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { Split } from '../envs/dataset.ts';
 import { episodeSeed, stepStream } from '../envs/rng.ts';
-import { greedyFromLogProbs, packPaths, sampleFromLogProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
+import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
 
 export interface RolloutPath extends PathRecord {
   readonly items: number[];
@@ -22,9 +22,10 @@ export interface RolloutPath extends PathRecord {
 
 export interface RunOptions {
   /**
-   * Act with the policy's cached incremental encoder (IncrementalPolicy: one new token per step;
-   * default), or re-encode every path at every step (PolicyNetwork.nextLogProbs: the reference the
-   * cached rollout is tested against). The two agree up to float round-off.
+   * Act with the policy's cached incremental encoder (IncrementalPolicy.nextProbs: one new token
+   * per step, the backend's softmax; default), or re-encode every path at every step
+   * (exp of PolicyNetwork.nextLogProbs: the reference the cached rollout is tested against). The
+   * two agree up to float round-off.
    */
   readonly cache?: boolean;
 }
@@ -65,10 +66,10 @@ export function runEpisodes(
       for (let b = 0; b < B; b++) if (active[b]) rows.push(b);
       if (rows.length === 0) break;
       // The policy reads only the rows still running; finished rows get STOP (ignored by the env).
-      const logp = session
-        ? session.nextLogProbs(rows)
-        : net.nextLogProbs(packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] }))));
-      const chosen = samplers ? sampleFromLogProbs(logp, rows.length, A, (i) => stepStream(samplers[rows[i]], step)).actions : greedyFromLogProbs(logp, rows.length, A);
+      const probs = session
+        ? session.nextProbs(rows)
+        : Float32Array.from(net.nextLogProbs(packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })))), Math.exp);
+      const chosen = samplers ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(samplers[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
       step += 1;
       const actions = new Int32Array(B).fill(net.stop);
       rows.forEach((b, i) => (actions[b] = chosen[i]));

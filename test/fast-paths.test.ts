@@ -16,7 +16,7 @@ import { generateSyntheticWorld, SyntheticExactSimulator } from '../envs/index.t
 import { ProactiveRecVectorEnv, type ProactiveStepInfo } from '../envs/proactive.ts';
 import { Rng } from '../envs/rng.ts';
 import { AdamW, ensureBackend } from '../agents/nn.ts';
-import { packPaths, PolicyNetwork, type PolicyConfig } from '../agents/policy.ts';
+import { greedyFromLogProbs, greedyFromProbs, packPaths, PolicyNetwork, sampleFromLogProbs, sampleFromProbs, type PolicyConfig } from '../agents/policy.ts';
 import { policyGradientLoss, softmaxRows } from '../agents/pg-loss.ts';
 import { runEpisodes } from '../agents/rollout.ts';
 import { policyGradientStep } from '../agents/rl.ts';
@@ -157,6 +157,25 @@ for (const v of VARIANTS) {
     net.dispose();
   });
 }
+
+test('sampling and greedy decoding from probabilities equal those from log-probabilities', () => {
+  const B = 40;
+  const A = 31;
+  const rng = Rng.stream(6, 'probs');
+  const logp = new Float32Array(B * A);
+  for (let b = 0; b < B; b++) {
+    const z = Array.from({ length: A }, (_, a) => (rng.float() < 0.2 ? -1e9 : 2 * rng.normal() + (a === A - 1 && b % 3 === 0 ? 5 : 0)));
+    const m = Math.max(...z);
+    const lse = m + Math.log(z.reduce((s, x) => s + Math.exp(x - m), 0));
+    z.forEach((x, a) => (logp[b * A + a] = x - lse));
+  }
+  const probs = Float32Array.from(logp, Math.exp);
+  for (const seed of [1, 2, 3]) {
+    const draws = (b: number) => Rng.stream(seed, `row-${b}`);
+    assert.deepEqual(sampleFromProbs(probs, B, A, draws), sampleFromLogProbs(logp, B, A, draws).actions);
+  }
+  assert.deepEqual(greedyFromProbs(probs, B, A), greedyFromLogProbs(logp, B, A));
+});
 
 test('a rollout with the cached encoder equals one that re-encodes every step (paths, acceptances, rewards)', async () => {
   const world = generateSyntheticWorld(WORLD);
