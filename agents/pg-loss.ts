@@ -24,6 +24,7 @@
  * Sums are in float64. Tested against the autodiff loss (test/rl-perf.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { trainingTerms, type PolicyNetwork, type Trajectories } from './policy.ts';
 
 /** Softmax statistics of masked logits, read into JS. */
 export interface SoftmaxRows {
@@ -134,4 +135,63 @@ export function policyGradientLoss(u: tf.Tensor2D, terms: PgLossTerms, log?: (l:
     return { value: tf.scalar(loss), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]) };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(u) as tf.Scalar;
+}
+
+/** One chunk's contribution to the update: the gradient of its loss terms and what they log. */
+export interface ChunkGradient {
+  /** ∂loss/∂θ per parameter key of the policy (tensors owned by the caller). */
+  readonly grads: Record<string, tf.Tensor>;
+  readonly loss: number;
+  /** Σ KL_t and Σ H_t over the chunk's terms. */
+  readonly kl: number;
+  readonly entropy: number;
+}
+
+/**
+ * The loss of the terms `trainingTerms(sub)` of a chunk of rows,
+ *   −(1/N) Σ_t A_t ℓ_t + (β/N) Σ_t KL(π(·|s_t) ‖ π_ref(·|s_t))
+ * (N: paths in the whole batch; `adv[i]`: A of term i), and its gradient with respect to the
+ * policy's parameters. `fused` (default) uses policyGradientLoss; false differentiates log-softmax,
+ * the exact KL and the entropy op by op (the reference). π_ref's logits are constants (computed
+ * outside the tape); they are needed for the KL term and, whatever β, for the logged KL.
+ */
+export function chunkGradient(net: PolicyNetwork, ref: PolicyNetwork, sub: Trajectories, adv: Float32Array, N: number, beta: number, fused = true): ChunkGradient {
+  const terms = trainingTerms(sub, net.stop);
+  if (adv.length !== terms.count) throw new Error(`chunkGradient: ${adv.length} advantages for ${terms.count} terms`);
+  const mask = net.buildMask(sub, terms);
+  const named = (grads: tf.NamedTensorMap): Record<string, tf.Tensor> => Object.fromEntries(net.params.keys.map((k) => [k, grads[net.params.get(k).name]]));
+  if (fused) {
+    const refT = tf.tidy(() => ref.termLogits(sub, terms));
+    const refRows = softmaxRows(refT, mask);
+    refT.dispose();
+    const coef = Float32Array.from(adv, (a) => -a / N);
+    let logged: PgLossLog | null = null;
+    const { value, grads } = tf.variableGrads(
+      () => policyGradientLoss(net.termLogits(sub, terms), { mask, actions: terms.action, coef, klCoef: beta / N, ref: refRows }, (l) => (logged = l)),
+      net.params.list(),
+    );
+    value.dispose();
+    const l = logged as PgLossLog | null;
+    if (!l) throw new Error('chunkGradient: the loss did not report');
+    return { grads: named(grads), loss: l.loss, kl: l.kl, entropy: l.entropy };
+  }
+  const advT = tf.tensor1d(adv);
+  const refLogp = tf.tidy(() => ref.termLogProbs(sub, terms, mask));
+  let klT: tf.Tensor | null = null;
+  let entT: tf.Tensor | null = null;
+  const { value, grads } = tf.variableGrads(() => {
+    const logp = net.termLogProbs(sub, terms, mask);
+    const ell = net.chosenLogProbs(logp, terms);
+    // Policy-gradient surrogate: −(1/N) Σ A_t ℓ_t.
+    const pg = tf.div(tf.neg(tf.sum(tf.mul(advT, ell))), N);
+    // Exact per-step KL(π ‖ π_ref) = Σ_a π(a)(log π(a) − log π_ref(a)) at each visited state.
+    const p = tf.exp(logp);
+    const klSteps = tf.sum(tf.mul(p, tf.sub(logp, refLogp)), 1);
+    klT = tf.keep(tf.sum(klSteps));
+    entT = tf.keep(tf.neg(tf.sum(tf.mul(p, tf.maximum(logp, -1e4)))));
+    return (beta > 0 ? tf.add(pg, tf.mul(beta / N, tf.sum(klSteps))) : pg) as tf.Scalar;
+  }, net.params.list());
+  const out = { grads: named(grads), loss: value.dataSync()[0], kl: (klT as unknown as tf.Tensor).dataSync()[0], entropy: (entT as unknown as tf.Tensor).dataSync()[0] };
+  tf.dispose([value, advT, refLogp, klT as unknown as tf.Tensor, entT as unknown as tf.Tensor]);
+  return out;
 }

@@ -7,7 +7,8 @@
  * - acting: the cached incremental encoder (IncrementalPolicy) against re-encoding every path
  *   (nextLogProbs), and a whole rollout with and without it;
  * - the update: the fused logits-wide loss (agents/pg-loss.ts) against autodiff through
- *   log-softmax, the exact KL and the entropy, alone and inside policyGradientStep.
+ *   log-softmax, the exact KL and the entropy, alone and inside policyGradientStep; chunks on the
+ *   update worker's thread against the main thread alone.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ import { greedyFromLogProbs, greedyFromProbs, packPaths, PolicyNetwork, sampleFr
 import { policyGradientLoss, softmaxRows } from '../agents/pg-loss.ts';
 import { runEpisodes } from '../agents/rollout.ts';
 import { policyGradientStep } from '../agents/rl.ts';
+import { RL_WORKERS_ENV, rlWorkers, UpdateWorker } from '../agents/pg-worker.ts';
 import { reinforce, type Rollout } from '../agents/estimators.ts';
 
 const WORLD = { numItems: 80, numUsers: 160, seed: 5 };
@@ -279,4 +281,63 @@ test('policyGradientStep with the fused loss equals the autodiff loss: weights a
     oP.dispose();
   }
   env.close();
+});
+
+test('policyGradientStep with the update worker equals the main thread alone (chunks: identical; one chunk split in two: round-off)', async () => {
+  const world = generateSyntheticWorld(WORLD);
+  const sim = new SyntheticExactSimulator(world);
+  const G = 4;
+  const env = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, 8 * G, { maxLength: 5 });
+  const make = (trainable: boolean, seed: number) => new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 16, maxLength: 5 }, seed, trainable, 'policy', world.dataset.items);
+  const withW = make(true, 1);
+  const alone = make(true, 1);
+  const ref = make(false, 2);
+  const opt = (n: PolicyNetwork) => new AdamW(n.params, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 0 });
+  const oW = opt(withW);
+  const oA = opt(alone);
+  const worker = await UpdateWorker.start(withW);
+  try {
+    const cases = Array.from({ length: 8 }, (_, j) => j * 5).flatMap((c) => new Array<number>(G).fill(c));
+    for (const chunks of [4, 3, 1]) {
+      const paths = runEpisodes(alone, env, 'train', cases, chunks, 1);
+      const rollouts: Rollout[] = paths.map((p, k) => ({ group: Math.floor(k / G), rewards: Float64Array.from(p.ioi, (x, t) => x + 0.01 * p.ior[t] + p.ctr[t]), stopped: p.stopped }));
+      const traj = packPaths(paths);
+      const adv = reinforce(rollouts);
+      const n0 = tf.memory().numTensors;
+      const a = policyGradientStep(withW, ref, traj, adv, oW, { groupSize: G, chunks, beta: 0.05, worker });
+      // (the first update creates the optimiser's moments)
+      if (chunks !== 4) assert.equal(tf.memory().numTensors, n0, 'no tensor left behind');
+      const b = policyGradientStep(alone, ref, traj, adv, oA, { groupSize: G, chunks, beta: 0.05 });
+      const wW = withW.params.snapshot();
+      const wA = alone.params.snapshot();
+      if (chunks > 1) {
+        assert.deepEqual(a, b);
+        assert.deepEqual(wW, wA);
+      } else {
+        for (const k of Object.keys(a) as (keyof typeof a)[]) assert.ok(Math.abs(a[k] - b[k]) <= 1e-5 * (1 + Math.abs(b[k])), `${k} ${a[k]} vs ${b[k]}`);
+        for (const k of withW.params.keys) for (let i = 0; i < wW[k].length; i++) assert.ok(Math.abs(wW[k][i] - wA[k][i]) < 1e-6, `${k}[${i}]`);
+        // Continue from the same weights.
+        withW.params.restore(wA);
+        oW.setState(oA.state());
+      }
+    }
+  } finally {
+    await worker.terminate();
+    env.close();
+  }
+});
+
+test('PRORL_RL_WORKERS is 0 or 1', () => {
+  const saved = process.env[RL_WORKERS_ENV];
+  try {
+    process.env[RL_WORKERS_ENV] = '0';
+    assert.equal(rlWorkers(), 0);
+    process.env[RL_WORKERS_ENV] = '1';
+    assert.equal(rlWorkers(), 1);
+    process.env[RL_WORKERS_ENV] = 'two';
+    assert.throws(() => rlWorkers(), /PRORL_RL_WORKERS must be 0 or 1, got 'two'/);
+  } finally {
+    if (saved === undefined) delete process.env[RL_WORKERS_ENV];
+    else process.env[RL_WORKERS_ENV] = saved;
+  }
 });
