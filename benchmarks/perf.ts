@@ -13,7 +13,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const SECTIONS: Record<string, string> = { env: 'perf/env.ts', backend: 'perf/backend.ts', sim: 'perf/simulator.ts', rl: 'perf/rl.ts' };
 
 // Section names; options belong to the sections (these take a value).
-const VALUED = new Set(['--rounds', '--iters', '--python', '--batch', '--items', '--steps']);
+const VALUED = new Set(['--rounds', '--iters', '--python', '--env', '--world', '--batch', '--items', '--steps']);
 const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !(i > 0 && VALUED.has(all[i - 1])));
 for (const name of wanted) if (!(name in SECTIONS)) {
   console.error(`perf: unknown section '${name}'; sections: ${Object.keys(SECTIONS).join(', ')}`);

@@ -9,7 +9,12 @@
  * are noisy: compare the ratios, and the CPU milliseconds (process CPU time; with the worker, both
  * threads).
  *
- *   npx tsx benchmarks/perf/rl.ts [--rounds 3] [--iters 4] [--python python3]
+ * `--env ID` measures another environment (e.g. ml-1m-v0, whose simulators load from the cache or
+ * train first; `--world JSON` passes world options, e.g. '{"simulatorTrain":{"maxEpochs":1}}' for
+ * a quick simulator of the same architecture, hence the same speed); the PyTorch reference
+ * covers synthetic-v0 only.
+ *
+ *   npx tsx benchmarks/perf/rl.ts [--rounds 3] [--iters 4] [--python python3] [--env ID] [--world JSON]
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -71,9 +76,9 @@ class TsTrainer {
     readonly optimizer: AdamW,
   ) {}
 
-  static async create(): Promise<TsTrainer> {
+  static async create(envId: string, world: Record<string, unknown>): Promise<TsTrainer> {
     await ensureBackend();
-    const env = await makeVec('synthetic-v0', PATHS, { stepEvaluator: false });
+    const env = await makeVec(envId, PATHS, { stepEvaluator: false, world, log: (line: string) => console.error(line) });
     const net = new PolicyNetwork(env.numItems, {}, 1, true, 'policy', env.world.dataset.items);
     const ref = new PolicyNetwork(env.numItems, {}, 1, false, 'reference', env.world.dataset.items);
     ref.params.copyFrom(net.params);
@@ -141,8 +146,10 @@ export async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '3'));
   const iters = Number(arg('iters', '4'));
   const python = arg('python', process.env.PRORL_PYTHON ?? 'python3');
+  const envId = arg('env', 'synthetic-v0');
+  const world = JSON.parse(arg('world', '{}')) as Record<string, unknown>;
+  const trainer = await TsTrainer.create(envId, world);
   const load0 = os.loadavg();
-  const trainer = await TsTrainer.create();
   const worker = os.availableParallelism() >= 2 ? await UpdateWorker.start(trainer.net) : null;
   const ts: Record<'worker' | 'main', Timing[]> = { worker: [], main: [] };
   const torch: TorchResult[] = [];
@@ -152,6 +159,7 @@ export async function main(): Promise<void> {
     // Alternating, so that every variant sees the same load.
     if (worker) ts.worker.push(...trainer.run(iters, worker));
     ts.main.push(...trainer.run(iters, null));
+    if (envId !== 'synthetic-v0') torchReason = `the PyTorch reference covers synthetic-v0 only (this run: ${envId})`;
     if (!torchReason) {
       const t = runTorch(python, iters);
       if (t.result) torch.push(t.result);
@@ -162,7 +170,7 @@ export async function main(): Promise<void> {
   trainer.env.close();
   const load1 = os.loadavg();
 
-  console.log(`# RL training speed, synthetic-v0: ${PATHS} paths per update (${CASES} cases × G = ${G}), REINFORCE, exact KL (β = ${BETA}), gradChunks ${CHUNKS}`);
+  console.log(`# RL training speed, ${envId} (${trainer.env.numItems} items): ${PATHS} paths per update (${CASES} cases × G = ${G}), REINFORCE, exact KL (β = ${BETA}), gradChunks ${CHUNKS}`);
   console.log(`# medians over ${rounds} rounds × ${iters} updates; load average ${load0[0].toFixed(2)} → ${load1[0].toFixed(2)} on ${os.availableParallelism()} cores`);
   const m = (xs: Timing[], k: keyof Timing) => median(xs.map((x) => x[k]));
   console.log(`${''.padEnd(34)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update)`);
@@ -178,12 +186,16 @@ export async function main(): Promise<void> {
     const tm = (k: keyof TorchResult) => median(torch.map((t) => t[k] as number));
     torchTotal = tm('rolloutMs') + tm('update4Ms');
     console.log(row(`PyTorch ${torch[0].torch}, 1 thread (measured now)`, tm('rolloutMs'), tm('update4Ms'), `${fmt(tm('rolloutCpuMs'), 5)} + ${fmt(tm('update4CpuMs'), 5)}`));
+  } else if (envId !== 'synthetic-v0') {
+    torchTotal = NaN;
+    console.log(`# ${torchReason}`);
   } else {
     torchTotal = RECORDED_TORCH.rolloutMs + RECORDED_TORCH.update4Ms;
     console.log(row('PyTorch, 1 thread (README figures)', RECORDED_TORCH.rolloutMs, RECORDED_TORCH.update4Ms, RECORDED_TORCH.note));
     console.log(`# the PyTorch reference did not run: ${torchReason}; the figures above are the ones recorded in the README`);
   }
-  console.log(`# ratio (paths/s, ${ts.worker.length ? 'with the worker' : 'main thread'} / PyTorch): ${(torchTotal / tsTotal).toFixed(2)}; mean path length ${m(tsBest, 'length').toFixed(2)}`);
+  const ratio = Number.isFinite(torchTotal) ? `ratio (paths/s, ${ts.worker.length ? 'with the worker' : 'main thread'} / PyTorch): ${(torchTotal / tsTotal).toFixed(2)}; ` : '';
+  console.log(`# ${ratio}mean path length ${m(tsBest, 'length').toFixed(2)}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
