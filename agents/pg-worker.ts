@@ -10,7 +10,6 @@
  *
  * Use `startUpdateWorker(net)` and `terminate()` when done. `rlWorkers()` reads how many to use.
  */
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { backendInfo } from '../envs/backend.ts';
@@ -24,16 +23,16 @@ const REPLY_TIMEOUT_MS = 300_000;
 export const RL_WORKERS_ENV = 'PRORL_RL_WORKERS';
 
 /**
- * Update workers to use: PRORL_RL_WORKERS (0 or 1) when set, else 1 when the machine has a second
- * core. Results do not depend on it; time does (a second core helps only when it is free).
+ * Update workers to use: PRORL_RL_WORKERS (0 or 1; default 0). Results do not depend on it; time
+ * does: a second core helps only when it is free. On the shared 2-core machine where this was
+ * measured (load average 5-8 from other work) the worker made updates slower, not faster (README,
+ * "RL training speed"), so it is opt-in.
  */
 export function rlWorkers(): number {
   const raw = process.env[RL_WORKERS_ENV];
-  if (raw !== undefined && raw !== '') {
-    if (raw !== '0' && raw !== '1') throw new Error(`${RL_WORKERS_ENV} must be 0 or 1, got '${raw}'`);
-    return Number(raw);
-  }
-  return os.availableParallelism() >= 2 ? 1 : 0;
+  if (raw === undefined || raw === '') return 0;
+  if (raw !== '0' && raw !== '1') throw new Error(`${RL_WORKERS_ENV} must be 0 or 1, got '${raw}'`);
+  return Number(raw);
 }
 
 export class UpdateWorker {

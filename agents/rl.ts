@@ -211,7 +211,7 @@ export class RlAgent extends PolicyAgent {
     let env = baseEnv;
     const baseValid = cfg.validCases > 0 ? withoutEvaluator(await makeEnv(Math.min(cfg.validCases, baseEnv.cases('valid').length))) : null;
     let validEnv = baseValid;
-    // The second core for the updates (PRORL_RL_WORKERS; results do not depend on it).
+    // The second core for the updates (opt-in: PRORL_RL_WORKERS=1; results do not depend on it).
     const worker = P * G >= MIN_WORKER_PATHS && rlWorkers() > 0 ? await UpdateWorker.start(this.net) : null;
     try {
       const L_max = env.config.maxLength;

@@ -327,9 +327,11 @@ test('policyGradientStep with the update worker equals the main thread alone (ch
   }
 });
 
-test('PRORL_RL_WORKERS is 0 or 1', () => {
+test('PRORL_RL_WORKERS is 0 or 1, default 0', () => {
   const saved = process.env[RL_WORKERS_ENV];
   try {
+    delete process.env[RL_WORKERS_ENV];
+    assert.equal(rlWorkers(), 0);
     process.env[RL_WORKERS_ENV] = '0';
     assert.equal(rlWorkers(), 0);
     process.env[RL_WORKERS_ENV] = '1';
