@@ -179,8 +179,7 @@ export async function main(): Promise<void> {
     if (xs.length === 0) continue;
     console.log(row(label, m(xs, 'rolloutMs'), m(xs, 'updateMs'), `${fmt(m(xs, 'rolloutCpuMs'), 5)} + ${fmt(m(xs, 'updateCpuMs'), 5)}`));
   }
-  const tsBest = ts.worker.length ? ts.worker : ts.main;
-  const tsTotal = m(tsBest, 'rolloutMs') + m(tsBest, 'updateMs');
+  const total = (xs: Timing[]) => m(xs, 'rolloutMs') + m(xs, 'updateMs');
   let torchTotal: number;
   if (torch.length) {
     const tm = (k: keyof TorchResult) => median(torch.map((t) => t[k] as number));
@@ -194,8 +193,10 @@ export async function main(): Promise<void> {
     console.log(row('PyTorch, 1 thread (README figures)', RECORDED_TORCH.rolloutMs, RECORDED_TORCH.update4Ms, RECORDED_TORCH.note));
     console.log(`# the PyTorch reference did not run: ${torchReason}; the figures above are the ones recorded in the README`);
   }
-  const ratio = Number.isFinite(torchTotal) ? `ratio (paths/s, ${ts.worker.length ? 'with the worker' : 'main thread'} / PyTorch): ${(torchTotal / tsTotal).toFixed(2)}; ` : '';
-  console.log(`# ${ratio}mean path length ${m(tsBest, 'length').toFixed(2)}`);
+  const ratios = Number.isFinite(torchTotal)
+    ? `total paths/s over PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}; `
+    : '';
+  console.log(`# ${ratios}mean path length ${m(ts.main, 'length').toFixed(2)}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
