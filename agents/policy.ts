@@ -299,17 +299,7 @@ export class PolicyNetwork {
       for (let t = 0; t < W; t++) seq[b * T + HISTORY_LENGTH + t] = traj.items[b * W + t];
     }
     const X = tf.reshape(tf.add(tf.matMul(tf.gather(E, tf.tensor1d(seq, 'int32')), wx), bias), [B, T, 3 * d]);
-    const cell = (h: tf.Tensor2D, j: number): tf.Tensor2D => {
-      // z: update gate, r: reset gate, n: candidate (torch's GRU formulation).
-      const x = tf.reshape(tf.slice(X, [0, j, 0], [B, 1, 3 * d]), [B, 3 * d]);
-      const hh = tf.matMul(h, wh);
-      const [xz, xr, xn] = tf.split(x, 3, 1);
-      const [hz, hr, hn] = tf.split(hh, 3, 1);
-      const z = tf.sigmoid(tf.add(xz, hz));
-      const r = tf.sigmoid(tf.add(xr, hr));
-      const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
-      return tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
-    };
+    const cell = (h: tf.Tensor2D, j: number): tf.Tensor2D => this.gruCell(h, tf.reshape(tf.slice(X, [0, j, 0], [B, 1, 3 * d]), [B, 3 * d]));
     let h = tf.zeros([B, d]) as tf.Tensor2D;
     for (let j = 0; j < HISTORY_LENGTH; j++) h = cell(h, j);
     const states: tf.Tensor2D[] = [h];
@@ -326,7 +316,22 @@ export class PolicyNetwork {
     return tf.reshape(tf.stack(states, 1), [B * (W + 1), d]) as tf.Tensor2D;
   }
 
-  private layerNorm(x: tf.Tensor, g: string, b: string): tf.Tensor {
+  /**
+   * One GRU step: h [M × d], x = e·W_x + b [M × 3d] (the input projection of the item) → h'.
+   * z: update gate, r: reset gate, n: candidate (torch's GRU formulation).
+   */
+  gruCell(h: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
+    const hh = tf.matMul(h, this.params.get('gru_wh'));
+    const [xz, xr, xn] = tf.split(x, 3, 1);
+    const [hz, hr, hn] = tf.split(hh, 3, 1);
+    const z = tf.sigmoid(tf.add(xz, hz));
+    const r = tf.sigmoid(tf.add(xr, hr));
+    const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
+    return tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h)) as tf.Tensor2D;
+  }
+
+  /** Pre-norm layer norm over the last axis with gain `g` and bias `b` (parameter keys). */
+  layerNorm(x: tf.Tensor, g: string, b: string): tf.Tensor {
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), this.params.get(g)), this.params.get(b));
   }
@@ -342,46 +347,63 @@ export class PolicyNetwork {
     const B = traj.size;
     const W = traj.width;
     const T = HISTORY_LENGTH + W;
+    const Q = W + 1;
     const posTable = this.params.get('att_pos');
     const targetPos = posTable.shape[0] - 1;
     const maxPos = targetPos - 1;
     const seq = new Int32Array(B * T);
-    // Additive key mask [B, T+1, T+1]: causal, rejected/padding items hidden, the target (last key) visible to all.
-    const mask = new Float32Array(B * (T + 1) * (T + 1));
+    // Every token is a key (and value); only the tokens whose outputs are states are queries:
+    // token HISTORY_LENGTH − 1 + t is the state after t items (t = 0..W). Additive key mask
+    // [B, Q, T+1]: causal, rejected/padding items hidden, the target (last key) visible to all.
+    const mask = new Float32Array(B * Q * (T + 1));
+    const queryIdx = new Int32Array(B * Q);
     for (let b = 0; b < B; b++) {
       for (let j = 0; j < HISTORY_LENGTH; j++) seq[b * T + j] = traj.history[b * HISTORY_LENGTH + j];
       for (let t = 0; t < W; t++) seq[b * T + HISTORY_LENGTH + t] = traj.items[b * W + t];
-      for (let q = 0; q <= T; q++) {
+      for (let t = 0; t < Q; t++) {
+        const q = HISTORY_LENGTH - 1 + t;
+        queryIdx[b * Q + t] = b * (T + 1) + q;
         for (let k = 0; k <= T; k++) {
           let ok: boolean;
           if (k === T) ok = true;
-          else if (q === T) ok = false;
           else ok = k <= q && (k < HISTORY_LENGTH || (traj.accepted[b * W + (k - HISTORY_LENGTH)] === 1 && k - HISTORY_LENGTH < traj.lengths[b]));
-          if (q < T && k === q) ok = true; // a query always sees itself (no empty rows)
-          mask[(b * (T + 1) + q) * (T + 1) + k] = ok ? 0 : NEG;
+          if (k === q) ok = true; // a query always sees itself (no empty rows)
+          mask[(b * Q + t) * (T + 1) + k] = ok ? 0 : NEG;
         }
       }
     }
     const pos = Int32Array.from({ length: T + 1 }, (_, j) => (j === T ? targetPos : Math.min(j, maxPos)));
     const tokens = tf.reshape(tf.gather(E, tf.tensor1d(seq, 'int32')), [B, T, d]);
     const tgt = tf.reshape(tf.gather(E, tf.tensor1d(traj.target, 'int32')), [B, 1, d]);
-    const x = tf.add(tf.concat([tokens, tgt], 1), tf.expandDims(tf.gather(posTable, tf.tensor1d(pos, 'int32')), 0));
-    const flat = (t: tf.Tensor) => tf.reshape(t, [B * (T + 1), d]);
-    const unflat = (t: tf.Tensor) => tf.reshape(t, [B, T + 1, d]);
+    const x = tf.reshape(tf.add(tf.concat([tokens, tgt], 1), tf.expandDims(tf.gather(posTable, tf.tensor1d(pos, 'int32')), 0)), [B * (T + 1), d]);
     const xn = this.layerNorm(x, 'att_ln1_g', 'att_ln1_b');
-    const q = unflat(tf.matMul(flat(xn), this.params.get('att_wq')));
-    const k = unflat(tf.matMul(flat(xn), this.params.get('att_wk')));
-    const v = unflat(tf.matMul(flat(xn), this.params.get('att_wv')));
-    const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)), tf.tensor3d(mask, [B, T + 1, T + 1]));
-    const att = tf.matMul(tf.softmax(scores), v);
-    const h1 = tf.add(x, unflat(tf.matMul(flat(att), this.params.get('att_wo'))));
-    const h1n = flat(this.layerNorm(h1, 'att_ln2_g', 'att_ln2_b'));
+    const keys = (w: string) => tf.reshape(tf.matMul(xn, this.params.get(w)), [B, T + 1, d]);
+    const k = keys('att_wk');
+    const v = keys('att_wv');
+    const queries = tf.tensor1d(queryIdx, 'int32');
+    const q = tf.reshape(tf.matMul(tf.gather(xn, queries), this.params.get('att_wq')), [B, Q, d]);
+    const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(d)), tf.tensor3d(mask, [B, Q, T + 1]));
+    const att = tf.reshape(tf.matMul(tf.softmax(scores), v), [B * Q, d]);
+    return this.blockOutput(tf.gather(x, queries) as tf.Tensor2D, att as tf.Tensor2D); // [B·(W+1), d]
+  }
+
+  /**
+   * The rest of the attention block per token, from its input x [M × d] and its attention read-out
+   * att [M × d]: h1 = x + att·W_o, output h1 + FF(LN2(h1)).
+   */
+  blockOutput(x: tf.Tensor2D, att: tf.Tensor2D): tf.Tensor2D {
+    const h1 = tf.add(x, tf.matMul(att, this.params.get('att_wo')));
+    const h1n = this.layerNorm(h1, 'att_ln2_g', 'att_ln2_b');
     const ff = tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(h1n, this.params.get('att_ff1')), this.params.get('att_ff1_b'))), this.params.get('att_ff2')), this.params.get('att_ff2_b'));
-    const h2 = tf.add(flat(h1), ff); // [B·(T+1), d]
-    // State after t items: token HISTORY_LENGTH − 1 + t.
-    const idx = new Int32Array(B * (W + 1));
-    for (let b = 0; b < B; b++) for (let t = 0; t <= W; t++) idx[b * (W + 1) + t] = b * (T + 1) + HISTORY_LENGTH - 1 + t;
-    return tf.gather(h2, tf.tensor1d(idx, 'int32')) as tf.Tensor2D;
+    return tf.add(h1, ff) as tf.Tensor2D;
+  }
+
+  /**
+   * A cached, step-by-step view of this policy on B episodes (histories B × HISTORY_LENGTH, oldest
+   * first; one target per row): see IncrementalPolicy. The weights must not change while it lives.
+   */
+  incremental(history: Int32Array, target: Int32Array): IncrementalPolicy {
+    return new IncrementalPolicy(this, history, target);
   }
 
   /**
@@ -411,11 +433,18 @@ export class PolicyNetwork {
   /** Raw logits of the terms [count × (N+1)] from states H (see `encode`) and the item table E. */
   headLogits(H: tf.Tensor2D, traj: Trajectories, terms: Terms, E: tf.Tensor2D = this.itemTable()): tf.Tensor2D {
     const W1 = traj.width + 1;
-    const maxStep = this.config.maxLength;
     const stateIdx = Int32Array.from({ length: terms.count }, (_, i) => terms.row[i] * W1 + terms.t[i]);
     const targets = Int32Array.from({ length: terms.count }, (_, i) => traj.target[terms.row[i]]);
-    const steps = Int32Array.from({ length: terms.count }, (_, i) => Math.min(terms.t[i], maxStep));
-    const h = tf.gather(H, tf.tensor1d(stateIdx, 'int32'));
+    return this.stateLogits(tf.gather(H, tf.tensor1d(stateIdx, 'int32')), targets, terms.t, E);
+  }
+
+  /**
+   * Raw logits [M × (N+1)] of M decisions from their states h [M × d], targets and step indices t
+   * (each term's number of path items so far). Inside tf.tidy.
+   */
+  stateLogits(h: tf.Tensor2D, targets: Int32Array, t: ArrayLike<number>, E: tf.Tensor2D): tf.Tensor2D {
+    const maxStep = this.config.maxLength;
+    const steps = Int32Array.from({ length: targets.length }, (_, i) => Math.min(t[i], maxStep));
     const eT = tf.gather(E, tf.tensor1d(targets, 'int32'));
     const s = tf.gather(this.params.get('step_emb'), tf.tensor1d(steps, 'int32'));
     const x = tf.concat([h, eT, tf.mul(h, eT), s], 1);
@@ -426,11 +455,15 @@ export class PolicyNetwork {
     return tf.concat([items, stop], 1) as tf.Tensor2D;
   }
 
+  /** Raw (unmasked) logits of the terms [count × (N+1)], teacher-forced. Inside tf.tidy. */
+  termLogits(traj: Trajectories, terms: Terms): tf.Tensor2D {
+    const E = this.itemTable();
+    return this.headLogits(this.encode(traj, E), traj, terms, E);
+  }
+
   /** Masked log-probabilities of the terms [count × (N+1)]. Inside tf.tidy. */
   termLogProbs(traj: Trajectories, terms: Terms, mask: Float32Array): tf.Tensor2D {
-    const E = this.itemTable();
-    const logits = this.headLogits(this.encode(traj, E), traj, terms, E);
-    return tf.logSoftmax(tf.add(logits, tf.tensor2d(mask, [terms.count, this.numItems + 1]))) as tf.Tensor2D;
+    return tf.logSoftmax(tf.add(this.termLogits(traj, terms), tf.tensor2d(mask, [terms.count, this.numItems + 1]))) as tf.Tensor2D;
   }
 
   /** Flat indices term·(N+1) + action of each term's action. */
@@ -477,6 +510,275 @@ export class PolicyNetwork {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Acting step by step with a cache
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The policy acting on a batch of B episodes one decision at a time (rollouts, validation), with
+ * the encoder's work cached so that each decision encodes only the newest token:
+ * - attention: the keys and values of the history, the target and the path items so far are kept
+ *   ([rows × S × d], S slots); a new path item is one query over them and itself, and its key and
+ *   value join the cache (hidden from later queries when the user rejected the item, as in
+ *   `encode`'s mask). Per step O(S·d) attention work instead of re-encoding O(S²) for every row.
+ * - GRU: the hidden state is kept; a new item is one cell step.
+ * Log-probabilities equal `nextLogProbs` on the same paths up to float round-off (tested), with
+ * the same masks. The item table E = itemTable() is computed once, at construction: the policy's
+ * weights must not change while the session lives.
+ *
+ * Per step: `nextLogProbs(rows)` for the batch rows still deciding (a subset of the previous
+ * call's rows: finished rows leave the cache), then `append(rows, items, accepted)` for the rows
+ * whose item was proposed (a subset of those; the others keep their state). `dispose()` at the end.
+ */
+export class IncrementalPolicy {
+  readonly size: number;
+  private readonly E: tf.Tensor2D;
+  private readonly ownsE: boolean;
+  private readonly items: number[][];
+  private readonly accepted: number[][];
+  /** Per batch row, the additive mask of each cached key slot (0 visible, −1e9 hidden). */
+  private readonly slotMask: number[][];
+  /** Batch rows whose states the tensors hold, in tensor order. */
+  private rows: number[];
+  /** State after each held row's path so far [rows × d] (the input of the head). */
+  private h: tf.Tensor2D;
+  /** Attention only: cached keys and values [rows × S × d]. */
+  private K: tf.Tensor3D | null = null;
+  private V: tf.Tensor3D | null = null;
+  private disposed = false;
+
+  constructor(
+    readonly net: PolicyNetwork,
+    readonly history: Int32Array,
+    readonly target: Int32Array,
+  ) {
+    const B = target.length;
+    if (history.length !== B * HISTORY_LENGTH) throw new Error(`IncrementalPolicy: ${history.length} history items for ${B} rows of ${HISTORY_LENGTH}`);
+    this.size = B;
+    this.items = Array.from({ length: B }, () => []);
+    this.accepted = Array.from({ length: B }, () => []);
+    this.rows = Array.from({ length: B }, (_, b) => b);
+    const E = tf.tidy(() => net.itemTable());
+    this.ownsE = !(E instanceof tf.Variable);
+    this.E = E;
+    const d = net.config.dim;
+    if (net.config.encoder === 'gru') {
+      this.slotMask = [];
+      this.h = tf.tidy(() => {
+        let h = tf.zeros([B, d]) as tf.Tensor2D;
+        for (let j = 0; j < HISTORY_LENGTH; j++) {
+          const col = Int32Array.from({ length: B }, (_, b) => history[b * HISTORY_LENGTH + j]);
+          h = net.gruCell(h, this.gruInput(col));
+        }
+        return h;
+      });
+      return;
+    }
+    // Attention: the history tokens and the target, keys and values of all; the query of the
+    // newest history token gives the state after 0 items (it sees the whole history and the target).
+    this.slotMask = Array.from({ length: B }, () => new Array<number>(HISTORY_LENGTH + 1).fill(0));
+    const posTable = net.params.get('att_pos');
+    const targetPos = posTable.shape[0] - 1;
+    const [h, K, V] = tf.tidy(() => {
+      const T1 = HISTORY_LENGTH + 1;
+      const tokens = tf.reshape(tf.gather(this.E, tf.tensor1d(history, 'int32')), [B, HISTORY_LENGTH, d]);
+      const tgt = tf.reshape(tf.gather(this.E, tf.tensor1d(target, 'int32')), [B, 1, d]);
+      const pos = Int32Array.from({ length: T1 }, (_, j) => (j === HISTORY_LENGTH ? targetPos : j));
+      const x = tf.add(tf.concat([tokens, tgt], 1), tf.expandDims(tf.gather(posTable, tf.tensor1d(pos, 'int32')), 0));
+      const xn = net.layerNorm(x, 'att_ln1_g', 'att_ln1_b');
+      const flat = (t: tf.Tensor) => tf.reshape(t, [B * T1, d]) as tf.Tensor2D;
+      const K = tf.reshape(tf.matMul(flat(xn), net.params.get('att_wk')), [B, T1, d]) as tf.Tensor3D;
+      const V = tf.reshape(tf.matMul(flat(xn), net.params.get('att_wv')), [B, T1, d]) as tf.Tensor3D;
+      const last = (t: tf.Tensor) => tf.reshape(tf.slice(t, [0, HISTORY_LENGTH - 1, 0], [B, 1, d]), [B, d]) as tf.Tensor2D;
+      const q = tf.matMul(last(xn), net.params.get('att_wq')) as tf.Tensor2D;
+      const h = this.attend(last(x), q, K, V, new Float32Array(B * T1));
+      return [h, K, V];
+    });
+    this.h = h;
+    this.K = K;
+    this.V = V;
+  }
+
+  /** e·W_x + b of each item [M × 3d] (GRU). */
+  private gruInput(items: Int32Array): tf.Tensor2D {
+    return tf.add(tf.matMul(tf.gather(this.E, tf.tensor1d(items, 'int32')), this.net.params.get('gru_wx')), this.net.params.get('gru_b')) as tf.Tensor2D;
+  }
+
+  /**
+   * One query per row over that row's keys/values [M × S × d] with the additive key mask [M × S]:
+   * the block output of the query token x [M × d] (the same operations as `encode`, per token).
+   */
+  private attend(x: tf.Tensor2D, q: tf.Tensor2D, K: tf.Tensor3D, V: tf.Tensor3D, mask: Float32Array): tf.Tensor2D {
+    const [M, S, d] = K.shape;
+    const scores = tf.add(tf.div(tf.sum(tf.mul(K, tf.expandDims(q, 1)), 2), Math.sqrt(d)), tf.tensor2d(mask, [M, S]));
+    const att = tf.sum(tf.mul(tf.expandDims(tf.softmax(scores), 2), V), 1) as tf.Tensor2D;
+    return this.net.blockOutput(x, att);
+  }
+
+  private live(): void {
+    if (this.disposed) throw new Error('IncrementalPolicy used after dispose()');
+  }
+
+  /** Positions in the held tensors of `rows` (each must be held). */
+  private positions(rows: ArrayLike<number>): Int32Array {
+    const at = new Map<number, number>();
+    this.rows.forEach((b, i) => at.set(b, i));
+    return Int32Array.from({ length: rows.length }, (_, i) => {
+      const p = at.get(rows[i]);
+      if (p === undefined) throw new Error(`IncrementalPolicy: row ${rows[i]} is not in the session any more (rows only leave)`);
+      return p;
+    });
+  }
+
+  /** Keeps only `rows` (in this order) in the held tensors. */
+  private narrow(rows: readonly number[]): void {
+    if (rows.length === this.rows.length && rows.every((b, i) => b === this.rows[i])) return;
+    const idx = this.positions(rows);
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      const out = tf.tidy(() => tf.gather(t, tf.tensor1d(idx, 'int32'))) as T;
+      t.dispose();
+      return out;
+    };
+    this.h = keep(this.h);
+    if (this.K) this.K = keep(this.K);
+    if (this.V) this.V = keep(this.V);
+    this.rows = [...rows];
+  }
+
+  /** The paths so far of `rows`, packed (for the masks). */
+  trajectories(rows: readonly number[]): Trajectories {
+    return packPaths(
+      rows.map((b) => ({
+        history: this.history.subarray(b * HISTORY_LENGTH, (b + 1) * HISTORY_LENGTH),
+        target: this.target[b],
+        items: this.items[b],
+        accepted: this.accepted[b],
+      })),
+    );
+  }
+
+  /**
+   * Log-probabilities of the next action of each of `rows` (batch rows, a subset of the previous
+   * call's), read into JS [rows.length × (N+1)]; masks as `nextLogProbs` (`extra`: one mask per
+   * row of `rows`).
+   */
+  nextLogProbs(rows: readonly number[], extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
+    return this.next(rows, extra, opts, tf.logSoftmax);
+  }
+
+  /**
+   * Probabilities of the next action of each of `rows` [rows.length × (N+1)] (0 exactly where
+   * forbidden), as `nextLogProbs` but through the backend's softmax: on wasm a vectorised kernel,
+   * where log-softmax runs a scalar exp. Rollouts sample from these (sampleFromProbs).
+   */
+  nextProbs(rows: readonly number[], extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
+    return this.next(rows, extra, opts, tf.softmax);
+  }
+
+  private next(rows: readonly number[], extra: readonly (Uint8Array | null)[] | null | undefined, opts: MaskOptions, normalise: (x: tf.Tensor2D) => tf.Tensor2D): Float32Array {
+    this.live();
+    this.narrow(rows);
+    const traj = this.trajectories(rows);
+    const terms = nextTerms(traj);
+    const mask = this.net.buildMask(traj, terms, extra, opts);
+    const t = tf.tidy(() => {
+      const logits = this.net.stateLogits(this.h, traj.target, terms.t, this.E);
+      return normalise(tf.add(logits, tf.tensor2d(mask, [terms.count, this.net.numItems + 1])));
+    });
+    const out = t.dataSync() as Float32Array;
+    t.dispose();
+    return out;
+  }
+
+  /**
+   * Appends items[i] to the path of rows[i] (rows: held batch rows), accepted[i] saying whether
+   * the user accepted it (it then joins the user's sequence). Held rows not in `rows` keep their
+   * state (their cache gets a hidden slot, so that slots stay aligned).
+   */
+  append(rows: readonly number[], items: ArrayLike<number>, accepted: ArrayLike<number | boolean>): void {
+    this.live();
+    if (items.length !== rows.length || accepted.length !== rows.length) throw new Error('IncrementalPolicy.append: rows, items and accepted differ in length');
+    if (rows.length === 0) return;
+    const net = this.net;
+    const N = net.numItems;
+    const M = rows.length;
+    const held = this.rows.length;
+    const at = this.positions(rows);
+    const itemIds = Int32Array.from(items);
+    for (let i = 0; i < M; i++) if (!(itemIds[i] >= 0 && itemIds[i] < N)) throw new Error(`IncrementalPolicy.append: item ${itemIds[i]} is not in [0, ${N})`);
+    const acc = Float32Array.from({ length: M }, (_, i) => (accepted[i] ? 1 : 0));
+    // Index of each held row in [new rows ‖ old rows]: its new state if appended, else its old one.
+    const fromNew = new Int32Array(held);
+    for (let p = 0; p < held; p++) fromNew[p] = M + p;
+    at.forEach((p, i) => (fromNew[p] = i));
+    const d = net.config.dim;
+    if (net.config.encoder === 'gru') {
+      const next = tf.tidy(() => {
+        const h = tf.gather(this.h, tf.tensor1d(at, 'int32')) as tf.Tensor2D;
+        const cand = net.gruCell(h, this.gruInput(itemIds));
+        // A rejected item leaves the user's sequence, hence the state, unchanged.
+        const a = tf.tensor2d(acc, [M, 1]);
+        const hNew = tf.add(tf.mul(a, cand), tf.mul(tf.sub(1, a), h));
+        return tf.gather(tf.concat([hNew, this.h]), tf.tensor1d(fromNew, 'int32')) as tf.Tensor2D;
+      });
+      this.h.dispose();
+      this.h = next;
+    } else {
+      const posTable = net.params.get('att_pos');
+      const maxPos = posTable.shape[0] - 2;
+      const pos = Int32Array.from(rows, (b) => Math.min(HISTORY_LENGTH + this.items[b].length, maxPos));
+      const S = this.K!.shape[1];
+      const mask = new Float32Array(M * (S + 1));
+      rows.forEach((b, i) => {
+        const m = this.slotMask[b];
+        for (let s = 0; s < S; s++) mask[i * (S + 1) + s] = m[s];
+      });
+      const [h, K, V] = tf.tidy(() => {
+        const x = tf.add(tf.gather(this.E, tf.tensor1d(itemIds, 'int32')), tf.gather(posTable, tf.tensor1d(pos, 'int32'))) as tf.Tensor2D;
+        const xn = net.layerNorm(x, 'att_ln1_g', 'att_ln1_b') as tf.Tensor2D;
+        const q = tf.matMul(xn, net.params.get('att_wq')) as tf.Tensor2D;
+        const k = tf.expandDims(tf.matMul(xn, net.params.get('att_wk')), 1);
+        const v = tf.expandDims(tf.matMul(xn, net.params.get('att_wv')), 1);
+        const sel = tf.tensor1d(at, 'int32');
+        // The new token sees the visible cached keys and itself (a query always sees itself).
+        const hNew = this.attend(x, q, tf.concat([tf.gather(this.K!, sel), k], 1) as tf.Tensor3D, tf.concat([tf.gather(this.V!, sel), v], 1) as tf.Tensor3D, mask);
+        const order = tf.tensor1d(fromNew, 'int32');
+        // Held rows not appended get a zero slot (hidden below) and keep their state.
+        const pad = tf.zeros([held, 1, d]);
+        const K = tf.concat([this.K!, tf.gather(tf.concat([k, pad]), order)], 1) as tf.Tensor3D;
+        const V = tf.concat([this.V!, tf.gather(tf.concat([v, pad]), order)], 1) as tf.Tensor3D;
+        return [tf.gather(tf.concat([hNew, this.h]), order) as tf.Tensor2D, K, V];
+      });
+      this.h.dispose();
+      this.K!.dispose();
+      this.V!.dispose();
+      this.h = h;
+      this.K = K;
+      this.V = V;
+      const appended = new Map<number, number>();
+      rows.forEach((b, i) => appended.set(b, i));
+      for (const b of this.rows) {
+        const i = appended.get(b);
+        // A rejected item is not part of the user's sequence: later queries do not see it.
+        this.slotMask[b].push(i !== undefined && acc[i] === 1 ? 0 : NEG);
+      }
+    }
+    rows.forEach((b, i) => {
+      this.items[b].push(itemIds[i]);
+      this.accepted[b].push(acc[i]);
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.h.dispose();
+    this.K?.dispose();
+    this.V?.dispose();
+    if (this.ownsE) this.E.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Decoding
 // ---------------------------------------------------------------------------------------------
 
@@ -505,6 +807,55 @@ export function sampleFromLogProbs(logp: Float32Array, B: number, A: number, rng
     logProbs[b] = logp[o + chosen];
   }
   return { actions, logProbs };
+}
+
+/**
+ * Draws one action per row from probabilities [B × A] (rows summing to 1 up to rounding), row b
+ * with a uniform from `rng(b)` (inverse CDF, as sampleFromLogProbs).
+ */
+export function sampleFromProbs(probs: Float32Array, B: number, A: number, rng: (row: number) => Rng): Int32Array {
+  const actions = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const o = b * A;
+    let u = rng(b).float();
+    let chosen = -1;
+    let last = -1;
+    for (let a = 0; a < A; a++) {
+      const p = probs[o + a];
+      if (p <= 0) continue;
+      last = a;
+      u -= p;
+      if (u < 0) {
+        chosen = a;
+        break;
+      }
+    }
+    // Rounding left u ≥ 0 after the last positive-probability action: take that action.
+    actions[b] = chosen < 0 ? last : chosen;
+  }
+  return actions;
+}
+
+/** greedyFromLogProbs on probabilities: STOP when π(STOP) ≥ 1/2, else the most probable allowed item. */
+export function greedyFromProbs(probs: Float32Array, B: number, A: number): Int32Array {
+  const stop = A - 1;
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const o = b * A;
+    let best = stop;
+    let bestV = 0;
+    if (probs[o + stop] < 0.5) {
+      for (let a = 0; a < stop; a++) {
+        const v = probs[o + a];
+        if (v > bestV) {
+          bestV = v;
+          best = a;
+        }
+      }
+    }
+    out[b] = best;
+  }
+  return out;
 }
 
 /**

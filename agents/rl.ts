@@ -37,6 +37,8 @@ import { StringEnum, validate } from '../envs/validate.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
 import { CenteringStats, estimateAdvantages, type Advantages, type CenteringSpec, type ComponentValues, type EstimatorName, type Rollout } from './estimators.ts';
 import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
+import { chunkGradient, type ChunkGradient } from './pg-loss.ts';
+import { rlWorkers, UpdateWorker } from './pg-worker.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type Trajectories } from './policy.ts';
 import { runEpisodes, summarise } from './rollout.ts';
@@ -192,10 +194,13 @@ export class RlAgent extends PolicyAgent {
     const epochs = budget.epochs ?? cfg.epochs;
     const G = cfg.groupSize;
     const P = cfg.casesPerBatch;
-    const baseEnv = await makeEnv(P * G);
+    // Training reads only the reward model: its rollouts (and validation logs) skip the evaluator.
+    const baseEnv = withoutEvaluator(await makeEnv(P * G));
     let env = baseEnv;
-    const baseValid = cfg.validCases > 0 ? await makeEnv(Math.min(cfg.validCases, baseEnv.cases('valid').length)) : null;
+    const baseValid = cfg.validCases > 0 ? withoutEvaluator(await makeEnv(Math.min(cfg.validCases, baseEnv.cases('valid').length))) : null;
     let validEnv = baseValid;
+    // The second core for the updates (opt-in: PRORL_RL_WORKERS=1; results do not depend on it).
+    const worker = P * G >= MIN_WORKER_PATHS && rlWorkers() > 0 ? await UpdateWorker.start(this.net) : null;
     try {
       const L_max = env.config.maxLength;
       const w: ComponentValues = cfg.weights ?? env.config.weights;
@@ -272,7 +277,7 @@ export class RlAgent extends PolicyAgent {
 
           // 6. Loss and gradient, in chunks of whole groups: the gradient is the sum over chunks;
           //    the spread of the chunk gradients estimates the estimator's variance.
-          const update = policyGradientStep(this.net, this.ref, traj, advantages, optimizer, { groupSize: G, chunks: cfg.gradChunks, beta: cfg.kl === 'exact' ? cfg.beta : 0 });
+          const update = policyGradientStep(this.net, this.ref, traj, advantages, optimizer, { groupSize: G, chunks: cfg.gradChunks, beta: cfg.kl === 'exact' ? cfg.beta : 0, worker });
 
           // 7. Bookkeeping: logs, checkpoint.
           st.update += 1;
@@ -313,6 +318,7 @@ export class RlAgent extends PolicyAgent {
       cb?.onProgress?.(1, `${this.name} done`);
     } finally {
       for (const e of new Set([env, baseEnv, validEnv, baseValid])) e?.close();
+      await worker?.terminate();
     }
   }
 
@@ -393,6 +399,16 @@ export class RlAgent extends PolicyAgent {
   }
 }
 
+/** Updates of fewer paths run on the main thread only (a worker's start-up and messages would cost more). */
+const MIN_WORKER_PATHS = 128;
+
+/** The same environment (world, size, config) with `stepEvaluator: false`; closes `env`. */
+function withoutEvaluator(env: ProactiveRecVectorEnv): ProactiveRecVectorEnv {
+  if (!env.config.stepEvaluator) return env;
+  env.close();
+  return new ProactiveRecVectorEnv(env.id, env.world, env.numEnvs, { ...env.config, stepEvaluator: false });
+}
+
 /**
  * A vector environment over the same world whose `split` cases keep their histories but get a
  * uniformly random target outside the history (as test cases are built). Case i's target comes
@@ -417,6 +433,11 @@ export function withRandomTargets(env: ProactiveRecVectorEnv, split: Split, numE
  * the gradient summed over chunks of whole groups (rows [c·G·groups/C, ...)), so that the spread of
  * the chunk gradients estimates the estimator's variance at no extra cost. Terms are those of
  * `trainingTerms(traj)`; advantages[i] has one entry per term of row i. Returns the logged numbers.
+ * The logits-wide part of the loss (log-softmax, ℓ, exact KL, entropy) is one op with its
+ * closed-form gradient (agents/pg-loss.ts); `fusedLoss: false` differentiates it op by op instead
+ * (the reference the fused op is tested against; equal up to float round-off). With `worker`
+ * (agents/pg-worker.ts), the last half of the chunks run on a second thread meanwhile (with one
+ * chunk, its second half); the chunks are the same computation wherever they run.
  */
 export function policyGradientStep(
   net: PolicyNetwork,
@@ -424,7 +445,7 @@ export function policyGradientStep(
   traj: Trajectories,
   advantages: Advantages,
   optimizer: AdamW,
-  opts: { groupSize: number; chunks: number; beta: number },
+  opts: { groupSize: number; chunks: number; beta: number; fusedLoss?: boolean; worker?: UpdateWorker | null },
 ): UpdateStats {
   const terms = trainingTerms(traj, net.stop);
   const N = traj.size;
@@ -432,51 +453,65 @@ export function policyGradientStep(
   const groups = Math.ceil(N / G);
   const C = Math.max(1, Math.min(opts.chunks, groups));
   const beta = opts.beta;
+  const fused = opts.fusedLoss ?? true;
+  const worker = opts.worker ?? null;
   const A = new Float32Array(terms.count);
   {
     const next = new Int32Array(N);
     for (let i = 0; i < terms.count; i++) A[i] = advantages[terms.row[i]][next[terms.row[i]]++];
   }
-  const chunkGrads: Record<string, tf.Tensor>[] = [];
+  // Chunk c holds the rows of whole groups [g_c·G, g_{c+1}·G). Work units are the chunks, or, with
+  // one chunk and a worker, its two halves (their gradients summed), so that both cores work.
+  const units: { chunk: number; r0: number; r1: number }[] = [];
+  for (let c = 0; c < C; c++) {
+    const r0 = Math.floor((c * groups) / C) * G;
+    const r1 = Math.min(N, Math.floor(((c + 1) * groups) / C) * G);
+    if (C === 1 && worker && groups >= 2) {
+      const half = Math.floor(groups / 2) * G;
+      units.push({ chunk: c, r0, r1: half }, { chunk: c, r0: half, r1 });
+    } else units.push({ chunk: c, r0, r1 });
+  }
+  // Terms are ordered by row: a unit's terms are a contiguous range.
+  const firstTerm = new Int32Array(N + 1);
+  for (let b = 0, i = 0; b <= N; b++) {
+    while (i < terms.count && terms.row[i] < b) i++;
+    firstTerm[b] = i;
+  }
+  const work = units
+    .map((u) => ({ ...u, sub: subTrajectories(traj, u.r0, u.r1), adv: A.slice(firstTerm[u.r0], firstTerm[u.r1]) }))
+    .filter((u) => u.adv.length > 0);
+  // The worker takes the last half of the units (it starts on them at once), the main thread the rest.
+  const remoteFrom = worker && work.length >= 2 ? work.length - Math.floor(work.length / 2) : work.length;
+  const ticket = worker && remoteFrom < work.length
+    ? worker.send(net.params.snapshot(), ref.params.snapshot(), work.slice(remoteFrom).map(({ sub, adv }) => ({ sub, adv })), N, beta, fused)
+    : null;
+  const results: { chunk: number; g: ChunkGradient }[] = work.slice(0, remoteFrom).map((u) => ({ chunk: u.chunk, g: chunkGradient(net, ref, u.sub, u.adv, N, beta, fused) }));
+  if (ticket !== null) {
+    worker!.wait(ticket).forEach((part, k) => {
+      const grads: Record<string, tf.Tensor> = {};
+      for (const key of net.params.keys) grads[key] = tf.tensor(part.grads[key], net.params.get(key).shape, 'float32');
+      results.push({ chunk: work[remoteFrom + k].chunk, g: { grads, loss: part.loss, kl: part.kl, entropy: part.entropy } });
+    });
+  }
   let loss = 0;
   let kl = 0;
   let ent = 0;
+  const chunkGrads: Record<string, tf.Tensor>[] = [];
   for (let c = 0; c < C; c++) {
-    // Rows of whole groups: [g0·G, g1·G).
-    const r0 = Math.floor((c * groups) / C) * G;
-    const r1 = Math.min(N, Math.floor(((c + 1) * groups) / C) * G);
-    const sel: number[] = [];
-    for (let i = 0; i < terms.count; i++) if (terms.row[i] >= r0 && terms.row[i] < r1) sel.push(i);
-    if (sel.length === 0) continue;
-    const sub = subTrajectories(traj, r0, r1);
-    const subTerms = trainingTerms(sub, net.stop);
-    if (subTerms.count !== sel.length) throw new Error('policyGradientStep: chunk terms out of step');
-    const adv = tf.tensor1d(Float32Array.from(sel, (i) => A[i]));
-    const mask = net.buildMask(sub, subTerms);
-    // π_ref's log-probabilities are constants of the loss (computed outside the tape); they are
-    // needed for the KL term and, whatever the mode, for the logged KL.
-    const refLogp = tf.tidy(() => ref.termLogProbs(sub, subTerms, mask));
-    let klT: tf.Tensor | null = null;
-    let entT: tf.Tensor | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      const logp = net.termLogProbs(sub, subTerms, mask);
-      const ell = net.chosenLogProbs(logp, subTerms);
-      // Policy-gradient surrogate: −(1/N) Σ A_t ℓ_t.
-      const pg = tf.div(tf.neg(tf.sum(tf.mul(adv, ell))), N);
-      // Exact per-step KL(π ‖ π_ref) = Σ_a π(a)(log π(a) − log π_ref(a)) at each visited state.
-      const p = tf.exp(logp);
-      const klSteps = tf.sum(tf.mul(p, tf.sub(logp, refLogp)), 1);
-      klT = tf.keep(tf.sum(klSteps));
-      entT = tf.keep(tf.neg(tf.sum(tf.mul(p, tf.maximum(logp, -1e4)))));
-      return (beta > 0 ? tf.add(pg, tf.mul(beta / N, tf.sum(klSteps))) : pg) as tf.Scalar;
-    }, net.params.list());
-    loss += value.dataSync()[0];
-    kl += (klT as unknown as tf.Tensor).dataSync()[0];
-    ent += (entT as unknown as tf.Tensor).dataSync()[0];
-    tf.dispose([value, adv, refLogp, klT as unknown as tf.Tensor, entT as unknown as tf.Tensor]);
-    const named: Record<string, tf.Tensor> = {};
-    for (const k of net.params.keys) named[k] = grads[net.params.get(k).name];
-    chunkGrads.push(named);
+    const parts = results.filter((r) => r.chunk === c);
+    if (parts.length === 0) continue;
+    for (const { g } of parts) {
+      loss += g.loss;
+      kl += g.kl;
+      ent += g.entropy;
+    }
+    if (parts.length === 1) chunkGrads.push(parts[0].g.grads);
+    else {
+      const sum: Record<string, tf.Tensor> = {};
+      for (const key of net.params.keys) sum[key] = tf.tidy(() => tf.addN(parts.map((p) => p.g.grads[key])));
+      for (const p of parts) tf.dispose(Object.values(p.g.grads));
+      chunkGrads.push(sum);
+    }
   }
   // g = Σ_c g_c; each C·g_c is an estimate of g from 1/C of the batch.
   const keys = net.params.keys;

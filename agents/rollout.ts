@@ -6,7 +6,7 @@
 import type { EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { Split } from '../envs/dataset.ts';
 import { episodeSeed, stepStream } from '../envs/rng.ts';
-import { greedyFromLogProbs, packPaths, sampleFromLogProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
+import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
 
 export interface RolloutPath extends PathRecord {
   readonly items: number[];
@@ -18,6 +18,16 @@ export interface RolloutPath extends PathRecord {
   readonly ctr: Float64Array;
   readonly episode: EpisodeSummary;
   readonly caseIndex: number;
+}
+
+export interface RunOptions {
+  /**
+   * Act with the policy's cached incremental encoder (IncrementalPolicy.nextProbs: one new token
+   * per step, the backend's softmax; default), or re-encode every path at every step
+   * (exp of PolicyNetwork.nextLogProbs: the reference the cached rollout is tested against). The
+   * two agree up to float round-off.
+   */
+  readonly cache?: boolean;
 }
 
 /**
@@ -33,6 +43,7 @@ export function runEpisodes(
   caseIndices: readonly number[],
   sampleSeed: number | null,
   envSeed: number,
+  opts: RunOptions = {},
 ): RolloutPath[] {
   const B = env.numEnvs;
   const A = net.numItems + 1;
@@ -45,32 +56,43 @@ export function runEpisodes(
   const comps = Array.from({ length: B }, () => ({ ioi: [] as number[], ior: [] as number[], ctr: [] as number[] }));
   const episodes: (EpisodeSummary | null)[] = new Array(B).fill(null);
   const stopped = new Uint8Array(B);
-  for (;;) {
-    const active = env.active();
-    const rows: number[] = [];
-    for (let b = 0; b < B; b++) if (active[b]) rows.push(b);
-    if (rows.length === 0) break;
-    // The policy reads only the rows still running; finished rows get STOP (ignored by the env).
-    const traj = packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })));
-    const logp = net.nextLogProbs(traj);
-    const chosen = samplers ? sampleFromLogProbs(logp, rows.length, A, (i) => stepStream(samplers[rows[i]], step)).actions : greedyFromLogProbs(logp, rows.length, A);
-    step += 1;
-    const actions = new Int32Array(B).fill(net.stop);
-    rows.forEach((b, i) => (actions[b] = chosen[i]));
-    const r = env.step(actions);
-    for (const b of rows) {
-      const info = r.infos[b];
-      if (info.stop) stopped[b] = 1;
-      else if (info.active) {
-        items[b].push(info.action);
-        accepted[b].push(info.accepted ? 1 : 0);
-        comps[b].ioi.push(info.ioi);
-        comps[b].ior.push(info.ior);
-        comps[b].ctr.push(info.ctr);
+  const session = (opts.cache ?? true)
+    ? net.incremental(Int32Array.from(obs.flatMap((o) => Array.from(o.history))), Int32Array.from(obs, (o) => o.target))
+    : null;
+  try {
+    for (;;) {
+      const active = env.active();
+      const rows: number[] = [];
+      for (let b = 0; b < B; b++) if (active[b]) rows.push(b);
+      if (rows.length === 0) break;
+      // The policy reads only the rows still running; finished rows get STOP (ignored by the env).
+      const probs = session
+        ? session.nextProbs(rows)
+        : Float32Array.from(net.nextLogProbs(packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })))), Math.exp);
+      const chosen = samplers ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(samplers[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
+      step += 1;
+      const actions = new Int32Array(B).fill(net.stop);
+      rows.forEach((b, i) => (actions[b] = chosen[i]));
+      const r = env.step(actions);
+      const appended: number[] = [];
+      for (const b of rows) {
+        const info = r.infos[b];
+        if (info.stop) stopped[b] = 1;
+        else if (info.active) {
+          items[b].push(info.action);
+          accepted[b].push(info.accepted ? 1 : 0);
+          comps[b].ioi.push(info.ioi);
+          comps[b].ior.push(info.ior);
+          comps[b].ctr.push(info.ctr);
+          appended.push(b);
+        }
+        if (info.episode) episodes[b] = info.episode;
       }
-      if (info.episode) episodes[b] = info.episode;
+      session?.append(appended, appended.map((b) => items[b][items[b].length - 1]), appended.map((b) => accepted[b][accepted[b].length - 1]));
+      obs = r.observations;
     }
-    obs = r.observations;
+  } finally {
+    session?.dispose();
   }
   const cases = env.cases(split);
   return Array.from({ length: B }, (_, b) => {

@@ -2,16 +2,19 @@
  * `npm run perf`: speed and memory figures, printed, never asserted. Each section compares against
  * its alternative in the same run (ratios), since shared machines are noisy.
  *   npm run perf                 all sections
- *   npm run perf -- env sim      only some (env, backend, sim)
+ *   npm run perf -- env sim      only some (env, backend, sim, rl)
+ *   npm run perf -- rl           RL training paths/s beside a PyTorch reference (benchmarks/perf/rl.ts)
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SECTIONS: Record<string, string> = { env: 'perf/env.ts', backend: 'perf/backend.ts', sim: 'perf/simulator.ts' };
+const SECTIONS: Record<string, string> = { env: 'perf/env.ts', backend: 'perf/backend.ts', sim: 'perf/simulator.ts', rl: 'perf/rl.ts' };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Section names; options belong to the sections (these take a value).
+const VALUED = new Set(['--rounds', '--iters', '--python', '--env', '--world', '--batch', '--items', '--steps']);
+const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !(i > 0 && VALUED.has(all[i - 1])));
 for (const name of wanted) if (!(name in SECTIONS)) {
   console.error(`perf: unknown section '${name}'; sections: ${Object.keys(SECTIONS).join(', ')}`);
   process.exit(2);

@@ -38,8 +38,13 @@ export const EnvConfigSchema = Type.Object(
     /** Success: the target is in the simulator's top-k after the path. */
     successTopK: Type.Integer({ minimum: 1, default: 10 }),
     /**
-     * Worlds where long paths cost something (both off by default; see README "Worlds where
-     * length costs"). Patience: the user leaves after `patience.rejections` rejected
+     * Step the evaluator simulator beside the reward model, so that episode summaries and step
+     * infos carry its metrics. Rewards never depend on it: training rollouts, which read only the
+     * reward model, turn it off (on a real environment that halves the simulator work).
+     */
+    stepEvaluator: Type.Boolean({ default: true }),
+    /**
+     * Worlds where long paths cost something (both off by default; docs/design.md §2.9). Patience: the user leaves after `patience.rejections` rejected
      * recommendations (accept: 'sample'), ending the episode and paying `patience.penalty`
      * (a lost session), as session-based simulators model abandonment.
      */
@@ -247,6 +252,12 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
   private rows: RowState[] = [];
   private batch: SimulatorBatch | null = null;
   private evalBatch: SimulatorBatch | null = null;
+  /**
+   * The evaluator is the reward model itself (synthetic-v0's exact dynamics): its batch would
+   * repeat the reward batch's computation on the same input, so the reward batch's results are
+   * used for both (evalBatch === batch).
+   */
+  private evalShared = false;
   private caseRng: Rng;
   private split: Split;
   /** Seed of the last seeded reset and the resets since it: the acceptance streams hang off both. */
@@ -319,8 +330,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       indices = Array.from({ length: this.numEnvs }, () => this.caseRng.int(pool.length));
     }
     this.split = split;
-    this.batch?.dispose();
-    this.evalBatch?.dispose();
+    this.disposeBatches();
     const N = this.numItems;
     const replicas = replicasOf(indices);
     const streamSeed = this.resetsSinceSeed === 0 ? this.resetSeed : Rng.stream(this.resetSeed, `reset-${this.resetsSinceSeed}`).seed32();
@@ -341,8 +351,10 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     const targets = Int32Array.from(this.rows, (r) => r.target);
     this.batch = this.world.simulator.open(histories);
     const stats = this.batch.targetStats(targets);
-    this.evalBatch = this.world.evaluator ? this.world.evaluator.open(histories) : null;
-    const evalStats = this.evalBatch?.targetStats(targets);
+    const evaluator = this.config.stepEvaluator ? this.world.evaluator : null;
+    this.evalShared = evaluator !== null && evaluator === this.world.simulator;
+    this.evalBatch = evaluator === null ? null : this.evalShared ? this.batch : evaluator.open(histories);
+    const evalStats = this.evalBatch === null ? undefined : this.evalShared ? stats : this.evalBatch.targetStats(targets);
     this.rows.forEach((r, k) => {
       r.logProb = stats.logProb[k];
       r.rank = stats.rank[k];
@@ -406,14 +418,14 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     // Under 'sample' acceptance the CTRs are read before the draw (advance only appends accepted rows).
     const sampling = this.config.accept === 'sample';
     const ctrBefore = sampling ? scaled(batch.ctr(items), satiated) : null;
-    const evalCtrBefore = sampling && this.evalBatch ? scaled(this.evalBatch.ctr(items), satiated) : null;
+    const evalCtrBefore = sampling && this.evalBatch ? (this.evalShared ? ctrBefore : scaled(this.evalBatch.ctr(items), satiated)) : null;
     if (ctrBefore) {
       accepts = new Uint8Array(B);
       // Each row's draw comes from its own episode's stream at this step.
       for (let k = 0; k < B; k++) if (recommends[k]) accepts[k] = stepStream(this.rows[k].acceptSeed, this.rows[k].step).float() < ctrBefore[k] ? 1 : 0;
     }
     const result = batch.advance(items, targets, accepts);
-    const evalResult = this.evalBatch ? this.evalBatch.advance(items, targets, accepts) : null;
+    const evalResult = this.evalBatch ? (this.evalShared ? result : this.evalBatch.advance(items, targets, accepts)) : null;
     const ctr = ctrBefore ?? scaled(result.ctr, satiated);
     const evalCtr = evalCtrBefore ?? (evalResult ? scaled(evalResult.ctr, satiated) : null);
 
@@ -575,11 +587,16 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     return this.batch;
   }
 
-  close(): void {
+  private disposeBatches(): void {
     this.batch?.dispose();
-    this.evalBatch?.dispose();
+    if (!this.evalShared) this.evalBatch?.dispose();
     this.batch = null;
     this.evalBatch = null;
+    this.evalShared = false;
+  }
+
+  close(): void {
+    this.disposeBatches();
   }
 }
 

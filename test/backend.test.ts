@@ -290,6 +290,28 @@ test('Cast to bool on wasm is x != 0 (as on cpu), other casts unchanged, and mas
   });
 });
 
+test('GatherV2 without batchDims (embedding rows, cached keys, scalars, int32, bool) on wasm matches cpu, forward and gradient', async () => {
+  await ensureWasm();
+  const table = normals(7 * 5);
+  const x3 = normals(4 * 3 * 6);
+  const w = normals(9 * 5);
+  const rows = [6, 0, 3, 3, 1, 6, 2, 5, 0];
+  await sameOnWasmAsCpu(() => {
+    const g = (v: tf.Tensor) => tf.gather(v, tf.tensor1d(rows, 'int32'));
+    return {
+      rows: g(tf.tensor2d(table, [7, 5])),
+      grad: tf.grad((v: tf.Tensor) => tf.sum(tf.mul(g(v), tf.tensor2d(w, [9, 5]))))(tf.tensor2d(table, [7, 5])),
+      rows3: tf.gather(tf.tensor3d(x3, [4, 3, 6]), tf.tensor1d([3, 1, 1], 'int32')),
+      axis2: tf.gather(tf.tensor3d(x3, [4, 3, 6]), tf.tensor2d([5, 0, 2, 2], [2, 2], 'int32'), 2),
+      scalars: tf.gather(tf.tensor1d(table), tf.tensor1d([34, 0, 17, 17], 'int32')),
+      int: tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 0], 'int32')),
+      bool: tf.cast(tf.gather(tf.tensor1d([true, false, true], 'bool'), tf.tensor1d([1, 2, 1], 'int32')), 'int32'),
+      empty: tf.gather(tf.tensor2d(table, [7, 5]), tf.tensor1d([], 'int32')),
+    };
+  });
+  await assert.rejects(runOn('wasm', () => ({ y: tf.gather(tf.zeros([3, 2]), tf.tensor1d([0, 3], 'int32')) })), /index value 3 is not in \[0, 2\]/);
+});
+
 test('GatherV2 with batchDims on wasm matches cpu, forward and gradient', async () => {
   await ensureWasm();
   const x3 = normals(2 * 3 * 2);

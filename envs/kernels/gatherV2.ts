@@ -1,9 +1,13 @@
 /**
- * GatherV2 for the wasm backend, fixing `batchDims > 0`. The wasm kernel returns wrong rows when
- * batchDims > 0 and each gathered slice has more than one element, e.g. x [2,3,2], indices [2,3],
- * axis 1, batchDims 1 (per-row lookups in a [batch, length, dim] tensor): the second batch reads
- * other positions than it was given. This kernel computes batched gathers in JS (a copy per
- * slice) and hands plain gathers (batchDims 0, every embedding lookup) to the original kernel.
+ * GatherV2 for the wasm backend, fixing `batchDims > 0` and the speed of every gather. The wasm
+ * kernel returns wrong rows when batchDims > 0 and each gathered slice has more than one element,
+ * e.g. x [2,3,2], indices [2,3], axis 1, batchDims 1 (per-row lookups in a [batch, length, dim]
+ * tensor): the second batch reads other positions than it was given. And it copies element by
+ * element with stride arithmetic: gathering 256 rows of 1,280 floats took 25-31 ms, 2,560
+ * embedding rows of 64 floats 15 ms (every embedding lookup of a training step pays this). This
+ * kernel computes every numeric gather in JS on the heap, one block copy (`TypedArray.set`) per
+ * slice: 3 ms and 1.9 ms on those shapes (same run, read-back included, 2 loaded cores). Strings
+ * and complex values go to the original kernel.
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapView, wasmBackend, type TensorInfo } from './wasm.ts';
@@ -14,7 +18,7 @@ export function gatherV2ConfigWrapping(original: tf.KernelFunc): tf.KernelConfig
   const kernelFunc = (args: Args): TensorInfo | TensorInfo[] => {
     const batchDims = Number(args.attrs?.batchDims ?? 0);
     const { x, indices } = args.inputs;
-    if (batchDims === 0 || x.dtype === 'string' || x.dtype === 'complex64') {
+    if (x.dtype === 'string' || x.dtype === 'complex64') {
       return original(args as unknown as Parameters<tf.KernelFunc>[0]);
     }
     const backend = wasmBackend(args.backend);
@@ -44,10 +48,13 @@ export function gatherV2ConfigWrapping(original: tf.KernelFunc): tf.KernelConfig
       for (let u = 0; u < outerSize; u++) {
         const srcBase = (b * outerSize + u) * dimSize;
         const dstBase = (b * outerSize + u) * perBatch;
+        if (sliceSize === 1) {
+          for (let i = 0; i < perBatch; i++) o[dstBase + i] = xs[srcBase + idx[b * perBatch + i]];
+          continue;
+        }
         for (let i = 0; i < perBatch; i++) {
           const src = (srcBase + idx[b * perBatch + i]) * sliceSize;
-          const dst = (dstBase + i) * sliceSize;
-          for (let j = 0; j < sliceSize; j++) o[dst + j] = xs[src + j];
+          o.set(xs.subarray(src, src + sliceSize), (dstBase + i) * sliceSize);
         }
       }
     }

@@ -6,7 +6,8 @@
  * - `UnsortedSegmentSum` is not registered for wasm; it is the gradient of `gather`, so without it
  *   no embedding can be trained.
  * - `Cast` to bool is wrong on wasm (it copies values instead of testing `x != 0`).
- * - `GatherV2` with batchDims > 0 returns wrong rows on wasm when slices have several elements.
+ * - `GatherV2` with batchDims > 0 returns wrong rows on wasm when slices have several elements;
+ *   and every gather (each embedding lookup) is slow there: the JS kernel copies whole slices.
  * Not a gap in correctness but in speed, found by the perf script: `BatchMatMul` and `_FusedMatMul`
  * on wasm are fast only for plain 2-D products; transpose flags (every matMul gradient) and a
  * batched `a` against a 2-D `b` take a naive loop, several times slower. The wrapper rewrites them.

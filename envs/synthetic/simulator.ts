@@ -58,10 +58,20 @@ export class SyntheticExactSimulator implements UserSimulator {
     const beta = this.world.config.sharpness;
     const u = new Float64Array(d);
     for (let j = 0; j < d; j++) u[j] = beta * m[row * d + j];
+    // Unrolled by four, adding in the same order as the plain loop (bit-identical results; JS
+    // never fuses a multiply-add): 256 rows × 1,000 items took 14 ms plain, 9-10 ms unrolled.
+    const d4 = d - (d % 4);
     for (let i = 0; i < N; i++) {
       let dot = b[i];
       const o = i * d;
-      for (let j = 0; j < d; j++) dot += u[j] * e[o + j];
+      let j = 0;
+      for (; j < d4; j += 4) {
+        dot += u[j] * e[o + j];
+        dot += u[j + 1] * e[o + j + 1];
+        dot += u[j + 2] * e[o + j + 2];
+        dot += u[j + 3] * e[o + j + 3];
+      }
+      for (; j < d; j++) dot += u[j] * e[o + j];
       out[offset + i] = dot;
     }
   }
@@ -76,6 +86,14 @@ export class SyntheticExactSimulator implements UserSimulator {
 class SyntheticBatch implements SimulatorBatch {
   private disposed = false;
   private readonly scratch: Float64Array;
+  /**
+   * The last target stats of each row and the target they were computed for (-1: none). A row's
+   * stats depend only on its state and target, so `advance` recomputes only the rows it appended
+   * (and rows asked about another target); finished rows of a rollout cost nothing.
+   */
+  private readonly statTarget: Int32Array;
+  private readonly statLogProb: Float64Array;
+  private readonly statRank: Float64Array;
 
   constructor(
     private readonly sim: SyntheticExactSimulator,
@@ -83,6 +101,9 @@ class SyntheticBatch implements SimulatorBatch {
     readonly size: number,
   ) {
     this.scratch = new Float64Array(sim.numItems);
+    this.statTarget = new Int32Array(size).fill(-1);
+    this.statLogProb = new Float64Array(size);
+    this.statRank = new Float64Array(size);
   }
 
   private live(): void {
@@ -112,14 +133,15 @@ class SyntheticBatch implements SimulatorBatch {
   targetStats(targets: Int32Array): TargetStats {
     this.live();
     this.checkRows(targets, 'targets');
-    const logProb = new Float64Array(this.size);
-    const rank = new Float64Array(this.size);
-    for (let r = 0; r < this.size; r++) {
-      const s = this.sim.rowStats(this.m, r, targets[r], this.scratch);
-      logProb[r] = s.logProb;
-      rank[r] = s.rank;
-    }
-    return { logProb, rank };
+    for (let r = 0; r < this.size; r++) if (this.statTarget[r] !== targets[r]) this.refreshStats(r, targets[r]);
+    return { logProb: this.statLogProb.slice(), rank: this.statRank.slice() };
+  }
+
+  private refreshStats(r: number, target: number): void {
+    const s = this.sim.rowStats(this.m, r, target, this.scratch);
+    this.statTarget[r] = target;
+    this.statLogProb[r] = s.logProb;
+    this.statRank[r] = s.rank;
   }
 
   ctr(items: Int32Array): Float64Array {
@@ -140,13 +162,18 @@ class SyntheticBatch implements SimulatorBatch {
       if (rows && !rows[r]) continue;
       ctr[r] = sigmoid(this.sim.score(this.m, r, items[r]));
       this.sim.appendInPlace(this.m, r, items[r], eta);
+      this.statTarget[r] = -1; // the state moved: stale stats
     }
     return { ctr, ...this.targetStats(targets) };
   }
 
   clone(): SimulatorBatch {
     this.live();
-    return new SyntheticBatch(this.sim, this.m.slice(), this.size);
+    const copy = new SyntheticBatch(this.sim, this.m.slice(), this.size);
+    copy.statTarget.set(this.statTarget);
+    copy.statLogProb.set(this.statLogProb);
+    copy.statRank.set(this.statRank);
+    return copy;
   }
 
   dispose(): void {
