@@ -83,18 +83,19 @@ export function testTemplate(name: string): string {
   return `/** Tests of the ${name} agent: node --import tsx --test ${name}.test.ts */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { makeVec, Rng } from 'prorec-gym/envs';
+import { actContext } from 'prorec-gym/agents';
+import { makeVec } from 'prorec-gym/envs';
 import agent from './${name}.js'; // ${name}.ts (TypeScript's ESM convention: import it as .js)
 
 test('${name} recommends allowed items, at most pathLength of them, then stops', async () => {
   const env = await makeVec('synthetic-v0', 16, { world: { numItems: 300, numUsers: 400 } });
   const ${camel(name)} = await agent.create({ pathLength: 2 }, { numItems: env.numItems, seed: 1 });
-  const ctx = { env, rng: Rng.stream(1, 'agent') };
   let { observations } = env.reset({ seed: 1 });
   const lengths: number[] = [];
-  while (env.active().includes(1)) {
+  for (let t = 0; env.active().includes(1); t++) {
     const active = env.active();
-    const actions = ${camel(name)}.act(observations, ctx);
+    // The context of decision t: ctx.rng(row) is each row's own random stream.
+    const actions = ${camel(name)}.act(observations, actContext(env, 1, t));
     observations.forEach((o, k) => {
       if (active[k]) assert.equal(o.actionMask[actions[k]], 1, \`row \${k}: action \${actions[k]} is not allowed\`);
     });
