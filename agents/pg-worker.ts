@@ -52,7 +52,7 @@ export class UpdateWorker {
     const flag = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
     const init: UpdateWorkerInit = {
-      entry: new URL('./pg-worker-thread.ts', import.meta.url).href,
+      entry: new URL(import.meta.url.endsWith('.ts') ? './pg-worker-thread.ts' : './pg-worker-thread.js', import.meta.url).href,
       numItems: net.numItems,
       config: net.config,
       items: net.items,
