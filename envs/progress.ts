@@ -10,7 +10,11 @@ export interface Progress {
   stop(): void;
 }
 
-export function progress(label: string, total: number, opts: { stream?: NodeJS.WriteStream; plainEverySeconds?: number; enabled?: boolean } = {}): Progress {
+/**
+ * `initial`: the amount already done when this bar starts (a resumed job), so that the ETA comes
+ * from the rate of this session's work only.
+ */
+export function progress(label: string, total: number, opts: { stream?: NodeJS.WriteStream; plainEverySeconds?: number; enabled?: boolean; initial?: number } = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   if (opts.enabled === false) return { update() {}, stop() {} };
   if (stream.isTTY && !process.env.CI) {
@@ -18,7 +22,7 @@ export function progress(label: string, total: number, opts: { stream?: NodeJS.W
       { format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} | {message}`, stream, hideCursor: true, etaBuffer: 50 },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { message: '' });
+    bar.start(total, opts.initial ?? 0, { message: '' });
     return {
       update: (done, message = '') => bar.update(done, { message }),
       stop: () => bar.stop(),
@@ -27,12 +31,13 @@ export function progress(label: string, total: number, opts: { stream?: NodeJS.W
   const every = (opts.plainEverySeconds ?? 10) * 1000;
   const start = Date.now();
   let last = 0;
-  let lastDone = 0;
+  const initial = opts.initial ?? 0;
+  let lastDone = initial;
   let printed = -1;
   const line = (done: number, message?: string) => {
     const elapsed = (Date.now() - start) / 1000;
     printed = done;
-    const eta = done > 0 ? (elapsed * (total - done)) / done : NaN;
+    const eta = done > initial ? (elapsed * (total - done)) / (done - initial) : NaN;
     stream.write(`${label}: ${done}/${total} (${((100 * done) / total).toFixed(0)}%) elapsed ${elapsed.toFixed(0)}s${Number.isFinite(eta) ? ` eta ${eta.toFixed(0)}s` : ''}${message ? ` ${message}` : ''}\n`);
   };
   return {

@@ -51,6 +51,8 @@ export const TrainConfigSchema = Type.Object(
     patience: Type.Integer({ minimum: 1 }),
     /** Valid sequences scored per epoch for early stopping (0 = all). */
     validLimit: Type.Integer({ minimum: 0 }),
+    /** Learn from the first `trainLimit` simulator sequences only (0 = all): for quick wiring checks, never for real simulators. */
+    trainLimit: Type.Integer({ minimum: 0 }),
   },
   { additionalProperties: false },
 );
@@ -58,13 +60,32 @@ export type TrainConfig = Static<typeof TrainConfigSchema>;
 
 export const ModelKindSchema = StringEnum(MODEL_KINDS);
 
+/** Overrides of the architecture and training defaults for one (dataset, model). */
+export interface SimulatorDefaults {
+  readonly config?: Readonly<Partial<SasrecConfig>> | Readonly<Partial<Gru4recConfig>>;
+  readonly train?: Readonly<Partial<TrainConfig>>;
+}
+
+/**
+ * Per-dataset defaults of the simulators, over the schema-wide ones below: chosen on each dataset's
+ * own simulator valid split (the second-to-last item of every sequence; never its test), as
+ * envs/sim/README.md records with what was tried. Keys are `Dataset.name`; a dataset or model not
+ * listed takes the schema-wide defaults. Explicit overrides (world options, CLI) win over both.
+ */
+export const SIMULATOR_DEFAULTS_BY_DATASET: Readonly<Record<string, Readonly<Partial<Record<ModelKind, SimulatorDefaults>>>>> = {};
+
+/** The per-dataset defaults of `kind` on `datasetName` ({} when none are recorded). */
+export function datasetDefaults(datasetName: string, kind: ModelKind): SimulatorDefaults {
+  return SIMULATOR_DEFAULTS_BY_DATASET[datasetName]?.[kind] ?? {};
+}
+
 export function defaultModelConfig(kind: ModelKind): ModelConfig {
   if (kind === 'sasrec') return { model: 'sasrec', hidden: 64, blocks: 2, heads: 2, feedForward: 256, dropout: 0.5, maxLen: 50 };
   return { model: 'gru4rec', embedding: 64, hidden: 128, dropout: 0.3, maxLen: 50 };
 }
 
 export function defaultTrainConfig(): TrainConfig {
-  return { learningRate: 1e-3, batchSize: 32, maxEpochs: 40, patience: 5, validLimit: 0 };
+  return { learningRate: 1e-3, batchSize: 32, maxEpochs: 40, patience: 5, validLimit: 0, trainLimit: 0 };
 }
 
 /** Width of u(s) without the bias dimension. */
