@@ -4,7 +4,7 @@
  * the synthetic world starts without loading TensorFlow.js.
  */
 import { Type } from '@sinclair/typebox';
-import type { Dataset } from './dataset.ts';
+import { withSimulatorFraction, type Dataset } from './dataset.ts';
 import { register } from './registry.ts';
 import { SyntheticExactSimulator } from './synthetic/simulator.ts';
 import { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig } from './synthetic/world.ts';
@@ -79,21 +79,33 @@ register({
   id: 'synthetic-learned-v0',
   description: 'The synthetic world with a learned reward model (SASRec trained on its logs) and the exact dynamics as evaluator: measures what exploiting a learned simulator costs',
   worldOptions: Type.Partial(
-    Type.Object({ ...Type.Partial(SyntheticConfigSchema).properties, rewardModel: ModelKind, rewardSeed: Type.Integer(), cacheDir: Type.String(), workers: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    Type.Object(
+      {
+        ...Type.Partial(SyntheticConfigSchema).properties,
+        rewardModel: ModelKind,
+        rewardSeed: Type.Integer(),
+        cacheDir: Type.String(),
+        workers: Type.Integer({ minimum: 0 }),
+        /** Share of the world's logs the reward model learns from (a seeded subset of its users; default 1): fidelity against data size. */
+        simulatorDataFraction: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 1 }),
+      },
+      { additionalProperties: false },
+    ),
     { additionalProperties: false },
   ),
   async build(o, log) {
-    const { rewardModel, rewardSeed, cacheDir, workers, ...worldOptions } = o;
+    const { rewardModel, rewardSeed, cacheDir, workers, simulatorDataFraction, ...worldOptions } = o;
     const world = generateSyntheticWorld(worldOptions as Partial<SyntheticConfig>);
+    const dataset = withSimulatorFraction(world.dataset, (simulatorDataFraction as number | undefined) ?? 1, world.config.seed);
     const { loadOrTrainSimulator } = await import('./sim/index.ts');
     const simulator = await loadOrTrainSimulator({
-      dataset: world.dataset,
+      dataset,
       model: (rewardModel as 'sasrec' | 'gru4rec' | undefined) ?? 'sasrec',
       seed: (rewardSeed as number | undefined) ?? 1,
       cacheDir: cacheDir as string | undefined,
       workers: workers as number | undefined,
       log,
     });
-    return { dataset: world.dataset, simulator, evaluator: new SyntheticExactSimulator(world) };
+    return { dataset, simulator, evaluator: new SyntheticExactSimulator(world) };
   },
 });
