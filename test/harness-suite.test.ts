@@ -38,9 +38,9 @@ const BASE = {
   agents: [{ agent: 'random' }, { agent: 'popularity', config: { pathLength: 2 } }, { agent: 'popularity', label: 'popularity-1', config: { pathLength: 1 } }],
 };
 
-test('the shipped suites (agents, smoke, standard, paper) validate structurally; agents, smoke and standard plan against the registries', async () => {
-  assert.deepEqual(listSuites(), ['agents', 'paper', 'smoke', 'standard']);
-  for (const name of ['agents', 'smoke', 'standard', 'paper']) {
+test('the shipped suites (agents, fidelity, smoke, standard, paper) validate structurally; agents, fidelity, smoke and standard plan against the registries', async () => {
+  assert.deepEqual(listSuites(), ['agents', 'fidelity', 'paper', 'smoke', 'standard']);
+  for (const name of ['agents', 'fidelity', 'smoke', 'standard', 'paper']) {
     const s = loadSuite(name);
     assert.equal(s.suite.name, name);
     for (const b of ['smoke', 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
@@ -51,6 +51,11 @@ test('the shipped suites (agents, smoke, standard, paper) validate structurally;
   assert.deepEqual([...new Set(agents.runs.map((r) => r.label))].sort(), builtIn);
   assert.deepEqual([...new Set(agents.runs.map((r) => r.config.envId))], ['synthetic-v0', 'ml-1m-v0']);
   assert.equal(agents.runs.length, 2 * builtIn.length * 3);
+  // `fidelity`: agents that need no training (and supervised) on synthetic-learned-v0, run once per data share.
+  const fidelity = await planRuns(loadSuite('fidelity'), { world: { simulatorDataFraction: 0.1 } });
+  assert.deepEqual([...new Set(fidelity.runs.map((r) => r.config.envId))], ['synthetic-learned-v0']);
+  assert.equal(fidelity.runs.length, 7 * 3);
+  assert.ok(fidelity.runs.every((r) => r.config.world.simulatorDataFraction === 0.1));
   const smoke = await planRuns(loadSuite('smoke'));
   assert.equal(smoke.runs.length, smoke.runs.length > 0 ? loadSuite('smoke').suite.agents.length * loadSuite('smoke').suite.seeds.length : -1);
   const standard = await planRuns(loadSuite('standard'), { agent: 'random' });

@@ -25,6 +25,7 @@ test('a simulator against itself: perfect on real and random paths', () => {
     }
     assert.equal(f.ior.mae, 0);
     assert.equal(f.calibration.ece, 0);
+    assert.ok(Math.abs(f.ctrShifted.offset) < 1e-9 && f.ctrShifted.mae < 1e-9);
     assert.ok(f.kl.mean < 1e-9, `${policy} KL ${f.kl.mean}`);
   }
 });
@@ -35,6 +36,15 @@ test('a simulator of another world (same items, other dynamics) is measurably le
   assert.ok(f.ioi.pearson < 0.95 && f.ioi.mae > 0.01, JSON.stringify(f.ioi));
   assert.ok(f.ctr.mae > 0.01 && f.calibration.ece > 0.01, `${f.ctr.mae} ${f.calibration.ece}`);
   assert.ok(f.kl.mean > 0.05, `KL ${f.kl.mean}`);
+});
+
+test('a constant shift of every learned score: CTR off, the shifted CTR exact again; IoI, ranks and KL untouched', () => {
+  const shiftedWorld = { ...world, itemBias: world.itemBias.map((b) => b - 2) };
+  const shifted = new SyntheticExactSimulator(shiftedWorld);
+  const f = stepFidelity({ learned: shifted, exact, cases, policy: 'real' });
+  assert.ok(f.ctr.mae > 0.05 && f.calibration.ece > 0.05, `${f.ctr.mae} ${f.calibration.ece}`);
+  assert.ok(Math.abs(f.ctrShifted.offset - 2) < 1e-3 && f.ctrShifted.mae < 1e-3, JSON.stringify(f.ctrShifted));
+  assert.ok(f.ioi.mae < 1e-6 && f.ior.mae === 0 && f.kl.mean < 1e-9, `${f.ioi.mae} ${f.ior.mae} ${f.kl.mean}`);
 });
 
 test('summaries: Pearson r, MAE, reliability bins and the restricted KL on small hand-checked inputs', () => {

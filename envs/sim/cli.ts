@@ -55,7 +55,7 @@ function summaryRow(h: CheckpointHeader): string[] {
   return [
     h.dataset.name,
     h.model,
-    h.dataset.simulatorInteractions.toLocaleString('en-US'),
+    h.dataset.simulatorInteractions.toLocaleString('en-US') + (h.train.trainLimit > 0 ? ` (first ${h.train.trainLimit} sequences)` : ''),
     `${m.epochs} (${m.bestEpoch})`,
     m.trainSeconds.toFixed(0),
     `${fmt(m.valid.hr10)} / ${fmt(m.valid.ndcg10)}`,

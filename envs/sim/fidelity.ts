@@ -7,7 +7,10 @@
  *
  * per step: Pearson's r and the mean absolute error between learned and exact values of IoI, IoR
  * and CTR; the calibration of the learned CTR against the exact CTR (reliability bins on the
- * learned value: per bin the mean learned and mean exact CTR; ECE = Σ_b (n_b / n)·|mean difference|);
+ * learned value: per bin the mean learned and mean exact CTR; ECE = Σ_b (n_b / n)·|mean difference|),
+ * also after one constant shift of the learned logits (a next-item softmax is unchanged when every
+ * score moves by the same constant, so a learned model's CTR level is not identified by its
+ * training: the shift, fitted on the compared steps themselves, separates that offset from the rest);
  * and KL(p_exact ‖ p_learned) of the next-item distribution at s_t, both restricted to the items
  * not yet in s_t and renormalised (the world's logs never repeat an item, so that is the exact
  * next-item distribution the learned model was trained to imitate).
@@ -57,6 +60,12 @@ export interface StepFidelity {
   ior: PairedSummary;
   ctr: PairedSummary;
   calibration: { bins: CalibrationBin[]; ece: number };
+  /**
+   * The learned CTR after adding one constant to its logits, the mean of logit(exact) − logit(learned)
+   * over the steps: that offset, and the MAE and ECE of the shifted CTR (an in-sample fit: the part of
+   * the CTR error that is not a constant offset).
+   */
+  ctrShifted: { offset: number; mae: number; ece: number };
   /** KL(p_exact ‖ p_learned) over the items not yet consumed, in nats: mean and median over steps. */
   kl: { mean: number; median: number };
 }
@@ -222,6 +231,12 @@ export function stepFidelity(opts: FidelityOptions): StepFidelity {
       be.dispose();
     }
   }
+  const logit = (p: number) => {
+    const q = Math.min(1 - 1e-7, Math.max(1e-7, p));
+    return Math.log(q / (1 - q));
+  };
+  const offset = values.ctrL.reduce((a, p, i) => a + logit(values.ctrE[i]) - logit(p), 0) / Math.max(1, values.ctrL.length);
+  const shifted = values.ctrL.map((p) => 1 / (1 + Math.exp(-(logit(p) + offset))));
   const sortedKl = [...values.kl].sort((a, b) => a - b);
   const median = sortedKl.length ? (sortedKl[(sortedKl.length - 1) >> 1] + sortedKl[sortedKl.length >> 1]) / 2 : NaN;
   return {
@@ -232,6 +247,7 @@ export function stepFidelity(opts: FidelityOptions): StepFidelity {
     ior: pairedSummary(values.iorL, values.iorE),
     ctr: pairedSummary(values.ctrL, values.ctrE),
     calibration: calibration(values.ctrL, values.ctrE, opts.bins ?? 10),
+    ctrShifted: { offset, mae: pairedSummary(shifted, values.ctrE).mae, ece: calibration(shifted, values.ctrE, opts.bins ?? 10).ece },
     kl: { mean: values.kl.reduce((a, b) => a + b, 0) / Math.max(1, values.kl.length), median },
   };
 }
@@ -307,7 +323,7 @@ export async function runFidelity(o: {
 /** The fidelity table as plain text. */
 export function formatFidelity(r: FidelityReport): string {
   const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  const header = ['share', 'interactions', 'test HR@10', 'paths', 'IoI r', 'IoI MAE', 'IoR r', 'CTR r', 'CTR MAE', 'CTR ECE', 'KL mean', 'KL median'];
+  const header = ['share', 'interactions', 'test HR@10', 'paths', 'IoI r', 'IoI MAE', 'IoR r', 'CTR r', 'CTR MAE', 'CTR ECE', 'shifted MAE', 'shifted ECE', 'KL mean', 'KL median'];
   const lines: string[][] = [header];
   for (const row of r.rows) {
     for (const s of [row.real, row.random]) {
@@ -322,6 +338,8 @@ export function formatFidelity(r: FidelityReport): string {
         f(s.ctr.pearson),
         f(s.ctr.mae),
         f(s.calibration.ece),
+        f(s.ctrShifted.mae),
+        f(s.ctrShifted.ece),
         f(s.kl.mean),
         f(s.kl.median),
       ]);
@@ -333,6 +351,7 @@ export function formatFidelity(r: FidelityReport): string {
     `${r.model} (seed ${r.seed}) trained on shares of the synthetic world's logs, against its exact dynamics; ${r.cases} test cases per policy ` +
     `(real: the users' real continuations; random: a seeded uniformly random policy), every step of every path:\n${table}\n` +
     'IoI/IoR/CTR: Pearson r and mean absolute error between learned and exact per-step values; ECE: calibration of the learned CTR against the exact one (10 bins); ' +
+    'shifted: the same after one constant shift of the learned logits (a softmax-trained model\'s CTR level is arbitrary); ' +
     'KL(exact || learned) of the next-item distribution over items not yet consumed (nats).'
   );
 }
