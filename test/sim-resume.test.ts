@@ -2,7 +2,8 @@
  * Resumable simulator training: a training killed after an epoch (SIGKILL of a child process, so
  * nothing is cleaned up) resumes from the state file of its last epoch and ends with exactly the
  * weights, history and best epoch of an uninterrupted run; so does one stopped by an exception, for
- * both architectures. A state written for other settings is refused.
+ * both architectures. A state written for other settings is refused. Live tensors do not grow
+ * from epoch to epoch.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBackend } from '../envs/sim/runtime.ts';
+import { ensureBackend, tf } from '../envs/sim/runtime.ts';
 import { trainSimulator, type TrainOptions, type TrainResult } from '../envs/sim/train.ts';
 import { paramValues } from '../envs/sim/model.ts';
 import { successorDataset } from '../envs/sim/testing.ts';
@@ -51,7 +52,9 @@ async function assertSameTraining(resumed: TrainResult, reference: TrainResult):
 }
 
 test('a killed training (SIGKILL after epoch 2) resumes from its state and ends with the weights of an uninterrupted run', async () => {
-  const reference = await trainSimulator(options('sasrec'));
+  const tensors: number[] = [];
+  const reference = await trainSimulator(options('sasrec', undefined, { onEpoch: () => void tensors.push(tf.memory().numTensors) }));
+  assert.ok(tensors.every((n) => n === tensors[0]), `live tensors per epoch do not grow: ${tensors.join(', ')}`);
   const statePath = path.join(dir, 'killed.simstate');
   const proc = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify({ dataset: datasetOptions, model: 'sasrec', config: configs.sasrec, train, statePath, hangAfter: 2 })], {
     stdio: ['ignore', 'pipe', 'inherit'],
