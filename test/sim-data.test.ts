@@ -1,12 +1,15 @@
 /**
  * What the simulators learn from: every dataset carries `simulatorSequences` (all real sequences,
  * whatever the split) and their temporal leave-one-out split (last item test, second-to-last
- * valid); the synthetic world's logs can be cut to a seeded share, nested across shares.
+ * valid); the synthetic world's logs can be cut to a seeded share, nested across shares; the
+ * per-dataset simulator defaults resolve.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { interactionCount, withSimulatorFraction } from '../envs/dataset.ts';
 import { leaveOneOut } from '../envs/sim/evaluate.ts';
+import { MODEL_KINDS, SIMULATOR_DEFAULTS_BY_DATASET } from '../envs/sim/config.ts';
+import { resolveConfigs } from '../envs/sim/train.ts';
 import { generateSyntheticWorld } from '../envs/synthetic/world.ts';
 
 const world = generateSyntheticWorld({ numItems: 100, numUsers: 120, seed: 2 });
@@ -45,4 +48,17 @@ test('a share of the simulator data: seeded, nested across shares, recorded, and
   assert.equal(tenth.cases, ds.cases);
   assert.equal(tenth.sequences, ds.sequences);
   assert.throws(() => withSimulatorFraction(ds, 0, 0), /\(0, 1\]/);
+});
+
+test('per-dataset simulator defaults: every entry resolves to a valid config, over the schema-wide defaults and under explicit overrides', () => {
+  for (const [name, byModel] of Object.entries(SIMULATOR_DEFAULTS_BY_DATASET)) {
+    for (const model of MODEL_KINDS) {
+      const tuned = byModel[model];
+      const { config, train } = resolveConfigs(model, undefined, undefined, name);
+      for (const [k, v] of Object.entries(tuned?.config ?? {})) assert.equal((config as Record<string, unknown>)[k], v, `${name} ${model} config.${k}`);
+      for (const [k, v] of Object.entries(tuned?.train ?? {})) assert.equal((train as Record<string, unknown>)[k], v, `${name} ${model} train.${k}`);
+      assert.equal(resolveConfigs(model, undefined, { learningRate: 0.5 }, name).train.learningRate, 0.5, 'an explicit override wins');
+    }
+  }
+  assert.deepEqual(resolveConfigs('sasrec', undefined, undefined, 'no-such-dataset'), resolveConfigs('sasrec'));
 });
