@@ -30,6 +30,7 @@ import type { ResultFile } from './schema.ts';
 import { specificityMain } from './specificity.ts';
 import { varianceMain } from './estimator-variance.ts';
 import { codeVersion } from './version.ts';
+import { fidelityMain } from './fidelity.ts';
 import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
 export { codeVersion };
@@ -183,7 +184,8 @@ export function buildCli(args: string[]) {
         '$0 --suite <name|path> [options]     run a suite (smoke, standard, paper, or a file)\n' +
         '$0 merge DIR... [--out DIR]          combine the result folders of shards\n' +
         '$0 leaderboard DIR                   rebuild DIR/leaderboard.{json,md} from DIR/results\n' +
-        '$0 specificity DIR [--out FILE]      how much of each agent\'s IoI is toward its target (benchmarks/specificity.ts)',
+        '$0 specificity DIR [--out FILE]      how much of each agent\'s IoI is toward its target (benchmarks/specificity.ts)\n' +
+        '$0 fidelity DIR... [--out FILE]      do agents keep their order under the evaluator (Kendall tau; benchmarks/fidelity.ts)',
     )
     .option('agent', { type: 'string', describe: `only this agent (${listAgents().map((a) => a.name).join(', ')}, or a path to a module); added when the suite lacks it` })
     .option('suite', { type: 'string', describe: `suite name (${listSuites().join(', ')}) or path to a suite file; default standard` })
@@ -239,6 +241,7 @@ export async function main(args: string[], io: Io = STDIO): Promise<number> {
     if (args[0] === 'leaderboard') return await leaderboardMain(args.slice(1), io);
     if (args[0] === 'specificity') return await specificityMain(args.slice(1), io, (m) => new UsageError(m));
     if (args[0] === 'variance') return await varianceMain(args.slice(1), io, (m) => new UsageError(m));
+    if (args[0] === 'fidelity') return await fidelityMain(args.slice(1), io, (m) => new UsageError(m));
     const parser = buildCli(args);
     const argv = await parser.parseAsync();
     if ((argv as { help?: boolean }).help) return 0;

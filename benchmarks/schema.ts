@@ -186,7 +186,19 @@ export const ResultFileSchema = Type.Object(
         id: Type.String(),
         config: Type.Record(Type.String(), Type.Unknown()),
         world: Type.Record(Type.String(), Type.Unknown()),
-        dataset: Type.Object({ name: Type.String(), source: Type.String(), hash: Type.String(), trainInteractions: Type.Integer() }, { additionalProperties: false }),
+        dataset: Type.Object(
+          {
+            name: Type.String(),
+            source: Type.String(),
+            hash: Type.String(),
+            /** Interactions of the train split (what agents may train on). */
+            trainInteractions: Type.Integer(),
+            /** Interactions the learned simulators were built from (Dataset.meta.simulatorInteractions), and which (simulatorData). */
+            simulatorInteractions: Type.Integer(),
+            simulatorData: Type.String(),
+          },
+          { additionalProperties: false },
+        ),
         simulator: Type.String(),
         evaluator: Type.Union([Type.String(), Type.Null()]),
       },

@@ -8,7 +8,7 @@
  * every run, so the builders below read the options as they are, with no defaults of their own.
  */
 import { Type } from '@sinclair/typebox';
-import type { Dataset } from './dataset.ts';
+import { withSimulatorFraction, type Dataset } from './dataset.ts';
 import { register } from './registry.ts';
 import { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from './sim/config.ts';
 import { SyntheticExactSimulator } from './synthetic/simulator.ts';
@@ -81,9 +81,9 @@ interface SimulatorChoice {
 }
 
 /** The complete options of one simulator: model, seed, architecture and training configs. */
-function resolveSimulator(o: Record<string, unknown>, prefix: 'reward' | 'evaluator', model: ModelKind, seed: number): Record<string, unknown> {
-  const { model: _m, ...config } = resolveModelConfig(model, (o[`${prefix}Config`] ?? {}) as Record<string, unknown>, `world option ${prefix}Config`);
-  const train = resolveTrainConfig({ ...((o.simulatorTrain ?? {}) as Record<string, unknown>), ...((o[`${prefix}Train`] ?? {}) as Record<string, unknown>) }, `world option ${prefix}Train`);
+function resolveSimulator(o: Record<string, unknown>, prefix: 'reward' | 'evaluator', model: ModelKind, seed: number, datasetName: string): Record<string, unknown> {
+  const { model: _m, ...config } = resolveModelConfig(model, (o[`${prefix}Config`] ?? {}) as Record<string, unknown>, `world option ${prefix}Config`, datasetName);
+  const train = resolveTrainConfig({ ...((o.simulatorTrain ?? {}) as Record<string, unknown>), ...((o[`${prefix}Train`] ?? {}) as Record<string, unknown>) }, `world option ${prefix}Train`, datasetName, model);
   return { [`${prefix}Model`]: model, [`${prefix}Seed`]: seed, [`${prefix}Config`]: config, [`${prefix}Train`]: train };
 }
 
@@ -128,7 +128,7 @@ for (const r of REAL) {
       const rewardModel = o.rewardModel as ModelKind;
       const evaluatorModel = (o.evaluatorModel as ModelKind | undefined) ?? (rewardModel === 'sasrec' ? 'gru4rec' : 'sasrec');
       const evaluatorSeed = (o.evaluatorSeed as number | undefined) ?? (o.rewardSeed as number);
-      return { ...rest, ...resolveSimulator(o, 'reward', rewardModel, o.rewardSeed as number), ...resolveSimulator(o, 'evaluator', evaluatorModel, evaluatorSeed) };
+      return { ...rest, ...resolveSimulator(o, 'reward', rewardModel, o.rewardSeed as number, r.dataset), ...resolveSimulator(o, 'evaluator', evaluatorModel, evaluatorSeed, r.dataset) };
     },
     defaults: { weights: { ioi: 1, ior: 1, ctr: r.ctrWeight } },
     async build(o, log) {
@@ -152,19 +152,26 @@ register({
   id: 'synthetic-learned-v0',
   description: 'The synthetic world with a learned reward model (SASRec trained on its logs) and the exact dynamics as evaluator: measures what exploiting a learned simulator costs',
   worldOptions: Type.Object(
-    { ...SyntheticConfigSchema.properties, ...simulatorOptions('reward', { model: 'sasrec', seed: 1 }), ...Location },
+    {
+      ...SyntheticConfigSchema.properties,
+      ...simulatorOptions('reward', { model: 'sasrec', seed: 1 }),
+      ...Location,
+      /** Share of the world's logs the reward model learns from (a seeded subset of its users): fidelity against data size. */
+      simulatorDataFraction: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 1 }),
+    },
     { additionalProperties: false, default: {} },
   ),
   resolveWorld(o) {
     const { simulatorTrain: _t, ...rest } = o;
-    return { ...rest, ...resolveSimulator(o, 'reward', o.rewardModel as ModelKind, o.rewardSeed as number) };
+    return { ...rest, ...resolveSimulator(o, 'reward', o.rewardModel as ModelKind, o.rewardSeed as number, 'synthetic') };
   },
   async build(o, log) {
-    const { rewardModel: _m, rewardSeed: _s, rewardConfig: _c, rewardTrain: _t, cacheDir, workers, ...worldOptions } = o;
+    const { rewardModel: _m, rewardSeed: _s, rewardConfig: _c, rewardTrain: _t, cacheDir, workers, simulatorDataFraction, ...worldOptions } = o;
     const world = generateSyntheticWorld(worldOptions as SyntheticConfig);
+    const dataset = withSimulatorFraction(world.dataset, simulatorDataFraction as number, world.config.seed);
     const { loadOrTrainSimulator } = await import('./sim/index.ts');
     const reward = simulatorChoice(o, 'reward');
-    const simulator = await loadOrTrainSimulator({ dataset: world.dataset, ...reward, cacheDir: cacheDir as string | undefined, workers: workers as number | undefined, log });
-    return { dataset: world.dataset, simulator, evaluator: new SyntheticExactSimulator(world) };
+    const simulator = await loadOrTrainSimulator({ dataset, ...reward, cacheDir: cacheDir as string | undefined, workers: workers as number | undefined, log });
+    return { dataset, simulator, evaluator: new SyntheticExactSimulator(world) };
   },
 });

@@ -75,6 +75,8 @@ export interface ProgressOptions {
   plain?: boolean;
   /** Where plain lines go (default: the stream). */
   write?: (line: string) => void;
+  /** The amount already done when this bar starts (a resumed job): the ETA comes from this session's rate. */
+  initial?: number;
   /** The clock, in milliseconds (tests). */
   now?: () => number;
 }
@@ -90,7 +92,7 @@ export function progress(label: string, total: number, opts: ProgressOptions = {
       { format: `${label} [{bar}] {percentage}% | {value}/{total} | ETA {eta_text} | {message}`, stream, hideCursor: true },
       cliProgress.Presets.shades_classic,
     );
-    bar.start(total, 0, { message: '', eta_text: '-' });
+    bar.start(total, opts.initial ?? 0, { message: '', eta_text: '-' });
     return {
       update: (done, message = '') => {
         const e = eta.update(done);
@@ -103,7 +105,8 @@ export function progress(label: string, total: number, opts: ProgressOptions = {
   const every = (opts.plainEverySeconds ?? 10) * 1000;
   const start = now();
   let last = 0;
-  let lastDone = 0;
+  const initial = opts.initial ?? 0;
+  let lastDone = initial;
   let lastEta: number | null = null;
   let printed = -1;
   const line = (done: number, message?: string) => {

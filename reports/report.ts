@@ -20,6 +20,7 @@ import { writeFileAtomic } from '../envs/io.ts';
 import { AT_K_NOTE, buildLeaderboard, groupLabels, groupResults, type EnvGroup, type Leaderboard, type MetricAggregate } from '../benchmarks/leaderboard.ts';
 import { HEADLINE_METRICS, metricInfo } from '../benchmarks/metrics.ts';
 import { readResults } from '../benchmarks/results.ts';
+import { FIDELITY_METRICS, rankAgreement } from '../benchmarks/fidelity.ts';
 import type { ResultFile } from '../benchmarks/schema.ts';
 import { atKChartSpec, barChartSpec, curveChartSpec, renderSvg, tradeoffChartSpec, type CurveDatum, type TradeoffDatum } from './plots.ts';
 
@@ -257,6 +258,22 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     };
   });
 
+  // Do the agents keep their order under the evaluator? (Against the exact dynamics on synthetic-learned-v0.)
+  const agreement = rankAgreement(bySeed)[0];
+  const fidelity = agreement
+    ? {
+        title:
+          agreement.evaluator === 'synthetic-exact'
+            ? `Fidelity: the leaderboard under the learned simulator (${agreement.simulator}) against the exact dynamics`
+            : `Agreement between the reward simulator (${agreement.simulator}) and the evaluator (${agreement.evaluator})`,
+        metrics: FIDELITY_METRICS.map((m) => ({ name: m, tau: fmt(agreement.tau[m], 3), flips: agreement.flips[m].map(([a, b]) => `${a}/${b}`).join(', ') || 'none' })),
+        agents: agreement.agents.map((a) => ({
+          label: a.label,
+          cells: FIDELITY_METRICS.map((m) => ({ reward: fmt(a.reward[m], metricInfo(m).digits), evaluator: fmt(a.evaluator[m], metricInfo(m).digits) })),
+        })),
+      }
+    : null;
+
   return {
     id: lb.id,
     dataset: first.env.dataset,
@@ -284,6 +301,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     hasSummaries: summaries.length > 0,
     examples,
     hasExamples: examples.length > 0,
+    fidelity,
+    hasFidelity: fidelity !== null,
   };
 }
 

@@ -70,7 +70,7 @@ test('list --json: where each dataset would come from and every place searched',
   assert.deepEqual(list.map((d) => d.name), ['ml-1m', 'steam', 'books']);
   assert.deepEqual(list[0].source && { kind: list[0].source.kind, via: list[0].source.via }, { kind: 'release', via: 'PRORL_DATA_DIR' });
   assert.equal(list[1].source, null);
-  assert.deepEqual(list[1].places.map((p) => p.via), ['PRORL_DATA_DIR', 'cache', 'PRORL_SNAPSHOT_DIR']);
+  assert.deepEqual(list[1].places.map((p) => p.via), ['PRORL_DATA_DIR', 'cache', 'cache (prorl-release)', 'PRORL_SNAPSHOT_DIR']);
   const bad = await cli(['stats']);
   assert.equal(bad.code, 2);
 });

@@ -237,7 +237,16 @@ for (const name of Object.keys(EXPECTED) as Name[]) {
       assert.ok(seqText.some((s) => s.includes(w)), 'train window found in a stitched sequence');
     }
     assert.ok(ds.meta.trainInteractions > 0);
-    assert.ok(ds.meta.notes.some((n) => n.startsWith('simulators train on ')));
+    // The simulators learn from every real window: train, valid and the test records' histories
+    // and real continuations (never a test case's random target, which is not part of any window).
+    assert.deepEqual(ds.simulatorSequences, [...ds.sequences.train, ...ds.sequences.valid, ...ds.sequences.test]);
+    assert.equal(ds.meta.simulatorInteractions, ds.simulatorSequences.reduce((a, s) => a + s.length, 0));
+    const simText = ds.simulatorSequences.map((s) => `,${s.join(',')},`);
+    for (const c of ds.cases.test.slice(0, 300)) {
+      const w = `,${[...c.history, ...c.path!].join(',')},`;
+      assert.ok(simText.some((s) => s.includes(w)), 'test window (history + real continuation) found in a simulator sequence');
+    }
+    assert.ok(ds.meta.notes.some((n) => n.startsWith('simulators: ')));
     assert.ok(ds.meta.notes.some((n) => /0 of them across users/.test(n)), 'the test stitching rule glues no val windows of different users');
   });
 }
@@ -282,6 +291,7 @@ test('real data: a cached load equals the fresh build, and is faster', { skip },
     const cold = real[name];
     assert.deepEqual(warm.cases, cold.cases);
     assert.deepEqual(warm.sequences, cold.sequences);
+    assert.deepEqual(warm.simulatorSequences, cold.simulatorSequences);
     assert.deepEqual(warm.items, cold.items);
     assert.deepEqual(warm.meta, cold.meta);
     assert.deepEqual(warm.popularity, cold.popularity);

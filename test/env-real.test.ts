@@ -1,6 +1,6 @@
 /**
  * The real environments pass checkEnv on the release snapshot (when ../shared is present). Their
- * simulators are trained here for one epoch into a temporary cache: this checks the wiring
+ * simulators are trained here for one epoch on 400 of their sequences into a temporary cache: this checks the wiring
  * (data → simulators → environment), not simulator quality (see `npm run sim -- eval`).
  * `npm test` checks ml-1m-v0 with small simulators (SASRec of one block of width 16, GRU4Rec of
  * width 16; ~20 s instead of ~2 min for the default architectures on 2 loaded cores);
@@ -33,7 +33,7 @@ for (const id of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
   const sizes = all ? {} : SMALL_SIMULATORS;
   test(`${id} passes checkEnv on the snapshot (simulators trained one epoch${all ? '' : ', small'})`, { skip: envSkip }, async () => {
     await initBackend({ quiet: true });
-    const env = await make(id, { world: { cacheDir, workers: 0, ...sizes, simulatorTrain: { maxEpochs: 1, validLimit: 200 } }, log: () => {} });
+    const env = await make(id, { world: { cacheDir, workers: 0, ...sizes, simulatorTrain: { maxEpochs: 1, validLimit: 200, trainLimit: 400 } }, log: () => {} });
     assert.match(env.world.simulator.id, /sasrec/);
     assert.match(env.world.evaluator!.id, /gru4rec/);
     assert.equal(env.world.dataset.cases.test.length, { 'ml-1m-v0': 6928, 'steam-v0': 10240, 'books-v0': 8704 }[id]);

@@ -38,9 +38,9 @@ const BASE = {
   agents: [{ agent: 'random' }, { agent: 'popularity', config: { pathLength: 2 } }, { agent: 'popularity', label: 'popularity-1', config: { pathLength: 1 } }],
 };
 
-test('the shipped suites (agents, estimators, smoke, standard, paper) validate structurally; agents, estimators, smoke and standard plan against the registries', async () => {
-  assert.deepEqual(listSuites(), ['agents', 'estimators', 'paper', 'smoke', 'standard']);
-  for (const name of ['agents', 'estimators', 'smoke', 'standard', 'paper']) {
+test('the shipped suites (agents, estimators, fidelity, smoke, standard, paper) validate structurally; agents, estimators, fidelity, smoke and standard plan against the registries', async () => {
+  assert.deepEqual(listSuites(), ['agents', 'estimators', 'fidelity', 'paper', 'smoke', 'standard']);
+  for (const name of ['agents', 'estimators', 'fidelity', 'smoke', 'standard', 'paper']) {
     const s = loadSuite(name);
     assert.equal(s.suite.name, name);
     for (const b of ['smoke', 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
@@ -56,6 +56,11 @@ test('the shipped suites (agents, estimators, smoke, standard, paper) validate s
   assert.deepEqual([...new Set(est.runs.map((r) => r.config.envId))], ['synthetic-v0', 'synthetic-patience-v0', 'synthetic-satiation-v0']);
   for (const name of ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae', 'prorl-per-position', 'supervised']) assert.ok(est.runs.some((r) => r.label === name), name);
   assert.equal(new Set(est.runs.map((r) => r.config.seed)).size, 5);
+  // `fidelity`: agents that need no training (and supervised) on synthetic-learned-v0, run once per data share.
+  const fidelity = await planRuns(loadSuite('fidelity'), { world: { simulatorDataFraction: 0.1 } });
+  assert.deepEqual([...new Set(fidelity.runs.map((r) => r.config.envId))], ['synthetic-learned-v0']);
+  assert.equal(fidelity.runs.length, 7 * 3);
+  assert.ok(fidelity.runs.every((r) => r.config.world.simulatorDataFraction === 0.1));
   const smoke = await planRuns(loadSuite('smoke'));
   assert.equal(smoke.runs.length, smoke.runs.length > 0 ? loadSuite('smoke').suite.agents.length * loadSuite('smoke').suite.seeds.length : -1);
   const standard = await planRuns(loadSuite('standard'), { agent: 'random' });
@@ -117,7 +122,7 @@ test('structural errors name the file and the field', () => {
     });
   }
   assert.throws(() => loadSuite(suiteFile('notjson', '{ nope')), /notjson\.json: invalid\n.*not valid JSON/);
-  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, estimators, paper, smoke, standard/);
+  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, estimators, fidelity, paper, smoke, standard/);
 });
 
 test('resolution: unknown environments and agents list the known ones; agent configs and world options are checked against their schemas', async () => {

@@ -6,7 +6,7 @@
  * cross splits, and every random choice comes from a seeded `Rng`.
  */
 import type { Case, Dataset, Split } from '../dataset.ts';
-import { HISTORY_LENGTH, itemCounts, shareAttribute } from '../dataset.ts';
+import { HISTORY_LENGTH, interactionCount, itemCounts, shareAttribute } from '../dataset.ts';
 import { Rng } from '../rng.ts';
 import { ItemTableBuilder, checkCases } from './items.ts';
 import type { InteractionLog } from './log.ts';
@@ -174,7 +174,14 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
     }
   }
   for (const split of ['train', 'valid', 'test'] as const) checkCases(cases[split], N, `${name} ${split}`);
-  const trainInteractions = sequences.train.reduce((a, s) => a + s.length, 0);
+  const trainInteractions = interactionCount(sequences.train);
+  // The simulators learn from every user's whole sequence (a test case's random target is not part
+  // of it); agents see only the train split.
+  const simulatorSequences = [...sequences.train, ...sequences.valid, ...sequences.test];
+  const simulatorInteractions = interactionCount(simulatorSequences);
+  const simulatorData =
+    `every user's whole time-ordered sequence (${simulatorSequences.length} sequences after ${k}-core filtering: train ${trainInteractions}, valid ${interactionCount(sequences.valid)}, test ${interactionCount(sequences.test)} interactions; never a test case's random target); ` +
+    `each sequence's last item is the simulator's test and the one before its valid (leave-one-out)`;
   const noAttr = items.attributes.filter((a) => a.length === 0).length;
   const notes = [
     ...(opts.readerNotes ?? []),
@@ -183,14 +190,16 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
     `items: ${N}, ordered by source id; ${withMeta} with metadata, ${noAttr} without attributes (those never extend a coherent run).`,
     `users split ${fractions.map((f) => Math.round(f * 100)).join('/')} train/valid/test (seed ${opts.seed}): ${splitUsers.train.length}/${splitUsers.valid.length}/${splitUsers.test.length}; sequences are the users' whole time-ordered histories.`,
     `cases: after the first ${HISTORY_LENGTH} items, each non-overlapping maximal attribute-coherent run of 2..${maxRun} items gives one case (history = the ${HISTORY_LENGTH} items before it); train/valid target = the run's last item, path = the rest; test path = the whole run, target uniform over items outside history and run. At most ${maxCases} cases per user (${capped} users capped, seeded choice).`,
-    `cases per split: train ${cases.train.length}, valid ${cases.valid.length}, test ${cases.test.length}; simulators train on ${trainInteractions} interactions.`,
+    `cases per split: train ${cases.train.length}, valid ${cases.valid.length}, test ${cases.test.length}; agents train on ${trainInteractions} interactions (train users).`,
+    `simulators: ${simulatorInteractions} interactions, ${simulatorData}.`,
   ];
   return {
     name,
     items,
     sequences,
     cases,
+    simulatorSequences,
     popularity: itemCounts(N, sequences.train),
-    meta: { source: opts.source, trainInteractions, hash: opts.hash, notes },
+    meta: { source: opts.source, trainInteractions, simulatorInteractions, simulatorData, hash: opts.hash, notes },
   };
 }

@@ -19,7 +19,7 @@ import { HISTORY_LENGTH, SPLITS, itemCounts } from '../dataset.ts';
 import { validate } from '../validate.ts';
 
 /** Bump when the builders change what they produce: old cache entries then stop matching. */
-export const BUILD_VERSION = 1;
+export const BUILD_VERSION = 2;
 
 /** The modules whose code decides what a build produces ('.ts' from source, '.js' in the built package). */
 const BUILDER_MODULES = ['build', 'cache', 'items', 'log', 'pyliteral', 'raw', 'recbole', 'release', 'stitch', 'text'];
@@ -121,6 +121,8 @@ const Header = Type.Object({
   meta: Type.Object({
     source: Type.String(),
     trainInteractions: Type.Integer({ minimum: 0 }),
+    simulatorInteractions: Type.Integer({ minimum: 0 }),
+    simulatorData: Type.String(),
     hash: Type.String(),
     notes: Type.Array(Type.String()),
   }),
@@ -174,6 +176,9 @@ export function serializeDataset(ds: Dataset, droppedRecords: number): Buffer {
     arrays.semOffsets = sem.offsets;
     arrays.semValues = sem.values;
   }
+  const sim = packLists(ds.simulatorSequences);
+  arrays.simSeqOffsets = sim.offsets;
+  arrays.simSeqValues = sim.values;
   for (const split of SPLITS) {
     const seq = packLists(ds.sequences[split]);
     arrays[`${split}.seqOffsets`] = seq.offsets;
@@ -195,7 +200,14 @@ export function serializeDataset(ds: Dataset, droppedRecords: number): Buffer {
   }
   const header: Header = {
     name: ds.name,
-    meta: { source: ds.meta.source, trainInteractions: ds.meta.trainInteractions, hash: ds.meta.hash, notes: [...ds.meta.notes] },
+    meta: {
+      source: ds.meta.source,
+      trainInteractions: ds.meta.trainInteractions,
+      simulatorInteractions: ds.meta.simulatorInteractions,
+      simulatorData: ds.meta.simulatorData,
+      hash: ds.meta.hash,
+      notes: [...ds.meta.notes],
+    },
     droppedRecords,
     items: {
       count: ds.items.count,
@@ -300,6 +312,7 @@ export function deserializeDataset(buf: Buffer, file: string): { dataset: Datase
     },
     sequences,
     cases,
+    simulatorSequences: unpackLists(get('simSeqOffsets'), get('simSeqValues')),
     popularity: itemCounts(N, sequences.train),
     meta: header.meta,
   };

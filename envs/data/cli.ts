@@ -3,13 +3,14 @@
  *   list                 where each dataset would be loaded from (and every place searched)
  *   stats <name>         users, items, interactions, cases per split, path lengths, attribute coverage
  *   fetch <name>         download the public source files into the cache, verified
+ *   fetch prorl-release  download the official ProRL release's data files (pinned commit) into the cache
  * Exit codes: 0 success, 1 failure (missing data, bad file, failed download), 2 usage error.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DATASETS, DATASET_NAMES, datasetStats, formatStats, isDatasetName, listDatasets, loadDataset, resolveCacheDir, type DatasetName } from './index.ts';
+import { DATASETS, DATASET_NAMES, PRORL_RELEASE, PRORL_RELEASE_FILES, datasetStats, formatStats, isDatasetName, listDatasets, loadDataset, resolveCacheDir, type DatasetName } from './index.ts';
 import { rawCacheDir } from './cache.ts';
 import { fetchAll } from './fetch.ts';
 
@@ -105,14 +106,22 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
     )
     .command(
       'fetch <name>',
-      'download the public source files into the cache (verified, resumable)',
+      `download the public source files into the cache (verified, resumable); ${PRORL_RELEASE.name}: the official release's data files`,
       (y) =>
         y
-          .positional('name', { type: 'string', describe: DATASET_NAMES.join(' | ') })
+          .positional('name', { type: 'string', describe: `${PRORL_RELEASE.name} | ${DATASET_NAMES.join(' | ')}` })
           .option('allow-unverified', { type: 'boolean', default: false, describe: 'accept files with no recorded SHA-256 (the digest is printed and stored)' })
           .option('base-url', { type: 'string', describe: 'download from a mirror holding the same file names (default: PRORL_FETCH_BASE_URL, else the original hosts)' }),
       (args) =>
         run(async () => {
+          if (args.name === PRORL_RELEASE.name) {
+            const dir = rawCacheDir(resolveCacheDir(args['cache-dir']), PRORL_RELEASE.name);
+            err(`${PRORL_RELEASE.name}: ${PRORL_RELEASE_FILES.length} files of ${PRORL_RELEASE.repository} at commit ${PRORL_RELEASE.commit}`);
+            const files = await fetchAll(PRORL_RELEASE_FILES, dir, { baseUrl: args['base-url'] ?? process.env.PRORL_FETCH_BASE_URL, log: err });
+            for (const f of files) io.out(`${f.file}  sha256 ${f.sha256}\n`);
+            io.out(`${PRORL_RELEASE.name}: files are in ${dir}; loadDataset('ml-1m' | 'steam' | 'books') finds them there (after --data-dir, PRORL_DATA_DIR and fetched raw files).\n`);
+            return;
+          }
           const name = datasetName(args.name);
           const dir = rawCacheDir(resolveCacheDir(args['cache-dir']), name);
           const files = await fetchAll(DATASETS[name].fetch, dir, {

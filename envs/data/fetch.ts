@@ -54,9 +54,9 @@ export async function hashFile(file: string, algorithm: 'sha256' | 'md5'): Promi
   return h.digest('hex');
 }
 
-function mirrorUrl(url: string, baseUrl?: string): string {
-  if (!baseUrl) return url;
-  return `${baseUrl.replace(/\/+$/, '')}/${path.posix.basename(new URL(url).pathname)}`;
+function mirrorUrl(spec: FetchFile, baseUrl?: string): string {
+  if (!baseUrl) return spec.url;
+  return `${baseUrl.replace(/\/+$/, '')}/${spec.mirrorPath ?? path.posix.basename(new URL(spec.url).pathname)}`;
 }
 
 // ---------------------------------------------------------------- progress
@@ -217,7 +217,7 @@ async function downloadOnce(url: string, part: string, expectedSize: number | un
 /** Downloads one file into `dir` (resume, verify, rename), extracting it when it is an archive. */
 export async function fetchFile(spec: FetchFile, dir: string, opts: FetchOptions = {}): Promise<FetchedFile> {
   const log = opts.log ?? ((s: string) => (opts.stream ?? process.stderr).write(`${s}\n`));
-  const url = mirrorUrl(spec.url, opts.baseUrl);
+  const url = mirrorUrl(spec, opts.baseUrl);
   const target = path.join(dir, spec.fileName);
   const part = `${target}.part`;
   if (spec.sha256 === null && !opts.allowUnverified)
@@ -225,7 +225,8 @@ export async function fetchFile(spec: FetchFile, dir: string, opts: FetchOptions
       `${spec.fileName}: no SHA-256 is recorded for ${spec.url} (${spec.checksumSource}). ` +
         'Refusing an unverified download; rerun with --allow-unverified to accept it (its SHA-256 will be printed and stored next to it).',
     );
-  mkdirSync(dir, { recursive: true });
+  // fileName may name a sub-folder (the release keeps one folder per dataset).
+  mkdirSync(path.dirname(target), { recursive: true });
 
   const verify = async (file: string): Promise<{ ok: boolean; sha256: string; why?: string }> => {
     const size = statSync(file).size;

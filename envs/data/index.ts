@@ -10,7 +10,7 @@ import { MissingItemsError } from './errors.ts';
 import { DATASETS, DATASET_NAMES, isDatasetName, type DatasetName } from './registry.ts';
 import { detectSource, resolveSource, searchPlaces, type SourceKind } from './sources.ts';
 
-export { DATASET_NAMES, DATASETS, isDatasetName, type DatasetName } from './registry.ts';
+export { DATASET_NAMES, DATASETS, PRORL_RELEASE, PRORL_RELEASE_FILES, isDatasetName, type DatasetName } from './registry.ts';
 export { datasetStats, formatStats, type DatasetStats } from './stats.ts';
 export { DataFormatError, DataNotFoundError, MissingItemsError, FetchError } from './errors.ts';
 export { resolveCacheDir } from './cache.ts';

@@ -28,6 +28,12 @@ export interface FetchFile {
   readonly md5?: string;
   /** A zip archive to extract into the dataset's cache folder after verification. */
   readonly extract?: 'zip';
+  /**
+   * The file's path under a mirror's base URL (`--base-url`), when it is not the URL's last path
+   * segment: release files of different datasets share names (every dataset has a
+   * `qwen3-embedding-8b-pca.sem_ids`), so the mirror keeps the release's folders.
+   */
+  readonly mirrorPath?: string;
 }
 
 export interface DatasetSpec {
@@ -68,7 +74,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         extract: 'zip',
       },
     ],
-    howToGet: 'npm run data -- fetch ml-1m (downloads the GroupLens archive), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with ratings.dat and movies.dat, RecBole ml-1m-sas.inter/.item, or the ProRL release.',
+    howToGet: 'npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper\'s own test cases), or npm run data -- fetch ml-1m (downloads the GroupLens archive), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with ratings.dat and movies.dat, RecBole ml-1m-sas.inter/.item, or the ProRL release.',
   },
   steam: {
     name: 'steam',
@@ -91,7 +97,7 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         checksumSource: UNVERIFIED,
       },
     ],
-    howToGet: 'npm run data -- fetch steam --allow-unverified (no recorded checksum exists), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with steam_reviews.json.gz (+ steam_games.json.gz), RecBole steam-merged.inter/.item, or the ProRL release.',
+    howToGet: 'npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper\'s own test cases), or npm run data -- fetch steam --allow-unverified (no recorded checksum exists), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with steam_reviews.json.gz (+ steam_games.json.gz), RecBole steam-merged.inter/.item, or the ProRL release.',
   },
   books: {
     name: 'books',
@@ -114,6 +120,47 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         checksumSource: UNVERIFIED,
       },
     ],
-    howToGet: 'npm run data -- fetch books --allow-unverified (no recorded checksum exists; the review file is very large), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with Books.json.gz (or Books.csv) + meta_Books.json.gz, RecBole amazon-books.inter/.item, or the ProRL release.',
+    howToGet: 'npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper\'s own test cases), or npm run data -- fetch books --allow-unverified (no recorded checksum exists; the review file is very large), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with Books.json.gz (or Books.csv) + meta_Books.json.gz, RecBole amazon-books.inter/.item, or the ProRL release.',
   },
 };
+
+/**
+ * The official ProRL release's data files (the `datasets/` folder of the paper's public code),
+ * pinned to one commit. Each SHA-256 was computed from a copy whose git blob ids match the tree of
+ * that commit (`git ls-tree -r -l <commit> datasets/`). `npm run data -- fetch prorl-release` puts
+ * them in `<cache>/raw/prorl-release/`, with the release's folders, where `loadDataset` finds them.
+ */
+export const PRORL_RELEASE = {
+  repository: 'hongruhou89/ProRL',
+  commit: '506e91355377f546dcf51f684fc871fe57a9d5c8',
+  /** What `fetch` and `list` call it. */
+  name: 'prorl-release',
+} as const;
+
+const RELEASE_FILES: readonly (readonly [path: string, size: number, sha256: string])[] = [
+  ['ml-1m/ml-1m.val', 976885, '010f67346c379e4aab9f273be6d6ff8db8a6c784bd2893a223f9d81c68b26e2e'],
+  ['ml-1m/ml-1m.test', 1066425, '918f5362b9f491d3cd77212c4eb4e5c270c710483478864ef1f59990260c1611'],
+  ['ml-1m/ml-1m.datamaps', 552880, '75704eaf830f1015a41178e451856ae67a5a4a4f37775414c47de63396004872'],
+  ['ml-1m/qwen3-embedding-8b-pca.sem_ids', 102369, '6947a3a5cb60a80628f152bc6ffbccd040019320951a510117fd327a628acfd7'],
+  ['Steam/Steam.val', 1773765, 'b1d255ca8eb328e908dafa93b0cf61b6e3692f1ad75c9ef48fc650a8a459bf13'],
+  ['Steam/Steam.test', 1997407, 'b8f9ef150b9679b333ba811fc6b42d0c4fe0a7b13168f7b673a9a9a2a2649e3d'],
+  ['Steam/Steam.datamaps', 2612063, '3bb211d742933c8271b203e8495f295a36d40746253ed83dfb2aacb44536d8e5'],
+  ['Steam/qwen3-embedding-8b-pca.sem_ids', 149864, '89bf156166209de4c31fb5d8fafcb4d552799ebac38cf384d888f285093053a5'],
+  ['Books/Books.val', 1422594, '02934debd9bef2503fe5a21d59dbbaa29be5204dd245abe61623ff9d52ad893a'],
+  ['Books/Books.test', 1374556, '5e35ec8d434a932a9571868f526cf9dfe0062f90f54a6a3e4d5da87926741d77'],
+  ['Books/Books.datamaps', 794386, 'b121c954b3cf61d7bd86601d456ef306754dfb0d67222c5409540efdf3d00c0a'],
+  ['Books/qwen3-embedding-8b-pca.sem_ids', 141106, '9a9fba8999876c6be7546d8348be7ccebfb11ec3b8fa2e0981893c208182101f'],
+  ['ml-1m-sas/ml-1m-sas.item', 165633, '551521e379a85cc90d77740e6b1190fd463c4907b921e8a64a22fec4631924dc'],
+  ['ml-1m-sas/ml-1m-sas.user', 110277, '941e5cd93faa9594121a0949acff5f9cf6497e62313f427a4bdafa50d832511e'],
+  ['steam-merged/steam-merged.item', 186131, '1696f273b36b816d7853e22022e3ace0148d39ee4c52e93c920e54a3cbaf2c78'],
+  ['amazon-books/amazon-books.item', 198515, '1f0a666374ee6d5891a0132b587086d4dd78255e9bb6fefa908c09bbb1a3ce96'],
+];
+
+export const PRORL_RELEASE_FILES: readonly FetchFile[] = RELEASE_FILES.map(([file, size, sha256]) => ({
+  url: `https://raw.githubusercontent.com/${PRORL_RELEASE.repository}/${PRORL_RELEASE.commit}/datasets/${file}`,
+  fileName: file,
+  mirrorPath: file,
+  sha256,
+  size,
+  checksumSource: `SHA-256 of datasets/${file} at ${PRORL_RELEASE.repository}@${PRORL_RELEASE.commit.slice(0, 12)} (a copy whose git blob id matches that commit's tree)`,
+}));

@@ -15,7 +15,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Case, Dataset, Split } from '../dataset.ts';
-import { HISTORY_LENGTH, itemCounts } from '../dataset.ts';
+import { HISTORY_LENGTH, interactionCount, itemCounts } from '../dataset.ts';
 import { Rng } from '../rng.ts';
 import { DataFormatError, MissingItemsError } from './errors.ts';
 import { MissingItemReport, checkCases, sortedUnique } from './items.ts';
@@ -264,8 +264,16 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
   const testSharing = countSharingRun(sequences.train, sequences.test, TEST_MIN_OVERLAP);
 
   for (const split of ['train', 'valid', 'test'] as const) checkCases(cases[split], N, `${name} ${split}`);
-  const interactions = (split: Split) => sequences[split].reduce((a, s) => a + s.length, 0);
+  const interactions = (split: Split) => interactionCount(sequences[split]);
   const trainInteractions = interactions('train');
+  // The simulators learn from every real window: the world model may see the test users' real
+  // histories and continuations (never their random targets); agents never see a test case.
+  const simulatorSequences = [...sequences.train, ...sequences.valid, ...sequences.test];
+  const simulatorInteractions = interactionCount(simulatorSequences);
+  const simulatorData =
+    `every real window of the release, stitched into ${simulatorSequences.length} sequences: ${trainInteractions} interactions from the train users' .val windows, ` +
+    `${interactions('valid')} from the valid users', ${interactions('test')} from the .test records' histories and real continuations (never their random targets); ` +
+    `each sequence's last item is the simulator's test and the one before its valid (leave-one-out)`;
   const noAttr = attributes.filter((a) => a.length === 0).length;
   const repeatHistories = cases.train.concat(cases.valid, cases.test).filter((c) => new Set(c.history).size < c.history.length).length;
   const notes: string[] = [
@@ -279,7 +287,7 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
     `sequences reconstructed by stitching overlapping windows: train ${sequences.train.length} sequences / ${trainInteractions} interactions from ${stitchStats.train.windows} windows (${stitchStats.train.joins} joins, min overlap ${VAL_MIN_OVERLAP}, per user); valid ${sequences.valid.length} / ${interactions('valid')} from ${stitchStats.valid.windows}; test ${sequences.test.length} / ${interactions('test')} from ${stitchStats.test.windows} windows (${stitchStats.test.joins} joins, ${stitchStats.test.ambiguous} refused as ambiguous, min overlap ${TEST_MIN_OVERLAP}, users unknown${testStitch.duplicates ? `, ${testStitch.duplicates} duplicate windows counted once` : ''}).`,
     `check of the test rule: gluing the val windows without their user ids (min overlap ${TEST_MIN_OVERLAP}) makes ${crossUserJoins.joins} joins, ${crossUserJoins.cross} of them across users.`,
     `leak check: ${testSharing} of ${sequences.test.length} test sequences share a ${TEST_MIN_OVERLAP}-item run with a train sequence; test sequences hold histories and real continuations only, never the (random) test targets.`,
-    `simulators train on ${trainInteractions} interactions (the train sequences), far fewer than the full logs the paper's simulators saw.`,
+    `simulators: ${simulatorInteractions} interactions, ${simulatorData}; still far fewer than the full logs the paper's simulators saw.`,
     ...(repeatHistories > 0 ? [`${repeatHistories} case histories repeat an item (kept as in the source).`] : []),
     ...missing.lines().map((l) => `missing items: ${l}`),
   ];
@@ -289,8 +297,9 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
     items: { count: N, rawIds, titles, attributes, attributeNames, ...(semanticIds ? { semanticIds } : {}) },
     sequences,
     cases,
+    simulatorSequences,
     popularity: itemCounts(N, sequences.train),
-    meta: { source: `prorl-release:${spec.releaseName}`, trainInteractions, hash: opts.hash, notes },
+    meta: { source: `prorl-release:${spec.releaseName}`, trainInteractions, simulatorInteractions, simulatorData, hash: opts.hash, notes },
   };
   return { dataset, droppedRecords: missing.total };
 }

@@ -4,7 +4,9 @@
  *      so a mistyped folder is an error rather than a silent switch to other data;
  *   2. `PRORL_DATA_DIR`;
  *   3. the cache (`<cacheDir>/raw/<name>`, filled by `npm run data -- fetch <name>`);
- *   4. the ProRL release snapshot (`PRORL_SNAPSHOT_DIR`, else the one next to the checkout).
+ *   4. the release in the cache (`<cacheDir>/raw/prorl-release`, filled by
+ *      `npm run data -- fetch prorl-release`);
+ *   5. the ProRL release snapshot (`PRORL_SNAPSHOT_DIR`, else the one next to the checkout).
  * Within a folder the formats are tried in this order: the ProRL release layout, RecBole atomic
  * files, the raw public files.
  */
@@ -18,7 +20,7 @@ import { snapshotDir } from './paths.ts';
 import { findRawFiles, rawInputFiles, readRaw } from './raw.ts';
 import { findRecBoleFiles, readRecBole, recboleInputFiles } from './recbole.ts';
 import type { DatasetName } from './registry.ts';
-import { DATASETS } from './registry.ts';
+import { DATASETS, PRORL_RELEASE } from './registry.ts';
 import { buildFromRelease, findReleaseFiles, releaseInputFiles } from './release.ts';
 
 export type SourceKind = 'release' | 'recbole' | 'raw';
@@ -100,6 +102,7 @@ export function searchPlaces(name: DatasetName, opts: { dataDir?: string; cacheD
   const places: Place[] = [];
   if (process.env.PRORL_DATA_DIR) places.push({ via: 'PRORL_DATA_DIR', dir: path.resolve(process.env.PRORL_DATA_DIR) });
   places.push({ via: 'cache', dir: rawCacheDir(opts.cacheDir, name) });
+  places.push({ via: `cache (${PRORL_RELEASE.name})`, dir: rawCacheDir(opts.cacheDir, PRORL_RELEASE.name) });
   places.push({ via: process.env.PRORL_SNAPSHOT_DIR ? 'PRORL_SNAPSHOT_DIR' : 'release snapshot', dir: snapshotDir() });
   return places;
 }

@@ -27,6 +27,10 @@ export interface DatasetStats {
   readonly caseItemAttributeCoverage: number;
   readonly itemsWithSemanticIds: number | null;
   readonly trainInteractions: number;
+  /** Interactions the user simulators learn from, and which (DatasetMeta.simulatorData). */
+  readonly simulatorInteractions: number;
+  readonly simulatorSequences: number;
+  readonly simulatorData: string;
   readonly splits: Readonly<Record<Split, SplitStats>>;
 }
 
@@ -79,6 +83,9 @@ export function datasetStats(ds: Dataset): DatasetStats {
     caseItemAttributeCoverage: usedItems.size > 0 ? usedWithAttr / usedItems.size : 0,
     itemsWithSemanticIds: ds.items.semanticIds ? ds.items.semanticIds.filter((s) => s.length > 0).length : null,
     trainInteractions: ds.meta.trainInteractions,
+    simulatorInteractions: ds.meta.simulatorInteractions,
+    simulatorSequences: ds.simulatorSequences.length,
+    simulatorData: ds.meta.simulatorData,
     splits,
   };
 }
@@ -100,7 +107,8 @@ export function formatStats(s: DatasetStats): string {
     `items ${s.items.toLocaleString('en-US')}, attributes ${s.attributes}, items with attributes ${pct(s.itemAttributeCoverage)}, case items with attributes ${pct(s.caseItemAttributeCoverage)}` +
       (s.itemsWithSemanticIds !== null ? `, items with semantic ids ${s.itemsWithSemanticIds.toLocaleString('en-US')}` : ''),
   );
-  lines.push(`simulator training interactions (train sequences): ${s.trainInteractions.toLocaleString('en-US')}`);
+  lines.push(`agent training interactions (train sequences): ${s.trainInteractions.toLocaleString('en-US')}`);
+  lines.push(`simulator interactions: ${s.simulatorInteractions.toLocaleString('en-US')} in ${s.simulatorSequences.toLocaleString('en-US')} sequences (${s.simulatorData})`);
   lines.push('');
   const fmt = (n: number | null) => (n === null ? 'n/a' : n.toLocaleString('en-US'));
   lines.push(

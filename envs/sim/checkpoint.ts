@@ -4,8 +4,9 @@
  * and the float32 weights. A checkpoint is refused, with a message saying why, when it comes from
  * another format version, dataset or model; a truncated or corrupt file raises a CheckpointError.
  *
- * Layout: 8-byte magic, uint32 (LE) header length, header JSON (UTF-8), zero padding to a multiple
- * of 4 bytes, then each tensor's float32 values (little-endian) at the offsets the header gives.
+ * Layout (shared with the per-epoch training state, envs/sim/resume.ts, which has its own magic):
+ * 8-byte magic, uint32 (LE) header length, header JSON (UTF-8), space padding to a multiple of 4
+ * bytes, then each tensor's float32 values (little-endian) at the offsets the header gives.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -15,8 +16,12 @@ import { writeFileAtomic } from '../io.ts';
 import { ModelConfigSchema, ModelKindSchema, TrainConfigSchema, type ModelKind } from './config.ts';
 
 export const CHECKPOINT_FORMAT = 'prorec-gym/simulator-checkpoint';
-/** Bump when the layout or the meaning of the weights changes; older files are then refused. */
-export const CHECKPOINT_VERSION = 1;
+/**
+ * Bump when the layout or the meaning of the weights changes; older files are then refused.
+ * 2: simulators learn from `Dataset.simulatorSequences` with a leave-one-out split of their own,
+ * and the header records their test metrics beside popularity.
+ */
+export const CHECKPOINT_VERSION = 2;
 const MAGIC = Buffer.from('PRSIMCK\n', 'latin1');
 
 export class CheckpointError extends Error {
@@ -44,6 +49,17 @@ export const TrainingRecordSchema = Type.Object({
   popularityValid: RankingMetricsSchema,
   trainSeconds: Type.Number(),
   secondsPerEpoch: Type.Number(),
+  /** Held-out last items of the simulator's own leave-one-out split, scored with the best epoch's weights. */
+  test: RankingMetricsSchema,
+  popularityTest: RankingMetricsSchema,
+  /** The paired comparison with popularity on the test items (see `compareWithPopularity`). */
+  versusPopularity: Type.Object({
+    hr10Diff: Type.Number(),
+    hr10DiffLow: Type.Number(),
+    ndcg10Diff: Type.Number(),
+    ndcg10DiffLow: Type.Number(),
+    clearlyBetter: Type.Boolean(),
+  }),
   /** Train interactions (next-item targets) per epoch. */
   trainTargets: Type.Integer({ minimum: 0 }),
   history: Type.Array(
@@ -73,7 +89,10 @@ export const CheckpointHeaderSchema = Type.Object(
       hash: Type.String(),
       source: Type.String(),
       numItems: Type.Integer({ minimum: 1 }),
-      trainInteractions: Type.Integer({ minimum: 0 }),
+      /** Interactions of the sequences the simulator learned from (before its leave-one-out split), and which. */
+      simulatorInteractions: Type.Integer({ minimum: 0 }),
+      simulatorSequences: Type.Integer({ minimum: 0 }),
+      simulatorData: Type.String(),
     }),
     metrics: TrainingRecordSchema,
     backend: Type.String(),
@@ -96,8 +115,16 @@ export interface TensorEntry {
   values: Float32Array;
 }
 
-export function encodeCheckpoint(description: CheckpointDescription, tensors: ReadonlyMap<string, TensorEntry>): Uint8Array {
-  const table: CheckpointHeader['tensors'] = [];
+/** The tensor table and checksum fields every container header carries. */
+export interface ContainerFields {
+  tensors: { name: string; shape: number[]; offset: number; length: number }[];
+  payloadBytes: number;
+  payloadSha256: string;
+}
+
+/** Encodes `header` (with the tensor table and checksum added) and the tensors' float32 values. */
+export function encodeContainer(magic: Buffer, header: Record<string, unknown>, tensors: ReadonlyMap<string, TensorEntry>): Uint8Array {
+  const table: ContainerFields['tensors'] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
     const size = t.shape.reduce((a, b) => a * b, 1);
@@ -110,19 +137,49 @@ export function encodeCheckpoint(description: CheckpointDescription, tensors: Re
   for (const t of tensors.values()) {
     for (let i = 0; i < t.values.length; i++, at += 4) payload.writeFloatLE(t.values[i], at);
   }
-  const header: CheckpointHeader = {
-    format: CHECKPOINT_FORMAT,
-    version: CHECKPOINT_VERSION,
-    ...description,
-    tensors: table,
-    payloadBytes: payload.length,
-    payloadSha256: createHash('sha256').update(payload).digest('hex'),
-  };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const padding = (4 - ((MAGIC.length + 4 + json.length) % 4)) % 4;
+  const full = { ...header, tensors: table, payloadBytes: payload.length, payloadSha256: createHash('sha256').update(payload).digest('hex') };
+  const json = Buffer.from(JSON.stringify(full), 'utf8');
+  const padding = (4 - ((magic.length + 4 + json.length) % 4)) % 4;
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length + padding, 0);
-  return Buffer.concat([MAGIC, length, json, Buffer.from(' '.repeat(padding)), payload]);
+  return Buffer.concat([magic, length, json, Buffer.from(' '.repeat(padding)), payload]);
+}
+
+/**
+ * Splits a container into its parsed (unvalidated) header and payload; throws a CheckpointError
+ * on a wrong magic, a truncated file or a header that is not JSON. `what` names the file kind.
+ */
+export function openContainer(bytes: Uint8Array, file: string, magic: Buffer, what: string): { raw: unknown; payload: Buffer } {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < magic.length + 4 || !buf.subarray(0, magic.length).equals(magic)) throw new CheckpointError(file, `not a prorec-gym ${what} (bad magic bytes)`);
+  const headerLength = buf.readUInt32LE(magic.length);
+  const headerEnd = magic.length + 4 + headerLength;
+  if (headerEnd > buf.length) throw new CheckpointError(file, `truncated: header needs ${headerEnd} bytes, file has ${buf.length}`);
+  try {
+    return { raw: JSON.parse(buf.subarray(magic.length + 4, headerEnd).toString('utf8')), payload: buf.subarray(headerEnd) };
+  } catch (e) {
+    throw new CheckpointError(file, `corrupt header (${(e as Error).message})`);
+  }
+}
+
+/** The tensors of a validated container header, after checking the payload's size and checksum. */
+export function readTensors(payload: Buffer, header: ContainerFields, file: string): Map<string, Float32Array> {
+  if (payload.length !== header.payloadBytes) throw new CheckpointError(file, `truncated or padded: payload has ${payload.length} bytes, header says ${header.payloadBytes}`);
+  const digest = createHash('sha256').update(payload).digest('hex');
+  if (digest !== header.payloadSha256) throw new CheckpointError(file, 'corrupt: weights checksum mismatch');
+  const values = new Map<string, Float32Array>();
+  for (const t of header.tensors) {
+    const size = t.shape.reduce((a, b) => a * b, 1);
+    if (size !== t.length || t.offset + 4 * t.length > payload.length) throw new CheckpointError(file, `corrupt tensor table entry '${t.name}'`);
+    const v = new Float32Array(t.length);
+    for (let i = 0; i < t.length; i++) v[i] = payload.readFloatLE(t.offset + 4 * i);
+    values.set(t.name, v);
+  }
+  return values;
+}
+
+export function encodeCheckpoint(description: CheckpointDescription, tensors: ReadonlyMap<string, TensorEntry>): Uint8Array {
+  return encodeContainer(MAGIC, { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, ...description }, tensors);
 }
 
 export function writeCheckpoint(file: string, description: CheckpointDescription, tensors: ReadonlyMap<string, TensorEntry>): void {
@@ -141,19 +198,9 @@ export interface LoadedCheckpoint {
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, file: string, expect: CheckpointExpectation = {}): LoadedCheckpoint {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < MAGIC.length + 4 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new CheckpointError(file, 'not a prorec-gym simulator checkpoint (bad magic bytes)');
-  const headerLength = buf.readUInt32LE(MAGIC.length);
-  const headerEnd = MAGIC.length + 4 + headerLength;
-  if (headerEnd > buf.length) throw new CheckpointError(file, `truncated: header needs ${headerEnd} bytes, file has ${buf.length}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(buf.subarray(MAGIC.length + 4, headerEnd).toString('utf8'));
-  } catch (e) {
-    throw new CheckpointError(file, `corrupt header (${(e as Error).message})`);
-  }
+  const { raw, payload } = openContainer(bytes, file, MAGIC, 'simulator checkpoint');
   // Format and version first: a file from another version may have other fields altogether.
-  const probe = (raw ?? {}) as { format?: unknown; version?: unknown; dataset?: { name?: unknown; hash?: unknown }; model?: unknown };
+  const probe = (raw ?? {}) as { format?: unknown; version?: unknown };
   if (probe.format !== CHECKPOINT_FORMAT) throw new CheckpointError(file, `unknown format ${JSON.stringify(probe.format)} (expected '${CHECKPOINT_FORMAT}')`);
   if (probe.version !== CHECKPOINT_VERSION)
     throw new CheckpointError(file, `format version ${JSON.stringify(probe.version)}, but this code reads version ${CHECKPOINT_VERSION}: retrain the simulator (delete the file)`);
@@ -169,19 +216,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, expect: Checkp
     throw new CheckpointError(file, `was trained on dataset '${header.dataset.name}', not '${expect.datasetName}'`);
   if (expect.datasetHash !== undefined && header.dataset.hash !== expect.datasetHash)
     throw new CheckpointError(file, `was trained on dataset '${header.dataset.name}' with hash ${header.dataset.hash}, but this dataset's hash is ${expect.datasetHash} (the data changed: retrain)`);
-  const payload = buf.subarray(headerEnd);
-  if (payload.length !== header.payloadBytes) throw new CheckpointError(file, `truncated or padded: payload has ${payload.length} bytes, header says ${header.payloadBytes}`);
-  const digest = createHash('sha256').update(payload).digest('hex');
-  if (digest !== header.payloadSha256) throw new CheckpointError(file, 'corrupt: weights checksum mismatch');
-  const values = new Map<string, Float32Array>();
-  for (const t of header.tensors) {
-    const size = t.shape.reduce((a, b) => a * b, 1);
-    if (size !== t.length || t.offset + 4 * t.length > payload.length) throw new CheckpointError(file, `corrupt tensor table entry '${t.name}'`);
-    const v = new Float32Array(t.length);
-    for (let i = 0; i < t.length; i++) v[i] = payload.readFloatLE(t.offset + 4 * i);
-    values.set(t.name, v);
-  }
-  return { header, values };
+  return { header, values: readTensors(payload, header, file) };
 }
 
 export function readCheckpoint(file: string, expect: CheckpointExpectation = {}): LoadedCheckpoint {

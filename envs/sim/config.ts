@@ -51,6 +51,8 @@ export const TrainConfigSchema = Type.Object(
     patience: Type.Integer({ minimum: 1, default: 5 }),
     /** Valid sequences scored per epoch for early stopping (0 = all). */
     validLimit: Type.Integer({ minimum: 0, default: 0 }),
+    /** Learn from the first `trainLimit` simulator sequences only (0 = all): for quick wiring checks, never for real simulators. */
+    trainLimit: Type.Integer({ minimum: 0, default: 0 }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -58,14 +60,38 @@ export type TrainConfig = Static<typeof TrainConfigSchema>;
 
 export const ModelKindSchema = StringEnum(MODEL_KINDS);
 
-/** The complete architecture config of `kind` with `overrides` (validated; the schema's defaults fill the rest). */
-export function resolveModelConfig(kind: ModelKind, overrides: Record<string, unknown> = {}, source = `${kind} config`): ModelConfig {
-  return validate(ModelConfigSchema, { ...overrides, model: kind }, source) as ModelConfig;
+/** Overrides of the architecture and training defaults for one (dataset, model). */
+export interface SimulatorDefaults {
+  readonly config?: Readonly<Partial<SasrecConfig>> | Readonly<Partial<Gru4recConfig>>;
+  readonly train?: Readonly<Partial<TrainConfig>>;
 }
 
-/** The complete training config with `overrides` (validated; the schema's defaults fill the rest). */
-export function resolveTrainConfig(overrides: Record<string, unknown> = {}, source = 'simulator training config'): TrainConfig {
-  return validate(TrainConfigSchema, overrides, source);
+/**
+ * Per-dataset defaults of the simulators, over the schema-wide ones below: chosen on each dataset's
+ * own simulator valid split (the second-to-last item of every sequence; never its test), as
+ * envs/sim/README.md records with what was tried. Keys are `Dataset.name`; a dataset or model not
+ * listed takes the schema-wide defaults. Explicit overrides (world options, CLI) win over both.
+ */
+export const SIMULATOR_DEFAULTS_BY_DATASET: Readonly<Record<string, Readonly<Partial<Record<ModelKind, SimulatorDefaults>>>>> = {};
+
+/** The per-dataset defaults of `kind` on `datasetName` ({} when none are recorded). */
+export function datasetDefaults(datasetName: string, kind: ModelKind): SimulatorDefaults {
+  return SIMULATOR_DEFAULTS_BY_DATASET[datasetName]?.[kind] ?? {};
+}
+
+/**
+ * The complete architecture config of `kind` with `overrides`: the schema's defaults, under the
+ * per-dataset defaults of `datasetName` (when given), under `overrides` (validated).
+ */
+export function resolveModelConfig(kind: ModelKind, overrides: Record<string, unknown> = {}, source = `${kind} config`, datasetName?: string): ModelConfig {
+  const tuned = datasetName ? (datasetDefaults(datasetName, kind).config ?? {}) : {};
+  return validate(ModelConfigSchema, { ...tuned, ...overrides, model: kind }, source) as ModelConfig;
+}
+
+/** The complete training config: schema defaults, under the per-dataset defaults, under `overrides` (validated). */
+export function resolveTrainConfig(overrides: Record<string, unknown> = {}, source = 'simulator training config', datasetName?: string, kind?: ModelKind): TrainConfig {
+  const tuned = datasetName && kind ? (datasetDefaults(datasetName, kind).train ?? {}) : {};
+  return validate(TrainConfigSchema, { ...tuned, ...overrides }, source);
 }
 
 /** Width of u(s) without the bias dimension. */

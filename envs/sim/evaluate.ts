@@ -1,12 +1,16 @@
 /**
- * Held-out next-item evaluation: for each sequence, the simulator reads all items but the last and
- * ranks the last among all N items (no item excluded). HR@10 = share of ranks ≤ 10;
- * NDCG@10 = mean of 1/log2(1 + rank) over ranks ≤ 10. rank is the project's mid-rank (1 + items
- * scored above the target + ½·items tied with it: envs/simulator.ts), computed by the simulator's
- * own `targetStats`, so the numbers describe the exact model the environment uses. The popularity
- * baseline ranks by train counts under the same tie rule (no item id decides a tie).
+ * Held-out next-item evaluation of a simulator on its own temporal leave-one-out split of
+ * `Dataset.simulatorSequences` (the paper's protocol for the user model): per sequence, the last
+ * item is the test item, the one before it the valid item (early stopping), and the rest is
+ * training data. The simulator reads the prefix before a held-out item and ranks that item among
+ * all N items (none excluded). HR@10 = share of ranks ≤ 10; NDCG@10 = mean of 1/log2(1 + rank) over
+ * ranks ≤ 10. Ranks are the project's mid-rank (1 + items scored above the target + ½·items tied
+ * with it: envs/simulator.ts), from the simulator's own `targetStats`, so the numbers describe the
+ * exact model the environment uses. The popularity baseline ranks by the counts in the
+ * simulator's training part under the same tie rule (no item id decides a tie).
  */
-import type { Dataset, Split } from '../dataset.ts';
+import type { Dataset } from '../dataset.ts';
+import { itemCounts } from '../dataset.ts';
 import { midRank, type UserSimulator } from '../simulator.ts';
 import type { RankingMetrics } from './checkpoint.ts';
 
@@ -20,6 +24,43 @@ export function heldOutNextItems(sequences: readonly (readonly number[])[], limi
   const usable = sequences.filter((s) => s.length >= 2);
   const kept = limit > 0 ? usable.slice(0, limit) : usable;
   return { prefixes: kept.map((s) => s.slice(0, -1)), targets: Int32Array.from(kept.map((s) => s[s.length - 1])) };
+}
+
+export interface LeaveOneOut {
+  /** Each sequence without its last two items (the whole sequence when it has fewer than 3). */
+  train: number[][];
+  /** Per sequence of ≥ 3 items: the items before the second-to-last → the second-to-last. */
+  valid: HeldOut;
+  /** Per sequence of ≥ 3 items: the items before the last → the last. */
+  test: HeldOut;
+}
+
+/** The temporal leave-one-out split of each sequence (last item test, second-to-last valid). */
+export function leaveOneOut(sequences: readonly (readonly number[])[]): LeaveOneOut {
+  const train: number[][] = [];
+  const valid: HeldOut = { prefixes: [], targets: new Int32Array(0) };
+  const test: HeldOut = { prefixes: [], targets: new Int32Array(0) };
+  const validTargets: number[] = [];
+  const testTargets: number[] = [];
+  for (const s of sequences) {
+    if (s.length < 3) {
+      train.push([...s]);
+      continue;
+    }
+    train.push(s.slice(0, -2));
+    valid.prefixes.push(s.slice(0, -2));
+    validTargets.push(s[s.length - 2]);
+    test.prefixes.push(s.slice(0, -1));
+    testTargets.push(s[s.length - 1]);
+  }
+  valid.targets = Int32Array.from(validTargets);
+  test.targets = Int32Array.from(testTargets);
+  return { train, valid, test };
+}
+
+/** The first `limit` held-out items (all when `limit` is 0). */
+export function limitHeldOut(h: HeldOut, limit: number): HeldOut {
+  return limit > 0 ? { prefixes: h.prefixes.slice(0, limit), targets: h.targets.slice(0, limit) } : h;
 }
 
 export function metricsFromRanks(ranks: ArrayLike<number>): RankingMetrics {
@@ -93,19 +134,60 @@ function upperBound(xs: Float64Array, v: number): number {
   return lo;
 }
 
-export interface EvaluationReport {
-  split: Split;
-  simulator: RankingMetrics;
-  popularity: RankingMetrics;
+/**
+ * Paired comparison of the simulator with popularity on the same held-out items: per item the
+ * difference in hit@10 and in NDCG@10, their means and the lower end of a normal 95% interval
+ * (mean − 1.96·standard error). The simulator is *clearly better* when both lower ends are above 0.
+ */
+export function compareWithPopularity(simulatorRanks: ArrayLike<number>, popularityRanks: ArrayLike<number>): {
+  hr10Diff: number;
+  hr10DiffLow: number;
+  ndcg10Diff: number;
+  ndcg10DiffLow: number;
+  clearlyBetter: boolean;
+} {
+  const n = simulatorRanks.length;
+  if (n !== popularityRanks.length) throw new Error(`compareWithPopularity: ${n} simulator ranks, ${popularityRanks.length} popularity ranks`);
+  const gain = (r: number) => (r <= 10 ? 1 / Math.log2(1 + r) : 0);
+  const hit = (r: number) => (r <= 10 ? 1 : 0);
+  const paired = (f: (r: number) => number) => {
+    let sum = 0;
+    let sq = 0;
+    for (let i = 0; i < n; i++) {
+      const d = f(simulatorRanks[i]) - f(popularityRanks[i]);
+      sum += d;
+      sq += d * d;
+    }
+    const mean = n ? sum / n : 0;
+    const variance = n > 1 ? (sq - n * mean * mean) / (n - 1) : 0;
+    return { mean, low: n > 1 ? mean - 1.96 * Math.sqrt(Math.max(0, variance) / n) : -Infinity };
+  };
+  const hr = paired(hit);
+  const ndcg = paired(gain);
+  return { hr10Diff: hr.mean, hr10DiffLow: hr.low, ndcg10Diff: ndcg.mean, ndcg10DiffLow: ndcg.low, clearlyBetter: hr.low > 0 && ndcg.low > 0 };
 }
 
-/** HR@10 and NDCG@10 of the simulator on a split's held-out next items, beside popularity. */
-export function evaluateSimulator(opts: { simulator: UserSimulator; dataset: Dataset; split?: Split; limit?: number }): EvaluationReport {
+export interface EvaluationReport {
+  split: 'valid' | 'test';
+  simulator: RankingMetrics;
+  popularity: RankingMetrics;
+  versusPopularity: ReturnType<typeof compareWithPopularity>;
+}
+
+/**
+ * HR@10 and NDCG@10 of the simulator on its leave-one-out valid or test items of
+ * `dataset.simulatorSequences`, beside popularity (counts of the training part).
+ */
+export function evaluateSimulator(opts: { simulator: UserSimulator; dataset: Dataset; split?: 'valid' | 'test'; limit?: number }): EvaluationReport {
   const split = opts.split ?? 'valid';
-  const heldOut = heldOutNextItems(opts.dataset.sequences[split], opts.limit ?? 0);
+  const loo = leaveOneOut(opts.dataset.simulatorSequences);
+  const heldOut = limitHeldOut(loo[split], opts.limit ?? 0);
+  const simRanks = simulatorRanks(opts.simulator, heldOut);
+  const popRanks = popularityRanks(itemCounts(opts.dataset.items.count, loo.train), heldOut.targets);
   return {
     split,
-    simulator: metricsFromRanks(simulatorRanks(opts.simulator, heldOut)),
-    popularity: metricsFromRanks(popularityRanks(opts.dataset.popularity, heldOut.targets)),
+    simulator: metricsFromRanks(simRanks),
+    popularity: metricsFromRanks(popRanks),
+    versusPopularity: compareWithPopularity(simRanks, popRanks),
   };
 }

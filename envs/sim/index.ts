@@ -11,7 +11,7 @@
  */
 import { cacheDir } from '../cache-dir.ts';
 import { stableHash } from '../hash.ts';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Dataset } from '../dataset.ts';
@@ -23,10 +23,12 @@ import type { UserSimulator } from '../simulator.ts';
 import type { SequenceModel } from './model.ts';
 import { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type CheckpointHeader, type TensorEntry } from './checkpoint.ts';
 import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
+import { trainingStatePath } from './resume.ts';
 import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
 
 export { trainSimulator, type TrainOptions, type TrainResult } from './train.ts';
-export { evaluateSimulator, type EvaluationReport } from './evaluate.ts';
+export { evaluateSimulator, leaveOneOut, type EvaluationReport } from './evaluate.ts';
+export { trainingStatePath } from './resume.ts';
 export { TfSimulator, NonFiniteScoresError } from './batch.ts';
 export { ShardedSimulator } from './shard.ts';
 
@@ -64,7 +66,7 @@ export async function withWorkers(simulator: TfSimulator, seed: number, workers:
   }
 }
 export { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
-export { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
+export { MODEL_KINDS, SIMULATOR_DEFAULTS_BY_DATASET, datasetDefaults, resolveModelConfig, resolveTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
 
 export function defaultCacheDir(): string {
   return cacheDir();
@@ -80,7 +82,7 @@ export interface SimulatorSpec {
 }
 
 export function checkpointPath(spec: SimulatorSpec): string {
-  const { config, train } = resolveConfigs(spec.model, spec.config, spec.train);
+  const { config, train } = resolveConfigs(spec.model, spec.config, spec.train, spec.dataset.name);
   const settings = stableHash({ config, train }).slice(0, 8);
   const dataHash = stableHash(spec.dataset.meta.hash).slice(0, 12);
   const name = `${spec.dataset.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${spec.model}-seed${spec.seed}-${dataHash}-${settings}.v${CHECKPOINT_VERSION}.simckpt`;
@@ -114,14 +116,32 @@ export interface LoadOrTrainOptions extends SimulatorSpec {
 }
 
 /**
+ * A loud warning when a simulator is not clearly better than popularity on its own test items
+ * (CheckpointHeader.metrics.versusPopularity), or null when it is.
+ */
+export function popularityWarning(header: CheckpointHeader): string | null {
+  const m = header.metrics;
+  if (m.versusPopularity.clearlyBetter) return null;
+  return (
+    `WARNING: simulator ${simulatorId(header.model, header.dataset.name, header.seed)} is NOT clearly better than popularity on its test items ` +
+    `(HR@10 ${m.test.hr10.toFixed(4)} vs ${m.popularityTest.hr10.toFixed(4)}, NDCG@10 ${m.test.ndcg10.toFixed(4)} vs ${m.popularityTest.ndcg10.toFixed(4)}; ` +
+    `95% lower bounds of the differences ${m.versusPopularity.hr10DiffLow.toFixed(4)} / ${m.versusPopularity.ndcg10DiffLow.toFixed(4)}): rewards it gives are close to popularity's`
+  );
+}
+
+/**
  * The cached simulator for (dataset, model, seed, settings), or, on first use, a newly trained one
- * (with a notice, progress and the checkpoint written atomically). A cached file that is corrupt
- * or from another format version raises a CheckpointError naming the file.
+ * (with a notice, progress and the checkpoint written atomically). Training writes its state after
+ * every epoch (`<checkpoint>.simstate`); a later call resumes from it, so a stopped training loses
+ * at most one epoch. A cached file that is corrupt or from another format version raises a
+ * CheckpointError naming the file. A simulator that is not clearly better than popularity is
+ * announced with a warning (`popularityWarning`).
  */
 export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<LearnedSimulator> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const workers = opts.workers ?? defaultWorkers();
   const file = checkpointPath(opts);
+  const statePath = trainingStatePath(file);
   if (!opts.retrain && existsSync(file)) {
     let loaded: Awaited<ReturnType<typeof loadSimulator>>;
     try {
@@ -132,14 +152,33 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
       throw e;
     }
     const { simulator, header } = loaded;
-    log(`simulator ${simulator.id}: loaded ${file} (valid NDCG@10 ${header.metrics.valid.ndcg10.toFixed(4)}, trained ${header.metrics.epochs} epochs on ${header.backend})`);
+    log(
+      `simulator ${simulator.id}: loaded ${file} (test HR@10 ${header.metrics.test.hr10.toFixed(4)} NDCG@10 ${header.metrics.test.ndcg10.toFixed(4)}, ` +
+        `popularity ${header.metrics.popularityTest.hr10.toFixed(4)} / ${header.metrics.popularityTest.ndcg10.toFixed(4)}; trained ${header.metrics.epochs} epochs on ${header.backend})`,
+    );
+    const warning = popularityWarning(header);
+    if (warning) log(warning);
     return withWorkers(simulator, opts.seed, workers, log);
   }
-  log(`simulator ${simulatorId(opts.model, opts.dataset.name, opts.seed)}: no checkpoint at ${file}; training it now (one-off; cached afterwards)`);
-  const trainOpts: TrainOptions = { dataset: opts.dataset, model: opts.model, seed: opts.seed, config: opts.config, train: opts.train, log, progress: opts.progress };
-  const { simulator, description } = await trainSimulator(trainOpts);
+  if (opts.retrain) rmSync(statePath, { force: true });
+  log(
+    `simulator ${simulatorId(opts.model, opts.dataset.name, opts.seed)}: no checkpoint at ${file}; ` +
+      (existsSync(statePath) ? `resuming its training from ${statePath}` : 'training it now (one-off; cached afterwards; progress is saved after every epoch, so it can be stopped and resumed)'),
+  );
+  const trainOpts: TrainOptions = { dataset: opts.dataset, model: opts.model, seed: opts.seed, config: opts.config, train: opts.train, log, progress: opts.progress, statePath };
+  let result: Awaited<ReturnType<typeof trainSimulator>>;
+  try {
+    result = await trainSimulator(trainOpts);
+  } catch (e) {
+    if (e instanceof CheckpointError) e.message += ` (delete ${statePath}, or pass retrain: true / --retrain, to train anew)`;
+    throw e;
+  }
+  const { simulator, description } = result;
   saveSimulator(file, simulator, description);
+  rmSync(statePath, { force: true });
   log(`simulator ${simulator.id}: checkpoint written to ${file}`);
+  const warning = popularityWarning(readCheckpoint(file).header);
+  if (warning) log(warning);
   return withWorkers(simulator, opts.seed, workers, log);
 }
 

@@ -37,10 +37,13 @@ export function successorDataset(opts: { numItems?: number; users?: number; leng
     },
     sequences: { train, valid, test },
     cases: { train: [], valid: [], test: [] },
+    simulatorSequences: all,
     popularity: itemCounts(numItems, train),
     meta: {
       source: `successor(seed=${seed}, items=${numItems}, users=${users}, length=${length}, follow=${follow})`,
       trainInteractions,
+      simulatorInteractions: users * length,
+      simulatorData: `all ${users} walks of ${length} items (leave-one-out per walk)`,
       hash: `successor-${seed}-${numItems}-${users}-${length}-${follow}`,
       notes: [],
     },
