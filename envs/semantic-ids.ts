@@ -6,8 +6,8 @@
  * codes collide, as in the ProRL release's 4-token ids (three codebook digits and a collision digit).
  *
  * This gives every environment the kind of item prior the release ships for its real datasets
- * (codes of text embeddings): the synthetic world codes a noisy content view of its items, raw-data
- * builds code their items' attributes.
+ * (codes of text embeddings): the synthetic world codes a noisy content view of its items, RecBole
+ * and raw-data builds code their items' attributes and title words (contentSemanticIds).
  */
 import type { Rng } from './rng.ts';
 
@@ -99,4 +99,42 @@ export function residualKMeans(vectors: Float64Array | Float32Array, dim: number
     c.push(n);
   }
   return codes;
+}
+
+/** FNV-1a of a string, for hashing title words into buckets. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * Semantic ids of items that have no text embedding (RecBole and raw-data builds): residual
+ * k-means codes of a content vector made of the item's attributes (multi-hot, unit norm) and the
+ * words of its title hashed into `titleBuckets` counts (unit norm), the two halves weighted alike.
+ * Items with neither get a zero vector (and so the codes of the zero vector's cluster).
+ */
+export function contentSemanticIds(
+  items: { readonly count: number; readonly titles: readonly string[]; readonly attributes: readonly (readonly number[])[]; readonly attributeNames: readonly string[] },
+  rng: Rng,
+  opts: ResidualKMeansOptions & { readonly titleBuckets?: number } = {},
+): number[][] {
+  const A = items.attributeNames.length;
+  const T = opts.titleBuckets ?? 64;
+  const dim = A + T;
+  const v = new Float64Array(items.count * dim);
+  for (let i = 0; i < items.count; i++) {
+    const o = i * dim;
+    const attrs = items.attributes[i];
+    for (const a of attrs) v[o + a] = 1 / Math.sqrt(attrs.length);
+    const words = (items.titles[i] ?? '').toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+    let norm = 0;
+    for (const w of words) v[o + A + (fnv1a(w) % T)] += 1;
+    for (let j = 0; j < T; j++) norm += v[o + A + j] ** 2;
+    if (norm > 0) for (let j = 0; j < T; j++) v[o + A + j] /= Math.sqrt(norm);
+  }
+  return residualKMeans(v, dim, rng, { levels: 3, codes: Math.max(2, Math.min(opts.codes ?? 32, Math.floor(items.count / 4))), iterations: opts.iterations });
 }

@@ -81,3 +81,17 @@ test('a policy with a content prior reads its target: permuting the valid target
   assert.ok(withPrior > 0.3, `NLL gap with the attribute prior: ${withPrior.toFixed(3)}`);
   assert.ok(withPrior > without + 0.2, `the prior makes the policy read its target: gap ${withPrior.toFixed(3)} vs ${without.toFixed(3)} without`);
 });
+
+test('content semantic ids (RecBole and raw builds): items with the same attributes share their first code more often', async () => {
+  const { contentSemanticIds } = await import('../envs/semantic-ids.ts');
+  const codes = contentSemanticIds(ds.items, Rng.stream(1, 'c'));
+  assert.equal(codes.length, ds.items.count);
+  assert.ok(codes.every((c) => c.length === 4));
+  let same = 0, sameN = 0, other = 0, otherN = 0;
+  for (let a = 0; a < 150; a++) for (let b = a + 1; b < 150; b++) {
+    const eq = ds.items.attributes[a].join() === ds.items.attributes[b].join();
+    if (eq) (same += codes[a][0] === codes[b][0] ? 1 : 0), sameN++;
+    else (other += codes[a][0] === codes[b][0] ? 1 : 0), otherN++;
+  }
+  assert.ok(same / sameN > other / otherN + 0.3, `same attributes ${same / sameN}, other ${other / otherN}`);
+});

@@ -5,6 +5,7 @@
  * 10-item windows with a target drawn uniformly from the items not in the history. Users never
  * cross splits, and every random choice comes from a seeded `Rng`.
  */
+import { contentSemanticIds } from '../semantic-ids.ts';
 import type { Case, Dataset, Split } from '../dataset.ts';
 import { HISTORY_LENGTH, interactionCount, itemCounts, shareAttribute } from '../dataset.ts';
 import { Rng } from '../rng.ts';
@@ -113,7 +114,8 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
     if (m) withMeta++;
     dense[i] = table.add(log.items[i], m?.title ?? '', m?.attributes ?? []);
   }
-  const items = table.build();
+  // Semantic ids from the items' content (attributes and title words), as every environment has them.
+  const items = table.build(contentSemanticIds(table, Rng.stream(opts.seed, 'data/semantic-ids')));
   const N = items.count;
 
   // 5. Users: those left, ordered by source id, shuffled with the seed, cut into splits.
