@@ -7,9 +7,9 @@
  * A plug-in agent is a module whose default export is an `AgentFactory` (see README).
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { ItemTable } from '../envs/dataset.ts';
+import type { ItemTable } from '../data/dataset.ts';
 import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { episodeSeed, stepStream, type Rng } from '../envs/rng.ts';
+import { episodeSeed, stepStream, type Rng } from '../core/rng.ts';
 
 export interface ActContext {
   /** The vector environment the observations come from (for simulator access and item data). */

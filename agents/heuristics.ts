@@ -7,7 +7,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ProactiveObservation } from '../envs/proactive.ts';
-import { validate } from '../envs/validate.ts';
+import { validate } from '../core/validate.ts';
 import type { ActContext, Agent, AgentFactory } from './agent.ts';
 
 const HeuristicConfigSchema = Type.Object(

@@ -19,10 +19,10 @@
  * L_max.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { HISTORY_LENGTH } from '../envs/dataset.ts';
-import type { UserSimulator } from '../envs/simulator.ts';
-import { sigmoid } from '../envs/simulator.ts';
-import { validate } from '../envs/validate.ts';
+import { HISTORY_LENGTH } from '../data/dataset.ts';
+import type { UserSimulator } from '../simulators/simulator.ts';
+import { sigmoid } from '../simulators/simulator.ts';
+import { validate } from '../core/validate.ts';
 import type { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { Agent, AgentFactory } from './agent.ts';
 import { topCandidates } from './planners.ts';

@@ -15,10 +15,10 @@
  * target sampler; the checkpoint is chosen by valid NLL on the valid users' windows.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { HISTORY_LENGTH } from '../envs/dataset.ts';
+import { HISTORY_LENGTH } from '../data/dataset.ts';
 import type { ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { Rng } from '../envs/rng.ts';
-import { StringEnum, validate } from '../envs/validate.ts';
+import { Rng } from '../core/rng.ts';
+import { StringEnum, validate } from '../core/validate.ts';
 import type { ActContext, Agent, AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
 import { ensureBackend } from './nn.ts';
 import { loadPolicyWeights, observationPaths, policyCheckpoint, writeJson } from './policy-agent.ts';

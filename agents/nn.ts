@@ -5,8 +5,8 @@
  * (de)serialisation of float32 arrays for checkpoints.
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../envs/backend.ts';
-import type { Rng } from '../envs/rng.ts';
+import { initBackend } from '../compute/backend.ts';
+import type { Rng } from '../core/rng.ts';
 
 /** Initialises the compute backend once (wasm when available); quiet so agents do not print. */
 export async function ensureBackend(): Promise<string> {

@@ -6,8 +6,8 @@
  * notified, so the main thread can block on it.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { initBackend } from '../envs/backend.ts';
-import type { ItemTable } from '../envs/dataset.ts';
+import { initBackend } from '../compute/backend.ts';
+import type { ItemTable } from '../data/dataset.ts';
 import { chunkGradient } from './pg-loss.ts';
 import { PolicyNetwork, type PolicyConfig, type Trajectories } from './policy.ts';
 

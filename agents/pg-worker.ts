@@ -4,7 +4,7 @@
  * its own engine and copies of the policy and reference weights (sent with every request: the
  * weights change every update). The main thread posts the worker its chunks, computes its own
  * meanwhile, then blocks (Atomics.wait) until the reply is flagged and takes it with
- * receiveMessageOnPort, as the simulator shards do (envs/sim/shard.ts): the update stays
+ * receiveMessageOnPort, as the simulator shards do (simulators/shard.ts): the update stays
  * synchronous. Each chunk is the same computation (chunkGradient) wherever it runs, so results do
  * not depend on the worker (tested).
  *
@@ -12,7 +12,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { backendInfo } from '../envs/backend.ts';
+import { backendInfo } from '../compute/backend.ts';
 import type { PolicyNetwork, Trajectories } from './policy.ts';
 import type { UpdateWorkerInit, UpdateWorkerPart, UpdateWorkerReply, UpdateWorkerRequest } from './pg-worker-thread.ts';
 

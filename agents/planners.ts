@@ -16,9 +16,9 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { simulatorTargetStats } from '../envs/sim/evaluate.ts';
-import { sigmoid, type UserSimulator } from '../envs/simulator.ts';
-import { validate } from '../envs/validate.ts';
+import { simulatorTargetStats } from '../simulators/evaluate.ts';
+import { sigmoid, type UserSimulator } from '../simulators/simulator.ts';
+import { validate } from '../core/validate.ts';
 import type { ActContext, Agent, AgentFactory } from './agent.ts';
 
 const WeightsSchema = Type.Object({ ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() }, { additionalProperties: false });

@@ -4,8 +4,8 @@
  * by beam search, and save/load the network's weights.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { writeFileAtomic } from '../envs/io.ts';
-import { validate, ValidationError } from '../envs/validate.ts';
+import { writeFileAtomic } from '../core/io.ts';
+import { validate, ValidationError } from '../core/validate.ts';
 import { readFile } from 'node:fs/promises';
 import type { ProactiveObservation } from '../envs/proactive.ts';
 import type { ActContext, Agent } from './agent.ts';
@@ -54,7 +54,7 @@ export const PolicyCheckpointSchema = Type.Object(
 export type PolicyCheckpoint = Static<typeof PolicyCheckpointSchema>;
 export type CheckpointHeader = Omit<PolicyCheckpoint, 'params' | 'training'>;
 
-/** Checkpoints are written atomically (envs/io.ts): a run killed while saving keeps the previous one. */
+/** Checkpoints are written atomically (core/io.ts): a run killed while saving keeps the previous one. */
 export async function writeJson(file: string, value: unknown): Promise<void> {
   writeFileAtomic(file, JSON.stringify(value));
 }

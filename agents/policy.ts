@@ -22,9 +22,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
-import { HISTORY_LENGTH, type ItemTable } from '../envs/dataset.ts';
-import { Rng } from '../envs/rng.ts';
-import { StringEnum, validate } from '../envs/validate.ts';
+import { HISTORY_LENGTH, type ItemTable } from '../data/dataset.ts';
+import { Rng } from '../core/rng.ts';
+import { StringEnum, validate } from '../core/validate.ts';
 import { normalArray, ParamSet } from './nn.ts';
 
 export const PolicyConfigSchema = Type.Object(
@@ -41,7 +41,7 @@ export const PolicyConfigSchema = Type.Object(
      * E = E_free + F·P with F a fixed per-item content matrix and P a learned projection
      * [features × dim]. 'attributes': F = the item's attributes (multi-hot, unit norm);
      * 'semantic': one-hot of each of the three codebook digits of its semantic id (the release's
-     * codes of text embeddings; derived by residual k-means elsewhere: envs/semantic-ids.ts);
+     * codes of text embeddings; derived by residual k-means elsewhere: data/semantic-ids.ts);
      * 'attributes+semantic': both; 'none': a free embedding only. With a prior, items that share
      * content share representation, so the target's content can inform the path.
      */

@@ -29,11 +29,11 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
-import { canonicalJson } from '../envs/hash.ts';
-import type { Split } from '../envs/dataset.ts';
+import { canonicalJson } from '../core/hash.ts';
+import type { Split } from '../data/dataset.ts';
 import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { deriveSeed, Rng } from '../envs/rng.ts';
-import { StringEnum, validate } from '../envs/validate.ts';
+import { deriveSeed, Rng } from '../core/rng.ts';
+import { StringEnum, validate } from '../core/validate.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
 import { CenteringStats, estimateAdvantages, type Advantages, type CenteringSpec, type ComponentValues, type EstimatorName, type Rollout } from './estimators.ts';
 import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';

@@ -4,8 +4,8 @@
  * Used by the RL trainer (sampled groups on train cases) and for validation (greedy decoding).
  */
 import type { EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import type { Split } from '../envs/dataset.ts';
-import { episodeSeed, stepStream } from '../envs/rng.ts';
+import type { Split } from '../data/dataset.ts';
+import { episodeSeed, stepStream } from '../core/rng.ts';
 import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
 
 export interface RolloutPath extends PathRecord {
@@ -33,7 +33,7 @@ export interface RunOptions {
 /**
  * Runs one episode per environment row on `caseIndices` of `split`, acting with `net`: sampled
  * (each row from its episode's own stream under `sampleSeed`, keyed by case, replica and step:
- * envs/rng.ts), or greedy when sampleSeed is null. The environment must have exactly
+ * core/rng.ts), or greedy when sampleSeed is null. The environment must have exactly
  * caseIndices.length rows. `envSeed` reseeds the environment's own streams (acceptance draws).
  */
 export function runEpisodes(

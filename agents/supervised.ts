@@ -6,20 +6,20 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Case, Dataset } from '../envs/dataset.ts';
+import type { Case, Dataset } from '../data/dataset.ts';
 import type { ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { HISTORY_LENGTH } from '../envs/dataset.ts';
-import { Rng } from '../envs/rng.ts';
-import { validate } from '../envs/validate.ts';
+import { HISTORY_LENGTH } from '../data/dataset.ts';
+import { Rng } from '../core/rng.ts';
+import { validate } from '../core/validate.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
 import { AdamW, ensureBackend } from './nn.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { cacheDir } from '../envs/cache-dir.ts';
-import { stableHash } from '../envs/hash.ts';
+import { cacheDir } from '../core/cache-dir.ts';
+import { stableHash } from '../core/hash.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type MaskOptions, type PathRecord } from './policy.ts';
-import { StringEnum } from '../envs/validate.ts';
+import { StringEnum } from '../core/validate.ts';
 
 export const SupervisedConfigSchema = Type.Object(
   {

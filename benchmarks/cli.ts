@@ -19,18 +19,18 @@ import { hideBin } from 'yargs/helpers';
 import { AgentModuleError, listAgents, UnknownAgentError } from '../agents/registry.ts';
 import '../envs/index.ts';
 import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
-import { writeFileAtomic, writeJsonAtomic } from '../envs/io.ts';
-import { ValidationError } from '../envs/validate.ts';
-import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
+import { ValidationError } from '../core/validate.ts';
+import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from '../results/leaderboard.ts';
 import { mergeMain, MergeError, type Manifest } from './merge.ts';
 import { runSummary } from './progress.ts';
-import { readResults, readResultsLenient } from './results.ts';
+import { readResults, readResultsLenient } from '../results/read.ts';
 import { runPlan } from './runner.ts';
-import type { ResultFile } from './schema.ts';
+import type { ResultFile } from '../results/schema.ts';
 import { specificityMain } from './specificity.ts';
 import { varianceMain } from './estimator-variance.ts';
 import { codeVersion } from './version.ts';
-import { fidelityMain } from './fidelity.ts';
+import { fidelityMain } from '../results/fidelity.ts';
 import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
 export { codeVersion };
@@ -185,7 +185,7 @@ export function buildCli(args: string[]) {
         '$0 merge DIR... [--out DIR]          combine the result folders of shards\n' +
         '$0 leaderboard DIR                   rebuild DIR/leaderboard.{json,md} from DIR/results\n' +
         '$0 specificity DIR [--out FILE]      how much of each agent\'s IoI is toward its target (benchmarks/specificity.ts)\n' +
-        '$0 fidelity DIR... [--out FILE]      do agents keep their order under the evaluator (Kendall tau; benchmarks/fidelity.ts)',
+        '$0 fidelity DIR... [--out FILE]      do agents keep their order under the evaluator (Kendall tau; results/fidelity.ts)',
     )
     .option('agent', { type: 'string', describe: `only this agent (${listAgents().map((a) => a.name).join(', ')}, or a path to a module); added when the suite lacks it` })
     .option('suite', { type: 'string', describe: `suite name (${listSuites().join(', ')}) or path to a suite file; default standard` })

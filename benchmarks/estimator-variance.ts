@@ -26,10 +26,10 @@ import { readPolicyCheckpoint, loadPolicyWeights } from '../agents/policy-agent.
 import { packPaths, PolicyNetwork, trainingTerms } from '../agents/policy.ts';
 import { withRandomTargets } from '../agents/rl.ts';
 import { runEpisodes } from '../agents/rollout.ts';
-import { writeJsonAtomic } from '../envs/io.ts';
+import { writeJsonAtomic } from '../core/io.ts';
 import { makeVec } from '../envs/registry.ts';
-import { deriveSeed, Rng } from '../envs/rng.ts';
-import { renderTable } from './table.ts';
+import { deriveSeed, Rng } from '../core/rng.ts';
+import { renderTable } from '../results/table.ts';
 
 /** The estimators compared: the six agents' estimators, and the two halves of ProRL on their own. */
 export interface Variant {

@@ -6,21 +6,21 @@
  * metrics@K. Everything the run depends on is in its RunConfig, whose hash identifies the run.
  *
  * Every draw of an evaluated episode (the user's acceptances, the agent's sampling) comes from a
- * stream keyed by the run seed, the case and the step (envs/rng.ts), so a case's result is the same
+ * stream keyed by the run seed, the case and the step (core/rng.ts), so a case's result is the same
  * whatever `batchSize`, `episodes` or shard it is evaluated in.
  */
 import { actContext, type Agent, type AgentFactory } from '../agents/agent.ts';
 import type { TrainBudget } from '../agents/agent.ts';
-import { canonicalJson, stableHash } from '../envs/hash.ts';
+import { canonicalJson, stableHash } from '../core/hash.ts';
 import { makeVec, type MakeOverrides } from '../envs/registry.ts';
 import type { EnvConfig, EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { deriveSeed, Rng } from '../envs/rng.ts';
-import type { Case, Dataset, Split } from '../envs/dataset.ts';
-import { progress as makeProgress } from '../envs/progress.ts';
-import { validate } from '../envs/validate.ts';
+import { deriveSeed, Rng } from '../core/rng.ts';
+import type { Case, Dataset, Split } from '../data/dataset.ts';
+import { progress as makeProgress } from '../core/progress.ts';
+import { validate } from '../core/validate.ts';
 import { pathSpecificity, type Specificity } from './specificity.ts';
-import { meanDefined } from './stats.ts';
-import { RESULT_SCHEMA_VERSION, ResultFileSchema, type AtK, type AtKValues, type CaseResult, type Examples, type ResultFile, type RunConfig } from './schema.ts';
+import { meanDefined } from '../results/stats.ts';
+import { RESULT_SCHEMA_VERSION, ResultFileSchema, type AtK, type AtKValues, type CaseResult, type Examples, type ResultFile, type RunConfig } from '../results/schema.ts';
 
 export type RunPhase = 'train' | 'eval' | 'atK';
 
@@ -34,12 +34,12 @@ export interface RunSpec {
   backend: { name: string; reason: string };
   code: { package: string; version: string; commit: string | null };
   log?: (line: string) => void;
-  /** Progress of each phase; when absent, `showProgress` draws its own bars (envs/progress.ts). */
+  /** Progress of each phase; when absent, `showProgress` draws its own bars (core/progress.ts). */
   onProgress?: (phase: RunPhase, done: number, total: number, message?: string) => void;
   showProgress?: boolean;
 }
 
-/** sha256 of the canonical JSON (RFC 8785, envs/hash.ts) of a run config: the run's identity. */
+/** sha256 of the canonical JSON (RFC 8785, core/hash.ts) of a run config: the run's identity. */
 export function hashRunConfig(config: RunConfig): string {
   return stableHash(config);
 }
@@ -167,7 +167,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const cases: CaseResult[] = [];
   const summaries: EpisodeSummary[] = [];
   let envSteps = 0;
-  // One seed for every chunk: the streams are keyed per case (envs/rng.ts), not per chunk.
+  // One seed for every chunk: the streams are keyed per case (core/rng.ts), not per chunk.
   const evalSeeds = { env: deriveSeed(c.seed, 'eval/env'), agent: deriveSeed(c.seed, 'eval/agent') };
   progress.update('eval', 0, chosen.length);
   for (let start = 0; start < chosen.length; start += c.batchSize) {

@@ -13,12 +13,12 @@ import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import yargs from 'yargs';
-import { StringEnum, validate } from '../envs/validate.ts';
-import { writeJsonAtomic } from '../envs/io.ts';
-import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from './leaderboard.ts';
-import { readResultEntries, withoutTimings } from './results.ts';
-import type { ResultFile } from './schema.ts';
-import { writeFileAtomic } from '../envs/io.ts';
+import { StringEnum, validate } from '../core/validate.ts';
+import { writeJsonAtomic } from '../core/io.ts';
+import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from '../results/leaderboard.ts';
+import { readResultEntries, withoutTimings } from '../results/read.ts';
+import type { ResultFile } from '../results/schema.ts';
+import { writeFileAtomic } from '../core/io.ts';
 
 export class MergeError extends Error {
   override name = 'MergeError';

@@ -2,11 +2,11 @@
  * Progress of a suite: on a terminal, a bar with ETA for the suite and one per run in flight
  * (one per worker); otherwise (CI, pipes) plain lines: one per finished run with the suite's
  * progress and ETA, and at most one line every `plainEverySeconds` per run in flight, named by
- * the run. ETAs as in envs/progress.ts (measured from the first step of work, none before there is
+ * the run. ETAs as in core/progress.ts (measured from the first step of work, none before there is
  * a rate); durations as `1m05s`.
  */
 import cliProgress from 'cli-progress';
-import { EtaEstimator, formatDuration } from '../envs/progress.ts';
+import { EtaEstimator, formatDuration } from '../core/progress.ts';
 import type { RunPhase } from './evaluate.ts';
 
 export interface SuiteProgress {

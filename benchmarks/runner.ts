@@ -9,13 +9,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveAgent } from '../agents/registry.ts';
-import { initBackend } from '../envs/backend.ts';
+import { initBackend } from '../compute/backend.ts';
 import '../envs/index.ts';
-import { writeJsonAtomic } from '../envs/io.ts';
-import { validate } from '../envs/validate.ts';
+import { writeJsonAtomic } from '../core/io.ts';
+import { validate } from '../core/validate.ts';
 import { runOne, type RunPhase } from './evaluate.ts';
 import { suiteProgress, type SuiteProgress } from './progress.ts';
-import { ResultFileSchema, type ResultFile } from './schema.ts';
+import { ResultFileSchema, type ResultFile } from '../results/schema.ts';
 import type { PlannedRun } from './suite.ts';
 
 import type { CodeVersion } from './version.ts';

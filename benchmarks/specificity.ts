@@ -18,11 +18,11 @@
  * Reads DIR/results/*.json, prints mean ± 95% CI over seeds per environment and label, and with
  * --out writes the per-file figures as JSON.
  */
-import type { UserSimulator } from '../envs/simulator.ts';
-import { writeJsonAtomic } from '../envs/io.ts';
-import { readResultEntries } from './results.ts';
-import { summarize } from './stats.ts';
-import { renderTable } from './table.ts';
+import type { UserSimulator } from '../simulators/simulator.ts';
+import { writeJsonAtomic } from '../core/io.ts';
+import { readResultEntries } from '../results/read.ts';
+import { summarize } from '../results/stats.ts';
+import { renderTable } from '../results/table.ts';
 
 export interface PathCase {
   readonly history: readonly number[];

@@ -19,10 +19,10 @@ import { Type, type Static } from '@sinclair/typebox';
 import { resolveAgent } from '../agents/registry.ts';
 import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
 import { envSpec, resolveEnvConfigOf, resolveWorldOptions } from '../envs/registry.ts';
-import { deepMerge, Overrides, StringEnum, ValidationError, validate } from '../envs/validate.ts';
-import { stableHash } from '../envs/hash.ts';
+import { deepMerge, Overrides, StringEnum, ValidationError, validate } from '../core/validate.ts';
+import { stableHash } from '../core/hash.ts';
 import { hashRunConfig } from './evaluate.ts';
-import { RESULT_SCHEMA_VERSION, type RunConfig } from './schema.ts';
+import { RESULT_SCHEMA_VERSION, type RunConfig } from '../results/schema.ts';
 
 export const SUITES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'suites');
 

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../envs/data/paths.ts';
+import { repoRoot } from '../data/paths.ts';
 
 export interface CodeVersion {
   package: string;

@@ -4,7 +4,7 @@
  * Protocol: runner.ts (WorkerRequest in, WorkerMessage out).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend } from '../envs/backend.ts';
+import { initBackend } from '../compute/backend.ts';
 import { executeRun, type WorkerMessage, type WorkerRequest } from './runner.ts';
 
 const port = parentPort;

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../envs/io.ts';
+import { writeFileAtomic } from '../core/io.ts';
 
 /** A module name that is also a fine agent name, file name and label. */
 const NAME_RE = /^[a-z][a-z0-9-]*$/;

@@ -61,9 +61,9 @@ export async function cliMain(args: string[]): Promise<number> {
     case 'report':
       return (await import('../reports/cli.ts')).reportMain(rest);
     case 'data':
-      return (await import('../envs/data/cli.ts')).runCli(rest);
+      return (await import('../data/cli.ts')).runCli(rest);
     case 'sim':
-      return (await import('../envs/sim/cli.ts')).simMain(rest);
+      return (await import('../simulators/cli.ts')).simMain(rest);
     case 'new-agent':
       return (await import('./new-agent.ts')).newAgentMain(rest);
     case '--version':

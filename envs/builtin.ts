@@ -8,12 +8,12 @@
  * every run, so the builders below read the options as they are, with no defaults of their own.
  */
 import { Type } from '@sinclair/typebox';
-import { withSimulatorFraction, type Dataset } from './dataset.ts';
+import { withSimulatorFraction, type Dataset } from '../data/dataset.ts';
 import { register } from './registry.ts';
-import { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from './sim/config.ts';
-import { SyntheticExactSimulator } from './synthetic/simulator.ts';
-import { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig } from './synthetic/world.ts';
-import { StringEnum } from './validate.ts';
+import { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from '../simulators/config.ts';
+import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
+import { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig } from '../data/synthetic.ts';
+import { StringEnum } from '../core/validate.ts';
 
 async function buildSynthetic(options: Record<string, unknown>) {
   const world = generateSyntheticWorld(options as SyntheticConfig);
@@ -132,8 +132,8 @@ for (const r of REAL) {
     },
     defaults: { weights: { ioi: 1, ior: 1, ctr: r.ctrWeight } },
     async build(o, log) {
-      const { loadDataset } = await import('./data/index.ts');
-      const { loadSimulatorPair } = await import('./sim/index.ts');
+      const { loadDataset } = await import('../data/index.ts');
+      const { loadSimulatorPair } = await import('../simulators/index.ts');
       const dataset: Dataset = await loadDataset(r.dataset, { dataDir: o.dataDir as string | undefined, cacheDir: o.cacheDir as string | undefined, seed: o.datasetSeed as number, log });
       const { reward, evaluator } = await loadSimulatorPair({
         dataset,
@@ -169,7 +169,7 @@ register({
     const { rewardModel: _m, rewardSeed: _s, rewardConfig: _c, rewardTrain: _t, cacheDir, workers, simulatorDataFraction, ...worldOptions } = o;
     const world = generateSyntheticWorld(worldOptions as SyntheticConfig);
     const dataset = withSimulatorFraction(world.dataset, simulatorDataFraction as number, world.config.seed);
-    const { loadOrTrainSimulator } = await import('./sim/index.ts');
+    const { loadOrTrainSimulator } = await import('../simulators/index.ts');
     const reward = simulatorChoice(o, 'reward');
     const simulator = await loadOrTrainSimulator({ dataset, ...reward, cacheDir: cacheDir as string | undefined, workers: workers as number | undefined, log });
     return { dataset, simulator, evaluator: new SyntheticExactSimulator(world) };

@@ -6,9 +6,9 @@
  *   leaves the environment as it was.
  * Rollouts use a seeded uniform policy over the allowed actions.
  */
-import type { ArraySpec } from './core.ts';
+import type { ArraySpec } from '../core/api.ts';
 import { InvalidActionError, type ProactiveObservation, type ProactiveRecEnv } from './proactive.ts';
-import { Rng } from './rng.ts';
+import { Rng } from '../core/rng.ts';
 
 export class CheckEnvError extends Error {
   constructor(readonly envId: string, readonly problems: readonly string[]) {

@@ -1,12 +1,12 @@
 /** Public API of the environments layer. */
 import './builtin.ts';
 
-export * from './core.ts';
-export * from './dataset.ts';
+export * from '../core/api.ts';
+export * from '../data/dataset.ts';
 export * from './proactive.ts';
 export * from './registry.ts';
-export * from './rng.ts';
-export * from './simulator.ts';
+export * from '../core/rng.ts';
+export * from '../simulators/simulator.ts';
 export { checkEnv, type CheckEnvReport } from './check.ts';
-export { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig, type SyntheticWorld } from './synthetic/world.ts';
-export { SyntheticExactSimulator } from './synthetic/simulator.ts';
+export { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig, type SyntheticWorld } from '../data/synthetic.ts';
+export { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';

@@ -9,11 +9,11 @@
  * The batched class is the implementation; the single environment is a batch of one.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { ActionSpace, ArraySpec, Env, ResetArgs, StepResult, VectorEnv, VectorStepResult } from './core.ts';
-import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type Split } from './dataset.ts';
-import { episodeSeed, replicasOf, Rng, stepStream, type EpisodeKey } from './rng.ts';
-import type { SimulatorBatch, UserSimulator } from './simulator.ts';
-import { StringEnum, validate } from './validate.ts';
+import type { ActionSpace, ArraySpec, Env, ResetArgs, StepResult, VectorEnv, VectorStepResult } from '../core/api.ts';
+import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type Split } from '../data/dataset.ts';
+import { episodeSeed, replicasOf, Rng, stepStream, type EpisodeKey } from '../core/rng.ts';
+import type { SimulatorBatch, UserSimulator } from '../simulators/simulator.ts';
+import { StringEnum, validate } from '../core/validate.ts';
 
 export const RewardWeightsSchema = Type.Object(
   { ioi: Type.Number({ default: 1 }), ior: Type.Number({ default: 1 }), ctr: Type.Number({ default: 1 }) },
@@ -129,7 +129,7 @@ export interface EpisodeSummary {
   duplicateRate: number;
   /** Target in the reward simulator's top-k after the path. */
   success: boolean;
-  /** rank(T) after the path (mid-rank for ties: envs/simulator.ts). */
+  /** rank(T) after the path (mid-rank for ties: simulators/simulator.ts). */
   finalRank: number;
   stopped: boolean;
   /** Items recommended, in order (accepted or not). */

@@ -11,9 +11,9 @@
  * nested key counts), so a vector env and a single env made from the same id share them.
  */
 import type { TSchema } from '@sinclair/typebox';
-import { canonicalJson } from './hash.ts';
+import { canonicalJson } from '../core/hash.ts';
 import { ProactiveRecEnv, ProactiveRecVectorEnv, resolveEnvConfig, type EnvConfig, type ProactiveWorld } from './proactive.ts';
-import { deepMerge, validate, type DeepPartial } from './validate.ts';
+import { deepMerge, validate, type DeepPartial } from '../core/validate.ts';
 
 export interface EnvSpec {
   readonly id: string;

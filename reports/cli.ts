@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ValidationError } from '../envs/validate.ts';
+import { ValidationError } from '../core/validate.ts';
 import { writeReport } from './report.ts';
 
 class UsageError extends Error {

@@ -16,12 +16,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
-import { writeFileAtomic } from '../envs/io.ts';
-import { AT_K_NOTE, buildLeaderboard, groupLabels, groupResults, type EnvGroup, type Leaderboard, type MetricAggregate } from '../benchmarks/leaderboard.ts';
-import { HEADLINE_METRICS, metricInfo } from '../benchmarks/metrics.ts';
-import { readResults } from '../benchmarks/results.ts';
-import { FIDELITY_METRICS, rankAgreement } from '../benchmarks/fidelity.ts';
-import type { ResultFile } from '../benchmarks/schema.ts';
+import { writeFileAtomic } from '../core/io.ts';
+import { AT_K_NOTE, buildLeaderboard, groupLabels, groupResults, type EnvGroup, type Leaderboard, type MetricAggregate } from '../results/leaderboard.ts';
+import { HEADLINE_METRICS, metricInfo } from '../results/metrics.ts';
+import { readResults } from '../results/read.ts';
+import { FIDELITY_METRICS, rankAgreement } from '../results/fidelity.ts';
+import type { ResultFile } from '../results/schema.ts';
 import { atKChartSpec, barChartSpec, curveChartSpec, renderSvg, tradeoffChartSpec, type CurveDatum, type TradeoffDatum } from './plots.ts';
 
 const TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'template.hbs');

@@ -5,8 +5,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeVec, SyntheticExactSimulator, type ProactiveRecVectorEnv } from '../envs/index.ts';
-import { Rng } from '../envs/rng.ts';
-import { sigmoid } from '../envs/simulator.ts';
+import { Rng } from '../core/rng.ts';
+import { sigmoid } from '../simulators/simulator.ts';
 import { actContext, type Agent } from '../agents/agent.ts';
 import { ensureBackend } from '../agents/nn.ts';
 import { beamPlannerAgent, greedyIoiAgent, planPaths, topCandidates } from '../agents/planners.ts';

@@ -6,7 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { makeVec } from '../envs/index.ts';
-import { Rng } from '../envs/rng.ts';
+import { Rng } from '../core/rng.ts';
 import { ensureBackend } from '../agents/nn.ts';
 import { beamSearch, nextTerms, packPaths, PolicyNetwork, sampleFromLogProbs, trainingTerms, type PathRecord } from '../agents/policy.ts';
 import { PolicyAgent } from '../agents/policy-agent.ts';

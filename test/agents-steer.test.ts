@@ -10,9 +10,9 @@ import { before, test } from 'node:test';
 import { ensureBackend } from '../agents/nn.ts';
 import { PolicyNetwork, itemContentMatrix } from '../agents/policy.ts';
 import { hindsightExamples, SupervisedConfigSchema, trainSupervised } from '../agents/supervised.ts';
-import { generateSyntheticWorld } from '../envs/synthetic/world.ts';
-import { Rng } from '../envs/rng.ts';
-import { validate } from '../envs/validate.ts';
+import { generateSyntheticWorld } from '../data/synthetic.ts';
+import { Rng } from '../core/rng.ts';
+import { validate } from '../core/validate.ts';
 
 before(async () => {
   await ensureBackend();
@@ -83,7 +83,7 @@ test('a policy with a content prior reads its target: permuting the valid target
 });
 
 test('content semantic ids (RecBole and raw builds): items with the same attributes share their first code more often', async () => {
-  const { contentSemanticIds } = await import('../envs/semantic-ids.ts');
+  const { contentSemanticIds } = await import('../data/semantic-ids.ts');
   const codes = contentSemanticIds(ds.items, Rng.stream(1, 'c'));
   assert.equal(codes.length, ds.items.count);
   assert.ok(codes.every((c) => c.length === 4));

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeVec } from '../envs/index.ts';
-import { Rng } from '../envs/rng.ts';
+import { Rng } from '../core/rng.ts';
 import { AdamW, ensureBackend } from '../agents/nn.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
 import { PolicyAgent } from '../agents/policy-agent.ts';
 import { policyGradientStep, rlAgents, RL_ESTIMATORS, type RlAgent } from '../agents/rl.ts';
-import { validate } from '../envs/validate.ts';
+import { validate } from '../core/validate.ts';
 import { actContext } from '../agents/agent.ts';
 import { SupervisedConfigSchema, supervisedAgent, trainSupervised, type SupervisedAgent } from '../agents/supervised.ts';
 

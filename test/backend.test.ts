@@ -13,10 +13,10 @@ import {
   parseBackendName,
   resetBackendForTesting,
   type BackendInfo,
-} from '../envs/backend.ts';
-import { registerWasmFallbackKernels } from '../envs/kernels/index.ts';
-import { probeKernels } from '../envs/kernels/probe.ts';
-import { Rng } from '../envs/rng.ts';
+} from '../compute/backend.ts';
+import { registerWasmFallbackKernels } from '../compute/kernels/index.ts';
+import { probeKernels } from '../compute/kernels/probe.ts';
+import { Rng } from '../core/rng.ts';
 
 // ------------------------------------------------------------------------------------------------
 // Helpers

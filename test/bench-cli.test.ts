@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { validate } from '../envs/validate.ts';
-import { ResultFileSchema } from '../benchmarks/schema.ts';
+import { validate } from '../core/validate.ts';
+import { ResultFileSchema } from '../results/schema.ts';
 import { main } from '../benchmarks/cli.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

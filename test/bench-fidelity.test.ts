@@ -1,5 +1,5 @@
 /**
- * Agent-level fidelity (benchmarks/fidelity.ts): Kendall's τ_b on hand-checked inputs; from result
+ * Agent-level fidelity (results/fidelity.ts): Kendall's τ_b on hand-checked inputs; from result
  * files with metrics under a learned reward model and an exact evaluator, the per-metric τ between
  * the agents' orders and the pairs that flip; `bench fidelity DIR` prints it; the HTML report shows
  * it. The result files come from a real run on synthetic-v0 whose evaluator metrics are then
@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { codeVersion, main } from '../benchmarks/cli.ts';
-import { kendallTauB, rankAgreement } from '../benchmarks/fidelity.ts';
-import { readResults } from '../benchmarks/results.ts';
+import { kendallTauB, rankAgreement } from '../results/fidelity.ts';
+import { readResults } from '../results/read.ts';
 import { runPlan } from '../benchmarks/runner.ts';
 import { loadSuite, planRuns } from '../benchmarks/suite.ts';
 import { renderReport } from '../reports/report.ts';

@@ -1,10 +1,10 @@
 /** Building cases from interaction logs (DESIGN §6): seeded, users disjoint, k-core, coherent runs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildFromLog } from '../envs/data/build.ts';
-import { InteractionLog } from '../envs/data/log.ts';
-import { datasetStats, formatStats } from '../envs/data/stats.ts';
-import { HISTORY_LENGTH, SPLITS, shareAttribute, type Dataset } from '../envs/dataset.ts';
+import { buildFromLog } from '../data/build.ts';
+import { InteractionLog } from '../data/log.ts';
+import { datasetStats, formatStats } from '../data/stats.ts';
+import { HISTORY_LENGTH, SPLITS, shareAttribute, type Dataset } from '../data/dataset.ts';
 import { syntheticLog } from './fixtures/data/synthetic-logs.ts';
 
 function logOf(seed = 1, users = 60): InteractionLog {

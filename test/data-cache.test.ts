@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadDataset } from '../envs/data/index.ts';
-import { deserializeDataset, serializeDataset, writeFileAtomic } from '../envs/data/cache.ts';
-import { buildFromLog } from '../envs/data/build.ts';
-import { InteractionLog } from '../envs/data/log.ts';
+import { loadDataset } from '../data/index.ts';
+import { deserializeDataset, serializeDataset, writeFileAtomic } from '../data/cache.ts';
+import { buildFromLog } from '../data/build.ts';
+import { InteractionLog } from '../data/log.ts';
 import { writeRelease } from './fixtures/data/release.ts';
 import { syntheticLog } from './fixtures/data/synthetic-logs.ts';
 

@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runCli } from '../envs/data/cli.ts';
-import { repoRoot } from '../envs/data/paths.ts';
+import { runCli } from '../data/cli.ts';
+import { repoRoot } from '../data/paths.ts';
 import { writeRelease, VAL_WINDOWS, TEST_RECORDS } from './fixtures/data/release.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'prorec-data-cli-'));
@@ -31,7 +31,7 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
 
 function spawnCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'envs/data/cli.ts'), ...args], { cwd: repoRoot });
+    const p = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'data/cli.ts'), ...args], { cwd: repoRoot });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));

@@ -14,10 +14,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { snapshotDir } from '../envs/data/paths.ts';
-import { PRORL_RELEASE, PRORL_RELEASE_FILES, listDatasets, loadDataset } from '../envs/data/index.ts';
-import { rawCacheDir } from '../envs/data/cache.ts';
-import { runCli } from '../envs/data/cli.ts';
+import { snapshotDir } from '../data/paths.ts';
+import { PRORL_RELEASE, PRORL_RELEASE_FILES, listDatasets, loadDataset } from '../data/index.ts';
+import { rawCacheDir } from '../data/cache.ts';
+import { runCli } from '../data/cli.ts';
 
 const source = snapshotDir();
 const skip = existsSync(path.join(source, 'ml-1m', 'ml-1m.test')) ? false : `the ProRL release snapshot is not at ${source} (set PRORL_SNAPSHOT_DIR)`;

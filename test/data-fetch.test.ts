@@ -13,11 +13,11 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { loadDataset, FetchError } from '../envs/data/index.ts';
-import { rawCacheDir } from '../envs/data/cache.ts';
-import { extractZip, fetchAll, fetchFile, safeEntryPath } from '../envs/data/fetch.ts';
-import { runCli } from '../envs/data/cli.ts';
-import type { FetchFile } from '../envs/data/registry.ts';
+import { loadDataset, FetchError } from '../data/index.ts';
+import { rawCacheDir } from '../data/cache.ts';
+import { extractZip, fetchAll, fetchFile, safeEntryPath } from '../data/fetch.ts';
+import { runCli } from '../data/cli.ts';
+import type { FetchFile } from '../data/registry.ts';
 import { makeZip } from './fixtures/data/zip.ts';
 import { syntheticLog, writeMovieLens } from './fixtures/data/synthetic-logs.ts';
 

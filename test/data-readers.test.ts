@@ -8,12 +8,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { loadDataset, DataFormatError } from '../envs/data/index.ts';
-import { parsePyLiteral, PyLiteralError } from '../envs/data/pyliteral.ts';
-import { findRawFiles, readRaw } from '../envs/data/raw.ts';
-import { parseTokenSeq } from '../envs/data/recbole.ts';
-import { splitDelimited } from '../envs/data/text.ts';
-import { SPLITS, type Dataset } from '../envs/dataset.ts';
+import { loadDataset, DataFormatError } from '../data/index.ts';
+import { parsePyLiteral, PyLiteralError } from '../data/pyliteral.ts';
+import { findRawFiles, readRaw } from '../data/raw.ts';
+import { parseTokenSeq } from '../data/recbole.ts';
+import { splitDelimited } from '../data/text.ts';
+import { SPLITS, type Dataset } from '../data/dataset.ts';
 import { syntheticLog, writeAmazon, writeMovieLens, writeRecBole, writeSteam } from './fixtures/data/synthetic-logs.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'prorec-data-readers-'));

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadDataset, DataFormatError, MissingItemsError } from '../envs/data/index.ts';
-import { snapshotDir } from '../envs/data/paths.ts';
-import { HISTORY_LENGTH, SPLITS, type Dataset } from '../envs/dataset.ts';
+import { loadDataset, DataFormatError, MissingItemsError } from '../data/index.ts';
+import { snapshotDir } from '../data/paths.ts';
+import { HISTORY_LENGTH, SPLITS, type Dataset } from '../data/dataset.ts';
 import { writeRelease, USERS, VAL_WINDOWS, TEST_RECORDS, RELEASE_ITEMS } from './fixtures/data/release.ts';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'prorec-data-release-'));

@@ -1,8 +1,8 @@
 /** Window stitching: the rebuilt sequences are real stretches, and ambiguity is refused. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stitchWindows } from '../envs/data/stitch.ts';
-import { Rng } from '../envs/rng.ts';
+import { stitchWindows } from '../data/stitch.ts';
+import { Rng } from '../core/rng.ts';
 
 test('overlapping windows of one sequence glue back into it, whatever their order', () => {
   const seq = Array.from({ length: 40 }, (_, i) => i * 3);

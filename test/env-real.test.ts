@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { initBackend } from '../envs/backend.ts';
+import { initBackend } from '../compute/backend.ts';
 import { checkEnv, make, listEnvs } from '../envs/index.ts';
 
 const snapshot = process.env.PRORL_SNAPSHOT_DIR ?? path.resolve(import.meta.dirname, '../../shared/datasets/prorl-snapshot');

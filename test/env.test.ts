@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkEnv, make, makeVec, listEnvs, UnknownEnvError, generateSyntheticWorld, SyntheticExactSimulator, shareAttribute, sigmoid } from '../envs/index.ts';
-import { ValidationError } from '../envs/validate.ts';
+import { ValidationError } from '../core/validate.ts';
 
 const SMALL = { world: { numItems: 120, numUsers: 150, seed: 3 } };
 
@@ -180,7 +180,7 @@ test('registry: listing, unknown ids list the known ones, bad overrides name the
 });
 
 test('satiation: an item sharing attributes with n of the last `window` accepted items has CTR × (1 − strength)^n', async () => {
-  const { shareAttribute } = await import('../envs/dataset.ts');
+  const { shareAttribute } = await import('../data/dataset.ts');
   const plain = await makeVec('synthetic-v0', 1, { ...SMALL });
   const sated = await makeVec('synthetic-v0', 1, { ...SMALL, satiation: { strength: 0.4, window: 2 } });
   const items = plain.world.dataset.items;

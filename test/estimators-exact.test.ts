@@ -33,7 +33,7 @@ import {
   type CenteringSpec,
   type Rollout,
 } from '../agents/estimators.ts';
-import { Rng } from '../envs/rng.ts';
+import { Rng } from '../core/rng.ts';
 
 // ---------------------------------------------------------------------------------------------
 // fast-check parameters from the environment

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { generateSyntheticWorld, SyntheticExactSimulator } from '../envs/index.ts';
 import { ProactiveRecVectorEnv, type ProactiveStepInfo } from '../envs/proactive.ts';
-import { Rng } from '../envs/rng.ts';
+import { Rng } from '../core/rng.ts';
 import { AdamW, ensureBackend } from '../agents/nn.ts';
 import { greedyFromLogProbs, greedyFromProbs, packPaths, PolicyNetwork, sampleFromLogProbs, sampleFromProbs, type PolicyConfig } from '../agents/policy.ts';
 import { policyGradientLoss, softmaxRows } from '../agents/pg-loss.ts';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { BASELINES_DIR, baselineDiff, BaselineSchema, checkMain, compareWithBaseline, readBaseline, tolerance, type Baseline } from '../benchmarks/check.ts';
 import { loadSuite, planRuns } from '../benchmarks/suite.ts';
-import { validate } from '../envs/validate.ts';
+import { validate } from '../core/validate.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-check-'));
 after(() => rmSync(work, { recursive: true, force: true }));

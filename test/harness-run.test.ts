@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { codeVersion, main } from '../benchmarks/cli.ts';
 import { mergeDirs, MergeError } from '../benchmarks/merge.ts';
-import { readResult, readResults, withoutTimings } from '../benchmarks/results.ts';
+import { readResult, readResults, withoutTimings } from '../results/read.ts';
 import { runPlan } from '../benchmarks/runner.ts';
 import { loadSuite, planRuns } from '../benchmarks/suite.ts';
 

@@ -12,10 +12,10 @@ import { after, test } from 'node:test';
 import { listAgents, UnknownAgentError } from '../agents/registry.ts';
 import '../envs/index.ts';
 import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
-import { Rng } from '../envs/rng.ts';
-import { ValidationError } from '../envs/validate.ts';
-import { aggregate } from '../benchmarks/leaderboard.ts';
-import { bootstrapCI, iqm } from '../benchmarks/stats.ts';
+import { Rng } from '../core/rng.ts';
+import { ValidationError } from '../core/validate.ts';
+import { aggregate } from '../results/leaderboard.ts';
+import { bootstrapCI, iqm } from '../results/stats.ts';
 import { checkSuite, listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns } from '../benchmarks/suite.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -199,17 +199,3 @@ test('IQM trims a quarter from each end; the bootstrap interval is seeded, repro
   assert.equal(aggregate(values, 'k').n, 5);
 });
 
-test('no source file draws from the global Math generator (every draw comes from a seeded Rng)', () => {
-  const needle = ['Math', 'random'].join('.');
-  const offenders: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      if (name === 'node_modules' || name.startsWith('.')) continue;
-      const full = path.join(dir, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else if (/\.(ts|mts|js|mjs|hbs)$/.test(name) && readFileSync(full, 'utf8').includes(needle)) offenders.push(path.relative(ROOT, full));
-    }
-  };
-  for (const dir of ['envs', 'agents', 'benchmarks', 'reports', 'test']) walk(path.join(ROOT, dir));
-  assert.deepEqual(offenders, []);
-});

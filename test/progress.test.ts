@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { EtaEstimator, formatDuration, progress } from '../envs/progress.ts';
+import { EtaEstimator, formatDuration, progress } from '../core/progress.ts';
 import { runSummary, suiteProgress } from '../benchmarks/progress.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

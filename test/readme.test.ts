@@ -16,12 +16,12 @@ import { Value } from '@sinclair/typebox/value';
 import { resolveAgent } from '../agents/registry.ts';
 import '../envs/index.ts';
 import { envSpec, listEnvs } from '../envs/registry.ts';
-import { validate } from '../envs/validate.ts';
+import { validate } from '../core/validate.ts';
 import { buildCli } from '../benchmarks/cli.ts';
 import { loadSuite, planRuns, SuiteAgentSchema } from '../benchmarks/suite.ts';
 import { agentTemplate } from '../bin/new-agent.ts';
-import { runCli } from '../envs/data/cli.ts';
-import { simMain } from '../envs/sim/cli.ts';
+import { runCli } from '../data/cli.ts';
+import { simMain } from '../simulators/cli.ts';
 import { codeBlocks, shellCommands, words } from './readme-blocks.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');

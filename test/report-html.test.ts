@@ -15,7 +15,7 @@ import { loadSuite, planRuns } from '../benchmarks/suite.ts';
 import { reportMain } from '../reports/cli.ts';
 import { assertSafeSvg } from '../reports/plots.ts';
 import { renderReport, writeReport } from '../reports/report.ts';
-import { readResults } from '../benchmarks/results.ts';
+import { readResults } from '../results/read.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-report-'));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { deriveSeed, Rng, streams } from '../envs/rng.ts';
+import { deriveSeed, Rng, streams } from '../core/rng.ts';
 
 test('the same seed and stream give the same draws', () => {
   const a = Rng.stream(7, 'world');
@@ -72,6 +72,6 @@ test('no unseeded global randomness (Math dot random) anywhere in the source', (
       else if (/\.(ts|js|mjs|cjs)$/.test(name) && /Math\s*\.\s*random\b/.test(readFileSync(p, 'utf8'))) offenders.push(path.relative(root, p));
     }
   };
-  for (const dir of ['envs', 'agents', 'benchmarks', 'reports', 'test']) walk(path.join(root, dir));
+  for (const dir of ['core', 'compute', 'data', 'simulators', 'envs', 'agents', 'results', 'benchmarks', 'reports', 'bin', 'examples', 'scripts', 'test']) walk(path.join(root, dir));
   assert.deepEqual(offenders, []);
 });

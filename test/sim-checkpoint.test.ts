@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureBackend } from '../envs/sim/runtime.ts';
-import { createModel } from '../envs/sim/model.ts';
-import { TfSimulator } from '../envs/sim/batch.ts';
-import { CheckpointError, CHECKPOINT_VERSION, encodeCheckpoint, type CheckpointDescription } from '../envs/sim/checkpoint.ts';
-import { loadSimulator, saveSimulator } from '../envs/sim/index.ts';
-import { successorDataset } from '../envs/sim/testing.ts';
-import type { ModelConfig } from '../envs/sim/config.ts';
+import { ensureBackend } from '../simulators/runtime.ts';
+import { createModel } from '../simulators/model.ts';
+import { TfSimulator } from '../simulators/batch.ts';
+import { CheckpointError, CHECKPOINT_VERSION, encodeCheckpoint, type CheckpointDescription } from '../simulators/checkpoint.ts';
+import { loadSimulator, saveSimulator } from '../simulators/index.ts';
+import { successorDataset } from '../simulators/testing.ts';
+import type { ModelConfig } from '../simulators/config.ts';
 
 const dataset = successorDataset({ numItems: 30, users: 40, length: 12 });
 const config: ModelConfig = { model: 'gru4rec', embedding: 8, hidden: 12, dropout: 0.3, maxLen: 10 };
@@ -129,7 +129,7 @@ test('encodeCheckpoint rejects tensors whose size does not match their shape', (
 });
 
 test('loadOrTrainSimulator reports a corrupt cached checkpoint instead of crashing or silently retraining', async () => {
-  const { checkpointPath, loadOrTrainSimulator } = await import('../envs/sim/index.ts');
+  const { checkpointPath, loadOrTrainSimulator } = await import('../simulators/index.ts');
   const spec = { dataset, model: 'gru4rec' as const, seed: 1, config, cacheDir: dir };
   const cached = checkpointPath(spec);
   const { mkdirSync } = await import('node:fs');

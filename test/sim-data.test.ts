@@ -6,11 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { interactionCount, withSimulatorFraction } from '../envs/dataset.ts';
-import { leaveOneOut } from '../envs/sim/evaluate.ts';
-import { MODEL_KINDS, SIMULATOR_DEFAULTS_BY_DATASET } from '../envs/sim/config.ts';
-import { resolveConfigs } from '../envs/sim/train.ts';
-import { generateSyntheticWorld } from '../envs/synthetic/world.ts';
+import { interactionCount, withSimulatorFraction } from '../data/dataset.ts';
+import { leaveOneOut } from '../simulators/evaluate.ts';
+import { MODEL_KINDS, SIMULATOR_DEFAULTS_BY_DATASET } from '../simulators/config.ts';
+import { resolveConfigs } from '../simulators/train.ts';
+import { generateSyntheticWorld } from '../data/synthetic.ts';
 
 const world = generateSyntheticWorld({ numItems: 100, numUsers: 120, seed: 2 });
 

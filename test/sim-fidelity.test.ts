@@ -1,14 +1,14 @@
 /**
- * Step-level fidelity (envs/sim/fidelity.ts): a simulator compared with itself is perfect
+ * Step-level fidelity (simulators/fidelity.ts): a simulator compared with itself is perfect
  * (r = 1, MAE 0, ECE 0, KL 0) on both policies; a simulator of another world (other drift and
  * sharpness) is measurably worse; the summary statistics match hand-computed values.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calibration, pairedSummary, restrictedKl, stepFidelity } from '../envs/sim/fidelity.ts';
-import { SyntheticExactSimulator } from '../envs/synthetic/simulator.ts';
-import { generateSyntheticWorld } from '../envs/synthetic/world.ts';
-import { Rng } from '../envs/rng.ts';
+import { calibration, pairedSummary, restrictedKl, stepFidelity } from '../simulators/fidelity.ts';
+import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
+import { generateSyntheticWorld } from '../data/synthetic.ts';
+import { Rng } from '../core/rng.ts';
 
 const small = { numItems: 200, numUsers: 300, seed: 3 };
 const world = generateSyntheticWorld(small);

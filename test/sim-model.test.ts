@@ -5,11 +5,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ensureBackend, tf } from '../envs/sim/runtime.ts';
-import { createModel } from '../envs/sim/model.ts';
-import { NonFiniteScoresError, TfSimulator, type TfBatch } from '../envs/sim/batch.ts';
-import type { ModelConfig } from '../envs/sim/config.ts';
-import { Rng } from '../envs/rng.ts';
+import { ensureBackend, tf } from '../simulators/runtime.ts';
+import { createModel } from '../simulators/model.ts';
+import { NonFiniteScoresError, TfSimulator, type TfBatch } from '../simulators/batch.ts';
+import type { ModelConfig } from '../simulators/config.ts';
+import { Rng } from '../core/rng.ts';
 
 const N = 37;
 const MAX_LEN = 8;

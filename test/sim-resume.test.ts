@@ -12,12 +12,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBackend, tf } from '../envs/sim/runtime.ts';
-import { trainSimulator, type TrainOptions, type TrainResult } from '../envs/sim/train.ts';
-import { paramValues } from '../envs/sim/model.ts';
-import { successorDataset } from '../envs/sim/testing.ts';
-import { CheckpointError } from '../envs/sim/checkpoint.ts';
-import type { ModelConfig, ModelKind, TrainConfig } from '../envs/sim/config.ts';
+import { ensureBackend, tf } from '../simulators/runtime.ts';
+import { trainSimulator, type TrainOptions, type TrainResult } from '../simulators/train.ts';
+import { paramValues } from '../simulators/model.ts';
+import { successorDataset } from '../simulators/testing.ts';
+import { CheckpointError } from '../simulators/checkpoint.ts';
+import type { ModelConfig, ModelKind, TrainConfig } from '../simulators/config.ts';
 
 const datasetOptions = { numItems: 30, users: 80, length: 14, follow: 0.8 };
 const dataset = successorDataset(datasetOptions);

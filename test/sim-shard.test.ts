@@ -5,11 +5,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureBackend } from '../envs/sim/runtime.ts';
-import { createModel } from '../envs/sim/model.ts';
-import { TfSimulator } from '../envs/sim/batch.ts';
-import { ShardedSimulator } from '../envs/sim/shard.ts';
-import { Rng } from '../envs/rng.ts';
+import { ensureBackend } from '../simulators/runtime.ts';
+import { createModel } from '../simulators/model.ts';
+import { TfSimulator } from '../simulators/batch.ts';
+import { ShardedSimulator } from '../simulators/shard.ts';
+import { Rng } from '../core/rng.ts';
 
 const N = 50;
 let local: TfSimulator;

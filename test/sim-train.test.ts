@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureBackend } from '../envs/sim/runtime.ts';
-import { checkpointPath, evaluateSimulator, loadOrTrainSimulator } from '../envs/sim/index.ts';
-import { successorDataset } from '../envs/sim/testing.ts';
-import type { ModelConfig, TrainConfig } from '../envs/sim/config.ts';
+import { ensureBackend } from '../simulators/runtime.ts';
+import { checkpointPath, evaluateSimulator, loadOrTrainSimulator } from '../simulators/index.ts';
+import { successorDataset } from '../simulators/testing.ts';
+import type { ModelConfig, TrainConfig } from '../simulators/config.ts';
 import { existsSync } from 'node:fs';
 
 const dataset = successorDataset({ numItems: 40, users: 300, length: 20, follow: 0.8 });
@@ -49,6 +49,6 @@ for (const model of ['gru4rec', 'sasrec'] as const) {
 }
 
 test('the evaluator must be trained independently of the reward model', async () => {
-  const { loadSimulatorPair } = await import('../envs/sim/index.ts');
+  const { loadSimulatorPair } = await import('../simulators/index.ts');
   await assert.rejects(loadSimulatorPair({ dataset, reward: { model: 'sasrec', seed: 2 }, evaluator: { model: 'sasrec', seed: 2 }, cacheDir }), /independently/);
 });

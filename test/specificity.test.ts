@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import '../envs/index.ts';
 import { makeVec } from '../envs/registry.ts';
-import { Rng } from '../envs/rng.ts';
+import { Rng } from '../core/rng.ts';
 import { main } from '../benchmarks/cli.ts';
 import { pathSpecificity, type PathCase } from '../benchmarks/specificity.ts';
 

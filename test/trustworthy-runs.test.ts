@@ -19,17 +19,17 @@ import { listAgents, resolveAgent } from '../agents/registry.ts';
 import { RlConfigSchema } from '../agents/rl.ts';
 import { codeVersion, main } from '../benchmarks/cli.ts';
 import { runOne } from '../benchmarks/evaluate.ts';
-import { aggregate, buildLeaderboard, formatAggregate, leaderboardMarkdown } from '../benchmarks/leaderboard.ts';
-import { readResults, withoutTimings } from '../benchmarks/results.ts';
+import { aggregate, buildLeaderboard, formatAggregate, leaderboardMarkdown } from '../results/leaderboard.ts';
+import { readResults, withoutTimings } from '../results/read.ts';
 import { checkSuite, planRuns } from '../benchmarks/suite.ts';
-import { canonicalJson, stableHash } from '../envs/hash.ts';
+import { canonicalJson, stableHash } from '../core/hash.ts';
 import { buildWorld, checkEnv, clearWorldCache, make, makeVec, register, InvalidActionError, type ProactiveRecEnv, type ProactiveWorld } from '../envs/index.ts';
-import { rowTargetStats } from '../envs/simulator.ts';
-import { metricsFromRanks, popularityRanks } from '../envs/sim/evaluate.ts';
+import { rowTargetStats } from '../simulators/simulator.ts';
+import { metricsFromRanks, popularityRanks } from '../simulators/evaluate.ts';
 import { pathSpecificity } from '../benchmarks/specificity.ts';
-import { validate, ValidationError } from '../envs/validate.ts';
-import { generateSyntheticWorld } from '../envs/synthetic/world.ts';
-import { SyntheticExactSimulator } from '../envs/synthetic/simulator.ts';
+import { validate, ValidationError } from '../core/validate.ts';
+import { generateSyntheticWorld } from '../data/synthetic.ts';
+import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-trust-'));
@@ -361,9 +361,9 @@ test('ties: every rank the project computes gives an all-equal ranking the mid-r
   assert.equal(m.hr10, 0, 'HR@10 counts no tie as a hit');
   assert.equal(m.ndcg10, 0);
   // The learned simulators' tensor path (mid-rank by sign sums) agrees, on a model that scores all items alike.
-  const { createModel } = await import('../envs/sim/model.ts');
-  const { TfSimulator } = await import('../envs/sim/batch.ts');
-  const { resolveModelConfig } = await import('../envs/sim/config.ts');
+  const { createModel } = await import('../simulators/model.ts');
+  const { TfSimulator } = await import('../simulators/batch.ts');
+  const { resolveModelConfig } = await import('../simulators/config.ts');
   for (const kind of ['sasrec', 'gru4rec'] as const) {
     const config = resolveModelConfig(kind, kind === 'sasrec' ? { hidden: 8, feedForward: 8, maxLen: 12 } : { embedding: 8, hidden: 8, maxLen: 12 });
     const model = createModel(config, N, 1);
@@ -493,13 +493,13 @@ test('checkEnv counts only the environment\'s own InvalidActionError as a reject
 });
 
 test('a corrupt simulator checkpoint names a command that exists', async () => {
-  const { loadOrTrainSimulator, checkpointPath } = await import('../envs/sim/index.ts');
+  const { loadOrTrainSimulator, checkpointPath } = await import('../simulators/index.ts');
   const dataset = generateSyntheticWorld(WORLD).dataset;
   const spec = { dataset, model: 'gru4rec' as const, seed: 1, cacheDir: path.join(work, 'cache') };
   const file = checkpointPath(spec);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, 'garbage');
   await assert.rejects(loadOrTrainSimulator({ ...spec, log: () => {}, workers: 0 }), /npm run sim -- train --env synthetic --model gru4rec --seed 1 --retrain/);
-  const cli = readFileSync(path.join(ROOT, 'envs/sim/cli.ts'), 'utf8');
+  const cli = readFileSync(path.join(ROOT, 'simulators/cli.ts'), 'utf8');
   assert.match(cli, /option\('retrain'/, 'the sim CLI has --retrain');
 });

@@ -11,8 +11,8 @@
 import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { activateBackend, BACKEND_NAMES, type BackendName } from '../../envs/backend.ts';
-import { Rng } from '../../envs/rng.ts';
+import { activateBackend, BACKEND_NAMES, type BackendName } from '../../compute/backend.ts';
+import { Rng } from '../../core/rng.ts';
 
 export interface BackendPerfOptions {
   /** Timed training steps on wasm (after 2 warm-up steps). */

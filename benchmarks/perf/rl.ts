@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import '../../envs/index.ts';
 import { makeVec } from '../../envs/registry.ts';
 import type { ProactiveRecVectorEnv } from '../../envs/proactive.ts';
-import { deriveSeed } from '../../envs/rng.ts';
+import { deriveSeed } from '../../core/rng.ts';
 import { reinforce, type Rollout } from '../../agents/estimators.ts';
 import { AdamW, ensureBackend } from '../../agents/nn.ts';
 import { packPaths, PolicyNetwork } from '../../agents/policy.ts';

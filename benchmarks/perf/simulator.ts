@@ -7,17 +7,17 @@
  *   npx tsx benchmarks/perf/simulator.ts [--no-train] [--batch 1024] [--items 3706] [--steps 10]
  */
 import { pathToFileURL } from 'node:url';
-import { ensureBackend, tf } from '../../envs/sim/runtime.ts';
-import { backendInfo } from '../../envs/backend.ts';
-import { createModel } from '../../envs/sim/model.ts';
-import { TfSimulator } from '../../envs/sim/batch.ts';
-import { ShardedSimulator } from '../../envs/sim/shard.ts';
-import type { UserSimulator } from '../../envs/simulator.ts';
+import { ensureBackend, tf } from '../../simulators/runtime.ts';
+import { backendInfo } from '../../compute/backend.ts';
+import { createModel } from '../../simulators/model.ts';
+import { TfSimulator } from '../../simulators/batch.ts';
+import { ShardedSimulator } from '../../simulators/shard.ts';
+import type { UserSimulator } from '../../simulators/simulator.ts';
 import os from 'node:os';
-import { resolveModelConfig, type ModelConfig, type ModelKind } from '../../envs/sim/config.ts';
-import { trainSimulator } from '../../envs/sim/train.ts';
-import { Rng } from '../../envs/rng.ts';
-import type { Dataset } from '../../envs/dataset.ts';
+import { resolveModelConfig, type ModelConfig, type ModelKind } from '../../simulators/config.ts';
+import { trainSimulator } from '../../simulators/train.ts';
+import { Rng } from '../../core/rng.ts';
+import type { Dataset } from '../../data/dataset.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -114,7 +114,7 @@ function outDim(config: ModelConfig): number {
 async function trainingEpochs(): Promise<void> {
   let loadDataset: ((name: string, o: object) => Promise<Dataset>) | null = null;
   try {
-    loadDataset = ((await import('../../envs/data/index.ts')) as { loadDataset: (name: string, o: object) => Promise<Dataset> }).loadDataset;
+    loadDataset = ((await import('../../data/index.ts')) as { loadDataset: (name: string, o: object) => Promise<Dataset> }).loadDataset;
   } catch (e) {
     console.log(`  datasets unavailable: ${(e as Error).message}`);
     return;

@@ -1,0 +1,206 @@
+/**
+ * Learned user simulators (SASRec, GRU4Rec) for the environment: train on a Dataset, cache a
+ * versioned checkpoint, load it back as a `UserSimulator`.
+ *
+ *   const reward = await loadOrTrainSimulator({ dataset, model: 'sasrec', seed: 1 });
+ *   const { reward, evaluator } = await loadSimulatorPair({ dataset, reward: { model: 'sasrec', seed: 1 }, evaluator: { model: 'gru4rec', seed: 1 } });
+ *
+ * Checkpoints live in `<cacheDir>/sim/` (cacheDir: option, else PRORL_CACHE_DIR, else
+ * ~/.cache/prorec-gym). The file name carries the dataset name and hash, model, seed, a hash of the
+ * hyperparameters and the format version, so changed data or settings never load a stale model.
+ */
+import { cacheDir } from '../core/cache-dir.ts';
+import { stableHash } from '../core/hash.ts';
+import { existsSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Dataset } from '../data/dataset.ts';
+import { ensureBackend } from './runtime.ts';
+import { createModel, paramValues } from './model.ts';
+import { TfSimulator } from './batch.ts';
+import { ShardedSimulator } from './shard.ts';
+import type { UserSimulator } from './simulator.ts';
+import type { SequenceModel } from './model.ts';
+import { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type CheckpointHeader, type TensorEntry } from './checkpoint.ts';
+import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
+import { trainingStatePath } from './resume.ts';
+import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
+
+export { trainSimulator, type TrainOptions, type TrainResult } from './train.ts';
+export { evaluateSimulator, leaveOneOut, type EvaluationReport } from './evaluate.ts';
+export { trainingStatePath } from './resume.ts';
+export { TfSimulator, NonFiniteScoresError } from './batch.ts';
+export { ShardedSimulator } from './shard.ts';
+
+/** A trained simulator: the UserSimulator contract plus access to its model and item vectors. */
+export interface LearnedSimulator extends UserSimulator {
+  readonly model: SequenceModel;
+  /** e'_i = [e_i, b_i] row-major [numItems × stateDim]: CTR_i = sigmoid(u(s)·e'_i). */
+  itemVectors(): Float32Array;
+  /** Releases tensors (and stops shard workers). */
+  dispose(): void | Promise<void>;
+}
+
+/**
+ * Worker threads per simulator for batches of 256 rows or more: option, else PRORL_SIM_WORKERS,
+ * else one when the machine has a second core (wasm in Node is single-threaded).
+ */
+export function defaultWorkers(): number {
+  const env = process.env.PRORL_SIM_WORKERS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`PRORL_SIM_WORKERS must be a non-negative integer, got '${env}'`);
+    return n;
+  }
+  return os.availableParallelism() >= 2 ? 1 : 0;
+}
+
+/** Wraps a simulator in row shards over `workers` threads (none: returned as is). */
+export async function withWorkers(simulator: TfSimulator, seed: number, workers: number, log?: (line: string) => void): Promise<LearnedSimulator> {
+  if (workers <= 0) return simulator;
+  try {
+    return await ShardedSimulator.create(simulator, { seed, workers });
+  } catch (e) {
+    log?.(`simulator ${simulator.id}: shard workers unavailable (${(e as Error).message}); running on one thread`);
+    return simulator;
+  }
+}
+export { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
+export { MODEL_KINDS, SIMULATOR_DEFAULTS_BY_DATASET, datasetDefaults, resolveModelConfig, resolveTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
+
+export function defaultCacheDir(): string {
+  return cacheDir();
+}
+
+export interface SimulatorSpec {
+  dataset: Dataset;
+  model: ModelKind;
+  seed: number;
+  config?: Partial<ModelConfig>;
+  train?: Partial<TrainConfig>;
+  cacheDir?: string;
+}
+
+export function checkpointPath(spec: SimulatorSpec): string {
+  const { config, train } = resolveConfigs(spec.model, spec.config, spec.train, spec.dataset.name);
+  const settings = stableHash({ config, train }).slice(0, 8);
+  const dataHash = stableHash(spec.dataset.meta.hash).slice(0, 12);
+  const name = `${spec.dataset.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${spec.model}-seed${spec.seed}-${dataHash}-${settings}.v${CHECKPOINT_VERSION}.simckpt`;
+  return path.join(spec.cacheDir ?? defaultCacheDir(), 'sim', name);
+}
+
+/** Loads a checkpoint file as a simulator, refusing one from another dataset or model. */
+export async function loadSimulator(file: string, expect: { dataset?: Dataset; model?: ModelKind } = {}): Promise<{ simulator: TfSimulator; header: CheckpointHeader }> {
+  await ensureBackend({ quiet: true });
+  const { header, values } = readCheckpoint(file, { datasetName: expect.dataset?.name, datasetHash: expect.dataset?.meta.hash, model: expect.model });
+  if (expect.dataset && expect.dataset.items.count !== header.dataset.numItems)
+    throw new Error(`simulator checkpoint ${file}: has ${header.dataset.numItems} items, the dataset ${expect.dataset.items.count}`);
+  const model = createModel(header.config, header.dataset.numItems, header.seed, values);
+  return { simulator: new TfSimulator(model, simulatorId(header.model, header.dataset.name, header.seed)), header };
+}
+
+export function saveSimulator(file: string, simulator: TfSimulator, description: Parameters<typeof writeCheckpoint>[1]): void {
+  const tensors = new Map<string, TensorEntry>();
+  const values = paramValues(simulator.model.params);
+  for (const [name, v] of simulator.model.params) tensors.set(name, { shape: v.shape.slice(), values: values.get(name)! });
+  writeCheckpoint(file, description, tensors);
+}
+
+export interface LoadOrTrainOptions extends SimulatorSpec {
+  log?: (line: string) => void;
+  progress?: boolean;
+  /** Shard worker threads (see defaultWorkers). */
+  workers?: number;
+  /** Retrain even if a checkpoint exists. */
+  retrain?: boolean;
+}
+
+/**
+ * A loud warning when a simulator is not clearly better than popularity on its own test items
+ * (CheckpointHeader.metrics.versusPopularity), or null when it is.
+ */
+export function popularityWarning(header: CheckpointHeader): string | null {
+  const m = header.metrics;
+  if (m.versusPopularity.clearlyBetter) return null;
+  return (
+    `WARNING: simulator ${simulatorId(header.model, header.dataset.name, header.seed)} is NOT clearly better than popularity on its test items ` +
+    `(HR@10 ${m.test.hr10.toFixed(4)} vs ${m.popularityTest.hr10.toFixed(4)}, NDCG@10 ${m.test.ndcg10.toFixed(4)} vs ${m.popularityTest.ndcg10.toFixed(4)}; ` +
+    `95% lower bounds of the differences ${m.versusPopularity.hr10DiffLow.toFixed(4)} / ${m.versusPopularity.ndcg10DiffLow.toFixed(4)}): rewards it gives are close to popularity's`
+  );
+}
+
+/**
+ * The cached simulator for (dataset, model, seed, settings), or, on first use, a newly trained one
+ * (with a notice, progress and the checkpoint written atomically). Training writes its state after
+ * every epoch (`<checkpoint>.simstate`); a later call resumes from it, so a stopped training loses
+ * at most one epoch. A cached file that is corrupt or from another format version raises a
+ * CheckpointError naming the file. A simulator that is not clearly better than popularity is
+ * announced with a warning (`popularityWarning`).
+ */
+export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<LearnedSimulator> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const workers = opts.workers ?? defaultWorkers();
+  const file = checkpointPath(opts);
+  const statePath = trainingStatePath(file);
+  if (!opts.retrain && existsSync(file)) {
+    let loaded: Awaited<ReturnType<typeof loadSimulator>>;
+    try {
+      loaded = await loadSimulator(file, { dataset: opts.dataset, model: opts.model });
+    } catch (e) {
+      if (e instanceof CheckpointError)
+        e.message += ` (delete the file and it is trained anew on next use; or retrain it now: npm run sim -- train --env ${opts.dataset.name} --model ${opts.model} --seed ${opts.seed} --retrain, with the same settings)`;
+      throw e;
+    }
+    const { simulator, header } = loaded;
+    log(
+      `simulator ${simulator.id}: loaded ${file} (test HR@10 ${header.metrics.test.hr10.toFixed(4)} NDCG@10 ${header.metrics.test.ndcg10.toFixed(4)}, ` +
+        `popularity ${header.metrics.popularityTest.hr10.toFixed(4)} / ${header.metrics.popularityTest.ndcg10.toFixed(4)}; trained ${header.metrics.epochs} epochs on ${header.backend})`,
+    );
+    const warning = popularityWarning(header);
+    if (warning) log(warning);
+    return withWorkers(simulator, opts.seed, workers, log);
+  }
+  if (opts.retrain) rmSync(statePath, { force: true });
+  log(
+    `simulator ${simulatorId(opts.model, opts.dataset.name, opts.seed)}: no checkpoint at ${file}; ` +
+      (existsSync(statePath) ? `resuming its training from ${statePath}` : 'training it now (one-off; cached afterwards; progress is saved after every epoch, so it can be stopped and resumed)'),
+  );
+  const trainOpts: TrainOptions = { dataset: opts.dataset, model: opts.model, seed: opts.seed, config: opts.config, train: opts.train, log, progress: opts.progress, statePath };
+  let result: Awaited<ReturnType<typeof trainSimulator>>;
+  try {
+    result = await trainSimulator(trainOpts);
+  } catch (e) {
+    if (e instanceof CheckpointError) e.message += ` (delete ${statePath}, or pass retrain: true / --retrain, to train anew)`;
+    throw e;
+  }
+  const { simulator, description } = result;
+  saveSimulator(file, simulator, description);
+  rmSync(statePath, { force: true });
+  log(`simulator ${simulator.id}: checkpoint written to ${file}`);
+  const warning = popularityWarning(readCheckpoint(file).header);
+  if (warning) log(warning);
+  return withWorkers(simulator, opts.seed, workers, log);
+}
+
+export interface SimulatorPairOptions {
+  dataset: Dataset;
+  /** The reward model (the environment's world options resolve these: envs/builtin.ts). */
+  reward: { model: ModelKind; seed: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
+  /** The evaluator, trained independently: another architecture or another seed than the reward model. */
+  evaluator: { model: ModelKind; seed: number; config?: Partial<ModelConfig>; train?: Partial<TrainConfig> };
+  cacheDir?: string;
+  log?: (line: string) => void;
+  progress?: boolean;
+  workers?: number;
+}
+
+/** The reward model and an independently trained evaluator (DESIGN §2). */
+export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ reward: LearnedSimulator; evaluator: LearnedSimulator }> {
+  const { reward: r, evaluator: e } = opts;
+  if (e.model === r.model && e.seed === r.seed)
+    throw new Error(`the evaluator must be trained independently of the reward model: choose another architecture or seed than ${r.model} seed ${r.seed}`);
+  const common = { dataset: opts.dataset, cacheDir: opts.cacheDir, log: opts.log, progress: opts.progress, workers: opts.workers };
+  const reward = await loadOrTrainSimulator({ ...common, ...r });
+  const evaluator = await loadOrTrainSimulator({ ...common, ...e });
+  return { reward, evaluator };
+}
