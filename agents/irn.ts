@@ -94,7 +94,7 @@ export class IrnAgent implements Agent {
     }
   }
 
-  act(observations: Parameters<Agent['act']>[0], ctx: ActContext): Int32Array {
+  act(observations: Parameters<Agent['act']>[0], _ctx: ActContext): Int32Array {
     const A = this.net.numItems + 1;
     const N = this.net.numItems;
     const traj = packPaths(observationPaths(observations));

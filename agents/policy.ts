@@ -289,7 +289,6 @@ export class PolicyNetwork {
     const B = traj.size;
     const W = traj.width;
     const wx = this.params.get('gru_wx');
-    const wh = this.params.get('gru_wh');
     const bias = this.params.get('gru_b');
     // Input projections of every history and path position in one matmul.
     const T = HISTORY_LENGTH + W;

@@ -39,7 +39,7 @@ import { CenteringStats, estimateAdvantages, type Advantages, type CenteringSpec
 import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
 import { chunkGradient, type ChunkGradient } from './pg-loss.ts';
 import { rlWorkers, UpdateWorker } from './pg-worker.ts';
-import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
+import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type Trajectories } from './policy.ts';
 import { runEpisodes, summarise } from './rollout.ts';
 import { SupervisedConfigSchema, SupervisedResultSchema, trainSupervisedCached, type SupervisedResult } from './supervised.ts';

@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from '../core/cache-dir.ts';
 import { stableHash } from '../core/hash.ts';
-import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson, type Decode } from './policy-agent.ts';
+import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type MaskOptions, type PathRecord } from './policy.ts';
 import { StringEnum } from '../core/validate.ts';
 
@@ -222,7 +222,7 @@ export async function trainMle(
   let bestEpoch = 0;
   let bestWeights = net.params.snapshot();
   let stale = 0;
-  let epoch = 0;
+  let epoch: number;
   let step = 0;
   ctx.callbacks?.onLog?.(0, { [`${L}/validNll`]: best });
   for (epoch = 1; epoch <= epochs; epoch++) {

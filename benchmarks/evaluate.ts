@@ -321,7 +321,7 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
       try {
         r = replay.step(actions);
       } catch (e) {
-        throw new Error(`${spec.label}.proposePaths: a candidate path is not valid in ${c.envId}: ${(e as Error).message}`);
+        throw new Error(`${spec.label}.proposePaths: a candidate path is not valid in ${c.envId}: ${(e as Error).message}`, { cause: e });
       }
       r.infos.forEach((info, k) => {
         if (info.episode) summaries[k] = info.episode;

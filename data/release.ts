@@ -25,7 +25,6 @@ import { validateFile } from './validation.ts';
 import type { DatasetName } from './registry.ts';
 import { DATASETS } from './registry.ts';
 
-const IdList = Type.Array(Type.String({ minLength: 1 }));
 const History = Type.Array(Type.String({ minLength: 1 }), { minItems: HISTORY_LENGTH, maxItems: HISTORY_LENGTH });
 
 export const ValRecords = Type.Array(

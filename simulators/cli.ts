@@ -47,7 +47,7 @@ function parseJsonOption(value: string | undefined, name: string): Record<string
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`--${name} must be a JSON object (${(e as Error).message}): ${value}`);
+    throw new Error(`--${name} must be a JSON object (${(e as Error).message}): ${value}`, { cause: e });
   }
 }
 

@@ -289,12 +289,3 @@ function concatF64(parts: Float64Array[]): Float64Array {
   return out;
 }
 
-function concatI32(parts: Int32Array[]): Int32Array {
-  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -35,8 +35,13 @@ test('the synthetic world has semantic ids (three residual k-means digits and a 
   };
   let same = 0, sameN = 0, other = 0, otherN = 0;
   for (let a = 0; a < 150; a++) for (let b = a + 1; b < 150; b++) {
-    if (ids[a][0] === ids[b][0]) (same += cos(a, b)), sameN++;
-    else (other += cos(a, b)), otherN++;
+    if (ids[a][0] === ids[b][0]) {
+      same += cos(a, b);
+      sameN++;
+    } else {
+      other += cos(a, b);
+      otherN++;
+    }
   }
   assert.ok(same / sameN > other / otherN + 0.2, `same code ${same / sameN}, other ${other / otherN}`);
 });
@@ -90,8 +95,14 @@ test('content semantic ids (RecBole and raw builds): items with the same attribu
   let same = 0, sameN = 0, other = 0, otherN = 0;
   for (let a = 0; a < 150; a++) for (let b = a + 1; b < 150; b++) {
     const eq = ds.items.attributes[a].join() === ds.items.attributes[b].join();
-    if (eq) (same += codes[a][0] === codes[b][0] ? 1 : 0), sameN++;
-    else (other += codes[a][0] === codes[b][0] ? 1 : 0), otherN++;
+    const hit = codes[a][0] === codes[b][0] ? 1 : 0;
+    if (eq) {
+      same += hit;
+      sameN++;
+    } else {
+      other += hit;
+      otherN++;
+    }
   }
   assert.ok(same / sameN > other / otherN + 0.3, `same attributes ${same / sameN}, other ${other / otherN}`);
 });

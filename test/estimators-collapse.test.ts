@@ -132,7 +132,12 @@ test('with flat step rewards the two prices agree: the collapse needs rewards th
   const start: Policy = Array.from({ length: L_MAX }, () => [0.4, 0.4, 0.2]);
   let sum = 0;
   let steps = 0;
-  for (const path of enumerate(start)) for (const a of path.items) (sum += path.p * flat(a)), (steps += path.p);
+  for (const path of enumerate(start)) {
+    for (const a of path.items) {
+      sum += path.p * flat(a);
+      steps += path.p;
+    }
+  }
   const mu = sum / steps;
   // Per-position means equal the pooled one when rewards do not depend on the position.
   const g = (prices: number | number[]) => {

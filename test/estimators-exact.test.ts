@@ -390,7 +390,6 @@ function specArb(o: { maxItems?: number; maxL?: number; noise?: boolean; params?
 }
 
 const fused = (m: Model) => (c: Comp) => fuse(c, m.weights);
-const one = () => 1;
 const EXACT = 1e-9;
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import * as fc from 'fast-check';
 import { Type } from '@sinclair/typebox';
-import { actContext, type Agent, type AgentFactory } from '../agents/agent.ts';
+import { actContext, type Agent } from '../agents/agent.ts';
 import { ensureBackend } from '../agents/nn.ts';
 import { readPolicyCheckpoint } from '../agents/policy-agent.ts';
 import { listAgents, resolveAgent } from '../agents/registry.ts';

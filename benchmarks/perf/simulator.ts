@@ -112,7 +112,7 @@ function outDim(config: ModelConfig): number {
 }
 
 async function trainingEpochs(): Promise<void> {
-  let loadDataset: ((name: string, o: object) => Promise<Dataset>) | null = null;
+  let loadDataset: (name: string, o: object) => Promise<Dataset>;
   try {
     loadDataset = ((await import('../../data/index.ts')) as { loadDataset: (name: string, o: object) => Promise<Dataset> }).loadDataset;
   } catch (e) {
