@@ -443,11 +443,7 @@ export function positionAdvantages(rollouts: readonly Rollout[], opts: PositionO
 // ---------------------------------------------------------------------------------------------
 
 /** ProRL: SRC, then PSAE on the centred rewards. */
-export function prorlAdvantages(
-  rollouts: readonly Rollout[],
-  centering: CenteringSpec,
-  opts: PositionOptions = {},
-): Advantages {
+export function prorlAdvantages(rollouts: readonly Rollout[], centering: CenteringSpec, opts: PositionOptions = {}): Advantages {
   return positionAdvantages(stepwiseCentering(rollouts, centering), opts);
 }
 
@@ -461,11 +457,7 @@ export function prorlNoSrc(rollouts: readonly Rollout[], opts: PositionOptions =
  * A = R̃ - b with R̃ = Σ_t r̃_t and b the group mean of R̃ (leave-one-out by default,
  * 'group-mean' to include itself, 'none' for REINFORCE on centred rewards), the same for every term.
  */
-export function prorlNoPsae(
-  rollouts: readonly Rollout[],
-  centering: CenteringSpec,
-  opts: PositionOptions = {},
-): Advantages {
+export function prorlNoPsae(rollouts: readonly Rollout[], centering: CenteringSpec, opts: PositionOptions = {}): Advantages {
   const centred = stepwiseCentering(rollouts, centering);
   const mode = opts.baseline ?? 'leave-one-out';
   if (mode === 'none') return reinforce(centred);
@@ -520,7 +512,8 @@ export function estimateAdvantages(name: EstimatorName, rollouts: readonly Rollo
   const kl = opts.klPenalty;
   if (kl) rs = rs.map((r, i) => ({ ...r, rewards: r.rewards.map((x, t) => x - kl.beta * kl.logRatio[i][t]) }));
   const baseline = opts.baseline ?? 'leave-one-out';
-  const pathBaseline = (xs: readonly Rollout[]) => (baseline === 'none' ? reinforce(xs) : reinforceBaseline(xs, { scope: 'group', leaveOneOut: baseline === 'leave-one-out' }));
+  const pathBaseline = (xs: readonly Rollout[]) =>
+    baseline === 'none' ? reinforce(xs) : reinforceBaseline(xs, { scope: 'group', leaveOneOut: baseline === 'leave-one-out' });
   switch (name) {
     case 'reinforce':
       return reinforce(rs);
@@ -538,4 +531,6 @@ export function estimateAdvantages(name: EstimatorName, rollouts: readonly Rollo
 export type Estimator = (rollouts: readonly Rollout[], opts?: EstimatorOptions) => Advantages;
 
 /** The estimators by name: `estimateAdvantages` with the name bound. */
-export const ESTIMATORS = Object.fromEntries(ESTIMATOR_NAMES.map((n) => [n, (rs: readonly Rollout[], o?: EstimatorOptions) => estimateAdvantages(n, rs, o)])) as Record<EstimatorName, Estimator>;
+export const ESTIMATORS = Object.fromEntries(
+  ESTIMATOR_NAMES.map((n) => [n, (rs: readonly Rollout[], o?: EstimatorOptions) => estimateAdvantages(n, rs, o)]),
+) as Record<EstimatorName, Estimator>;

@@ -26,7 +26,12 @@ function allowed(obs: ProactiveObservation, item: number, avoidHistory: boolean)
 }
 
 /** STOP when the path is long enough or nothing is allowed; otherwise the row's choice. */
-function actRows(observations: readonly ProactiveObservation[], ctx: ActContext, config: HeuristicConfig, choose: (obs: ProactiveObservation, row: number) => number): Int32Array {
+function actRows(
+  observations: readonly ProactiveObservation[],
+  ctx: ActContext,
+  config: HeuristicConfig,
+  choose: (obs: ProactiveObservation, row: number) => number,
+): Int32Array {
   const stop = ctx.env.actionSpace.stop;
   return Int32Array.from(observations, (obs, row) => {
     if (config.pathLength > 0 && obs.step >= config.pathLength) return stop;

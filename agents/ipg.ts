@@ -72,7 +72,11 @@ function choleskySolve(A: Float64Array, D: number, rhs: Float64Array[]): void {
  * Item embeddings [N × D] with scores ≈ states · embᵀ, by ridge least squares on the states and
  * scores of `sequences` (read through the SimulatorBatch contract only).
  */
-export function fitItemEmbeddings(sim: UserSimulator, sequences: readonly (readonly number[])[], ridge = 1e-6): { emb: Float64Array; dim: number; residual: number } {
+export function fitItemEmbeddings(
+  sim: UserSimulator,
+  sequences: readonly (readonly number[])[],
+  ridge = 1e-6,
+): { emb: Float64Array; dim: number; residual: number } {
   const batch = sim.open(sequences);
   const S = batch.states();
   const Y = batch.scores();
@@ -163,7 +167,8 @@ export class IpgAgent implements Agent {
     const batch = env.simulatorBatch();
     const U = batch.states();
     const scores = batch.scores();
-    if (U.length !== observations.length * D) throw new Error(`ipg: the simulator state has ${U.length / observations.length} dimensions, the fitted embeddings ${D}`);
+    if (U.length !== observations.length * D)
+      throw new Error(`ipg: the simulator state has ${U.length / observations.length} dimensions, the fitted embeddings ${D}`);
     return Int32Array.from(observations, (o, r) => {
       if (this.config.pathLength > 0 && o.step >= this.config.pathLength) return N;
       const hist = this.config.avoidHistory ? new Set(o.history) : null;
@@ -195,7 +200,8 @@ export class IpgAgent implements Agent {
 
 export const ipgAgent: AgentFactory = {
   name: 'ipg',
-  description: 'IPG: re-rank the top-M candidates by sigma(u·e_i)·[cos(e_i,e_T) − cos(u,e_T)], u re-read after each pick; embeddings fitted from the reward simulator\'s states and scores (reads the simulator)',
+  description:
+    "IPG: re-rank the top-M candidates by sigma(u·e_i)·[cos(e_i,e_T) − cos(u,e_T)], u re-read after each pick; embeddings fitted from the reward simulator's states and scores (reads the simulator)",
   configSchema: IpgConfigSchema,
   usesSimulator: true,
   create(partial) {

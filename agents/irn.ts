@@ -44,7 +44,13 @@ export type IrnConfig = Static<typeof IrnConfigSchema>;
  * the target). Windows whose continuation repeats an item, or (with maskHistory) contains a
  * history item, are skipped: the model could not emit them under its masks.
  */
-export function irnExamples(sequences: readonly (readonly number[])[], maxLength: number, stride: number, maskHistory: boolean, rng: Rng): { paths: PathRecord[]; skipped: number } {
+export function irnExamples(
+  sequences: readonly (readonly number[])[],
+  maxLength: number,
+  stride: number,
+  maskHistory: boolean,
+  rng: Rng,
+): { paths: PathRecord[]; skipped: number } {
   const paths: PathRecord[] = [];
   let skipped = 0;
   for (const seq of sequences) {
@@ -76,7 +82,10 @@ export class IrnAgent implements Agent {
   readonly name = 'irn';
   result: SupervisedResult | null = null;
 
-  constructor(readonly net: PolicyNetwork, readonly config: IrnConfig) {}
+  constructor(
+    readonly net: PolicyNetwork,
+    readonly config: IrnConfig,
+  ) {}
 
   async train(makeEnv: (numEnvs: number) => Promise<ProactiveRecVectorEnv>, budget: TrainBudget, ctx: { rng: Rng; callbacks?: TrainCallbacks }): Promise<void> {
     const env = await makeEnv(1);
@@ -87,7 +96,12 @@ export class IrnAgent implements Agent {
       const mh = this.net.config.maskHistory;
       const valid = irnExamples(ds.sequences.valid, L, this.config.stride, mh, Rng.stream(seed, 'irn/valid'));
       const train = (epoch: number) => irnExamples(ds.sequences.train, L, this.config.stride, mh, Rng.stream(seed, `irn/train-${epoch}`)).paths;
-      this.result = await trainMle(this.net, { train, valid: valid.paths, skippedTrain: 0, skippedValid: valid.skipped, maskOpts: IRN_MASK, label: 'irn' }, this.config.training, { seed, budget, callbacks: ctx.callbacks });
+      this.result = await trainMle(
+        this.net,
+        { train, valid: valid.paths, skippedTrain: 0, skippedValid: valid.skipped, maskOpts: IRN_MASK, label: 'irn' },
+        this.config.training,
+        { seed, budget, callbacks: ctx.callbacks },
+      );
       ctx.callbacks?.onProgress?.(1, 'irn done');
     } finally {
       env.close();
@@ -135,7 +149,8 @@ export class IrnAgent implements Agent {
 
 export const irnAgent: AgentFactory = {
   name: 'irn',
-  description: 'IRN-style target-conditioned attention model trained on real sequences (next items, target as the last); stops when it predicts the target (no personalised impressionability mask)',
+  description:
+    'IRN-style target-conditioned attention model trained on real sequences (next items, target as the last); stops when it predicts the target (no personalised impressionability mask)',
   configSchema: IrnConfigSchema,
   async create(config, ctx) {
     await ensureBackend();

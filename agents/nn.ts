@@ -39,7 +39,10 @@ export class ParamSet {
   readonly decay = new Set<string>();
   private readonly prefix: string;
 
-  constructor(label: string, readonly trainable = true) {
+  constructor(
+    label: string,
+    readonly trainable = true,
+  ) {
     this.prefix = uniquePrefix(label);
   }
 
@@ -119,7 +122,10 @@ export class AdamW {
   private v = new Map<string, tf.Tensor>();
   step = 0;
 
-  constructor(readonly params: ParamSet, public config: AdamWConfig) {}
+  constructor(
+    readonly params: ParamSet,
+    public config: AdamWConfig,
+  ) {}
 
   /**
    * Applies one update from gradients keyed by parameter key (missing keys: no gradient).

@@ -94,7 +94,8 @@ export function policyGradientLoss(u: tf.Tensor2D, terms: PgLossTerms, log?: (l:
     const logits2d = x as tf.Tensor2D;
     const [M, A] = logits2d.shape;
     const { mask, actions, coef, klCoef: kappa, ref } = terms;
-    if (actions.length !== M || coef.length !== M) throw new Error(`policyGradientLoss: ${actions.length} actions and ${coef.length} coefficients for ${M} terms`);
+    if (actions.length !== M || coef.length !== M)
+      throw new Error(`policyGradientLoss: ${actions.length} actions and ${coef.length} coefficients for ${M} terms`);
     if (ref.rows !== M || ref.width !== A) throw new Error(`policyGradientLoss: reference logits [${ref.rows} × ${ref.width}], policy [${M} × ${A}]`);
     const { logits: uu, probs: p, lse } = softmaxRows(logits2d, mask);
     const ur = ref.logits;
@@ -155,7 +156,15 @@ export interface ChunkGradient {
  * the exact KL and the entropy op by op (the reference). π_ref's logits are constants (computed
  * outside the tape); they are needed for the KL term and, whatever β, for the logged KL.
  */
-export function chunkGradient(net: PolicyNetwork, ref: PolicyNetwork, sub: Trajectories, adv: Float32Array, N: number, beta: number, fused = true): ChunkGradient {
+export function chunkGradient(
+  net: PolicyNetwork,
+  ref: PolicyNetwork,
+  sub: Trajectories,
+  adv: Float32Array,
+  N: number,
+  beta: number,
+  fused = true,
+): ChunkGradient {
   const terms = trainingTerms(sub, net.stop);
   if (adv.length !== terms.count) throw new Error(`chunkGradient: ${adv.length} advantages for ${terms.count} terms`);
   const mask = net.buildMask(sub, terms);
@@ -191,7 +200,12 @@ export function chunkGradient(net: PolicyNetwork, ref: PolicyNetwork, sub: Traje
     entT = tf.keep(tf.neg(tf.sum(tf.mul(p, tf.maximum(logp, -1e4)))));
     return (beta > 0 ? tf.add(pg, tf.mul(beta / N, tf.sum(klSteps))) : pg) as tf.Scalar;
   }, net.params.list());
-  const out = { grads: named(grads), loss: value.dataSync()[0], kl: (klT as unknown as tf.Tensor).dataSync()[0], entropy: (entT as unknown as tf.Tensor).dataSync()[0] };
+  const out = {
+    grads: named(grads),
+    loss: value.dataSync()[0],
+    kl: (klT as unknown as tf.Tensor).dataSync()[0],
+    entropy: (entT as unknown as tf.Tensor).dataSync()[0],
+  };
   tf.dispose([value, advT, refLogp, klT as unknown as tf.Tensor, entT as unknown as tf.Tensor]);
   return out;
 }

@@ -72,7 +72,14 @@ export class UpdateWorker {
   }
 
   /** Posts chunks to compute with these weights; the worker starts at once. Returns the ticket for `wait`. */
-  send(policy: Record<string, Float32Array>, ref: Record<string, Float32Array>, parts: { sub: Trajectories; adv: Float32Array }[], N: number, beta: number, fused: boolean): number {
+  send(
+    policy: Record<string, Float32Array>,
+    ref: Record<string, Float32Array>,
+    parts: { sub: Trajectories; adv: Float32Array }[],
+    N: number,
+    beta: number,
+    fused: boolean,
+  ): number {
     const seq = ++this.seq;
     const req: UpdateWorkerRequest = { seq, policy, ref, parts, N, beta, fused };
     this.worker.postMessage(req);

@@ -70,7 +70,8 @@ export type GreedyIoiConfig = Static<typeof GreedyIoiConfigSchema>;
 
 export const greedyIoiAgent: AgentFactory = {
   name: 'greedy-ioi',
-  description: 'One-step lookahead with the reward simulator over the top-M candidates by CTR; best fused step reward, STOP when none is positive (oracle: reads the simulator)',
+  description:
+    'One-step lookahead with the reward simulator over the top-M candidates by CTR; best fused step reward, STOP when none is positive (oracle: reads the simulator)',
   configSchema: GreedyIoiConfigSchema,
   usesSimulator: true,
   create(partial): Agent {
@@ -88,7 +89,9 @@ export const greedyIoiAgent: AgentFactory = {
         const scores = batch.scores();
         const targets = Int32Array.from(observations, (o) => o.target);
         const before = batch.targetStats(targets);
-        const cands = observations.map((o, r) => (o.actionMask[N] && o.step < env.config.maxLength ? topCandidates(scores, r * N, N, config.candidates, allowedFn(o, config.avoidHistory)) : []));
+        const cands = observations.map((o, r) =>
+          o.actionMask[N] && o.step < env.config.maxLength ? topCandidates(scores, r * N, N, config.candidates, allowedFn(o, config.avoidHistory)) : [],
+        );
         const best = new Int32Array(B).fill(N);
         const bestR = new Float64Array(B).fill(config.stopThreshold);
         // Candidate j of every row in one clone: one advance per candidate rank.
@@ -174,7 +177,13 @@ function scoresChunked(sim: UserSimulator, sequences: readonly (readonly number[
  * Plans one path per row from the observations' current sequences with the world's reward
  * simulator (opening batches of arbitrary sequences). Returns the best prefix per row.
  */
-export function planPaths(env: ProactiveRecVectorEnv, observations: readonly ProactiveObservation[], rows: readonly number[], config: BeamPlannerConfig, chunk = PLAN_CHUNK): Map<number, number[]> {
+export function planPaths(
+  env: ProactiveRecVectorEnv,
+  observations: readonly ProactiveObservation[],
+  rows: readonly number[],
+  config: BeamPlannerConfig,
+  chunk = PLAN_CHUNK,
+): Map<number, number[]> {
   const sim = env.world.simulator;
   const N = env.actionSpace.stop;
   const w = config.weights ?? env.config.weights;
@@ -191,16 +200,28 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
     beams = beams.filter((b) => b.items.length < stepsLeft(b.row));
     if (beams.length === 0) break;
     // Scores of every beam's sequence: its candidates (top-M allowed by CTR).
-    const scores = scoresChunked(sim, beams.map((b) => [...seqOf(b.row), ...b.items]), chunk);
+    const scores = scoresChunked(
+      sim,
+      beams.map((b) => [...seqOf(b.row), ...b.items]),
+      chunk,
+    );
     const expansions: { beam: PlanBeam; item: number; ctr: number }[] = [];
     beams.forEach((b, k) => {
       const obs = observations[b.row];
       const used = new Set(b.items);
       const base = allowedFn(obs, config.avoidHistory);
-      for (const item of topCandidates(scores, k * N, N, config.candidates, (i) => base(i) && !used.has(i))) expansions.push({ beam: b, item, ctr: sigmoid(scores[k * N + item]) });
+      for (const item of topCandidates(scores, k * N, N, config.candidates, (i) => base(i) && !used.has(i)))
+        expansions.push({ beam: b, item, ctr: sigmoid(scores[k * N + item]) });
     });
     if (expansions.length === 0) break;
-    const stats = simulatorTargetStats(sim, { prefixes: expansions.map((e) => [...seqOf(e.beam.row), ...e.beam.items, e.item]), targets: Int32Array.from(expansions, (e) => observations[e.beam.row].target) }, chunk);
+    const stats = simulatorTargetStats(
+      sim,
+      {
+        prefixes: expansions.map((e) => [...seqOf(e.beam.row), ...e.beam.items, e.item]),
+        targets: Int32Array.from(expansions, (e) => observations[e.beam.row].target),
+      },
+      chunk,
+    );
     const byRow = new Map<number, PlanBeam[]>();
     expansions.forEach((e, k) => {
       const b = e.beam;
@@ -224,7 +245,8 @@ export function planPaths(env: ProactiveRecVectorEnv, observations: readonly Pro
 
 export const beamPlannerAgent: AgentFactory = {
   name: 'beam-planner',
-  description: 'Multi-step beam lookahead with the reward simulator (W beams, top-M candidates by CTR); follows the prefix with the best cumulative fused reward (oracle: reads the simulator)',
+  description:
+    'Multi-step beam lookahead with the reward simulator (W beams, top-M candidates by CTR); follows the prefix with the best cumulative fused reward (oracle: reads the simulator)',
   configSchema: BeamPlannerConfigSchema,
   usesSimulator: true,
   create(partial): Agent {

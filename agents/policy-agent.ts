@@ -88,14 +88,21 @@ export function policyCheckpoint(agent: string, net: PolicyNetwork, extra: Recor
 
 /** An agent that acts with a PolicyNetwork. Subclasses add training. */
 export class PolicyAgent implements Agent {
-  constructor(readonly name: string, readonly net: PolicyNetwork, public decode: Decode = 'greedy') {}
+  constructor(
+    readonly name: string,
+    readonly net: PolicyNetwork,
+    public decode: Decode = 'greedy',
+  ) {}
 
   act(observations: readonly ProactiveObservation[], ctx: ActContext): Int32Array {
     const B = observations.length;
     const A = this.net.numItems + 1;
     if (ctx.env.actionSpace.n !== A) throw new Error(`${this.name}: the policy has ${this.net.numItems} items, the environment ${ctx.env.actionSpace.stop}`);
     const traj = packPaths(observationPaths(observations));
-    const logp = this.net.nextLogProbs(traj, observations.map((o) => o.actionMask));
+    const logp = this.net.nextLogProbs(
+      traj,
+      observations.map((o) => o.actionMask),
+    );
     return this.decode === 'greedy' ? greedyFromLogProbs(logp, B, A) : sampleFromLogProbs(logp, B, A, (b) => ctx.rng(b)).actions;
   }
 

@@ -219,7 +219,14 @@ export class PolicyNetwork {
    * @param trainable false for a frozen reference copy.
    * @param items the environment's item table: needed when `config.itemPrior` is not 'none'.
    */
-  constructor(readonly numItems: number, config: Partial<PolicyConfig>, seed: number, trainable = true, label = 'policy', readonly items: ItemTable | null = null) {
+  constructor(
+    readonly numItems: number,
+    config: Partial<PolicyConfig>,
+    seed: number,
+    trainable = true,
+    label = 'policy',
+    readonly items: ItemTable | null = null,
+  ) {
     this.config = resolvePolicyConfig(config);
     this.stop = numItems;
     const d = this.config.dim;
@@ -393,7 +400,10 @@ export class PolicyNetwork {
   blockOutput(x: tf.Tensor2D, att: tf.Tensor2D): tf.Tensor2D {
     const h1 = tf.add(x, tf.matMul(att, this.params.get('att_wo')));
     const h1n = this.layerNorm(h1, 'att_ln2_g', 'att_ln2_b');
-    const ff = tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(h1n, this.params.get('att_ff1')), this.params.get('att_ff1_b'))), this.params.get('att_ff2')), this.params.get('att_ff2_b'));
+    const ff = tf.add(
+      tf.matMul(tf.relu(tf.add(tf.matMul(h1n, this.params.get('att_ff1')), this.params.get('att_ff1_b'))), this.params.get('att_ff2')),
+      this.params.get('att_ff2_b'),
+    );
     return tf.add(h1, ff) as tf.Tensor2D;
   }
 
@@ -673,7 +683,12 @@ export class IncrementalPolicy {
     return this.next(rows, extra, opts, tf.softmax);
   }
 
-  private next(rows: readonly number[], extra: readonly (Uint8Array | null)[] | null | undefined, opts: MaskOptions, normalise: (x: tf.Tensor2D) => tf.Tensor2D): Float32Array {
+  private next(
+    rows: readonly number[],
+    extra: readonly (Uint8Array | null)[] | null | undefined,
+    opts: MaskOptions,
+    normalise: (x: tf.Tensor2D) => tf.Tensor2D,
+  ): Float32Array {
     this.live();
     this.narrow(rows);
     const traj = this.trajectories(rows);
@@ -739,7 +754,13 @@ export class IncrementalPolicy {
         const v = tf.expandDims(tf.matMul(xn, net.params.get('att_wv')), 1);
         const sel = tf.tensor1d(at, 'int32');
         // The new token sees the visible cached keys and itself (a query always sees itself).
-        const hNew = this.attend(x, q, tf.concat([tf.gather(this.K!, sel), k], 1) as tf.Tensor3D, tf.concat([tf.gather(this.V!, sel), v], 1) as tf.Tensor3D, mask);
+        const hNew = this.attend(
+          x,
+          q,
+          tf.concat([tf.gather(this.K!, sel), k], 1) as tf.Tensor3D,
+          tf.concat([tf.gather(this.V!, sel), v], 1) as tf.Tensor3D,
+          mask,
+        );
         const order = tf.tensor1d(fromNew, 'int32');
         // Held rows not appended get a zero slot (hidden below) and keep their state.
         const pad = tf.zeros([held, 1, d]);

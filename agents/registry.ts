@@ -25,7 +25,10 @@ export function listAgents(): { name: string; description: string }[] {
 }
 
 export class UnknownAgentError extends Error {
-  constructor(readonly requested: string, readonly known: readonly string[]) {
+  constructor(
+    readonly requested: string,
+    readonly known: readonly string[],
+  ) {
     super(`unknown agent '${requested}'; known agents: ${known.join(', ')} (or a path to a module, e.g. ./my-agent.ts)`);
     this.name = 'UnknownAgentError';
   }
@@ -33,7 +36,10 @@ export class UnknownAgentError extends Error {
 
 /** An agent module that cannot be used: it does not load, or its default export is not an AgentFactory. */
 export class AgentModuleError extends Error {
-  constructor(readonly file: string, reason: string) {
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
     super(`agent module ${file}: ${reason}`);
     this.name = 'AgentModuleError';
   }
@@ -71,4 +77,5 @@ export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<A
   return f;
 }
 
-for (const f of [randomAgent, popularityAgent, greedyCtrAgent, supervisedAgent, ...rlAgents, irnAgent, ipgAgent, greedyIoiAgent, beamPlannerAgent]) registerAgent(f);
+for (const f of [randomAgent, popularityAgent, greedyCtrAgent, supervisedAgent, ...rlAgents, irnAgent, ipgAgent, greedyIoiAgent, beamPlannerAgent])
+  registerAgent(f);

@@ -35,7 +35,15 @@ import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { deriveSeed, Rng } from '../core/rng.ts';
 import { StringEnum, validate } from '../core/validate.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
-import { CenteringStats, estimateAdvantages, type Advantages, type CenteringSpec, type ComponentValues, type EstimatorName, type Rollout } from './estimators.ts';
+import {
+  CenteringStats,
+  estimateAdvantages,
+  type Advantages,
+  type CenteringSpec,
+  type ComponentValues,
+  type EstimatorName,
+  type Rollout,
+} from './estimators.ts';
 import { AdamW, decodeMap, encodeMap, ensureBackend } from './nn.ts';
 import { chunkGradient, type ChunkGradient } from './pg-loss.ts';
 import { rlWorkers, UpdateWorker } from './pg-worker.ts';
@@ -47,10 +55,7 @@ import { SupervisedConfigSchema, SupervisedResultSchema, trainSupervisedCached, 
 export const RL_ESTIMATORS = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'] as const satisfies readonly EstimatorName[];
 export type RlEstimator = (typeof RL_ESTIMATORS)[number];
 
-const Weights = Type.Object(
-  { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() },
-  { additionalProperties: false },
-);
+const Weights = Type.Object({ ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() }, { additionalProperties: false });
 
 export const RlConfigSchema = Type.Object(
   {
@@ -143,7 +148,10 @@ const TrainStateSchema = Type.Object(
     update: Type.Integer({ minimum: 0 }),
     /** Rollouts observed by CenteringStats before it froze, replayed on resume (per batch). */
     centeringBatches: Type.Array(
-      Type.Object({ rewards: NumberMatrix, ioi: NumberMatrix, ior: NumberMatrix, ctr: NumberMatrix, stopped: Type.Array(Type.Boolean()) }, { additionalProperties: false }),
+      Type.Object(
+        { rewards: NumberMatrix, ioi: NumberMatrix, ior: NumberMatrix, ctr: NumberMatrix, stopped: Type.Array(Type.Boolean()) },
+        { additionalProperties: false },
+      ),
     ),
     centeringFrozen: Type.Boolean(),
     pretrain: Type.Union([SupervisedResultSchema, Type.Null()]),
@@ -161,7 +169,10 @@ const TrainingCheckpointSchema = Type.Object(
     config: RlConfigSchema,
     state: TrainStateSchema,
     ref: Type.Record(Type.String(), Type.String()),
-    optimizer: Type.Object({ step: Type.Integer({ minimum: 0 }), m: Type.Record(Type.String(), Type.String()), v: Type.Record(Type.String(), Type.String()) }, { additionalProperties: false }),
+    optimizer: Type.Object(
+      { step: Type.Integer({ minimum: 0 }), m: Type.Record(Type.String(), Type.String()), v: Type.Record(Type.String(), Type.String()) },
+      { additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );
@@ -219,7 +230,12 @@ export class RlAgent extends PolicyAgent {
           // The `supervised` agent's seed: at one run seed every RL agent starts from the checkpoint
           // the supervised row evaluates (same network init, same data order), so estimators are
           // compared from one starting point.
-          pretrain = await trainSupervisedCached(this.net, env.world.dataset, this.config.pretrain, { seed, callbacks: cb, maxLength: L_max, progressScale: [0, 0.3] });
+          pretrain = await trainSupervisedCached(this.net, env.world.dataset, this.config.pretrain, {
+            seed,
+            callbacks: cb,
+            maxLength: L_max,
+            progressScale: [0, 0.3],
+          });
         }
         this.ref.params.copyFrom(this.net.params);
         this.optimizer = this.makeOptimizer();
@@ -277,7 +293,12 @@ export class RlAgent extends PolicyAgent {
 
           // 6. Loss and gradient, in chunks of whole groups: the gradient is the sum over chunks;
           //    the spread of the chunk gradients estimates the estimator's variance.
-          const update = policyGradientStep(this.net, this.ref, traj, advantages, optimizer, { groupSize: G, chunks: cfg.gradChunks, beta: cfg.kl === 'exact' ? cfg.beta : 0, worker });
+          const update = policyGradientStep(this.net, this.ref, traj, advantages, optimizer, {
+            groupSize: G,
+            chunks: cfg.gradChunks,
+            beta: cfg.kl === 'exact' ? cfg.beta : 0,
+            worker,
+          });
 
           // 7. Bookkeeping: logs, checkpoint.
           st.update += 1;
@@ -295,12 +316,30 @@ export class RlAgent extends PolicyAgent {
           }
           cb?.onLog?.(st.update, {
             epoch: st.epoch,
-            return: s.return, trainReturn: s.trainReturn, length: s.length, stopRate: s.stopRate, ioi: s.ioi, ior: s.ior, ctr: s.ctr, coherence: s.coherence,
-            kl: update.klPerPath, klPerStep: update.klPerStep, entropy: update.entropy, loss: update.loss,
-            gradNorm: update.gradNorm, gradChunkNormMean: update.chunkNormMean, gradChunkNormVar: update.chunkNormVar, gradVarTrace: update.gradVarTrace,
-            advMean, advStd, centeringMu: this.stats.meanReward(),
+            return: s.return,
+            trainReturn: s.trainReturn,
+            length: s.length,
+            stopRate: s.stopRate,
+            ioi: s.ioi,
+            ior: s.ior,
+            ctr: s.ctr,
+            coherence: s.coherence,
+            kl: update.klPerPath,
+            klPerStep: update.klPerStep,
+            entropy: update.entropy,
+            loss: update.loss,
+            gradNorm: update.gradNorm,
+            gradChunkNormMean: update.chunkNormMean,
+            gradChunkNormVar: update.chunkNormVar,
+            gradVarTrace: update.gradVarTrace,
+            advMean,
+            advStd,
+            centeringMu: this.stats.meanReward(),
           });
-          cb?.onProgress?.(progress0 + (1 - progress0) * ((st.epoch - 1 + nextBatch / batchesPerEpoch) / Math.max(1, epochs)), `${this.name} epoch ${st.epoch}/${epochs}`);
+          cb?.onProgress?.(
+            progress0 + (1 - progress0) * ((st.epoch - 1 + nextBatch / batchesPerEpoch) / Math.max(1, epochs)),
+            `${this.name} epoch ${st.epoch}/${epochs}`,
+          );
           await new Promise<void>((r) => setImmediate(r));
         }
         // End of epoch: freeze the SRC statistics after the first; validation; checkpoint.
@@ -308,9 +347,20 @@ export class RlAgent extends PolicyAgent {
         // The observed batches stay in the state: replaying them rebuilds the frozen statistics.
         st.centeringFrozen = this.stats.frozen;
         if (validEnv && baseValid) {
-          if (cfg.targets === 'random' && validEnv === baseValid) validEnv = withRandomTargets(baseValid, 'valid', baseValid.numEnvs, deriveSeed(st.seed, 'rl/valid-targets'));
+          if (cfg.targets === 'random' && validEnv === baseValid)
+            validEnv = withRandomTargets(baseValid, 'valid', baseValid.numEnvs, deriveSeed(st.seed, 'rl/valid-targets'));
           const n = validEnv.numEnvs;
-          const v = summarise(runEpisodes(this.net, validEnv, 'valid', Array.from({ length: n }, (_, i) => i), null, deriveSeed(st.seed, 'rl/valid')), w);
+          const v = summarise(
+            runEpisodes(
+              this.net,
+              validEnv,
+              'valid',
+              Array.from({ length: n }, (_, i) => i),
+              null,
+              deriveSeed(st.seed, 'rl/valid'),
+            ),
+            w,
+          );
           cb?.onLog?.(st.update, Object.fromEntries(Object.entries(v).map(([k, x]) => [`valid/${k}`, x])));
         }
         if (this.config.checkpoint) await this.saveTraining(this.config.checkpoint, { epoch: st.epoch + 1, batch: 0 });
@@ -334,7 +384,12 @@ export class RlAgent extends PolicyAgent {
   /** ℓ_t − ℓ_ref,t of each path item (STOP excluded: it has no reward slot). */
   private termLogRatios(traj: ReturnType<typeof packPaths>, terms: ReturnType<typeof trainingTerms>): Float64Array[] {
     const mask = this.net.buildMask(traj, terms);
-    const t = tf.tidy(() => tf.sub(this.net.chosenLogProbs(this.net.termLogProbs(traj, terms, mask), terms), this.ref.chosenLogProbs(this.ref.termLogProbs(traj, terms, mask), terms)));
+    const t = tf.tidy(() =>
+      tf.sub(
+        this.net.chosenLogProbs(this.net.termLogProbs(traj, terms, mask), terms),
+        this.ref.chosenLogProbs(this.ref.termLogProbs(traj, terms, mask), terms),
+      ),
+    );
     const d = t.dataSync();
     t.dispose();
     const out = Array.from({ length: traj.size }, (_, b) => new Float64Array(traj.lengths[b]));
@@ -374,7 +429,8 @@ export class RlAgent extends PolicyAgent {
     if (json.training === undefined) throw new Error(`${file}: a policy checkpoint without training state (use 'init' to start from it)`);
     const tr = validate(TrainingCheckpointSchema, json.training, `RL checkpoint ${file}: training`);
     if (tr.estimator !== this.estimator) throw new Error(`${file}: checkpoint of '${tr.estimator}', this agent is '${this.estimator}'`);
-    if (canonicalJson(tr.config) !== canonicalJson(this.rl)) throw new Error(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
+    if (canonicalJson(tr.config) !== canonicalJson(this.rl))
+      throw new Error(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
     this.ref.params.restore(decodeMap(tr.ref));
     this.optimizer?.dispose();
     this.optimizer = this.makeOptimizer();
@@ -482,10 +538,20 @@ export function policyGradientStep(
     .filter((u) => u.adv.length > 0);
   // The worker takes the last half of the units (it starts on them at once), the main thread the rest.
   const remoteFrom = worker && work.length >= 2 ? work.length - Math.floor(work.length / 2) : work.length;
-  const ticket = worker && remoteFrom < work.length
-    ? worker.send(net.params.snapshot(), ref.params.snapshot(), work.slice(remoteFrom).map(({ sub, adv }) => ({ sub, adv })), N, beta, fused)
-    : null;
-  const results: { chunk: number; g: ChunkGradient }[] = work.slice(0, remoteFrom).map((u) => ({ chunk: u.chunk, g: chunkGradient(net, ref, u.sub, u.adv, N, beta, fused) }));
+  const ticket =
+    worker && remoteFrom < work.length
+      ? worker.send(
+          net.params.snapshot(),
+          ref.params.snapshot(),
+          work.slice(remoteFrom).map(({ sub, adv }) => ({ sub, adv })),
+          N,
+          beta,
+          fused,
+        )
+      : null;
+  const results: { chunk: number; g: ChunkGradient }[] = work
+    .slice(0, remoteFrom)
+    .map((u) => ({ chunk: u.chunk, g: chunkGradient(net, ref, u.sub, u.adv, N, beta, fused) }));
   if (ticket !== null) {
     worker!.wait(ticket).forEach((part, k) => {
       const grads: Record<string, tf.Tensor> = {};

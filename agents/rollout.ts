@@ -56,9 +56,13 @@ export function runEpisodes(
   const comps = Array.from({ length: B }, () => ({ ioi: [] as number[], ior: [] as number[], ctr: [] as number[] }));
   const episodes: (EpisodeSummary | null)[] = new Array(B).fill(null);
   const stopped = new Uint8Array(B);
-  const session = (opts.cache ?? true)
-    ? net.incremental(Int32Array.from(obs.flatMap((o) => Array.from(o.history))), Int32Array.from(obs, (o) => o.target))
-    : null;
+  const session =
+    (opts.cache ?? true)
+      ? net.incremental(
+          Int32Array.from(obs.flatMap((o) => Array.from(o.history))),
+          Int32Array.from(obs, (o) => o.target),
+        )
+      : null;
   try {
     for (;;) {
       const active = env.active();
@@ -68,7 +72,10 @@ export function runEpisodes(
       // The policy reads only the rows still running; finished rows get STOP (ignored by the env).
       const probs = session
         ? session.nextProbs(rows)
-        : Float32Array.from(net.nextLogProbs(packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })))), Math.exp);
+        : Float32Array.from(
+            net.nextLogProbs(packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })))),
+            Math.exp,
+          );
       const chosen = samplers ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(samplers[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
       step += 1;
       const actions = new Int32Array(B).fill(net.stop);
@@ -88,7 +95,11 @@ export function runEpisodes(
         }
         if (info.episode) episodes[b] = info.episode;
       }
-      session?.append(appended, appended.map((b) => items[b][items[b].length - 1]), appended.map((b) => accepted[b][accepted[b].length - 1]));
+      session?.append(
+        appended,
+        appended.map((b) => items[b][items[b].length - 1]),
+        appended.map((b) => accepted[b][accepted[b].length - 1]),
+      );
       obs = r.observations;
     }
   } finally {
@@ -142,5 +153,14 @@ export function summarise(paths: readonly RolloutPath[], weights: { ioi: number;
       cohN++;
     }
   }
-  return { return: ret / n, trainReturn: trainRet / n, length: len / n, stopRate: stops / n, ioi: ioi / n, ior: ior / n, ctr: ctr / n, coherence: cohN ? coh / cohN : 0 };
+  return {
+    return: ret / n,
+    trainReturn: trainRet / n,
+    length: len / n,
+    stopRate: stops / n,
+    ioi: ioi / n,
+    ior: ior / n,
+    ctr: ctr / n,
+    coherence: cohN ? coh / cohN : 0,
+  };
 }

@@ -134,7 +134,12 @@ export function demonstrations(cases: readonly Case[], maxLength: number, maskHi
 }
 
 /** Σ NLL and number of decisions of a batch of demonstrations under `net` (no gradient). */
-export function batchNll(net: PolicyNetwork, paths: readonly PathRecord[], batchSize = 256, maskOpts: MaskOptions = {}): { nll: number; terms: number; paths: number } {
+export function batchNll(
+  net: PolicyNetwork,
+  paths: readonly PathRecord[],
+  batchSize = 256,
+  maskOpts: MaskOptions = {},
+): { nll: number; terms: number; paths: number } {
   let nll = 0;
   let terms = 0;
   for (let i = 0; i < paths.length; i += batchSize) {
@@ -238,7 +243,10 @@ export async function trainMle(
       const terms = trainingTerms(traj, net.stop);
       const mask = net.buildMask(traj, terms, null, data.maskOpts);
       // Loss = mean over decisions of −log π(a_t | s_t): every item of the real path, then STOP.
-      const { value, grads } = tf.variableGrads(() => tf.neg(tf.mean(net.chosenLogProbs(net.termLogProbs(traj, terms, mask), terms))) as tf.Scalar, net.params.list());
+      const { value, grads } = tf.variableGrads(
+        () => tf.neg(tf.mean(net.chosenLogProbs(net.termLogProbs(traj, terms, mask), terms))) as tf.Scalar,
+        net.params.list(),
+      );
       const named: Record<string, tf.Tensor> = {};
       for (const k of net.params.keys) named[k] = grads[net.params.get(k).name];
       optimizer.apply(named);
@@ -246,7 +254,10 @@ export async function trainMle(
       count += terms.count;
       tf.dispose([value, ...Object.values(grads)]);
       step++;
-      ctx.callbacks?.onProgress?.(p0 + (p1 - p0) * ((epoch - 1 + Math.min(1, (i + config.batchSize) / use.length)) / Math.max(1, epochs)), `${L} epoch ${epoch}`);
+      ctx.callbacks?.onProgress?.(
+        p0 + (p1 - p0) * ((epoch - 1 + Math.min(1, (i + config.batchSize) / use.length)) / Math.max(1, epochs)),
+        `${L} epoch ${epoch}`,
+      );
       await new Promise<void>((r) => setImmediate(r));
     }
     const v = validNll();
@@ -264,10 +275,19 @@ export async function trainMle(
   net.params.restore(bestWeights);
   optimizer.dispose();
   const permuted = valid.length > 1 ? permutedTargetNll(net, valid, ctx.seed, data.maskOpts) : NaN;
-  if (Number.isFinite(best) && Number.isFinite(permuted)) ctx.callbacks?.onLog?.(step, { [`${L}/validNllKept`]: best, [`${L}/validNllPermutedTargets`]: permuted });
+  if (Number.isFinite(best) && Number.isFinite(permuted))
+    ctx.callbacks?.onLog?.(step, { [`${L}/validNllKept`]: best, [`${L}/validNllPermutedTargets`]: permuted });
   const seconds = (performance.now() - started) / 1000;
   ctx.callbacks?.onTime?.(L, seconds);
-  return { bestEpoch, bestValidNll: Number.isNaN(best) ? null : best, permutedValidNll: Number.isNaN(permuted) ? null : permuted, epochsRun: epoch - 1, skippedTrain: data.skippedTrain, skippedValid: data.skippedValid, seconds };
+  return {
+    bestEpoch,
+    bestValidNll: Number.isNaN(best) ? null : best,
+    permutedValidNll: Number.isNaN(permuted) ? null : permuted,
+    epochsRun: epoch - 1,
+    skippedTrain: data.skippedTrain,
+    skippedValid: data.skippedValid,
+    seconds,
+  };
 }
 
 /**
@@ -284,7 +304,16 @@ export async function trainSupervisedCached(
   ctx: { seed: number; budget?: TrainBudget; callbacks?: TrainCallbacks; maxLength: number; progressScale?: [number, number] },
 ): Promise<SupervisedResult> {
   if (!config.cache) return trainSupervised(net, dataset, config, ctx);
-  const key = stableHash({ v: 1, dataset: dataset.meta.hash, numItems: net.numItems, policy: net.config, config, seed: ctx.seed, maxLength: ctx.maxLength, epochs: ctx.budget?.epochs ?? null });
+  const key = stableHash({
+    v: 1,
+    dataset: dataset.meta.hash,
+    numItems: net.numItems,
+    policy: net.config,
+    config,
+    seed: ctx.seed,
+    maxLength: ctx.maxLength,
+    epochs: ctx.budget?.epochs ?? null,
+  });
   const file = path.join(cacheDir(), 'policies', `pretrain-${key.slice(0, 24)}.json`);
   if (existsSync(file)) {
     const json = await loadPolicyWeights(net, file);
@@ -329,9 +358,11 @@ export function trainSupervised(
   const train = demonstrations(dataset.cases.train, L, maskHistory);
   const valid = demonstrations(dataset.cases.valid, L, maskHistory);
   const h = config.hindsight;
-  const windows = (split: 'train' | 'valid', stream: string) => hindsightExamples(dataset.sequences[split], L, config.hindsightStride, maskHistory, Rng.stream(ctx.seed, stream));
+  const windows = (split: 'train' | 'valid', stream: string) =>
+    hindsightExamples(dataset.sequences[split], L, config.hindsightStride, maskHistory, Rng.stream(ctx.seed, stream));
   // Model selection on the valid split built the same way (one fixed draw).
-  const validSet = h > 0 ? mixExamples(valid.paths, windows('valid', 'supervised/hindsight-valid').paths, h, Rng.stream(ctx.seed, 'supervised/mix-valid')) : valid.paths;
+  const validSet =
+    h > 0 ? mixExamples(valid.paths, windows('valid', 'supervised/hindsight-valid').paths, h, Rng.stream(ctx.seed, 'supervised/mix-valid')) : valid.paths;
   const trainSet = (epoch: number) =>
     h > 0 ? mixExamples(train.paths, windows('train', `supervised/hindsight-${epoch}`).paths, h, Rng.stream(ctx.seed, `supervised/mix-${epoch}`)) : train.paths;
   return trainMle(net, { train: trainSet, valid: validSet, skippedTrain: train.skipped, skippedValid: valid.skipped, label: 'supervised' }, config, ctx);
@@ -356,7 +387,10 @@ export type SupervisedAgentConfig = Static<typeof SupervisedAgentConfigSchema>;
 export class SupervisedAgent extends PolicyAgent {
   result: SupervisedResult | null = null;
 
-  constructor(net: PolicyNetwork, readonly config: SupervisedAgentConfig) {
+  constructor(
+    net: PolicyNetwork,
+    readonly config: SupervisedAgentConfig,
+  ) {
     super('supervised', net, config.decode);
   }
 
@@ -367,9 +401,17 @@ export class SupervisedAgent extends PolicyAgent {
     }
     const env = await makeEnv(1);
     try {
-      this.result = await trainSupervisedCached(this.net, env.world.dataset, this.config.supervised, { seed: ctx.rng.seed32(), budget, callbacks: ctx.callbacks, maxLength: env.config.maxLength });
+      this.result = await trainSupervisedCached(this.net, env.world.dataset, this.config.supervised, {
+        seed: ctx.rng.seed32(),
+        budget,
+        callbacks: ctx.callbacks,
+        maxLength: env.config.maxLength,
+      });
       const nll = this.result.bestValidNll;
-      ctx.callbacks?.onLog?.(this.result.epochsRun, { 'supervised/bestEpoch': this.result.bestEpoch, ...(nll === null ? {} : { 'supervised/bestValidNll': nll }) });
+      ctx.callbacks?.onLog?.(this.result.epochsRun, {
+        'supervised/bestEpoch': this.result.bestEpoch,
+        ...(nll === null ? {} : { 'supervised/bestValidNll': nll }),
+      });
       ctx.callbacks?.onProgress?.(1, 'supervised done');
     } finally {
       env.close();
@@ -379,7 +421,8 @@ export class SupervisedAgent extends PolicyAgent {
 
 export const supervisedAgent: AgentFactory = {
   name: 'supervised',
-  description: 'Item-level policy (causal attention over history ⊕ path, target as a key) imitating real attribute-coherent paths then STOP (stage 1 of ProRL); checkpoint chosen by valid NLL',
+  description:
+    'Item-level policy (causal attention over history ⊕ path, target as a key) imitating real attribute-coherent paths then STOP (stage 1 of ProRL); checkpoint chosen by valid NLL',
   configSchema: SupervisedAgentConfigSchema,
   async create(config, ctx) {
     await ensureBackend();

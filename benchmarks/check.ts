@@ -122,7 +122,16 @@ export function compareWithBaseline(current: Baseline, baseline: Baseline): Comp
   for (const [key, b] of Object.entries(baseline.entries)) {
     const c = current.entries[key];
     if (!c) {
-      shortfalls.push({ entry: key, metric: '*', baseline: null, baselineStd: null, now: null, shortfall: null, tolerance: null, why: 'no result now (agent or environment removed from the suite? then --update)' });
+      shortfalls.push({
+        entry: key,
+        metric: '*',
+        baseline: null,
+        baselineStd: null,
+        now: null,
+        shortfall: null,
+        tolerance: null,
+        why: 'no result now (agent or environment removed from the suite? then --update)',
+      });
       continue;
     }
     if (c.variant !== b.variant) notes.push(`${key}: config differs from the baseline's (variant ${b.variant} → ${c.variant}); compared all the same`);
@@ -136,13 +145,33 @@ export function compareWithBaseline(current: Baseline, baseline: Baseline): Comp
       const d = metricInfo(metric).direction;
       const drop = d * (bm.mean - cm.mean);
       const tol = tolerance(bm, cm);
-      if (drop > tol) shortfalls.push({ entry: key, metric, baseline: bm.mean, baselineStd: bm.std, now: cm.mean, shortfall: drop, tolerance: tol, why: d > 0 ? 'lower' : 'higher' });
+      if (drop > tol)
+        shortfalls.push({
+          entry: key,
+          metric,
+          baseline: bm.mean,
+          baselineStd: bm.std,
+          now: cm.mean,
+          shortfall: drop,
+          tolerance: tol,
+          why: d > 0 ? 'lower' : 'higher',
+        });
     }
     const added = Object.keys(c.metrics).filter((m) => !(m in b.metrics));
     if (added.length) notes.push(`${key}: metrics without a baseline (not gated until --update): ${added.join(', ')}`);
   }
   for (const key of Object.keys(current.entries)) {
-    if (!(key in baseline.entries)) shortfalls.push({ entry: key, metric: '*', baseline: null, baselineStd: null, now: null, shortfall: null, tolerance: null, why: 'no baseline (new agent or environment in the suite? run with --update)' });
+    if (!(key in baseline.entries))
+      shortfalls.push({
+        entry: key,
+        metric: '*',
+        baseline: null,
+        baselineStd: null,
+        now: null,
+        shortfall: null,
+        tolerance: null,
+        why: 'no baseline (new agent or environment in the suite? run with --update)',
+      });
   }
   return { shortfalls, notes, compared };
 }
@@ -152,7 +181,15 @@ const fmt = (v: number | null, digits = 4) => (v === null ? '-' : Number.isInteg
 export function shortfallTable(shortfalls: readonly Shortfall[]): string {
   return renderTable(
     ['entry', 'metric', 'baseline', 'now', 'shortfall', 'tolerance', 'why'],
-    shortfalls.map((s) => [s.entry, s.metric, s.baseline === null ? '-' : `${fmt(s.baseline)} ± ${fmt(s.baselineStd ?? 0)}`, fmt(s.now), fmt(s.shortfall), fmt(s.tolerance), s.why]),
+    shortfalls.map((s) => [
+      s.entry,
+      s.metric,
+      s.baseline === null ? '-' : `${fmt(s.baseline)} ± ${fmt(s.baselineStd ?? 0)}`,
+      fmt(s.now),
+      fmt(s.shortfall),
+      fmt(s.tolerance),
+      s.why,
+    ]),
   );
 }
 
@@ -235,9 +272,20 @@ export async function checkMain(args: string[], io: Io = STDIO): Promise<number>
       backend = results[0].backend.name;
     } else {
       err(`bench:check: suite ${plan.suite} (budget ${plan.budget}), ${plan.runs.length} runs into ${argv.out}\n`);
-      const report = await runPlan(plan.runs, { out: argv.out, jobs: argv.jobs, force: true, backend: argv.backend, code: codeVersion(), progress: argv.progress, label: plan.suite, log: (l) => err(`${l}\n`) });
+      const report = await runPlan(plan.runs, {
+        out: argv.out,
+        jobs: argv.jobs,
+        force: true,
+        backend: argv.backend,
+        code: codeVersion(),
+        progress: argv.progress,
+        label: plan.suite,
+        log: (l) => err(`${l}\n`),
+      });
       if (report.failed.length > 0) {
-        err(`bench:check: ${report.failed.length} run(s) failed:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
+        err(
+          `bench:check: ${report.failed.length} run(s) failed:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`,
+        );
         return 1;
       }
       results = report.results;
@@ -266,7 +314,9 @@ export async function checkMain(args: string[], io: Io = STDIO): Promise<number>
       write(`rule: ${RULE}\nIf the change is intended, rewrite the baseline with: npm run bench:check -- --update\n`);
       return 1;
     }
-    write(`bench:check: all ${cmp.compared} gated metrics of ${Object.keys(old.entries).length} entries within tolerance of ${path.relative(process.cwd(), file) || file} (${seconds.toFixed(1)}s)\n`);
+    write(
+      `bench:check: all ${cmp.compared} gated metrics of ${Object.keys(old.entries).length} entries within tolerance of ${path.relative(process.cwd(), file) || file} (${seconds.toFixed(1)}s)\n`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {

@@ -75,7 +75,13 @@ export function writeLeaderboard(out: string, results: readonly ResultFile[]): s
  * before the runs (every run 'pending', so a killed shard shows as incomplete) and again after them
  * with each run's outcome.
  */
-export function writeManifest(out: string, plan: Plan, shard: Shard, runs: readonly PlannedRun[], outcomes?: ReadonlyMap<number, { status: string; error?: string }>): string {
+export function writeManifest(
+  out: string,
+  plan: Plan,
+  shard: Shard,
+  runs: readonly PlannedRun[],
+  outcomes?: ReadonlyMap<number, { status: string; error?: string }>,
+): string {
   const file = path.join(out, 'manifests', `${plan.suite}-${plan.budget}-${plan.matrixHash.slice(0, 12)}-shard-${shard.index}-of-${shard.count}.json`);
   const manifest: Manifest = {
     suite: plan.suite,
@@ -86,7 +92,13 @@ export function writeManifest(out: string, plan: Plan, shard: Shard, runs: reado
     runs: runs.map((r) => {
       const o = outcomes?.get(r.index);
       const status = (o?.status ?? 'pending') as Manifest['runs'][number]['status'];
-      return { index: r.index, file: r.file.split(path.sep).join('/'), configHash: r.configHash, status, ...(o?.error ? { error: o.error.split('\n')[0] } : {}) };
+      return {
+        index: r.index,
+        file: r.file.split(path.sep).join('/'),
+        configHash: r.configHash,
+        status,
+        ...(o?.error ? { error: o.error.split('\n')[0] } : {}),
+      };
     }),
   };
   writeJsonAtomic(file, manifest);
@@ -184,25 +196,42 @@ export function buildCli(args: string[]) {
         '$0 --suite <name|path> [options]     run a suite (smoke, standard, paper, or a file)\n' +
         '$0 merge DIR... [--out DIR]          combine the result folders of shards\n' +
         '$0 leaderboard DIR                   rebuild DIR/leaderboard.{json,md} from DIR/results\n' +
-        '$0 specificity DIR [--out FILE]      how much of each agent\'s IoI is toward its target (benchmarks/specificity.ts)\n' +
+        "$0 specificity DIR [--out FILE]      how much of each agent's IoI is toward its target (benchmarks/specificity.ts)\n" +
         '$0 fidelity DIR... [--out FILE]      do agents keep their order under the evaluator (Kendall tau; results/fidelity.ts)',
     )
-    .option('agent', { type: 'string', describe: `only this agent (${listAgents().map((a) => a.name).join(', ')}, or a path to a module); added when the suite lacks it` })
+    .option('agent', {
+      type: 'string',
+      describe: `only this agent (${listAgents()
+        .map((a) => a.name)
+        .join(', ')}, or a path to a module); added when the suite lacks it`,
+    })
     .option('suite', { type: 'string', describe: `suite name (${listSuites().join(', ')}) or path to a suite file; default standard` })
     .option('budget', { type: 'string', describe: "one of the suite's budgets (smoke, standard, paper); default: the suite's" })
-    .option('env', { type: 'string', describe: `only this environment (${listEnvs().map((e) => e.id).join(', ')}); added when the suite lacks it` })
+    .option('env', {
+      type: 'string',
+      describe: `only this environment (${listEnvs()
+        .map((e) => e.id)
+        .join(', ')}); added when the suite lacks it`,
+    })
     .option('seeds', { type: 'number', describe: "number of seeds (seed-start, seed-start+1, ...); default: the suite's seeds" })
     .option('seed-start', { type: 'number', describe: 'first seed, 0 or more (default 1)' })
     .option('episodes', { type: 'number', describe: "evaluation cases per seed (0: the whole split); default: the budget's" })
     .option('split', { type: 'string', choices: ['test', 'valid'], describe: 'evaluation split (default test)' })
     .option('out', { type: 'string', default: 'runs', describe: 'output folder: OUT/results/*.json, OUT/leaderboard.{json,md}' })
-    .option('backend', { type: 'string', choices: ['tensorflow', 'node', 'wasm', 'cpu'], describe: 'compute backend (default: PRORL_BACKEND, else the fastest that loads)' })
+    .option('backend', {
+      type: 'string',
+      choices: ['tensorflow', 'node', 'wasm', 'cpu'],
+      describe: 'compute backend (default: PRORL_BACKEND, else the fastest that loads)',
+    })
     .option('batch-size', { type: 'number', describe: 'episodes stepped together (default 256)' })
     .option('epochs', { type: 'number', describe: 'training epochs for agents that train' })
-    .option('agent-config', { type: 'string', describe: 'agent config as a JSON object (replaces the suite entry\'s config)' })
+    .option('agent-config', { type: 'string', describe: "agent config as a JSON object (replaces the suite entry's config)" })
     .option('env-config', { type: 'string', describe: 'environment config overrides as a JSON object, e.g. {"maxLength":5}' })
     .option('world', { type: 'string', describe: 'world options as a JSON object, e.g. {"numItems":500}' })
-    .option('data-dir', { type: 'string', describe: 'folder holding the dataset of the real environments (ml-1m-v0, steam-v0, books-v0); only this folder is searched' })
+    .option('data-dir', {
+      type: 'string',
+      describe: 'folder holding the dataset of the real environments (ml-1m-v0, steam-v0, books-v0); only this folder is searched',
+    })
     .option('jobs', { type: 'number', default: 1, describe: 'runs in parallel worker threads (each with its own backend)' })
     .option('shard', { type: 'string', describe: 'run only shard i of n of the run matrix (i/n, 1 ≤ i ≤ n)' })
     .option('force', { type: 'boolean', default: false, describe: 'rerun runs whose result file is complete' })
@@ -212,10 +241,13 @@ export function buildCli(args: string[]) {
         const v = a[k] as number | undefined;
         if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${k} must be a positive integer, got ${v}`);
       }
-      if (a.episodes !== undefined && !(Number.isInteger(a.episodes) && a.episodes >= 0)) throw new UsageError(`--episodes must be a non-negative integer, got ${a.episodes}`);
+      if (a.episodes !== undefined && !(Number.isInteger(a.episodes) && a.episodes >= 0))
+        throw new UsageError(`--episodes must be a non-negative integer, got ${a.episodes}`);
       // Seeds name result files (…__seed3.json): a negative one would read as "seed-3".
-      if (a['seed-start'] !== undefined && !(Number.isInteger(a['seed-start']) && a['seed-start'] >= 0)) throw new UsageError(`--seed-start must be a non-negative integer, got ${a['seed-start']}`);
-      if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs >= 0)) throw new UsageError(`--epochs must be a non-negative integer, got ${a.epochs}`);
+      if (a['seed-start'] !== undefined && !(Number.isInteger(a['seed-start']) && a['seed-start'] >= 0))
+        throw new UsageError(`--seed-start must be a non-negative integer, got ${a['seed-start']}`);
+      if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs >= 0))
+        throw new UsageError(`--epochs must be a non-negative integer, got ${a.epochs}`);
       if (a.shard !== undefined) parseShard(a.shard);
       return true;
     })
@@ -247,7 +279,14 @@ export async function main(args: string[], io: Io = STDIO): Promise<number> {
     if ((argv as { help?: boolean }).help) return 0;
     return await runBench(argv as unknown as BenchArgs, io);
   } catch (e) {
-    if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof AgentModuleError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {
+    if (
+      e instanceof UnknownEnvError ||
+      e instanceof UnknownAgentError ||
+      e instanceof AgentModuleError ||
+      e instanceof UsageError ||
+      e instanceof ValidationError ||
+      e instanceof PlanError
+    ) {
       io.err(`bench: ${e.message}\n`);
       if (e instanceof UsageError) io.err('run with --help for the options\n');
       return 2;

@@ -20,7 +20,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
-import { CenteringStats, estimateAdvantages, type Advantages, type CenteringSpec, type EstimatorName, type PositionBaseline, type Rollout } from '../agents/estimators.ts';
+import {
+  CenteringStats,
+  estimateAdvantages,
+  type Advantages,
+  type CenteringSpec,
+  type EstimatorName,
+  type PositionBaseline,
+  type Rollout,
+} from '../agents/estimators.ts';
 import { ensureBackend } from '../agents/nn.ts';
 import { readPolicyCheckpoint, loadPolicyWeights } from '../agents/policy-agent.ts';
 import { packPaths, PolicyNetwork, trainingTerms } from '../agents/policy.ts';
@@ -137,7 +145,13 @@ function rowsOf(moments: Map<string, GradMoments>, unbiased: boolean): VarianceR
     const tr = m.traceCov(unbiased);
     const dot = mean.reduce((a, x, i) => a + x * ref[i], 0);
     const mn = norm(mean);
-    return { label, meanNorm: mn, traceCov: tr, snr: tr > 0 ? (mn * mn) / tr : Infinity, cosineToReinforce: mn > 0 && norm(ref) > 0 ? dot / (mn * norm(ref)) : 0 };
+    return {
+      label,
+      meanNorm: mn,
+      traceCov: tr,
+      snr: tr > 0 ? (mn * mn) / tr : Infinity,
+      cosineToReinforce: mn > 0 && norm(ref) > 0 ? dot / (mn * norm(ref)) : 0,
+    };
   });
 }
 
@@ -190,7 +204,10 @@ export function exactVariance(G = 3): VarianceStudy['exact'] {
       sumT[t] += o.p * r;
       nT[t] += o.p;
     });
-  const stats = { pooled: { mode: 'plain', mu: sum / steps } as CenteringSpec, perPosition: { mode: 'plain', mu: sumT.map((s, t) => s / nT[t]) } as CenteringSpec };
+  const stats = {
+    pooled: { mode: 'plain', mu: sum / steps } as CenteringSpec,
+    perPosition: { mode: 'plain', mu: sumT.map((s, t) => s / nT[t]) } as CenteringSpec,
+  };
   const moments = new Map(VARIANTS.map((v) => [v.label, new GradMoments()]));
   const idx = new Array(G).fill(0);
   const dim = L_MAX * 3;
@@ -232,7 +249,10 @@ function gradientVector(net: PolicyNetwork, traj: ReturnType<typeof packPaths>, 
   for (let i = 0; i < terms.count; i++) A[i] = advantages[terms.row[i]][next[terms.row[i]]++];
   const mask = net.buildMask(traj, terms);
   const adv = tf.tensor1d(A);
-  const { value, grads } = tf.variableGrads(() => tf.div(tf.neg(tf.sum(tf.mul(adv, net.chosenLogProbs(net.termLogProbs(traj, terms, mask), terms)))), traj.size) as tf.Scalar, net.params.list());
+  const { value, grads } = tf.variableGrads(
+    () => tf.div(tf.neg(tf.sum(tf.mul(adv, net.chosenLogProbs(net.termLogProbs(traj, terms, mask), terms)))), traj.size) as tf.Scalar,
+    net.params.list(),
+  );
   const parts = net.params.keys.map((k) => grads[net.params.get(k).name]?.dataSync() ?? new Float32Array(net.params.get(k).size));
   tf.dispose([value, adv, ...Object.values(grads)]);
   const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
@@ -298,7 +318,10 @@ export async function monteCarloVariance(opts: {
 
 export function varianceTable(rows: readonly VarianceRow[]): string {
   const fmt = (x: number) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : x.toFixed(4));
-  return renderTable(['estimator', '‖E g‖', 'tr Cov(g)', 'SNR', 'cos to REINFORCE'], rows.map((r) => [r.label, fmt(r.meanNorm), fmt(r.traceCov), fmt(r.snr), r.cosineToReinforce.toFixed(3)]));
+  return renderTable(
+    ['estimator', '‖E g‖', 'tr Cov(g)', 'SNR', 'cos to REINFORCE'],
+    rows.map((r) => [r.label, fmt(r.meanNorm), fmt(r.traceCov), fmt(r.snr), r.cosineToReinforce.toFixed(3)]),
+  );
 }
 
 export async function varianceMain(args: string[], io: { out(t: string): void; err(t: string): void }, usage: (msg: string) => Error): Promise<number> {
@@ -329,7 +352,9 @@ export async function varianceMain(args: string[], io: { out(t: string): void; e
       world: world ? (JSON.parse(world) as Record<string, unknown>) : undefined,
       log: (l) => io.err(`${l}\n`),
     });
-    io.out(`\nMonte Carlo: ${monteCarlo.env}, checkpoint ${monteCarlo.checkpoint}, ${batches} batches of ${monteCarlo.casesPerBatch} cases × ${monteCarlo.groupSize} paths\n${varianceTable(monteCarlo.rows)}`);
+    io.out(
+      `\nMonte Carlo: ${monteCarlo.env}, checkpoint ${monteCarlo.checkpoint}, ${batches} batches of ${monteCarlo.casesPerBatch} cases × ${monteCarlo.groupSize} paths\n${varianceTable(monteCarlo.rows)}`,
+    );
   }
   const out = opt('out');
   if (out) {

@@ -20,7 +20,16 @@ import { progress as makeProgress } from '../core/progress.ts';
 import { validate } from '../core/validate.ts';
 import { pathSpecificity, type Specificity } from './specificity.ts';
 import { meanDefined } from '../results/stats.ts';
-import { RESULT_SCHEMA_VERSION, ResultFileSchema, type AtK, type AtKValues, type CaseResult, type Examples, type ResultFile, type RunConfig } from '../results/schema.ts';
+import {
+  RESULT_SCHEMA_VERSION,
+  ResultFileSchema,
+  type AtK,
+  type AtKValues,
+  type CaseResult,
+  type Examples,
+  type ResultFile,
+  type RunConfig,
+} from '../results/schema.ts';
 
 export type RunPhase = 'train' | 'eval' | 'atK';
 
@@ -63,7 +72,15 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number, spe
     stopped: s.stopped,
     evaluator:
       s.evaluator && evalSpec
-        ? { ioi: s.evaluator.ioi, specificIoi: evalSpec.specific, genericIoi: evalSpec.randomTargetIoi, targetPercentile: evalSpec.percentile, ior: s.evaluator.ior, ctr: s.evaluator.ctr, success: s.evaluator.success ? 1 : 0 }
+        ? {
+            ioi: s.evaluator.ioi,
+            specificIoi: evalSpec.specific,
+            genericIoi: evalSpec.randomTargetIoi,
+            targetPercentile: evalSpec.percentile,
+            ior: s.evaluator.ior,
+            ctr: s.evaluator.ctr,
+            success: s.evaluator.success ? 1 : 0,
+          }
         : null,
   };
 }
@@ -73,7 +90,14 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number, spe
  * environment's streams (the user's acceptances), `agentSeed` the agent's (ActContext.rng); both
  * are keyed per episode, so a row's outcome does not depend on the other rows.
  */
-export function rollOut(env: ProactiveRecVectorEnv, agent: Agent, caseIndices: readonly number[], seeds: { env: number; agent: number }, split: Split, onStep?: (fraction: number) => void): EpisodeSummary[] {
+export function rollOut(
+  env: ProactiveRecVectorEnv,
+  agent: Agent,
+  caseIndices: readonly number[],
+  seeds: { env: number; agent: number },
+  split: Split,
+  onStep?: (fraction: number) => void,
+): EpisodeSummary[] {
   let { observations } = env.reset({ seed: seeds.env, options: { split, caseIndices } });
   const summaries: (EpisodeSummary | null)[] = new Array(env.numEnvs).fill(null);
   for (let t = 0; t <= env.config.maxLength + 1; t++) {
@@ -254,7 +278,14 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
     examples: examplesOf(world.dataset, pool, cases.slice(0, c.examples)),
     curves,
     run: { label: spec.label, suite: spec.suite, budget: spec.budget, configHash: hashRunConfig(c), config: c },
-    timings: { createdAt: new Date().toISOString(), trainSeconds, train: trainTimes, evalSeconds, atKSeconds, envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0 },
+    timings: {
+      createdAt: new Date().toISOString(),
+      trainSeconds,
+      train: trainTimes,
+      evalSeconds,
+      atKSeconds,
+      envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0,
+    },
   };
   return validate(ResultFileSchema, result, `result of ${c.envId}/${spec.label}/seed ${c.seed}`);
 }
@@ -300,7 +331,9 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
     const proposals = agent.proposePaths(observations, K, actContext(env, seeds.agent, 0));
     env.close();
     if (!Array.isArray(proposals) || proposals.length !== indices.length) {
-      throw new Error(`${spec.label}.proposePaths returned ${Array.isArray(proposals) ? proposals.length : typeof proposals} candidate lists for ${indices.length} observations`);
+      throw new Error(
+        `${spec.label}.proposePaths returned ${Array.isArray(proposals) ? proposals.length : typeof proposals} candidate lists for ${indices.length} observations`,
+      );
     }
     // Replay every candidate in one vector environment: row (case r, candidate j).
     const rows: { caseRow: number; path: number[] }[] = [];
@@ -334,7 +367,8 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
     onDone(Math.min(chosen.length, start + indices.length));
   }
   const withEval = perCase.every((cs) => cs.every((s) => s.evaluator !== null));
-  const value = (s: EpisodeSummary, key: (typeof AT_K_KEYS)[number]): number => (key === 'success' ? (s.success ? 1 : 0) : key === 'return' ? s.return : s[key]);
+  const value = (s: EpisodeSummary, key: (typeof AT_K_KEYS)[number]): number =>
+    key === 'success' ? (s.success ? 1 : 0) : key === 'return' ? s.return : s[key];
   const evalValue = (s: EpisodeSummary, key: (typeof AT_K_EVAL_KEYS)[number]): number => {
     const e = s.evaluator!;
     return key === 'success' ? (e.success ? 1 : 0) : e[key];

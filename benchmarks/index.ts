@@ -11,9 +11,30 @@
  */
 export { canonicalJson, stableHash } from '../core/hash.ts';
 export { hashRunConfig, rollOut, runOne, type RunPhase, type RunSpec } from './evaluate.ts';
-export { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal, LeaderboardEntrySchema, LeaderboardSchema, MetricAggregateSchema, type Leaderboard, type LeaderboardEntry, type MetricAggregate } from '../results/leaderboard.ts';
+export {
+  buildLeaderboard,
+  leaderboardMarkdown,
+  leaderboardTerminal,
+  LeaderboardEntrySchema,
+  LeaderboardSchema,
+  MetricAggregateSchema,
+  type Leaderboard,
+  type LeaderboardEntry,
+  type MetricAggregate,
+} from '../results/leaderboard.ts';
 export { flatMetrics, HEADLINE_METRICS, metricInfo, type MetricInfo } from '../results/metrics.ts';
 export { readResult, readResults } from '../results/read.ts';
 export { executeRun, runPlan, type RunnerOptions, type RunnerReport, type RunOutcome } from './runner.ts';
-export { listSuites, loadSuite, planRuns, PlanError, SuiteSchema, type LoadedSuite, type Plan, type PlannedRun, type PlanOverrides, type Suite } from './suite.ts';
+export {
+  listSuites,
+  loadSuite,
+  planRuns,
+  PlanError,
+  SuiteSchema,
+  type LoadedSuite,
+  type Plan,
+  type PlannedRun,
+  type PlanOverrides,
+  type Suite,
+} from './suite.ts';
 export { codeVersion, type CodeVersion } from './version.ts';

@@ -22,7 +22,10 @@ import { writeFileAtomic } from '../core/io.ts';
 
 export class MergeError extends Error {
   override name = 'MergeError';
-  constructor(message: string, readonly usage = false) {
+  constructor(
+    message: string,
+    readonly usage = false,
+  ) {
     super(message);
   }
 }
@@ -94,7 +97,10 @@ export function mergeDirs(dirs: readonly string[], out: string, opts: { allowPar
       const key = rel.split(path.sep).join('/');
       const seen = byFile.get(key);
       if (seen && !isDeepStrictEqual(withoutTimings(seen.result), withoutTimings(result))) {
-        const why = seen.result.run.configHash !== result.run.configHash ? `config hashes ${seen.result.run.configHash.slice(0, 12)} and ${result.run.configHash.slice(0, 12)}` : 'same config, different results (another backend or code version?)';
+        const why =
+          seen.result.run.configHash !== result.run.configHash
+            ? `config hashes ${seen.result.run.configHash.slice(0, 12)} and ${result.run.configHash.slice(0, 12)}`
+            : 'same config, different results (another backend or code version?)';
         throw new MergeError(`conflict: ${path.join(seen.dir, rel)} and ${path.join(dir, rel)} differ (${why})`);
       }
       if (!seen) byFile.set(key, { dir, result });
@@ -108,18 +114,26 @@ export function mergeDirs(dirs: readonly string[], out: string, opts: { allowPar
   const summary: MergeSummary['matrices'] = [];
   for (const [hash, ms] of matrices) {
     const count = ms[0].shard.count;
-    if (ms.some((m) => m.shard.count !== count)) throw new MergeError(`matrix ${hash.slice(0, 12)} (suite ${ms[0].suite}): shards of different counts (${[...new Set(ms.map((m) => m.shard.count))].join(', ')}); shard it the same way everywhere`);
+    if (ms.some((m) => m.shard.count !== count))
+      throw new MergeError(
+        `matrix ${hash.slice(0, 12)} (suite ${ms[0].suite}): shards of different counts (${[...new Set(ms.map((m) => m.shard.count))].join(', ')}); shard it the same way everywhere`,
+      );
     const shards = [...new Set(ms.map((m) => m.shard.index))].sort((a, b) => a - b);
     const missingShards = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !shards.includes(i));
     const missing = ms.flatMap((m) => m.runs).filter((r) => byFile.get(r.file)?.result.run.configHash !== r.configHash);
-    const missingRuns = missing.map((r) => (r.status === 'failed' ? `${r.file} (failed: ${r.error ?? 'no message'})` : r.status === 'pending' ? `${r.file} (never finished)` : r.file));
+    const missingRuns = missing.map((r) =>
+      r.status === 'failed' ? `${r.file} (failed: ${r.error ?? 'no message'})` : r.status === 'pending' ? `${r.file} (never finished)` : r.file,
+    );
     summary.push({ suite: ms[0].suite, budget: ms[0].budget, matrixHash: hash, shards, count, missingShards, missingRuns: [...new Set(missingRuns)] });
   }
   const incomplete = summary.filter((m) => m.missingShards.length > 0 || m.missingRuns.length > 0);
   if (incomplete.length > 0 && !opts.allowPartial) {
     throw new MergeError(
       incomplete
-        .map((m) => `suite ${m.suite} (budget ${m.budget}, matrix ${m.matrixHash.slice(0, 12)}): ${m.missingShards.length ? `missing shard${m.missingShards.length > 1 ? 's' : ''} ${m.missingShards.map((i) => `${i}/${m.count}`).join(', ')}` : ''}${m.missingShards.length && m.missingRuns.length ? '; ' : ''}${m.missingRuns.length ? `${m.missingRuns.length} listed run(s) without a result, e.g. ${m.missingRuns[0]}` : ''}`)
+        .map(
+          (m) =>
+            `suite ${m.suite} (budget ${m.budget}, matrix ${m.matrixHash.slice(0, 12)}): ${m.missingShards.length ? `missing shard${m.missingShards.length > 1 ? 's' : ''} ${m.missingShards.map((i) => `${i}/${m.count}`).join(', ')}` : ''}${m.missingShards.length && m.missingRuns.length ? '; ' : ''}${m.missingRuns.length ? `${m.missingRuns.length} listed run(s) without a result, e.g. ${m.missingRuns[0]}` : ''}`,
+        )
         .join('\n') + '\n(--allow-partial merges what is there)',
     );
   }
@@ -170,7 +184,9 @@ export async function mergeMain(args: string[], io: { out(t: string): void; err(
   const dirs = argv._.map(String);
   const s = mergeDirs(dirs, argv.out, { allowPartial: argv['allow-partial'] });
   for (const m of s.matrices) {
-    io.err(`suite ${m.suite} (budget ${m.budget}): shards ${m.shards.join(', ')} of ${m.count}${m.missingShards.length ? ` (missing ${m.missingShards.join(', ')})` : ''}\n`);
+    io.err(
+      `suite ${m.suite} (budget ${m.budget}): shards ${m.shards.join(', ')} of ${m.count}${m.missingShards.length ? ` (missing ${m.missingShards.join(', ')})` : ''}\n`,
+    );
   }
   io.err(`merged ${s.files} result files from ${dirs.length} folders into ${argv.out}\n`);
   io.out(leaderboardTerminal(buildLeaderboard(s.results)));

@@ -15,10 +15,11 @@ const SECTIONS: Record<string, string> = { env: 'perf/env.ts', backend: 'perf/ba
 // Section names; options belong to the sections (these take a value).
 const VALUED = new Set(['--rounds', '--iters', '--python', '--env', '--world', '--batch', '--items', '--steps']);
 const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !(i > 0 && VALUED.has(all[i - 1])));
-for (const name of wanted) if (!(name in SECTIONS)) {
-  console.error(`perf: unknown section '${name}'; sections: ${Object.keys(SECTIONS).join(', ')}`);
-  process.exit(2);
-}
+for (const name of wanted)
+  if (!(name in SECTIONS)) {
+    console.error(`perf: unknown section '${name}'; sections: ${Object.keys(SECTIONS).join(', ')}`);
+    process.exit(2);
+  }
 for (const [name, file] of Object.entries(SECTIONS)) {
   if (wanted.length && !wanted.includes(name)) continue;
   const full = path.join(here, file);

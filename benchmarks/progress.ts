@@ -48,7 +48,13 @@ export function suiteProgress(label: string, total: number, opts: SuiteProgressO
     // shifts the bars down one line) an unchanged bar would stay hidden under the next one. ETAs
     // are ours ({eta_text}): cli-progress's is 'NULL' (printed "LLs") until two updates differ.
     const multi = new cliProgress.MultiBar(
-      { stream, hideCursor: true, clearOnComplete: false, forceRedraw: true, format: '{name} [{bar}] {percentage}% | {value}/{total} | ETA {eta_text} | {message}' },
+      {
+        stream,
+        hideCursor: true,
+        clearOnComplete: false,
+        forceRedraw: true,
+        format: '{name} [{bar}] {percentage}% | {value}/{total} | ETA {eta_text} | {message}',
+      },
       cliProgress.Presets.shades_classic,
     );
     const suiteBar = multi.create(total, 0, { name: `suite ${label}`.padEnd(32), message: '', eta_text: '-' });
@@ -117,14 +123,18 @@ export function suiteProgress(label: string, total: number, opts: SuiteProgressO
       const e = r.eta.update(done);
       if (now() - r.lastLine < every) return;
       r.lastLine = now();
-      write(`  ${r.what}: ${phase} ${done}/${t} elapsed ${formatDuration((now() - r.start) / 1000)}${e !== null ? ` eta ${formatDuration(e)} (${phase})` : ''}${message ? ` ${message}` : ''}`);
+      write(
+        `  ${r.what}: ${phase} ${done}/${t} elapsed ${formatDuration((now() - r.start) / 1000)}${e !== null ? ` eta ${formatDuration(e)} (${phase})` : ''}${message ? ` ${message}` : ''}`,
+      );
     },
     finish(slot, what, outcome) {
       finished += 1;
       const r = runs.get(slot);
       const took = r && r.what === what ? ` in ${formatDuration((now() - r.start) / 1000)}` : '';
       const eta = suiteEta();
-      write(`suite ${label}: ${finished}/${total} (${((100 * finished) / total).toFixed(0)}%) elapsed ${formatDuration((now() - started) / 1000)}${eta ? ` eta ${eta}` : ''}: ${what} ${outcome}${outcome === 'done' ? took : ''}`);
+      write(
+        `suite ${label}: ${finished}/${total} (${((100 * finished) / total).toFixed(0)}%) elapsed ${formatDuration((now() - started) / 1000)}${eta ? ` eta ${eta}` : ''}: ${what} ${outcome}${outcome === 'done' ? took : ''}`,
+      );
       runs.delete(slot);
     },
     log: write,

@@ -64,7 +64,8 @@ export function completedResult(out: string, run: PlannedRun): { result: ResultF
   if (!existsSync(file)) return { reason: 'no result file' };
   try {
     const r = validate(ResultFileSchema, JSON.parse(readFileSync(file, 'utf8')), file);
-    if (r.run.configHash !== run.configHash) return { reason: `${run.file} has another config (hash ${r.run.configHash.slice(0, 12)}, wanted ${run.configHash.slice(0, 12)})` };
+    if (r.run.configHash !== run.configHash)
+      return { reason: `${run.file} has another config (hash ${r.run.configHash.slice(0, 12)}, wanted ${run.configHash.slice(0, 12)})` };
     return { result: r };
   } catch (e) {
     return { reason: `${run.file} is not a valid result file of this version (${(e as Error).message.split('\n')[0]})` };
@@ -78,7 +79,13 @@ function describeRun(r: PlannedRun): string {
 /** Runs one planned run in this thread and writes its result file. */
 export async function executeRun(
   run: PlannedRun,
-  o: { out: string; code: CodeVersion; backend: { name: string; reason: string }; onProgress?: (phase: RunPhase, done: number, total: number, message?: string) => void; log?: (line: string) => void },
+  o: {
+    out: string;
+    code: CodeVersion;
+    backend: { name: string; reason: string };
+    onProgress?: (phase: RunPhase, done: number, total: number, message?: string) => void;
+    log?: (line: string) => void;
+  },
 ): Promise<ResultFile> {
   const factory = await resolveAgent(run.agentModule);
   const result = await runOne({
@@ -170,7 +177,12 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
  * rerun of the same command skips them), the runs that were in flight (lost; they rerun from the
  * start, or from their own checkpoint when their agent config names one) and the runs not started.
  */
-export function interruptMessage(runs: readonly PlannedRun[], outcomes: ReadonlyMap<number, RunOutcome>, inFlight: ReadonlySet<PlannedRun>, out: string): string {
+export function interruptMessage(
+  runs: readonly PlannedRun[],
+  outcomes: ReadonlyMap<number, RunOutcome>,
+  inFlight: ReadonlySet<PlannedRun>,
+  out: string,
+): string {
   const complete = runs.filter((r) => ['done', 'skipped'].includes(outcomes.get(r.index)?.status ?? ''));
   const failed = runs.filter((r) => outcomes.get(r.index)?.status === 'failed');
   const notStarted = runs.length - complete.length - failed.length - inFlight.size;
@@ -206,7 +218,14 @@ const WORKER_BOOT = new URL('./worker-boot.mjs', import.meta.url);
 // '.ts' when run from source, '.js' in the built package.
 const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
 
-function runInWorkers(pending: readonly PlannedRun[], jobs: number, o: RunnerOptions, progress: SuiteProgress, outcomes: Map<number, RunOutcome>, inFlight: Set<PlannedRun>): Promise<string | null> {
+function runInWorkers(
+  pending: readonly PlannedRun[],
+  jobs: number,
+  o: RunnerOptions,
+  progress: SuiteProgress,
+  outcomes: Map<number, RunOutcome>,
+  inFlight: Set<PlannedRun>,
+): Promise<string | null> {
   return new Promise((resolve, reject) => {
     const queue = [...pending];
     let backend: string | null = null;

@@ -102,7 +102,11 @@ export function specificityOfDir(dir: string): FileSpecificity[] {
     const m = r.metrics;
     const e = r.evaluatorMetrics;
     return {
-      file, env: r.env.id, label: r.run.label, seed: r.seed, cases: r.episodes,
+      file,
+      env: r.env.id,
+      label: r.run.label,
+      seed: r.seed,
+      cases: r.episodes,
       reward: { ioi: m.ioi, randomTargetIoi: m.genericIoi, specific: m.specificIoi, percentile: m.targetPercentile },
       evaluator: e ? { ioi: e.ioi, randomTargetIoi: e.genericIoi, specific: e.specificIoi, percentile: e.targetPercentile } : null,
     };
@@ -120,9 +124,37 @@ export function specificityTable(rows: readonly FileSpecificity[]): string {
   const body = [...groups.values()].map((g) => {
     const ev = g.every((r) => r.evaluator !== null);
     return [
-      g[0].env, g[0].label, String(g.length),
-      cell(g.map((r) => r.reward.ioi), 3), cell(g.map((r) => r.reward.randomTargetIoi), 3), cell(g.map((r) => r.reward.specific), 3), cell(g.map((r) => r.reward.percentile), 3),
-      ev ? cell(g.map((r) => r.evaluator!.specific), 3) : '-', ev ? cell(g.map((r) => r.evaluator!.percentile), 3) : '-',
+      g[0].env,
+      g[0].label,
+      String(g.length),
+      cell(
+        g.map((r) => r.reward.ioi),
+        3,
+      ),
+      cell(
+        g.map((r) => r.reward.randomTargetIoi),
+        3,
+      ),
+      cell(
+        g.map((r) => r.reward.specific),
+        3,
+      ),
+      cell(
+        g.map((r) => r.reward.percentile),
+        3,
+      ),
+      ev
+        ? cell(
+            g.map((r) => r.evaluator!.specific),
+            3,
+          )
+        : '-',
+      ev
+        ? cell(
+            g.map((r) => r.evaluator!.percentile),
+            3,
+          )
+        : '-',
     ];
   });
   return (

@@ -139,8 +139,10 @@ export function checkSuite(raw: unknown, source: string): Suite {
     const label = defaultLabel(a);
     if (labels.has(label)) problems.push(`agents.${i}: label '${label}' is also agents.${labels.get(label)}'s; give one a distinct "label"`);
     labels.set(label, i);
-    for (const id of a.envs ?? []) if (!envIds.includes(id)) problems.push(`agents.${i}.envs: '${id}' is not an environment of this suite (${envIds.join(', ')})`);
-    for (const id of Object.keys(a.perEnv ?? {})) if (!envIds.includes(id)) problems.push(`agents.${i}.perEnv: '${id}' is not an environment of this suite (${envIds.join(', ')})`);
+    for (const id of a.envs ?? [])
+      if (!envIds.includes(id)) problems.push(`agents.${i}.envs: '${id}' is not an environment of this suite (${envIds.join(', ')})`);
+    for (const id of Object.keys(a.perEnv ?? {}))
+      if (!envIds.includes(id)) problems.push(`agents.${i}.perEnv: '${id}' is not an environment of this suite (${envIds.join(', ')})`);
   });
   if (problems.length) throw new ValidationError(source, problems);
   return suite;
@@ -259,7 +261,11 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
     // The complete world options (every default filled): what the builder uses and the run records.
     const world = resolveWorldOptions(entry.id, deepMerge(entry.world ?? {}, cliWorld ?? {}), `${from}.world${cliWorld ? ' with --world' : ''}`);
     const weights = deepMerge(suite.weights ?? {}, entry.weights ?? {});
-    const config = resolveEnvConfigOf(entry.id, deepMerge({ ...(entry.config ?? {}), weights }, o.envConfig ?? {}), `${from}.config${o.envConfig ? ' with --env-config' : ''}`);
+    const config = resolveEnvConfigOf(
+      entry.id,
+      deepMerge({ ...(entry.config ?? {}), weights }, o.envConfig ?? {}),
+      `${from}.config${o.envConfig ? ' with --env-config' : ''}`,
+    );
     return { id: entry.id, world, config: { ...config } as Record<string, unknown> };
   });
   const resolvedAgents = [];
@@ -280,7 +286,11 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
         // Omitted fields take the schema's defaults (the agent contract); the filled config is what
         // the run records and hashes, so changing an agent's default reruns its runs.
         const where = a.from === '--agent-config' ? '--agent-config' : `${a.from}.config`;
-        agentConfig = validate(a.factory.configSchema, agentConfig, `${where}${a.entry.perEnv?.[env.id] ? ` (with perEnv.${env.id})` : ''} for agent ${a.factory.name}`) as Record<string, unknown>;
+        agentConfig = validate(
+          a.factory.configSchema,
+          agentConfig,
+          `${where}${a.entry.perEnv?.[env.id] ? ` (with perEnv.${env.id})` : ''} for agent ${a.factory.name}`,
+        ) as Record<string, unknown>;
       }
       for (const seed of seeds) {
         const config: RunConfig = {

@@ -20,7 +20,10 @@ export function codeVersion(): CodeVersion {
   const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string };
   let commit: string | null = null;
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .trim();
     if (realpathSync(git('rev-parse', '--show-toplevel')) === realpathSync(repoRoot)) commit = git('rev-parse', 'HEAD') || null;
   } catch {
     commit = null; // no git, or not a work tree

@@ -120,7 +120,8 @@ export interface NewAgentIo {
 
 const STDIO: NewAgentIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
 
-const USAGE = 'usage: prorec-gym new-agent NAME [--dir DIR] [--force]\n  writes DIR/NAME.ts (a typed agent module) and DIR/NAME.test.ts; NAME: lower-case letters, digits and dashes\n';
+const USAGE =
+  'usage: prorec-gym new-agent NAME [--dir DIR] [--force]\n  writes DIR/NAME.ts (a typed agent module) and DIR/NAME.test.ts; NAME: lower-case letters, digits and dashes\n';
 
 /** Runs `new-agent` with its arguments; resolves to the exit code. */
 export async function newAgentMain(args: string[], io: NewAgentIo = STDIO): Promise<number> {
@@ -141,7 +142,8 @@ export async function newAgentMain(args: string[], io: NewAgentIo = STDIO): Prom
   }
   if (names.length !== 1) return fail(io, 'give one agent name');
   const name = names[0];
-  if (!NAME_RE.test(name)) return fail(io, `'${name}' is not a valid agent name: use lower-case letters, digits and dashes, starting with a letter (e.g. my-agent)`);
+  if (!NAME_RE.test(name))
+    return fail(io, `'${name}' is not a valid agent name: use lower-case letters, digits and dashes, starting with a letter (e.g. my-agent)`);
   const files = { [path.join(dir, `${name}.ts`)]: agentTemplate(name), [path.join(dir, `${name}.test.ts`)]: testTemplate(name) };
   const existing = Object.keys(files).filter((f) => existsSync(f));
   if (existing.length > 0 && !force) return fail(io, `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; --force overwrites`);

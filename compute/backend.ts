@@ -188,8 +188,7 @@ async function tryTensorflow(): Promise<Attempt> {
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
       return {
         ok: false,
-        why:
-          '@tensorflow/tfjs-node is not installed (optional dependency; its install script must download libtensorflow)',
+        why: '@tensorflow/tfjs-node is not installed (optional dependency; its install script must download libtensorflow)',
       };
     }
     return { ok: false, why: `@tensorflow/tfjs-node failed to load: ${firstLine(err)}` };
@@ -220,15 +219,11 @@ async function tryWasm(): Promise<Attempt> {
   const ok = await withoutEmscriptenProcessHandlers(() => tf.setBackend('wasm'));
   if (!ok) return { ok: false, why: "tf.setBackend('wasm') failed (see the warning above)" };
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  const getThreads = (mod.getThreadsCount ?? (mod.default as Record<string, unknown> | undefined)?.getThreadsCount) as
-    | (() => number)
-    | undefined;
+  const getThreads = (mod.getThreadsCount ?? (mod.default as Record<string, unknown> | undefined)?.getThreadsCount) as (() => number) | undefined;
   const threads = typeof getThreads === 'function' ? getThreads() : 1;
   return {
     ok: true,
-    detail:
-      `XNNPACK${simd ? ' with SIMD' : ' without SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` +
-      `, JS fallback kernels: ${fallbacks.join(', ')}`,
+    detail: `XNNPACK${simd ? ' with SIMD' : ' without SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` + `, JS fallback kernels: ${fallbacks.join(', ')}`,
   };
 }
 

@@ -112,7 +112,9 @@ export function progress(label: string, total: number, opts: ProgressOptions = {
   const line = (done: number, message?: string) => {
     const elapsed = (now() - start) / 1000;
     printed = done;
-    write(`${label}: ${done}/${total} (${((100 * done) / total).toFixed(0)}%) elapsed ${formatDuration(elapsed)}${lastEta !== null && done < total ? ` eta ${formatDuration(lastEta)}` : ''}${message ? ` ${message}` : ''}`);
+    write(
+      `${label}: ${done}/${total} (${((100 * done) / total).toFixed(0)}%) elapsed ${formatDuration(elapsed)}${lastEta !== null && done < total ? ` eta ${formatDuration(lastEta)}` : ''}${message ? ` ${message}` : ''}`,
+    );
   };
   return {
     update(done, message) {

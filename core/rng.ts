@@ -38,7 +38,10 @@ export class Rng {
   private spareNormal: number | null = null;
 
   /** Prefer `Rng.stream(seed, name)`; the constructor takes an already-derived 32-bit seed. */
-  constructor(seed32: number, private readonly label = 'rng') {
+  constructor(
+    seed32: number,
+    private readonly label = 'rng',
+  ) {
     this.gen = xoroshiro128plus(seed32 | 0);
   }
 
@@ -50,7 +53,10 @@ export class Rng {
   /** A child stream: independent of this one and of its other children. Does not advance this one. */
   child(name: string): Rng {
     const state = this.gen.getState();
-    let s = deriveSeed(state.reduce((a, b) => (Math.imul(a, 31) + b) | 0, 17), name);
+    let s = deriveSeed(
+      state.reduce((a, b) => (Math.imul(a, 31) + b) | 0, 17),
+      name,
+    );
     s = deriveSeed(s, this.label);
     return new Rng(s, `${this.label}/${name}`);
   }

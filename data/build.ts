@@ -119,7 +119,10 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
   const N = items.count;
 
   // 5. Users: those left, ordered by source id, shuffled with the seed, cut into splits.
-  const userOrder = seqs.map((_, u) => u).filter((u) => seqs[u].length > 0).sort((a, b) => compareIds(log.users[a], log.users[b]));
+  const userOrder = seqs
+    .map((_, u) => u)
+    .filter((u) => seqs[u].length > 0)
+    .sort((a, b) => compareIds(log.users[a], log.users[b]));
   const rng = Rng.stream(opts.seed, 'data/log-build');
   const shuffled = rng.child('split').shuffle([...userOrder]);
   const nTrain = Math.round(shuffled.length * fractions[0]);
@@ -154,7 +157,10 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
       let chosen = runs;
       if (runs.length > maxCases) {
         capped++;
-        const idx = caseRng.shuffle(runs.map((_, x) => x)).slice(0, maxCases).sort((a, b) => a - b);
+        const idx = caseRng
+          .shuffle(runs.map((_, x) => x))
+          .slice(0, maxCases)
+          .sort((a, b) => a - b);
         chosen = idx.map((x) => runs[x]);
       }
       for (const { start, end } of chosen) {

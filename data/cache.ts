@@ -271,7 +271,8 @@ export function deserializeDataset(buf: Buffer, file: string): { dataset: Datase
   const N = header.items.count;
   const attributes = unpackLists(get('attrOffsets'), get('attrValues'));
   const semanticIds = header.items.hasSemanticIds ? unpackLists(get('semOffsets'), get('semValues')) : undefined;
-  if (header.items.rawIds.length !== N || header.items.titles.length !== N || attributes.length !== N) throw new CorruptCacheError(file, 'item table sizes disagree');
+  if (header.items.rawIds.length !== N || header.items.titles.length !== N || attributes.length !== N)
+    throw new CorruptCacheError(file, 'item table sizes disagree');
   const sequences = {} as Record<Split, number[][]>;
   const cases = {} as Record<Split, Case[]>;
   for (const split of SPLITS) {

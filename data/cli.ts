@@ -10,7 +10,19 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DATASETS, DATASET_NAMES, PRORL_RELEASE, PRORL_RELEASE_FILES, datasetStats, formatStats, isDatasetName, listDatasets, loadDataset, resolveCacheDir, type DatasetName } from './index.ts';
+import {
+  DATASETS,
+  DATASET_NAMES,
+  PRORL_RELEASE,
+  PRORL_RELEASE_FILES,
+  datasetStats,
+  formatStats,
+  isDatasetName,
+  listDatasets,
+  loadDataset,
+  resolveCacheDir,
+  type DatasetName,
+} from './index.ts';
 import { rawCacheDir } from './cache.ts';
 import { fetchAll } from './fetch.ts';
 
@@ -53,7 +65,8 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
     .command(
       'list',
       'show where each dataset would be loaded from',
-      (y) => y.option('data-dir', { type: 'string', describe: 'a folder holding the data (searched alone)' }).option('json', { type: 'boolean', default: false }),
+      (y) =>
+        y.option('data-dir', { type: 'string', describe: 'a folder holding the data (searched alone)' }).option('json', { type: 'boolean', default: false }),
       (args) =>
         run(async () => {
           const list = listDatasets({ dataDir: args['data-dir'], cacheDir: args['cache-dir'] });
@@ -111,7 +124,10 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
         y
           .positional('name', { type: 'string', describe: `${PRORL_RELEASE.name} | ${DATASET_NAMES.join(' | ')}` })
           .option('allow-unverified', { type: 'boolean', default: false, describe: 'accept files with no recorded SHA-256 (the digest is printed and stored)' })
-          .option('base-url', { type: 'string', describe: 'download from a mirror holding the same file names (default: PRORL_FETCH_BASE_URL, else the original hosts)' }),
+          .option('base-url', {
+            type: 'string',
+            describe: 'download from a mirror holding the same file names (default: PRORL_FETCH_BASE_URL, else the original hosts)',
+          }),
       (args) =>
         run(async () => {
           if (args.name === PRORL_RELEASE.name) {
@@ -119,7 +135,9 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
             err(`${PRORL_RELEASE.name}: ${PRORL_RELEASE_FILES.length} files of ${PRORL_RELEASE.repository} at commit ${PRORL_RELEASE.commit}`);
             const files = await fetchAll(PRORL_RELEASE_FILES, dir, { baseUrl: args['base-url'] ?? process.env.PRORL_FETCH_BASE_URL, log: err });
             for (const f of files) io.out(`${f.file}  sha256 ${f.sha256}\n`);
-            io.out(`${PRORL_RELEASE.name}: files are in ${dir}; loadDataset('ml-1m' | 'steam' | 'books') finds them there (after --data-dir, PRORL_DATA_DIR and fetched raw files).\n`);
+            io.out(
+              `${PRORL_RELEASE.name}: files are in ${dir}; loadDataset('ml-1m' | 'steam' | 'books') finds them there (after --data-dir, PRORL_DATA_DIR and fetched raw files).\n`,
+            );
             return;
           }
           const name = datasetName(args.name);

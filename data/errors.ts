@@ -12,10 +12,7 @@ export class DataFormatError extends Error {
     readonly expected: string,
     readonly found?: string,
   ) {
-    super(
-      `${file}${where ? `, ${where}` : ''}: expected ${expected}` +
-        (found !== undefined ? `, found ${found}` : ''),
-    );
+    super(`${file}${where ? `, ${where}` : ''}: expected ${expected}` + (found !== undefined ? `, found ${found}` : ''));
     this.name = 'DataFormatError';
   }
 }
@@ -27,9 +24,7 @@ export class DataNotFoundError extends Error {
     readonly looked: readonly string[],
     readonly hint: string,
   ) {
-    super(
-      `no data for '${dataset}'. Looked in:\n${looked.map((l) => `  - ${l}`).join('\n')}\n${hint}`,
-    );
+    super(`no data for '${dataset}'. Looked in:\n${looked.map((l) => `  - ${l}`).join('\n')}\n${hint}`);
     this.name = 'DataNotFoundError';
   }
 }
@@ -61,7 +56,7 @@ export class FetchError extends Error {
 export function preview(value: unknown, max = 60): string {
   let s: string;
   try {
-    s = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+    s = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
   } catch {
     s = String(value);
   }

@@ -268,11 +268,14 @@ export async function fetchFile(spec: FetchFile, dir: string, opts: FetchOptions
           log(`${spec.fileName}: ${e.message}`);
           throw new FetchError(`${spec.fileName}: download failed (${e.message})`, false);
         }
-        log(`${spec.fileName}: attempt ${attempt} of ${attempts} failed (${(e as Error).message}); ${have} bytes kept${attempt < attempts ? ', resuming' : ''}`);
+        log(
+          `${spec.fileName}: attempt ${attempt} of ${attempts} failed (${(e as Error).message}); ${have} bytes kept${attempt < attempts ? ', resuming' : ''}`,
+        );
         if (attempt < attempts) await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1000));
       }
     }
-    if (lastError) throw new FetchError(`${spec.fileName}: download failed after ${attempts} attempts; run fetch again to resume (${(lastError as Error).message})`);
+    if (lastError)
+      throw new FetchError(`${spec.fileName}: download failed after ${attempts} attempts; run fetch again to resume (${(lastError as Error).message})`);
     const v = await verify(part);
     if (!v.ok) {
       // A corrupt file must not be resumed from, nor mistaken for a good one.
@@ -339,7 +342,8 @@ export async function extractZip(zipFile: string, dir: string): Promise<string> 
       zip.on('end', () => resolve());
       zip.on('entry', (entry: yauzl.Entry) => {
         const dest = safeEntryPath(tmp, entry.fileName);
-        if (!dest) return fail(new FetchError(`${zipFile}: refused archive: entry ${JSON.stringify(entry.fileName)} would be written outside the target folder`));
+        if (!dest)
+          return fail(new FetchError(`${zipFile}: refused archive: entry ${JSON.stringify(entry.fileName)} would be written outside the target folder`));
         if (((entry.externalFileAttributes >>> 16) & S_IFMT) === S_IFLNK)
           return fail(new FetchError(`${zipFile}: refused archive: entry ${JSON.stringify(entry.fileName)} is a symbolic link`));
         if (entry.fileName.endsWith('/')) {

@@ -46,7 +46,10 @@ export async function loadDataset(name: DatasetName, opts: LoadOptions = {}): Pr
     const cached = readCacheEntry(entry, log);
     if (cached) {
       if (strict && cached.droppedRecords > 0)
-        throw new MissingItemsError(name, cached.dataset.meta.notes.filter((n) => n.startsWith('missing items: ')).map((n) => n.slice('missing items: '.length)));
+        throw new MissingItemsError(
+          name,
+          cached.dataset.meta.notes.filter((n) => n.startsWith('missing items: ')).map((n) => n.slice('missing items: '.length)),
+        );
       log(`${name}: cached build ${entry}`);
       return cached.dataset;
     }

@@ -60,8 +60,7 @@ class Parser {
     if (c === "'" || c === '"') return this.strings();
     if (c === '-' || c === '+' || c === '.' || (c >= '0' && c <= '9')) return this.number();
     const word = /^[A-Za-z_]+/.exec(this.s.slice(this.pos, this.pos + 16))?.[0] ?? '';
-    if (/^[uUbBrR]{1,2}$/.test(word) && (this.s[this.pos + word.length] === "'" || this.s[this.pos + word.length] === '"'))
-      return this.strings();
+    if (/^[uUbBrR]{1,2}$/.test(word) && (this.s[this.pos + word.length] === "'" || this.s[this.pos + word.length] === '"')) return this.strings();
     if (word === 'True') return this.advance(4, true);
     if (word === 'False') return this.advance(5, false);
     if (word === 'None') return this.advance(4, null);

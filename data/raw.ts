@@ -30,10 +30,11 @@ export interface RawFiles {
 }
 
 function firstFile(dirs: readonly string[], names: readonly string[]): string | undefined {
-  for (const d of dirs) for (const n of names) {
-    const f = path.join(d, n);
-    if (existsSync(f) && statSync(f).isFile()) return f;
-  }
+  for (const d of dirs)
+    for (const n of names) {
+      const f = path.join(d, n);
+      if (existsSync(f) && statSync(f).isFile()) return f;
+    }
   return undefined;
 }
 
@@ -120,8 +121,7 @@ async function readMovieLens(files: RawFiles, progress?: Progress): Promise<RawR
       files.items,
       (line, n) => {
         const f = line.split('::');
-        if (f.length !== 3 || !/^\d+$/.test(f[0]))
-          throw new DataFormatError(files.items!, `line ${n}`, 'MovieID::Title::Genres', preview(line));
+        if (f.length !== 3 || !/^\d+$/.test(f[0])) throw new DataFormatError(files.items!, `line ${n}`, 'MovieID::Title::Genres', preview(line));
         log.addMeta(f[0], f[1], f[2] === '' ? [] : f[2].split('|'));
       },
       'latin1',
@@ -137,7 +137,8 @@ function pyLine(file: string, line: string, n: number, what: string): PyValue {
   try {
     return parsePyLiteral(line);
   } catch (e) {
-    if (e instanceof PyLiteralError) throw new DataFormatError(file, `line ${n}, column ${e.column}`, `${what} (a Python dict literal): ${e.expected}`, e.found);
+    if (e instanceof PyLiteralError)
+      throw new DataFormatError(file, `line ${n}, column ${e.column}`, `${what} (a Python dict literal): ${e.expected}`, e.found);
     throw e;
   }
 }
@@ -152,7 +153,20 @@ function idString(v: PyValue | undefined): string | null {
   return null;
 }
 
-const MONTHS: Record<string, number> = { january: 0, february: 1, march: 2, april: 3, may: 4, june: 5, july: 6, august: 7, september: 8, october: 9, november: 10, december: 11 };
+const MONTHS: Record<string, number> = {
+  january: 0,
+  february: 1,
+  march: 2,
+  april: 3,
+  may: 4,
+  june: 5,
+  july: 6,
+  august: 7,
+  september: 8,
+  october: 9,
+  november: 10,
+  december: 11,
+};
 
 /** v1 review dates look like "Posted November 5, 2011." or, for the crawl's own year, "Posted July 15." */
 function parsePosted(s: string): number {
@@ -176,7 +190,9 @@ async function readSteam(files: RawFiles, progress?: Progress): Promise<RawRead>
       log.add(user, item, date);
       tick(n);
     });
-    notes.push(`raw Steam v2 reviews: ${path.basename(files.interactions)} (each review is an interaction; users by username, as in the ProRL release; times are review dates, ties keep file order)`);
+    notes.push(
+      `raw Steam v2 reviews: ${path.basename(files.interactions)} (each review is an interaction; users by username, as in the ProRL release; times are review dates, ties keep file order)`,
+    );
   } else {
     let reviews = 0;
     await forEachLine(files.interactions, (line, n) => {

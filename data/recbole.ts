@@ -46,7 +46,8 @@ function parseHeader(file: string, line: string): { delimiter: string; columns: 
   const delimiter = line.includes('\t') ? '\t' : ',';
   const columns = line.split(delimiter).map((h) => {
     const m = /^\s*([^:\s]+):([a-z_]+)\s*$/.exec(h);
-    if (!m || !TYPES.has(m[2])) throw new DataFormatError(file, 'line 1 (header)', "columns 'name:type' with type token, token_seq, float or float_seq", preview(h));
+    if (!m || !TYPES.has(m[2]))
+      throw new DataFormatError(file, 'line 1 (header)', "columns 'name:type' with type token, token_seq, float or float_seq", preview(h));
     return { name: m[1], type: m[2] };
   });
   return { delimiter, columns };
@@ -87,7 +88,12 @@ async function readTable(file: string, onRow: (cells: string[], n: number) => vo
     const cells = splitDelimited(line, header.delimiter);
     if (!cells) throw new DataFormatError(file, `line ${n}`, 'a closing double quote on the same line', preview(line));
     if (cells.length !== header.columns.length)
-      throw new DataFormatError(file, `line ${n}`, `${header.columns.length} ${header.delimiter === '\t' ? 'tab' : 'comma'}-separated fields (${header.columns.map((c) => c.name).join(', ')})`, `${cells.length} fields: ${preview(line)}`);
+      throw new DataFormatError(
+        file,
+        `line ${n}`,
+        `${header.columns.length} ${header.delimiter === '\t' ? 'tab' : 'comma'}-separated fields (${header.columns.map((c) => c.name).join(', ')})`,
+        `${cells.length} fields: ${preview(line)}`,
+      );
     onRow(cells, n);
   });
   if (!header) throw new DataFormatError(file, '', 'a header line', 'an empty file');
@@ -105,14 +111,16 @@ export async function readRecBole(files: RecBoleFiles): Promise<{ log: Interacti
       const time = timeCol >= 0 ? Number(cells[timeCol]) : Number.NaN;
       if (timeCol >= 0 && (cells[timeCol] === '' || !Number.isFinite(time)))
         throw new DataFormatError(files.inter, `line ${n}`, 'a numeric timestamp', preview(cells[timeCol]));
-      if (cells[userCol] === '' || cells[itemCol] === '') throw new DataFormatError(files.inter, `line ${n}`, 'non-empty user and item ids', preview(cells.join(' | ')));
+      if (cells[userCol] === '' || cells[itemCol] === '')
+        throw new DataFormatError(files.inter, `line ${n}`, 'non-empty user and item ids', preview(cells.join(' | ')));
       log.add(cells[userCol], cells[itemCol], time);
     },
     (cols) => {
       userCol = findColumn(cols, ['user_id']);
       itemCol = findColumn(cols, ['item_id', 'product_id']);
       timeCol = findColumn(cols, ['timestamp']);
-      if (userCol < 0 || itemCol < 0) throw new DataFormatError(files.inter, 'line 1 (header)', 'a user_id column and an item_id (or product_id) column', cols.map((c) => c.name).join(', '));
+      if (userCol < 0 || itemCol < 0)
+        throw new DataFormatError(files.inter, 'line 1 (header)', 'a user_id column and an item_id (or product_id) column', cols.map((c) => c.name).join(', '));
       itemField = cols[itemCol].name;
     },
   );
@@ -129,7 +137,8 @@ export async function readRecBole(files: RecBoleFiles): Promise<{ log: Interacti
         const id = cells[idCol];
         if (id === '') throw new DataFormatError(files.item!, `line ${n}`, 'a non-empty item id', preview(cells.join(' | ')));
         const attrs = attrCol >= 0 ? parseTokenSeq(cells[attrCol]) : [];
-        if (!attrs) throw new DataFormatError(files.item!, `line ${n}`, 'a token_seq (space-separated tokens or a Python list of strings)', preview(cells[attrCol]));
+        if (!attrs)
+          throw new DataFormatError(files.item!, `line ${n}`, 'a token_seq (space-separated tokens or a Python list of strings)', preview(cells[attrCol]));
         if (seen.has(id)) duplicates++;
         seen.add(id);
         log.addMeta(id, titleCol >= 0 ? cells[titleCol] : '', attrs);

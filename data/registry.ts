@@ -52,7 +52,8 @@ export interface DatasetSpec {
   readonly howToGet: string;
 }
 
-const TFDS = 'TensorFlow Datasets url_checksums/movielens.txt (size 5917549); the same value is pinned in several independent public projects; MD5 matches GroupLens\' published ml-1m.zip.md5';
+const TFDS =
+  "TensorFlow Datasets url_checksums/movielens.txt (size 5917549); the same value is pinned in several independent public projects; MD5 matches GroupLens' published ml-1m.zip.md5";
 const UNVERIFIED = 'none found: no public code records a SHA-256 for this file';
 
 export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
@@ -74,7 +75,8 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         extract: 'zip',
       },
     ],
-    howToGet: 'npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper\'s own test cases), or npm run data -- fetch ml-1m (downloads the GroupLens archive), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with ratings.dat and movies.dat, RecBole ml-1m-sas.inter/.item, or the ProRL release.',
+    howToGet:
+      "npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper's own test cases), or npm run data -- fetch ml-1m (downloads the GroupLens archive), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with ratings.dat and movies.dat, RecBole ml-1m-sas.inter/.item, or the ProRL release.",
   },
   steam: {
     name: 'steam',
@@ -97,7 +99,8 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         checksumSource: UNVERIFIED,
       },
     ],
-    howToGet: 'npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper\'s own test cases), or npm run data -- fetch steam --allow-unverified (no recorded checksum exists), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with steam_reviews.json.gz (+ steam_games.json.gz), RecBole steam-merged.inter/.item, or the ProRL release.',
+    howToGet:
+      "npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper's own test cases), or npm run data -- fetch steam --allow-unverified (no recorded checksum exists), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with steam_reviews.json.gz (+ steam_games.json.gz), RecBole steam-merged.inter/.item, or the ProRL release.",
   },
   books: {
     name: 'books',
@@ -120,7 +123,8 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         checksumSource: UNVERIFIED,
       },
     ],
-    howToGet: 'npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper\'s own test cases), or npm run data -- fetch books --allow-unverified (no recorded checksum exists; the review file is very large), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with Books.json.gz (or Books.csv) + meta_Books.json.gz, RecBole amazon-books.inter/.item, or the ProRL release.',
+    howToGet:
+      "npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper's own test cases), or npm run data -- fetch books --allow-unverified (no recorded checksum exists; the review file is very large), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with Books.json.gz (or Books.csv) + meta_Books.json.gz, RecBole amazon-books.inter/.item, or the ProRL release.",
   },
 };
 

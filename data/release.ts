@@ -74,7 +74,9 @@ export function findReleaseFiles(root: string, name: DatasetName): ReleaseFiles 
     const test = path.join(dir, `${stem}.test`);
     const datamaps = path.join(dir, `${stem}.datamaps`);
     if (![val, test, datamaps].every((f) => existsSync(f) && statSync(f).isFile())) continue;
-    const semCandidates = readdirSync(dir).filter((f) => f.endsWith('.sem_ids')).sort();
+    const semCandidates = readdirSync(dir)
+      .filter((f) => f.endsWith('.sem_ids'))
+      .sort();
     // The release ships one code file; prefer its name when several are present.
     const sem = semCandidates.find((f) => f === 'qwen3-embedding-8b-pca.sem_ids') ?? semCandidates[0];
     return { dir, val, test, datamaps, ...(sem ? { semIds: path.join(dir, sem) } : {}) };
@@ -122,20 +124,32 @@ function decodeEntities(s: string): string {
 /** Reads one dataset of the release into the canonical form. */
 export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: BuildOptions): { dataset: Dataset; droppedRecords: number } {
   const spec = DATASETS[name];
-  const maps = validateFile(Datamaps, readJson(files.datamaps), files.datamaps, 'a .datamaps object (item2id, id2item, id2attribute, itemid2title, raw_item_id2attribute)');
+  const maps = validateFile(
+    Datamaps,
+    readJson(files.datamaps),
+    files.datamaps,
+    'a .datamaps object (item2id, id2item, id2attribute, itemid2title, raw_item_id2attribute)',
+  );
 
   // Internal ids, ascending, become dense ids 0..N-1.
-  const internal = Object.keys(maps.id2item).map((k) => {
-    const n = Number(k);
-    if (!Number.isInteger(n) || n < 1) throw new DataFormatError(files.datamaps, `id2item key ${JSON.stringify(k)}`, 'a positive integer internal id');
-    return n;
-  }).sort((a, b) => a - b);
+  const internal = Object.keys(maps.id2item)
+    .map((k) => {
+      const n = Number(k);
+      if (!Number.isInteger(n) || n < 1) throw new DataFormatError(files.datamaps, `id2item key ${JSON.stringify(k)}`, 'a positive integer internal id');
+      return n;
+    })
+    .sort((a, b) => a - b);
   const N = internal.length;
   const denseOfInternal = new Map<string, number>();
   internal.forEach((id, dense) => denseOfInternal.set(String(id), dense));
   for (const [raw, id] of Object.entries(maps.item2id)) {
     if (maps.id2item[String(id)] !== raw)
-      throw new DataFormatError(files.datamaps, `item2id[${JSON.stringify(raw)}]`, `the inverse of id2item (id2item[${id}] = ${JSON.stringify(raw)})`, JSON.stringify(maps.id2item[String(id)]));
+      throw new DataFormatError(
+        files.datamaps,
+        `item2id[${JSON.stringify(raw)}]`,
+        `the inverse of id2item (id2item[${id}] = ${JSON.stringify(raw)})`,
+        JSON.stringify(maps.id2item[String(id)]),
+      );
   }
   const rawIds = internal.map((id) => maps.id2item[String(id)]);
   // The id the release's val/test/sem_ids files use for each dense item.
@@ -143,7 +157,9 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
   const denseOfRelease = new Map<string, number>();
   releaseIds.forEach((r, dense) => denseOfRelease.set(r, dense));
 
-  const attributeIds = Object.keys(maps.id2attribute).map(Number).sort((a, b) => a - b);
+  const attributeIds = Object.keys(maps.id2attribute)
+    .map(Number)
+    .sort((a, b) => a - b);
   attributeIds.forEach((a, i) => {
     if (a !== i + 1) throw new DataFormatError(files.datamaps, 'id2attribute', 'attribute ids 1..A without gaps', `id ${a} at position ${i + 1}`);
   });
@@ -151,7 +167,8 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
   const attributes = releaseIds.map((r) => {
     const list = maps.raw_item_id2attribute[r] ?? [];
     for (const a of list)
-      if (a > attributeNames.length) throw new DataFormatError(files.datamaps, `raw_item_id2attribute[${JSON.stringify(r)}]`, `attribute ids in 1..${attributeNames.length}`, String(a));
+      if (a > attributeNames.length)
+        throw new DataFormatError(files.datamaps, `raw_item_id2attribute[${JSON.stringify(r)}]`, `attribute ids in 1..${attributeNames.length}`, String(a));
     return sortedUnique(list.map((a) => a - 1));
   });
   let titledFromFull = 0;
@@ -182,7 +199,12 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
   const test = validateFile(TestRecords, readJson(files.test), files.test, `an array of {inters: ${HISTORY_LENGTH} ids, proc_path: >= 2 ids, target}`);
   test.forEach((r, i) => {
     if (r.target !== r.proc_path[r.proc_path.length - 1])
-      throw new DataFormatError(files.test, `record ${i}`, 'target equal to the last item of proc_path', `target ${r.target}, last ${r.proc_path[r.proc_path.length - 1]}`);
+      throw new DataFormatError(
+        files.test,
+        `record ${i}`,
+        'target equal to the last item of proc_path',
+        `target ${r.target}, last ${r.proc_path[r.proc_path.length - 1]}`,
+      );
   });
 
   const missing = new MissingItemReport();
@@ -204,7 +226,11 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
   // Train/valid: the val records, split by user (seeded).
   const users: string[] = [];
   const seenUser = new Set<string>();
-  for (const r of val) if (!seenUser.has(r.user)) { seenUser.add(r.user); users.push(r.user); }
+  for (const r of val)
+    if (!seenUser.has(r.user)) {
+      seenUser.add(r.user);
+      users.push(r.user);
+    }
   const shuffled = Rng.stream(opts.seed, 'data/release-split').shuffle([...users]);
   const validCount = users.length >= 2 ? Math.max(1, Math.round(users.length * VALID_USER_FRACTION)) : 0;
   const validUsers = new Set(shuffled.slice(0, validCount));
@@ -237,7 +263,11 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
 
   // Sequences: stitched windows.
   const sequences: Record<Split, number[][]> = { train: [], valid: [], test: [] };
-  const stitchStats = { train: { windows: 0, joins: 0, ambiguous: 0 }, valid: { windows: 0, joins: 0, ambiguous: 0 }, test: { windows: 0, joins: 0, ambiguous: 0 } };
+  const stitchStats = {
+    train: { windows: 0, joins: 0, ambiguous: 0 },
+    valid: { windows: 0, joins: 0, ambiguous: 0 },
+    test: { windows: 0, joins: 0, ambiguous: 0 },
+  };
   for (const user of users) {
     const ws = windowsByUser.get(user);
     if (!ws) continue;
@@ -256,7 +286,11 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
   // count joins that cross users.
   const allValWindows: number[][] = [];
   const ownerOfWindow: string[] = [];
-  for (const [user, ws] of windowsByUser) for (const w of ws) { allValWindows.push(w); ownerOfWindow.push(user); }
+  for (const [user, ws] of windowsByUser)
+    for (const w of ws) {
+      allValWindows.push(w);
+      ownerOfWindow.push(user);
+    }
   const crossUserJoins = countCrossUserJoins(allValWindows, ownerOfWindow);
 
   // Leak check: test sequences sharing a TEST_MIN_OVERLAP-long run with train sequences.

@@ -118,7 +118,12 @@ function fnv1a(s: string): number {
  * Items with neither get a zero vector (and so the codes of the zero vector's cluster).
  */
 export function contentSemanticIds(
-  items: { readonly count: number; readonly titles: readonly string[]; readonly attributes: readonly (readonly number[])[]; readonly attributeNames: readonly string[] },
+  items: {
+    readonly count: number;
+    readonly titles: readonly string[];
+    readonly attributes: readonly (readonly number[])[];
+    readonly attributeNames: readonly string[];
+  },
   rng: Rng,
   opts: ResidualKMeansOptions & { readonly titleBuckets?: number } = {},
 ): number[][] {

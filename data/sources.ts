@@ -71,7 +71,16 @@ export function detectSource(name: DatasetName, dir: string, via: string): Sourc
       files: recboleInputFiles(recbole),
       build: async (ctx) => {
         const { log, notes } = await readRecBole(recbole);
-        return { dataset: buildFromLog(name, log, { seed: ctx.seed, hash: ctx.hash, source: `recbole:${DATASETS[name].recboleName}`, readerNotes: notes, log: ctx.log }), droppedRecords: 0 };
+        return {
+          dataset: buildFromLog(name, log, {
+            seed: ctx.seed,
+            hash: ctx.hash,
+            source: `recbole:${DATASETS[name].recboleName}`,
+            readerNotes: notes,
+            log: ctx.log,
+          }),
+          droppedRecords: 0,
+        };
       },
     };
   const raw = findRawFiles(dir, name);
@@ -85,7 +94,10 @@ export function detectSource(name: DatasetName, dir: string, via: string): Sourc
       build: async (ctx) => {
         ctx.log(`reading ${raw.interactions}`);
         const { log, notes } = await readRaw(raw, ctx.log);
-        return { dataset: buildFromLog(name, log, { seed: ctx.seed, hash: ctx.hash, source: `raw:${raw.variant}`, readerNotes: notes, log: ctx.log }), droppedRecords: 0 };
+        return {
+          dataset: buildFromLog(name, log, { seed: ctx.seed, hash: ctx.hash, source: `raw:${raw.variant}`, readerNotes: notes, log: ctx.log }),
+          droppedRecords: 0,
+        };
       },
     };
   return null;

@@ -108,7 +108,9 @@ export function formatStats(s: DatasetStats): string {
       (s.itemsWithSemanticIds !== null ? `, items with semantic ids ${s.itemsWithSemanticIds.toLocaleString('en-US')}` : ''),
   );
   lines.push(`agent training interactions (train sequences): ${s.trainInteractions.toLocaleString('en-US')}`);
-  lines.push(`simulator interactions: ${s.simulatorInteractions.toLocaleString('en-US')} in ${s.simulatorSequences.toLocaleString('en-US')} sequences (${s.simulatorData})`);
+  lines.push(
+    `simulator interactions: ${s.simulatorInteractions.toLocaleString('en-US')} in ${s.simulatorSequences.toLocaleString('en-US')} sequences (${s.simulatorData})`,
+  );
   lines.push('');
   const fmt = (n: number | null) => (n === null ? 'n/a' : n.toLocaleString('en-US'));
   lines.push(
@@ -116,7 +118,15 @@ export function formatStats(s: DatasetStats): string {
       ['split', 'users', 'sequences', 'interactions', 'cases', 'mean path', 'repeat hist.'],
       ...SPLITS.map((sp) => {
         const x = s.splits[sp];
-        return [sp, fmt(x.users), fmt(x.sequences), fmt(x.interactions), fmt(x.cases), x.meanPathLength === null ? 'n/a' : x.meanPathLength.toFixed(2), fmt(x.historiesWithRepeats)];
+        return [
+          sp,
+          fmt(x.users),
+          fmt(x.sequences),
+          fmt(x.interactions),
+          fmt(x.cases),
+          x.meanPathLength === null ? 'n/a' : x.meanPathLength.toFixed(2),
+          fmt(x.historiesWithRepeats),
+        ];
       }),
     ]),
   );

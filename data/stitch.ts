@@ -94,7 +94,10 @@ export function stitchWindows(windows: readonly (readonly number[])[], minOverla
 
   // 2. Absorb windows contained in a longer one. Candidates are found through the window's first
   //    `probe` items (every container must hold that run), so this stays near-linear.
-  const probe = Math.max(1, unique.reduce((m, w) => Math.min(m, w.length), minOverlap));
+  const probe = Math.max(
+    1,
+    unique.reduce((m, w) => Math.min(m, w.length), minOverlap),
+  );
   const hashers = unique.map((w) => new RunHasher(w));
   const runIndex = new Map<number, number[]>();
   unique.forEach((w, i) => {

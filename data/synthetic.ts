@@ -115,7 +115,7 @@ export function generateSyntheticWorld(overrides: Partial<SyntheticConfig> = {})
     attributes.push(sorted);
     const v = new Float32Array(d);
     for (const g of sorted) for (let j = 0; j < d; j++) v[j] += centroids[g][j] / sorted.length;
-    for (let j = 0; j < d; j++) v[j] += config.itemNoise * rng.normal() / Math.sqrt(d);
+    for (let j = 0; j < d; j++) v[j] += (config.itemNoise * rng.normal()) / Math.sqrt(d);
     normaliseInPlace(v);
     itemVectors.set(v, i * d);
     itemBias[i] = config.biasMean + config.biasStd * rng.normal();

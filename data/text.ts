@@ -65,11 +65,7 @@ export function readJson(file: string): unknown {
  * Calls `onLine(text, lineNumber)` for each line (1-based; trailing '\r' removed, empty lines
  * skipped). Streams, so files far larger than memory are fine.
  */
-export async function forEachLine(
-  file: string,
-  onLine: (line: string, lineNumber: number) => void,
-  encoding: TextEncoding = 'utf8',
-): Promise<number> {
+export async function forEachLine(file: string, onLine: (line: string, lineNumber: number) => void, encoding: TextEncoding = 'utf8'): Promise<number> {
   if (!existsSync(file)) throw new DataFormatError(file, '', 'a readable file', 'nothing');
   const gz = isGzip(file);
   const raw = createReadStream(file);

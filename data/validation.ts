@@ -12,7 +12,9 @@ export function validateFile<S extends TSchema>(schema: S, value: unknown, file:
     return validate(schema, value, file);
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
-    const problems = e.problems.slice(0, 5).map((p) => p.replace(/^(\d+)(\.|:)/, (_, n: string, sep: string) => `record ${n}${sep === '.' ? ', field ' : ':'}`));
+    const problems = e.problems
+      .slice(0, 5)
+      .map((p) => p.replace(/^(\d+)(\.|:)/, (_, n: string, sep: string) => `record ${n}${sep === '.' ? ', field ' : ':'}`));
     const more = e.problems.length > 5 ? ` (and ${e.problems.length - 5} more)` : '';
     throw new DataFormatError(file, '', expected, problems.join('; ') + more);
   }

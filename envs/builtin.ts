@@ -33,7 +33,8 @@ register({
 // samples acceptance and either leaves or tires of repetition.
 register({
   id: 'synthetic-patience-v0',
-  description: 'synthetic-v0 where the user accepts with probability CTR and leaves after 3 rejected recommendations, forfeiting the steering rewards of the session',
+  description:
+    'synthetic-v0 where the user accepts with probability CTR and leaves after 3 rejected recommendations, forfeiting the steering rewards of the session',
   worldOptions: SyntheticConfigSchema,
   defaults: { accept: 'sample', patience: { rejections: 3, forfeit: true } },
   build: buildSynthetic,
@@ -41,7 +42,8 @@ register({
 
 register({
   id: 'synthetic-satiation-v0',
-  description: "synthetic-v0 where the user accepts with probability CTR, lowered by 30% for each of the last 3 accepted items sharing an attribute with the recommendation",
+  description:
+    'synthetic-v0 where the user accepts with probability CTR, lowered by 30% for each of the last 3 accepted items sharing an attribute with the recommendation',
   worldOptions: SyntheticConfigSchema,
   defaults: { accept: 'sample', satiation: { strength: 0.3, window: 3 } },
   build: buildSynthetic,
@@ -81,9 +83,25 @@ interface SimulatorChoice {
 }
 
 /** The complete options of one simulator: model, seed, architecture and training configs. */
-function resolveSimulator(o: Record<string, unknown>, prefix: 'reward' | 'evaluator', model: ModelKind, seed: number, datasetName: string): Record<string, unknown> {
-  const { model: _m, ...config } = resolveModelConfig(model, (o[`${prefix}Config`] ?? {}) as Record<string, unknown>, `world option ${prefix}Config`, datasetName);
-  const train = resolveTrainConfig({ ...((o.simulatorTrain ?? {}) as Record<string, unknown>), ...((o[`${prefix}Train`] ?? {}) as Record<string, unknown>) }, `world option ${prefix}Train`, datasetName, model);
+function resolveSimulator(
+  o: Record<string, unknown>,
+  prefix: 'reward' | 'evaluator',
+  model: ModelKind,
+  seed: number,
+  datasetName: string,
+): Record<string, unknown> {
+  const { model: _m, ...config } = resolveModelConfig(
+    model,
+    (o[`${prefix}Config`] ?? {}) as Record<string, unknown>,
+    `world option ${prefix}Config`,
+    datasetName,
+  );
+  const train = resolveTrainConfig(
+    { ...((o.simulatorTrain ?? {}) as Record<string, unknown>), ...((o[`${prefix}Train`] ?? {}) as Record<string, unknown>) },
+    `world option ${prefix}Train`,
+    datasetName,
+    model,
+  );
   return { [`${prefix}Model`]: model, [`${prefix}Seed`]: seed, [`${prefix}Config`]: config, [`${prefix}Train`]: train };
 }
 
@@ -128,13 +146,22 @@ for (const r of REAL) {
       const rewardModel = o.rewardModel as ModelKind;
       const evaluatorModel = (o.evaluatorModel as ModelKind | undefined) ?? (rewardModel === 'sasrec' ? 'gru4rec' : 'sasrec');
       const evaluatorSeed = (o.evaluatorSeed as number | undefined) ?? (o.rewardSeed as number);
-      return { ...rest, ...resolveSimulator(o, 'reward', rewardModel, o.rewardSeed as number, r.dataset), ...resolveSimulator(o, 'evaluator', evaluatorModel, evaluatorSeed, r.dataset) };
+      return {
+        ...rest,
+        ...resolveSimulator(o, 'reward', rewardModel, o.rewardSeed as number, r.dataset),
+        ...resolveSimulator(o, 'evaluator', evaluatorModel, evaluatorSeed, r.dataset),
+      };
     },
     defaults: { weights: { ioi: 1, ior: 1, ctr: r.ctrWeight } },
     async build(o, log) {
       const { loadDataset } = await import('../data/index.ts');
       const { loadSimulatorPair } = await import('../simulators/index.ts');
-      const dataset: Dataset = await loadDataset(r.dataset, { dataDir: o.dataDir as string | undefined, cacheDir: o.cacheDir as string | undefined, seed: o.datasetSeed as number, log });
+      const dataset: Dataset = await loadDataset(r.dataset, {
+        dataDir: o.dataDir as string | undefined,
+        cacheDir: o.cacheDir as string | undefined,
+        seed: o.datasetSeed as number,
+        log,
+      });
       const { reward, evaluator } = await loadSimulatorPair({
         dataset,
         reward: simulatorChoice(o, 'reward'),
@@ -150,7 +177,8 @@ for (const r of REAL) {
 
 register({
   id: 'synthetic-learned-v0',
-  description: 'The synthetic world with a learned reward model (SASRec trained on its logs) and the exact dynamics as evaluator: measures what exploiting a learned simulator costs',
+  description:
+    'The synthetic world with a learned reward model (SASRec trained on its logs) and the exact dynamics as evaluator: measures what exploiting a learned simulator costs',
   worldOptions: Type.Object(
     {
       ...SyntheticConfigSchema.properties,

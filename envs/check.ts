@@ -11,7 +11,10 @@ import { InvalidActionError, type ProactiveObservation, type ProactiveRecEnv } f
 import { Rng } from '../core/rng.ts';
 
 export class CheckEnvError extends Error {
-  constructor(readonly envId: string, readonly problems: readonly string[]) {
+  constructor(
+    readonly envId: string,
+    readonly problems: readonly string[],
+  ) {
     super(`checkEnv(${envId}) failed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'CheckEnvError';
   }
@@ -32,8 +35,10 @@ function checkObservation(obs: ProactiveObservation, spec: Readonly<Record<strin
       problems.push(`${where}: observation has no '${key}'`);
       continue;
     }
-    if (typeof value !== 'number' && s.length > 1 && !(value instanceof DTYPE[s.dtype])) problems.push(`${where}: observation.${key} is not a ${s.dtype} array`);
-    if (s.variable ? values.length > s.length : values.length !== s.length) problems.push(`${where}: observation.${key} has length ${values.length}, declared ${s.variable ? '≤ ' : ''}${s.length}`);
+    if (typeof value !== 'number' && s.length > 1 && !(value instanceof DTYPE[s.dtype]))
+      problems.push(`${where}: observation.${key} is not a ${s.dtype} array`);
+    if (s.variable ? values.length > s.length : values.length !== s.length)
+      problems.push(`${where}: observation.${key} has length ${values.length}, declared ${s.variable ? '≤ ' : ''}${s.length}`);
     for (let i = 0; i < values.length; i++) {
       if (!(values[i] >= s.low && values[i] <= s.high)) {
         problems.push(`${where}: observation.${key}[${i}] = ${values[i]} is outside [${s.low}, ${s.high}]`);
@@ -93,7 +98,12 @@ export function checkEnv(env: ProactiveRecEnv, opts: { seeds?: number[] } = {}):
     const { observation } = env.reset({ seed: seeds[0] });
     const N = env.actionSpace.stop;
     const first = observation.actionMask.findIndex((m, a) => m === 1 && a < N);
-    const bad: [string, number][] = [['out of range', N + 1], ['negative', -1], ['not an integer', 0.5], ['the target', observation.target]];
+    const bad: [string, number][] = [
+      ['out of range', N + 1],
+      ['negative', -1],
+      ['not an integer', 0.5],
+      ['the target', observation.target],
+    ];
     // Only the environment's own InvalidActionError counts as a rejection: any other error (a
     // TypeError from a bug, say) is a failure of the check.
     const rejects = (action: number, what: string) => {
@@ -101,7 +111,8 @@ export function checkEnv(env: ProactiveRecEnv, opts: { seeds?: number[] } = {}):
         env.step(action);
         problems.push(`action ${action} (${what}) was accepted`);
       } catch (e) {
-        if (!(e instanceof InvalidActionError)) problems.push(`action ${action} (${what}) threw ${(e as Error).name}: ${(e as Error).message} instead of an InvalidActionError`);
+        if (!(e instanceof InvalidActionError))
+          problems.push(`action ${action} (${what}) threw ${(e as Error).name}: ${(e as Error).message} instead of an InvalidActionError`);
       }
     };
     for (const [what, action] of bad) rejects(action, what);

@@ -175,8 +175,25 @@ export interface ProactiveStepInfo {
 }
 
 export const STEP_INFO_KEYS: readonly (keyof ProactiveStepInfo)[] = [
-  'active', 'caseIndex', 'action', 'stop', 'accepted', 'invalid', 'ioi', 'ior', 'ctr', 'reward', 'left',
-  'logProbBefore', 'logProbAfter', 'rankBefore', 'rankAfter', 'coherent', 'duplicate', 'evaluator', 'episode',
+  'active',
+  'caseIndex',
+  'action',
+  'stop',
+  'accepted',
+  'invalid',
+  'ioi',
+  'ior',
+  'ctr',
+  'reward',
+  'left',
+  'logProbBefore',
+  'logProbAfter',
+  'rankBefore',
+  'rankAfter',
+  'coherent',
+  'duplicate',
+  'evaluator',
+  'episode',
 ];
 
 export interface VectorResetOptions {
@@ -273,8 +290,10 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     if (!(Number.isInteger(numEnvs) && numEnvs >= 1)) throw new Error(`numEnvs must be a positive integer, got ${numEnvs}`);
     this.config = resolveEnvConfig(config, `${id} config`);
     const N = world.dataset.items.count;
-    if (world.simulator.numItems !== N) throw new Error(`simulator ${world.simulator.id} has ${world.simulator.numItems} items, dataset ${world.dataset.name} has ${N}`);
-    if (world.evaluator && world.evaluator.numItems !== N) throw new Error(`evaluator ${world.evaluator.id} has ${world.evaluator.numItems} items, dataset has ${N}`);
+    if (world.simulator.numItems !== N)
+      throw new Error(`simulator ${world.simulator.id} has ${world.simulator.numItems} items, dataset ${world.dataset.name} has ${N}`);
+    if (world.evaluator && world.evaluator.numItems !== N)
+      throw new Error(`evaluator ${world.evaluator.id} has ${world.evaluator.numItems} items, dataset has ${N}`);
     this.actionSpace = { n: N + 1, stop: N };
     this.observationSpec = {
       history: { dtype: 'int32', length: HISTORY_LENGTH, low: 0, high: N - 1 },
@@ -325,7 +344,9 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     let indices = args.options?.caseIndices;
     if (indices) {
       if (indices.length !== this.numEnvs) throw new Error(`${this.id}: ${indices.length} case indices for ${this.numEnvs} environments`);
-      for (const i of indices) if (!(Number.isInteger(i) && i >= 0 && i < pool.length)) throw new Error(`${this.id}: case index ${i} is not in [0, ${pool.length}) of the ${split} split`);
+      for (const i of indices)
+        if (!(Number.isInteger(i) && i >= 0 && i < pool.length))
+          throw new Error(`${this.id}: case index ${i} is not in [0, ${pool.length}) of the ${split} split`);
     } else {
       indices = Array.from({ length: this.numEnvs }, () => this.caseRng.int(pool.length));
     }
@@ -341,10 +362,34 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       if (this.config.maskHistory) for (const i of c.history) mask[i] = 0;
       const key: EpisodeKey = { split, caseIndex, replica: replicas[k] };
       return {
-        caseIndex, key, acceptSeed: episodeSeed(streamSeed, key, 'accept'), ended: null, invalid: 0, rejected: 0, left: false,
-        history: Int32Array.from(c.history), target: c.target, path: [], proposed: [], mask,
-        historySet: new Set(c.history), step: 0, done: false, logProb: 0, rank: 0, evalLogProb: 0, evalRank: 0,
-        ret: 0, ioi: 0, ior: 0, ctrSum: 0, evalIoi: 0, evalIor: 0, evalCtrSum: 0, accepted: 0, duplicates: 0,
+        caseIndex,
+        key,
+        acceptSeed: episodeSeed(streamSeed, key, 'accept'),
+        ended: null,
+        invalid: 0,
+        rejected: 0,
+        left: false,
+        history: Int32Array.from(c.history),
+        target: c.target,
+        path: [],
+        proposed: [],
+        mask,
+        historySet: new Set(c.history),
+        step: 0,
+        done: false,
+        logProb: 0,
+        rank: 0,
+        evalLogProb: 0,
+        evalRank: 0,
+        ret: 0,
+        ioi: 0,
+        ior: 0,
+        ctrSum: 0,
+        evalIoi: 0,
+        evalIor: 0,
+        evalCtrSum: 0,
+        accepted: 0,
+        duplicates: 0,
       };
     });
     const histories = this.rows.map((r) => Array.from(r.history));
@@ -375,7 +420,10 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     if (!Number.isInteger(action) || action < 0 || action > N) return `action ${action} is not an item in [0, ${N}) or STOP (${N})`;
     if (action === N) return null;
     if (action === r.target) return `action ${action} is the target (the target is not a path item)`;
-    if (!r.mask[action]) return r.historySet.has(action) && this.config.maskHistory ? `item ${action} is in the history (maskHistory is set)` : `item ${action} was already recommended (allowRepeats is off)`;
+    if (!r.mask[action])
+      return r.historySet.has(action) && this.config.maskHistory
+        ? `item ${action} is in the history (maskHistory is set)`
+        : `item ${action} was already recommended (allowRepeats is off)`;
     return null;
   }
 
@@ -501,9 +549,25 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
         r.ctrSum += c;
         if (duplicate) r.duplicates += 1;
         info = {
-          active: true, caseIndex: r.caseIndex, action, stop: false, accepted, invalid: false, ioi, ior, ctr: c,
-          reward: rewards[k], left: r.left, logProbBefore: before.logProb, logProbAfter: r.logProb, rankBefore: before.rank,
-          rankAfter: r.rank, coherent, duplicate, evaluator, episode: null,
+          active: true,
+          caseIndex: r.caseIndex,
+          action,
+          stop: false,
+          accepted,
+          invalid: false,
+          ioi,
+          ior,
+          ctr: c,
+          reward: rewards[k],
+          left: r.left,
+          logProbBefore: before.logProb,
+          logProbAfter: r.logProb,
+          rankBefore: before.rank,
+          rankAfter: r.rank,
+          coherent,
+          duplicate,
+          evaluator,
+          episode: null,
         };
       }
       if (!terminated[k] && r.step >= this.config.maxLength) truncated[k] = 1;
@@ -535,9 +599,25 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
 
   private inactiveInfo(r: RowState, action: number): ProactiveStepInfo {
     return {
-      active: false, caseIndex: r.caseIndex, action, stop: false, accepted: false, invalid: false, ioi: 0, ior: 0, ctr: 0,
-      reward: 0, left: false, logProbBefore: r.logProb, logProbAfter: r.logProb, rankBefore: r.rank, rankAfter: r.rank,
-      coherent: null, duplicate: false, evaluator: null, episode: null,
+      active: false,
+      caseIndex: r.caseIndex,
+      action,
+      stop: false,
+      accepted: false,
+      invalid: false,
+      ioi: 0,
+      ior: 0,
+      ctr: 0,
+      reward: 0,
+      left: false,
+      logProbBefore: r.logProb,
+      logProbAfter: r.logProb,
+      rankBefore: r.rank,
+      rankAfter: r.rank,
+      coherent: null,
+      duplicate: false,
+      evaluator: null,
+      episode: null,
     };
   }
 

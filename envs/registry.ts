@@ -37,7 +37,10 @@ export interface MakeOverrides extends DeepPartial<EnvConfig> {
 }
 
 export class UnknownEnvError extends Error {
-  constructor(readonly requested: string, readonly known: readonly string[]) {
+  constructor(
+    readonly requested: string,
+    readonly known: readonly string[],
+  ) {
     super(`unknown environment '${requested}'; known environments: ${known.join(', ')}`);
     this.name = 'UnknownEnvError';
   }
@@ -75,7 +78,11 @@ export function resolveEnvConfigOf(id: string, overrides: Record<string, unknown
 }
 
 /** Builds (or returns the memoised) world of an environment. */
-export function buildWorld(id: string, worldOverrides: Record<string, unknown> = {}, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<ProactiveWorld> {
+export function buildWorld(
+  id: string,
+  worldOverrides: Record<string, unknown> = {},
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<ProactiveWorld> {
   const spec = envSpec(id);
   const options = resolveWorldOptions(id, worldOverrides);
   const key = `${id}\u0000${canonicalJson(options)}`;

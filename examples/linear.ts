@@ -46,7 +46,8 @@ function ridgeWeights(xtx: number[][], xty: number[], lambda: number): number[] 
 
 const factory: AgentFactory<Config> = {
   name: 'linear',
-  description: 'argmax of w·x over allowed items (x: attributes shared with the target, coherence with the previous item, log popularity), w fitted by ridge regression of the step reward on train cases',
+  description:
+    'argmax of w·x over allowed items (x: attributes shared with the target, coherence with the previous item, log popularity), w fitted by ridge regression of the step reward on train cases',
   configSchema: ConfigSchema,
   create(config) {
     let weights: number[] = FEATURES.map(() => 0);

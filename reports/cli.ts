@@ -31,7 +31,8 @@ export async function reportMain(args: string[], err: (text: string) => void = (
       .parseAsync();
     if ((argv as { help?: boolean }).help) return 0;
     const dir = String(argv._[0]);
-    if (!existsSync(path.join(dir, 'results'))) throw new UsageError(`${dir}: no results folder (${path.join(dir, 'results')}); run the benchmark with --out ${dir} first`);
+    if (!existsSync(path.join(dir, 'results')))
+      throw new UsageError(`${dir}: no results folder (${path.join(dir, 'results')}); run the benchmark with --out ${dir} first`);
     const { file, bytes } = await writeReport(dir, { title: argv.title });
     err(`wrote ${file} (${(bytes / 1024).toFixed(0)} KiB)\n`);
     return 0;

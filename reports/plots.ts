@@ -64,7 +64,10 @@ export function barChartSpec(data: readonly BarDatum[]): Record<string, unknown>
       { mark: { type: 'rule', color: '#222', strokeWidth: 1.5 }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
       { mark: { type: 'tick', color: '#222', thickness: 1.5, width: 10 }, encoding: { y: { field: 'lo', type: 'quantitative' } } },
       { mark: { type: 'tick', color: '#222', thickness: 1.5, width: 10 }, encoding: { y: { field: 'hi', type: 'quantitative' } } },
-      { mark: { type: 'text', dy: -7, fontSize: 10, color: '#333' }, encoding: { y: { field: 'top', type: 'quantitative' }, text: { field: 'mean', type: 'quantitative', format: '.3~g' } } },
+      {
+        mark: { type: 'text', dy: -7, fontSize: 10, color: '#333' },
+        encoding: { y: { field: 'top', type: 'quantitative' }, text: { field: 'mean', type: 'quantitative', format: '.3~g' } },
+      },
     ],
   };
 }
@@ -80,14 +83,23 @@ export interface CurveDatum {
 /** Learning curves: the mean over seeds per agent (line with points), with a band from the lowest to the highest seed. */
 export function curveChartSpec(data: readonly CurveDatum[], opts: { yTitle?: string | null } = {}): Record<string, unknown> {
   // One legend for both layers, drawn as line swatches in full colour (not the bands' pale circles).
-  const color = { field: 'agent', type: 'nominal', title: 'agent', scale: { scheme: 'tableau10' }, legend: { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 200, symbolOpacity: 1 } };
+  const color = {
+    field: 'agent',
+    type: 'nominal',
+    title: 'agent',
+    scale: { scheme: 'tableau10' },
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 200, symbolOpacity: 1 },
+  };
   return {
     width: 320,
     height: 170,
     data: { values: data.map((d) => ({ ...d })) },
     encoding: { x: { field: 'step', type: 'quantitative', title: 'step', axis: { format: NUMBER_FORMAT, tickMinStep: 1 } } },
     layer: [
-      { mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'lo', type: 'quantitative', title: opts.yTitle ?? null, axis: { format: NUMBER_FORMAT } }, y2: { field: 'hi' }, color } },
+      {
+        mark: { type: 'area', opacity: 0.18 },
+        encoding: { y: { field: 'lo', type: 'quantitative', title: opts.yTitle ?? null, axis: { format: NUMBER_FORMAT } }, y2: { field: 'hi' }, color },
+      },
       { mark: { type: 'line', strokeWidth: 2, point: { size: 18 } }, encoding: { y: { field: 'mean', type: 'quantitative' }, color } },
     ],
   };
@@ -121,7 +133,10 @@ export function tradeoffChartSpec(data: readonly TradeoffDatum[], titles: { x: s
       { mark: { type: 'rule', strokeWidth: 1.2 }, encoding: { x: { field: 'xlo', ...x }, x2: { field: 'xhi' }, y: { field: 'y', ...y }, color } },
       { mark: { type: 'rule', strokeWidth: 1.2 }, encoding: { y: { field: 'ylo', ...y }, y2: { field: 'yhi' }, x: { field: 'x', ...x }, color } },
       { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'x', ...x }, y: { field: 'y', ...y }, color } },
-      { mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10 }, encoding: { x: { field: 'x', ...x }, y: { field: 'y', ...y }, text: { field: 'agent' }, color } },
+      {
+        mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10 },
+        encoding: { x: { field: 'x', ...x }, y: { field: 'y', ...y }, text: { field: 'agent' }, color },
+      },
     ],
   };
 }
@@ -148,13 +163,25 @@ export function atKChartSpec(data: readonly AtKDatum[]): Record<string, unknown>
     encoding: {
       x: { field: 'k', type: 'ordinal', title: 'K', axis: { labelAngle: 0 } },
       y: { field: 'mean', type: 'quantitative', title: null, axis: { format: NUMBER_FORMAT } },
-      color: { field: 'agent', type: 'nominal', title: 'agent', scale: { scheme: 'tableau10' }, legend: { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 200 } },
+      color: {
+        field: 'agent',
+        type: 'nominal',
+        title: 'agent',
+        scale: { scheme: 'tableau10' },
+        legend: { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolSize: 200 },
+      },
       strokeDash: {
         field: 'over',
         type: 'nominal',
         title: 'over candidates',
         sort: ['max', 'mean'],
-        scale: { domain: ['max', 'mean'], range: [[1, 0], [5, 3]] },
+        scale: {
+          domain: ['max', 'mean'],
+          range: [
+            [1, 0],
+            [5, 3],
+          ],
+        },
         // The symbols' stroke colour must be set through `encode`: symbolStrokeColor leaves these
         // line symbols with no stroke at all (measured: fill="black", no stroke attribute).
         legend: { symbolType: 'stroke', symbolStrokeWidth: 2, symbolSize: 300, encode: { symbols: { update: { stroke: { value: '#333' } } } } },

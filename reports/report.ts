@@ -65,7 +65,10 @@ const AT_K_ORDER = ['ioi', 'ior', 'ctr', 'return', 'success'];
 function atKTables(lb: Leaderboard['envs'][number], names: readonly string[]) {
   const parsed = names.map((n) => ({ n, m: AT_K_RE.exec(n) })).filter((x): x is { n: string; m: RegExpExecArray } => x.m !== null);
   const tables = [];
-  for (const [prefix, title] of [['', 'under the reward simulator'], ['eval.', 'under the evaluator simulator']] as const) {
+  for (const [prefix, title] of [
+    ['', 'under the reward simulator'],
+    ['eval.', 'under the evaluator simulator'],
+  ] as const) {
     const mine = parsed.filter((x) => (x.m[1] ?? '') === prefix);
     if (mine.length === 0) continue;
     const metrics = AT_K_ORDER.filter((b) => mine.some((x) => x.m[2] === b));
@@ -98,8 +101,11 @@ function curveData(g: EnvGroup, labels: Map<string, string>, series: string, key
   for (const [groupKey, rs] of g.groups) {
     const label = labels.get(groupKey)!;
     const bySteps = new Map<number, number[]>();
-    for (const r of rs) for (const p of r.curves[series] ?? []) if (typeof p[key] === 'number' && Number.isFinite(p[key]) && typeof p.step === 'number') bySteps.set(p.step, [...(bySteps.get(p.step) ?? []), p[key]]);
-    for (const [step, vs] of [...bySteps].sort((a, b) => a[0] - b[0])) data.push({ agent: label, step, mean: vs.reduce((a, b) => a + b, 0) / vs.length, lo: Math.min(...vs), hi: Math.max(...vs) });
+    for (const r of rs)
+      for (const p of r.curves[series] ?? [])
+        if (typeof p[key] === 'number' && Number.isFinite(p[key]) && typeof p.step === 'number') bySteps.set(p.step, [...(bySteps.get(p.step) ?? []), p[key]]);
+    for (const [step, vs] of [...bySteps].sort((a, b) => a[0] - b[0]))
+      data.push({ agent: label, step, mean: vs.reduce((a, b) => a + b, 0) / vs.length, lo: Math.min(...vs), hi: Math.max(...vs) });
   }
   return data;
 }
@@ -163,7 +169,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     lead.push({
       svg: await renderSvg(curveChartSpec(lengthCurve, { yTitle: 'path length' })),
       name: 'path length over training',
-      caption: 'mean path length of the training rollouts per update (line: mean over seeds; band: lowest to highest seed); a drift to maxLength is the length shortcut',
+      caption:
+        'mean path length of the training rollouts per update (line: mean over seeds; band: lowest to highest seed); a drift to maxLength is the length shortcut',
     });
   }
 
@@ -171,7 +178,9 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   const charts: Chart[] = [];
   for (const m of headline) {
     // No error bar for a single seed (ci95 null): lo/hi null draw nothing.
-    const data = lb.entries.filter((e) => e.metrics[m]).map((e) => ({ agent: e.label, mean: e.metrics[m].mean, lo: e.metrics[m].ci95?.[0] ?? null, hi: e.metrics[m].ci95?.[1] ?? null }));
+    const data = lb.entries
+      .filter((e) => e.metrics[m])
+      .map((e) => ({ agent: e.label, mean: e.metrics[m].mean, lo: e.metrics[m].ci95?.[0] ?? null, hi: e.metrics[m].ci95?.[1] ?? null }));
     if (data.length === 0) continue;
     const allZero = data.every((d) => d.mean === 0 && d.lo === 0 && d.hi === 0);
     charts.push({ svg: await renderSvg(barChartSpec(data)), name: m, caption: `${metricInfo(m).label}${allZero ? ' (0 for every agent)' : ''}` });
@@ -185,7 +194,12 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
         return m && !m[1] && m[2] === base ? [{ agent: e.label, k: Number(m[3]), over: m[4], mean: a.mean }] : [];
       }),
     );
-    if (data.length > 0) atKCharts.push({ svg: await renderSvg(atKChartSpec(data)), name: `${base}@K`, caption: `${metricInfo(base).label}: best (solid) and mean (dashed) of the first K candidates, mean over seeds` });
+    if (data.length > 0)
+      atKCharts.push({
+        svg: await renderSvg(atKChartSpec(data)),
+        name: `${base}@K`,
+        caption: `${metricInfo(base).label}: best (solid) and mean (dashed) of the first K candidates, mean over seeds`,
+      });
   }
 
   // Learning curves: per curve series and key with more than one step, the mean over seeds at each
@@ -203,7 +217,9 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     const i = CURVE_PRIORITY.findIndex((re) => re.test(k));
     return i < 0 ? CURVE_PRIORITY.length : i;
   };
-  const curveList = [...curveKeys].flatMap(([series, keys]) => [...keys].map((key) => ({ series, key }))).sort((a, b) => priority(a.key) - priority(b.key) || a.series.localeCompare(b.series) || a.key.localeCompare(b.key));
+  const curveList = [...curveKeys]
+    .flatMap(([series, keys]) => [...keys].map((key) => ({ series, key })))
+    .sort((a, b) => priority(a.key) - priority(b.key) || a.series.localeCompare(b.series) || a.key.localeCompare(b.key));
   const curves: Chart[] = [];
   const summaries: { series: string; key: string; values: { label: string; value: string }[] }[] = [];
   for (const { series, key } of curveList) {
@@ -214,7 +230,11 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     if ([...steps.values()].every((s) => s.size < 2)) {
       summaries.push({ series, key, values: data.map((d) => ({ label: d.agent, value: fmt(d.mean, 4) })) });
     } else if (curves.length < MAX_CURVE_CHARTS) {
-      curves.push({ svg: await renderSvg(curveChartSpec(data)), name: key, caption: `learning curve '${series}': mean over seeds, band from the lowest to the highest seed` });
+      curves.push({
+        svg: await renderSvg(curveChartSpec(data)),
+        name: key,
+        caption: `learning curve '${series}': mean over seeds, band from the lowest to the highest seed`,
+      });
     }
   }
   const summaryAgents = [...new Set(summaries.flatMap((s) => s.values.map((v) => v.label)))];
@@ -225,7 +245,9 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
 
   // Example paths: the cases of the lowest seed (the same cases for every agent at a seed).
   const seed = Math.min(...bySeed.map((r) => r.seed));
-  const atSeed = [...groups].map(([key, rs]) => ({ label: labels.get(key)!, r: rs.find((x) => x.seed === seed) ?? null })).filter((x): x is { label: string; r: ResultFile } => x.r !== null);
+  const atSeed = [...groups]
+    .map(([key, rs]) => ({ label: labels.get(key)!, r: rs.find((x) => x.seed === seed) ?? null }))
+    .filter((x): x is { label: string; r: ResultFile } => x.r !== null);
   const item = (r: ResultFile, id: number) => {
     const info = r.examples.items[String(id)];
     const title = info?.title || `item ${id}`;
@@ -251,7 +273,9 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
             label,
             items: mine.path.map((id) => item(r, id)),
             empty: mine.path.length === 0,
-            stats: full ? `IoI ${fmt(full.ioi, 3)}, IoR ${fmt(full.ior, 0)}, CTR ${fmt(full.ctr, 3)}, coherence ${fmt(full.coherence, 2)}, ${full.success ? 'success' : 'no success'}` : '',
+            stats: full
+              ? `IoI ${fmt(full.ioi, 3)}, IoR ${fmt(full.ior, 0)}, CTR ${fmt(full.ctr, 3)}, coherence ${fmt(full.coherence, 2)}, ${full.success ? 'success' : 'no success'}`
+              : '',
           };
         })
         .filter((x) => x !== null),
@@ -266,7 +290,11 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
           agreement.evaluator === 'synthetic-exact'
             ? `Fidelity: the leaderboard under the learned simulator (${agreement.simulator}) against the exact dynamics`
             : `Agreement between the reward simulator (${agreement.simulator}) and the evaluator (${agreement.evaluator})`,
-        metrics: FIDELITY_METRICS.map((m) => ({ name: m, tau: fmt(agreement.tau[m], 3), flips: agreement.flips[m].map(([a, b]) => `${a}/${b}`).join(', ') || 'none' })),
+        metrics: FIDELITY_METRICS.map((m) => ({
+          name: m,
+          tau: fmt(agreement.tau[m], 3),
+          flips: agreement.flips[m].map(([a, b]) => `${a}/${b}`).join(', ') || 'none',
+        })),
         agents: agreement.agents.map((a) => ({
           label: a.label,
           cells: FIDELITY_METRICS.map((m) => ({ reward: fmt(a.reward[m], metricInfo(m).digits), evaluator: fmt(a.evaluator[m], metricInfo(m).digits) })),
@@ -288,7 +316,10 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     iqmColumns: rewardColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
     evalIqmColumns: evalColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
     hasEvalTable: evalColumns.length > 0 && !sameSimulator,
-    sameSimulatorNote: evalColumns.length > 0 && sameSimulator ? `The evaluator is the reward simulator here (${first.env.simulator}): the eval. metrics equal the ones above.` : '',
+    sameSimulatorNote:
+      evalColumns.length > 0 && sameSimulator
+        ? `The evaluator is the reward simulator here (${first.env.simulator}): the eval. metrics equal the ones above.`
+        : '',
     rows,
     atK,
     atKNote: AT_K_NOTE,

@@ -82,7 +82,11 @@ export function rankAgreement(results: readonly ResultFile[]): RankAgreement[] {
   const out: RankAgreement[] = [];
   for (const g of groupResults(results)) {
     const groups = [...g.groups.entries()];
-    if (groups.length === 0 || groups.some(([, rs]) => rs.some((r) => r.evaluatorMetrics === null || r.env.evaluator === null || r.env.evaluator === r.env.simulator))) continue;
+    if (
+      groups.length === 0 ||
+      groups.some(([, rs]) => rs.some((r) => r.evaluatorMetrics === null || r.env.evaluator === null || r.env.evaluator === r.env.simulator))
+    )
+      continue;
     const labels = groupLabels(g);
     const agents: AgentMeans[] = groups.map(([key, rs]) => {
       const per = (pick: (r: ResultFile) => Record<FidelityMetric, number>) =>
@@ -127,7 +131,9 @@ export function formatRankAgreement(rows: readonly RankAgreement[]): string {
   const parts: string[] = [];
   for (const r of rows) {
     const world = Object.keys(r.world).length ? ` world ${JSON.stringify(r.world)}` : '';
-    parts.push(`${r.name}${world}: reward simulator ${r.simulator} (${r.simulatorInteractions.toLocaleString('en-US')} interactions) vs evaluator ${r.evaluator}\n`);
+    parts.push(
+      `${r.name}${world}: reward simulator ${r.simulator} (${r.simulatorInteractions.toLocaleString('en-US')} interactions) vs evaluator ${r.evaluator}\n`,
+    );
     parts.push(
       renderTable(
         ['agent', 'seeds', ...FIDELITY_METRICS.map((m) => `${m} reward / evaluator`)],

@@ -22,7 +22,9 @@ export const MetricAggregateSchema = Type.Object(
     n: Type.Integer({ minimum: 0 }),
     values: Type.Array(Type.Number()),
     mean: Type.Number(),
-    ci95: Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], { description: '95% percentile-bootstrap interval of the mean over seeds; null with fewer than two seeds' }),
+    ci95: Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], {
+      description: '95% percentile-bootstrap interval of the mean over seeds; null with fewer than two seeds',
+    }),
     iqm: Type.Number(),
     std: Type.Union([Type.Number(), Type.Null()]),
     tHalfWidth: Type.Union([Type.Number(), Type.Null()]),
@@ -107,7 +109,9 @@ export function groupResults(results: readonly ResultFile[]): EnvGroup[] {
   const bySetting = new Map<string, EnvGroup>();
   // A fixed order (env, label, variant, seed), whatever order the files were read in: a merged
   // folder and an unsharded run give the same leaderboard.
-  const sorted = [...results].sort((a, b) => cmp(a.env.id, b.env.id) || cmp(settingOf(a), settingOf(b)) || cmp(a.run.label, b.run.label) || cmp(variantOf(a), variantOf(b)) || a.seed - b.seed);
+  const sorted = [...results].sort(
+    (a, b) => cmp(a.env.id, b.env.id) || cmp(settingOf(a), settingOf(b)) || cmp(a.run.label, b.run.label) || cmp(variantOf(a), variantOf(b)) || a.seed - b.seed,
+  );
   for (const r of sorted) {
     const setting = settingOf(r);
     let g = bySetting.get(setting);
@@ -153,7 +157,17 @@ export function buildLeaderboard(results: readonly ResultFile[]): Leaderboard {
         const values = flat.map((f) => f[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
         if (values.length) metrics[name] = aggregate(values, `${g.name}/${label}/${name}`);
       }
-      entries.push({ label, agent: first.agent.name, usesSimulator: first.agent.usesSimulator, variant: variantOf(first), seeds, episodes: first.episodes, suite: first.run.suite, budget: first.run.budget, metrics });
+      entries.push({
+        label,
+        agent: first.agent.name,
+        usesSimulator: first.agent.usesSimulator,
+        variant: variantOf(first),
+        seeds,
+        episodes: first.episodes,
+        suite: first.run.suite,
+        budget: first.run.budget,
+        metrics,
+      });
     }
     const rankings: Record<string, string[]> = {};
     for (const name of sortMetricNames(entries.flatMap((e) => Object.keys(e.metrics)))) {
@@ -179,8 +193,14 @@ export function comparabilityWarnings(entries: readonly LeaderboardEntry[]): str
     bySeeds.set(seeds, [...(bySeeds.get(seeds) ?? []), e.label]);
     byCases.set(e.episodes, [...(byCases.get(e.episodes) ?? []), e.label]);
   }
-  if (bySeeds.size > 1) out.push(`rows differ in seeds (${[...bySeeds].map(([s, ls]) => `${ls.join(', ')}: seeds ${s}`).join('; ')}): their intervals and ranks are not paired comparisons`);
-  if (byCases.size > 1) out.push(`rows differ in test cases per seed (${[...byCases].map(([n, ls]) => `${ls.join(', ')}: ${n}`).join('; ')}): they were not evaluated on the same cases`);
+  if (bySeeds.size > 1)
+    out.push(
+      `rows differ in seeds (${[...bySeeds].map(([s, ls]) => `${ls.join(', ')}: seeds ${s}`).join('; ')}): their intervals and ranks are not paired comparisons`,
+    );
+  if (byCases.size > 1)
+    out.push(
+      `rows differ in test cases per seed (${[...byCases].map(([n, ls]) => `${ls.join(', ')}: ${n}`).join('; ')}): they were not evaluated on the same cases`,
+    );
   return out;
 }
 
@@ -197,7 +217,10 @@ function mdEscape(s: string): string {
 /** The leaderboard as Markdown: per environment, the headline table and one table per further metric group. */
 export function leaderboardMarkdown(lb: Leaderboard): string {
   const out: string[] = ['# Leaderboard', ''];
-  out.push(`Mean over seeds [95% percentile-bootstrap interval over seeds, ${lb.bootstrap.resamples} resamples]; IQM in the JSON. Bold: best mean per column. \`eval.\`: under the evaluator simulator. (oracle): reads the reward simulator while acting.`, '');
+  out.push(
+    `Mean over seeds [95% percentile-bootstrap interval over seeds, ${lb.bootstrap.resamples} resamples]; IQM in the JSON. Bold: best mean per column. \`eval.\`: under the evaluator simulator. (oracle): reads the reward simulator while acting.`,
+    '',
+  );
   for (const env of lb.envs) {
     out.push(`## ${mdEscape(env.id)}`, '');
     for (const w of env.warnings) out.push(`> **Warning:** ${mdEscape(w)}`, '');
@@ -205,7 +228,11 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
     const headline = all.filter((m) => (HEADLINE_METRICS as readonly string[]).includes(m));
     const atK = all.filter((m) => m.includes('@'));
     const rest = all.filter((m) => !headline.includes(m) && !atK.includes(m));
-    for (const [title, metrics] of [['', headline], ['Other metrics', rest], ['Metrics@K', atK]] as const) {
+    for (const [title, metrics] of [
+      ['', headline],
+      ['Other metrics', rest],
+      ['Metrics@K', atK],
+    ] as const) {
       if (metrics.length === 0) continue;
       if (title) out.push(`### ${title}`, '');
       out.push(`| agent | seeds | ${metrics.map(mdEscape).join(' | ')} |`);
@@ -226,7 +253,22 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
 
 /** A compact terminal table of the headline metrics (mean ± 95% t half-width, as before). */
 export function leaderboardTerminal(lb: Leaderboard): string {
-  const cols = ['ioi', 'specificIoi', 'targetPercentile', 'ior', 'ctr', 'coherence', 'length', 'success', 'eval.ioi', 'eval.specificIoi', 'eval.targetPercentile', 'eval.ior', 'eval.ctr', 'eval.success'];
+  const cols = [
+    'ioi',
+    'specificIoi',
+    'targetPercentile',
+    'ior',
+    'ctr',
+    'coherence',
+    'length',
+    'success',
+    'eval.ioi',
+    'eval.specificIoi',
+    'eval.targetPercentile',
+    'eval.ior',
+    'eval.ctr',
+    'eval.success',
+  ];
   const rows: string[][] = [];
   const warnings = lb.envs.flatMap((env) => env.warnings.map((w) => `warning (${env.id}): ${w}\n`));
   for (const env of lb.envs) {
@@ -246,8 +288,29 @@ export function leaderboardTerminal(lb: Leaderboard): string {
   }
   const hasAtK = lb.envs.some((env) => env.entries.some((e) => Object.keys(e.metrics).some((m) => m.includes('@'))));
   return (
-    renderTable(['env', 'agent', 'seeds', 'IoI', 'specific IoI', 'percentile', 'IoR', 'CTR', 'coherence', 'length', 'success@10', 'eval IoI', 'eval specific', 'eval percentile', 'eval IoR', 'eval CTR', 'eval success'], rows) +
-    'mean ± 95% CI (t) over seeds (n = 1: one seed, no interval); specific IoI = IoI minus a random target\'s; percentile = the target\'s among all items by IoI (0.5: blind to it);\n' +
+    renderTable(
+      [
+        'env',
+        'agent',
+        'seeds',
+        'IoI',
+        'specific IoI',
+        'percentile',
+        'IoR',
+        'CTR',
+        'coherence',
+        'length',
+        'success@10',
+        'eval IoI',
+        'eval specific',
+        'eval percentile',
+        'eval IoR',
+        'eval CTR',
+        'eval success',
+      ],
+      rows,
+    ) +
+    "mean ± 95% CI (t) over seeds (n = 1: one seed, no interval); specific IoI = IoI minus a random target's; percentile = the target's among all items by IoI (0.5: blind to it);\n" +
     'eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
     (hasAtK ? `${wrapText(AT_K_NOTE)}\n` : '') +
     warnings.join('')
@@ -259,6 +322,6 @@ export function leaderboardTerminal(lb: Leaderboard): string {
  * Shown under every table that has both.
  */
 export const AT_K_NOTE =
-  'metrics@K (leaderboard.md, report) score the paths of the agent\'s proposePaths, replayed from the start of each case; ' +
+  "metrics@K (leaderboard.md, report) score the paths of the agent's proposePaths, replayed from the start of each case; " +
   'the columns above score act, step by step. They are different decodings: the policy agents propose by beam search, whose paths end only ' +
   'when p(STOP) >= 0.5, while act is greedy over items and STOP, so K = 1 is not the path scored above and IoI@1 differs from IoI.';

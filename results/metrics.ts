@@ -46,8 +46,21 @@ export function metricInfo(name: string): MetricInfo {
 
 /** The metrics the main tables show, in order. */
 export const HEADLINE_METRICS = [
-  'ioi', 'specificIoi', 'targetPercentile', 'ior', 'ctr', 'coherence', 'length', 'success', 'return',
-  'eval.ioi', 'eval.specificIoi', 'eval.targetPercentile', 'eval.ior', 'eval.ctr', 'eval.success',
+  'ioi',
+  'specificIoi',
+  'targetPercentile',
+  'ior',
+  'ctr',
+  'coherence',
+  'length',
+  'success',
+  'return',
+  'eval.ioi',
+  'eval.specificIoi',
+  'eval.targetPercentile',
+  'eval.ior',
+  'eval.ctr',
+  'eval.success',
 ] as const;
 
 /** Every metric of a result file by flat name (null where undefined, e.g. coherence of empty paths). */

@@ -14,7 +14,9 @@ export function readResult(file: string): ResultFile {
   }
   const version = (raw as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (version !== RESULT_SCHEMA_VERSION) {
-    throw new ValidationError(file, [`schemaVersion: ${JSON.stringify(version)}; this code reads version ${RESULT_SCHEMA_VERSION} (rerun the benchmark to regenerate it)`]);
+    throw new ValidationError(file, [
+      `schemaVersion: ${JSON.stringify(version)}; this code reads version ${RESULT_SCHEMA_VERSION} (rerun the benchmark to regenerate it)`,
+    ]);
   }
   return validate(ResultFileSchema, raw, file);
 }
@@ -43,7 +45,9 @@ export function readResultsLenient(dir: string): { results: ResultFile[]; unread
   if (!existsSync(folder)) return { results: [], unreadable: [] };
   const results: ResultFile[] = [];
   const unreadable: string[] = [];
-  for (const f of readdirSync(folder).filter((x) => x.endsWith('.json')).sort()) {
+  for (const f of readdirSync(folder)
+    .filter((x) => x.endsWith('.json'))
+    .sort()) {
     try {
       results.push(readResult(path.join(folder, f)));
     } catch (e) {

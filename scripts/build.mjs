@@ -12,7 +12,14 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 
 /** Read at run time (suites, regression baselines, worker bootstraps, the report template). */
-export const ASSETS = ['benchmarks/suites', 'benchmarks/baselines', 'benchmarks/worker-boot.mjs', 'simulators/shard-boot.mjs', 'agents/worker-boot.mjs', 'reports/template.hbs'];
+export const ASSETS = [
+  'benchmarks/suites',
+  'benchmarks/baselines',
+  'benchmarks/worker-boot.mjs',
+  'simulators/shard-boot.mjs',
+  'agents/worker-boot.mjs',
+  'reports/template.hbs',
+];
 
 rmSync(dist, { recursive: true, force: true });
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

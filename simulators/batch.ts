@@ -35,7 +35,10 @@ export function targetStatsTensor(user: tf.Tensor2D, tableT: tf.Tensor2D, target
     const logProb = target.sub(max).add(tf.log(top));
     // A broadcast subtract + sign is much faster on wasm than broadcast comparisons.
     const signSum = tf.sign(logits.sub(target.reshape([batch, 1]))).sum(1);
-    const rank = signSum.add(n - 1).mul(0.5).add(1);
+    const rank = signSum
+      .add(n - 1)
+      .mul(0.5)
+      .add(1);
     return tf.stack([logProb, rank]) as tf.Tensor2D;
   });
 }
@@ -248,7 +251,12 @@ export class TfBatch implements SimulatorBatch {
     this.check();
     const state = {} as StateTensors;
     for (const [k, t] of Object.entries(this.state)) (state as Record<string, tf.Tensor>)[k] = tf.clone(t);
-    return new TfBatch(this.sim, this.windows.map((w) => w.slice()), state, tf.clone(this.user));
+    return new TfBatch(
+      this.sim,
+      this.windows.map((w) => w.slice()),
+      state,
+      tf.clone(this.user),
+    );
   }
 
   dispose(): void {

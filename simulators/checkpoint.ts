@@ -98,7 +98,12 @@ export const CheckpointHeaderSchema = Type.Object(
     backend: Type.String(),
     createdAt: Type.String(),
     tensors: Type.Array(
-      Type.Object({ name: Type.String(), shape: Type.Array(Type.Integer({ minimum: 0 })), offset: Type.Integer({ minimum: 0 }), length: Type.Integer({ minimum: 0 }) }),
+      Type.Object({
+        name: Type.String(),
+        shape: Type.Array(Type.Integer({ minimum: 0 })),
+        offset: Type.Integer({ minimum: 0 }),
+        length: Type.Integer({ minimum: 0 }),
+      }),
     ),
     payloadBytes: Type.Integer({ minimum: 0 }),
     payloadSha256: Type.String(),
@@ -151,7 +156,8 @@ export function encodeContainer(magic: Buffer, header: Record<string, unknown>, 
  */
 export function openContainer(bytes: Uint8Array, file: string, magic: Buffer, what: string): { raw: unknown; payload: Buffer } {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < magic.length + 4 || !buf.subarray(0, magic.length).equals(magic)) throw new CheckpointError(file, `not a prorec-gym ${what} (bad magic bytes)`);
+  if (buf.length < magic.length + 4 || !buf.subarray(0, magic.length).equals(magic))
+    throw new CheckpointError(file, `not a prorec-gym ${what} (bad magic bytes)`);
   const headerLength = buf.readUInt32LE(magic.length);
   const headerEnd = magic.length + 4 + headerLength;
   if (headerEnd > buf.length) throw new CheckpointError(file, `truncated: header needs ${headerEnd} bytes, file has ${buf.length}`);
@@ -164,7 +170,8 @@ export function openContainer(bytes: Uint8Array, file: string, magic: Buffer, wh
 
 /** The tensors of a validated container header, after checking the payload's size and checksum. */
 export function readTensors(payload: Buffer, header: ContainerFields, file: string): Map<string, Float32Array> {
-  if (payload.length !== header.payloadBytes) throw new CheckpointError(file, `truncated or padded: payload has ${payload.length} bytes, header says ${header.payloadBytes}`);
+  if (payload.length !== header.payloadBytes)
+    throw new CheckpointError(file, `truncated or padded: payload has ${payload.length} bytes, header says ${header.payloadBytes}`);
   const digest = createHash('sha256').update(payload).digest('hex');
   if (digest !== header.payloadSha256) throw new CheckpointError(file, 'corrupt: weights checksum mismatch');
   const values = new Map<string, Float32Array>();
@@ -203,7 +210,10 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, expect: Checkp
   const probe = (raw ?? {}) as { format?: unknown; version?: unknown };
   if (probe.format !== CHECKPOINT_FORMAT) throw new CheckpointError(file, `unknown format ${JSON.stringify(probe.format)} (expected '${CHECKPOINT_FORMAT}')`);
   if (probe.version !== CHECKPOINT_VERSION)
-    throw new CheckpointError(file, `format version ${JSON.stringify(probe.version)}, but this code reads version ${CHECKPOINT_VERSION}: retrain the simulator (delete the file)`);
+    throw new CheckpointError(
+      file,
+      `format version ${JSON.stringify(probe.version)}, but this code reads version ${CHECKPOINT_VERSION}: retrain the simulator (delete the file)`,
+    );
   let header: CheckpointHeader;
   try {
     header = validate(CheckpointHeaderSchema, raw, file);
@@ -211,11 +221,15 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, expect: Checkp
     if (e instanceof ValidationError) throw new CheckpointError(file, `invalid header:\n${e.problems.map((p) => `  - ${p}`).join('\n')}`);
     throw e;
   }
-  if (expect.model !== undefined && header.model !== expect.model) throw new CheckpointError(file, `holds a ${header.model} model, not the ${expect.model} asked for`);
+  if (expect.model !== undefined && header.model !== expect.model)
+    throw new CheckpointError(file, `holds a ${header.model} model, not the ${expect.model} asked for`);
   if (expect.datasetName !== undefined && header.dataset.name !== expect.datasetName)
     throw new CheckpointError(file, `was trained on dataset '${header.dataset.name}', not '${expect.datasetName}'`);
   if (expect.datasetHash !== undefined && header.dataset.hash !== expect.datasetHash)
-    throw new CheckpointError(file, `was trained on dataset '${header.dataset.name}' with hash ${header.dataset.hash}, but this dataset's hash is ${expect.datasetHash} (the data changed: retrain)`);
+    throw new CheckpointError(
+      file,
+      `was trained on dataset '${header.dataset.name}' with hash ${header.dataset.hash}, but this dataset's hash is ${expect.datasetHash} (the data changed: retrain)`,
+    );
   return { header, values: readTensors(payload, header, file) };
 }
 

@@ -72,7 +72,17 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   return rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
 }
 
-const SUMMARY_HEADER = ['dataset', 'model', 'interactions', 'epochs (best)', 'seconds', 'valid HR@10 / NDCG@10', 'test HR@10 / NDCG@10', 'popularity test', 'clearly better'];
+const SUMMARY_HEADER = [
+  'dataset',
+  'model',
+  'interactions',
+  'epochs (best)',
+  'seconds',
+  'valid HR@10 / NDCG@10',
+  'test HR@10 / NDCG@10',
+  'popularity test',
+  'clearly better',
+];
 
 /** Runs the command line `args` (without node and script); resolves to the exit code (0 done, 1 failed, 2 usage error). */
 export async function simMain(args: string[]): Promise<number> {
@@ -91,9 +101,13 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
   const common = (y: ReturnType<typeof yargs>) =>
     y
       .option('env', { choices: ENVS, demandOption: true, describe: 'dataset to train on (all: ml-1m, steam and books)' })
-      .option('model', { choices: [...MODEL_KINDS, 'all'] as const, default: 'all' as const, describe: 'architecture (all: sasrec and gru4rec, the reward model and evaluator of the real environments)' })
+      .option('model', {
+        choices: [...MODEL_KINDS, 'all'] as const,
+        default: 'all' as const,
+        describe: 'architecture (all: sasrec and gru4rec, the reward model and evaluator of the real environments)',
+      })
       .option('seed', { type: 'number', default: 1 })
-      .option('fraction', { type: 'number', default: 1, describe: 'synthetic only: train on this share of the world\'s logs' })
+      .option('fraction', { type: 'number', default: 1, describe: "synthetic only: train on this share of the world's logs" })
       .option('cache-dir', { type: 'string', describe: 'default: PRORL_CACHE_DIR, else ~/.cache/prorec-gym' })
       .option('backend', { type: 'string', describe: 'tensorflow | wasm | cpu (default: PRORL_BACKEND, else automatic)' })
       .option('max-epochs', { type: 'number' })
@@ -103,7 +117,19 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
       .option('config', { type: 'string', describe: 'architecture overrides as JSON, e.g. \'{"dropout":0.2}\'' })
       .option('train', { type: 'string', describe: 'training overrides as JSON, e.g. \'{"learningRate":0.002}\'' })
       .option('progress', { type: 'boolean', default: true });
-  type Common = { env: string; model: string; seed: number; fraction: number; cacheDir?: string; maxEpochs?: number; patience?: number; batchSize?: number; lr?: number; config?: string; train?: string };
+  type Common = {
+    env: string;
+    model: string;
+    seed: number;
+    fraction: number;
+    cacheDir?: string;
+    maxEpochs?: number;
+    patience?: number;
+    batchSize?: number;
+    lr?: number;
+    config?: string;
+    train?: string;
+  };
   const plan = (a: Common) => {
     const t: Partial<TrainConfig> = parseJsonOption(a.train, 'train') as Partial<TrainConfig>;
     if (a.maxEpochs !== undefined) t.maxEpochs = a.maxEpochs;
@@ -140,13 +166,15 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
           }
         }
         console.log(formatTable(rows));
-        console.log('HR@10 / NDCG@10 on the simulator\'s own leave-one-out split (valid: second-to-last item of every sequence, test: last); popularity counts the training part.');
+        console.log(
+          "HR@10 / NDCG@10 on the simulator's own leave-one-out split (valid: second-to-last item of every sequence, test: last); popularity counts the training part.",
+        );
         for (const w of warnings) console.log(w);
       },
     )
     .command(
       'eval',
-      'HR@10 and NDCG@10 on the simulator\'s leave-one-out valid and test items, beside popularity',
+      "HR@10 and NDCG@10 on the simulator's leave-one-out valid and test items, beside popularity",
       (y) => common(y),
       async (a) => {
         await ensureBackend({ backend: a.backend });
@@ -154,12 +182,33 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
         for (const env of p.envs) {
           const dataset = await datasetFor(env, a.fraction, log);
           for (const model of p.models) {
-            const sim = await loadOrTrainSimulator({ dataset, model, seed: a.seed, config: p.config, train: p.train, cacheDir: a.cacheDir, progress: a.progress, log, workers: 0 });
+            const sim = await loadOrTrainSimulator({
+              dataset,
+              model,
+              seed: a.seed,
+              config: p.config,
+              train: p.train,
+              cacheDir: a.cacheDir,
+              progress: a.progress,
+              log,
+              workers: 0,
+            });
             console.log(`${sim.id}: ${dataset.meta.simulatorInteractions} interactions of ${dataset.meta.source} (${dataset.meta.simulatorData})`);
             const rows = [['split', 'items', 'HR@10', 'NDCG@10', 'popularity HR@10', 'NDCG@10', 'clearly better']];
             for (const split of ['valid', 'test'] as const) {
               const r = evaluateSimulator({ simulator: sim, dataset, split });
-              rows.push([split, '', String(r.simulator.count), fmt(r.simulator.hr10), fmt(r.simulator.ndcg10), fmt(r.popularity.hr10), fmt(r.popularity.ndcg10), r.versusPopularity.clearlyBetter ? 'yes' : 'NO'].filter((_, i) => i !== 1));
+              rows.push(
+                [
+                  split,
+                  '',
+                  String(r.simulator.count),
+                  fmt(r.simulator.hr10),
+                  fmt(r.simulator.ndcg10),
+                  fmt(r.popularity.hr10),
+                  fmt(r.popularity.ndcg10),
+                  r.versusPopularity.clearlyBetter ? 'yes' : 'NO',
+                ].filter((_, i) => i !== 1),
+              );
             }
             console.log(formatTable(rows));
             await sim.dispose();
@@ -174,7 +223,7 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
         y
           .option('model', { choices: MODEL_KINDS, default: 'sasrec' as ModelKind })
           .option('seed', { type: 'number', default: 1, describe: 'simulator seed (and of the random policy)' })
-          .option('fractions', { type: 'string', default: '0.1,0.3,1', describe: 'shares of the world\'s logs to train on' })
+          .option('fractions', { type: 'string', default: '0.1,0.3,1', describe: "shares of the world's logs to train on" })
           .option('cases', { type: 'number', default: 1024, describe: 'test cases of the world walked by each policy' })
           .option('world', { type: 'string', describe: 'synthetic world options as JSON (default: the synthetic-v0 world)' })
           .option('json', { type: 'string', describe: 'also write the results to this file' })

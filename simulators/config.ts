@@ -89,7 +89,12 @@ export function resolveModelConfig(kind: ModelKind, overrides: Record<string, un
 }
 
 /** The complete training config: schema defaults, under the per-dataset defaults, under `overrides` (validated). */
-export function resolveTrainConfig(overrides: Record<string, unknown> = {}, source = 'simulator training config', datasetName?: string, kind?: ModelKind): TrainConfig {
+export function resolveTrainConfig(
+  overrides: Record<string, unknown> = {},
+  source = 'simulator training config',
+  datasetName?: string,
+  kind?: ModelKind,
+): TrainConfig {
   const tuned = datasetName && kind ? (datasetDefaults(datasetName, kind).train ?? {}) : {};
   return validate(TrainConfigSchema, { ...tuned, ...overrides }, source);
 }

@@ -139,7 +139,10 @@ function upperBound(xs: Float64Array, v: number): number {
  * difference in hit@10 and in NDCG@10, their means and the lower end of a normal 95% interval
  * (mean − 1.96·standard error). The simulator is *clearly better* when both lower ends are above 0.
  */
-export function compareWithPopularity(simulatorRanks: ArrayLike<number>, popularityRanks: ArrayLike<number>): {
+export function compareWithPopularity(
+  simulatorRanks: ArrayLike<number>,
+  popularityRanks: ArrayLike<number>,
+): {
   hr10Diff: number;
   hr10DiffLow: number;
   ndcg10Diff: number;

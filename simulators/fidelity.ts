@@ -138,7 +138,13 @@ export function calibration(learned: ArrayLike<number>, exact: ArrayLike<number>
  * KL(p ‖ q) where p, q are softmaxes of one row of `exactScores` / `learnedScores` over the items
  * not in `consumed`.
  */
-export function restrictedKl(exactScores: ArrayLike<number>, learnedScores: ArrayLike<number>, offset: number, n: number, consumed: ReadonlySet<number>): number {
+export function restrictedKl(
+  exactScores: ArrayLike<number>,
+  learnedScores: ArrayLike<number>,
+  offset: number,
+  n: number,
+  consumed: ReadonlySet<number>,
+): number {
   let maxE = -Infinity;
   let maxL = -Infinity;
   for (let i = 0; i < n; i++) {
@@ -192,7 +198,15 @@ export function stepFidelity(opts: FidelityOptions): StepFidelity {
   const batchSize = opts.batchSize ?? 256;
   const cases = opts.cases.filter((c) => opts.policy === 'random' || (c.path?.length ?? 0) > 0);
   const paths = pathsOf(cases, opts.policy, N, maxLength, opts.rng);
-  const values = { ioiL: [] as number[], ioiE: [] as number[], iorL: [] as number[], iorE: [] as number[], ctrL: [] as number[], ctrE: [] as number[], kl: [] as number[] };
+  const values = {
+    ioiL: [] as number[],
+    ioiE: [] as number[],
+    iorL: [] as number[],
+    iorE: [] as number[],
+    ctrL: [] as number[],
+    ctrE: [] as number[],
+    kl: [] as number[],
+  };
   for (let start = 0; start < cases.length; start += batchSize) {
     const rows = cases.slice(start, start + batchSize);
     const rowPaths = paths.slice(start, start + batchSize);
@@ -323,7 +337,22 @@ export async function runFidelity(o: {
 /** The fidelity table as plain text. */
 export function formatFidelity(r: FidelityReport): string {
   const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  const header = ['share', 'interactions', 'test HR@10', 'paths', 'IoI r', 'IoI MAE', 'IoR r', 'CTR r', 'CTR MAE', 'CTR ECE', 'shifted MAE', 'shifted ECE', 'KL mean', 'KL median'];
+  const header = [
+    'share',
+    'interactions',
+    'test HR@10',
+    'paths',
+    'IoI r',
+    'IoI MAE',
+    'IoR r',
+    'CTR r',
+    'CTR MAE',
+    'CTR ECE',
+    'shifted MAE',
+    'shifted ECE',
+    'KL mean',
+    'KL median',
+  ];
   const lines: string[][] = [header];
   for (const row of r.rows) {
     for (const s of [row.real, row.random]) {
@@ -351,7 +380,7 @@ export function formatFidelity(r: FidelityReport): string {
     `${r.model} (seed ${r.seed}) trained on shares of the synthetic world's logs, against its exact dynamics; ${r.cases} test cases per policy ` +
     `(real: the users' real continuations; random: a seeded uniformly random policy), every step of every path:\n${table}\n` +
     'IoI/IoR/CTR: Pearson r and mean absolute error between learned and exact per-step values; ECE: calibration of the learned CTR against the exact one (10 bins); ' +
-    'shifted: the same after one constant shift of the learned logits (a softmax-trained model\'s CTR level is arbitrary); ' +
+    "shifted: the same after one constant shift of the learned logits (a softmax-trained model's CTR level is arbitrary); " +
     'KL(exact || learned) of the next-item distribution over items not yet consumed (nats).'
   );
 }

@@ -66,7 +66,16 @@ export async function withWorkers(simulator: TfSimulator, seed: number, workers:
   }
 }
 export { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
-export { MODEL_KINDS, SIMULATOR_DEFAULTS_BY_DATASET, datasetDefaults, resolveModelConfig, resolveTrainConfig, type ModelKind, type ModelConfig, type TrainConfig } from './config.ts';
+export {
+  MODEL_KINDS,
+  SIMULATOR_DEFAULTS_BY_DATASET,
+  datasetDefaults,
+  resolveModelConfig,
+  resolveTrainConfig,
+  type ModelKind,
+  type ModelConfig,
+  type TrainConfig,
+} from './config.ts';
 
 export function defaultCacheDir(): string {
   return cacheDir();
@@ -90,7 +99,10 @@ export function checkpointPath(spec: SimulatorSpec): string {
 }
 
 /** Loads a checkpoint file as a simulator, refusing one from another dataset or model. */
-export async function loadSimulator(file: string, expect: { dataset?: Dataset; model?: ModelKind } = {}): Promise<{ simulator: TfSimulator; header: CheckpointHeader }> {
+export async function loadSimulator(
+  file: string,
+  expect: { dataset?: Dataset; model?: ModelKind } = {},
+): Promise<{ simulator: TfSimulator; header: CheckpointHeader }> {
   await ensureBackend({ quiet: true });
   const { header, values } = readCheckpoint(file, { datasetName: expect.dataset?.name, datasetHash: expect.dataset?.meta.hash, model: expect.model });
   if (expect.dataset && expect.dataset.items.count !== header.dataset.numItems)
@@ -163,9 +175,20 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
   if (opts.retrain) rmSync(statePath, { force: true });
   log(
     `simulator ${simulatorId(opts.model, opts.dataset.name, opts.seed)}: no checkpoint at ${file}; ` +
-      (existsSync(statePath) ? `resuming its training from ${statePath}` : 'training it now (one-off; cached afterwards; progress is saved after every epoch, so it can be stopped and resumed)'),
+      (existsSync(statePath)
+        ? `resuming its training from ${statePath}`
+        : 'training it now (one-off; cached afterwards; progress is saved after every epoch, so it can be stopped and resumed)'),
   );
-  const trainOpts: TrainOptions = { dataset: opts.dataset, model: opts.model, seed: opts.seed, config: opts.config, train: opts.train, log, progress: opts.progress, statePath };
+  const trainOpts: TrainOptions = {
+    dataset: opts.dataset,
+    model: opts.model,
+    seed: opts.seed,
+    config: opts.config,
+    train: opts.train,
+    log,
+    progress: opts.progress,
+    statePath,
+  };
   let result: Awaited<ReturnType<typeof trainSimulator>>;
   try {
     result = await trainSimulator(trainOpts);

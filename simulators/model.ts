@@ -69,7 +69,8 @@ function makeParams(specs: ParamSpec[], rng: Rng, values?: ReadonlyMap<string, F
     const given = values?.get(spec.name);
     if (values) {
       if (!given) throw new Error(`checkpoint lacks parameter '${spec.name}'`);
-      if (given.length !== size) throw new Error(`checkpoint parameter '${spec.name}' has ${given.length} values, expected ${size} (shape ${spec.shape.join('x')})`);
+      if (given.length !== size)
+        throw new Error(`checkpoint parameter '${spec.name}' has ${given.length} values, expected ${size} (shape ${spec.shape.join('x')})`);
       init = tf.tensor(given, spec.shape, 'float32');
     } else if (spec.init === 'normal') init = tf.randomNormal(spec.shape, 0, spec.std ?? 0.02, 'float32', seed);
     else if (spec.init === 'ones') init = tf.ones(spec.shape);
@@ -102,7 +103,11 @@ function glorot(fanIn: number, fanOut: number): number {
 
 function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
-  return x.sub(mean).mul(tf.rsqrt(variance.add(1e-6))).mul(gain).add(bias);
+  return x
+    .sub(mean)
+    .mul(tf.rsqrt(variance.add(1e-6)))
+    .mul(gain)
+    .add(bias);
 }
 
 function maybeDropout<T extends tf.Tensor>(x: T, rate: number, seeds: DropoutSeeds): T {
@@ -226,7 +231,14 @@ class Sasrec extends BaseModel {
     if (length > this.cfg.maxLen) throw new Error(`SASRec window of ${length} items exceeds maxLen ${this.cfg.maxLen}`);
     const emb = tf.gather(this.itemEmbedding(), tokens.reshape([-1])).mul(Math.sqrt(d));
     const pos = this.p('position.embedding').slice([0, 0], [length, d]);
-    let x = maybeDropout(emb.reshape([batch, length, d]).add(pos).reshape([batch * length, d]) as tf.Tensor2D, this.cfg.dropout, seeds);
+    let x = maybeDropout(
+      emb
+        .reshape([batch, length, d])
+        .add(pos)
+        .reshape([batch * length, d]) as tf.Tensor2D,
+      this.cfg.dropout,
+      seeds,
+    );
     const mask = this.causalMask(length);
     const keys: tf.Tensor4D[] = [];
     const values: tf.Tensor4D[] = [];
@@ -238,9 +250,17 @@ class Sasrec extends BaseModel {
       const v = heads(this.linear(a, `block${b}.attn.v`));
       keys.push(k);
       values.push(v);
-      let att = tf.softmax(tf.matMul(q, k, false, true).mul(1 / Math.sqrt(dh)).add(mask));
+      let att = tf.softmax(
+        tf
+          .matMul(q, k, false, true)
+          .mul(1 / Math.sqrt(dh))
+          .add(mask),
+      );
       att = maybeDropout(att, this.cfg.dropout, seeds);
-      const o = tf.matMul(att, v).transpose([0, 2, 1, 3]).reshape([batch * length, d]) as tf.Tensor2D;
+      const o = tf
+        .matMul(att, v)
+        .transpose([0, 2, 1, 3])
+        .reshape([batch * length, d]) as tf.Tensor2D;
       x = x.add(maybeDropout(this.linear(o, `block${b}.attn.o`), this.cfg.dropout, seeds));
       x = x.add(this.feedForward(x, b, seeds));
     }
@@ -387,7 +407,16 @@ class Gru4rec extends BaseModel {
       const batch = tokens.shape[0];
       const all = this.states(tokens, null);
       // Each row's state after its own last item, as a sum of 0/1-masked states (exact: x·1 + y·0 = x).
-      const picked = tf.addN(all.map((s, t) => s.mul(tf.tensor2d(Float32Array.from(lengths, (n) => (n === t + 1 ? 1 : 0)), [batch, 1])))) as tf.Tensor2D;
+      const picked = tf.addN(
+        all.map((s, t) =>
+          s.mul(
+            tf.tensor2d(
+              Float32Array.from(lengths, (n) => (n === t + 1 ? 1 : 0)),
+              [batch, 1],
+            ),
+          ),
+        ),
+      ) as tf.Tensor2D;
       return { user: this.readout(picked, null), hidden: picked };
     });
   }

@@ -45,7 +45,14 @@ export const TrainingStateHeaderSchema = Type.Object(
     adamStep: Type.Integer({ minimum: 0 }),
     best: BestSchema,
     history: TrainingRecordSchema.properties.history,
-    tensors: Type.Array(Type.Object({ name: Type.String(), shape: Type.Array(Type.Integer({ minimum: 0 })), offset: Type.Integer({ minimum: 0 }), length: Type.Integer({ minimum: 0 }) })),
+    tensors: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        shape: Type.Array(Type.Integer({ minimum: 0 })),
+        offset: Type.Integer({ minimum: 0 }),
+        length: Type.Integer({ minimum: 0 }),
+      }),
+    ),
     payloadBytes: Type.Integer({ minimum: 0 }),
     payloadSha256: Type.String(),
   },
@@ -117,7 +124,10 @@ export function readTrainingState(
   const { raw, payload } = openContainer(bytes, file, MAGIC, 'simulator training state');
   const probe = (raw ?? {}) as { format?: unknown; version?: unknown };
   if (probe.format !== TRAINING_STATE_FORMAT || probe.version !== TRAINING_STATE_VERSION)
-    throw new CheckpointError(file, `training state of format ${JSON.stringify(probe.format)} version ${JSON.stringify(probe.version)}; this code reads ${TRAINING_STATE_FORMAT} version ${TRAINING_STATE_VERSION}`);
+    throw new CheckpointError(
+      file,
+      `training state of format ${JSON.stringify(probe.format)} version ${JSON.stringify(probe.version)}; this code reads ${TRAINING_STATE_FORMAT} version ${TRAINING_STATE_VERSION}`,
+    );
   let header: Static<typeof TrainingStateHeaderSchema>;
   try {
     header = validate(TrainingStateHeaderSchema, raw, file);

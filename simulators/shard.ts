@@ -209,12 +209,22 @@ class ShardedBatch implements SimulatorBatch {
 
   states(): Float32Array {
     this.check();
-    return concatF32(this.fanOut((b) => b.states(), () => ({ op: 'states', batch: 0 })));
+    return concatF32(
+      this.fanOut(
+        (b) => b.states(),
+        () => ({ op: 'states', batch: 0 }),
+      ),
+    );
   }
 
   scores(): Float32Array {
     this.check();
-    return concatF32(this.fanOut((b) => b.scores(), () => ({ op: 'scores', batch: 0 })));
+    return concatF32(
+      this.fanOut(
+        (b) => b.scores(),
+        () => ({ op: 'scores', batch: 0 }),
+      ),
+    );
   }
 
   targetStats(targets: Int32Array): TargetStats {
@@ -232,7 +242,12 @@ class ShardedBatch implements SimulatorBatch {
     this.check();
     this.checkLength(items, 'items');
     validateItems(items, this.numItems, 'items');
-    return concatF64(this.fanOut((b, from, to) => b.ctr(items.subarray(from, to)), (from, to) => ({ op: 'ctr', batch: 0, items: items.slice(from, to) })));
+    return concatF64(
+      this.fanOut(
+        (b, from, to) => b.ctr(items.subarray(from, to)),
+        (from, to) => ({ op: 'ctr', batch: 0, items: items.slice(from, to) }),
+      ),
+    );
   }
 
   advance(items: Int32Array, targets: Int32Array, rows?: Uint8Array): AdvanceResult {
@@ -288,4 +303,3 @@ function concatF64(parts: Float64Array[]): Float64Array {
   }
   return out;
 }
-

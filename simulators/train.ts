@@ -20,13 +20,7 @@ import { Rng } from '../core/rng.ts';
 import { progress as progressBar } from '../core/progress.ts';
 import { backendInfo } from '../compute/backend.ts';
 import { existsSync } from 'node:fs';
-import {
-  resolveModelConfig,
-  resolveTrainConfig,
-  type ModelConfig,
-  type ModelKind,
-  type TrainConfig,
-} from './config.ts';
+import { resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
 import { assignParams, createModel, mm, paramValues, type SequenceModel } from './model.ts';
 import { TfSimulator } from './batch.ts';
 import { compareWithPopularity, leaveOneOut, limitHeldOut, metricsFromRanks, popularityRanks, simulatorTargetStats } from './evaluate.ts';
@@ -69,7 +63,12 @@ export function simulatorId(model: ModelKind, datasetName: string, seed: number)
  * The complete configs of `model`: the schema-wide defaults, then the per-dataset defaults of
  * `datasetName` (SIMULATOR_DEFAULTS_BY_DATASET), then `config` / `train` (validated).
  */
-export function resolveConfigs(model: ModelKind, config?: Partial<ModelConfig>, train?: Partial<TrainConfig>, datasetName?: string): { config: ModelConfig; train: TrainConfig } {
+export function resolveConfigs(
+  model: ModelKind,
+  config?: Partial<ModelConfig>,
+  train?: Partial<TrainConfig>,
+  datasetName?: string,
+): { config: ModelConfig; train: TrainConfig } {
   return {
     config: resolveModelConfig(model, config as Record<string, unknown> | undefined, `${model} config`, datasetName),
     train: resolveTrainConfig(train, 'simulator training config', datasetName, model),
@@ -144,7 +143,10 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
   const split = leaveOneOut(sequences);
   const windows = trainingWindows(split.train, config.maxLen);
   const trainTargets = windows.reduce((n, w) => n + w.length - 1, 0);
-  if (trainTargets === 0) throw new Error(`dataset '${dataset.name}' has no simulator sequence long enough to train on (a sequence needs 4 items: 2 to learn from, a valid and a test item)`);
+  if (trainTargets === 0)
+    throw new Error(
+      `dataset '${dataset.name}' has no simulator sequence long enough to train on (a sequence needs 4 items: 2 to learn from, a valid and a test item)`,
+    );
   const valid = limitHeldOut(split.valid, train.validLimit);
   if (valid.targets.length === 0) throw new Error(`dataset '${dataset.name}' has no simulator sequence of 3 or more items for early stopping`);
   const popularity = itemCounts(numItems, split.train);
@@ -168,7 +170,9 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
       best = state.best;
       history = state.history;
       done = state.epoch;
-      log(`${id}: resuming after epoch ${done} of at most ${train.maxEpochs} from ${opts.statePath} (best so far: epoch ${best.epoch}, valid NDCG@10 ${best.ndcg10.toFixed(4)})`);
+      log(
+        `${id}: resuming after epoch ${done} of at most ${train.maxEpochs} from ${opts.statePath} (best so far: epoch ${best.epoch}, valid NDCG@10 ${best.ndcg10.toFixed(4)})`,
+      );
     }
   } catch (e) {
     simulator.dispose();
@@ -220,7 +224,18 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
           ` (popularity ${popularityValid.hr10.toFixed(4)} / ${popularityValid.ndcg10.toFixed(4)}), ${seconds.toFixed(1)}s${improved ? ' *' : ''}`,
       );
       if (opts.statePath) {
-        const state: TrainingState = { model: kind, config, train, seed, dataset: datasetKey, epoch, best, history, params: paramValues(model.params), adam: adam.state() };
+        const state: TrainingState = {
+          model: kind,
+          config,
+          train,
+          seed,
+          dataset: datasetKey,
+          epoch,
+          best,
+          history,
+          params: paramValues(model.params),
+          adam: adam.state(),
+        };
         writeTrainingState(opts.statePath, state, shapes);
       }
       await opts.onEpoch?.(epoch, record);

@@ -37,7 +37,20 @@ function runEpisodes(agent: Agent, env: ProactiveRecVectorEnv, seed: number) {
 
 test('every issue-5 agent is registered', () => {
   const names = new Set(listAgents().map((a) => a.name));
-  for (const n of ['supervised', 'reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae', 'ipg', 'irn', 'greedy-ioi', 'beam-planner']) assert.ok(names.has(n), n);
+  for (const n of [
+    'supervised',
+    'reinforce',
+    'reinforce-baseline',
+    'grpo',
+    'prorl',
+    'prorl-no-src',
+    'prorl-no-psae',
+    'ipg',
+    'irn',
+    'greedy-ioi',
+    'beam-planner',
+  ])
+    assert.ok(names.has(n), n);
 });
 
 test('greedy-ioi recommends the candidate with the best one-step fused reward, STOP when none is positive', async () => {
@@ -73,9 +86,23 @@ test('beam-planner follows the path it planned, whose realised return is never b
   const env = await makeVec('synthetic-v0', 10, { world: WORLD, split: 'test' });
   const config = { beamWidth: 3, candidates: 5, depth: 0, avoidHistory: true };
   const { observations } = env.reset({ seed: 4, options: { caseIndices: Array.from({ length: 10 }, (_, i) => i) } });
-  const plans = planPaths(env, observations, observations.map((_, r) => r), config);
+  const plans = planPaths(
+    env,
+    observations,
+    observations.map((_, r) => r),
+    config,
+  );
   // Simulator batches cut into chunks (as on large batches, to bound memory) plan the same paths.
-  assert.deepEqual(planPaths(env, observations, observations.map((_, r) => r), config, 7), plans);
+  assert.deepEqual(
+    planPaths(
+      env,
+      observations,
+      observations.map((_, r) => r),
+      config,
+      7,
+    ),
+    plans,
+  );
   const agent = beamPlannerAgent.create(config, { numItems: 60, seed: 1 }) as Agent;
   const eps = runEpisodes(agent, env, 4);
   eps.forEach((e, r) => {

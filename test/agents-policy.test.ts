@@ -134,7 +134,13 @@ for (const encoder of ['attention', 'gru'] as const) {
       const valid = Array.from({ length: 6 }, (_, k) => {
         const pool = Rng.stream(50 + k + instance * 10, 'pool').shuffle(Array.from({ length: N }, (_, i) => i));
         const L = k % 4;
-        return { history: Array.from({ length: 10 }, (_, j) => pool[j % 8]), target: pool[8], items: pool.slice(9, 9 + L), stopped: k % 2 === 0, accepted: [1, encoder === 'gru' ? 0 : 1, 1] };
+        return {
+          history: Array.from({ length: 10 }, (_, j) => pool[j % 8]),
+          target: pool[8],
+          items: pool.slice(9, 9 + L),
+          stopped: k % 2 === 0,
+          accepted: [1, encoder === 'gru' ? 0 : 1, 1],
+        };
       });
       const traj = packPaths(valid);
       const terms = trainingTerms(traj, net.stop);

@@ -33,16 +33,20 @@ test('the synthetic world has semantic ids (three residual k-means digits and a 
     for (let j = 0; j < d; j++) s += world.itemVectors[a * d + j] * world.itemVectors[b * d + j];
     return s;
   };
-  let same = 0, sameN = 0, other = 0, otherN = 0;
-  for (let a = 0; a < 150; a++) for (let b = a + 1; b < 150; b++) {
-    if (ids[a][0] === ids[b][0]) {
-      same += cos(a, b);
-      sameN++;
-    } else {
-      other += cos(a, b);
-      otherN++;
+  let same = 0,
+    sameN = 0,
+    other = 0,
+    otherN = 0;
+  for (let a = 0; a < 150; a++)
+    for (let b = a + 1; b < 150; b++) {
+      if (ids[a][0] === ids[b][0]) {
+        same += cos(a, b);
+        sameN++;
+      } else {
+        other += cos(a, b);
+        otherN++;
+      }
     }
-  }
   assert.ok(same / sameN > other / otherN + 0.2, `same code ${same / sameN}, other ${other / otherN}`);
 });
 
@@ -52,7 +56,11 @@ test('content matrices: attributes unit-norm multi-hot, semantic one-hot per dig
   const b = itemContentMatrix(ds.items, 'attributes+semantic');
   assert.equal(a.features, ds.items.attributeNames.length);
   assert.equal(b.features, a.features + s.features);
-  for (const [m, norm] of [[a, 1], [s, 1], [b, Math.SQRT2]] as const) {
+  for (const [m, norm] of [
+    [a, 1],
+    [s, 1],
+    [b, Math.SQRT2],
+  ] as const) {
     for (let i = 0; i < ds.items.count; i++) {
       let n = 0;
       for (let j = 0; j < m.features; j++) n += m.values[i * m.features + j] ** 2;
@@ -68,7 +76,10 @@ test('hindsight windows are real windows: history, the next k items, then the it
   const seqs = ds.sequences.train.map((s) => s.join(','));
   for (const p of paths.slice(0, 200)) {
     const run = [...Array.from(p.history), ...Array.from(p.items), p.target].join(',');
-    assert.ok(seqs.some((s) => s.includes(run)), 'a contiguous window of a train sequence');
+    assert.ok(
+      seqs.some((s) => s.includes(run)),
+      'a contiguous window of a train sequence',
+    );
     assert.ok(p.items.length < 10 && p.stopped);
   }
 });
@@ -92,17 +103,21 @@ test('content semantic ids (RecBole and raw builds): items with the same attribu
   const codes = contentSemanticIds(ds.items, Rng.stream(1, 'c'));
   assert.equal(codes.length, ds.items.count);
   assert.ok(codes.every((c) => c.length === 4));
-  let same = 0, sameN = 0, other = 0, otherN = 0;
-  for (let a = 0; a < 150; a++) for (let b = a + 1; b < 150; b++) {
-    const eq = ds.items.attributes[a].join() === ds.items.attributes[b].join();
-    const hit = codes[a][0] === codes[b][0] ? 1 : 0;
-    if (eq) {
-      same += hit;
-      sameN++;
-    } else {
-      other += hit;
-      otherN++;
+  let same = 0,
+    sameN = 0,
+    other = 0,
+    otherN = 0;
+  for (let a = 0; a < 150; a++)
+    for (let b = a + 1; b < 150; b++) {
+      const eq = ds.items.attributes[a].join() === ds.items.attributes[b].join();
+      const hit = codes[a][0] === codes[b][0] ? 1 : 0;
+      if (eq) {
+        same += hit;
+        sameN++;
+      } else {
+        other += hit;
+        otherN++;
+      }
     }
-  }
   assert.ok(same / sameN > other / otherN + 0.3, `same attributes ${same / sameN}, other ${other / otherN}`);
 });

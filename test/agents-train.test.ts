@@ -40,7 +40,11 @@ test('supervised training lowers the valid NLL (and keeps the best valid checkpo
   const env = await makeEnv(1);
   const net = new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, 2);
   const logs: Record<string, number>[] = [];
-  const r = await trainSupervised(net, env.world.dataset, validate(SupervisedConfigSchema, { epochs: 3, batchSize: 32, lr: 5e-3 }, 'test'), { seed: 1, maxLength: 10, callbacks: { onLog: (_s, v) => logs.push(v) } });
+  const r = await trainSupervised(net, env.world.dataset, validate(SupervisedConfigSchema, { epochs: 3, batchSize: 32, lr: 5e-3 }, 'test'), {
+    seed: 1,
+    maxLength: 10,
+    callbacks: { onLog: (_s, v) => logs.push(v) },
+  });
   const initial = logs[0]['supervised/validNll'];
   assert.ok(r.bestValidNll! < initial - 0.1, `valid NLL ${initial} -> ${r.bestValidNll}`);
   assert.ok(r.bestEpoch >= 1);
@@ -95,7 +99,10 @@ const TINY = { groupSize: 4, casesPerBatch: 2, casesPerEpoch: 4, epochs: 2, lr: 
 
 async function rlAgent(name: string, extra: Record<string, unknown> = {}): Promise<RlAgent> {
   const f = rlAgents.find((a) => a.name === name)!;
-  return (await f.create({ init: initFile, policy: { dim: 16, itemPrior: 'none' }, ...extra, rl: { ...TINY, ...((extra.rl as object) ?? {}) } }, { numItems: 60, seed: 1 })) as RlAgent;
+  return (await f.create(
+    { init: initFile, policy: { dim: 16, itemPrior: 'none' }, ...extra, rl: { ...TINY, ...((extra.rl as object) ?? {}) } },
+    { numItems: 60, seed: 1 },
+  )) as RlAgent;
 }
 
 test('every estimator trains (exact KL and KL penalty), with the logged quantities', async () => {
@@ -115,19 +122,28 @@ test('every estimator trains (exact KL and KL penalty), with the logged quantiti
   }
 });
 
-test('without init, an RL agent pre-trains to the supervised agent\'s checkpoint at the same seed', async () => {
+test("without init, an RL agent pre-trains to the supervised agent's checkpoint at the same seed", async () => {
   // Estimators are compared from one starting point: the supervised row of a benchmark.
-  const sup = (await supervisedAgent.create({ policy: { dim: 16, itemPrior: 'none' }, supervised: { epochs: 2, batchSize: 32 } }, { numItems: 60, seed: 5 })) as SupervisedAgent;
+  const sup = (await supervisedAgent.create(
+    { policy: { dim: 16, itemPrior: 'none' }, supervised: { epochs: 2, batchSize: 32 } },
+    { numItems: 60, seed: 5 },
+  )) as SupervisedAgent;
   await sup.train(makeEnv, {}, { rng: Rng.stream(5, 'agent').child('train') });
   const f = rlAgents.find((a) => a.name === 'reinforce')!;
-  const rl = (await f.create({ policy: { dim: 16, itemPrior: 'none' }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 5 })) as RlAgent;
+  const rl = (await f.create(
+    { policy: { dim: 16, itemPrior: 'none' }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } },
+    { numItems: 60, seed: 5 },
+  )) as RlAgent;
   await rl.train(makeEnv, {}, { rng: Rng.stream(5, 'agent').child('train') });
   const a = sup.net.params.snapshot();
   const b = rl.net.params.snapshot();
   assert.deepEqual(Object.keys(b).sort(), Object.keys(a).sort());
   for (const k of Object.keys(a)) assert.deepEqual(b[k], a[k], `parameter ${k}`);
   // A different seed gives a different checkpoint (the comparison above can fail).
-  const other = (await f.create({ policy: { dim: 16, itemPrior: 'none' }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } }, { numItems: 60, seed: 6 })) as RlAgent;
+  const other = (await f.create(
+    { policy: { dim: 16, itemPrior: 'none' }, pretrain: { epochs: 2, batchSize: 32 }, rl: { ...TINY, epochs: 0 } },
+    { numItems: 60, seed: 6 },
+  )) as RlAgent;
   await other.train(makeEnv, {}, { rng: Rng.stream(6, 'agent').child('train') });
   assert.notDeepEqual(other.net.params.snapshot(), a);
   sup.dispose();
@@ -156,14 +172,36 @@ test('save/load round-trips the policy; a killed and resumed run ends where an u
   // Killed after its third update (a callback that throws stands in for the kill).
   const b = await rlAgent('prorl', { checkpoint: path.join(dir, 'b.json'), checkpointEvery: 1 });
   await assert.rejects(
-    b.train(makeEnv, {}, { rng: rng(), callbacks: { onLog: (step) => { if (step === 3) throw new Error('killed'); } } }),
+    b.train(
+      makeEnv,
+      {},
+      {
+        rng: rng(),
+        callbacks: {
+          onLog: (step) => {
+            if (step === 3) throw new Error('killed');
+          },
+        },
+      },
+    ),
     /killed/,
   );
   b.dispose();
   // Resumed by a fresh agent from the checkpoint: updates 4.. only.
   const c = await rlAgent('prorl', { checkpoint: path.join(dir, 'b.json'), checkpointEvery: 1 });
   const steps: number[] = [];
-  await c.train(makeEnv, {}, { rng: rng(), callbacks: { onLog: (step, v) => { if ('return' in v) steps.push(step); } } });
+  await c.train(
+    makeEnv,
+    {},
+    {
+      rng: rng(),
+      callbacks: {
+        onLog: (step, v) => {
+          if ('return' in v) steps.push(step);
+        },
+      },
+    },
+  );
   assert.deepEqual(steps, [4]);
   const wc = c.net.params.snapshot();
   for (const k of Object.keys(wa)) assert.deepEqual(wc[k], wa[k], `parameter ${k} differs after resuming`);

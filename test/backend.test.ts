@@ -5,15 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import {
-  BACKEND_ENV_VAR,
-  activateBackend,
-  backendInfo,
-  initBackend,
-  parseBackendName,
-  resetBackendForTesting,
-  type BackendInfo,
-} from '../compute/backend.ts';
+import { BACKEND_ENV_VAR, activateBackend, backendInfo, initBackend, parseBackendName, resetBackendForTesting, type BackendInfo } from '../compute/backend.ts';
 import { registerWasmFallbackKernels } from '../compute/kernels/index.ts';
 import { probeKernels } from '../compute/kernels/probe.ts';
 import { Rng } from '../core/rng.ts';
@@ -117,11 +109,14 @@ test('parseBackendName: names, the node alias, case; unknown names list the acce
   assert.equal(parseBackendName(' CPU '), 'cpu');
   assert.equal(parseBackendName('node'), 'tensorflow');
   assert.equal(parseBackendName('tensorflow'), 'tensorflow');
-  assert.throws(() => parseBackendName('webgl'), (e: Error) => {
-    assert.match(e.message, /unknown backend 'webgl'/);
-    for (const n of ['tensorflow', 'wasm', 'cpu', 'node']) assert.ok(e.message.includes(`'${n}'`), n);
-    return true;
-  });
+  assert.throws(
+    () => parseBackendName('webgl'),
+    (e: Error) => {
+      assert.match(e.message, /unknown backend 'webgl'/);
+      for (const n of ['tensorflow', 'wasm', 'cpu', 'node']) assert.ok(e.message.includes(`'${n}'`), n);
+      return true;
+    },
+  );
 });
 
 test('initBackend: explicit cpu works, logs one line, is idempotent, refuses a later different choice', async () => {
@@ -175,7 +170,10 @@ test('initBackend: explicit tensorflow (or node) is honoured or is an error that
   }
   resetBackendForTesting();
   if (!available) {
-    await assert.rejects(withEnv('node', () => initBackend({ quiet: true })), /requested by PRORL_BACKEND=node/);
+    await assert.rejects(
+      withEnv('node', () => initBackend({ quiet: true })),
+      /requested by PRORL_BACKEND=node/,
+    );
   }
 });
 
@@ -213,9 +211,7 @@ test('initBackend: the automatic choice is tfjs-node when it loads, else wasm, a
 
 test('initBackend: concurrent calls share one choice', async () => {
   resetBackendForTesting();
-  const [a, b] = await withEnv(undefined, () =>
-    Promise.all([initBackend({ backend: 'wasm', quiet: true }), initBackend({ quiet: true })]),
-  );
+  const [a, b] = await withEnv(undefined, () => Promise.all([initBackend({ backend: 'wasm', quiet: true }), initBackend({ quiet: true })]));
   assert.equal(a, b);
   assert.equal(a.name, 'wasm');
 });
@@ -237,9 +233,7 @@ test('UnsortedSegmentSum on wasm: forward and the gather gradient match cpu', as
     const seg = (v: tf.Tensor) => tf.unsortedSegmentSum(v, idt, 5);
     const dSeg = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(seg(v), tf.tensor2d(w, [5, 3]))))(xt);
     const gather = (e: tf.Tensor) => tf.gather(e, tf.tensor2d(lookups, [4, 3], 'int32'));
-    const dGather = tf.grad((e: tf.Tensor) => tf.sum(tf.mul(gather(e), tf.tensor3d(wl, [4, 3, 3]))))(
-      tf.tensor2d(emb, [6, 3]),
-    );
+    const dGather = tf.grad((e: tf.Tensor) => tf.sum(tf.mul(gather(e), tf.tensor3d(wl, [4, 3, 3]))))(tf.tensor2d(emb, [6, 3]));
     return {
       seg: seg(xt),
       dSeg,
@@ -309,7 +303,10 @@ test('GatherV2 without batchDims (embedding rows, cached keys, scalars, int32, b
       empty: tf.gather(tf.tensor2d(table, [7, 5]), tf.tensor1d([], 'int32')),
     };
   });
-  await assert.rejects(runOn('wasm', () => ({ y: tf.gather(tf.zeros([3, 2]), tf.tensor1d([0, 3], 'int32')) })), /index value 3 is not in \[0, 2\]/);
+  await assert.rejects(
+    runOn('wasm', () => ({ y: tf.gather(tf.zeros([3, 2]), tf.tensor1d([0, 3], 'int32')) })),
+    /index value 3 is not in \[0, 2\]/,
+  );
 });
 
 test('GatherV2 with batchDims on wasm matches cpu, forward and gradient', async () => {
@@ -346,7 +343,12 @@ test('BatchMatMul and _FusedMatMul on wasm (transposes and folded batches rewrit
     const a2 = tf.tensor2d(A.subarray(0, 12), [3, 4]);
     const b2 = tf.tensor2d(B.subarray(0, 20), [4, 5]);
     const out: Record<string, tf.Tensor> = {};
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       const x = ta ? tf.transpose(a2) : a2;
       const y = tb ? tf.transpose(b2) : b2;
       out[`2d_${ta}_${tb}`] = tf.matMul(x, y, ta, tb);
@@ -400,9 +402,7 @@ test('fallback kernels leak neither tensors nor wasm buffers', async () => {
       matmulT: tf.matMul(e, e, true, false),
       matmulFold: tf.matMul(tf.reshape(e, [5, 10, 8]), tf.transpose(e), false, false),
       matmulFoldT: tf.matMul(tf.reshape(e, [5, 10, 8]), e, false, true),
-      batched: tf.grad((v: tf.Tensor) => tf.sum(tf.gather(v, tf.tensor2d([0, 2, 1, 1], [2, 2], 'int32'), 1, 1)))(
-        tf.tensor3d(x, [2, 3, 2]),
-      ),
+      batched: tf.grad((v: tf.Tensor) => tf.sum(tf.gather(v, tf.tensor2d([0, 2, 1, 1], [2, 2], 'int32'), 1, 1)))(tf.tensor3d(x, [2, 3, 2])),
     };
   });
   // Variables and an optimizer: one Adam step on an embedding table.

@@ -30,7 +30,10 @@ test('cases: 10-item history, then a real attribute-coherent run; train/valid ta
       assert.ok(run.length >= 2 && run.length <= 10);
       for (let i = 1; i < run.length; i++) assert.ok(shareAttribute(ds.items, run[i - 1], run[i]), 'consecutive run items share an attribute');
       const w = `,${[...c.history, ...run].join(',')},`;
-      assert.ok(seqText(split).some((s) => s.includes(w)), 'history + run is a contiguous stretch of the user sequence');
+      assert.ok(
+        seqText(split).some((s) => s.includes(w)),
+        'history + run is a contiguous stretch of the user sequence',
+      );
     }
   }
 });
@@ -52,9 +55,16 @@ test('users never cross splits; sequences are time-ordered; the build is a pure 
   assert.deepEqual(a.cases, b.cases);
   assert.deepEqual(a.sequences, b.sequences);
   const c = build(6);
-  assert.notDeepEqual(c.cases.test.map((x) => x.user), a.cases.test.map((x) => x.user));
+  assert.notDeepEqual(
+    c.cases.test.map((x) => x.user),
+    a.cases.test.map((x) => x.user),
+  );
   const usersOf = (ds: Dataset, split: 'train' | 'valid' | 'test') => new Set(ds.cases[split].map((x) => x.user));
-  for (const [x, y] of [['train', 'valid'], ['train', 'test'], ['valid', 'test']] as const)
+  for (const [x, y] of [
+    ['train', 'valid'],
+    ['train', 'test'],
+    ['valid', 'test'],
+  ] as const)
     for (const u of usersOf(a, x)) assert.ok(!usersOf(a, y).has(u), `user ${u} in ${x} and ${y}`);
   const { sequences } = syntheticLog(1, 60);
   const all = new Set(SPLITS.flatMap((s) => a.sequences[s].map((q) => q.map((i) => a.items.rawIds[i]).join(' '))));
@@ -62,7 +72,10 @@ test('users never cross splits; sequences are time-ordered; the build is a pure 
   const expected = new Set(sequences.map((s) => s.map((i) => `i${i}`).join(' ')));
   assert.equal(all.size, sequences.length, 'no user or item was filtered out of this log');
   for (const s of all) assert.ok(expected.has(s), 'every sequence is a user sequence in time order');
-  assert.equal(a.meta.trainInteractions, a.sequences.train.reduce((n, s) => n + s.length, 0));
+  assert.equal(
+    a.meta.trainInteractions,
+    a.sequences.train.reduce((n, s) => n + s.length, 0),
+  );
   assert.ok(a.meta.notes.some((n) => /users split 80\/10\/10/.test(n)));
 });
 
@@ -76,12 +89,17 @@ test('k-core: every kept user and item has at least k interactions, and the filt
   const ds = build(1, log, { kCore: 5 });
   assert.ok(!ds.items.rawIds.includes('rare'));
   const counts = new Map<number, number>();
-  for (const s of SPLITS) for (const q of ds.sequences[s]) {
-    assert.ok(q.length >= 5);
-    for (const i of q) counts.set(i, (counts.get(i) ?? 0) + 1);
-  }
+  for (const s of SPLITS)
+    for (const q of ds.sequences[s]) {
+      assert.ok(q.length >= 5);
+      for (const i of q) counts.set(i, (counts.get(i) ?? 0) + 1);
+    }
   for (const c of counts.values()) assert.ok(c >= 5);
-  assert.equal(SPLITS.reduce((n, s) => n + ds.sequences[s].length, 0), 20, 'the short user is dropped');
+  assert.equal(
+    SPLITS.reduce((n, s) => n + ds.sequences[s].length, 0),
+    20,
+    'the short user is dropped',
+  );
   assert.ok(ds.meta.notes.some((n) => /5-core filtering .*: 240 of 246 interactions, 20 users, 12 items kept/.test(n)));
 });
 
@@ -91,7 +109,10 @@ test('exact duplicate records are dropped (and counted); repeats at other times 
   log.add('u0', 'p0', 0); // same user, item and time as an earlier row
   for (let i = 0; i < 7; i++) log.addMeta(`p${i}`, '', ['g']);
   const ds = build(1, log);
-  assert.equal(SPLITS.reduce((n, s) => n + ds.sequences[s].reduce((m, q) => m + q.length, 0), 0), 140);
+  assert.equal(
+    SPLITS.reduce((n, s) => n + ds.sequences[s].reduce((m, q) => m + q.length, 0), 0),
+    140,
+  );
   assert.ok(ds.meta.notes.some((n) => /1 exact duplicate records/.test(n)));
 });
 
@@ -101,7 +122,10 @@ test('stats: counts per split, path-length distribution, attribute coverage; a r
   assert.equal(s.items, ds.items.count);
   for (const split of SPLITS) {
     assert.equal(s.splits[split].cases, ds.cases[split].length);
-    assert.equal(Object.values(s.splits[split].pathLengths).reduce((a, b) => a + b, 0), ds.cases[split].length);
+    assert.equal(
+      Object.values(s.splits[split].pathLengths).reduce((a, b) => a + b, 0),
+      ds.cases[split].length,
+    );
   }
   assert.equal(s.itemAttributeCoverage, 1);
   const text = formatStats(s);

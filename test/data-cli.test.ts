@@ -24,8 +24,9 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
     const code = await runCli(args, { out: (s) => (stdout += s), err: (s) => (stderr += s) });
     return { code, stdout, stderr };
   } finally {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 
@@ -67,10 +68,16 @@ test('list --json: where each dataset would come from and every place searched',
   const r = await cli(['list', '--json', '--cache-dir', path.join(tmp, 'cache2')], { PRORL_DATA_DIR: data, PRORL_SNAPSHOT_DIR: path.join(tmp, 'nowhere') });
   assert.equal(r.code, 0, r.stderr);
   const list = JSON.parse(r.stdout) as { name: string; source: { kind: string; via: string } | null; places: { via: string }[] }[];
-  assert.deepEqual(list.map((d) => d.name), ['ml-1m', 'steam', 'books']);
+  assert.deepEqual(
+    list.map((d) => d.name),
+    ['ml-1m', 'steam', 'books'],
+  );
   assert.deepEqual(list[0].source && { kind: list[0].source.kind, via: list[0].source.via }, { kind: 'release', via: 'PRORL_DATA_DIR' });
   assert.equal(list[1].source, null);
-  assert.deepEqual(list[1].places.map((p) => p.via), ['PRORL_DATA_DIR', 'cache', 'cache (prorl-release)', 'PRORL_SNAPSHOT_DIR']);
+  assert.deepEqual(
+    list[1].places.map((p) => p.via),
+    ['PRORL_DATA_DIR', 'cache', 'cache (prorl-release)', 'PRORL_SNAPSHOT_DIR'],
+  );
   const bad = await cli(['stats']);
   assert.equal(bad.code, 2);
 });

@@ -86,30 +86,37 @@ function cli(argv: string[]): Promise<{ code: number; out: string; err: string }
   return runCli(argv, { out: (s) => (out += s), err: (s) => (err += s) }).then((code) => ({ code, out, err }));
 }
 
-test('fetch prorl-release: every pinned file downloaded and verified (a dropped one resumed); then ml-1m loads from the cache with the paper test cases', { skip }, async () => {
-  assert.equal(listDatasets({ cacheDir }).find((d) => d.name === 'ml-1m')?.source, null, 'nothing is visible before the fetch');
-  const r = await cli(['fetch', PRORL_RELEASE.name, '--cache-dir', cacheDir, '--base-url', `${base}/datasets`]);
-  assert.equal(r.code, 0, r.err);
-  assert.equal(r.out.split('\n').filter((l) => l.includes('sha256')).length, PRORL_RELEASE_FILES.length);
-  assert.equal(dropped, 1);
-  assert.ok(requests.some((q) => q.path === `/datasets/${DROPPED}` && q.range), 'the dropped download was resumed with a Range request');
-  assert.match(r.err, new RegExp(`${PRORL_RELEASE.commit}`));
-  const dir = rawCacheDir(cacheDir, PRORL_RELEASE.name);
-  for (const f of PRORL_RELEASE_FILES) assert.ok(existsSync(path.join(dir, f.fileName)), f.fileName);
+test(
+  'fetch prorl-release: every pinned file downloaded and verified (a dropped one resumed); then ml-1m loads from the cache with the paper test cases',
+  { skip },
+  async () => {
+    assert.equal(listDatasets({ cacheDir }).find((d) => d.name === 'ml-1m')?.source, null, 'nothing is visible before the fetch');
+    const r = await cli(['fetch', PRORL_RELEASE.name, '--cache-dir', cacheDir, '--base-url', `${base}/datasets`]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out.split('\n').filter((l) => l.includes('sha256')).length, PRORL_RELEASE_FILES.length);
+    assert.equal(dropped, 1);
+    assert.ok(
+      requests.some((q) => q.path === `/datasets/${DROPPED}` && q.range),
+      'the dropped download was resumed with a Range request',
+    );
+    assert.match(r.err, new RegExp(`${PRORL_RELEASE.commit}`));
+    const dir = rawCacheDir(cacheDir, PRORL_RELEASE.name);
+    for (const f of PRORL_RELEASE_FILES) assert.ok(existsSync(path.join(dir, f.fileName)), f.fileName);
 
-  const ml = listDatasets({ cacheDir }).find((d) => d.name === 'ml-1m')!;
-  assert.deepEqual(ml.source && { kind: ml.source.kind, via: ml.source.via }, { kind: 'release', via: `cache (${PRORL_RELEASE.name})` });
-  const ds = await loadDataset('ml-1m', { cacheDir });
-  assert.equal(ds.meta.source, 'prorl-release:ml-1m');
-  assert.equal(ds.cases.test.length, 6928);
+    const ml = listDatasets({ cacheDir }).find((d) => d.name === 'ml-1m')!;
+    assert.deepEqual(ml.source && { kind: ml.source.kind, via: ml.source.via }, { kind: 'release', via: `cache (${PRORL_RELEASE.name})` });
+    const ds = await loadDataset('ml-1m', { cacheDir });
+    assert.equal(ds.meta.source, 'prorl-release:ml-1m');
+    assert.equal(ds.cases.test.length, 6928);
 
-  // A second fetch finds every file in place and downloads nothing.
-  const before = requests.length;
-  const again = await cli(['fetch', PRORL_RELEASE.name, '--cache-dir', cacheDir, '--base-url', `${base}/datasets`]);
-  assert.equal(again.code, 0, again.err);
-  assert.equal(requests.length, before);
-  assert.equal(again.err.match(/already downloaded and verified/g)?.length, PRORL_RELEASE_FILES.length);
-});
+    // A second fetch finds every file in place and downloads nothing.
+    const before = requests.length;
+    const again = await cli(['fetch', PRORL_RELEASE.name, '--cache-dir', cacheDir, '--base-url', `${base}/datasets`]);
+    assert.equal(again.code, 0, again.err);
+    assert.equal(requests.length, before);
+    assert.equal(again.err.match(/already downloaded and verified/g)?.length, PRORL_RELEASE_FILES.length);
+  },
+);
 
 test('fetch prorl-release refuses a file whose bytes differ from the pinned ones (exit 1, nothing kept)', { skip }, async () => {
   const fresh = path.join(tmp, 'cache-tampered');

@@ -28,12 +28,20 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const mlDir = path.join(tmp, 'ml-src');
 writeMovieLens(mlDir, syntheticLog(3, 30));
 const GOOD = makeZip(
-  [{ name: 'ml-1m/' }, { name: 'ml-1m/ratings.dat', data: readFileSync(path.join(mlDir, 'ratings.dat')) }, { name: 'ml-1m/movies.dat', data: readFileSync(path.join(mlDir, 'movies.dat')) }, { name: 'ml-1m/README', data: 'test archive' }],
+  [
+    { name: 'ml-1m/' },
+    { name: 'ml-1m/ratings.dat', data: readFileSync(path.join(mlDir, 'ratings.dat')) },
+    { name: 'ml-1m/movies.dat', data: readFileSync(path.join(mlDir, 'movies.dat')) },
+    { name: 'ml-1m/README', data: 'test archive' },
+  ],
   { deflate: true },
 );
 const CORRUPT = Buffer.from(GOOD);
 CORRUPT[CORRUPT.length >> 1] ^= 0xff;
-const SLIP = makeZip([{ name: 'ok.txt', data: 'fine' }, { name: '../evil.txt', data: 'escaped' }]);
+const SLIP = makeZip([
+  { name: 'ok.txt', data: 'fine' },
+  { name: '../evil.txt', data: 'escaped' },
+]);
 const LINK = makeZip([{ name: 'link', data: '/etc/passwd', mode: 0o120777 }]);
 
 const requests: { path: string; range?: string }[] = [];
@@ -113,7 +121,10 @@ test('a good archive: downloaded, verified, extracted atomically, then loadDatas
   assert.ok(got.verified && !got.reused);
   assert.ok(existsSync(path.join(dir, 'ml-1m', 'ratings.dat')));
   assert.deepEqual(readdirSync(dir).sort(), ['ml-1m', 'ml-1m.zip'], 'no .part file and no temporary folder left');
-  assert.ok(lines.some((l) => /ml-1m\.zip: starting of 0\.0 MB|ml-1m\.zip: starting/.test(l)), 'plain progress lines when not on a terminal');
+  assert.ok(
+    lines.some((l) => /ml-1m\.zip: starting of 0\.0 MB|ml-1m\.zip: starting/.test(l)),
+    'plain progress lines when not on a terminal',
+  );
   assert.ok(lines.some((l) => /verified \(SHA-256/.test(l)));
   const saved = process.env.PRORL_DATA_DIR;
   delete process.env.PRORL_DATA_DIR;
@@ -179,7 +190,10 @@ test('redirects are followed; HTTP errors and wrong sizes fail without pointless
   const { lines, log } = collect();
   await assert.rejects(fetchFile(spec(`${base}/gone/ml-1m.zip`, GOOD), rawCacheDir(cacheDir(), 'x'), { log, retryDelayMs: 10 }), /HTTP 404 \(not found/);
   assert.ok(!lines.some((l) => /attempt 2/.test(l)));
-  await assert.rejects(fetchFile(spec(`${base}/good/ml-1m.zip`, GOOD, { size: GOOD.length + 1 }), rawCacheDir(cacheDir(), 'x'), { log: () => {}, retryDelayMs: 10 }), /announces \d+ bytes, expected \d+/);
+  await assert.rejects(
+    fetchFile(spec(`${base}/good/ml-1m.zip`, GOOD, { size: GOOD.length + 1 }), rawCacheDir(cacheDir(), 'x'), { log: () => {}, retryDelayMs: 10 }),
+    /announces \d+ bytes, expected \d+/,
+  );
 });
 
 test("an archive entry that would leave the target folder ('../') is refused and nothing is written", async () => {
@@ -194,7 +208,10 @@ test("an archive entry that would leave the target folder ('../') is refused and
   assert.ok(!existsSync(path.join(root, 'raw', 'evil.txt')));
   assert.ok(!existsSync(path.join(dir, 'ok.txt')), 'entries before the bad one are not left behind either');
   assert.deepEqual(readdirSync(dir), ['evil.zip'], 'no temporary extraction folder left');
-  await assert.rejects(fetchFile(spec(`${base}/link/link.zip`, LINK), path.join(root, 'l'), { log: () => {} }), /refused archive: entry "link" is a symbolic link/);
+  await assert.rejects(
+    fetchFile(spec(`${base}/link/link.zip`, LINK), path.join(root, 'l'), { log: () => {} }),
+    /refused archive: entry "link" is a symbolic link/,
+  );
   // The path check itself, for names yauzl would let through on other platforms.
   const r = path.join(tmp, 'r');
   assert.equal(safeEntryPath(r, 'a/../../b'), null);

@@ -50,7 +50,10 @@ test('parsePyLiteral: Python 2 dict lines as in the Steam files', () => {
 });
 
 test('parsePyLiteral: errors give the column and what was expected', () => {
-  assert.throws(() => parsePyLiteral("{'a': 1 'b': 2}"), (e: unknown) => e instanceof PyLiteralError && e.column === 9 && /expected ',' or '}' in a dict/.test(e.message));
+  assert.throws(
+    () => parsePyLiteral("{'a': 1 'b': 2}"),
+    (e: unknown) => e instanceof PyLiteralError && e.column === 9 && /expected ',' or '}' in a dict/.test(e.message),
+  );
   assert.throws(() => parsePyLiteral("{'a': 'unterminated}"), /expected the closing '/);
   assert.throws(() => parsePyLiteral('{"a": true}'), /expected a Python literal/); // JSON's lower-case true is not Python
   assert.throws(() => parsePyLiteral("{'a': 1} trailing"), /expected the end of the literal/);
@@ -129,7 +132,10 @@ test('every raw format and RecBole give the same sequences for the same log', as
     writeRecBole(data, 'ml-1m-sas', LOG);
     built.recbole = await loadDataset('ml-1m', { dataDir: data, cacheDir: cache, log: quiet });
     assert.equal(built.recbole.meta.source, 'recbole:ml-1m-sas');
-    assert.ok(built.recbole.items.titles.some((t) => t.startsWith('Movie, The')), 'quoted CSV titles with commas');
+    assert.ok(
+      built.recbole.items.titles.some((t) => t.startsWith('Movie, The')),
+      'quoted CSV titles with commas',
+    );
   }
   const reference = titleSequences(built.movielens);
   assert.ok(reference.length > 10);
@@ -146,14 +152,21 @@ test('Steam v1 (australian_user_reviews): one dict per user with a list of revie
   const users: string[] = [];
   for (let i = 0; i < 8; i++) games.push(`{u'id': u'${100 + i}', u'app_name': u'G${i}', u'genres': [u'Action']}`);
   for (let u = 0; u < 8; u++) {
-    const reviews = Array.from({ length: 14 }, (_, t) => `{u'funny': u'', u'posted': u'Posted ${['January', 'March', 'June'][t % 3]} ${1 + t}, ${2011 + (t >> 1)}.', u'item_id': u'${100 + ((u + t) % 8)}', u'helpful': u'No ratings yet', u'recommend': True, u'review': u'ok'}`);
+    const reviews = Array.from(
+      { length: 14 },
+      (_, t) =>
+        `{u'funny': u'', u'posted': u'Posted ${['January', 'March', 'June'][t % 3]} ${1 + t}, ${2011 + (t >> 1)}.', u'item_id': u'${100 + ((u + t) % 8)}', u'helpful': u'No ratings yet', u'recommend': True, u'review': u'ok'}`,
+    );
     users.push(`{u'user_id': u'7656119${u}', u'user_url': u'http://steamcommunity.com/id/x${u}', u'reviews': [${reviews.join(', ')}]}`);
   }
   writeFileSync(path.join(data, 'australian_user_reviews.json.gz'), gzipSync(Buffer.from(users.join('\n'))));
   writeFileSync(path.join(data, 'steam_games.json.gz'), gzipSync(Buffer.from(games.join('\n'))));
   const ds = await loadDataset('steam', { dataDir: data, cacheDir: cache, log: quiet });
   assert.equal(ds.meta.source, 'raw:steam-v1');
-  assert.equal(SPLITS.reduce((a, s) => a + ds.sequences[s].length, 0), 8);
+  assert.equal(
+    SPLITS.reduce((a, s) => a + ds.sequences[s].length, 0),
+    8,
+  );
   assert.ok(ds.cases.train.length > 0, 'all games share a genre: coherent runs exist');
 });
 
@@ -182,7 +195,10 @@ test('malformed raw lines: the error names the file, the line and what was expec
   await expectFormatError(
     (d) => {
       writeSteam(d, LOG);
-      writeFileSync(path.join(d, 'steam_reviews.json.gz'), gzipSync(Buffer.from("{u'username': u'a', u'product_id': u'1', u'date': u'2017-01-01'}\n{u'username': u'b', u'hours': 1 u'date': u'2017-01-02'}\n")));
+      writeFileSync(
+        path.join(d, 'steam_reviews.json.gz'),
+        gzipSync(Buffer.from("{u'username': u'a', u'product_id': u'1', u'date': u'2017-01-01'}\n{u'username': u'b', u'hours': 1 u'date': u'2017-01-02'}\n")),
+      );
     },
     'steam',
     /steam_reviews\.json\.gz, line 2, column 33: expected a review \(a Python dict literal\): ',' or '}' in a dict/,
@@ -198,7 +214,10 @@ test('malformed raw lines: the error names the file, the line and what was expec
   await expectFormatError(
     (d) => {
       writeAmazon(d, LOG);
-      writeFileSync(path.join(d, 'Books.json.gz'), gzipSync(Buffer.from('{"reviewerID": "A1", "asin": "B1", "unixReviewTime": 1}\n{"reviewerID": "A1", "asin": \n')));
+      writeFileSync(
+        path.join(d, 'Books.json.gz'),
+        gzipSync(Buffer.from('{"reviewerID": "A1", "asin": "B1", "unixReviewTime": 1}\n{"reviewerID": "A1", "asin": \n')),
+      );
     },
     'books',
     /Books\.json\.gz, line 2: expected a JSON object per line, found invalid JSON/,
@@ -230,8 +249,16 @@ test('malformed RecBole files: header, field count and token_seq errors name the
     if (item !== undefined) writeFileSync(path.join(d, 'ml-1m-sas', 'ml-1m-sas.item'), item);
   };
   await expectFormatError((d) => write(d, 'user_id\titem_id:token\n1\t2\n'), 'ml-1m', /ml-1m-sas\.inter, line 1 \(header\): expected columns 'name:type'/);
-  await expectFormatError((d) => write(d, 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\t5\n1\t3\n'), 'ml-1m', /ml-1m-sas\.inter, line 3: expected 3 tab-separated fields \(user_id, item_id, timestamp\), found 2 fields/);
-  await expectFormatError((d) => write(d, 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\tsoon\n'), 'ml-1m', /line 2: expected a numeric timestamp, found "soon"/);
+  await expectFormatError(
+    (d) => write(d, 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\t5\n1\t3\n'),
+    'ml-1m',
+    /ml-1m-sas\.inter, line 3: expected 3 tab-separated fields \(user_id, item_id, timestamp\), found 2 fields/,
+  );
+  await expectFormatError(
+    (d) => write(d, 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\tsoon\n'),
+    'ml-1m',
+    /line 2: expected a numeric timestamp, found "soon"/,
+  );
   await expectFormatError(
     (d) => write(d, 'user_id:token\titem_id:token\n1\t2\n', "item_id:token\tgenres:token_seq\n2\t['Action'\n"),
     'ml-1m',
@@ -244,11 +271,18 @@ test('findRawFiles reports the variant it found; readRaw keeps Steam repeats', a
   mkdirSync(d, { recursive: true });
   writeFileSync(
     path.join(d, 'steam_reviews.json'),
-    ["{u'username': u'a', u'product_id': u'10', u'date': u'2017-01-01'}", "{u'username': u'a', u'product_id': u'10', u'date': u'2017-01-05'}", "{u'username': u'a', u'product_id': u'20', u'date': u'2017-01-03'}"].join('\n'),
+    [
+      "{u'username': u'a', u'product_id': u'10', u'date': u'2017-01-01'}",
+      "{u'username': u'a', u'product_id': u'10', u'date': u'2017-01-05'}",
+      "{u'username': u'a', u'product_id': u'20', u'date': u'2017-01-03'}",
+    ].join('\n'),
   );
   const files = findRawFiles(d, 'steam')!;
   assert.equal(files.variant, 'steam-v2');
   const { log } = await readRaw(files);
   assert.equal(log.length, 3);
-  assert.deepEqual([0, 1, 2].map((r) => log.items[log.item(r)]), ['10', '10', '20']);
+  assert.deepEqual(
+    [0, 1, 2].map((r) => log.items[log.item(r)]),
+    ['10', '10', '20'],
+  );
 });

@@ -35,7 +35,10 @@ test('release fixture: cases are the records, dense ids map back to raw ids, tit
     // The title of raw item k is stored under its INTERNAL id in itemid2title.
     assert.equal(ds.items.titles[d], f.title(k));
     // Attributes are keyed by the raw id (ids are 1-based in the file, 0-based here).
-    assert.deepEqual(ds.items.attributes[d], f.attributes(k).map((a) => a - 1));
+    assert.deepEqual(
+      ds.items.attributes[d],
+      f.attributes(k).map((a) => a - 1),
+    );
     assert.deepEqual(ds.items.semanticIds?.[d], [k, 2 * k, 3 * k, 1]);
   }
   assert.deepEqual(ds.items.attributeNames, ['Action', 'Comedy', 'Drama', 'Sci-Fi']);
@@ -50,7 +53,14 @@ test('release fixture: cases are the records, dense ids map back to raw ids, tit
     assert.equal(c.user, undefined);
   });
   for (const c of [...ds.cases.train, ...ds.cases.valid]) {
-    const w = VAL_WINDOWS.find(([u, s]) => u === c.user && USERS[u].slice(s, s + 10).map(dense).join() === c.history.join())!;
+    const w = VAL_WINDOWS.find(
+      ([u, s]) =>
+        u === c.user &&
+        USERS[u]
+          .slice(s, s + 10)
+          .map(dense)
+          .join() === c.history.join(),
+    )!;
     assert.ok(w, 'each case comes from a val record');
     const run = USERS[w[0]].slice(w[1] + 10, w[2]).map(dense);
     assert.equal(c.target, run[run.length - 1]);
@@ -70,10 +80,16 @@ test('release fixture: users never cross train/valid; windows of one user are st
   // alice's two windows (0..12 and 3..16) overlap by 9 items: one sequence of all 16 items.
   assert.ok(all.includes(USERS.alice.map(f.raw).join(' ')));
   assert.ok(all.includes(USERS.bob.slice(0, 13).map(f.raw).join(' ')));
-  assert.equal(ds.meta.trainInteractions, ds.sequences.train.reduce((a, s) => a + s.length, 0));
+  assert.equal(
+    ds.meta.trainInteractions,
+    ds.sequences.train.reduce((a, s) => a + s.length, 0),
+  );
   assert.ok(ds.meta.notes.some((n) => /sequences reconstructed by stitching/.test(n)));
   // Test sequences: the two test windows overlap by 8 items (>= the test threshold): one sequence.
-  assert.deepEqual(ds.sequences.test.map((s) => s.map((d) => ds.items.rawIds[d]).join(' ')), [[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map(f.raw).join(' ')]);
+  assert.deepEqual(
+    ds.sequences.test.map((s) => s.map((d) => ds.items.rawIds[d]).join(' ')),
+    [[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15].map(f.raw).join(' ')],
+  );
 });
 
 test('release fixture: the split is seeded (same seed, same split; the cases are the same whatever the seed)', async () => {
@@ -102,7 +118,10 @@ test('quirk (Books): records use datamaps internal ids while item2id keys are AS
   assert.equal(ds.cases.test[0].target, dense(target));
   for (let k = 0; k < RELEASE_ITEMS; k++) {
     assert.equal(ds.items.titles[dense(k)], f.title(k));
-    assert.deepEqual(ds.items.attributes[dense(k)], f.attributes(k).map((a) => a - 1));
+    assert.deepEqual(
+      ds.items.attributes[dense(k)],
+      f.attributes(k).map((a) => a - 1),
+    );
   }
   assert.ok(ds.meta.notes.some((n) => /internal ids/.test(n)));
   // Read as if it used raw ids (the ml-1m/Steam convention), nothing would resolve.
@@ -116,7 +135,10 @@ test('quirk (Steam): repeated items in histories are kept, not de-duplicated', a
   const f = writeRelease(data, 'Steam');
   const ds = await loadDataset('steam', { dataDir: data, cacheDir: cache, log: quiet });
   const carol = [...ds.cases.train, ...ds.cases.valid].find((c) => c.user === 'carol')!;
-  assert.deepEqual(carol.history.map((d) => ds.items.rawIds[d]), USERS.carol.slice(1, 11).map(f.raw));
+  assert.deepEqual(
+    carol.history.map((d) => ds.items.rawIds[d]),
+    USERS.carol.slice(1, 11).map(f.raw),
+  );
   assert.ok(new Set(carol.history).size < HISTORY_LENGTH);
 });
 
@@ -159,12 +181,18 @@ test('malformed release files: the error names the file, the record and what was
   });
   const bad2 = fresh('bad-test');
   writeRelease(bad2.data, 'ml-1m', { extraTest: [{ inters: Array(10).fill('100'), target: '107', proc_path: ['114', '121'] }] });
-  await assert.rejects(loadDataset('ml-1m', { dataDir: bad2.data, cacheDir: bad2.cache, log: quiet }), /ml-1m\.test, record 2: expected target equal to the last item of proc_path, found target 107, last 121/);
+  await assert.rejects(
+    loadDataset('ml-1m', { dataDir: bad2.data, cacheDir: bad2.cache, log: quiet }),
+    /ml-1m\.test, record 2: expected target equal to the last item of proc_path, found target 107, last 121/,
+  );
   const bad3 = fresh('bad-json');
   writeRelease(bad3.data, 'ml-1m');
   const file = path.join(bad3.data, 'ml-1m', 'ml-1m.datamaps');
   writeFileSync(file, readFileSync(file, 'utf8').replace('"item2id": {', '"item2id": {,').replace('"item2id":{', '"item2id":{,'));
-  await assert.rejects(loadDataset('ml-1m', { dataDir: bad3.data, cacheDir: bad3.cache, log: quiet }), /ml-1m\.datamaps, line 1, column \d+: expected valid JSON/);
+  await assert.rejects(
+    loadDataset('ml-1m', { dataDir: bad3.data, cacheDir: bad3.cache, log: quiet }),
+    /ml-1m\.datamaps, line 1, column \d+: expected valid JSON/,
+  );
   assert.deepEqual(cacheEntries(bad3.cache), []);
 });
 
@@ -183,7 +211,9 @@ test('no source: the error says where it looked and how to get the data', async 
 
 const SNAPSHOT = snapshotDir();
 const haveSnapshot = existsSync(path.join(SNAPSHOT, 'ml-1m', 'ml-1m.val'));
-const skip = haveSnapshot ? false : `no ../shared/datasets/prorl-snapshot: set PRORL_SNAPSHOT_DIR to the ProRL release's datasets/ folder to run the real-data tests (looked in ${SNAPSHOT})`;
+const skip = haveSnapshot
+  ? false
+  : `no ../shared/datasets/prorl-snapshot: set PRORL_SNAPSHOT_DIR to the ProRL release's datasets/ folder to run the real-data tests (looked in ${SNAPSHOT})`;
 
 const EXPECTED = {
   'ml-1m': { stem: 'ml-1m', val: 6771, test: 6928, valUsers: 491 },
@@ -192,7 +222,14 @@ const EXPECTED = {
 } as const;
 type Name = keyof typeof EXPECTED;
 const real = {} as Record<Name, Dataset>;
-const rawRecords = {} as Record<Name, { val: { user: string; inters: string[]; proc_path: string[] }[]; test: { inters: string[]; proc_path: string[]; target: string }[]; maps: Record<string, Record<string, unknown>> }>;
+const rawRecords = {} as Record<
+  Name,
+  {
+    val: { user: string; inters: string[]; proc_path: string[] }[];
+    test: { inters: string[]; proc_path: string[]; target: string }[];
+    maps: Record<string, Record<string, unknown>>;
+  }
+>;
 
 const REAL_CACHE = path.join(tmp, 'real-cache');
 const coldMs = {} as Record<Name, number>;
@@ -234,20 +271,32 @@ for (const name of Object.keys(EXPECTED) as Name[]) {
     const seqText = ds.sequences.train.map((s) => `,${s.join(',')},`);
     for (const c of ds.cases.train.slice(0, 300)) {
       const w = `,${[...c.history, ...c.path!, c.target].join(',')},`;
-      assert.ok(seqText.some((s) => s.includes(w)), 'train window found in a stitched sequence');
+      assert.ok(
+        seqText.some((s) => s.includes(w)),
+        'train window found in a stitched sequence',
+      );
     }
     assert.ok(ds.meta.trainInteractions > 0);
     // The simulators learn from every real window: train, valid and the test records' histories
     // and real continuations (never a test case's random target, which is not part of any window).
     assert.deepEqual(ds.simulatorSequences, [...ds.sequences.train, ...ds.sequences.valid, ...ds.sequences.test]);
-    assert.equal(ds.meta.simulatorInteractions, ds.simulatorSequences.reduce((a, s) => a + s.length, 0));
+    assert.equal(
+      ds.meta.simulatorInteractions,
+      ds.simulatorSequences.reduce((a, s) => a + s.length, 0),
+    );
     const simText = ds.simulatorSequences.map((s) => `,${s.join(',')},`);
     for (const c of ds.cases.test.slice(0, 300)) {
       const w = `,${[...c.history, ...c.path!].join(',')},`;
-      assert.ok(simText.some((s) => s.includes(w)), 'test window (history + real continuation) found in a simulator sequence');
+      assert.ok(
+        simText.some((s) => s.includes(w)),
+        'test window (history + real continuation) found in a simulator sequence',
+      );
     }
     assert.ok(ds.meta.notes.some((n) => n.startsWith('simulators: ')));
-    assert.ok(ds.meta.notes.some((n) => /0 of them across users/.test(n)), 'the test stitching rule glues no val windows of different users');
+    assert.ok(
+      ds.meta.notes.some((n) => /0 of them across users/.test(n)),
+      'the test stitching rule glues no val windows of different users',
+    );
   });
 }
 
@@ -264,10 +313,16 @@ test('real quirk: Books records use internal ids, rawIds are ASINs, attributes a
   const ds = real.books;
   const maps = rawRecords.books.maps;
   assert.equal(ds.items.count, 5227);
-  assert.ok(ds.items.rawIds.every((r) => r in (maps.item2id as object)), 'rawIds are item2id keys (ASINs)');
+  assert.ok(
+    ds.items.rawIds.every((r) => r in (maps.item2id as object)),
+    'rawIds are item2id keys (ASINs)',
+  );
   const byAsin = maps.raw_item_id2attribute_ as Record<string, number[]>;
   for (let d = 0; d < ds.items.count; d += 97)
-    assert.deepEqual(ds.items.attributes[d], [...byAsin[ds.items.rawIds[d]]].map((a) => a - 1).sort((a, b) => a - b));
+    assert.deepEqual(
+      ds.items.attributes[d],
+      [...byAsin[ds.items.rawIds[d]]].map((a) => a - 1).sort((a, b) => a - b),
+    );
   // The first val record's first history item is internal id 4240.
   const first = rawRecords.books.val[0];
   const c = [...ds.cases.train, ...ds.cases.valid].find((x) => x.user === first.user)!;

@@ -7,8 +7,15 @@ import { Rng } from '../core/rng.ts';
 test('overlapping windows of one sequence glue back into it, whatever their order', () => {
   const seq = Array.from({ length: 40 }, (_, i) => i * 3);
   const windows = [seq.slice(0, 12), seq.slice(5, 20), seq.slice(15, 30), seq.slice(27, 40)];
-  for (const order of [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]]) {
-    const r = stitchWindows(order.map((i) => windows[i]), 3);
+  for (const order of [
+    [0, 1, 2, 3],
+    [3, 1, 0, 2],
+    [2, 3, 1, 0],
+  ]) {
+    const r = stitchWindows(
+      order.map((i) => windows[i]),
+      3,
+    );
     assert.deepEqual(r.contigs, [seq]);
     assert.equal(r.joins, 3);
     assert.deepEqual(r.members, [[0, 1, 2, 3]]);
@@ -57,7 +64,11 @@ test('Steam-like repeats (an item reviewed again soon after) still rebuild real 
     const text = `,${seq.join(',')},`;
     const r = stitchWindows(windows, 3);
     for (const c of r.contigs) assert.ok(text.includes(`,${c.join(',')},`), `contig ${c.join(',')} is a real stretch of ${seq.join(',')}`);
-    for (const w of windows) assert.ok(r.contigs.some((c) => `,${c.join(',')},`.includes(`,${w.join(',')},`)), 'every window is kept');
+    for (const w of windows)
+      assert.ok(
+        r.contigs.some((c) => `,${c.join(',')},`.includes(`,${w.join(',')},`)),
+        'every window is kept',
+      );
   }
 });
 
@@ -69,7 +80,13 @@ test('degenerate repeats (4 distinct items): every window is still kept whole', 
     for (let s = 0; s + 12 <= seq.length; s += 1 + rng.int(6)) windows.push(seq.slice(s, s + 12));
     const r = stitchWindows(rng.shuffle(windows), 3);
     for (const w of windows) assert.ok(r.contigs.some((c) => `,${c.join(',')},`.includes(`,${w.join(',')},`)));
-    assert.equal(r.members.flat().sort((a, b) => a - b).join(), windows.map((_, i) => i).join());
+    assert.equal(
+      r.members
+        .flat()
+        .sort((a, b) => a - b)
+        .join(),
+      windows.map((_, i) => i).join(),
+    );
   }
 });
 

@@ -16,7 +16,9 @@ import { initBackend } from '../compute/backend.ts';
 import { checkEnv, make, listEnvs } from '../envs/index.ts';
 
 const snapshot = process.env.PRORL_SNAPSHOT_DIR ?? path.resolve(import.meta.dirname, '../../shared/datasets/prorl-snapshot');
-const skip = existsSync(snapshot) ? false : `no ../shared/datasets/prorl-snapshot (looked in ${snapshot}); set PRORL_SNAPSHOT_DIR to run the real-environment checks`;
+const skip = existsSync(snapshot)
+  ? false
+  : `no ../shared/datasets/prorl-snapshot (looked in ${snapshot}); set PRORL_SNAPSHOT_DIR to run the real-environment checks`;
 const cacheDir = mkdtempSync(path.join(tmpdir(), 'prorec-env-real-'));
 after(() => rmSync(cacheDir, { recursive: true, force: true }));
 
@@ -33,7 +35,10 @@ for (const id of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
   const sizes = all ? {} : SMALL_SIMULATORS;
   test(`${id} passes checkEnv on the snapshot (simulators trained one epoch${all ? '' : ', small'})`, { skip: envSkip }, async () => {
     await initBackend({ quiet: true });
-    const env = await make(id, { world: { cacheDir, workers: 0, ...sizes, simulatorTrain: { maxEpochs: 1, validLimit: 200, trainLimit: 400 } }, log: () => {} });
+    const env = await make(id, {
+      world: { cacheDir, workers: 0, ...sizes, simulatorTrain: { maxEpochs: 1, validLimit: 200, trainLimit: 400 } },
+      log: () => {},
+    });
     assert.match(env.world.simulator.id, /sasrec/);
     assert.match(env.world.evaluator!.id, /gru4rec/);
     assert.equal(env.world.dataset.cases.test.length, { 'ml-1m-v0': 6928, 'steam-v0': 10240, 'books-v0': 8704 }[id]);

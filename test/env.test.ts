@@ -82,7 +82,11 @@ test('truncation at maxLength, STOP terminates, finished rows ignore actions unt
   assert.deepEqual([...r.truncated], [0, 1]);
   assert.equal(r.infos[1].episode!.length, 2);
   assert.deepEqual([...vec.active()], [0, 0]);
-  assert.equal(r.observations[1].actionMask.subarray(0, stop).reduce((a, b) => a + b, 0), 0, 'no item allowed after truncation');
+  assert.equal(
+    r.observations[1].actionMask.subarray(0, stop).reduce((a, b) => a + b, 0),
+    0,
+    'no item allowed after truncation',
+  );
 });
 
 test("invalid actions: 'error' throws and changes nothing; 'penalize' charges and appends nothing", async () => {
@@ -158,7 +162,10 @@ test('guidance is possible: the real coherent path raises the target probability
     realGain += real - before;
     randomGain += random - before;
   });
-  assert.ok(realGain / cases.length > 0.5 && realGain > randomGain + 0.5 * cases.length, `real ${realGain / cases.length}, random ${randomGain / cases.length}`);
+  assert.ok(
+    realGain / cases.length > 0.5 && realGain > randomGain + 0.5 * cases.length,
+    `real ${realGain / cases.length}, random ${randomGain / cases.length}`,
+  );
 });
 
 test('a batch does not depend on its composition: each row scores the same alone or with others', () => {
@@ -189,7 +196,8 @@ test('satiation: an item sharing attributes with n of the last `window` accepted
   // A path of items that share attributes with each other, so satiation applies.
   const first = observations[0].actionMask.indexOf(1);
   const path = [first];
-  for (let i = 0; i < items.count && path.length < 5; i++) if (i !== observations[0].target && !path.includes(i) && shareAttribute(items, i, first)) path.push(i);
+  for (let i = 0; i < items.count && path.length < 5; i++)
+    if (i !== observations[0].target && !path.includes(i) && shareAttribute(items, i, first)) path.push(i);
   for (let t = 0; t < path.length; t++) {
     const a = plain.step([path[t]]).infos[0];
     const b = sated.step([path[t]]).infos[0];

@@ -465,7 +465,7 @@ test('2. length shortcut: uninformative items, μ > 0: E[REINFORCE] = μ∇E[L] 
 // 3. Centering is unbiased for ∇(E[R] - μE[L])
 // ---------------------------------------------------------------------------------------------
 
-test('3. SRC with a constant μ: exact expectation = ∇(E[R] - μ·E[L]); z-score mode = ∇(E[R\'] - κ·E[L])', () => {
+test("3. SRC with a constant μ: exact expectation = ∇(E[R] - μ·E[L]); z-score mode = ∇(E[R'] - κ·E[L])", () => {
   const arb = fc.record({
     spec: specArb(),
     mu: dbl(-3, 3),
@@ -501,7 +501,12 @@ test('3. SRC with a constant μ: exact expectation = ∇(E[R] - μ·E[L]); z-sco
       const kappa = fuse([zmean[0], zmean[1], zmean[2]], k);
       const truth = objective(m, m.theta, (c) => fuse(c, k), kappa);
       assertClose(exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, z))).mean, truth.grad, EXACT, 'E[SRC z-score REINFORCE]');
-      assertClose(exactSingle(m, outs, (rs) => ESTIMATORS.prorl(rs, { centering: z, baseline: 'none' })).mean, truth.grad, EXACT, 'E[ESTIMATORS.prorl, no baseline]');
+      assertClose(
+        exactSingle(m, outs, (rs) => ESTIMATORS.prorl(rs, { centering: z, baseline: 'none' })).mean,
+        truth.grad,
+        EXACT,
+        'E[ESTIMATORS.prorl, no baseline]',
+      );
     }),
     params(100),
   );
@@ -534,17 +539,38 @@ test('3b. per-position SRC (μ_t constants): exact expectation = ∇(E[R] - Σ_t
         weights: { ioi: m.weights[0], ior: m.weights[1], ctr: m.weights[2] },
         lMax: 10,
       };
-      const zTruth = objective(m, m.theta, (c) => fuse(c, k), (t) => { const [a, b, c] = at(means, t); return fuse([a, b, c], k); });
+      const zTruth = objective(
+        m,
+        m.theta,
+        (c) => fuse(c, k),
+        (t) => {
+          const [a, b, c] = at(means, t);
+          return fuse([a, b, c], k);
+        },
+      );
       assertClose(exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, z))).mean, zTruth.grad, EXACT, 'E[per-position z-score SRC REINFORCE]');
     }),
     params(60),
   );
   // The per-position price differs from the pooled one whenever μ_t varies: the check can fail.
-  const m = build({ nItems: 2, lMax: 2, repeats: false, param: 'position', logits: new Array(23).fill(0.3), rewards: new Array(29).fill(0.5), noise: false, delta: [0, 0, 0], weights: [1, 1, 1] });
+  const m = build({
+    nItems: 2,
+    lMax: 2,
+    repeats: false,
+    param: 'position',
+    logits: new Array(23).fill(0.3),
+    rewards: new Array(29).fill(0.5),
+    noise: false,
+    delta: [0, 0, 0],
+    weights: [1, 1, 1],
+  });
   const outs = enumerate(m);
   const pooled = exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, { mode: 'plain', mu: 1 }))).mean;
   const perPos = exactSingle(m, outs, (rs) => reinforce(stepwiseCentering(rs, { mode: 'plain', mu: [1, -1] }))).mean;
-  assert.ok(pooled.some((x, j) => Math.abs(x - perPos[j]) > 1e-6), 'a different μ_1 changes the expectation');
+  assert.ok(
+    pooled.some((x, j) => Math.abs(x - perPos[j]) > 1e-6),
+    'a different μ_1 changes the expectation',
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -553,12 +579,10 @@ test('3b. per-position SRC (μ_t constants): exact expectation = ∇(E[R] - Σ_t
 
 /** Small models whose G-tuples are enumerable. */
 function smallGroupArb(): fc.Arbitrary<{ spec: Spec; G: number }> {
-  return fc
-    .record({ spec: specArb({ maxItems: 3, maxL: 2 }), G: fc.integer({ min: 2, max: 3 }) })
-    .filter(({ spec, G }) => {
-      const n = enumerate(build(spec)).length;
-      return n ** G <= 2500;
-    });
+  return fc.record({ spec: specArb({ maxItems: 3, maxL: 2 }), G: fc.integer({ min: 2, max: 3 }) }).filter(({ spec, G }) => {
+    const n = enumerate(build(spec)).length;
+    return n ** G <= 2500;
+  });
 }
 
 test('4. PSAE baselines over enumerated groups (G = 2, 3): leave-one-out = reward-to-go = ∇E[R]; group mean = Σ_t c_t g_t with c_t = E[m_t/(m_t+1)]', () => {
@@ -599,7 +623,7 @@ test('4. PSAE baselines over enumerated groups (G = 2, 3): leave-one-out = rewar
       assertClose(gm, predicted, EXACT, `E[PSAE group-mean] vs Σ_t c_t g_t, c=${c.map((x) => x.toFixed(3))}`);
       // Every position is active for all rollouts at t = 0 (each takes an item or STOP): c_0 = (G-1)/G.
       assert.ok(Math.abs(c[0] - (G - 1) / G) < 1e-12);
-      c.forEach((x, t) => pt[t] > 0 && (shrink[t] ??= []).push(x * G / (G - 1)));
+      c.forEach((x, t) => pt[t] > 0 && (shrink[t] ??= []).push((x * G) / (G - 1)));
       // With logits per position or per state the g_t live in disjoint coordinates, so the
       // group-mean expectation differs from ∇E[R] by at least 1/G of its largest component.
       if (m.param !== 'shared') {
@@ -624,13 +648,19 @@ test('4. PSAE baselines over enumerated groups (G = 2, 3): leave-one-out = rewar
   shrink.forEach((xs, t) => console.log(`group-mean PSAE shrink c_t / ((G-1)/G) at position ${t}: ${quantiles(xs)}`));
 });
 
-test('4b. the STOP term must share the items\' baseline at its position: other choices are biased', () => {
+test("4b. the STOP term must share the items' baseline at its position: other choices are biased", () => {
   // Whatever the model, replacing A_STOP = -b_L by -(mean G_L of the other continuers) or by 0
   // (items at L keep b_L) changes the expectation; the library's choice does not.
   const spec: Spec = {
-    nItems: 2, lMax: 2, repeats: true, param: 'position',
-    logits: [0.3, -0.2, 0.1, 0.5, -0.4, 0.2], rewards: [1, 0.5, 0.2, -0.3, 0.8, 0.1, 0.4, 1.2, -0.5], noise: false,
-    delta: [0, 0, 0], weights: [1, 1, 1],
+    nItems: 2,
+    lMax: 2,
+    repeats: true,
+    param: 'position',
+    logits: [0.3, -0.2, 0.1, 0.5, -0.4, 0.2],
+    rewards: [1, 0.5, 0.2, -0.3, 0.8, 0.1, 0.4, 1.2, -0.5],
+    noise: false,
+    delta: [0, 0, 0],
+    weights: [1, 1, 1],
   };
   const m = build(spec);
   const outs = enumerate(m);
@@ -693,18 +723,21 @@ test('5. variance: reward-to-go / PSAE vs path-level REINFORCE (exact trace of c
   // Groups of 2: PSAE (leave-one-out) against REINFORCE and against whole-path leave-one-out.
   const group: Record<string, number[]> = { 'psae/rf G=2': [], 'psae/rfLoo G=2': [], 'prorl/rf G=2': [] };
   fc.assert(
-    fc.property(specArb({ maxItems: 3, maxL: 2 }).filter((s) => enumerate(build(s)).length <= 45), (spec) => {
-      const m = build(spec);
-      const outs = enumerate(m);
-      const rf = exactGroup(m, outs, 2, reinforce).variance;
-      if (rf <= 1e-12) return;
-      const psae = exactGroup(m, outs, 2, (rs) => positionAdvantages(rs)).variance;
-      const rfLoo = exactGroup(m, outs, 2, (rs) => reinforceBaseline(rs, { scope: 'group', leaveOneOut: true })).variance;
-      const prorl = exactGroup(m, outs, 2, (rs) => prorlAdvantages(rs, { mode: 'plain', mu: 0.5 })).variance;
-      group['psae/rf G=2'].push(psae / rf);
-      if (rfLoo > 1e-12) group['psae/rfLoo G=2'].push(psae / rfLoo);
-      group['prorl/rf G=2'].push(prorl / rf);
-    }),
+    fc.property(
+      specArb({ maxItems: 3, maxL: 2 }).filter((s) => enumerate(build(s)).length <= 45),
+      (spec) => {
+        const m = build(spec);
+        const outs = enumerate(m);
+        const rf = exactGroup(m, outs, 2, reinforce).variance;
+        if (rf <= 1e-12) return;
+        const psae = exactGroup(m, outs, 2, (rs) => positionAdvantages(rs)).variance;
+        const rfLoo = exactGroup(m, outs, 2, (rs) => reinforceBaseline(rs, { scope: 'group', leaveOneOut: true })).variance;
+        const prorl = exactGroup(m, outs, 2, (rs) => prorlAdvantages(rs, { mode: 'plain', mu: 0.5 })).variance;
+        group['psae/rf G=2'].push(psae / rf);
+        if (rfLoo > 1e-12) group['psae/rfLoo G=2'].push(psae / rfLoo);
+        group['prorl/rf G=2'].push(prorl / rf);
+      },
+    ),
     params(40),
   );
   for (const [k, v] of Object.entries({ ...ratios, ...group })) console.log(`variance ratio ${k}: ${quantiles(v)}`);
@@ -719,35 +752,38 @@ test('6a. GRPO, G = 2: exact expectation = gradient of the pairwise objective E[
   // the expected batch gradient is ∇_θ' E_{τ1~θ', τ2~θ}[h] at θ' = θ (a rank-like objective).
   const cosines: number[] = [];
   fc.assert(
-    fc.property(specArb({ maxItems: 3, maxL: 2 }).filter((s) => enumerate(build(s)).length <= 45), (spec) => {
-      const m = build(spec);
-      const outs = enumerate(m);
-      const exp = exactGroup(m, outs, 2, (rs) => grpo(rs)).mean;
-      // h(o1, o2) for every pair; the pairwise objective's gradient by finite differences over θ'.
-      const h = outs.map((o1) => outs.map((o2) => grpo([toRollout(m, o1), toRollout(m, o2)])[0][0]));
-      const pairwise = (theta: Float64Array) => {
-        const mm: Model = { ...m, theta };
-        const o1s = enumerate(mm);
-        let s = 0;
-        o1s.forEach((o1, i) => outs.forEach((o2, j) => (s += o1.p * o2.p * h[i][j])));
-        return s;
-      };
-      const fd = new Float64Array(m.dim);
-      const th = Float64Array.from(m.theta);
-      const eps = 1e-5;
-      for (let j = 0; j < m.dim; j++) {
-        th[j] += eps;
-        const up = pairwise(th);
-        th[j] -= 2 * eps;
-        const dn = pairwise(th);
-        th[j] = m.theta[j];
-        fd[j] = (up - dn) / (2 * eps);
-      }
-      assertClose(exp, fd, 1e-6, 'E[GRPO] vs ∇ pairwise objective');
-      const truth = objective(m, m.theta, fused(m), 0).grad;
-      const n = Math.sqrt(dot(exp, exp) * dot(truth, truth));
-      if (n > 1e-9) cosines.push(dot(exp, truth) / n);
-    }),
+    fc.property(
+      specArb({ maxItems: 3, maxL: 2 }).filter((s) => enumerate(build(s)).length <= 45),
+      (spec) => {
+        const m = build(spec);
+        const outs = enumerate(m);
+        const exp = exactGroup(m, outs, 2, (rs) => grpo(rs)).mean;
+        // h(o1, o2) for every pair; the pairwise objective's gradient by finite differences over θ'.
+        const h = outs.map((o1) => outs.map((o2) => grpo([toRollout(m, o1), toRollout(m, o2)])[0][0]));
+        const pairwise = (theta: Float64Array) => {
+          const mm: Model = { ...m, theta };
+          const o1s = enumerate(mm);
+          let s = 0;
+          o1s.forEach((o1, i) => outs.forEach((o2, j) => (s += o1.p * o2.p * h[i][j])));
+          return s;
+        };
+        const fd = new Float64Array(m.dim);
+        const th = Float64Array.from(m.theta);
+        const eps = 1e-5;
+        for (let j = 0; j < m.dim; j++) {
+          th[j] += eps;
+          const up = pairwise(th);
+          th[j] -= 2 * eps;
+          const dn = pairwise(th);
+          th[j] = m.theta[j];
+          fd[j] = (up - dn) / (2 * eps);
+        }
+        assertClose(exp, fd, 1e-6, 'E[GRPO] vs ∇ pairwise objective');
+        const truth = objective(m, m.theta, fused(m), 0).grad;
+        const n = Math.sqrt(dot(exp, exp) * dot(truth, truth));
+        if (n > 1e-9) cosines.push(dot(exp, truth) / n);
+      },
+    ),
     params(25),
   );
   console.log(`GRPO G=2 cosine(E[grpo], ∇E[R]): ${quantiles(cosines)}`);
@@ -839,12 +875,18 @@ test('6b. groups of G = 4..16 by seeded Monte Carlo: PSAE leave-one-out = ∇E[R
   for (const [k, v] of Object.entries(ratios).sort()) console.log(`variance ratio (Monte Carlo) ${k}: ${quantiles(v)}`);
 });
 
-test('6c. CenteringStats while still accumulating the current batch: μ depends on the sample, so that batch\'s estimate is biased', () => {
+test("6c. CenteringStats while still accumulating the current batch: μ depends on the sample, so that batch's estimate is biased", () => {
   // Exact over G=2 groups: centring with the batch's own mean step reward, against the frozen μ.
   const spec: Spec = {
-    nItems: 2, lMax: 2, repeats: true, param: 'position',
-    logits: [0.3, -0.2, 0.1, 0.5, -0.4, 0.2], rewards: [1, 0.5, 0.2, -0.3, 0.8, 0.1, 0.4, 1.2, -0.5], noise: false,
-    delta: [0, 0, 0], weights: [1, 1, 1],
+    nItems: 2,
+    lMax: 2,
+    repeats: true,
+    param: 'position',
+    logits: [0.3, -0.2, 0.1, 0.5, -0.4, 0.2],
+    rewards: [1, 0.5, 0.2, -0.3, 0.8, 0.1, 0.4, 1.2, -0.5],
+    noise: false,
+    delta: [0, 0, 0],
+    weights: [1, 1, 1],
   };
   const m = build(spec);
   const outs = enumerate(m);

@@ -36,13 +36,7 @@ const ro = (group: number, rewards: number[], stopped: boolean): Rollout => ({
  *   group 1: d = [0.5, 0.5, 0.5] truncated at L_max = 3, no STOP (3 terms, R = 1.5)
  *            e = [1] + STOP      (2 terms, R = 1)
  */
-const batch = (): Rollout[] => [
-  ro(0, [1, 2], true),
-  ro(0, [3], true),
-  ro(0, [], true),
-  ro(1, [0.5, 0.5, 0.5], false),
-  ro(1, [1], true),
-];
+const batch = (): Rollout[] => [ro(0, [1, 2], true), ro(0, [3], true), ro(0, [], true), ro(1, [0.5, 0.5, 0.5], false), ro(1, [1], true)];
 
 function eq(actual: Advantages, expected: number[][], what = ''): void {
   assert.equal(actual.length, expected.length, `${what}: number of rollouts`);
@@ -68,11 +62,7 @@ test('reinforceBaseline: batch mean, group mean, leave-one-out', () => {
   // Group means 2 and 1.25.
   eq(reinforceBaseline(batch(), { scope: 'group' }), [[1, 1, 1], [1, 1], [-2], [0.25, 0.25, 0.25], [-0.25, -0.25]], 'group');
   // Leave-one-out within groups: a: 3 - (3+0)/2, c: 0 - (3+3)/2, d: 1.5 - 1, e: 1 - 1.5.
-  eq(
-    reinforceBaseline(batch(), { scope: 'group', leaveOneOut: true }),
-    [[1.5, 1.5, 1.5], [1.5, 1.5], [-3], [0.5, 0.5, 0.5], [-0.5, -0.5]],
-    'group loo',
-  );
+  eq(reinforceBaseline(batch(), { scope: 'group', leaveOneOut: true }), [[1.5, 1.5, 1.5], [1.5, 1.5], [-3], [0.5, 0.5, 0.5], [-0.5, -0.5]], 'group loo');
   // A batch of one with leave-one-out: no other rollout, baseline 0.
   eq(reinforceBaseline([ro(0, [2], true)], { leaveOneOut: true }), [[2, 2]]);
 });
@@ -120,8 +110,14 @@ test('positionAdvantages: groups may be interleaved in the batch; results follow
 test('stepwiseCentering plain: r - μ; rollouts otherwise unchanged, inputs untouched', () => {
   const b = batch();
   const c = stepwiseCentering(b, { mode: 'plain', mu: 1 });
-  assert.deepEqual(c.map((r) => [...r.rewards]), [[0, 1], [2], [], [-0.5, -0.5, -0.5], [0]]);
-  assert.deepEqual(c.map((r) => [r.group, r.stopped]), b.map((r) => [r.group, r.stopped]));
+  assert.deepEqual(
+    c.map((r) => [...r.rewards]),
+    [[0, 1], [2], [], [-0.5, -0.5, -0.5], [0]],
+  );
+  assert.deepEqual(
+    c.map((r) => [r.group, r.stopped]),
+    b.map((r) => [r.group, r.stopped]),
+  );
   assert.deepEqual([...b[0].rewards], [1, 2], 'input not modified');
 });
 
@@ -141,7 +137,17 @@ test('stepwiseCentering z-score: per-component z-score, std floored at 0.1, CTR 
   });
   // t=0: 1·0/2 + 0.5·(-1)/0.1 + 2·(-0.1)/(0.1·10) = -5.2;  t=1: 1·2/2 + 0.5·1/0.1 + 2·0.1/1 = 6.2
   assert.ok(Math.abs(c.rewards[0] + 5.2) < 1e-12 && Math.abs(c.rewards[1] - 6.2) < 1e-12, `${[...c.rewards]}`);
-  assert.throws(() => stepwiseCentering([ro(0, [1], true)], { mode: 'zscore', mean: { ioi: 0, ior: 0, ctr: 0 }, std: { ioi: 1, ior: 1, ctr: 1 }, weights: { ioi: 1, ior: 1, ctr: 1 }, lMax: 10 }), /components/);
+  assert.throws(
+    () =>
+      stepwiseCentering([ro(0, [1], true)], {
+        mode: 'zscore',
+        mean: { ioi: 0, ior: 0, ctr: 0 },
+        std: { ioi: 1, ior: 1, ctr: 1 },
+        weights: { ioi: 1, ior: 1, ctr: 1 },
+        lMax: 10,
+      }),
+    /components/,
+  );
 });
 
 test('prorlAdvantages = SRC then PSAE; ablations', () => {
@@ -163,13 +169,28 @@ test('the one entry point (estimateAdvantages, what the trainer runs): every nam
   assert.deepEqual(Object.keys(ESTIMATORS).sort(), ['grpo', 'prorl', 'prorl-no-psae', 'prorl-no-src', 'reinforce', 'reinforce-baseline']);
   eq(ESTIMATORS.reinforce(b), [[3, 3, 3], [3, 3], [0], [1.5, 1.5, 1.5], [1, 1]]);
   // reinforce-baseline: the group's leave-one-out mean by default, as the trainer composes it.
-  eq(ESTIMATORS['reinforce-baseline'](b), reinforceBaseline(b, { scope: 'group', leaveOneOut: true }).map((a) => [...a]));
-  eq(estimateAdvantages('reinforce-baseline', b, { baseline: 'group-mean' }), reinforceBaseline(b, { scope: 'group' }).map((a) => [...a]));
+  eq(
+    ESTIMATORS['reinforce-baseline'](b),
+    reinforceBaseline(b, { scope: 'group', leaveOneOut: true }).map((a) => [...a]),
+  );
+  eq(
+    estimateAdvantages('reinforce-baseline', b, { baseline: 'group-mean' }),
+    reinforceBaseline(b, { scope: 'group' }).map((a) => [...a]),
+  );
   // The KL penalty is subtracted from the centred rewards before the advantages.
   const logRatio = b.map((r) => Float64Array.from(r.rewards, () => 2));
-  eq(estimateAdvantages('prorl', b, { centering: { mode: 'plain', mu: 1 }, klPenalty: { beta: 0.5, logRatio } }), prorlAdvantages(b, { mode: 'plain', mu: 2 }).map((a) => [...a]));
-  eq(ESTIMATORS.grpo(b, { grpo: { eps: 0 } }), grpo(b, { eps: 0 }).map((a) => [...a]));
-  eq(ESTIMATORS['prorl-no-src'](b, { baseline: 'group-mean' }), positionAdvantages(b, { baseline: 'group-mean' }).map((a) => [...a]));
+  eq(
+    estimateAdvantages('prorl', b, { centering: { mode: 'plain', mu: 1 }, klPenalty: { beta: 0.5, logRatio } }),
+    prorlAdvantages(b, { mode: 'plain', mu: 2 }).map((a) => [...a]),
+  );
+  eq(
+    ESTIMATORS.grpo(b, { grpo: { eps: 0 } }),
+    grpo(b, { eps: 0 }).map((a) => [...a]),
+  );
+  eq(
+    ESTIMATORS['prorl-no-src'](b, { baseline: 'group-mean' }),
+    positionAdvantages(b, { baseline: 'group-mean' }).map((a) => [...a]),
+  );
   assert.throws(() => ESTIMATORS.prorl(b), /centering/);
   assert.throws(() => ESTIMATORS['prorl-no-psae'](b), /centering/);
 });
@@ -208,8 +229,14 @@ test('CenteringStats: accumulates all steps of the first epoch, then freezes; ru
   assert.ok(Math.abs(s.meanReward() - 34 / 6) < 1e-12);
   assert.deepEqual(s.plainSpec(), { mode: 'plain', mu: s.meanReward() });
   // Per position: t = 0 holds steps (1, 3, 4) of ioi, t = 1 (2, 5), t = 2 (6); fused (1.5, 3.5, 14.5), (2.5, 5.5), (6.5).
-  assert.deepEqual(s.meanByPosition().map((x) => x.ioi), [8 / 3, 3.5, 6]);
-  assert.deepEqual(s.meanByPosition().map((x) => x.ior), [10 / 3, 0, 0]);
+  assert.deepEqual(
+    s.meanByPosition().map((x) => x.ioi),
+    [8 / 3, 3.5, 6],
+  );
+  assert.deepEqual(
+    s.meanByPosition().map((x) => x.ior),
+    [10 / 3, 0, 0],
+  );
   assert.deepEqual(s.plainSpec(true), { mode: 'plain', mu: [19.5 / 3, 4, 6.5] });
   const zp = s.zscoreSpec({ ioi: 1, ior: 1, ctr: 1 }, 10, true);
   assert.ok(zp.mode === 'zscore' && Array.isArray(zp.mean) && zp.mean.length === 3 && zp.std.ioi === s.std().ioi, 'per-position means, pooled std');

@@ -53,9 +53,21 @@ test('environment: a shared evaluator equals a separately stepped one; stepEvalu
   const sim = new SyntheticExactSimulator(world);
   const cases = [0, 3, 3, 7, 11, 2];
   for (const accept of ['always', 'sample'] as const) {
-    const shared = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, cases.length, { accept, maxLength: 6 });
-    const separate = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: new SyntheticExactSimulator(world) }, cases.length, { accept, maxLength: 6 });
-    const off = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, cases.length, { accept, maxLength: 6, stepEvaluator: false });
+    const shared = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, cases.length, {
+      accept,
+      maxLength: 6,
+    });
+    const separate = new ProactiveRecVectorEnv(
+      'synthetic-v0',
+      { dataset: world.dataset, simulator: sim, evaluator: new SyntheticExactSimulator(world) },
+      cases.length,
+      { accept, maxLength: 6 },
+    );
+    const off = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, cases.length, {
+      accept,
+      maxLength: 6,
+      stepEvaluator: false,
+    });
     assert.equal(off.config.stepEvaluator, false);
     assert.equal(shared.config.stepEvaluator, true, 'the default steps the evaluator');
     const a = replay(shared, cases, 4);
@@ -192,7 +204,10 @@ test('a rollout with the cached encoder equals one that re-encodes every step (p
       assert.equal(tf.memory().numTensors, n0, 'no tensor left behind');
       const full = runEpisodes(net, env, 'train', cases, sampleSeed, 3, { cache: false });
       assert.deepEqual(cached, full);
-      assert.ok(cached.some((p) => p.accepted.includes(0)), 'some items were rejected');
+      assert.ok(
+        cached.some((p) => p.accepted.includes(0)),
+        'some items were rejected',
+      );
     }
     net.dispose();
   }
@@ -203,8 +218,14 @@ test('the fused loss op equals autodiff through log-softmax and the exact KL: va
   const M = 9;
   const A = 13;
   const rng = Rng.stream(4, 'fused');
-  const u0 = tf.tensor2d(Float32Array.from({ length: M * A }, () => 3 * rng.normal()), [M, A]);
-  const ur = tf.tensor2d(Float32Array.from({ length: M * A }, () => 3 * rng.normal()), [M, A]);
+  const u0 = tf.tensor2d(
+    Float32Array.from({ length: M * A }, () => 3 * rng.normal()),
+    [M, A],
+  );
+  const ur = tf.tensor2d(
+    Float32Array.from({ length: M * A }, () => 3 * rng.normal()),
+    [M, A],
+  );
   const mask = new Float32Array(M * A);
   const actions = new Int32Array(M);
   for (let i = 0; i < M; i++) {
@@ -221,7 +242,13 @@ test('the fused loss op equals autodiff through log-softmax and the exact KL: va
       const m = tf.tensor2d(mask, [M, A]);
       const lp = tf.logSoftmax(tf.add(u, m));
       const lr = tf.logSoftmax(tf.add(ur, m));
-      const ell = tf.gather(tf.reshape(lp, [-1]), tf.tensor1d(Int32Array.from(actions, (a, i) => i * A + a), 'int32'));
+      const ell = tf.gather(
+        tf.reshape(lp, [-1]),
+        tf.tensor1d(
+          Int32Array.from(actions, (a, i) => i * A + a),
+          'int32',
+        ),
+      );
       const p = tf.exp(lp);
       const kl = tf.sum(tf.mul(p, tf.sub(lp, lr)));
       const ent = tf.neg(tf.sum(tf.mul(p, tf.maximum(lp, -1e4))));
@@ -255,8 +282,12 @@ test('policyGradientStep with the fused loss equals the autodiff loss: weights a
   const sim = new SyntheticExactSimulator(world);
   const G = 4;
   const env = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, 8 * G, { accept: 'sample', maxLength: 5 });
-  for (const [v, beta] of [[VARIANTS[1], 0.1], [VARIANTS[2], 0]] as const) {
-    const make = (trainable: boolean, seed: number) => new PolicyNetwork(world.dataset.items.count, { ...v, dim: 16, maxLength: 5 }, seed, trainable, 'policy', world.dataset.items);
+  for (const [v, beta] of [
+    [VARIANTS[1], 0.1],
+    [VARIANTS[2], 0],
+  ] as const) {
+    const make = (trainable: boolean, seed: number) =>
+      new PolicyNetwork(world.dataset.items.count, { ...v, dim: 16, maxLength: 5 }, seed, trainable, 'policy', world.dataset.items);
     const fused = make(true, 1);
     const plain = make(true, 1);
     const ref = make(false, 2);
@@ -266,15 +297,21 @@ test('policyGradientStep with the fused loss equals the autodiff loss: weights a
     const cases = Array.from({ length: 8 }, (_, j) => j * 3).flatMap((c) => new Array<number>(G).fill(c));
     for (let it = 0; it < 3; it++) {
       const paths = runEpisodes(fused, env, 'train', cases, it, 1);
-      const rollouts: Rollout[] = paths.map((p, k) => ({ group: Math.floor(k / G), rewards: Float64Array.from(p.ioi, (x, t) => x + 0.01 * p.ior[t] + p.ctr[t]), stopped: p.stopped }));
+      const rollouts: Rollout[] = paths.map((p, k) => ({
+        group: Math.floor(k / G),
+        rewards: Float64Array.from(p.ioi, (x, t) => x + 0.01 * p.ior[t] + p.ctr[t]),
+        stopped: p.stopped,
+      }));
       const traj = packPaths(paths);
       const adv = reinforce(rollouts);
       const a = policyGradientStep(fused, ref, traj, adv, oF, { groupSize: G, chunks: 2, beta });
       const b = policyGradientStep(plain, ref, traj, adv, oP, { groupSize: G, chunks: 2, beta, fusedLoss: false });
-      for (const k of Object.keys(a) as (keyof typeof a)[]) assert.ok(Math.abs(a[k] - b[k]) <= 1e-4 * (1 + Math.abs(b[k])), `update ${it}: ${k} ${a[k]} vs ${b[k]}`);
+      for (const k of Object.keys(a) as (keyof typeof a)[])
+        assert.ok(Math.abs(a[k] - b[k]) <= 1e-4 * (1 + Math.abs(b[k])), `update ${it}: ${k} ${a[k]} vs ${b[k]}`);
       const wF = fused.params.snapshot();
       const wP = plain.params.snapshot();
-      for (const k of fused.params.keys) for (let i = 0; i < wF[k].length; i++) assert.ok(Math.abs(wF[k][i] - wP[k][i]) < 1e-5, `update ${it}: ${k}[${i}] ${wF[k][i]} vs ${wP[k][i]}`);
+      for (const k of fused.params.keys)
+        for (let i = 0; i < wF[k].length; i++) assert.ok(Math.abs(wF[k][i] - wP[k][i]) < 1e-5, `update ${it}: ${k}[${i}] ${wF[k][i]} vs ${wP[k][i]}`);
     }
     for (const x of [fused, plain, ref]) x.dispose();
     oF.dispose();
@@ -288,7 +325,8 @@ test('policyGradientStep with the update worker equals the main thread alone (ch
   const sim = new SyntheticExactSimulator(world);
   const G = 4;
   const env = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, 8 * G, { maxLength: 5 });
-  const make = (trainable: boolean, seed: number) => new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 16, maxLength: 5 }, seed, trainable, 'policy', world.dataset.items);
+  const make = (trainable: boolean, seed: number) =>
+    new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 16, maxLength: 5 }, seed, trainable, 'policy', world.dataset.items);
   const withW = make(true, 1);
   const alone = make(true, 1);
   const ref = make(false, 2);
@@ -300,7 +338,11 @@ test('policyGradientStep with the update worker equals the main thread alone (ch
     const cases = Array.from({ length: 8 }, (_, j) => j * 5).flatMap((c) => new Array<number>(G).fill(c));
     for (const chunks of [4, 3, 1]) {
       const paths = runEpisodes(alone, env, 'train', cases, chunks, 1);
-      const rollouts: Rollout[] = paths.map((p, k) => ({ group: Math.floor(k / G), rewards: Float64Array.from(p.ioi, (x, t) => x + 0.01 * p.ior[t] + p.ctr[t]), stopped: p.stopped }));
+      const rollouts: Rollout[] = paths.map((p, k) => ({
+        group: Math.floor(k / G),
+        rewards: Float64Array.from(p.ioi, (x, t) => x + 0.01 * p.ior[t] + p.ctr[t]),
+        stopped: p.stopped,
+      }));
       const traj = packPaths(paths);
       const adv = reinforce(rollouts);
       const n0 = tf.memory().numTensors;

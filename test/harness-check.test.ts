@@ -47,16 +47,35 @@ test('the tolerance is a t-quantile times the standard error of the difference, 
   assert.ok(Math.abs(tolerance({ mean: 1, std: 0.3, n: 3 }, { std: 0.3, n: 3 }) - 2.776 * Math.sqrt(0.06)) < 1e-9);
   assert.equal(tolerance({ mean: 2, std: 0, n: 3 }, { std: 0, n: 3 }), 1e-9 + 2e-6);
   const b = (mean: number, std: number): Baseline => ({
-    version: 1, suite: 's', budget: 'b', rule: '', backend: null, commit: null,
-    entries: { 'e/a': { variant: 'v', seeds: [1, 2, 3], episodes: 1, metrics: { ioi: { mean, std, n: 3, values: [] }, duplicateRate: { mean: 0.1, std: 0, n: 3, values: [] } } } },
+    version: 1,
+    suite: 's',
+    budget: 'b',
+    rule: '',
+    backend: null,
+    commit: null,
+    entries: {
+      'e/a': {
+        variant: 'v',
+        seeds: [1, 2, 3],
+        episodes: 1,
+        metrics: { ioi: { mean, std, n: 3, values: [] }, duplicateRate: { mean: 0.1, std: 0, n: 3, values: [] } },
+      },
+    },
   });
   assert.equal(compareWithBaseline(b(1, 0.1), b(1, 0.1)).shortfalls.length, 0);
   assert.equal(compareWithBaseline(b(0.8, 0.1), b(1, 0.1)).shortfalls.length, 0, 'a drop within the seeds spread passes');
-  assert.deepEqual(compareWithBaseline(b(0.7, 0.1), b(1, 0.1)).shortfalls.map((s) => s.metric), ['ioi']);
+  assert.deepEqual(
+    compareWithBaseline(b(0.7, 0.1), b(1, 0.1)).shortfalls.map((s) => s.metric),
+    ['ioi'],
+  );
   assert.equal(compareWithBaseline(b(5, 0.1), b(1, 0.1)).shortfalls.length, 0, 'an improvement passes');
   const worseDup = b(1, 0.1);
   worseDup.entries['e/a'].metrics.duplicateRate.mean = 0.2;
-  assert.deepEqual(compareWithBaseline(worseDup, b(1, 0.1)).shortfalls.map((s) => s.metric), ['duplicateRate'], 'lower is better for duplicates');
+  assert.deepEqual(
+    compareWithBaseline(worseDup, b(1, 0.1)).shortfalls.map((s) => s.metric),
+    ['duplicateRate'],
+    'lower is better for duplicates',
+  );
   const gone = { ...b(1, 0.1), entries: {} };
   assert.match(compareWithBaseline(gone, b(1, 0.1)).shortfalls[0].why, /no result now/);
   assert.match(compareWithBaseline(b(1, 0.1), gone).shortfalls[0].why, /no baseline/);

@@ -30,7 +30,11 @@ writeFileSync(
     budget: 'smoke',
     budgets: { smoke: { episodes: 24, ks: [1, 5], examples: 2, trainEpochs: 1 } },
     envs: [{ id: 'synthetic-v0', world: { numItems: 120, numUsers: 100 } }],
-    agents: [{ agent: 'random' }, { agent: 'popularity', config: { pathLength: 4 } }, { agent: path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts'), config: { pathLength: 3 } }],
+    agents: [
+      { agent: 'random' },
+      { agent: 'popularity', config: { pathLength: 4 } },
+      { agent: path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts'), config: { pathLength: 3 } },
+    ],
   }),
 );
 
@@ -61,7 +65,10 @@ test('a suite run writes one valid result file per run, with metrics@K, curves a
   assert.equal(plan.runs.length, 6);
   const quiet = () => {};
   const first = await runPlan(plan.runs, { out: full, code: CODE, progress: false, log: quiet });
-  assert.deepEqual(first.outcomes.map((o) => o.status), Array(6).fill('done'));
+  assert.deepEqual(
+    first.outcomes.map((o) => o.status),
+    Array(6).fill('done'),
+  );
   const results = readResults(full);
   assert.equal(results.length, 6);
   for (const r of results) {
@@ -74,7 +81,10 @@ test('a suite run writes one valid result file per run, with metrics@K, curves a
   }
   const sampler = results.find((r) => r.run.label === 'sampler')!;
   assert.ok(sampler.atK, 'the plug-in agent has proposePaths');
-  assert.deepEqual(sampler.atK.results.map((x) => x.k), [1, 5]);
+  assert.deepEqual(
+    sampler.atK.results.map((x) => x.k),
+    [1, 5],
+  );
   assert.equal(sampler.atK.meanCandidates, 5);
   const [k1, k5] = sampler.atK.results;
   assert.ok(k5.max.ioi >= k5.mean.ioi && k5.max.ioi >= k1.max.ioi, 'max over more candidates is no smaller');
@@ -86,7 +96,10 @@ test('a suite run writes one valid result file per run, with metrics@K, curves a
   assert.equal(results.find((r) => r.run.label === 'popularity')!.metrics.length, 4);
 
   const again = await runPlan(plan.runs, { out: full, code: CODE, progress: false, log: quiet });
-  assert.deepEqual(again.outcomes.map((o) => o.status), Array(6).fill('skipped'));
+  assert.deepEqual(
+    again.outcomes.map((o) => o.status),
+    Array(6).fill('skipped'),
+  );
   const stamp = readResult(path.join(full, plan.runs[0].file)).timings.createdAt;
   const forced = await runPlan(plan.runs.slice(0, 1), { out: full, code: CODE, progress: false, force: true, log: quiet });
   assert.equal(forced.outcomes[0].status, 'done');
@@ -112,7 +125,11 @@ test('two shards merged equal the unsharded run (results and leaderboard); merge
   const whole = path.join(work, 'whole');
   const s1 = path.join(work, 'shard1');
   const s2 = path.join(work, 'shard2');
-  for (const [dir, extra] of [[whole, []], [s1, ['--shard', '1/2']], [s2, ['--shard', '2/2']]] as const) {
+  for (const [dir, extra] of [
+    [whole, []],
+    [s1, ['--shard', '1/2']],
+    [s2, ['--shard', '2/2']],
+  ] as const) {
     const r = await bench(['--suite', SUITE, '--out', dir, '--progress', 'false', ...extra]);
     assert.equal(r.code, 0, r.err);
   }
@@ -122,11 +139,17 @@ test('two shards merged equal the unsharded run (results and leaderboard); merge
   const r = await bench(['merge', s1, s2, '--out', merged]);
   assert.equal(r.code, 0, r.err);
   sameResults(whole, merged);
-  assert.deepEqual(JSON.parse(readFileSync(path.join(merged, 'leaderboard.json'), 'utf8')), JSON.parse(readFileSync(path.join(whole, 'leaderboard.json'), 'utf8')));
+  assert.deepEqual(
+    JSON.parse(readFileSync(path.join(merged, 'leaderboard.json'), 'utf8')),
+    JSON.parse(readFileSync(path.join(whole, 'leaderboard.json'), 'utf8')),
+  );
   assert.equal(readFileSync(path.join(merged, 'leaderboard.md'), 'utf8'), readFileSync(path.join(whole, 'leaderboard.md'), 'utf8'));
 
   // One shard alone is incomplete.
-  assert.throws(() => mergeDirs([s1], path.join(work, 'partial')), (e: unknown) => e instanceof MergeError && /missing shard 2\/2/.test(e.message));
+  assert.throws(
+    () => mergeDirs([s1], path.join(work, 'partial')),
+    (e: unknown) => e instanceof MergeError && /missing shard 2\/2/.test(e.message),
+  );
   assert.equal(mergeDirs([s1], path.join(work, 'partial'), { allowPartial: true }).files, 3);
   const partial = await bench(['merge', s1, '--out', path.join(work, 'partial2')]);
   assert.equal(partial.code, 1);
@@ -138,7 +161,10 @@ test('two shards merged equal the unsharded run (results and leaderboard); merge
   const doc = JSON.parse(readFileSync(path.join(bad, 'results', f), 'utf8'));
   doc.metrics.ioi += 1;
   writeFileSync(path.join(bad, 'results', f), JSON.stringify(doc));
-  assert.throws(() => mergeDirs([s1, s2, bad], path.join(work, 'conflict')), (e: unknown) => e instanceof MergeError && new RegExp(`conflict: .*${f}.*same config, different results`).test(e.message));
+  assert.throws(
+    () => mergeDirs([s1, s2, bad], path.join(work, 'conflict')),
+    (e: unknown) => e instanceof MergeError && new RegExp(`conflict: .*${f}.*same config, different results`).test(e.message),
+  );
   assert.equal((await bench(['merge', path.join(work, 'nope')])).code, 2);
 });
 
@@ -150,14 +176,23 @@ test('`bench --agent random` runs the default suite for one agent as the README 
   try {
     const r = await bench(['--agent', 'random', '--progress', 'false']);
     assert.equal(r.code, 0, r.err);
-    assert.deepEqual(readdirSync('runs/results').sort(), [1, 2, 3].map((s) => `synthetic-v0__random__seed${s}.json`));
+    assert.deepEqual(
+      readdirSync('runs/results').sort(),
+      [1, 2, 3].map((s) => `synthetic-v0__random__seed${s}.json`),
+    );
     assert.ok(readResults('runs').every((x) => x.episodes === 256 && x.env.id === 'synthetic-v0' && x.split === 'test'));
     assert.match(r.out, /synthetic-v0\s+random\s+3\s/);
     assert.ok(existsSync('runs/leaderboard.md') && existsSync('runs/leaderboard.json'));
   } finally {
     process.chdir(cwd);
   }
-  for (const args of [['--agent', 'random', '--shard', '3/2'], ['--suite', 'no-such-suite'], [], ['--agent', 'random', '--jobs', '0'], ['--agent', 'random', '--budget', 'huge']]) {
+  for (const args of [
+    ['--agent', 'random', '--shard', '3/2'],
+    ['--suite', 'no-such-suite'],
+    [],
+    ['--agent', 'random', '--jobs', '0'],
+    ['--agent', 'random', '--budget', 'huge'],
+  ]) {
     const r = await bench(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
   }

@@ -47,14 +47,20 @@ test('the shipped suites (agents, estimators, fidelity, smoke, standard, paper) 
   }
   // `agents` holds every built-in agent on synthetic-v0 and ml-1m-v0, 3 seeds.
   const agents = await planRuns(loadSuite('agents'));
-  const builtIn = listAgents().map((a) => a.name).sort();
+  const builtIn = listAgents()
+    .map((a) => a.name)
+    .sort();
   assert.deepEqual([...new Set(agents.runs.map((r) => r.label))].filter((l) => l !== 'prorl-per-position').sort(), builtIn);
   assert.deepEqual([...new Set(agents.runs.map((r) => r.config.envId))], ['synthetic-v0', 'ml-1m-v0']);
   assert.equal(agents.runs.length, 2 * (builtIn.length + 1) * 3);
   // `estimators`: every estimator (and per-position ProRL) in three worlds, 5 seeds, from the supervised row's policy.
   const est = await planRuns(loadSuite('estimators'));
   assert.deepEqual([...new Set(est.runs.map((r) => r.config.envId))], ['synthetic-v0', 'synthetic-patience-v0', 'synthetic-satiation-v0']);
-  for (const name of ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae', 'prorl-per-position', 'supervised']) assert.ok(est.runs.some((r) => r.label === name), name);
+  for (const name of ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae', 'prorl-per-position', 'supervised'])
+    assert.ok(
+      est.runs.some((r) => r.label === name),
+      name,
+    );
   assert.equal(new Set(est.runs.map((r) => r.config.seed)).size, 5);
   // `fidelity`: agents that need no training (and supervised) on synthetic-learned-v0, run once per data share.
   const fidelity = await planRuns(loadSuite('fidelity'), { world: { simulatorDataFraction: 0.1 } });
@@ -65,16 +71,22 @@ test('the shipped suites (agents, estimators, fidelity, smoke, standard, paper) 
   assert.equal(smoke.runs.length, smoke.runs.length > 0 ? loadSuite('smoke').suite.agents.length * loadSuite('smoke').suite.seeds.length : -1);
   const standard = await planRuns(loadSuite('standard'), { agent: 'random' });
   // `npm run bench -- --agent random`: synthetic-v0, seeds 1..3, 256 test cases each, as the README says.
-  assert.deepEqual(standard.runs.map((r) => [r.config.envId, r.label, r.config.seed, r.config.episodes, r.file]), [
-    ['synthetic-v0', 'random', 1, 256, path.join('results', 'synthetic-v0__random__seed1.json')],
-    ['synthetic-v0', 'random', 2, 256, path.join('results', 'synthetic-v0__random__seed2.json')],
-    ['synthetic-v0', 'random', 3, 256, path.join('results', 'synthetic-v0__random__seed3.json')],
-  ]);
+  assert.deepEqual(
+    standard.runs.map((r) => [r.config.envId, r.label, r.config.seed, r.config.episodes, r.file]),
+    [
+      ['synthetic-v0', 'random', 1, 256, path.join('results', 'synthetic-v0__random__seed1.json')],
+      ['synthetic-v0', 'random', 2, 256, path.join('results', 'synthetic-v0__random__seed2.json')],
+      ['synthetic-v0', 'random', 3, 256, path.join('results', 'synthetic-v0__random__seed3.json')],
+    ],
+  );
 });
 
 test('the paper suite names the real environments with the DESIGN §4 settings; unregistered ones fail with the known list', async () => {
   const paper = loadSuite('paper').suite;
-  assert.deepEqual(paper.envs.map((e) => e.id), ['ml-1m-v0', 'steam-v0', 'books-v0']);
+  assert.deepEqual(
+    paper.envs.map((e) => e.id),
+    ['ml-1m-v0', 'steam-v0', 'books-v0'],
+  );
   assert.deepEqual(paper.envs.find((e) => e.id === 'steam-v0')!.weights, { ioi: 1, ior: 1, ctr: 0.1 });
   const prorl = paper.agents.find((a) => a.agent === 'prorl')!;
   assert.deepEqual(prorl.config, { rl: { groupSize: 16, beta: 0.01, kl: 'exact' } });
@@ -84,7 +96,14 @@ test('the paper suite names the real environments with the DESIGN §4 settings; 
   // checked here with synthetic-v0 standing in for each real environment.
   const loaded = loadSuite('paper');
   for (const real of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
-    const stand = { ...loaded, suite: { ...loaded.suite, envs: [{ id: 'synthetic-v0' }], agents: loaded.suite.agents.map((a) => ({ ...a, perEnv: a.perEnv ? { 'synthetic-v0': a.perEnv[real] } : undefined })) } };
+    const stand = {
+      ...loaded,
+      suite: {
+        ...loaded.suite,
+        envs: [{ id: 'synthetic-v0' }],
+        agents: loaded.suite.agents.map((a) => ({ ...a, perEnv: a.perEnv ? { 'synthetic-v0': a.perEnv[real] } : undefined })),
+      },
+    };
     const runs = (await planRuns(stand)).runs;
     assert.equal(runs.length, paper.agents.length * paper.seeds.length);
     const lr = runs.find((r) => r.label === 'prorl')!.config.agentConfig as { rl: { lr: number; groupSize: number } };
@@ -114,12 +133,15 @@ test('structural errors name the file and the field', () => {
   ];
   for (const [value, re] of cases) {
     const file = suiteFile('bad', value);
-    assert.throws(() => loadSuite(file), (e: unknown) => {
-      assert.ok(e instanceof ValidationError, String(e));
-      assert.ok(e.message.startsWith(file), e.message);
-      assert.match(e.message, re);
-      return true;
-    });
+    assert.throws(
+      () => loadSuite(file),
+      (e: unknown) => {
+        assert.ok(e instanceof ValidationError, String(e));
+        assert.ok(e.message.startsWith(file), e.message);
+        assert.match(e.message, re);
+        return true;
+      },
+    );
   }
   assert.throws(() => loadSuite(suiteFile('notjson', '{ nope')), /notjson\.json: invalid\n.*not valid JSON/);
   assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, estimators, fidelity, paper, smoke, standard/);
@@ -127,30 +149,65 @@ test('structural errors name the file and the field', () => {
 
 test('resolution: unknown environments and agents list the known ones; agent configs and world options are checked against their schemas', async () => {
   const plan = (v: unknown, o = {}) => planRuns(loadSuite(suiteFile('r', v)), o);
-  await assert.rejects(plan({ ...BASE, envs: [{ id: 'ml-99-v0' }] }), (e: unknown) => e instanceof UnknownEnvError && /known environments: .*synthetic-v0/.test(e.message));
-  await assert.rejects(plan({ ...BASE, agents: [{ agent: 'nope' }] }), (e: unknown) => e instanceof UnknownAgentError && /known agents: .*random.*popularity/.test(e.message));
-  await assert.rejects(plan({ ...BASE, agents: [{ agent: 'random', config: { pathLength: -2 } }] }), (e: unknown) => e instanceof ValidationError && /r\.json: agents\.0\.config for agent random.*pathLength/s.test(e.message));
-  await assert.rejects(plan({ ...BASE, envs: [{ id: 'synthetic-v0', world: { numItems: 3 } }] }), (e: unknown) => e instanceof ValidationError && /r\.json: envs\.0\.world.*numItems/s.test(e.message));
-  await assert.rejects(plan(BASE, { budget: 'paper' }), (e: unknown) => e instanceof PlanError && /no budget 'paper'; budgets: smoke, standard/.test(e.message));
+  await assert.rejects(
+    plan({ ...BASE, envs: [{ id: 'ml-99-v0' }] }),
+    (e: unknown) => e instanceof UnknownEnvError && /known environments: .*synthetic-v0/.test(e.message),
+  );
+  await assert.rejects(
+    plan({ ...BASE, agents: [{ agent: 'nope' }] }),
+    (e: unknown) => e instanceof UnknownAgentError && /known agents: .*random.*popularity/.test(e.message),
+  );
+  await assert.rejects(
+    plan({ ...BASE, agents: [{ agent: 'random', config: { pathLength: -2 } }] }),
+    (e: unknown) => e instanceof ValidationError && /r\.json: agents\.0\.config for agent random.*pathLength/s.test(e.message),
+  );
+  await assert.rejects(
+    plan({ ...BASE, envs: [{ id: 'synthetic-v0', world: { numItems: 3 } }] }),
+    (e: unknown) => e instanceof ValidationError && /r\.json: envs\.0\.world.*numItems/s.test(e.message),
+  );
+  await assert.rejects(
+    plan(BASE, { budget: 'paper' }),
+    (e: unknown) => e instanceof PlanError && /no budget 'paper'; budgets: smoke, standard/.test(e.message),
+  );
 });
 
 test('the run matrix: env × agent × seed in order, budgets, selection and addition with --agent/--env, stable hashes', async () => {
   const loaded = loadSuite(suiteFile('m', BASE));
   const p = await planRuns(loaded);
-  assert.deepEqual(p.runs.map((r) => `${r.label}/${r.config.seed}`), ['random/1', 'random/2', 'random/3', 'popularity/1', 'popularity/2', 'popularity/3', 'popularity-1/1', 'popularity-1/2', 'popularity-1/3']);
+  assert.deepEqual(
+    p.runs.map((r) => `${r.label}/${r.config.seed}`),
+    ['random/1', 'random/2', 'random/3', 'popularity/1', 'popularity/2', 'popularity/3', 'popularity-1/1', 'popularity-1/2', 'popularity-1/3'],
+  );
   assert.ok(p.runs.every((r) => r.config.episodes === 16 && r.config.batchSize === 256 && r.config.ks.join() === '1,5,10'));
   assert.deepEqual(p.runs[3].config.agentConfig, { pathLength: 2, avoidHistory: true }, 'omitted fields take the schema defaults');
   assert.equal((await planRuns(loaded)).matrixHash, p.matrixHash, 'planning is deterministic');
   assert.equal(new Set(p.runs.map((r) => r.configHash)).size, p.runs.length);
 
   const std = await planRuns(loaded, { budget: 'standard' });
-  assert.deepEqual(std.runs.filter((r) => r.label === 'random').map((r) => [r.config.seed, r.config.episodes]), [[1, 64], [2, 64]]);
+  assert.deepEqual(
+    std.runs.filter((r) => r.label === 'random').map((r) => [r.config.seed, r.config.episodes]),
+    [
+      [1, 64],
+      [2, 64],
+    ],
+  );
 
   const one = await planRuns(loaded, { agent: 'popularity', seeds: [7] });
-  assert.deepEqual(one.runs.map((r) => [r.label, r.config.seed]), [['popularity', 7]]);
+  assert.deepEqual(
+    one.runs.map((r) => [r.label, r.config.seed]),
+    [['popularity', 7]],
+  );
   assert.equal(one.runs[0].configHash, (await planRuns(loaded, { agent: 'popularity', seeds: [7] })).runs[0].configHash);
-  const added = await planRuns(loaded, { agent: 'greedy-ctr', agentConfig: { pathLength: 3 }, env: 'synthetic-v0', envConfig: { maxLength: 5, weights: { ctr: 0.1 } } });
-  assert.deepEqual(added.runs.map((r) => r.label), ['greedy-ctr', 'greedy-ctr', 'greedy-ctr']);
+  const added = await planRuns(loaded, {
+    agent: 'greedy-ctr',
+    agentConfig: { pathLength: 3 },
+    env: 'synthetic-v0',
+    envConfig: { maxLength: 5, weights: { ctr: 0.1 } },
+  });
+  assert.deepEqual(
+    added.runs.map((r) => r.label),
+    ['greedy-ctr', 'greedy-ctr', 'greedy-ctr'],
+  );
   assert.equal(added.runs[0].config.envConfig.maxLength, 5);
   assert.deepEqual(added.runs[0].config.envConfig.weights, { ioi: 1, ior: 1, ctr: 0.1 });
   const world = added.runs[0].config.world;
@@ -170,12 +227,22 @@ test('shards partition the matrix: disjoint, complete, deterministic, balanced; 
   const { runs } = await planRuns(loadSuite(suiteFile('s', BASE)));
   for (const n of [1, 2, 4, 9, 12]) {
     const parts = Array.from({ length: n }, (_, i) => shardRuns(runs, parseShard(`${i + 1}/${n}`)));
-    const indices = parts.flat().map((r) => r.index).sort((a, b) => a - b);
-    assert.deepEqual(indices, runs.map((r) => r.index), `shards of ${n}`);
+    const indices = parts
+      .flat()
+      .map((r) => r.index)
+      .sort((a, b) => a - b);
+    assert.deepEqual(
+      indices,
+      runs.map((r) => r.index),
+      `shards of ${n}`,
+    );
     const sizes = parts.map((p) => p.length);
     assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 1);
   }
-  assert.deepEqual(shardRuns(runs, parseShard('2/3')).map((r) => r.index), [1, 4, 7]);
+  assert.deepEqual(
+    shardRuns(runs, parseShard('2/3')).map((r) => r.index),
+    [1, 4, 7],
+  );
   for (const bad of ['0/2', '3/2', '1/0', 'a/b', '1-2', '']) assert.throws(() => parseShard(bad), PlanError, bad);
 });
 
@@ -198,4 +265,3 @@ test('IQM trims a quarter from each end; the bootstrap interval is seeded, repro
   assert.deepEqual(aggregate(values, 'k'), aggregate(values, 'k'));
   assert.equal(aggregate(values, 'k').n, 5);
 });
-

@@ -32,7 +32,11 @@ test('new-agent writes a typed agent and its test, prints the bench command, and
   assert.match(agent, /name: 'demo-agent'/);
   assert.match(agent, /configSchema: ConfigSchema/);
   assert.match(readFileSync(path.join(dir, 'demo-agent.test.ts'), 'utf8'), /const demoAgent = await agent\.create/);
-  const r = spawnSync(process.execPath, ['--conditions=prorec-gym-source', '--import', import.meta.resolve('tsx'), '--test', 'demo-agent.test.ts'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PRORL_BACKEND: 'cpu', NODE_TEST_CONTEXT: undefined } });
+  const r = spawnSync(process.execPath, ['--conditions=prorec-gym-source', '--import', import.meta.resolve('tsx'), '--test', 'demo-agent.test.ts'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, PRORL_BACKEND: 'cpu', NODE_TEST_CONTEXT: undefined },
+  });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /# pass 1/);
 });

@@ -84,15 +84,22 @@ test('pack, install into an empty project, and run the README there', { timeout:
   // files read at run time; no sources of tests.
   const listing = sh(`tar -tzf ${tarball}`, work).out.split('\n').filter(Boolean);
   const files = new Set(listing.map((f) => f.replace(/^package\//, '')));
-  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string> | string>; bin: Record<string, string> };
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    exports: Record<string, Record<string, string> | string>;
+    bin: Record<string, string>;
+  };
   for (const [entry, target] of Object.entries(manifest.exports)) {
     if (typeof target === 'string') continue;
-    for (const condition of ['types', 'default']) assert.ok(files.has(target[condition].replace(/^\.\//, '')), `export ${entry} (${condition}): ${target[condition]} is not in the tarball`);
+    for (const condition of ['types', 'default'])
+      assert.ok(files.has(target[condition].replace(/^\.\//, '')), `export ${entry} (${condition}): ${target[condition]} is not in the tarball`);
   }
   assert.ok(files.has(manifest.bin['prorec-gym']));
-  const runtimeAssets = ['envs', 'agents', 'benchmarks', 'reports'].flatMap((dir) => walk(path.join(ROOT, dir))).filter((f) => !/\.(ts|md)$/.test(f) && !/\/(fixtures|perf)\//.test(f));
+  const runtimeAssets = ['envs', 'agents', 'benchmarks', 'reports']
+    .flatMap((dir) => walk(path.join(ROOT, dir)))
+    .filter((f) => !/\.(ts|md)$/.test(f) && !/\/(fixtures|perf)\//.test(f));
   assert.ok(runtimeAssets.length >= 8, runtimeAssets.join(', '));
-  for (const f of runtimeAssets) assert.ok(files.has(`dist/${path.relative(ROOT, f)}`), `dist/${path.relative(ROOT, f)} (read at run time) is not in the tarball`);
+  for (const f of runtimeAssets)
+    assert.ok(files.has(`dist/${path.relative(ROOT, f)}`), `dist/${path.relative(ROOT, f)} (read at run time) is not in the tarball`);
   assert.ok(![...files].some((f) => f.startsWith('test/') || f.startsWith('dist/test/') || f.endsWith('.test.js')), 'no tests in the package');
 
   // The user's project: the README's TypeScript blocks saved under their names, then its
@@ -114,7 +121,8 @@ test('pack, install into an empty project, and run the README there', { timeout:
       if (line.includes('--agent ./linear.ts')) snapshots[line] = results('runs');
       if (line.startsWith('node --import tsx environment.ts')) assert.match(r.out, /256 of 256 episodes ended with STOP/);
       if (line.startsWith('node --import tsx --test')) assert.match(r.out, /# pass 1\n# fail 0/);
-      if (line.startsWith('npx prorec-gym new-agent')) assert.equal(r.out.trim(), 'npx prorec-gym bench --agent ./mine.ts', 'new-agent prints the bench command');
+      if (line.startsWith('npx prorec-gym new-agent'))
+        assert.equal(r.out.trim(), 'npx prorec-gym bench --agent ./mine.ts', 'new-agent prints the bench command');
       if (line.startsWith('npx tsc')) assert.equal(r.out + r.err, '', 'tsc --strict finds nothing');
       if (line.startsWith('node --import tsx harness.ts')) assert.match(r.out, /# Leaderboard[\s\S]*lowest-ids/);
     }
@@ -136,7 +144,11 @@ test('pack, install into an empty project, and run the README there', { timeout:
   // The linear agent learned (weight on attributes shared with the target > 0, IoI above random's),
   // and the run that loaded the saved weights acts as the run that saved them (seed 3 saved last).
   const [trainLine, initLine] = Object.keys(snapshots);
-  const trained = snapshots[trainLine]['synthetic-v0__linear__seed3.json'] as { metrics: { ioi: number }; curves: { train?: Record<string, number>[] }; cases: unknown[] };
+  const trained = snapshots[trainLine]['synthetic-v0__linear__seed3.json'] as {
+    metrics: { ioi: number };
+    curves: { train?: Record<string, number>[] };
+    cases: unknown[];
+  };
   const loaded = snapshots[initLine]['synthetic-v0__linear__seed3.json'] as typeof trained;
   assert.ok(trained.curves.train!.at(-1)!['w.sharedWithTarget'] > 0);
   assert.ok(trained.metrics.ioi > (runs['synthetic-v0__random__seed3.json'] as typeof trained).metrics.ioi);
@@ -162,7 +174,10 @@ console.log(JSON.stringify({ actions: env.actionSpace.n, agents: listAgents().le
   const plain = sh('node plain.mjs', project);
   assert.equal(plain.code, 0, plain.err);
   const facts = JSON.parse(plain.out.trim().split('\n').at(-1)!) as Record<string, unknown>;
-  assert.deepEqual({ ...facts, agents: (facts.agents as number) >= 10, schema: typeof facts.schema }, { actions: 101, agents: true, estimators: 6, schema: 'number', done: 1, loader: [] });
+  assert.deepEqual(
+    { ...facts, agents: (facts.agents as number) >= 10, schema: typeof facts.schema },
+    { actions: 101, agents: true, estimators: 6, schema: 'number', done: 1, loader: [] },
+  );
 
   // Worker threads load a TypeScript agent of a CommonJS project too, with the same results.
   const jobs = sh('npx prorec-gym bench --agent ./lowest-ids.ts --jobs 2 --out runs-jobs', project);

@@ -63,7 +63,10 @@ test('plain progress lines: elapsed and ETA in m/s, no ETA before there is a rat
   assert.equal(lines[1], 'train: 1/100 (1%) elapsed 3m20s');
   assert.equal(lines[2], 'train: 3/100 (3%) elapsed 3m22s eta 1m37s loss 1.2');
   assert.equal(lines[3], 'train: 50/100 (50%) elapsed 5m20s eta 2m02s'); // 49 units in 120 s, 50 left
-  assert.ok(lines.every((l) => !/LL|m60s/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.every((l) => !/LL|m60s/.test(l)),
+    lines.join('\n'),
+  );
 });
 
 test('suite progress in plain mode names the run, not a worker; the suite ETA comes from finished runs', () => {
@@ -78,7 +81,10 @@ test('suite progress in plain mode names the run, not a worker; the suite ETA co
   s.update(1, 'train', 110, 1000, 'epoch 1');
   c.advance(20);
   s.finish(1, 'synthetic-v0/prorl/seed1', 'done');
-  assert.ok(lines.every((l) => !l.includes('[worker')), lines.join('\n'));
+  assert.ok(
+    lines.every((l) => !l.includes('[worker')),
+    lines.join('\n'),
+  );
   assert.equal(lines[0], '  synthetic-v0/prorl/seed1: train 0/1000 elapsed 0s');
   assert.equal(lines[2], '  synthetic-v0/prorl/seed1: train 110/1000 elapsed 1m10s eta 1m29s (train) epoch 1');
   assert.equal(lines[3], 'suite smoke: 1/3 (33%) elapsed 1m30s eta 3m00s: synthetic-v0/prorl/seed1 done in 1m30s');
@@ -98,7 +104,10 @@ test('Ctrl-C during a run: says which result files are kept, what was lost and h
   const agent = path.join(ROOT, 'test/fixtures/slow-agent.ts');
   const args = ['--agent', agent, '--world', '{"numItems":120,"numUsers":150}', '--episodes', '8', '--out', 'runs', '--progress', 'false'];
   const env = { ...process.env, PRORL_BACKEND: 'cpu', CI: '1' };
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'benchmarks/cli.ts'), ...args, '--seeds', '3'], { cwd: work, env });
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'benchmarks/cli.ts'), ...args, '--seeds', '3'], {
+    cwd: work,
+    env,
+  });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
@@ -120,7 +129,10 @@ test('Ctrl-C during a run: says which result files are kept, what was lost and h
   assert.match(err, /not started: 1/);
   assert.match(err, /To resume, run the same command again: complete runs are skipped/);
 
-  const rerun = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'benchmarks/cli.ts'), ...args, '--seeds', '1'], { cwd: work, env });
+  const rerun = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'benchmarks/cli.ts'), ...args, '--seeds', '1'], {
+    cwd: work,
+    env,
+  });
   let err2 = '';
   rerun.stderr.on('data', (d) => (err2 += d));
   assert.equal(await new Promise<number | null>((resolve) => rerun.on('exit', (c) => resolve(c))), 0, err2);

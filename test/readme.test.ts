@@ -41,8 +41,15 @@ test('the TypeScript blocks are the files under examples/, and every example is 
   const ts = blocks.filter((b) => b.lang === 'ts');
   const names = ts.map((b) => /^\/\/ ([\w.-]+\.ts):/.exec(b.text)?.[1]);
   names.forEach((n, i) => assert.ok(n, `README.md:${ts[i].line}: a TypeScript block must start with "// NAME.ts: ..."`));
-  ts.forEach((b, i) => assert.equal(b.text, readFileSync(path.join(ROOT, 'examples', names[i]!), 'utf8'), `README.md:${b.line} differs from examples/${names[i]}`));
-  assert.deepEqual([...names].sort(), readdirSync(path.join(ROOT, 'examples')).filter((f) => f.endsWith('.ts')).sort());
+  ts.forEach((b, i) =>
+    assert.equal(b.text, readFileSync(path.join(ROOT, 'examples', names[i]!), 'utf8'), `README.md:${b.line} differs from examples/${names[i]}`),
+  );
+  assert.deepEqual(
+    [...names].sort(),
+    readdirSync(path.join(ROOT, 'examples'))
+      .filter((f) => f.endsWith('.ts'))
+      .sort(),
+  );
 });
 
 test('the JSON blocks are a valid suite agent entry and a valid RL agent config', async () => {
@@ -76,7 +83,10 @@ async function helpOf(args: string[]): Promise<string> {
   process.stdout.write = ((t: string) => ((text += t), true)) as typeof process.stdout.write;
   console.log = (...xs: unknown[]) => void (text += `${xs.join(' ')}\n`);
   try {
-    const code = args[0] === 'sim' ? await simMain([...args.slice(1), '--help']) : await runCli([...args.slice(1), '--help'], { out: (t) => void (text += t), err: (t) => void (text += t) });
+    const code =
+      args[0] === 'sim'
+        ? await simMain([...args.slice(1), '--help'])
+        : await runCli([...args.slice(1), '--help'], { out: (t) => void (text += t), err: (t) => void (text += t) });
     assert.equal(code, 0, text);
   } finally {
     process.stdout.write = write;
@@ -117,7 +127,8 @@ test('every shell command of the README is a real command with real options; ben
         } else if (command === 'data' || command === 'sim') {
           const key = `${command} ${args[0]}`;
           if (!helps.has(key)) helps.set(key, await helpOf([command, args[0]]));
-          for (const option of args.filter((a) => a.startsWith('--'))) assert.ok(helps.get(key)!.includes(option), `${where}: ${option} is not an option of '${key}'`);
+          for (const option of args.filter((a) => a.startsWith('--')))
+            assert.ok(helps.get(key)!.includes(option), `${where}: ${option} is not an option of '${key}'`);
         } else {
           assert.ok(['report', 'new-agent'].includes(command), `${where}: unknown command '${command}'`);
         }

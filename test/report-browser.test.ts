@@ -17,7 +17,15 @@ import { loadSuite, planRuns } from '../benchmarks/suite.ts';
 import { writeReport } from '../reports/report.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-browser-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -50,29 +58,34 @@ async function makeReport(): Promise<string> {
   return (await writeReport(dir)).file;
 }
 
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y --no-install-recommends chromium) to run the browser test`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `${CHROMIUM} not found: install Debian's chromium (apt-get install -y --no-install-recommends chromium) to run the browser test`;
 
-test('headless Chromium opens the report: no console errors, no requests, no script; tables and plots laid out; screenshot', { skip, timeout: 120_000 }, async (t) => {
-  const file = await makeReport();
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (r) => requests.push(r.url()));
-    const url = pathToFileURL(file).href;
-    await page.goto(url, { waitUntil: 'load' });
-    assert.deepEqual(problems, []);
-    assert.deepEqual(requests, [url], 'the page loads nothing but itself');
+test(
+  'headless Chromium opens the report: no console errors, no requests, no script; tables and plots laid out; screenshot',
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const file = await makeReport();
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const problems: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('request', (r) => requests.push(r.url()));
+      const url = pathToFileURL(file).href;
+      await page.goto(url, { waitUntil: 'load' });
+      assert.deepEqual(problems, []);
+      assert.deepEqual(requests, [url], 'the page loads nothing but itself');
 
-    // Browser-side code as text: the TypeScript loader would wrap named functions in a helper
-    // the page does not have.
-    const facts = (await page.evaluate(`(() => {
+      // Browser-side code as text: the TypeScript loader would wrap named functions in a helper
+      // the page does not have.
+      const facts = (await page.evaluate(`(() => {
       const box = (e) => e.getBoundingClientRect();
       const svgs = [...document.querySelectorAll('figure.chart svg')];
       return {
@@ -94,40 +107,60 @@ test('headless Chromium opens the report: no console errors, no requests, no scr
         leadAboveTables: box(document.querySelector('figure[data-lead]')).bottom <= box(document.querySelector('table.leaderboard')).top,
       };
     })()`)) as {
-      scripts: number; pwned: number | null; title: string; leaderboardRows: string[]; leaderboardCells: number; atKTables: number; runRows: number;
-      charts: number; tinyCharts: number; bars: number[]; curves: string[]; evilShownAsText: boolean; examplePaths: number; width: number;
-      lead: string[]; leadAboveTables: boolean;
-    };
-    assert.equal(facts.scripts, 0);
-    assert.equal(facts.pwned, null, 'the untrusted title did not run');
-    assert.ok(facts.evilShownAsText, 'the untrusted title shows as text');
-    assert.equal(facts.title, 'prorec-gym benchmark report');
-    assert.deepEqual(facts.leaderboardRows.map((s) => s.replace(/\s*\(oracle\)/, '')), ['greedy-ctr', 'popularity', 'random', 'sampler']);
-    assert.ok(facts.leaderboardCells >= 4 * 7, 'intervals in the leaderboard (reward-simulator metrics)');
-    assert.equal(facts.atKTables, 2);
-    assert.equal(facts.runRows, 12);
-    assert.equal(facts.charts, 2 + 15 + 3 + 3, 'lead plots, bar charts, @K charts, learning curves');
-    assert.deepEqual(facts.lead, ['IoI against CTR', 'path length over training']);
-    assert.ok(facts.leadAboveTables, 'the trade-off and path-length plots come before the tables');
-    assert.equal(facts.tinyCharts, 0, 'every plot is laid out at a readable size');
-    assert.equal(facts.bars.length, 4);
-    assert.ok(facts.bars.every((h) => h > 0), `bars have a height: ${facts.bars}`);
-    assert.deepEqual(facts.curves.slice(0, 3), ['return', 'length', 'kl']);
-    assert.equal(facts.examplePaths, 2 * 4, 'two example cases, one path per agent');
-    assert.ok(facts.width <= 1280, `no horizontal page scroll (${facts.width}px)`);
+        scripts: number;
+        pwned: number | null;
+        title: string;
+        leaderboardRows: string[];
+        leaderboardCells: number;
+        atKTables: number;
+        runRows: number;
+        charts: number;
+        tinyCharts: number;
+        bars: number[];
+        curves: string[];
+        evilShownAsText: boolean;
+        examplePaths: number;
+        width: number;
+        lead: string[];
+        leadAboveTables: boolean;
+      };
+      assert.equal(facts.scripts, 0);
+      assert.equal(facts.pwned, null, 'the untrusted title did not run');
+      assert.ok(facts.evilShownAsText, 'the untrusted title shows as text');
+      assert.equal(facts.title, 'prorec-gym benchmark report');
+      assert.deepEqual(
+        facts.leaderboardRows.map((s) => s.replace(/\s*\(oracle\)/, '')),
+        ['greedy-ctr', 'popularity', 'random', 'sampler'],
+      );
+      assert.ok(facts.leaderboardCells >= 4 * 7, 'intervals in the leaderboard (reward-simulator metrics)');
+      assert.equal(facts.atKTables, 2);
+      assert.equal(facts.runRows, 12);
+      assert.equal(facts.charts, 2 + 15 + 3 + 3, 'lead plots, bar charts, @K charts, learning curves');
+      assert.deepEqual(facts.lead, ['IoI against CTR', 'path length over training']);
+      assert.ok(facts.leadAboveTables, 'the trade-off and path-length plots come before the tables');
+      assert.equal(facts.tinyCharts, 0, 'every plot is laid out at a readable size');
+      assert.equal(facts.bars.length, 4);
+      assert.ok(
+        facts.bars.every((h) => h > 0),
+        `bars have a height: ${facts.bars}`,
+      );
+      assert.deepEqual(facts.curves.slice(0, 3), ['return', 'length', 'kl']);
+      assert.equal(facts.examplePaths, 2 * 4, 'two example cases, one path per agent');
+      assert.ok(facts.width <= 1280, `no horizontal page scroll (${facts.width}px)`);
 
-    // At 1400 px every table fits its column: no table scrolls sideways.
-    await page.setViewportSize({ width: 1400, height: 900 });
-    const overflowing = (await page.evaluate(
-      `[...document.querySelectorAll('table')].filter((t) => t.scrollWidth > t.parentElement.clientWidth).map((t) => t.className + ' ' + t.scrollWidth + '>' + t.parentElement.clientWidth)`,
-    )) as string[];
-    assert.deepEqual(overflowing, [], 'tables wider than the page at 1400 px');
+      // At 1400 px every table fits its column: no table scrolls sideways.
+      await page.setViewportSize({ width: 1400, height: 900 });
+      const overflowing = (await page.evaluate(
+        `[...document.querySelectorAll('table')].filter((t) => t.scrollWidth > t.parentElement.clientWidth).map((t) => t.className + ' ' + t.scrollWidth + '>' + t.parentElement.clientWidth)`,
+      )) as string[];
+      assert.deepEqual(overflowing, [], 'tables wider than the page at 1400 px');
 
-    const shot = process.env.PRORL_REPORT_SCREENSHOT ?? path.join(tmpdir(), 'prorec-report-screenshot.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    assert.ok(readFileSync(shot).length > 10_000);
-    t.diagnostic(`screenshot: ${shot}`);
-  } finally {
-    await browser.close();
-  }
-});
+      const shot = process.env.PRORL_REPORT_SCREENSHOT ?? path.join(tmpdir(), 'prorec-report-screenshot.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      assert.ok(readFileSync(shot).length > 10_000);
+      t.diagnostic(`screenshot: ${shot}`);
+    } finally {
+      await browser.close();
+    }
+  },
+);

@@ -34,7 +34,12 @@ before(async () => {
       budget: 'smoke',
       budgets: { smoke: { episodes: 16, ks: [1, 5], examples: 2, trainEpochs: 1 } },
       envs: [{ id: 'synthetic-v0', world: { numItems: 120, numUsers: 100 } }],
-      agents: [{ agent: 'random' }, { agent: 'popularity' }, { agent: 'greedy-ctr', config: { pathLength: 4 } }, { agent: path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts') }],
+      agents: [
+        { agent: 'random' },
+        { agent: 'popularity' },
+        { agent: 'greedy-ctr', config: { pathLength: 4 } },
+        { agent: path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts') },
+      ],
     }),
   );
   const plan = await planRuns(loadSuite(suite));
@@ -59,7 +64,9 @@ test('the report is one self-contained, script-free file with tables, inline SVG
   assert.doesNotMatch(html, /<script/i, 'no script element, and the untrusted title is escaped');
   assert.doesNotMatch(html, /<img/i);
   assert.doesNotMatch(html, /\s(?:src|href)\s*=\s*["']?(?:https?:|\/\/)/i, 'nothing loaded from the network');
-  assert.ok(html.includes('&lt;script&gt;window.__pwned &#x3D; 1&lt;/script&gt;&lt;img src&#x3D;x onerror&#x3D;&quot;alert(1)&quot;&gt; &amp; &quot;Tom&#x27;s&quot;'));
+  assert.ok(
+    html.includes('&lt;script&gt;window.__pwned &#x3D; 1&lt;/script&gt;&lt;img src&#x3D;x onerror&#x3D;&quot;alert(1)&quot;&gt; &amp; &quot;Tom&#x27;s&quot;'),
+  );
   // Tables: leaderboard with intervals, IQM, metrics@K for the agent that proposes paths, runs.
   assert.equal((html.match(/<table class="leaderboard">/g) ?? []).length, 1);
   for (const label of ['random', 'popularity', 'greedy-ctr', 'sampler']) assert.match(html, new RegExp(`<td class="name">${label}`));
@@ -72,7 +79,11 @@ test('the report is one self-contained, script-free file with tables, inline SVG
   // Plots: one bar chart per headline metric, @K lines, learning curves of return, length and KL.
   const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
   svgs.forEach(assertSafeSvg);
-  assert.equal((html.match(/<figure class="chart" data-metric="(?!\w+@K)/g) ?? []).length, 15, "one bar chart per headline metric (IoI, target-specific IoI, percentile, ... under both simulators)");
+  assert.equal(
+    (html.match(/<figure class="chart" data-metric="(?!\w+@K)/g) ?? []).length,
+    15,
+    'one bar chart per headline metric (IoI, target-specific IoI, percentile, ... under both simulators)',
+  );
   for (const m of ['ioi@K', 'ior@K', 'ctr@K']) assert.ok(html.includes(`data-metric="${m}"`), m);
   for (const c of ['return', 'length', 'kl']) assert.ok(html.includes(`data-curve="${c}"`), c);
   assert.equal(svgs.length, 2 + 15 + 3 + 3, 'lead plots, bars, @K, curves');

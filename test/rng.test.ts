@@ -20,7 +20,10 @@ test('named streams of one seed are independent of each other', () => {
   // Drawing from one stream does not shift another.
   const fresh = streams(1);
   for (let i = 0; i < 1000; i++) fresh.agent.float();
-  assert.deepEqual(Array.from({ length: 50 }, () => fresh.world.float()), world);
+  assert.deepEqual(
+    Array.from({ length: 50 }, () => fresh.world.float()),
+    world,
+  );
 });
 
 test('different seeds give different streams; deriveSeed mixes seed and name', () => {
@@ -72,6 +75,7 @@ test('no unseeded global randomness (Math dot random) anywhere in the source', (
       else if (/\.(ts|js|mjs|cjs)$/.test(name) && /Math\s*\.\s*random\b/.test(readFileSync(p, 'utf8'))) offenders.push(path.relative(root, p));
     }
   };
-  for (const dir of ['core', 'compute', 'data', 'simulators', 'envs', 'agents', 'results', 'benchmarks', 'reports', 'bin', 'examples', 'scripts', 'test']) walk(path.join(root, dir));
+  for (const dir of ['core', 'compute', 'data', 'simulators', 'envs', 'agents', 'results', 'benchmarks', 'reports', 'bin', 'examples', 'scripts', 'test'])
+    walk(path.join(root, dir));
   assert.deepEqual(offenders, []);
 });

@@ -83,12 +83,18 @@ test('a saved simulator loads back with identical scores', async () => {
 });
 
 test('a checkpoint of another model is refused, naming both', async () => {
-  await assert.rejects(loadSimulator(file, { model: 'sasrec' }), (e: Error) => e instanceof CheckpointError && /holds a gru4rec model, not the sasrec/.test(e.message));
+  await assert.rejects(
+    loadSimulator(file, { model: 'sasrec' }),
+    (e: Error) => e instanceof CheckpointError && /holds a gru4rec model, not the sasrec/.test(e.message),
+  );
 });
 
 test('a checkpoint of another dataset is refused, naming the dataset and hashes', async () => {
   const other = successorDataset({ numItems: 30, users: 40, length: 12, seed: 9 });
-  await assert.rejects(loadSimulator(file, { dataset: other }), (e: Error) => e instanceof CheckpointError && /hash successor-0-.* but this dataset's hash is successor-9-/.test(e.message));
+  await assert.rejects(
+    loadSimulator(file, { dataset: other }),
+    (e: Error) => e instanceof CheckpointError && /hash successor-0-.* but this dataset's hash is successor-9-/.test(e.message),
+  );
   const renamed = { ...other, name: 'steam' };
   await assert.rejects(loadSimulator(file, { dataset: renamed }), /trained on dataset 'successor', not 'steam'/);
 });
@@ -98,7 +104,11 @@ test('a checkpoint of another format version is refused, naming both versions', 
   const text = bytes.toString('latin1').replace(`"version":${CHECKPOINT_VERSION},`, `"version":${CHECKPOINT_VERSION + 1},`);
   const future = path.join(dir, 'future.simckpt');
   writeFileSync(future, Buffer.from(text, 'latin1'));
-  await assert.rejects(loadSimulator(future), (e: Error) => e instanceof CheckpointError && new RegExp(`format version ${CHECKPOINT_VERSION + 1}, but this code reads version ${CHECKPOINT_VERSION}`).test(e.message));
+  await assert.rejects(
+    loadSimulator(future),
+    (e: Error) =>
+      e instanceof CheckpointError && new RegExp(`format version ${CHECKPOINT_VERSION + 1}, but this code reads version ${CHECKPOINT_VERSION}`).test(e.message),
+  );
 });
 
 test('truncated, corrupt or foreign files raise CheckpointError', async () => {

@@ -15,15 +15,22 @@ import { generateSyntheticWorld } from '../data/synthetic.ts';
 const world = generateSyntheticWorld({ numItems: 100, numUsers: 120, seed: 2 });
 
 test('leave-one-out: last item test, second-to-last valid, the rest train; short sequences train only', () => {
-  const split = leaveOneOut([[1, 2, 3, 4, 5], [6, 7, 8], [9, 10]]);
+  const split = leaveOneOut([
+    [1, 2, 3, 4, 5],
+    [6, 7, 8],
+    [9, 10],
+  ]);
   assert.deepEqual(split.train, [[1, 2, 3], [6], [9, 10]]);
   assert.deepEqual(split.valid.prefixes, [[1, 2, 3], [6]]);
   assert.deepEqual([...split.valid.targets], [4, 7]);
-  assert.deepEqual(split.test.prefixes, [[1, 2, 3, 4], [6, 7]]);
+  assert.deepEqual(split.test.prefixes, [
+    [1, 2, 3, 4],
+    [6, 7],
+  ]);
   assert.deepEqual([...split.test.targets], [5, 8]);
 });
 
-test('the synthetic world: the simulators see every user\'s sequence, agents the train users\' only', () => {
+test("the synthetic world: the simulators see every user's sequence, agents the train users' only", () => {
   const ds = world.dataset;
   assert.equal(ds.simulatorSequences.length, 120);
   const all = [...ds.sequences.train, ...ds.sequences.valid, ...ds.sequences.test];

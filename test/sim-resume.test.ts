@@ -54,11 +54,18 @@ async function assertSameTraining(resumed: TrainResult, reference: TrainResult):
 test('a killed training (SIGKILL after epoch 2) resumes from its state and ends with the weights of an uninterrupted run', async () => {
   const tensors: number[] = [];
   const reference = await trainSimulator(options('sasrec', undefined, { onEpoch: () => void tensors.push(tf.memory().numTensors) }));
-  assert.ok(tensors.every((n) => n === tensors[0]), `live tensors per epoch do not grow: ${tensors.join(', ')}`);
+  assert.ok(
+    tensors.every((n) => n === tensors[0]),
+    `live tensors per epoch do not grow: ${tensors.join(', ')}`,
+  );
   const statePath = path.join(dir, 'killed.simstate');
-  const proc = spawn(process.execPath, ['--import', 'tsx', child, JSON.stringify({ dataset: datasetOptions, model: 'sasrec', config: configs.sasrec, train, statePath, hangAfter: 2 })], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', child, JSON.stringify({ dataset: datasetOptions, model: 'sasrec', config: configs.sasrec, train, statePath, hangAfter: 2 })],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   await new Promise<void>((resolve, reject) => {
     proc.stdout.on('data', (d: Buffer) => {
@@ -74,7 +81,10 @@ test('a killed training (SIGKILL after epoch 2) resumes from its state and ends 
 
   const lines: string[] = [];
   const resumed = await trainSimulator(options('sasrec', statePath, { log: (l) => lines.push(l) }));
-  assert.ok(lines.some((l) => l.includes('resuming after epoch 2 of at most 5')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('resuming after epoch 2 of at most 5')),
+    lines.join('\n'),
+  );
   assert.equal(resumed.description.metrics.epochs, 5);
   await assertSameTraining(resumed, reference);
   resumed.simulator.dispose();

@@ -50,5 +50,8 @@ for (const model of ['gru4rec', 'sasrec'] as const) {
 
 test('the evaluator must be trained independently of the reward model', async () => {
   const { loadSimulatorPair } = await import('../simulators/index.ts');
-  await assert.rejects(loadSimulatorPair({ dataset, reward: { model: 'sasrec', seed: 2 }, evaluator: { model: 'sasrec', seed: 2 }, cacheDir }), /independently/);
+  await assert.rejects(
+    loadSimulatorPair({ dataset, reward: { model: 'sasrec', seed: 2 }, evaluator: { model: 'sasrec', seed: 2 }, cacheDir }),
+    /independently/,
+  );
 });

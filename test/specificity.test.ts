@@ -18,7 +18,7 @@ const WORLD = { numItems: 80, numUsers: 100 };
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-specificity-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-test('IoI equals the environment\'s; an empty path is blind to its target; a target the path favours scores near 1', async () => {
+test("IoI equals the environment's; an empty path is blind to its target; a target the path favours scores near 1", async () => {
   const n = 12;
   const env = await makeVec('synthetic-v0', n, { world: WORLD, split: 'test' });
   const rng = Rng.stream(3, 'agent');
@@ -51,7 +51,10 @@ test('IoI equals the environment\'s; an empty path is blind to its target; a tar
   // Chunking does not change anything.
   assert.deepEqual(pathSpecificity(env.world.simulator, cases, 1000), spec);
   // No path: every item's IoI is 0, the target sits in the middle.
-  for (const s of pathSpecificity(env.world.simulator, cases.map((c) => ({ ...c, path: [] })))) {
+  for (const s of pathSpecificity(
+    env.world.simulator,
+    cases.map((c) => ({ ...c, path: [] })),
+  )) {
     assert.equal(s.ioi, 0);
     assert.equal(s.specific, 0);
     assert.equal(s.percentile, 0.5);
@@ -80,12 +83,18 @@ test('IoI equals the environment\'s; an empty path is blind to its target; a tar
 
 test('bench specificity DIR prints a row per agent and writes --out; bad input exits 2', async () => {
   const suite = path.join(work, 'suite.json');
-  writeFileSync(suite, JSON.stringify({
-    name: 'spec', description: 'specificity test', seeds: [1, 2], budget: 'smoke',
-    budgets: { smoke: { episodes: 16, ks: [1], examples: 1 } },
-    envs: [{ id: 'synthetic-v0', world: WORLD }],
-    agents: [{ agent: 'random' }, { agent: 'greedy-ioi' }],
-  }));
+  writeFileSync(
+    suite,
+    JSON.stringify({
+      name: 'spec',
+      description: 'specificity test',
+      seeds: [1, 2],
+      budget: 'smoke',
+      budgets: { smoke: { episodes: 16, ks: [1], examples: 1 } },
+      envs: [{ id: 'synthetic-v0', world: WORLD }],
+      agents: [{ agent: 'random' }, { agent: 'greedy-ioi' }],
+    }),
+  );
   const io = () => {
     const o = { out: '', err: '' };
     return { o, io: { out: (t: string) => void (o.out += t), err: (t: string) => void (o.err += t) } };
@@ -102,7 +111,10 @@ test('bench specificity DIR prints a row per agent and writes --out; bad input e
   assert.equal(rows.length, 4);
   // The oracle steers toward its target; random items do not single it out.
   const greedy = rows.filter((r) => r.label === 'greedy-ioi').map((r) => r.reward.specific);
-  assert.ok(greedy.every((x) => x > 0), `greedy-ioi specific IoI ${greedy}`);
+  assert.ok(
+    greedy.every((x) => x > 0),
+    `greedy-ioi specific IoI ${greedy}`,
+  );
   const bad = io();
   assert.equal(await main(['specificity', path.join(work, 'nowhere')], bad.io), 2);
   assert.match(bad.o.err, /no result files/);

@@ -23,7 +23,17 @@ import { aggregate, buildLeaderboard, formatAggregate, leaderboardMarkdown } fro
 import { readResults, withoutTimings } from '../results/read.ts';
 import { checkSuite, planRuns } from '../benchmarks/suite.ts';
 import { canonicalJson, stableHash } from '../core/hash.ts';
-import { buildWorld, checkEnv, clearWorldCache, make, makeVec, register, InvalidActionError, type ProactiveRecEnv, type ProactiveWorld } from '../envs/index.ts';
+import {
+  buildWorld,
+  checkEnv,
+  clearWorldCache,
+  make,
+  makeVec,
+  register,
+  InvalidActionError,
+  type ProactiveRecEnv,
+  type ProactiveWorld,
+} from '../envs/index.ts';
 import { rowTargetStats } from '../simulators/simulator.ts';
 import { metricsFromRanks, popularityRanks } from '../simulators/evaluate.ts';
 import { pathSpecificity } from '../benchmarks/specificity.ts';
@@ -79,7 +89,11 @@ test('every built-in agent runs with exactly the config its run records (default
     for (const given of [recorded, {}]) {
       const agent = (await factory.create(given, { numItems: 80, seed: 1, items })) as Agent;
       assert.ok(agent.config !== undefined, `${run.label} exposes the config it runs with`);
-      assert.equal(canonicalJson(agent.config), canonicalJson(recorded), `${run.label}: create(${given === recorded ? 'recorded' : '{}'}) runs with the recorded config`);
+      assert.equal(
+        canonicalJson(agent.config),
+        canonicalJson(recorded),
+        `${run.label}: create(${given === recorded ? 'recorded' : '{}'}) runs with the recorded config`,
+      );
       agent.dispose?.();
     }
   }
@@ -123,7 +137,10 @@ test('the world cache key covers nested options: a world built with other nested
   register({
     id: 'trust-nested-v0',
     description: 'test: nested world options',
-    worldOptions: Type.Object({ train: Type.Object({ maxEpochs: Type.Integer({ default: 40 }), lr: Type.Number({ default: 1e-3 }) }, { default: {}, additionalProperties: false }) }, { additionalProperties: false, default: {} }),
+    worldOptions: Type.Object(
+      { train: Type.Object({ maxEpochs: Type.Integer({ default: 40 }), lr: Type.Number({ default: 1e-3 }) }, { default: {}, additionalProperties: false }) },
+      { additionalProperties: false, default: {} },
+    ),
     async build() {
       builds++;
       const sim = new SyntheticExactSimulator(inner);
@@ -152,7 +169,17 @@ test('an RL run is a function of its config: two runs give identical result file
   const plan = await planRuns(suiteOf([{ agent: 'prorl', config }], { budgets: { b: { episodes: 12, ks: [1, 2] } } }));
   const run = plan.runs[0];
   const factory = await resolveAgent(run.agentModule);
-  const go = () => runOne({ config: run.config, label: run.label, suite: 'trust', budget: 'b', factory, backend: { name: 'test', reason: 'test' }, code: codeVersion(), showProgress: false });
+  const go = () =>
+    runOne({
+      config: run.config,
+      label: run.label,
+      suite: 'trust',
+      budget: 'b',
+      factory,
+      backend: { name: 'test', reason: 'test' },
+      code: codeVersion(),
+      showProgress: false,
+    });
   const [r1, r2] = [await go(), await go()];
   assert.ok(isDeepStrictEqual(withoutTimings(r1), withoutTimings(r2)), 'identical results (the second from the cached pre-trained policy)');
   assert.equal(readdirSync(path.join(work, 'cache', 'policies')).length, 1, 'the pre-trained policy was cached once and reused');
@@ -191,7 +218,9 @@ test('acceptance draws are keyed by (seed, case, step): case 3 seed 7 plays the 
   const cases = one.cases();
   const seq = fixed.filter((i) => i !== cases[3].target);
   const alone = play(one, [3], 7, (_k, t) => seq[t] ?? null);
-  const withOther = play(two, [3, 4], 7, (k, t) => (k === 0 ? (seq[t] ?? null) : ([2, 4, 6, 8, 10, 12, 14, 16, 18, 20].filter((i) => i !== cases[4].target)[t] ?? null)));
+  const withOther = play(two, [3, 4], 7, (k, t) =>
+    k === 0 ? (seq[t] ?? null) : ([2, 4, 6, 8, 10, 12, 14, 16, 18, 20].filter((i) => i !== cases[4].target)[t] ?? null),
+  );
   const stopped = play(two, [3, 4], 7, (k, t) => (k === 0 ? (seq[t] ?? null) : null));
   assert.equal(withOther[0].accepted, alone[0].accepted);
   assert.equal(stopped[0].accepted, alone[0].accepted);
@@ -201,7 +230,7 @@ test('acceptance draws are keyed by (seed, case, step): case 3 seed 7 plays the 
   two.close();
 });
 
-test('property: an episode (acceptances and the agent\'s sampling) is the same alone, in any batch, in any order', async () => {
+test("property: an episode (acceptances and the agent's sampling) is the same alone, in any batch, in any order", async () => {
   const random = await resolveAgent('random');
   const agent = (await random.create({}, { numItems: 80, seed: 1 })) as Agent;
   const pool = (await makeVec('synthetic-v0', 1, { world: WORLD, accept: 'sample' })).cases().length;
@@ -237,14 +266,26 @@ test('property: an episode (acceptances and the agent\'s sampling) is the same a
   assert.deepEqual(await runBatch([2, 2, 2, 2]), group);
 });
 
-test('the harness: a case\'s result does not depend on batchSize or on how many cases are evaluated', async () => {
+test("the harness: a case's result does not depend on batchSize or on how many cases are evaluated", async () => {
   const sampler = path.join(ROOT, 'benchmarks/fixtures/sampler-agent.ts');
   const suite = (batchSize: number, episodes: number) =>
-    suiteOf([{ agent: sampler }], { envs: [{ id: 'synthetic-v0', world: WORLD, config: { accept: 'sample' } }], budgets: { b: { episodes, batchSize, ks: [1, 3] } } });
+    suiteOf([{ agent: sampler }], {
+      envs: [{ id: 'synthetic-v0', world: WORLD, config: { accept: 'sample' } }],
+      budgets: { b: { episodes, batchSize, ks: [1, 3] } },
+    });
   const factory = await resolveAgent(sampler);
   const resultOf = async (batchSize: number, episodes: number) => {
     const run = (await planRuns(suite(batchSize, episodes))).runs[0];
-    return runOne({ config: run.config, label: run.label, suite: 'trust', budget: 'b', factory, backend: { name: 'test', reason: 'test' }, code: codeVersion(), showProgress: false });
+    return runOne({
+      config: run.config,
+      label: run.label,
+      suite: 'trust',
+      budget: 'b',
+      factory,
+      backend: { name: 'test', reason: 'test' },
+      code: codeVersion(),
+      showProgress: false,
+    });
   };
   const big = await resultOf(64, 20);
   const small = await resultOf(3, 20);
@@ -299,7 +340,12 @@ test('penalize mode: the episode return equals the sum of the step rewards (pena
 test('property: in every mode the episode summary equals what step() paid', async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.record({ accept: fc.constantFrom('always', 'sample'), allowRepeats: fc.boolean(), maskHistory: fc.boolean(), maxLength: fc.integer({ min: 1, max: 6 }) }),
+      fc.record({
+        accept: fc.constantFrom('always', 'sample'),
+        allowRepeats: fc.boolean(),
+        maskHistory: fc.boolean(),
+        maxLength: fc.integer({ min: 1, max: 6 }),
+      }),
       fc.integer({ min: 0, max: 1000 }),
       fc.array(fc.integer({ min: -1, max: 90 }), { minLength: 1, maxLength: 12 }),
       async (mode, seed, script) => {
@@ -334,7 +380,16 @@ test('the harness: an agent that recommends the target twice then stops gets ret
   );
   const plan = await planRuns(suiteOf([{ agent: file }], { envs: [{ id: 'synthetic-v0', world: WORLD, config: { invalidAction: 'penalize' } }] }));
   const run = plan.runs[0];
-  const r = await runOne({ config: run.config, label: run.label, suite: 'trust', budget: 'b', factory: await resolveAgent(file), backend: { name: 'test', reason: 'test' }, code: codeVersion(), showProgress: false });
+  const r = await runOne({
+    config: run.config,
+    label: run.label,
+    suite: 'trust',
+    budget: 'b',
+    factory: await resolveAgent(file),
+    backend: { name: 'test', reason: 'test' },
+    code: codeVersion(),
+    showProgress: false,
+  });
   assert.equal(r.metrics.return, -2);
   assert.equal(r.metrics.length, 0);
   assert.equal(r.metrics.invalidRate, 1);
@@ -369,7 +424,10 @@ test('ties: every rank the project computes gives an all-equal ranking the mid-r
     const model = createModel(config, N, 1);
     const zeros = new Map([...model.params].map(([name, v]) => [name, new Float32Array(v.size)]));
     const sim = new TfSimulator(createModel(config, N, 1, zeros), 'flat');
-    const batch = sim.open([[1, 2, 3], [4, 5]]);
+    const batch = sim.open([
+      [1, 2, 3],
+      [4, 5],
+    ]);
     const stats = batch.targetStats(Int32Array.from([37, 0]));
     assert.deepEqual(Array.from(stats.rank), [50.5, 50.5], `${kind}: tensor mid-rank`);
     const adv = batch.advance(Int32Array.from([6, 7]), Int32Array.from([37, 0]));
@@ -388,7 +446,10 @@ test('ties: every rank the project computes gives an all-equal ranking the mid-r
   const tied = Array.from(scores).filter((v) => v === scores[t]).length - 1;
   assert.equal(b.targetStats(Int32Array.from([t])).rank[0], 1 + above + tied / 2);
   // The specificity percentile: an empty path is blind (every item ties), 0.5.
-  assert.equal(pathSpecificity(sim, [{ history: world.dataset.cases.test[0].history, target: world.dataset.cases.test[0].target, path: [] }])[0].percentile, 0.5);
+  assert.equal(
+    pathSpecificity(sim, [{ history: world.dataset.cases.test[0].history, target: world.dataset.cases.test[0].target, path: [] }])[0].percentile,
+    0.5,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -465,19 +526,22 @@ test('options given on the command line are named in their errors (not the suite
   assert.equal(w.dataDir, path.join(work, 'some/folder'));
   assert.equal(w.rewardModel, 'sasrec');
   assert.equal(w.evaluatorModel, 'gru4rec', 'the dependent default is resolved and recorded');
-  assert.equal((w.rewardTrain as Record<string, unknown>).maxEpochs, 40, 'the simulators\' training config is recorded complete');
-  assert.equal(((planned.runs[0].config.envConfig as { weights: { ctr: number } }).weights.ctr), 1);
+  assert.equal((w.rewardTrain as Record<string, unknown>).maxEpochs, 40, "the simulators' training config is recorded complete");
+  assert.equal((planned.runs[0].config.envConfig as { weights: { ctr: number } }).weights.ctr, 1);
 });
 
 test('policy checkpoints are validated on read, naming the file and the field', async () => {
   const file = path.join(work, 'bad-policy.json');
   writeFileSync(file, JSON.stringify({ format: 'prorec-policy', version: 1, agent: 'x', numItems: 'many', policy: {}, params: {} }));
-  await assert.rejects(readPolicyCheckpoint(file), (e: unknown) => e instanceof ValidationError && /bad-policy\.json/.test(e.message) && /numItems/.test(e.message));
+  await assert.rejects(
+    readPolicyCheckpoint(file),
+    (e: unknown) => e instanceof ValidationError && /bad-policy\.json/.test(e.message) && /numItems/.test(e.message),
+  );
   writeFileSync(file, '{ not json');
   await assert.rejects(readPolicyCheckpoint(file), (e: unknown) => e instanceof ValidationError && /bad-policy\.json/.test(e.message));
 });
 
-test('checkEnv counts only the environment\'s own InvalidActionError as a rejection', async () => {
+test("checkEnv counts only the environment's own InvalidActionError as a rejection", async () => {
   const env = (await make('synthetic-v0', { world: WORLD })) as ProactiveRecEnv;
   checkEnv(env, { seeds: [0, 1] });
   // An environment whose step has a bug (a TypeError) must fail the check, not pass it.

@@ -212,10 +212,7 @@ export async function main(options: BackendPerfOptions = parseArgs(process.argv.
 
   if ((await activateBackend('wasm')).ok) {
     result.segmentSumMs = benchSegmentSum(rng);
-    log(
-      `UnsortedSegmentSum (embedding gradient) 10,240 ids x ${DIM} into ${ITEMS} rows, wasm JS fallback: ` +
-        `${result.segmentSumMs.toFixed(2)} ms`,
-    );
+    log(`UnsortedSegmentSum (embedding gradient) 10,240 ids x ${DIM} into ${ITEMS} rows, wasm JS fallback: ` + `${result.segmentSumMs.toFixed(2)} ms`);
   }
 
   log(`training step: batch ${BATCH}, ${seqLen}-item sequences, embedding ${ITEMS}x${DIM}, GRU-like cell, full softmax, Adam`);

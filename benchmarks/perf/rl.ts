@@ -108,7 +108,13 @@ class TsTrainer {
       const t2 = performance.now();
       const c2 = cpuMs();
       if (u === 0) continue;
-      out.push({ rolloutMs: t1 - t0, updateMs: t2 - t1, rolloutCpuMs: c1 - c0, updateCpuMs: c2 - c1, length: paths.reduce((n, p) => n + p.items.length, 0) / PATHS });
+      out.push({
+        rolloutMs: t1 - t0,
+        updateMs: t2 - t1,
+        rolloutCpuMs: c1 - c0,
+        updateCpuMs: c2 - c1,
+        length: paths.reduce((n, p) => n + p.items.length, 0) / PATHS,
+      });
     }
     return out;
   }
@@ -130,7 +136,12 @@ function runTorch(python: string, iters: number): { result: TorchResult | null; 
   if (r.error) return { result: null, reason: `${python} could not be started (${r.error.message})` };
   if (r.status !== 0) {
     const last = (r.stderr || '').trim().split('\n').pop() ?? '';
-    return { result: null, reason: /No module named .?torch/.test(r.stderr) ? `${python} has no torch module` : `${python} ${path.basename(script)} exited with ${r.status}: ${last}` };
+    return {
+      result: null,
+      reason: /No module named .?torch/.test(r.stderr)
+        ? `${python} has no torch module`
+        : `${python} ${path.basename(script)} exited with ${r.status}: ${last}`,
+    };
   }
   return { result: JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult, reason: '' };
 }
@@ -170,11 +181,18 @@ export async function main(): Promise<void> {
   trainer.env.close();
   const load1 = os.loadavg();
 
-  console.log(`# RL training speed, ${envId} (${trainer.env.numItems} items): ${PATHS} paths per update (${CASES} cases × G = ${G}), REINFORCE, exact KL (β = ${BETA}), gradChunks ${CHUNKS}`);
-  console.log(`# medians over ${rounds} rounds × ${iters} updates; load average ${load0[0].toFixed(2)} → ${load1[0].toFixed(2)} on ${os.availableParallelism()} cores`);
+  console.log(
+    `# RL training speed, ${envId} (${trainer.env.numItems} items): ${PATHS} paths per update (${CASES} cases × G = ${G}), REINFORCE, exact KL (β = ${BETA}), gradChunks ${CHUNKS}`,
+  );
+  console.log(
+    `# medians over ${rounds} rounds × ${iters} updates; load average ${load0[0].toFixed(2)} → ${load1[0].toFixed(2)} on ${os.availableParallelism()} cores`,
+  );
   const m = (xs: Timing[], k: keyof Timing) => median(xs.map((x) => x[k]));
   console.log(`${''.padEnd(34)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update)`);
-  for (const [key, label] of [['worker', 'prorec-gym, wasm, update worker'], ['main', 'prorec-gym, wasm, main thread']] as const) {
+  for (const [key, label] of [
+    ['worker', 'prorec-gym, wasm, update worker'],
+    ['main', 'prorec-gym, wasm, main thread'],
+  ] as const) {
     const xs = ts[key];
     if (xs.length === 0) continue;
     console.log(row(label, m(xs, 'rolloutMs'), m(xs, 'updateMs'), `${fmt(m(xs, 'rolloutCpuMs'), 5)} + ${fmt(m(xs, 'updateCpuMs'), 5)}`));
@@ -184,7 +202,14 @@ export async function main(): Promise<void> {
   if (torch.length) {
     const tm = (k: keyof TorchResult) => median(torch.map((t) => t[k] as number));
     torchTotal = tm('rolloutMs') + tm('update4Ms');
-    console.log(row(`PyTorch ${torch[0].torch}, 1 thread (measured now)`, tm('rolloutMs'), tm('update4Ms'), `${fmt(tm('rolloutCpuMs'), 5)} + ${fmt(tm('update4CpuMs'), 5)}`));
+    console.log(
+      row(
+        `PyTorch ${torch[0].torch}, 1 thread (measured now)`,
+        tm('rolloutMs'),
+        tm('update4Ms'),
+        `${fmt(tm('rolloutCpuMs'), 5)} + ${fmt(tm('update4CpuMs'), 5)}`,
+      ),
+    );
   } else if (envId !== 'synthetic-v0') {
     torchTotal = NaN;
     console.log(`# ${torchReason}`);

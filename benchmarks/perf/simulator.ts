@@ -103,7 +103,9 @@ async function stepping(kind: ModelKind, numItems: number, batch: number, steps:
   console.log(line('incremental, 1 thread', incrementalMs, incFlops, single.cpu));
   console.log(line('incremental, 2 shards (worker)', sharded.wall, incFlops, sharded.cpu));
   console.log(line('full recomputation', fullMs, recFlops));
-  console.log(`  ${kind.padEnd(8)} open (${batch} × ${historyLength} items)  ${openMs.toFixed(0)} ms; incremental is ${(fullMs / incrementalMs).toFixed(1)}x faster`);
+  console.log(
+    `  ${kind.padEnd(8)} open (${batch} × ${historyLength} items)  ${openMs.toFixed(0)} ms; incremental is ${(fullMs / incrementalMs).toFixed(1)}x faster`,
+  );
   sim.dispose();
 }
 
@@ -128,7 +130,14 @@ async function trainingEpochs(): Promise<void> {
       continue;
     }
     for (const model of ['sasrec', 'gru4rec'] as const) {
-      const { simulator, description } = await trainSimulator({ dataset, model, seed: 1, train: { maxEpochs: 1, patience: 1 }, progress: false, log: () => {} });
+      const { simulator, description } = await trainSimulator({
+        dataset,
+        model,
+        seed: 1,
+        train: { maxEpochs: 1, patience: 1 },
+        progress: false,
+        log: () => {},
+      });
       const h = description.metrics.history[0];
       console.log(
         `  ${name.padEnd(6)} ${model.padEnd(8)} ${h.seconds.toFixed(1).padStart(6)} s/epoch (incl. valid eval), ${description.metrics.trainTargets} targets, ` +
@@ -144,8 +153,15 @@ export async function main(): Promise<void> {
   const numItems = arg('items', 3706);
   const batch = arg('batch', 1024);
   const steps = arg('steps', 10);
-  console.log(`simulator stepping: ${numItems} items, batch ${batch}, histories of 15 items + ${steps} steps; backend ${backendInfo().name} (${backendInfo().reason})`);
-  console.log(`  target: >= 16,000 steps/s at batch 1024; load average now ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
+  console.log(
+    `simulator stepping: ${numItems} items, batch ${batch}, histories of 15 items + ${steps} steps; backend ${backendInfo().name} (${backendInfo().reason})`,
+  );
+  console.log(
+    `  target: >= 16,000 steps/s at batch 1024; load average now ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${os.availableParallelism()} cores`,
+  );
   for (const kind of ['sasrec', 'gru4rec'] as const) await stepping(kind, numItems, batch, steps);
   console.log(`  tensors alive after the runs: ${tf.memory().numTensors}`);
   if (!process.argv.includes('--no-train')) {

@@ -23,12 +23,7 @@ export function gatherV2ConfigWrapping(original: tf.KernelFunc): tf.KernelConfig
     }
     const backend = wasmBackend(args.backend);
     const axis = tf.util.parseAxisParam(args.attrs?.axis as number, x.shape)[0];
-    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
-      x as tf.TensorInfo as tf.Tensor,
-      indices as tf.TensorInfo as tf.Tensor,
-      axis,
-      batchDims,
-    );
+    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as tf.TensorInfo as tf.Tensor, indices as tf.TensorInfo as tf.Tensor, axis, batchDims);
     const { batchSize, outerSize, dimSize, sliceSize } = info;
     const numIndices = indices.shape.reduce((a, b) => a * b, 1);
     const perBatch = batchSize > 0 ? numIndices / batchSize : 0;

@@ -30,10 +30,7 @@ function swapLastTwo(rank: number): number[] {
   return perm;
 }
 
-export function matMulConfigWrapping(
-  kernelName: 'BatchMatMul' | '_FusedMatMul',
-  original: tf.KernelFunc,
-): tf.KernelConfig {
+export function matMulConfigWrapping(kernelName: 'BatchMatMul' | '_FusedMatMul', original: tf.KernelFunc): tf.KernelConfig {
   const kernelFunc = (args: Args): TensorInfo | TensorInfo[] => {
     const backend = wasmBackend(args.backend);
     let { a, b } = args.inputs;

@@ -125,15 +125,10 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
   const WZ = d.normal(8 * 4);
   const WH = d.normal(8 * 4);
 
-  const t = (v: Float32Array | Int32Array, shape: number[], dtype: 'float32' | 'int32' = 'float32') =>
-    tf.tensor(v, shape, dtype);
+  const t = (v: Float32Array | Int32Array, shape: number[], dtype: 'float32' | 'int32' = 'float32') => tf.tensor(v, shape, dtype);
   const wsum = (y: tf.Tensor, w: Float32Array) => tf.sum(tf.mul(y, tf.tensor(w, y.shape)));
   /** Forward value and the gradient of sum(w * f(x)) with respect to each x. */
-  const fg = (
-    f: (...xs: tf.Tensor[]) => tf.Tensor,
-    xs: tf.Tensor[],
-    w: Float32Array,
-  ): Record<string, tf.Tensor> => {
+  const fg = (f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], w: Float32Array): Record<string, tf.Tensor> => {
     const out: Record<string, tf.Tensor> = { y: f(...xs) };
     const gs = tf.grads((...ys: tf.Tensor[]) => wsum(f(...ys), w))(xs);
     gs.forEach((g, i) => (out[`dx${i}`] = g));
@@ -171,38 +166,22 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
     {
       name: 'fused matMul bias+relu + grad',
       run: () =>
-        fg(
-          (x, y, b) => tf.fused.matMul({ a: x, b: y, bias: b, activation: 'relu' }),
-          [a(), t(B, [4, 5]), t(V4.subarray(0, 4), [4]).pad([[0, 1]])],
-          W35,
-        ),
+        fg((x, y, b) => tf.fused.matMul({ a: x, b: y, bias: b, activation: 'relu' }), [a(), t(B, [4, 5]), t(V4.subarray(0, 4), [4]).pad([[0, 1]])], W35),
     },
     {
       name: 'add/sub/mul/div with broadcasting + grad',
-      run: () =>
-        fg(
-          (x, v, c, p) => tf.div(tf.sub(tf.mul(tf.add(x, v), c), v), p),
-          [a(), t(V4, [4]), t(C31, [3, 1]), t(POS, [3, 4])],
-          W34,
-        ),
+      run: () => fg((x, v, c, p) => tf.div(tf.sub(tf.mul(tf.add(x, v), c), v), p), [a(), t(V4, [4]), t(C31, [3, 1]), t(POS, [3, 4])], W34),
     },
     { name: 'softmax + grad', run: () => fg((x) => tf.softmax(x), [a()], W34) },
     { name: 'logSoftmax + grad', run: () => fg((x) => tf.logSoftmax(x), [a()], W34) },
     { name: 'logSumExp + grad', run: () => fg((x) => tf.logSumExp(x, -1), [a()], W34.subarray(0, 3)) },
     {
       name: 'log/exp/sqrt/rsqrt/square + grad',
-      run: () =>
-        fg((p) => tf.addN([tf.log(p), tf.exp(p), tf.sqrt(p), tf.rsqrt(p), tf.square(p)]), [t(POS, [3, 4])], W34),
+      run: () => fg((p) => tf.addN([tf.log(p), tf.exp(p), tf.sqrt(p), tf.rsqrt(p), tf.square(p)]), [t(POS, [3, 4])], W34),
     },
     {
       name: 'sigmoid/tanh/relu/elu/leakyRelu/softplus/logSigmoid + grad',
-      run: () =>
-        fg(
-          (x) =>
-            tf.addN([tf.sigmoid(x), tf.tanh(x), tf.relu(x), tf.elu(x), tf.leakyRelu(x, 0.1), tf.softplus(x), tf.logSigmoid(x)]),
-          [a()],
-          W34,
-        ),
+      run: () => fg((x) => tf.addN([tf.sigmoid(x), tf.tanh(x), tf.relu(x), tf.elu(x), tf.leakyRelu(x, 0.1), tf.softplus(x), tf.logSigmoid(x)]), [a()], W34),
     },
     {
       name: 'gelu (erf form and tanh form) + grad',
@@ -258,7 +237,23 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
       run: () => fg((x) => tf.stridedSlice(x, [0, 1], [3, 4], [1, 2]), [a()], W_STRIDED),
     },
     { name: 'tile + grad', run: () => fg((x) => tf.tile(x, [2, 1]), [a()], W_TILE) },
-    { name: 'pad + grad', run: () => fg((x) => tf.pad(x, [[1, 0], [0, 2]], 0.5), [a()], W_PAD) },
+    {
+      name: 'pad + grad',
+      run: () =>
+        fg(
+          (x) =>
+            tf.pad(
+              x,
+              [
+                [1, 0],
+                [0, 2],
+              ],
+              0.5,
+            ),
+          [a()],
+          W_PAD,
+        ),
+    },
     { name: 'reverse + grad', run: () => fg((x) => tf.reverse(x, [1]), [a()], W34) },
     {
       name: 'oneHot, cast, range, fill, zerosLike/onesLike forward',
@@ -284,7 +279,11 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
       name: 'where/select + grad',
       run: () => {
         const cond = tf.greater(a(), t(W34, [3, 4]));
-        return fg((x, y) => tf.where(cond, x, y), [a(), t(W34, [3, 4])], W34.map((v) => v * 0.5));
+        return fg(
+          (x, y) => tf.where(cond, x, y),
+          [a(), t(W34, [3, 4])],
+          W34.map((v) => v * 0.5),
+        );
       },
     },
     {
@@ -323,8 +322,7 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
     },
     {
       name: 'cumsum (plain, exclusive, reverse) + grad',
-      run: () =>
-        fg((x) => tf.addN([tf.cumsum(x, 1), tf.cumsum(x, 1, true), tf.cumsum(x, 1, false, true)]), [a()], W34),
+      run: () => fg((x) => tf.addN([tf.cumsum(x, 1), tf.cumsum(x, 1, true), tf.cumsum(x, 1, false, true)]), [a()], W34),
     },
     {
       name: 'cumsum axis 0 (float, int) forward',
@@ -356,7 +354,14 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
       name: 'int32 arithmetic, reductions and comparisons forward',
       run: () => {
         const i = t(IDX, [2, 5], 'int32');
-        const j = tf.add(t(IDX.map((v) => v - 3), [2, 5], 'int32'), 0);
+        const j = tf.add(
+          t(
+            IDX.map((v) => v - 3),
+            [2, 5],
+            'int32',
+          ),
+          0,
+        );
         return {
           add: tf.add(i, j),
           sub: tf.sub(i, j),
@@ -391,12 +396,7 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
     },
     {
       name: 'gather batchDims 1 + grad',
-      run: () =>
-        fg(
-          (e) => tf.gather(e, tf.tensor2d([0, 2, 2, 1, 1, 0], [2, 3], 'int32'), 1, 1),
-          [t(X3.subarray(0, 2 * 3 * 2), [2, 3, 2])],
-          W_BATCHDIMS,
-        ),
+      run: () => fg((e) => tf.gather(e, tf.tensor2d([0, 2, 2, 1, 1, 0], [2, 3], 'int32'), 1, 1), [t(X3.subarray(0, 2 * 3 * 2), [2, 3, 2])], W_BATCHDIMS),
     },
     {
       name: 'larger shapes: 200-item embedding, 400 ids, full softmax + grad',
@@ -431,14 +431,40 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
       name: 'scatterND/gatherND/sparseToDense forward',
       run: () => ({
         sc: tf.scatterND(tf.tensor2d([[0], [2], [0]], [3, 1], 'int32'), t(A, [3, 4]), [4, 4]),
-        gn: tf.gatherND(t(X3, [2, 3, 4]), tf.tensor2d([[1, 2], [0, 1]], [2, 2], 'int32')),
+        gn: tf.gatherND(
+          t(X3, [2, 3, 4]),
+          tf.tensor2d(
+            [
+              [1, 2],
+              [0, 1],
+            ],
+            [2, 2],
+            'int32',
+          ),
+        ),
         sd: tf.sparseToDense(tf.tensor1d([1, 3, 4], 'int32'), tf.tensor1d([5, 6, 7]), [6], 0.5),
       }),
     },
     {
       name: 'gatherND + grad',
       tfjsLimitation: 'no gradient registered in tfjs-core',
-      run: () => fg((x) => tf.gatherND(x, tf.tensor2d([[1, 2], [0, 1]], [2, 2], 'int32')), [t(X3, [2, 3, 4])], W_GATHERND),
+      run: () =>
+        fg(
+          (x) =>
+            tf.gatherND(
+              x,
+              tf.tensor2d(
+                [
+                  [1, 2],
+                  [0, 1],
+                ],
+                [2, 2],
+                'int32',
+              ),
+            ),
+          [t(X3, [2, 3, 4])],
+          W_GATHERND,
+        ),
     },
     {
       name: 'unsortedSegmentSum (float, int, bool) + grad',
@@ -450,17 +476,11 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
     },
     {
       name: 'softmaxCrossEntropy + grad',
-      run: () =>
-        fg(
-          (x) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(LABELS, 'int32'), 4), x).reshape([1]),
-          [a()],
-          Float32Array.from([1]),
-        ),
+      run: () => fg((x) => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(LABELS, 'int32'), 4), x).reshape([1]), [a()], Float32Array.from([1])),
     },
     {
       name: 'sigmoidCrossEntropy + grad',
-      run: () =>
-        fg((x) => tf.losses.sigmoidCrossEntropy(tf.greater(t(W34, [3, 4]), 0), x).reshape([1]), [a()], Float32Array.from([1])),
+      run: () => fg((x) => tf.losses.sigmoidCrossEntropy(tf.greater(t(W34, [3, 4]), 0), x).reshape([1]), [a()], Float32Array.from([1])),
     },
     {
       name: 'Adam and AdamW-style steps',
@@ -527,10 +547,7 @@ export function trainingProbeCases(seed = 7): ProbeCase[] {
         const x = t(TOK, [4, 3], 'int32');
         const labels = tf.oneHot(tf.tensor1d([1, 5, 8, 0], 'int32'), 9);
         const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-        const { value, grads } = tf.variableGrads(
-          () => tf.losses.softmaxCrossEntropy(labels, model.apply(x) as tf.Tensor) as tf.Scalar,
-          vars,
-        );
+        const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, model.apply(x) as tf.Tensor) as tf.Scalar, vars);
         const out: Record<string, tf.Tensor> = { value };
         vars.forEach((v, i) => (out[`g${i}`] = grads[v.name]));
         model.dispose();
@@ -628,11 +645,7 @@ function compare(ref: CaseRun, got: CaseRun, tol: number, compareValues: boolean
  * Runs every case on `reference` then on `target` and reports, per case, what is missing or wrong
  * on the target. Leaves the active backend as it found it.
  */
-export async function probeKernels(
-  target = 'wasm',
-  reference = 'cpu',
-  cases: ProbeCase[] = trainingProbeCases(),
-): Promise<ProbeReport> {
+export async function probeKernels(target = 'wasm', reference = 'cpu', cases: ProbeCase[] = trainingProbeCases()): Promise<ProbeReport> {
   const before = tf.getBackend();
   const outcomes: ProbeOutcome[] = [];
   const used = new Set<string>();

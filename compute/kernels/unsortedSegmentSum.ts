@@ -13,11 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapView, wasmBackend, type TensorInfo } from './wasm.ts';
 
-export function unsortedSegmentSum(args: {
-  inputs: Record<string, TensorInfo>;
-  attrs?: Record<string, unknown>;
-  backend: unknown;
-}): TensorInfo {
+export function unsortedSegmentSum(args: { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown }): TensorInfo {
   const backend = wasmBackend(args.backend);
   const { x, segmentIds } = args.inputs;
   const numSegments = Number(args.attrs?.numSegments);
@@ -26,9 +22,7 @@ export function unsortedSegmentSum(args: {
   }
   const idsRank = segmentIds.shape.length;
   if (idsRank > x.shape.length || segmentIds.shape.some((d, i) => d !== x.shape[i])) {
-    throw new Error(
-      `unsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`,
-    );
+    throw new Error(`unsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
   }
   const innerShape = x.shape.slice(idsRank);
   const inner = innerShape.reduce((a, b) => a * b, 1);
