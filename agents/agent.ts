@@ -79,7 +79,7 @@ export interface Agent {
   /**
    * K candidate paths per observation (observations at reset: empty path), best first: beam
    * search or K samples. Items only (STOP is implied at the end of each path). Used for
-   * metrics@K (DESIGN.md §3): the harness replays each candidate in the environment.
+   * metrics@K (docs/design.md §3.6): the harness replays each candidate in the environment.
    */
   proposePaths?(observations: readonly ProactiveObservation[], k: number, ctx: ActContext): number[][][];
   /** Trains on the environment's train (and valid) cases; never on test. */

@@ -1,5 +1,5 @@
 /**
- * Advantage estimators for policy-gradient training on proactive paths (DESIGN.md §4).
+ * Advantage estimators for policy-gradient training on proactive paths (docs/design.md §4.1–§4.8).
  *
  * A trainer samples, per case, a group of G paths, computes every action's log-probability
  * ℓ_t = log π(a_t | s_t), and minimises  -(1/N) Σ_paths Σ_t A_t ℓ_t  (+ its KL term). This module
@@ -26,7 +26,7 @@
  *   itself, each term at position t is shrunk by (n_t - 1)/n_t, n_t = rollouts active at t.
  */
 
-/** Per-step raw reward components, each of length L (DESIGN.md §2). */
+/** Per-step raw reward components, each of length L (docs/design.md §2.3). */
 export interface StepComponents {
   readonly ioi: Float64Array;
   readonly ior: Float64Array;
@@ -494,7 +494,7 @@ function needCentering(name: EstimatorName, opts: EstimatorOptions): CenteringSp
 }
 
 /**
- * The advantages of estimator `name` on `rollouts` (DESIGN.md §4), composed the one way the RL
+ * The advantages of estimator `name` on `rollouts` (docs/design.md §4.9), composed the one way the RL
  * trainer (agents/rl.ts) runs them and the exact tests check them:
  *
  *   reinforce            A_t = R

@@ -1,5 +1,5 @@
 /**
- * IPG, Iterative Preference Guidance (Bi et al., 2024), as DESIGN.md §1 describes it: re-rank the
+ * IPG, Iterative Preference Guidance (Bi et al., 2024), as docs/design.md §7.3 describes it: re-rank the
  * sequential recommender's candidates by
  *
  *     s_i = sigma(u·e_i) · [cos(e_i, e_T) − cos(u, e_T)]

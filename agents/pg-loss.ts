@@ -1,5 +1,5 @@
 /**
- * The logits-wide part of the RL loss (DESIGN.md §4) as one op with its closed-form gradient.
+ * The logits-wide part of the RL loss (docs/design.md §4.1, §4.8) as one op with its closed-form gradient.
  *
  * For M decision terms with raw logits u_i ∈ R^{A} (A = N+1: items and STOP), additive masks m_i
  * (0 allowed, −1e9 forbidden), chosen actions a_i, coefficients c_i and the reference policy's raw

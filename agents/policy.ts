@@ -1,5 +1,5 @@
 /**
- * The item-level policy π(a | h, path, T): a distribution over the N items ∪ {STOP} (DESIGN.md §5:
+ * The item-level policy π(a | h, path, T): a distribution over the N items ∪ {STOP} (docs/design.md §5.4:
  * an item-level softmax cannot emit non-existent items, unlike the paper's 4-token semantic ids).
  *
  * Architecture (small on purpose: it trains on 2 CPU cores):

@@ -1,5 +1,5 @@
 /**
- * Stage 2: policy-gradient fine-tuning of the supervised policy (DESIGN.md §4), one trainer for
+ * Stage 2: policy-gradient fine-tuning of the supervised policy (docs/design.md §4.10; the maths §4.1–§4.8), one trainer for
  * every estimator:
  *
  *   reinforce            A_t = R                                   (path return, every term)
@@ -95,7 +95,7 @@ export const RlConfigSchema = Type.Object(
      * Targets of the training cases: 'case' keeps each train case's own target (the end of its
      * real coherent run: a target the user is already close to); 'random' pairs each train history
      * with a uniformly random target outside it, re-drawn every epoch, which is how test cases are
-     * built (DESIGN.md §6). Validation logs use the same rule on valid histories.
+     * built (docs/design.md §6.3). Validation logs use the same rule on valid histories.
      */
     targets: StringEnum(['random', 'case'] as const, { default: 'random' }),
   },

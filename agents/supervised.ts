@@ -1,5 +1,5 @@
 /**
- * Stage 1 (DESIGN.md §5): supervised pre-training. The policy imitates the train cases' real
+ * Stage 1 (docs/design.md §5.1–§5.3): supervised pre-training. The policy imitates the train cases' real
  * proactive paths: given (history, target) it emits the real run's intermediate items, then STOP.
  * Loss: mean negative log-likelihood per decision (items and STOP). The checkpoint kept is the one
  * with the lowest NLL on the valid split, never anything measured on test.

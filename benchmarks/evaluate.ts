@@ -309,7 +309,7 @@ const AT_K_KEYS = ['ioi', 'ior', 'ctr', 'return', 'success'] as const;
 const AT_K_EVAL_KEYS = ['ioi', 'ior', 'ctr', 'success'] as const;
 
 /**
- * Metrics@K (DESIGN.md §3): the agent proposes K candidate paths per case (at reset); each
+ * Metrics@K (docs/design.md §3.6): the agent proposes K candidate paths per case (at reset); each
  * candidate is replayed in the environment (items in order, then STOP) and scored under the reward
  * simulator and the evaluator. For every K in `ks`: per metric, the max and the mean over the first
  * K candidates of each case, averaged over cases. Null when the agent has no proposePaths.

@@ -1,7 +1,7 @@
 /**
  * Target specificity of evaluated paths: is an agent's IoI guidance toward its target, or a shift
  * that any target would have got? Every evaluation computes it (benchmarks/evaluate.ts) and every
- * result file records it; `bench specificity DIR` tabulates it. Test targets are uniformly random items (DESIGN.md §6), so a path
+ * result file records it; `bench specificity DIR` tabulates it. Test targets are uniformly random items (docs/design.md §6.3), so a path
  * that merely flattens the user's distribution raises log p(T) for most targets; IoI alone cannot
  * tell that from steering.
  *

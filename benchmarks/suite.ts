@@ -28,7 +28,7 @@ export const SUITES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url))
 
 const WeightsSchema = Type.Object(
   { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() },
-  { additionalProperties: false, description: 'reward weights w_ioi, w_ior, w_ctr (DESIGN.md §2)' },
+  { additionalProperties: false, description: 'reward weights w_ioi, w_ior, w_ctr (docs/design.md §2.3)' },
 );
 
 /** The environment config a suite may set (weights and split have their own fields). */

@@ -1,6 +1,6 @@
 /**
  * Building the canonical dataset from interaction logs (raw sources, RecBole `.inter` files), as
- * DESIGN §6 describes: order each user's interactions by time; train and valid cases are 10-item
+ * docs/design.md §6.3 describes: order each user's interactions by time; train and valid cases are 10-item
  * windows followed by a real attribute-coherent run whose last item is the target; test cases are
  * 10-item windows with a target drawn uniformly from the items not in the history. Users never
  * cross splits, and every random choice comes from a seeded `Rng`.

@@ -8,7 +8,7 @@ import { Rng } from '../core/rng.ts';
 export type Split = 'train' | 'valid' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'valid', 'test'];
 
-/** Number of history items in every case (DESIGN.md §2). */
+/** Number of history items in every case (docs/design.md §1.1). */
 export const HISTORY_LENGTH = 10;
 
 export interface ItemTable {

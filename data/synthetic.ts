@@ -14,7 +14,7 @@
  * - Logs: each user's first item is drawn from a persona (a random mixture of 1-2 genre centroids,
  *   the same softmax form); every next item from p(· | s) restricted to items the user has not
  *   consumed yet. Sequence lengths are 25 + Geometric(mean lengthExtra).
- * - Cases as for the real data (DESIGN.md §6): users are split 80/10/10 (train/valid/test);
+ * - Cases as for the real data (docs/design.md §6.3): users are split 80/10/10 (train/valid/test);
  *   train/valid cases are 10-item windows followed by the real attribute-coherent run (2..10 items,
  *   its last item is the target); test cases are 10-item windows with a uniformly random target
  *   drawn from the items not in the history.

@@ -117,7 +117,7 @@ function simulatorChoice(o: Record<string, unknown>, prefix: 'reward' | 'evaluat
 
 const REAL: { id: string; dataset: 'ml-1m' | 'steam' | 'books'; label: string; ctrWeight: number }[] = [
   { id: 'ml-1m-v0', dataset: 'ml-1m', label: 'MovieLens-1M', ctrWeight: 1 },
-  // The official release weights Steam's CTR term 0.1 (DESIGN.md §4).
+  // The official release weights Steam's CTR term 0.1 (docs/design.md §4.13).
   { id: 'steam-v0', dataset: 'steam', label: 'Steam', ctrWeight: 0.1 },
   { id: 'books-v0', dataset: 'books', label: 'Amazon Books', ctrWeight: 1 },
 ];

@@ -1,5 +1,5 @@
 /**
- * ProactiveRecEnv (DESIGN.md §2): a case is a 10-item history h and a target T; at step t the agent
+ * ProactiveRecEnv (docs/design.md §2): a case is a 10-item history h and a target T; at step t the agent
  * recommends an item a_t or STOP. The user simulator scores how the path changes the user's
  * interest in T:
  *   IoI_t = log p(T | s_t ⊕ a_t) − log p(T | s_t)

@@ -4,7 +4,7 @@
  * reports all read metrics through `flatMetrics`, so a metric added here shows up everywhere.
  *
  * Names: `ioi`, `ior`, `ctr`, ... under the reward simulator; `eval.ioi`, ... under the evaluator;
- * `ioi@5.max`, `eval.ioi@5.mean`, ... metrics@K (DESIGN.md §3).
+ * `ioi@5.max`, `eval.ioi@5.mean`, ... metrics@K (docs/design.md §3.6).
  */
 import type { ResultFile } from './schema.ts';
 

@@ -6,7 +6,7 @@
  * Versions (bump on any change a reader must know about; readers reject other versions):
  * - 1: env, agent, seed, metrics, evaluatorMetrics, cases, curves, timings.
  * - 2: adds `run` (suite, budget, label, the hashed run config: a rerun with the same hash is
- *   skipped), `atK` (metrics@K over candidate paths, DESIGN.md §3) and `examples` (a few cases with
+ *   skipped), `atK` (metrics@K over candidate paths, docs/design.md §3.6) and `examples` (a few cases with
  *   the titles and attributes of their items, so that reports need nothing but result files).
  * - 3: the run config is complete (every default of the agent, environment and world filled in;
  *   hashed as RFC 8785 canonical JSON) and holds no wall-clock budget (`trainSeconds` is gone);

@@ -1,6 +1,6 @@
 /**
  * Step-level fidelity of a learned simulator against a ground truth: both simulators are walked
- * along the same paths and compared at every step (DESIGN §2 for the quantities):
+ * along the same paths and compared at every step (docs/design.md §2.3 for the quantities):
  *
  *   IoI_t = log p(T | s_t ⊕ a_t) − log p(T | s_t),  IoR_t = rank(T | s_t) − rank(T | s_t ⊕ a_t),
  *   CTR_t = sigmoid(score_{a_t}(s_t)),

@@ -217,7 +217,7 @@ export interface SimulatorPairOptions {
   workers?: number;
 }
 
-/** The reward model and an independently trained evaluator (DESIGN §2). */
+/** The reward model and an independently trained evaluator (docs/design.md §2.7). */
 export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ reward: LearnedSimulator; evaluator: LearnedSimulator }> {
   const { reward: r, evaluator: e } = opts;
   if (e.model === r.model && e.seed === r.seed)

@@ -1,7 +1,7 @@
 /**
  * The user simulator: a model of how a user's interest follows the items they consume.
  * For a sequence s it gives a state u(s) and scores over all N items; p(i | s) = softmax(scores)_i;
- * CTR of item a = sigmoid(u(s) · e_a) = sigmoid(score_a) (DESIGN.md §2).
+ * CTR of item a = sigmoid(u(s) · e_a) = sigmoid(score_a) (docs/design.md §2.2).
  *
  * The interface is batched and stateful: `open` starts a batch of sequences, `advance` appends one
  * item to each (active) row. A simulator that can update its state incrementally (a GRU's hidden

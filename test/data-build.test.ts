@@ -1,4 +1,4 @@
-/** Building cases from interaction logs (DESIGN §6): seeded, users disjoint, k-core, coherent runs. */
+/** Building cases from interaction logs (docs/design.md §6.3): seeded, users disjoint, k-core, coherent runs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildFromLog } from '../data/build.ts';

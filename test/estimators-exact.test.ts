@@ -1,5 +1,5 @@
 /**
- * Exact property tests of the advantage estimators (DESIGN.md §4, "Exact checks").
+ * Exact property tests of the advantage estimators (docs/design.md §4.11).
  *
  * Policies are small enough to enumerate every path: a tabular softmax over 2-4 items plus STOP,
  * L_max <= 3, with logits per position, per state (prefix) or shared by all positions, repeats

@@ -81,7 +81,7 @@ test('the shipped suites (agents, estimators, fidelity, smoke, standard, paper) 
   );
 });
 
-test('the paper suite names the real environments with the DESIGN §4 settings; unregistered ones fail with the known list', async () => {
+test('the paper suite names the real environments with the settings of docs/design.md §4.13; unregistered ones fail with the known list', async () => {
   const paper = loadSuite('paper').suite;
   assert.deepEqual(
     paper.envs.map((e) => e.id),
