@@ -13,6 +13,8 @@ export default {
   out: 'docs/api',
   tsconfig: 'tsconfig.json',
   readme: 'none',
+  // Source links need a hosted remote; a clone of a local checkout has none, and the warning would fail the build.
+  disableSources: true,
   excludePrivate: true,
   excludeInternal: true,
   sort: ['kind', 'source-order'],

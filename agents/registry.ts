@@ -2,6 +2,7 @@
  * Agents by name, and plug-in agents by path: `--agent ./my-agent.ts` imports the module and uses
  * its default export (an AgentFactory).
  */
+import { ProrecError } from '../core/errors.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -24,24 +25,24 @@ export function listAgents(): { name: string; description: string }[] {
   return [...factories.values()].map((f) => ({ name: f.name, description: f.description }));
 }
 
-export class UnknownAgentError extends Error {
+export class UnknownAgentError extends ProrecError {
+  readonly kind = 'usage';
   constructor(
     readonly requested: string,
     readonly known: readonly string[],
   ) {
     super(`unknown agent '${requested}'; known agents: ${known.join(', ')} (or a path to a module, e.g. ./my-agent.ts)`);
-    this.name = 'UnknownAgentError';
   }
 }
 
 /** An agent module that cannot be used: it does not load, or its default export is not an AgentFactory. */
-export class AgentModuleError extends Error {
+export class AgentModuleError extends ProrecError {
+  readonly kind = 'input';
   constructor(
     readonly file: string,
     reason: string,
   ) {
     super(`agent module ${file}: ${reason}`);
-    this.name = 'AgentModuleError';
   }
 }
 

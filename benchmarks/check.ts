@@ -19,15 +19,14 @@
  * Exit codes: 0 all within tolerance (or --update), 1 something fell short or a run failed,
  * 2 bad input. --update rewrites the baseline deliberately and prints what changed.
  */
+import { describeError, exitCodeOf } from '../core/errors.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { UnknownAgentError } from '../agents/registry.ts';
 import { writeJsonAtomic } from '../core/io.ts';
-import { UnknownEnvError } from '../envs/registry.ts';
 import { ValidationError, validate } from '../core/validate.ts';
 import { codeVersion, STDIO, UsageError, writeLeaderboard, type Io } from './cli.ts';
 import { buildLeaderboard, type Leaderboard } from '../results/leaderboard.ts';
@@ -35,7 +34,7 @@ import { metricInfo } from '../results/metrics.ts';
 import { readResults } from '../results/read.ts';
 import { runPlan } from './runner.ts';
 import { tQuantile95 } from '../results/stats.ts';
-import { loadSuite, planRuns, PlanError } from './suite.ts';
+import { loadSuite, planRuns } from './suite.ts';
 import { renderTable } from '../results/table.ts';
 
 export const BASELINES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'baselines');
@@ -319,12 +318,8 @@ export async function checkMain(args: string[], io: Io = STDIO): Promise<number>
     );
     return 0;
   } catch (e) {
-    if (e instanceof UnknownEnvError || e instanceof UnknownAgentError || e instanceof UsageError || e instanceof ValidationError || e instanceof PlanError) {
-      err(`bench:check: ${e.message}\n`);
-      return 2;
-    }
-    err(`bench:check: ${(e as Error).stack ?? e}\n`);
-    return 1;
+    err(describeError('bench:check', e));
+    return exitCodeOf(e);
   }
 }
 

@@ -12,15 +12,15 @@
  * Exit codes: 0 success, 1 a run failed (or merge found a conflict or a missing shard), 2 bad input
  * (unknown env/agent/suite, invalid option or file).
  */
+import { describeError, exitCodeOf, UsageError } from '../core/errors.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { AgentModuleError, listAgents, UnknownAgentError } from '../agents/registry.ts';
+import { listAgents } from '../agents/registry.ts';
 import '../envs/index.ts';
-import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
+import { listEnvs } from '../envs/registry.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
-import { ValidationError } from '../core/validate.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from '../results/leaderboard.ts';
 import { mergeMain, MergeError, type Manifest } from './merge.ts';
 import { runSummary } from './progress.ts';
@@ -31,13 +31,11 @@ import { specificityMain } from './specificity.ts';
 import { varianceMain } from './estimator-variance.ts';
 import { codeVersion } from './version.ts';
 import { fidelityMain } from '../results/fidelity.ts';
-import { listSuites, loadSuite, parseShard, planRuns, PlanError, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
+import { listSuites, loadSuite, parseShard, planRuns, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
 
 export { codeVersion };
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 /** Where the CLI writes: the table to `out`, everything else to `err`. */
 export interface Io {
@@ -279,24 +277,8 @@ export async function main(args: string[], io: Io = STDIO): Promise<number> {
     if ((argv as { help?: boolean }).help) return 0;
     return await runBench(argv as unknown as BenchArgs, io);
   } catch (e) {
-    if (
-      e instanceof UnknownEnvError ||
-      e instanceof UnknownAgentError ||
-      e instanceof AgentModuleError ||
-      e instanceof UsageError ||
-      e instanceof ValidationError ||
-      e instanceof PlanError
-    ) {
-      io.err(`bench: ${e.message}\n`);
-      if (e instanceof UsageError) io.err('run with --help for the options\n');
-      return 2;
-    }
-    if (e instanceof MergeError) {
-      io.err(`bench merge: ${e.message}\n`);
-      return e.usage ? 2 : 1;
-    }
-    io.err(`bench: ${(e as Error).stack ?? e}\n`);
-    return 1;
+    io.err(describeError(e instanceof MergeError ? 'bench merge' : 'bench', e));
+    return exitCodeOf(e);
   }
 }
 

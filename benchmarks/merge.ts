@@ -8,6 +8,7 @@
  *   and its runs. For every matrix seen, merge checks that shards 1..n are all there and that each
  *   listed run has its result file; a missing shard or run is an error unless --allow-partial.
  */
+import { ProrecError, type ErrorKind } from '../core/errors.ts';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
@@ -20,13 +21,15 @@ import { readResultEntries, withoutTimings } from '../results/read.ts';
 import type { ResultFile } from '../results/schema.ts';
 import { writeFileAtomic } from '../core/io.ts';
 
-export class MergeError extends Error {
-  override name = 'MergeError';
+export class MergeError extends ProrecError {
   constructor(
     message: string,
     readonly usage = false,
   ) {
     super(message);
+  }
+  get kind(): ErrorKind {
+    return this.usage ? 'usage' : 'failure';
   }
 }
 

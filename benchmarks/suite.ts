@@ -12,6 +12,7 @@
  *   environment's, environment configs against the environment config schema.
  * Errors name the file and the field.
  */
+import { ProrecError } from '../core/errors.ts';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -337,8 +338,8 @@ function acceptsDataDir(envId: string): boolean {
   return !!props && 'dataDir' in props;
 }
 
-export class PlanError extends Error {
-  override name = 'PlanError';
+export class PlanError extends ProrecError {
+  readonly kind = 'input';
 }
 
 export interface Shard {

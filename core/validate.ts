@@ -6,6 +6,7 @@
  * is the TypeScript type. There are no hand-kept copies of defaults anywhere else. Errors name the
  * file (or source) and the field that is wrong.
  */
+import { ProrecError } from './errors.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -13,13 +14,13 @@ import { Value } from '@sinclair/typebox/value';
 const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
 const compiled = new WeakMap<TSchema, ValidateFunction>();
 
-export class ValidationError extends Error {
+export class ValidationError extends ProrecError {
+  readonly kind = 'input';
   constructor(
     readonly source: string,
     readonly problems: readonly string[],
   ) {
     super(`${source}: invalid\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ValidationError';
   }
 }
 

@@ -7,6 +7,7 @@
  * File layout: a magic line, the header length, a JSON header (validated on read), then
  * little-endian Int32 arrays for every numeric table.
  */
+import { ProrecError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import { stableHash } from '../core/hash.ts';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -233,10 +234,10 @@ export function serializeDataset(ds: Dataset, droppedRecords: number): Buffer {
   return Buffer.concat([Buffer.from(MAGIC), lengthLine, headerBytes, body]);
 }
 
-export class CorruptCacheError extends Error {
+export class CorruptCacheError extends ProrecError {
+  readonly kind = 'failure';
   constructor(file: string, why: string) {
     super(`${file}: not a usable cache entry (${why.replace(/\s*\n\s*/g, '; ')})`);
-    this.name = 'CorruptCacheError';
   }
 }
 

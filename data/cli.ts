@@ -6,6 +6,7 @@
  *   fetch prorl-release  download the official ProRL release's data files (pinned commit) into the cache
  * Exit codes: 0 success, 1 failure (missing data, bad file, failed download), 2 usage error.
  */
+import { describeError, exitCodeOf, UsageError } from '../core/errors.ts';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -25,8 +26,6 @@ import {
 } from './index.ts';
 import { rawCacheDir } from './cache.ts';
 import { fetchAll } from './fetch.ts';
-
-class UsageError extends Error {}
 
 function datasetName(value: unknown): DatasetName {
   const s = String(value);
@@ -49,13 +48,8 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
     try {
       await fn();
     } catch (e) {
-      if (e instanceof UsageError) {
-        err(e.message);
-        code = 2;
-      } else {
-        err(`error: ${(e as Error).message}`);
-        code = 1;
-      }
+      io.err(describeError('data', e));
+      code = exitCodeOf(e);
     }
   };
   await yargs(argv)

@@ -1,10 +1,12 @@
+import { ProrecError } from '../core/errors.ts';
 /**
  * Errors the data layer raises. Each one names the file and, where it applies, the line or record,
  * and says what was expected: a user with a broken download must be able to find the bad byte.
  */
 
 /** A file whose content does not have the expected shape. */
-export class DataFormatError extends Error {
+export class DataFormatError extends ProrecError {
+  readonly kind = 'input';
   constructor(
     readonly file: string,
     /** 'line 12', 'record 5', 'row 3, column genres', ... or '' when the whole file is wrong. */
@@ -13,42 +15,41 @@ export class DataFormatError extends Error {
     readonly found?: string,
   ) {
     super(`${file}${where ? `, ${where}` : ''}: expected ${expected}` + (found !== undefined ? `, found ${found}` : ''));
-    this.name = 'DataFormatError';
   }
 }
 
 /** No source for a dataset was found in any of the places the loader looks. */
-export class DataNotFoundError extends Error {
+export class DataNotFoundError extends ProrecError {
+  readonly kind = 'input';
   constructor(
     readonly dataset: string,
     readonly looked: readonly string[],
     readonly hint: string,
   ) {
     super(`no data for '${dataset}'. Looked in:\n${looked.map((l) => `  - ${l}`).join('\n')}\n${hint}`);
-    this.name = 'DataNotFoundError';
   }
 }
 
 /** Cases or sequences refer to items the item table does not have (raised under `strict`). */
-export class MissingItemsError extends Error {
+export class MissingItemsError extends ProrecError {
+  readonly kind = 'input';
   constructor(
     readonly dataset: string,
     readonly report: readonly string[],
   ) {
     super(`${dataset}: records refer to items missing from the item table (strict mode):\n${report.map((r) => `  - ${r}`).join('\n')}`);
-    this.name = 'MissingItemsError';
   }
 }
 
 /** A download that failed verification or could not be completed. */
-export class FetchError extends Error {
+export class FetchError extends ProrecError {
+  readonly kind = 'failure';
   constructor(
     message: string,
     /** False when trying again cannot help (wrong size announced, HTTP 404, bad archive). */
     readonly retryable = true,
   ) {
     super(message);
-    this.name = 'FetchError';
   }
 }
 

@@ -1,3 +1,4 @@
+import { ProrecError } from '../core/errors.ts';
 /**
  * A parser for Python literal lines, the format of the McAuley lab's Steam files (and of its older
  * Amazon metadata): each line is a `repr()` of a Python dict, not JSON. Strings may be single- or
@@ -9,14 +10,14 @@
 
 export type PyValue = string | number | boolean | null | PyValue[] | { [key: string]: PyValue };
 
-export class PyLiteralError extends Error {
+export class PyLiteralError extends ProrecError {
+  readonly kind = 'input';
   constructor(
     readonly column: number,
     readonly expected: string,
     readonly found: string,
   ) {
     super(`column ${column}: expected ${expected}, found ${found}`);
-    this.name = 'PyLiteralError';
   }
 }
 

@@ -6,17 +6,18 @@
  *   leaves the environment as it was.
  * Rollouts use a seeded uniform policy over the allowed actions.
  */
+import { ProrecError } from '../core/errors.ts';
 import type { ArraySpec } from '../core/api.ts';
 import { InvalidActionError, type ProactiveObservation, type ProactiveRecEnv } from './proactive.ts';
 import { Rng } from '../core/rng.ts';
 
-export class CheckEnvError extends Error {
+export class CheckEnvError extends ProrecError {
+  readonly kind = 'failure';
   constructor(
     readonly envId: string,
     readonly problems: readonly string[],
   ) {
     super(`checkEnv(${envId}) failed:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'CheckEnvError';
   }
 }
 

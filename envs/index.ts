@@ -8,5 +8,6 @@ export * from './registry.ts';
 export * from '../core/rng.ts';
 export * from '../simulators/simulator.ts';
 export { checkEnv, type CheckEnvReport } from './check.ts';
+export type { DeepPartial } from '../core/validate.ts';
 export { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig, type SyntheticWorld } from '../data/synthetic.ts';
 export { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';

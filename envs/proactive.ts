@@ -8,6 +8,7 @@
  *   r_t   = w_ioi·IoI_t + w_ior·IoR_t + w_ctr·CTR_t
  * The batched class is the implementation; the single environment is a batch of one.
  */
+import { ProrecError } from '../core/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ActionSpace, ArraySpec, Env, ResetArgs, StepResult, VectorEnv, VectorStepResult } from '../core/api.ts';
 import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type Split } from '../data/dataset.ts';
@@ -139,10 +140,10 @@ export interface EpisodeSummary {
 }
 
 /** An action the environment refuses (in invalidAction: 'error' mode): out of range, the target, a repeat, a history item. */
-export class InvalidActionError extends Error {
+export class InvalidActionError extends ProrecError {
+  readonly kind = 'failure';
   constructor(message: string) {
     super(message);
-    this.name = 'InvalidActionError';
   }
 }
 

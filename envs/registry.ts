@@ -10,6 +10,7 @@
  * trained simulators) are memoised per id and the canonical JSON of the resolved options (every
  * nested key counts), so a vector env and a single env made from the same id share them.
  */
+import { ProrecError } from '../core/errors.ts';
 import type { TSchema } from '@sinclair/typebox';
 import { canonicalJson } from '../core/hash.ts';
 import { ProactiveRecEnv, ProactiveRecVectorEnv, resolveEnvConfig, type EnvConfig, type ProactiveWorld } from './proactive.ts';
@@ -36,13 +37,13 @@ export interface MakeOverrides extends DeepPartial<EnvConfig> {
   log?: (line: string) => void;
 }
 
-export class UnknownEnvError extends Error {
+export class UnknownEnvError extends ProrecError {
+  readonly kind = 'usage';
   constructor(
     readonly requested: string,
     readonly known: readonly string[],
   ) {
     super(`unknown environment '${requested}'; known environments: ${known.join(', ')}`);
-    this.name = 'UnknownEnvError';
   }
 }
 

@@ -3,17 +3,13 @@
  * DIR/results/ (self-contained: open it in any browser, no network needed).
  * Exit codes: 0 written, 1 failure, 2 bad input (no such folder, no or invalid result files).
  */
+import { describeError, exitCodeOf, UsageError } from '../core/errors.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ValidationError } from '../core/validate.ts';
 import { writeReport } from './report.ts';
-
-class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export async function reportMain(args: string[], err: (text: string) => void = (t) => void process.stderr.write(t)): Promise<number> {
   try {
@@ -37,12 +33,8 @@ export async function reportMain(args: string[], err: (text: string) => void = (
     err(`wrote ${file} (${(bytes / 1024).toFixed(0)} KiB)\n`);
     return 0;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ValidationError) {
-      err(`report: ${e.message}\n`);
-      return 2;
-    }
-    err(`report: ${(e as Error).stack ?? e}\n`);
-    return 1;
+    err(describeError('report', e));
+    return exitCodeOf(e);
   }
 }
 

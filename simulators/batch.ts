@@ -4,15 +4,16 @@
  * hold exactly. log p(T|s) and rank(T|s) are computed in tensors for the whole batch (no per-item
  * JS loops), and everything a step reads back comes in one `dataSync` of a [3, B] tensor.
  */
+import { ProrecError } from '../core/errors.ts';
 import { tf } from './runtime.ts';
 import type { AdvanceResult, SimulatorBatch, TargetStats, UserSimulator } from './simulator.ts';
 import type { SequenceModel, StateTensors } from './model.ts';
 
 /** Raised when a simulator produces NaN or infinite scores (a diverged or corrupted model). */
-export class NonFiniteScoresError extends Error {
+export class NonFiniteScoresError extends ProrecError {
+  readonly kind = 'failure';
   constructor(where: string) {
     super(`simulator produced non-finite scores (NaN or Inf) in ${where}: the model's weights are diverged or corrupt`);
-    this.name = 'NonFiniteScoresError';
   }
 }
 

@@ -8,6 +8,7 @@
  * 8-byte magic, uint32 (LE) header length, header JSON (UTF-8), space padding to a multiple of 4
  * bytes, then each tensor's float32 values (little-endian) at the offsets the header gives.
  */
+import { ProrecError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
@@ -24,13 +25,13 @@ export const CHECKPOINT_FORMAT = 'prorec-gym/simulator-checkpoint';
 export const CHECKPOINT_VERSION = 2;
 const MAGIC = Buffer.from('PRSIMCK\n', 'latin1');
 
-export class CheckpointError extends Error {
+export class CheckpointError extends ProrecError {
+  readonly kind = 'failure';
   constructor(
     readonly file: string,
     message: string,
   ) {
     super(`simulator checkpoint ${file}: ${message}`);
-    this.name = 'CheckpointError';
   }
 }
 

@@ -53,12 +53,12 @@ test('stats --json: counts per split, path lengths and coverage of a dataset in 
   assert.deepEqual(s.splits.test.pathLengths, { 2: 2 });
   assert.equal(s.itemAttributeCoverage, 1);
   assert.ok(Array.isArray(s.notes) && typeof s.loadMs === 'number');
-  // The table form, and a folder with nothing in it (exit 1, says where it looked).
+  // The table form, and a folder with nothing in it (bad input: exit 2, says where it looked).
   const t = await cli(['stats', 'books', '--data-dir', data, '--cache-dir', path.join(tmp, 'cache')]);
   assert.equal(t.code, 0);
   assert.match(t.stdout, /split\s+users\s+sequences\s+interactions\s+cases\s+mean path/);
   const e = await cli(['stats', 'steam', '--data-dir', data, '--cache-dir', path.join(tmp, 'cache')]);
-  assert.equal(e.code, 1);
+  assert.equal(e.code, 2);
   assert.match(e.stderr, /no data for 'steam'.*\n.*--data-dir, no recognised files/);
 });
 
