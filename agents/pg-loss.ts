@@ -24,6 +24,7 @@
  * Sums are in float64. Tested against the autodiff loss (test/rl-perf.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { LOG_PROB_FLOOR } from '../compute/masks.ts';
 import { trainingTerms, type PolicyNetwork, type Trajectories } from './policy.ts';
 
 /** Softmax statistics of masked logits, read into JS. */
@@ -197,7 +198,7 @@ export function chunkGradient(
     const p = tf.exp(logp);
     const klSteps = tf.sum(tf.mul(p, tf.sub(logp, refLogp)), 1);
     klT = tf.keep(tf.sum(klSteps));
-    entT = tf.keep(tf.neg(tf.sum(tf.mul(p, tf.maximum(logp, -1e4)))));
+    entT = tf.keep(tf.neg(tf.sum(tf.mul(p, tf.maximum(logp, LOG_PROB_FLOOR)))));
     return (beta > 0 ? tf.add(pg, tf.mul(beta / N, tf.sum(klSteps))) : pg) as tf.Scalar;
   }, net.params.list());
   const out = {

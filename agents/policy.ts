@@ -11,7 +11,7 @@
  *   and every tf.slice/split of a large tensor copies the whole tensor out of the wasm heap;
  * - a head on [h_t, e_T, h_t ∘ e_T, s_t] (s_t: embedding of the step index t, so the STOP decision
  *   can depend on the path length) → z_t ∈ R^d;
- * - logits: items z_t·E^T + b, STOP z_t·w_stop + b_stop; forbidden actions get −1e9 before the
+ * - logits: items z_t·E^T + b, STOP z_t·w_stop + b_stop; forbidden actions get FORBIDDEN (−1e9, compute/masks.ts) before the
  *   log-softmax. Forbidden: the target, items already recommended in the path, and optionally the
  *   history (`maskHistory`); `act` also applies the environment's actionMask.
  *
@@ -20,6 +20,7 @@
  * Teacher forcing computes every term of every row in one pass (training), `nextLogProbs` the
  * term at t = L only (acting).
  */
+import { FORBIDDEN, isForbidden } from '../compute/masks.ts';
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
 import { HISTORY_LENGTH, type ItemTable } from '../data/dataset.ts';
@@ -56,7 +57,6 @@ export function resolvePolicyConfig(partial: Partial<PolicyConfig> = {}, source 
 }
 
 /** Value added to the logit of a forbidden action. */
-const NEG = -1e9;
 
 /**
  * A batch of B paths. Columns 0..P-1 of `items` hold each row's L ≤ P recommended items (padding
@@ -374,7 +374,7 @@ export class PolicyNetwork {
           if (k === T) ok = true;
           else ok = k <= q && (k < HISTORY_LENGTH || (traj.accepted[b * W + (k - HISTORY_LENGTH)] === 1 && k - HISTORY_LENGTH < traj.lengths[b]));
           if (k === q) ok = true; // a query always sees itself (no empty rows)
-          mask[(b * Q + t) * (T + 1) + k] = ok ? 0 : NEG;
+          mask[(b * Q + t) * (T + 1) + k] = ok ? 0 : FORBIDDEN;
         }
       }
     }
@@ -416,7 +416,7 @@ export class PolicyNetwork {
   }
 
   /**
-   * The additive mask of each term [count × (N+1)]: −1e9 on the target, on the path items before
+   * The additive mask of each term [count × (N+1)]: FORBIDDEN on the target, on the path items before
    * t, on the history when maskHistory, and where `extra` (the environment's actionMask per row)
    * is 0. Built in JS: it is a memset plus a few writes per term. `opts` serves IRN, which predicts
    * the target itself as the end of a path instead of STOP.
@@ -429,12 +429,12 @@ export class PolicyNetwork {
       const b = terms.row[i];
       const t = terms.t[i];
       const o = i * A;
-      if (maskHistory) for (let j = 0; j < HISTORY_LENGTH; j++) mask[o + traj.history[b * HISTORY_LENGTH + j]] = NEG;
-      for (let k = 0; k < t; k++) mask[o + traj.items[b * traj.width + k]] = NEG;
+      if (maskHistory) for (let j = 0; j < HISTORY_LENGTH; j++) mask[o + traj.history[b * HISTORY_LENGTH + j]] = FORBIDDEN;
+      for (let k = 0; k < t; k++) mask[o + traj.items[b * traj.width + k]] = FORBIDDEN;
       const e = extra?.[b];
-      if (e) for (let a = 0; a < A; a++) if (!e[a]) mask[o + a] = NEG;
-      mask[o + traj.target[b]] = opts.allowTarget ? 0 : NEG;
-      mask[o + this.stop] = opts.forbidStop ? NEG : 0;
+      if (e) for (let a = 0; a < A; a++) if (!e[a]) mask[o + a] = FORBIDDEN;
+      mask[o + traj.target[b]] = opts.allowTarget ? 0 : FORBIDDEN;
+      mask[o + this.stop] = opts.forbidStop ? FORBIDDEN : 0;
     }
     return mask;
   }
@@ -544,7 +544,7 @@ export class IncrementalPolicy {
   private readonly ownsE: boolean;
   private readonly items: number[][];
   private readonly accepted: number[][];
-  /** Per batch row, the additive mask of each cached key slot (0 visible, −1e9 hidden). */
+  /** Per batch row, the additive mask of each cached key slot (0 visible, FORBIDDEN hidden). */
   private readonly slotMask: number[][];
   /** Batch rows whose states the tensors hold, in tensor order. */
   private rows: number[];
@@ -779,7 +779,7 @@ export class IncrementalPolicy {
       for (const b of this.rows) {
         const i = appended.get(b);
         // A rejected item is not part of the user's sequence: later queries do not see it.
-        this.slotMask[b].push(i !== undefined && acc[i] === 1 ? 0 : NEG);
+        this.slotMask[b].push(i !== undefined && acc[i] === 1 ? 0 : FORBIDDEN);
       }
     }
     rows.forEach((b, i) => {
@@ -893,7 +893,7 @@ export function greedyFromLogProbs(logp: Float32Array, B: number, A: number): In
     if (Math.exp(logp[o + stop]) < 0.5) {
       for (let a = 0; a < stop; a++) {
         const v = logp[o + a];
-        if (v > bestV && v > -1e8) {
+        if (v > bestV && !isForbidden(v)) {
           bestV = v;
           best = a;
         }
@@ -956,7 +956,7 @@ export function beamSearch(
       const top: { a: number; v: number }[] = [];
       for (let a = 0; a < stop; a++) {
         const v = logp[o + a];
-        if (v < -1e8) continue;
+        if (isForbidden(v)) continue;
         if (top.length < K) {
           top.push({ a, v });
           top.sort((x, y) => y.v - x.v);

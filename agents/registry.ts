@@ -46,7 +46,8 @@ export class AgentModuleError extends ProrecError {
   }
 }
 
-function looksLikePath(spec: string): boolean {
+/** An agent spec that names a module file (a relative or absolute path, or a .ts/.js name) rather than a registered agent. */
+export function looksLikePath(spec: string): boolean {
   return spec.startsWith('.') || spec.startsWith('/') || /\.(ts|js|mjs|mts)$/.test(spec);
 }
 

@@ -1,9 +1,11 @@
 /**
- * Rollouts of the policy in the vector environment: one batch of episodes (no auto-reset), each
- * row's path with its accepted flags, its per-step reward components and its episode summary.
- * Used by the RL trainer (sampled groups on train cases) and for validation (greedy decoding).
+ * The project's one rollout loop: a batch of episodes in the vector environment (no auto-reset),
+ * one per row, played to the end by an `Actor`; each row's path with its accepted flags, its
+ * per-step reward components and its episode summary. The RL trainer plays it with the policy
+ * network (`runEpisodes`: sampled groups on train cases, greedy validation); the benchmark harness
+ * with any agent (benchmarks/evaluate.ts).
  */
-import type { EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import type { EpisodeSummary, ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { Split } from '../data/dataset.ts';
 import { episodeSeed, stepStream } from '../core/rng.ts';
 import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
@@ -31,6 +33,97 @@ export interface RunOptions {
 }
 
 /**
+ * What plays the episodes of `playEpisodes`. `act` gets every row's observation and the rows still
+ * running, and returns one action per row (finished rows are given STOP whatever it returns);
+ * `observe` hears, after each step, the rows whose path grew, the item and whether it was accepted.
+ */
+export interface Actor {
+  act(observations: readonly ProactiveObservation[], rows: readonly number[], step: number): Int32Array;
+  observe?(rows: readonly number[], items: readonly number[], accepted: readonly number[]): void;
+}
+
+/** One row's episode as `playEpisodes` saw it. */
+export interface EpisodeTrace {
+  readonly items: number[];
+  readonly accepted: number[];
+  readonly stopped: boolean;
+  /** Raw reward components of each path item (t = 0..L-1). */
+  readonly ioi: Float64Array;
+  readonly ior: Float64Array;
+  readonly ctr: Float64Array;
+  readonly episode: EpisodeSummary;
+}
+
+/**
+ * Plays one episode per environment row on `caseIndices` of `split` (the environment must have
+ * exactly caseIndices.length rows) to the end. `envSeed` reseeds the environment's own streams
+ * (acceptance draws, keyed per episode). `onStep(fraction)` is called before each step. Throws if an
+ * episode has not ended after maxLength + 1 steps.
+ */
+export function playEpisodes(
+  env: ProactiveRecVectorEnv,
+  actor: Actor,
+  caseIndices: readonly number[],
+  envSeed: number,
+  split: Split,
+  onStep?: (fraction: number) => void,
+): EpisodeTrace[] {
+  const B = env.numEnvs;
+  const stop = env.actionSpace.stop;
+  let { observations } = env.reset({ seed: envSeed, options: { split, caseIndices } });
+  const items: number[][] = Array.from({ length: B }, () => []);
+  const accepted: number[][] = Array.from({ length: B }, () => []);
+  const comps = Array.from({ length: B }, () => ({ ioi: [] as number[], ior: [] as number[], ctr: [] as number[] }));
+  const episodes: (EpisodeSummary | null)[] = new Array(B).fill(null);
+  const stopped = new Uint8Array(B);
+  const maxSteps = env.config.maxLength + 1;
+  for (let step = 0; step <= maxSteps; step++) {
+    onStep?.(step / maxSteps);
+    const active = env.active();
+    const rows: number[] = [];
+    for (let b = 0; b < B; b++) if (active[b]) rows.push(b);
+    if (rows.length === 0) break;
+    const actions = actor.act(observations, rows, step);
+    // Finished rows ignore their action; give them STOP so actors need not care.
+    for (let b = 0; b < B; b++) if (!active[b]) actions[b] = stop;
+    const r = env.step(actions);
+    const appended: number[] = [];
+    for (const b of rows) {
+      const info = r.infos[b];
+      if (info.stop) stopped[b] = 1;
+      else if (info.active) {
+        items[b].push(info.action);
+        accepted[b].push(info.accepted ? 1 : 0);
+        comps[b].ioi.push(info.ioi);
+        comps[b].ior.push(info.ior);
+        comps[b].ctr.push(info.ctr);
+        appended.push(b);
+      }
+      if (info.episode) episodes[b] = info.episode;
+    }
+    actor.observe?.(
+      appended,
+      appended.map((b) => items[b][items[b].length - 1]),
+      appended.map((b) => accepted[b][accepted[b].length - 1]),
+    );
+    observations = r.observations;
+  }
+  return Array.from({ length: B }, (_, b) => {
+    const episode = episodes[b];
+    if (!episode) throw new Error(`episode ${b} did not end within maxLength + 1 steps`);
+    return {
+      items: items[b],
+      accepted: accepted[b],
+      stopped: stopped[b] === 1,
+      ioi: Float64Array.from(comps[b].ioi),
+      ior: Float64Array.from(comps[b].ior),
+      ctr: Float64Array.from(comps[b].ctr),
+      episode,
+    };
+  });
+}
+
+/**
  * Runs one episode per environment row on `caseIndices` of `split`, acting with `net`: sampled
  * (each row from its episode's own stream under `sampleSeed`, keyed by case, replica and step:
  * core/rng.ts), or greedy when sampleSeed is null. The environment must have exactly
@@ -47,79 +140,53 @@ export function runEpisodes(
 ): RolloutPath[] {
   const B = env.numEnvs;
   const A = net.numItems + 1;
-  const { observations } = env.reset({ seed: envSeed, options: { split, caseIndices } });
-  const samplers = sampleSeed === null ? null : env.episodeKeys().map((key) => episodeSeed(sampleSeed, key, 'agent'));
-  let obs = observations;
-  let step = 0;
-  const items: number[][] = Array.from({ length: B }, () => []);
-  const accepted: number[][] = Array.from({ length: B }, () => []);
-  const comps = Array.from({ length: B }, () => ({ ioi: [] as number[], ior: [] as number[], ctr: [] as number[] }));
-  const episodes: (EpisodeSummary | null)[] = new Array(B).fill(null);
-  const stopped = new Uint8Array(B);
-  const session =
-    (opts.cache ?? true)
-      ? net.incremental(
-          Int32Array.from(obs.flatMap((o) => Array.from(o.history))),
-          Int32Array.from(obs, (o) => o.target),
-        )
-      : null;
-  try {
-    for (;;) {
-      const active = env.active();
-      const rows: number[] = [];
-      for (let b = 0; b < B; b++) if (active[b]) rows.push(b);
-      if (rows.length === 0) break;
-      // The policy reads only the rows still running; finished rows get STOP (ignored by the env).
+  // The actor's per-episode streams and cached encoder start with the episodes (first act call).
+  let samplers: ReturnType<typeof episodeSeed>[] | null = null;
+  let session: ReturnType<PolicyNetwork['incremental']> | null = null;
+  const paths: { items: number[]; accepted: number[] }[] = Array.from({ length: B }, () => ({ items: [], accepted: [] }));
+  const actor: Actor = {
+    act(obs, rows, step) {
+      if (step === 0) {
+        samplers = sampleSeed === null ? null : env.episodeKeys().map((key) => episodeSeed(sampleSeed, key, 'agent'));
+        if (opts.cache ?? true)
+          session = net.incremental(
+            Int32Array.from(obs.flatMap((o) => Array.from(o.history))),
+            Int32Array.from(obs, (o) => o.target),
+          );
+      }
+      // The policy reads only the rows still running.
       const probs = session
         ? session.nextProbs(rows)
         : Float32Array.from(
-            net.nextLogProbs(packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: items[b], accepted: accepted[b] })))),
+            net.nextLogProbs(
+              packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: paths[b].items, accepted: paths[b].accepted }))),
+            ),
             Math.exp,
           );
-      const chosen = samplers ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(samplers[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
-      step += 1;
+      const s = samplers;
+      const chosen = s ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(s[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
       const actions = new Int32Array(B).fill(net.stop);
       rows.forEach((b, i) => (actions[b] = chosen[i]));
-      const r = env.step(actions);
-      const appended: number[] = [];
-      for (const b of rows) {
-        const info = r.infos[b];
-        if (info.stop) stopped[b] = 1;
-        else if (info.active) {
-          items[b].push(info.action);
-          accepted[b].push(info.accepted ? 1 : 0);
-          comps[b].ioi.push(info.ioi);
-          comps[b].ior.push(info.ior);
-          comps[b].ctr.push(info.ctr);
-          appended.push(b);
-        }
-        if (info.episode) episodes[b] = info.episode;
-      }
-      session?.append(
-        appended,
-        appended.map((b) => items[b][items[b].length - 1]),
-        appended.map((b) => accepted[b][accepted[b].length - 1]),
-      );
-      obs = r.observations;
-    }
+      return actions;
+    },
+    observe(rows, items, accepted) {
+      rows.forEach((b, i) => {
+        paths[b].items.push(items[i]);
+        paths[b].accepted.push(accepted[i]);
+      });
+      session?.append(rows, items, accepted);
+    },
+  };
+  let traces: EpisodeTrace[];
+  try {
+    traces = playEpisodes(env, actor, caseIndices, envSeed, split);
   } finally {
-    session?.dispose();
+    (session as ReturnType<PolicyNetwork['incremental']> | null)?.dispose();
   }
   const cases = env.cases(split);
-  return Array.from({ length: B }, (_, b) => {
+  return traces.map((t, b) => {
     const c = cases[caseIndices[b]];
-    return {
-      history: c.history,
-      target: c.target,
-      items: items[b],
-      accepted: accepted[b],
-      stopped: stopped[b] === 1,
-      ioi: Float64Array.from(comps[b].ioi),
-      ior: Float64Array.from(comps[b].ior),
-      ctr: Float64Array.from(comps[b].ctr),
-      episode: episodes[b]!,
-      caseIndex: caseIndices[b],
-    };
+    return { ...t, history: c.history, target: c.target, caseIndex: caseIndices[b] };
   });
 }
 

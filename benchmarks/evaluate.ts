@@ -13,7 +13,8 @@ import { actContext, type Agent, type AgentFactory } from '../agents/agent.ts';
 import type { TrainBudget } from '../agents/agent.ts';
 import { canonicalJson, stableHash } from '../core/hash.ts';
 import { makeVec, type MakeOverrides } from '../envs/registry.ts';
-import type { EnvConfig, EpisodeSummary, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import type { EnvConfig, EpisodeSummary, ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import { playEpisodes } from '../agents/rollout.ts';
 import { deriveSeed, Rng } from '../core/rng.ts';
 import type { Case, Dataset, Split } from '../data/dataset.ts';
 import { progress as makeProgress } from '../core/progress.ts';
@@ -98,25 +99,10 @@ export function rollOut(
   split: Split,
   onStep?: (fraction: number) => void,
 ): EpisodeSummary[] {
-  let { observations } = env.reset({ seed: seeds.env, options: { split, caseIndices } });
-  const summaries: (EpisodeSummary | null)[] = new Array(env.numEnvs).fill(null);
-  for (let t = 0; t <= env.config.maxLength + 1; t++) {
-    onStep?.(t / (env.config.maxLength + 1));
-    const active = env.active();
-    if (!active.includes(1)) break;
-    const actions = agent.act(observations, actContext(env, seeds.agent, t));
-    // Finished rows ignore their action; give them STOP so agents need not care.
-    for (let k = 0; k < actions.length; k++) if (!active[k]) actions[k] = env.actionSpace.stop;
-    const r = env.step(actions);
-    r.infos.forEach((info, k) => {
-      if (info.episode) summaries[k] = info.episode;
-    });
-    observations = r.observations;
-  }
-  return summaries.map((s, k) => {
-    if (!s) throw new Error(`episode ${k} did not end within maxLength + 1 steps`);
-    return s;
-  });
+  const actor = {
+    act: (observations: readonly ProactiveObservation[], _rows: readonly number[], t: number) => agent.act(observations, actContext(env, seeds.agent, t)),
+  };
+  return playEpisodes(env, actor, caseIndices, seeds.env, split, onStep).map((trace) => trace.episode);
 }
 
 /** The phase reporter of a run: the caller's callback, or bars of its own. */

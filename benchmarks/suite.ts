@@ -17,7 +17,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
-import { resolveAgent } from '../agents/registry.ts';
+import { looksLikePath, resolveAgent } from '../agents/registry.ts';
 import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
 import { envSpec, resolveEnvConfigOf, resolveWorldOptions } from '../envs/registry.ts';
 import { deepMerge, Overrides, StringEnum, ValidationError, validate } from '../core/validate.ts';
@@ -147,10 +147,6 @@ export function checkSuite(raw: unknown, source: string): Suite {
   });
   if (problems.length) throw new ValidationError(source, problems);
   return suite;
-}
-
-function looksLikePath(spec: string): boolean {
-  return spec.startsWith('.') || spec.startsWith('/') || /\.(ts|js|mjs|mts)$/.test(spec);
 }
 
 function defaultLabel(a: SuiteAgent): string {

@@ -11,13 +11,14 @@
  * is what makes SASRec's key/value cache valid. Sequences are right-padded and attention is causal,
  * so padding can never reach a real position.
  */
+import { FORBIDDEN } from '../compute/masks.ts';
 import { tf } from './runtime.ts';
 import { Rng } from '../core/rng.ts';
 import type { Gru4recConfig, ModelConfig, SasrecConfig } from './config.ts';
 import { outputDim } from './config.ts';
 
-/** Additive attention bias for a masked slot: exp(-1e9 - max) is exactly 0 in float32. */
-export const MASKED = -1e9;
+/** Additive attention bias for a masked slot (compute/masks.ts). */
+export const MASKED = FORBIDDEN;
 
 export type Params = Map<string, tf.Variable>;
 

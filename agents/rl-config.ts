@@ -1,0 +1,80 @@
+/**
+ * The configuration of the policy-gradient agents (agents/rl.ts): the estimators, the RL section and
+ * the agent's whole config (policy, RL, pre-training, checkpoints). Defaults live in the schemas and
+ * are applied on validation (core/validate.ts), so a run records every value it used.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { StringEnum } from '../core/validate.ts';
+import type { EstimatorName } from './estimators.ts';
+import { PolicyConfigSchema } from './policy.ts';
+import { SupervisedConfigSchema } from './supervised.ts';
+
+export const RL_ESTIMATORS = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'] as const satisfies readonly EstimatorName[];
+export type RlEstimator = (typeof RL_ESTIMATORS)[number];
+
+const Weights = Type.Object({ ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() }, { additionalProperties: false });
+
+export const RlConfigSchema = Type.Object(
+  {
+    /** G: sampled paths per case (the group). */
+    groupSize: Type.Integer({ minimum: 1, default: 16 }),
+    /** Cases per update (the batch has casesPerBatch × G paths). */
+    casesPerBatch: Type.Integer({ minimum: 1, default: 16 }),
+    /** Train cases per epoch (a random subset each epoch). */
+    casesPerEpoch: Type.Integer({ minimum: 1, default: 256 }),
+    epochs: Type.Integer({ minimum: 0, default: 5 }),
+    /**
+     * 1e-3 on synthetic-v0: with the short default budget (5 epochs × 16 updates) the paper's 1e-4
+     * (ML-1M, 50 epochs over all prompts) leaves the policy next to the supervised one.
+     */
+    lr: Type.Number({ exclusiveMinimum: 0, default: 1e-3 }),
+    weightDecay: Type.Number({ minimum: 0, default: 0.01 }),
+    clipNorm: Type.Number({ minimum: 0, default: 0 }),
+    /** β of the KL to the frozen supervised policy. */
+    beta: Type.Number({ minimum: 0, default: 0.01 }),
+    kl: StringEnum(['exact', 'penalty', 'none'] as const, { default: 'exact' }),
+    /** Reward weights; default: the environment's. */
+    weights: Type.Optional(Weights),
+    /** SRC: 'zscore' (official code: per-component z-score, CTR / L_max) or 'plain' (r − μ). */
+    centering: StringEnum(['zscore', 'plain'] as const, { default: 'zscore' }),
+    /**
+     * SRC means: 'pooled' over all steps (the paper: one price μ per step) or 'per-position'
+     * (μ_t, beyond the paper: a price per position, for rewards with diminishing returns).
+     */
+    centeringMean: StringEnum(['pooled', 'per-position'] as const, { default: 'pooled' }),
+    /** Baseline of PSAE and of prorl-no-psae / reinforce-baseline. */
+    baseline: StringEnum(['leave-one-out', 'group-mean'] as const, { default: 'leave-one-out' }),
+    /** Chunks the batch is split into for the gradient-variance estimate (≥ 2 to log it). */
+    gradChunks: Type.Integer({ minimum: 1, default: 4 }),
+    /** Valid cases evaluated (greedy) at the end of each epoch, for the logs (0: none). */
+    validCases: Type.Integer({ minimum: 0, default: 128 }),
+    /**
+     * Targets of the training cases: 'case' keeps each train case's own target (the end of its
+     * real coherent run: a target the user is already close to); 'random' pairs each train history
+     * with a uniformly random target outside it, re-drawn every epoch, which is how test cases are
+     * built (docs/design.md §6.3). Validation logs use the same rule on valid histories.
+     */
+    targets: StringEnum(['random', 'case'] as const, { default: 'random' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type RlConfig = Static<typeof RlConfigSchema>;
+
+export const RlAgentConfigSchema = Type.Object(
+  {
+    policy: PolicyConfigSchema,
+    rl: RlConfigSchema,
+    /** Stage 1, run first when `init` is not given. */
+    pretrain: SupervisedConfigSchema,
+    /** A supervised (or any policy) checkpoint to start from instead of pre-training. */
+    init: Type.Optional(Type.String()),
+    /** Checkpoint file for resuming: written every `checkpointEvery` updates and at each epoch's end. */
+    checkpoint: Type.Optional(Type.String()),
+    checkpointEvery: Type.Integer({ minimum: 0, default: 0 }),
+    /** Continue from `checkpoint` when it exists. */
+    resume: Type.Boolean({ default: true }),
+    decode: StringEnum(['greedy', 'sample'] as const, { default: 'greedy' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type RlAgentConfig = Static<typeof RlAgentConfigSchema>;
