@@ -1,6 +1,8 @@
 /**
- * The gym core: a tiny interface in the manner of Gymnasium. Behaviour is added by wrappers and
- * options, not by subclassing.
+ * The gym core: a tiny interface in the manner of Gymnasium. Behaviour is chosen by the
+ * environment's validated options (EnvConfig: maxLength, invalid-action mode, patience, satiation,
+ * ...), recorded in every run's identity, not by subclassing. There are no wrappers yet: an option
+ * is hashed with the run, a wrapper chain would have to be too.
  *
  * Actions are integers: an item id in [0, N) or STOP = N (the action space is Discrete(N + 1)).
  */
