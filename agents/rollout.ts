@@ -10,15 +10,11 @@ import type { Split } from '../data/dataset.ts';
 import { episodeSeed, stepStream } from '../core/rng.ts';
 import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
 
-export interface RolloutPath extends PathRecord {
+/** A row's episode with its case: what the trainers read. */
+export interface RolloutPath extends PathRecord, EpisodeTrace {
   readonly items: number[];
   readonly accepted: number[];
   readonly stopped: boolean;
-  /** Raw reward components of each path item (t = 0..L-1). */
-  readonly ioi: Float64Array;
-  readonly ior: Float64Array;
-  readonly ctr: Float64Array;
-  readonly episode: EpisodeSummary;
   readonly caseIndex: number;
 }
 

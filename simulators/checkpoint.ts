@@ -77,6 +77,19 @@ export const TrainingRecordSchema = Type.Object({
 });
 export type TrainingRecord = Static<typeof TrainingRecordSchema>;
 
+/** The index of the binary payload after a JSON header: each tensor's name, shape and place, and the payload's size and sha256. */
+export const TensorPayloadFields = {
+  tensors: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      shape: Type.Array(Type.Integer({ minimum: 0 })),
+      offset: Type.Integer({ minimum: 0 }),
+      length: Type.Integer({ minimum: 0 }),
+    }),
+  ),
+  payloadBytes: Type.Integer({ minimum: 0 }),
+  payloadSha256: Type.String(),
+};
 export const CheckpointHeaderSchema = Type.Object(
   {
     format: Type.Literal(CHECKPOINT_FORMAT),
@@ -98,16 +111,7 @@ export const CheckpointHeaderSchema = Type.Object(
     metrics: TrainingRecordSchema,
     backend: Type.String(),
     createdAt: Type.String(),
-    tensors: Type.Array(
-      Type.Object({
-        name: Type.String(),
-        shape: Type.Array(Type.Integer({ minimum: 0 })),
-        offset: Type.Integer({ minimum: 0 }),
-        length: Type.Integer({ minimum: 0 }),
-      }),
-    ),
-    payloadBytes: Type.Integer({ minimum: 0 }),
-    payloadSha256: Type.String(),
+    ...TensorPayloadFields,
   },
   { additionalProperties: false },
 );

@@ -17,7 +17,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { validate, ValidationError } from '../core/validate.ts';
 import { writeFileAtomic } from '../core/io.ts';
 import { ModelConfigSchema, ModelKindSchema, TrainConfigSchema, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
-import { CheckpointError, encodeContainer, openContainer, readTensors, TrainingRecordSchema, type TensorEntry } from './checkpoint.ts';
+import { CheckpointError, encodeContainer, openContainer, readTensors, TensorPayloadFields, TrainingRecordSchema, type TensorEntry } from './checkpoint.ts';
 import type { AdamState } from './adam.ts';
 
 export const TRAINING_STATE_FORMAT = 'prorec-gym/simulator-training-state';
@@ -45,16 +45,7 @@ export const TrainingStateHeaderSchema = Type.Object(
     adamStep: Type.Integer({ minimum: 0 }),
     best: BestSchema,
     history: TrainingRecordSchema.properties.history,
-    tensors: Type.Array(
-      Type.Object({
-        name: Type.String(),
-        shape: Type.Array(Type.Integer({ minimum: 0 })),
-        offset: Type.Integer({ minimum: 0 }),
-        length: Type.Integer({ minimum: 0 }),
-      }),
-    ),
-    payloadBytes: Type.Integer({ minimum: 0 }),
-    payloadSha256: Type.String(),
+    ...TensorPayloadFields,
   },
   { additionalProperties: false },
 );
