@@ -7,13 +7,42 @@
  * A plug-in agent is a module whose default export is an `AgentFactory` (see README).
  */
 import type { TSchema } from '@sinclair/typebox';
-import type { ItemTable } from '../data/dataset.ts';
-import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { episodeSeed, stepStream, type Rng } from '../core/rng.ts';
+import type { Dataset, ItemTable } from '../data/dataset.ts';
+import type { EnvConfig, ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import { episodeSeed, stepStream, type EpisodeKey, type Rng } from '../core/rng.ts';
+import type { SimulatorBatch, UserSimulator } from '../simulators/simulator.ts';
+import { UsageError } from '../core/errors.ts';
+
+/**
+ * What every agent may read of the environment while acting: the action space, the batch size,
+ * the environment's config, the dataset (items, train sequences and cases; never the simulators)
+ * and the rows' episode keys. A ProactiveRecVectorEnv is one.
+ */
+export interface AgentEnvView {
+  readonly actionSpace: { readonly n: number; readonly stop: number };
+  readonly numEnvs: number;
+  readonly config: Readonly<EnvConfig>;
+  readonly world: { readonly dataset: Dataset };
+  episodeKeys(): readonly EpisodeKey[];
+}
+
+/**
+ * The oracle capability: the reward simulator. The harness gives it only to agents whose factory
+ * declares `usesSimulator: true` (planners, IPG, the greedy oracles), whose results are labelled
+ * "(oracle)".
+ */
+export interface SimulatorAccess {
+  /** The reward simulator, to open batches of arbitrary sequences. */
+  readonly simulator: UserSimulator;
+  /** Its state of each row now (history ⊕ accepted path), one batch row per environment row. */
+  batch(): SimulatorBatch;
+}
 
 export interface ActContext {
-  /** The vector environment the observations come from (for simulator access and item data). */
-  readonly env: ProactiveRecVectorEnv;
+  /** What the agent may read of the vector environment the observations come from. */
+  readonly env: AgentEnvView;
+  /** The reward simulator, for oracle agents only (`usesSimulator: true`); null for the others. */
+  readonly simulator: SimulatorAccess | null;
   /**
    * The random stream of row `row` for this decision. It is keyed by the run's agent seed, the
    * row's episode (case and replica: `env.episodeKeys()`) and the step, never by the row's position
@@ -27,11 +56,17 @@ export interface ActContext {
  * The context of one decision (step `step` of the current episodes of `env`) whose per-row streams
  * hang off `seed` (a run's agent seed): see ActContext.rng.
  */
-export function actContext(env: ProactiveRecVectorEnv, seed: number, step: number): ActContext {
+/**
+ * The context of one decision at `step` of the episodes in `env`, with the agent's streams under
+ * `seed`. `simulator: true` grants the oracle capability (the harness does so for factories that
+ * declare `usesSimulator`).
+ */
+export function actContext(env: ProactiveRecVectorEnv, seed: number, step: number, opts: { simulator?: boolean } = {}): ActContext {
   const keys = env.episodeKeys();
   const streams = new Map<number, Rng>();
   return {
     env,
+    simulator: opts.simulator ? { simulator: env.world.simulator, batch: () => env.simulatorBatch() } : null,
     rng(row) {
       let s = streams.get(row);
       if (!s) {
@@ -106,4 +141,13 @@ export interface AgentFactory<Config = Record<string, unknown>> {
    * has one: content an agent may build item representations from.
    */
   create(config: Config, ctx: { numItems: number; seed: number; items?: ItemTable }): Agent | Promise<Agent>;
+}
+
+/** The simulator of an oracle agent's context; a clear error when the agent was not granted it. */
+export function requireSimulator(ctx: ActContext, agent: string): SimulatorAccess {
+  if (!ctx.simulator)
+    throw new UsageError(
+      `${agent} reads the reward simulator: give its context the simulator (actContext(env, seed, step, { simulator: true }); the harness does so for factories with usesSimulator: true)`,
+    );
+  return ctx.simulator;
 }

@@ -8,7 +8,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ProactiveObservation } from '../envs/proactive.ts';
 import { validate } from '../core/validate.ts';
-import type { ActContext, Agent, AgentFactory } from './agent.ts';
+import { requireSimulator, type ActContext, type Agent, type AgentFactory } from './agent.ts';
 
 const HeuristicConfigSchema = Type.Object(
   {
@@ -89,7 +89,7 @@ export const greedyCtrAgent = heuristic(
   (config) => (_observations, ctx) => {
     const N = ctx.env.actionSpace.stop;
     // One batched simulator call; CTR = sigmoid(score) is monotone in the score.
-    const scores = ctx.env.simulatorBatch().scores();
+    const scores = requireSimulator(ctx, 'greedy-ctr').batch().scores();
     return (obs, row) => {
       let best = -1;
       let bestScore = -Infinity;

@@ -23,8 +23,7 @@ import { HISTORY_LENGTH } from '../data/dataset.ts';
 import type { UserSimulator } from '../simulators/simulator.ts';
 import { sigmoid } from '../simulators/simulator.ts';
 import { validate } from '../core/validate.ts';
-import type { ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import type { Agent, AgentFactory } from './agent.ts';
+import { requireSimulator, type Agent, type AgentEnvView, type AgentFactory } from './agent.ts';
 import { topCandidates } from './planners.ts';
 
 export const IpgConfigSchema = Type.Object(
@@ -119,7 +118,7 @@ export function fitItemEmbeddings(
 }
 
 /** Probe sequences: windows of the train users' sequences of varied lengths (diverse states). */
-function probeSequences(env: ProactiveRecVectorEnv, count: number): number[][] {
+function probeSequences(env: AgentEnvView, count: number): number[][] {
   const seqs = env.world.dataset.sequences.train;
   const out: number[][] = [];
   for (let k = 0; out.length < count && k < count * 4; k++) {
@@ -143,8 +142,8 @@ export class IpgAgent implements Agent {
 
   constructor(readonly config: IpgConfig) {}
 
-  private fit(env: ProactiveRecVectorEnv): void {
-    const fit = fitItemEmbeddings(env.world.simulator, probeSequences(env, this.config.probeSequences));
+  private fit(env: AgentEnvView, sim: UserSimulator): void {
+    const fit = fitItemEmbeddings(sim, probeSequences(env, this.config.probeSequences));
     this.emb = fit.emb;
     this.dim = fit.dim;
     this.fitResidual = fit.residual;
@@ -159,12 +158,13 @@ export class IpgAgent implements Agent {
 
   act(observations: Parameters<Agent['act']>[0], ctx: Parameters<Agent['act']>[1]): Int32Array {
     const env = ctx.env;
-    if (!this.emb) this.fit(env);
+    const oracle = requireSimulator(ctx, 'ipg');
+    if (!this.emb) this.fit(env, oracle.simulator);
     const emb = this.emb!;
     const norms = this.norms!;
     const D = this.dim;
     const N = env.actionSpace.stop;
-    const batch = env.simulatorBatch();
+    const batch = oracle.batch();
     const U = batch.states();
     const scores = batch.scores();
     if (U.length !== observations.length * D)

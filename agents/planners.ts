@@ -15,11 +15,11 @@
  * it were. Rewards use the environment's weights unless `weights` is given.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import type { ProactiveObservation } from '../envs/proactive.ts';
 import { simulatorTargetStats } from '../simulators/evaluate.ts';
 import { sigmoid, type UserSimulator } from '../simulators/simulator.ts';
 import { validate } from '../core/validate.ts';
-import type { ActContext, Agent, AgentFactory } from './agent.ts';
+import { requireSimulator, type ActContext, type Agent, type AgentEnvView, type AgentFactory } from './agent.ts';
 
 const WeightsSchema = Type.Object({ ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() }, { additionalProperties: false });
 
@@ -84,7 +84,7 @@ export const greedyIoiAgent: AgentFactory = {
         const N = env.actionSpace.stop;
         const B = observations.length;
         const w = config.weights ?? env.config.weights;
-        const batch = env.simulatorBatch();
+        const batch = requireSimulator(ctx, 'greedy-ioi').batch();
         if (batch.size !== B) throw new Error(`greedy-ioi: ${B} observations for a simulator batch of ${batch.size}`);
         const scores = batch.scores();
         const targets = Int32Array.from(observations, (o) => o.target);
@@ -178,13 +178,13 @@ function scoresChunked(sim: UserSimulator, sequences: readonly (readonly number[
  * simulator (opening batches of arbitrary sequences). Returns the best prefix per row.
  */
 export function planPaths(
-  env: ProactiveRecVectorEnv,
+  env: AgentEnvView,
+  sim: UserSimulator,
   observations: readonly ProactiveObservation[],
   rows: readonly number[],
   config: BeamPlannerConfig,
   chunk = PLAN_CHUNK,
 ): Map<number, number[]> {
-  const sim = env.world.simulator;
   const N = env.actionSpace.stop;
   const w = config.weights ?? env.config.weights;
   const depth = config.depth > 0 ? config.depth : env.config.maxLength;
@@ -262,7 +262,7 @@ export const beamPlannerAgent: AgentFactory = {
         const replan = observations.flatMap((o, r) => (o.step === 0 || plans[r] === null ? [r] : []));
         const active = replan.filter((r) => observations[r].actionMask.some((x, i) => i < N && x === 1));
         for (const r of replan) plans[r] = { start: observations[r].proposed.length, items: [] };
-        for (const [r, items] of planPaths(ctx.env, observations, active, config)) plans[r]!.items = items;
+        for (const [r, items] of planPaths(ctx.env, requireSimulator(ctx, 'beam-planner').simulator, observations, active, config)) plans[r]!.items = items;
         return Int32Array.from(observations, (o, r) => {
           const plan = plans[r]!;
           const item = plan.items[o.proposed.length - plan.start];

@@ -12,25 +12,9 @@ import type { ActContext, Agent } from './agent.ts';
 import { decodeMap, encodeMap } from './nn.ts';
 import { greedyFromLogProbs, beamSearch, packPaths, PolicyConfigSchema, PolicyNetwork, sampleFromLogProbs, type PathRecord } from './policy.ts';
 
-/**
- * Which of the proposed items the user accepted: `path` (accepted items, in order) is a
- * subsequence of `proposed`; with no repeats the match is exact.
- */
-export function acceptedFlags(proposed: ArrayLike<number>, accepted: ArrayLike<number>): Uint8Array {
-  const flags = new Uint8Array(proposed.length);
-  let j = 0;
-  for (let i = 0; i < proposed.length && j < accepted.length; i++) {
-    if (proposed[i] === accepted[j]) {
-      flags[i] = 1;
-      j++;
-    }
-  }
-  return flags;
-}
-
 /** The path so far of each observation, as the policy reads it. */
 export function observationPaths(observations: readonly ProactiveObservation[]): PathRecord[] {
-  return observations.map((o) => ({ history: o.history, target: o.target, items: o.proposed, accepted: acceptedFlags(o.proposed, o.path) }));
+  return observations.map((o) => ({ history: o.history, target: o.target, items: o.proposed, accepted: o.accepted }));
 }
 
 export type Decode = 'greedy' | 'sample';

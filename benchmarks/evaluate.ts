@@ -89,7 +89,8 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number, spe
 /**
  * Runs a batch of episodes to the end; returns each row's episode summary. `envSeed` seeds the
  * environment's streams (the user's acceptances), `agentSeed` the agent's (ActContext.rng); both
- * are keyed per episode, so a row's outcome does not depend on the other rows.
+ * are keyed per episode, so a row's outcome does not depend on the other rows. `access.simulator`
+ * grants the agent the reward simulator (oracle agents: their factory's `usesSimulator`).
  */
 export function rollOut(
   env: ProactiveRecVectorEnv,
@@ -98,9 +99,11 @@ export function rollOut(
   seeds: { env: number; agent: number },
   split: Split,
   onStep?: (fraction: number) => void,
+  access: { simulator?: boolean } = {},
 ): EpisodeSummary[] {
   const actor = {
-    act: (observations: readonly ProactiveObservation[], _rows: readonly number[], t: number) => agent.act(observations, actContext(env, seeds.agent, t)),
+    act: (observations: readonly ProactiveObservation[], _rows: readonly number[], t: number) =>
+      agent.act(observations, actContext(env, seeds.agent, t, access)),
   };
   return playEpisodes(env, actor, caseIndices, seeds.env, split, onStep).map((trace) => trace.episode);
 }
@@ -183,17 +186,23 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   for (let start = 0; start < chosen.length; start += c.batchSize) {
     const indices = chosen.slice(start, start + c.batchSize);
     const env = await makeVec(c.envId, indices.length, envOverrides);
-    const batchSummaries = rollOut(env, agent, indices, evalSeeds, split, (f) =>
-      progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
+    const batchSummaries = rollOut(
+      env,
+      agent,
+      indices,
+      evalSeeds,
+      split,
+      (f) => progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
+      { simulator: spec.factory.usesSimulator === true },
     );
     env.close();
     // Target specificity: one softmax per case before and after its accepted path, under each simulator.
     const paths = batchSummaries.map((s, k) => ({ history: pool[indices[k]].history, target: pool[indices[k]].target, path: s.acceptedPath }));
-    const spec = pathSpecificity(world.simulator, paths);
-    const evalSpec = world.evaluator === null ? null : world.evaluator === world.simulator ? spec : pathSpecificity(world.evaluator, paths);
+    const specificity = pathSpecificity(world.simulator, paths);
+    const evalSpec = world.evaluator === null ? null : world.evaluator === world.simulator ? specificity : pathSpecificity(world.evaluator, paths);
     batchSummaries.forEach((s, k) => {
       summaries.push(s);
-      cases.push(summaryToCase(s, indices[k], pool[indices[k]].target, spec[k], evalSpec?.[k] ?? null));
+      cases.push(summaryToCase(s, indices[k], pool[indices[k]].target, specificity[k], evalSpec?.[k] ?? null));
       envSteps += s.length + (s.stopped ? 1 : 0);
     });
     progress.update('eval', Math.min(chosen.length, start + indices.length), chosen.length);
@@ -314,7 +323,7 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
     const indices = chosen.slice(start, start + c.batchSize);
     const env = await makeVec(c.envId, indices.length, envOverrides);
     const { observations } = env.reset({ seed: seeds.env, options: { split, caseIndices: indices } });
-    const proposals = agent.proposePaths(observations, K, actContext(env, seeds.agent, 0));
+    const proposals = agent.proposePaths(observations, K, actContext(env, seeds.agent, 0, { simulator: spec.factory.usesSimulator === true }));
     env.close();
     if (!Array.isArray(proposals) || proposals.length !== indices.length) {
       throw new Error(

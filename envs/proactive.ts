@@ -93,6 +93,8 @@ export interface ProactiveObservation {
   readonly path: Int32Array;
   /** Items recommended so far, accepted or not. */
   readonly proposed: Int32Array;
+  /** Per proposed item: 1 if the user accepted it (it is then in `path`), else 0. Same length as `proposed`. */
+  readonly accepted: Uint8Array;
   readonly target: number;
   /** Number of actions taken in this episode. */
   readonly step: number;
@@ -242,6 +244,8 @@ interface RowState {
   target: number;
   path: number[];
   proposed: number[];
+  /** 1 per proposed item the user accepted. */
+  acceptedFlags: number[];
   mask: Uint8Array;
   historySet: Set<number>;
   step: number;
@@ -300,6 +304,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       history: { dtype: 'int32', length: HISTORY_LENGTH, low: 0, high: N - 1 },
       path: { dtype: 'int32', length: this.config.maxLength, variable: true, low: 0, high: N - 1 },
       proposed: { dtype: 'int32', length: this.config.maxLength, variable: true, low: 0, high: N - 1 },
+      accepted: { dtype: 'uint8', length: this.config.maxLength, variable: true, low: 0, high: 1 },
       target: { dtype: 'int32', length: 1, low: 0, high: N - 1 },
       step: { dtype: 'int32', length: 1, low: 0, high: this.config.maxLength },
       actionMask: { dtype: 'uint8', length: N + 1, low: 0, high: 1 },
@@ -374,6 +379,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
         target: c.target,
         path: [],
         proposed: [],
+        acceptedFlags: [],
         mask,
         historySet: new Set(c.history),
         step: 0,
@@ -523,6 +529,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
         const coherent = previous >= 0 ? shareAttribute(this.world.dataset.items, previous, action) : null;
         const duplicate = r.historySet.has(action);
         r.proposed.push(action);
+        r.acceptedFlags.push(accepted ? 1 : 0);
         if (!this.config.allowRepeats) r.mask[action] = 0;
         if (accepted) {
           r.path.push(action);
@@ -656,6 +663,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       history: r.history,
       path: Int32Array.from(r.path),
       proposed: Int32Array.from(r.proposed),
+      accepted: Uint8Array.from(r.acceptedFlags),
       target: r.target,
       step: r.step,
       actionMask: mask,

@@ -26,7 +26,7 @@ function runEpisodes(agent: Agent, env: ProactiveRecVectorEnv, seed: number) {
   const episodes: NonNullable<ReturnType<ProactiveRecVectorEnv['step']>['infos'][number]['episode']>[] = new Array(env.numEnvs);
   let t = 0;
   while (env.active().some((x) => x)) {
-    const r = env.step(agent.act(observations, actContext(env, seed, t++)));
+    const r = env.step(agent.act(observations, actContext(env, seed, t++, { simulator: true })));
     observations = r.observations;
     r.infos.forEach((i, k) => {
       if (i.episode) episodes[k] = i.episode;
@@ -57,7 +57,7 @@ test('greedy-ioi recommends the candidate with the best one-step fused reward, S
   const env = await makeVec('synthetic-v0', 12, { world: WORLD, split: 'test' });
   const agent = greedyIoiAgent.create({ candidates: 10 }, { numItems: 60, seed: 1 }) as Agent;
   const { observations } = env.reset({ seed: 1, options: { caseIndices: Array.from({ length: 12 }, (_, i) => i) } });
-  const actions = agent.act(observations, actContext(env, 1, 0));
+  const actions = agent.act(observations, actContext(env, 1, 0, { simulator: true }));
   const N = env.numItems;
   const sim = env.world.simulator;
   const w = env.config.weights;
@@ -88,6 +88,7 @@ test('beam-planner follows the path it planned, whose realised return is never b
   const { observations } = env.reset({ seed: 4, options: { caseIndices: Array.from({ length: 10 }, (_, i) => i) } });
   const plans = planPaths(
     env,
+    env.world.simulator,
     observations,
     observations.map((_, r) => r),
     config,
@@ -96,6 +97,7 @@ test('beam-planner follows the path it planned, whose realised return is never b
   assert.deepEqual(
     planPaths(
       env,
+      env.world.simulator,
       observations,
       observations.map((_, r) => r),
       config,
@@ -143,4 +145,13 @@ test('IRN trains on real sequences (valid NLL falls) and acts validly, stopping 
   assert.equal(eps.length, 16);
   agent.dispose?.();
   env.close();
+});
+
+test('the simulator is a capability: an oracle agent acting without it gets a clear error, and agents without it see no simulator', async () => {
+  const env = await makeVec('synthetic-v0', 4, { world: WORLD, split: 'test' });
+  const { observations } = env.reset({ seed: 1, options: { caseIndices: [0, 1, 2, 3] } });
+  const oracle = greedyIoiAgent.create({ candidates: 10 }, { numItems: 60, seed: 1 }) as Agent;
+  assert.throws(() => oracle.act(observations, actContext(env, 1, 0)), /greedy-ioi reads the reward simulator/);
+  assert.equal(actContext(env, 1, 0).simulator, null);
+  assert.equal(oracle.act(observations, actContext(env, 1, 0, { simulator: true })).length, 4);
 });

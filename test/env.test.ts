@@ -124,6 +124,31 @@ test("accept 'sample': the draws are seeded, rejected items are not appended", a
   assert.ok(new Set(runs).size > 1, 'different seeds give different acceptance draws');
 });
 
+test('the observation says which proposed items were accepted, exactly, also when the same item is proposed again after a rejection', async () => {
+  const env = await make('synthetic-v0', { ...SMALL, accept: 'sample', allowRepeats: true, maxLength: 10 });
+  let sawRepeatAfterRejection = false;
+  for (const seed of [1, 2, 3, 4, 5, 6]) {
+    let { observation: o } = env.reset({ seed, options: { caseIndex: 0 } });
+    const flags: number[] = [];
+    // Propose two items alternately, so that an item comes back after being rejected.
+    for (let t = 0; t < 10; t++) {
+      const item = [3, 5][t % 2] === o.target ? 7 : [3, 5][t % 2];
+      const r = env.step(item);
+      flags.push(r.info.accepted ? 1 : 0);
+      o = r.observation;
+      assert.deepEqual([...o.accepted], flags, `seed ${seed} step ${t}`);
+      assert.deepEqual(
+        [...o.path],
+        [...o.proposed].filter((_, i) => o.accepted[i] === 1),
+      );
+      const first = [...o.proposed].indexOf(item);
+      if (first < o.proposed.length - 1 && o.accepted[first] === 0 && o.accepted[o.proposed.length - 1] === 1) sawRepeatAfterRejection = true;
+      if (r.terminated || r.truncated) break;
+    }
+  }
+  assert.ok(sawRepeatAfterRejection, 'some episode re-proposed a rejected item and had it accepted (the case subsequence matching got wrong)');
+});
+
 test('the synthetic world: deterministic per seed, users disjoint across splits, coherent real paths, test targets outside the history', () => {
   const a = generateSyntheticWorld({ seed: 5, numItems: 100, numUsers: 90 });
   const b = generateSyntheticWorld({ seed: 5, numItems: 100, numUsers: 90 });
