@@ -15,10 +15,12 @@
  *   ties in IoR and success; training wall times in `timings.train`, out of the curves;
  *   target specificity (`specificIoi`, `targetPercentile`, `genericIoi`) under both simulators,
  *   per case and in the aggregates.
+ * - 4: `env.dataset` says which interactions the simulators saw (`simulatorInteractions`,
+ *   `simulatorData`); `leftRate` (users who left: patience).
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-export const RESULT_SCHEMA_VERSION = 3;
+export const RESULT_SCHEMA_VERSION = 4;
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 

@@ -150,5 +150,5 @@ test('npm run report: missing folder or invalid result files exit 2 with the fil
   writeFileSync(path.join(broken, 'results', 'x.json'), JSON.stringify({ schemaVersion: 1 }));
   err = '';
   assert.equal(await reportMain([broken], capture), 2);
-  assert.match(err, /results\/x\.json: invalid\n\s+- schemaVersion: 1; this code reads version 3/);
+  assert.match(err, /results\/x\.json: invalid\n\s+- schemaVersion: 1; this code reads version 4/);
 });
