@@ -3,7 +3,17 @@
  * (agents/agent.ts) and the registry of agents by name. Built-in agents are registered on import;
  * `resolveAgent('random')` returns one, `resolveAgent('./my-agent.ts')` loads a plug-in module.
  */
-export { actContext, type ActContext, type Agent, type AgentFactory, type TrainBudget, type TrainCallbacks } from './agent.ts';
+export {
+  actContext,
+  requireSimulator,
+  type ActContext,
+  type Agent,
+  type AgentEnvView,
+  type AgentFactory,
+  type SimulatorAccess,
+  type TrainBudget,
+  type TrainCallbacks,
+} from './agent.ts';
 /** TypeBox, the schema builder agent configs are declared with (`configSchema`), and its static type. */
 export { Type, type Static, type TSchema } from '@sinclair/typebox';
 export { listAgents, registerAgent, resolveAgent, UnknownAgentError } from './registry.ts';

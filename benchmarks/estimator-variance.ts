@@ -17,9 +17,11 @@
  * - Monte Carlo, on an environment (default synthetic-v0) at a fixed policy checkpoint.
  *
  *   npm run bench -- variance [--init CKPT] [--env synthetic-v0] [--batches 24] [--out FILE]
+ *
+ * With --out DIR/estimator-variance.json (VARIANCE_FILE) the report of DIR shows the table.
  */
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { Type, type Static } from '@sinclair/typebox';
 import {
   CenteringStats,
   estimateAdvantages,
@@ -35,6 +37,7 @@ import { packPaths, PolicyNetwork, trainingTerms } from '../agents/policy.ts';
 import { withRandomTargets } from '../agents/rl.ts';
 import { runEpisodes } from '../agents/rollout.ts';
 import { writeJsonAtomic } from '../core/io.ts';
+import { VARIANCE_FILE, type VarianceRow, type VarianceStudy } from '../results/variance.ts';
 import { makeVec } from '../envs/registry.ts';
 import { deriveSeed, Rng } from '../core/rng.ts';
 import { renderTable } from '../results/table.ts';
@@ -59,47 +62,6 @@ export const VARIANTS: readonly Variant[] = [
   { label: 'prorl', estimator: 'prorl', baseline: 'leave-one-out', centring: 'pooled' },
   { label: 'prorl-per-position', estimator: 'prorl', baseline: 'leave-one-out', centring: 'per-position' },
 ];
-
-export const VarianceRowSchema = Type.Object(
-  {
-    label: Type.String(),
-    /** ‖E g‖ */
-    meanNorm: Type.Number(),
-    /** tr Cov(g) of one batch's estimate */
-    traceCov: Type.Number(),
-    /** ‖E g‖² / tr Cov(g) */
-    snr: Type.Number(),
-    /** cos(E g, E g_REINFORCE) */
-    cosineToReinforce: Type.Number(),
-  },
-  { additionalProperties: false },
-);
-export type VarianceRow = Static<typeof VarianceRowSchema>;
-
-export const VarianceStudySchema = Type.Object(
-  {
-    kind: Type.Literal('estimator-variance'),
-    version: Type.Literal(1),
-    exact: Type.Object({ description: Type.String(), groupSize: Type.Integer(), rows: Type.Array(VarianceRowSchema) }, { additionalProperties: false }),
-    monteCarlo: Type.Union([
-      Type.Object(
-        {
-          env: Type.String(),
-          checkpoint: Type.String(),
-          batches: Type.Integer({ minimum: 2 }),
-          casesPerBatch: Type.Integer(),
-          groupSize: Type.Integer(),
-          seed: Type.Integer(),
-          rows: Type.Array(VarianceRowSchema),
-        },
-        { additionalProperties: false },
-      ),
-      Type.Null(),
-    ]),
-  },
-  { additionalProperties: false },
-);
-export type VarianceStudy = Static<typeof VarianceStudySchema>;
 
 function centringFor(v: Variant, stats: { pooled: CenteringSpec; perPosition: CenteringSpec }): CenteringSpec | undefined {
   return v.centring === 'pooled' ? stats.pooled : v.centring === 'per-position' ? stats.perPosition : undefined;
@@ -359,7 +321,7 @@ export async function varianceMain(args: string[], io: { out(t: string): void; e
   const out = opt('out');
   if (out) {
     writeJsonAtomic(out, { kind: 'estimator-variance', version: 1, exact, monteCarlo } satisfies VarianceStudy);
-    io.out(`wrote ${out}\n`);
+    io.out(`wrote ${out}${path.basename(out) === VARIANCE_FILE ? '' : ` (the report of a run folder reads DIR/${VARIANCE_FILE})`}\n`);
   }
   return 0;
 }

@@ -22,6 +22,7 @@ import { HEADLINE_METRICS, metricInfo } from '../results/metrics.ts';
 import { readResults } from '../results/read.ts';
 import { FIDELITY_METRICS, rankAgreement } from '../results/fidelity.ts';
 import type { ResultFile } from '../results/schema.ts';
+import { readVarianceStudy, type VarianceRow, type VarianceStudy } from '../results/variance.ts';
 import { atKChartSpec, barChartSpec, curveChartSpec, renderSvg, tradeoffChartSpec, type CurveDatum, type TradeoffDatum } from './plots.ts';
 
 const TEMPLATE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'template.hbs');
@@ -36,6 +37,23 @@ const MAX_EXAMPLES = 3;
 export interface ReportOptions {
   /** Page title. */
   title?: string;
+  /** The folder's estimator-variance study (results/variance.ts), shown as the "Estimators" section. */
+  variance?: VarianceStudy | null;
+}
+
+/** The variance study as table rows (the "Estimators" section). */
+function varianceSection(v: VarianceStudy) {
+  const rows = (rs: readonly VarianceRow[]) =>
+    rs.map((r) => ({ label: r.label, meanNorm: fmt(r.meanNorm, 3), traceCov: fmt(r.traceCov, 3), snr: fmt(r.snr, 3), cosine: fmt(r.cosineToReinforce, 3) }));
+  return {
+    exact: { description: v.exact.description, groupSize: v.exact.groupSize, rows: rows(v.exact.rows) },
+    monteCarlo: v.monteCarlo
+      ? {
+          what: `${v.monteCarlo.env}, checkpoint ${path.basename(v.monteCarlo.checkpoint)}, ${v.monteCarlo.batches} batches of ${v.monteCarlo.casesPerBatch} cases × ${v.monteCarlo.groupSize} paths, seed ${v.monteCarlo.seed}`,
+          rows: rows(v.monteCarlo.rows),
+        }
+      : null,
+  };
 }
 
 interface Chart {
@@ -372,6 +390,7 @@ export async function renderReport(results: readonly ResultFile[], opts: ReportO
     summary: { files: results.length, suites, commits, backends, resamples: lb.bootstrap.resamples },
     envs,
     runs,
+    variance: opts.variance ? varianceSection(opts.variance) : null,
   });
 }
 
@@ -379,7 +398,7 @@ export async function renderReport(results: readonly ResultFile[], opts: ReportO
 export async function writeReport(dir: string, opts: ReportOptions = {}): Promise<{ file: string; bytes: number }> {
   const results = readResults(dir);
   if (results.length === 0) throw new Error(`${dir}: no result files in ${path.join(dir, 'results')}`);
-  const html = await renderReport(results, opts);
+  const html = await renderReport(results, { variance: readVarianceStudy(dir), ...opts });
   const file = path.join(dir, 'report.html');
   writeFileAtomic(file, html);
   return { file, bytes: Buffer.byteLength(html) };

@@ -152,3 +152,19 @@ test('npm run report: missing folder or invalid result files exit 2 with the fil
   assert.equal(await reportMain([broken], capture), 2);
   assert.match(err, /results\/x\.json: invalid\n\s+- schemaVersion: 1; this code reads version 4/);
 });
+
+test('a run folder with an estimator-variance study gets the Estimators section; an invalid study fails naming the file', async () => {
+  const { exactVariance } = await import('../benchmarks/estimator-variance.ts');
+  const vdir = path.join(work, 'with-variance');
+  mkdirSync(path.join(vdir, 'results'), { recursive: true });
+  for (const f of readdirSync(path.join(dir, 'results'))) writeFileSync(path.join(vdir, 'results', f), readFileSync(path.join(dir, 'results', f)));
+  const exact = exactVariance(3);
+  const study = { kind: 'estimator-variance', version: 1, exact, monteCarlo: null };
+  writeFileSync(path.join(vdir, 'estimator-variance.json'), JSON.stringify(study));
+  const html = readFileSync((await writeReport(vdir)).file, 'utf8');
+  assert.match(html, /<section id="estimators">/);
+  for (const row of exact.rows) assert.ok(html.includes(`<td class="name">${row.label}</td>`), row.label);
+  assert.doesNotMatch(readFileSync((await writeReport(dir)).file, 'utf8'), /id="estimators"/, 'no study, no section');
+  writeFileSync(path.join(vdir, 'estimator-variance.json'), JSON.stringify({ ...study, version: 2 }));
+  await assert.rejects(writeReport(vdir), /estimator-variance\.json/);
+});
