@@ -16,7 +16,10 @@
  *   group of G paths and reward outcomes enumerated, so the figures have no sampling error);
  * - Monte Carlo, on an environment (default synthetic-v0) at a fixed policy checkpoint.
  *
- *   npm run bench -- variance [--init CKPT] [--env synthetic-v0] [--batches 24] [--out FILE]
+ *   npm run bench -- variance [--init CKPT | --init supervised] [--env synthetic-v0] [--batches 24] [--seed 1] [--out FILE]
+ *
+ * `--init supervised` measures at the supervised policy of `--seed` (the starting point of every RL
+ * row of a suite at that seed); `--init CKPT` at a policy checkpoint file.
  *
  * With --out DIR/estimator-variance.json (VARIANCE_FILE) the report of DIR shows the table.
  */
@@ -36,6 +39,7 @@ import { readPolicyCheckpoint, loadPolicyWeights } from '../agents/policy-agent.
 import { packPaths, PolicyNetwork, trainingTerms } from '../agents/policy.ts';
 import { withRandomTargets } from '../agents/rl.ts';
 import { runEpisodes } from '../agents/rollout.ts';
+import { SupervisedAgent, supervisedAgent } from '../agents/supervised.ts';
 import { writeJsonAtomic } from '../core/io.ts';
 import { VARIANCE_FILE, type VarianceRow, type VarianceStudy } from '../results/variance.ts';
 import { makeVec } from '../envs/registry.ts';
@@ -226,6 +230,33 @@ function gradientVector(net: PolicyNetwork, traj: ReturnType<typeof packPaths>, 
   return out;
 }
 
+/**
+ * The policy the variance is measured at: a policy checkpoint file, or `supervised`: the
+ * `supervised` agent with its default config trained at `seed` exactly as the harness trains it
+ * (the checkpoint the supervised row of a suite evaluates at that seed, and every RL row starts
+ * from; cached by the pre-training cache).
+ */
+async function startingPolicy(
+  checkpoint: string,
+  envId: string,
+  world: Record<string, unknown>,
+  env: { numItems: number; world: { dataset: { items: PolicyNetwork['items'] } } },
+  seed: number,
+  log: (line: string) => void,
+): Promise<PolicyNetwork> {
+  if (checkpoint === 'supervised') {
+    const agent = await supervisedAgent.create({}, { numItems: env.numItems, seed, items: env.world.dataset.items ?? undefined });
+    if (!(agent instanceof SupervisedAgent)) throw new Error('supervised: not a policy agent');
+    log(`variance: pre-training the supervised policy at seed ${seed} (cached after the first time)`);
+    await agent.train!((n) => makeVec(envId, n, { split: 'train', world, log }), {}, { rng: Rng.stream(seed, 'agent').child('train') });
+    return agent.net;
+  }
+  const header = await readPolicyCheckpoint(checkpoint);
+  const net = new PolicyNetwork(env.numItems, header.policy, 0, true, 'variance', env.world.dataset.items);
+  await loadPolicyWeights(net, checkpoint);
+  return net;
+}
+
 export async function monteCarloVariance(opts: {
   env: string;
   checkpoint: string;
@@ -243,9 +274,7 @@ export async function monteCarloVariance(opts: {
   const log = opts.log ?? (() => {});
   const base = await makeVec(opts.env, P * G, { split: 'train', world: opts.world ?? {}, log });
   const env = withRandomTargets(base, 'train', P * G, deriveSeed(seed, 'variance/targets'));
-  const header = await readPolicyCheckpoint(opts.checkpoint);
-  const net = new PolicyNetwork(env.numItems, header.policy, 0, true, 'variance', env.world.dataset.items);
-  await loadPolicyWeights(net, opts.checkpoint);
+  const net = await startingPolicy(opts.checkpoint, opts.env, opts.world ?? {}, env, seed, log);
   const w = env.config.weights;
   const L_max = env.config.maxLength;
   const trainCases = env.cases('train').length;

@@ -7,8 +7,8 @@
  * Rollouts use a seeded uniform policy over the allowed actions.
  */
 import { ProrecError } from '../core/errors.ts';
-import type { ArraySpec } from '../core/api.ts';
-import { InvalidActionError, type ProactiveObservation, type ProactiveRecEnv } from './proactive.ts';
+import type { ArraySpec, Env } from '../core/api.ts';
+import { InvalidActionError } from './proactive.ts';
 import { Rng } from '../core/rng.ts';
 
 export class CheckEnvError extends ProrecError {
@@ -21,6 +21,21 @@ export class CheckEnvError extends ProrecError {
   }
 }
 
+/**
+ * What checkEnv needs of an environment: the core `Env` interface (core/api.ts) over observations
+ * with an action mask and a target, infos that end an episode with a summary, and the two config
+ * fields that decide which rejections to test. A ProactiveRecEnv is one.
+ */
+export type CheckableEnv = Env<CheckedObservation, { readonly episode?: unknown }, unknown, { readonly caseIndex?: unknown }> & {
+  readonly config: { readonly invalidAction: string; readonly allowRepeats: boolean };
+};
+
+export interface CheckedObservation {
+  /** 1 where the action is allowed; the last entry is STOP. */
+  readonly actionMask: ArrayLike<number>;
+  readonly target: number;
+}
+
 const DTYPE: Record<ArraySpec['dtype'], new (n: number) => ArrayLike<number>> = {
   int32: Int32Array,
   uint8: Uint8Array,
@@ -28,7 +43,7 @@ const DTYPE: Record<ArraySpec['dtype'], new (n: number) => ArrayLike<number>> = 
   float64: Float64Array,
 };
 
-function checkObservation(obs: ProactiveObservation, spec: Readonly<Record<string, ArraySpec>>, where: string, problems: string[]): void {
+function checkObservation(obs: CheckedObservation, spec: Readonly<Record<string, ArraySpec>>, where: string, problems: string[]): void {
   for (const [key, s] of Object.entries(spec)) {
     const value = (obs as unknown as Record<string, unknown>)[key];
     const values: ArrayLike<number> = typeof value === 'number' ? [value] : (value as ArrayLike<number>);
@@ -50,7 +65,7 @@ function checkObservation(obs: ProactiveObservation, spec: Readonly<Record<strin
 }
 
 /** One seeded rollout: the actions and rewards, and any shape problems seen on the way. */
-function rollout(env: ProactiveRecEnv, seed: number, problems: string[]): { actions: number[]; rewards: number[]; caseIndex: unknown } {
+function rollout(env: CheckableEnv, seed: number, problems: string[]): { actions: number[]; rewards: number[]; caseIndex: unknown } {
   const rng = Rng.stream(seed, 'check-policy');
   const { observation, info } = env.reset({ seed });
   checkObservation(observation, env.observationSpec, `reset(seed=${seed})`, problems);
@@ -59,7 +74,7 @@ function rollout(env: ProactiveRecEnv, seed: number, problems: string[]): { acti
   const rewards: number[] = [];
   for (let t = 0; t < 1000; t++) {
     const allowed: number[] = [];
-    obs.actionMask.forEach((m, a) => m && allowed.push(a));
+    for (let a = 0; a < obs.actionMask.length; a++) if (obs.actionMask[a]) allowed.push(a);
     // Stop with probability 0.1 so both endings (STOP and truncation) occur across seeds.
     const action = rng.float() < 0.1 ? env.actionSpace.stop : allowed[rng.int(allowed.length)];
     const r = env.step(action);
@@ -84,7 +99,7 @@ export interface CheckEnvReport {
 }
 
 /** Runs the checks on an environment in 'error' invalid-action mode; throws CheckEnvError listing every problem. */
-export function checkEnv(env: ProactiveRecEnv, opts: { seeds?: number[] } = {}): CheckEnvReport {
+export function checkEnv(env: CheckableEnv, opts: { seeds?: number[] } = {}): CheckEnvReport {
   const problems: string[] = [];
   const seeds = opts.seeds ?? [0, 1, 2, 3, 4];
   const runs = seeds.map((s) => rollout(env, s, problems));
@@ -98,7 +113,7 @@ export function checkEnv(env: ProactiveRecEnv, opts: { seeds?: number[] } = {}):
   if (env.config.invalidAction === 'error') {
     const { observation } = env.reset({ seed: seeds[0] });
     const N = env.actionSpace.stop;
-    const first = observation.actionMask.findIndex((m, a) => m === 1 && a < N);
+    const first = Array.from(observation.actionMask).findIndex((m, a) => m === 1 && a < N);
     const bad: [string, number][] = [
       ['out of range', N + 1],
       ['negative', -1],
