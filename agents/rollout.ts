@@ -139,7 +139,6 @@ export function runEpisodes(
   // The actor's per-episode streams and cached encoder start with the episodes (first act call).
   let samplers: ReturnType<typeof episodeSeed>[] | null = null;
   let session: ReturnType<PolicyNetwork['incremental']> | null = null;
-  const paths: { items: number[]; accepted: number[] }[] = Array.from({ length: B }, () => ({ items: [], accepted: [] }));
   const actor: Actor = {
     act(obs, rows, step) {
       if (step === 0) {
@@ -155,7 +154,7 @@ export function runEpisodes(
         ? session.nextProbs(rows)
         : Float32Array.from(
             net.nextLogProbs(
-              packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: paths[b].items, accepted: paths[b].accepted }))),
+              packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: obs[b].proposed, accepted: obs[b].accepted }))),
             ),
             Math.exp,
           );
@@ -166,10 +165,6 @@ export function runEpisodes(
       return actions;
     },
     observe(rows, items, accepted) {
-      rows.forEach((b, i) => {
-        paths[b].items.push(items[i]);
-        paths[b].accepted.push(accepted[i]);
-      });
       session?.append(rows, items, accepted);
     },
   };

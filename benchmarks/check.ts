@@ -20,14 +20,14 @@
  * 2 bad input. --update rewrites the baseline deliberately and prints what changed.
  */
 import { describeError, exitCodeOf } from '../core/errors.ts';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { writeJsonAtomic } from '../core/io.ts';
-import { ValidationError, validate } from '../core/validate.ts';
+import { readJsonFile, validate } from '../core/validate.ts';
 import { codeVersion, STDIO, UsageError, writeLeaderboard, type Io } from './cli.ts';
 import { buildLeaderboard, type Leaderboard } from '../results/leaderboard.ts';
 import { metricInfo } from '../results/metrics.ts';
@@ -223,12 +223,7 @@ export function baselineFile(dir: string, suite: string): string {
 
 export function readBaseline(file: string): Baseline | null {
   if (!existsSync(file)) return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ValidationError(file, [`not valid JSON: ${(e as Error).message}`]);
-  }
+  const raw = readJsonFile(file);
   return validate(BaselineSchema, raw, file);
 }
 

@@ -13,14 +13,14 @@
  * Errors name the file and the field.
  */
 import { ProrecError } from '../core/errors.ts';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { looksLikePath, resolveAgent } from '../agents/registry.ts';
 import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
 import { envSpec, resolveEnvConfigOf, resolveWorldOptions } from '../envs/registry.ts';
-import { deepMerge, Overrides, StringEnum, ValidationError, validate } from '../core/validate.ts';
+import { deepMerge, Overrides, StringEnum, readJsonFile, ValidationError, validate } from '../core/validate.ts';
 import { stableHash } from '../core/hash.ts';
 import { hashRunConfig } from './evaluate.ts';
 import { RESULT_SCHEMA_VERSION, type RunConfig } from '../results/schema.ts';
@@ -117,12 +117,7 @@ export function listSuites(): string[] {
 export function loadSuite(nameOrPath: string): LoadedSuite {
   const file = suitePath(nameOrPath);
   if (!existsSync(file)) throw new ValidationError(file, [`no such suite file (suites: ${listSuites().join(', ')}, or a path to a .json file)`]);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ValidationError(file, [`not valid JSON: ${(e as Error).message}`]);
-  }
+  const raw = readJsonFile(file);
   return { suite: checkSuite(raw, file), source: file };
 }
 

@@ -6,6 +6,7 @@
  * is the TypeScript type. There are no hand-kept copies of defaults anywhere else. Errors name the
  * file (or source) and the field that is wrong.
  */
+import { readFileSync } from 'node:fs';
 import { ProrecError } from './errors.ts';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -89,3 +90,12 @@ export function StringEnum<const T extends readonly string[]>(values: T, options
 
 /** Overrides of a config type: every field optional, nested sections too (validate() fills the rest). */
 export type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** The parsed JSON of `file`; a ValidationError naming the file when it is not valid JSON. */
+export function readJsonFile(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ValidationError(file, [`not valid JSON: ${(e as Error).message}`]);
+  }
+}

@@ -1,17 +1,12 @@
 /** Reading result folders: DIR/results/*.json, each validated against the result-file schema. */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ValidationError, validate } from '../core/validate.ts';
+import { readJsonFile, ValidationError, validate } from '../core/validate.ts';
 import { RESULT_SCHEMA_VERSION, ResultFileSchema, type ResultFile } from './schema.ts';
 
 /** Parses and validates one result file; errors name the file (and the field). */
 export function readResult(file: string): ResultFile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ValidationError(file, [`not valid JSON: ${(e as Error).message}`]);
-  }
+  const raw = readJsonFile(file);
   const version = (raw as { schemaVersion?: unknown } | null)?.schemaVersion;
   if (version !== RESULT_SCHEMA_VERSION) {
     throw new ValidationError(file, [

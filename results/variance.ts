@@ -5,10 +5,10 @@
  * a small MDP and by Monte Carlo at a fixed checkpoint (docs/design.md §4.2, §4.6). The report reads
  * it from a run folder beside the result files.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { ValidationError, validate } from '../core/validate.ts';
+import { readJsonFile, validate } from '../core/validate.ts';
 
 /** Where a run folder keeps its variance study. */
 export const VARIANCE_FILE = 'estimator-variance.json';
@@ -58,11 +58,6 @@ export type VarianceStudy = Static<typeof VarianceStudySchema>;
 export function readVarianceStudy(dir: string): VarianceStudy | null {
   const file = path.join(dir, VARIANCE_FILE);
   if (!existsSync(file)) return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ValidationError(file, [`not valid JSON: ${(e as Error).message}`]);
-  }
+  const raw = readJsonFile(file);
   return validate(VarianceStudySchema, raw, file);
 }
