@@ -53,10 +53,6 @@ export interface ActContext {
 }
 
 /**
- * The context of one decision (step `step` of the current episodes of `env`) whose per-row streams
- * hang off `seed` (a run's agent seed): see ActContext.rng.
- */
-/**
  * The context of one decision at `step` of the episodes in `env`, with the agent's streams under
  * `seed`. `simulator: true` grants the oracle capability (the harness does so for factories that
  * declare `usesSimulator`).
@@ -125,6 +121,18 @@ export interface Agent {
   dispose?(): void;
 }
 
+/** What a factory gets to build an agent for an environment. */
+export interface AgentCreateContext {
+  /** N: item ids are 0..N-1. */
+  readonly numItems: number;
+  /** Seeds the agent's weights and draws. */
+  readonly seed: number;
+  /** The environment's item table (titles, attributes, semantic ids), where the harness has one. */
+  readonly items?: ItemTable;
+  /** The train split's item sequences, where the harness has them. */
+  readonly trainSequences?: readonly (readonly number[])[];
+}
+
 export interface AgentFactory<Config = Record<string, unknown>> {
   readonly name: string;
   readonly description: string;
@@ -138,9 +146,11 @@ export interface AgentFactory<Config = Record<string, unknown>> {
   /**
    * A new agent for an environment with `numItems` items, its weights and draws seeded by `seed`.
    * `items` is the environment's item table (titles, attributes, semantic ids) where the harness
-   * has one: content an agent may build item representations from.
+   * has one: content an agent may build item representations from. `trainSequences` are the train
+   * split's item sequences (the only interaction data an agent may learn item representations
+   * from; never the valid or test users').
    */
-  create(config: Config, ctx: { numItems: number; seed: number; items?: ItemTable }): Agent | Promise<Agent>;
+  create(config: Config, ctx: AgentCreateContext): Agent | Promise<Agent>;
 }
 
 /** The simulator of an oracle agent's context; a clear error when the agent was not granted it. */

@@ -9,6 +9,7 @@ export {
   type ActContext,
   type Agent,
   type AgentEnvView,
+  type AgentCreateContext,
   type AgentFactory,
   type SimulatorAccess,
   type TrainBudget,

@@ -155,6 +155,6 @@ export const irnAgent: AgentFactory = {
   async create(config, ctx) {
     await ensureBackend();
     const c = validate(IrnConfigSchema, config, 'irn config');
-    return new IrnAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'irn', ctx.items ?? null), c);
+    return new IrnAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'irn', ctx.items ?? null, ctx.trainSequences ?? null), c);
   },
 };

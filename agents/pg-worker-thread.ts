@@ -16,6 +16,7 @@ export interface UpdateWorkerInit {
   numItems: number;
   config: PolicyConfig;
   items: ItemTable | null;
+  trainSequences: readonly (readonly number[])[] | null;
   backend: string;
   flag: SharedArrayBuffer;
   reply: MessagePort;
@@ -47,8 +48,8 @@ export interface UpdateWorkerReply {
 const init = workerData as UpdateWorkerInit;
 const flag = new Int32Array(init.flag);
 await initBackend({ backend: init.backend, quiet: true });
-const net = new PolicyNetwork(init.numItems, init.config, 0, true, 'policy', init.items);
-const ref = new PolicyNetwork(init.numItems, init.config, 0, false, 'reference', init.items);
+const net = new PolicyNetwork(init.numItems, init.config, 0, true, 'policy', init.items, init.trainSequences);
+const ref = new PolicyNetwork(init.numItems, init.config, 0, false, 'reference', init.items, init.trainSequences);
 
 function handle(req: UpdateWorkerRequest): UpdateWorkerPart[] {
   net.params.restore(req.policy);

@@ -56,6 +56,7 @@ export class UpdateWorker {
       numItems: net.numItems,
       config: net.config,
       items: net.items,
+      trainSequences: net.trainSequences,
       backend: backendInfo().name,
       flag,
       reply: port2,

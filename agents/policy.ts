@@ -26,6 +26,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { HISTORY_LENGTH, type ItemTable } from '../data/dataset.ts';
 import { Rng } from '../core/rng.ts';
 import { StringEnum, validate } from '../core/validate.ts';
+import { cachedCooccurrenceFactors } from './item-prior.ts';
 import { normalArray, ParamSet } from './nn.ts';
 
 export const PolicyConfigSchema = Type.Object(
@@ -43,10 +44,24 @@ export const PolicyConfigSchema = Type.Object(
      * [features × dim]. 'attributes': F = the item's attributes (multi-hot, unit norm);
      * 'semantic': one-hot of each of the three codebook digits of its semantic id (the release's
      * codes of text embeddings; derived by residual k-means elsewhere: data/semantic-ids.ts);
-     * 'attributes+semantic': both; 'none': a free embedding only. With a prior, items that share
-     * content share representation, so the target's content can inform the path.
+     * 'attributes+semantic': both; 'cooccurrence': collaborative factors of the train split's
+     * sequences (PPMI of items consumed close together, factorised by SVD: agents/item-prior.ts);
+     * 'attributes+cooccurrence': both; 'none': a free embedding only. With a prior, items that share
+     * content (or users) share representation, so the target's representation can inform the path.
      */
-    itemPrior: StringEnum(['none', 'attributes', 'semantic', 'attributes+semantic'] as const, { default: 'attributes' }),
+    itemPrior: StringEnum(['none', 'attributes', 'semantic', 'attributes+semantic', 'cooccurrence', 'attributes+cooccurrence'] as const, {
+      default: 'attributes+cooccurrence',
+    }),
+    /** The co-occurrence factors (used by the 'cooccurrence' priors only). */
+    cooccurrence: Type.Object(
+      {
+        /** Factors per item (the rank of the truncated SVD). */
+        rank: Type.Integer({ minimum: 1, maximum: 256, default: 32 }),
+        /** Items at most this many positions apart in a sequence co-occur. */
+        window: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -163,12 +178,20 @@ function glorot(rng: Rng, fanIn: number, fanOut: number): Float32Array {
 
 /**
  * The fixed content matrix F [N × features] of an item prior (PolicyConfig.itemPrior), row-major;
- * rows have unit norm per part (attributes; semantic-id digits), zero where an item has no content.
+ * rows have unit norm per part (attributes; semantic-id digits; co-occurrence factors), zero where
+ * an item has no content. `trainSequences` (the train split's item sequences) are needed by the
+ * 'cooccurrence' priors only.
+ * @throws Error when the prior needs semantic ids or train sequences the caller does not have.
  */
-export function itemContentMatrix(items: ItemTable, prior: PolicyConfig['itemPrior']): { features: number; values: Float32Array } {
+export function itemContentMatrix(
+  items: ItemTable,
+  prior: PolicyConfig['itemPrior'],
+  trainSequences: readonly (readonly number[])[] | null = null,
+  cooccurrence: PolicyConfig['cooccurrence'] = { rank: 32, window: 5 },
+): { features: number; values: Float32Array } {
   const N = items.count;
   const parts: { width: number; fill: (row: Float32Array, offset: number, i: number) => void }[] = [];
-  if (prior === 'attributes' || prior === 'attributes+semantic') {
+  if (prior === 'attributes' || prior === 'attributes+semantic' || prior === 'attributes+cooccurrence') {
     const A = items.attributeNames.length;
     parts.push({
       width: A,
@@ -190,6 +213,21 @@ export function itemContentMatrix(items: ItemTable, prior: PolicyConfig['itemPri
         const s = ids[i];
         if (s.length < 3) return;
         for (let l = 0; l < 3; l++) row[o + offsets[l] + s[l]] = 1 / Math.sqrt(3);
+      },
+    });
+  }
+  if (prior === 'cooccurrence' || prior === 'attributes+cooccurrence') {
+    if (!trainSequences) throw new Error(`itemPrior '${prior}' needs the train split's sequences (create the agent with trainSequences)`);
+    const R = cooccurrence.rank;
+    const factors = cachedCooccurrenceFactors(N, trainSequences, cooccurrence);
+    parts.push({
+      width: R,
+      fill: (row, o, i) => {
+        let norm = 0;
+        for (let r = 0; r < R; r++) norm += factors[i * R + r] ** 2;
+        if (norm === 0) return;
+        const inv = 1 / Math.sqrt(norm);
+        for (let r = 0; r < R; r++) row[o + r] = factors[i * R + r] * inv;
       },
     });
   }
@@ -218,6 +256,7 @@ export class PolicyNetwork {
    * @param seed fixes every initial weight (drawn in JS from an Rng stream, not by tfjs).
    * @param trainable false for a frozen reference copy.
    * @param items the environment's item table: needed when `config.itemPrior` is not 'none'.
+   * @param trainSequences the train split's item sequences: needed by the 'cooccurrence' priors.
    */
   constructor(
     readonly numItems: number,
@@ -226,6 +265,7 @@ export class PolicyNetwork {
     trainable = true,
     label = 'policy',
     readonly items: ItemTable | null = null,
+    readonly trainSequences: readonly (readonly number[])[] | null = null,
   ) {
     this.config = resolvePolicyConfig(config);
     this.stop = numItems;
@@ -237,7 +277,7 @@ export class PolicyNetwork {
     if (this.config.itemPrior !== 'none') {
       if (!items) throw new Error(`policy: itemPrior '${this.config.itemPrior}' needs the environment's item table`);
       if (items.count !== N) throw new Error(`policy: the item table has ${items.count} items, the policy ${N}`);
-      const F = itemContentMatrix(items, this.config.itemPrior);
+      const F = itemContentMatrix(items, this.config.itemPrior, trainSequences, this.config.cooccurrence);
       this.content = tf.keep(tf.tensor2d(F.values, [N, F.features]));
       // P from a stream of its own, so the other weights are the same with and without a prior.
       p.add('prior_proj', [F.features, d], normalArray(Rng.stream(seed, `${label}-init/prior`), F.features * d, 0.1), { decay: true });

@@ -69,7 +69,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
     readonly config: RlAgentConfig,
   ) {
     super(estimator, net, config.decode);
-    this.ref = new PolicyNetwork(net.numItems, net.config, 0, false, 'reference', net.items);
+    this.ref = new PolicyNetwork(net.numItems, net.config, 0, false, 'reference', net.items, net.trainSequences);
     this.rl = config.rl;
   }
 
@@ -242,7 +242,7 @@ function rlFactory(estimator: RlEstimator): AgentFactory {
     async create(config, ctx) {
       await ensureBackend();
       const c = validate(RlAgentConfigSchema, config, `${estimator} config`);
-      return new RlAgent(estimator, new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null), c);
+      return new RlAgent(estimator, new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null, ctx.trainSequences ?? null), c);
     },
   };
 }

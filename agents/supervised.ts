@@ -4,6 +4,7 @@
  * Loss: mean negative log-likelihood per decision (items and STOP). The checkpoint kept is the one
  * with the lowest NLL on the valid split, never anything measured on test.
  */
+import { ITEM_PRIOR_VERSION } from './item-prior.ts';
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Case, Dataset } from '../data/dataset.ts';
@@ -306,6 +307,7 @@ export async function trainSupervisedCached(
   if (!config.cache) return trainSupervised(net, dataset, config, ctx);
   const key = stableHash({
     v: 1,
+    itemPrior: ITEM_PRIOR_VERSION,
     dataset: dataset.meta.hash,
     numItems: net.numItems,
     policy: net.config,
@@ -427,6 +429,6 @@ export const supervisedAgent: AgentFactory = {
   async create(config, ctx) {
     await ensureBackend();
     const c = validate(SupervisedAgentConfigSchema, config, 'supervised config');
-    return new SupervisedAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null), c);
+    return new SupervisedAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null, ctx.trainSequences ?? null), c);
   },
 };

@@ -240,19 +240,22 @@ async function startingPolicy(
   checkpoint: string,
   envId: string,
   world: Record<string, unknown>,
-  env: { numItems: number; world: { dataset: { items: PolicyNetwork['items'] } } },
+  env: { numItems: number; world: { dataset: { items: PolicyNetwork['items']; sequences: { train: readonly (readonly number[])[] } } } },
   seed: number,
   log: (line: string) => void,
 ): Promise<PolicyNetwork> {
   if (checkpoint === 'supervised') {
-    const agent = await supervisedAgent.create({}, { numItems: env.numItems, seed, items: env.world.dataset.items ?? undefined });
+    const agent = await supervisedAgent.create(
+      {},
+      { numItems: env.numItems, seed, items: env.world.dataset.items ?? undefined, trainSequences: env.world.dataset.sequences.train },
+    );
     if (!(agent instanceof SupervisedAgent)) throw new Error('supervised: not a policy agent');
     log(`variance: pre-training the supervised policy at seed ${seed} (cached after the first time)`);
     await agent.train!((n) => makeVec(envId, n, { split: 'train', world, log }), {}, { rng: Rng.stream(seed, 'agent').child('train') });
     return agent.net;
   }
   const header = await readPolicyCheckpoint(checkpoint);
-  const net = new PolicyNetwork(env.numItems, header.policy, 0, true, 'variance', env.world.dataset.items);
+  const net = new PolicyNetwork(env.numItems, header.policy, 0, true, 'variance', env.world.dataset.items, env.world.dataset.sequences.train);
   await loadPolicyWeights(net, checkpoint);
   return net;
 }

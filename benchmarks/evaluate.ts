@@ -135,7 +135,12 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const agentRng = Rng.stream(c.seed, 'agent');
   const probe = await makeVec(c.envId, 1, envOverrides);
   const world = probe.world;
-  const agent = await spec.factory.create(c.agentConfig, { numItems: probe.numItems, seed: c.seed, items: world.dataset.items });
+  const agent = await spec.factory.create(c.agentConfig, {
+    numItems: probe.numItems,
+    seed: c.seed,
+    items: world.dataset.items,
+    trainSequences: world.dataset.sequences.train,
+  });
   if (agent.config !== undefined && canonicalJson(agent.config) !== canonicalJson(c.agentConfig)) {
     agent.dispose?.();
     throw new Error(

@@ -134,8 +134,11 @@ test('IPG recovers the exact item embeddings of the synthetic simulator and acts
 
 test('IRN trains on real sequences (valid NLL falls) and acts validly, stopping when it predicts the target', async () => {
   const makeEnv = (n: number) => makeVec('synthetic-v0', n, { world: WORLD, split: 'train' });
-  const items = (await makeEnv(1)).world.dataset.items;
-  const agent = await irnAgent.create({ policy: { dim: 16 }, training: { epochs: 2, batchSize: 64, lr: 5e-3 } }, { numItems: 60, seed: 1, items });
+  const { items, sequences } = (await makeEnv(1)).world.dataset;
+  const agent = await irnAgent.create(
+    { policy: { dim: 16 }, training: { epochs: 2, batchSize: 64, lr: 5e-3 } },
+    { numItems: 60, seed: 1, items, trainSequences: sequences.train },
+  );
   const logs: Record<string, number>[] = [];
   await agent.train!(makeEnv, {}, { rng: Rng.stream(1, 'agent'), callbacks: { onLog: (_s, v) => logs.push(v) } });
   const nll = logs.filter((l) => 'irn/validNll' in l).map((l) => l['irn/validNll']);

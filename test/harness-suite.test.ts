@@ -38,9 +38,9 @@ const BASE = {
   agents: [{ agent: 'random' }, { agent: 'popularity', config: { pathLength: 2 } }, { agent: 'popularity', label: 'popularity-1', config: { pathLength: 1 } }],
 };
 
-test('the shipped suites (agents, estimators, fidelity, smoke, standard, paper) validate structurally; agents, estimators, fidelity, smoke and standard plan against the registries', async () => {
-  assert.deepEqual(listSuites(), ['agents', 'estimators', 'fidelity', 'paper', 'smoke', 'standard']);
-  for (const name of ['agents', 'estimators', 'fidelity', 'smoke', 'standard', 'paper']) {
+test('the shipped suites (agents, agents-real, estimators, fidelity, smoke, standard, paper) validate structurally; agents, agents-real, estimators, fidelity, smoke and standard plan against the registries', async () => {
+  assert.deepEqual(listSuites(), ['agents', 'agents-real', 'estimators', 'fidelity', 'paper', 'smoke', 'standard']);
+  for (const name of ['agents', 'agents-real', 'estimators', 'fidelity', 'smoke', 'standard', 'paper']) {
     const s = loadSuite(name);
     assert.equal(s.suite.name, name);
     for (const b of ['smoke', 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
@@ -53,6 +53,15 @@ test('the shipped suites (agents, estimators, fidelity, smoke, standard, paper) 
   assert.deepEqual([...new Set(agents.runs.map((r) => r.label))].filter((l) => l !== 'prorl-per-position').sort(), builtIn);
   assert.deepEqual([...new Set(agents.runs.map((r) => r.config.envId))], ['synthetic-v0', 'ml-1m-v0']);
   assert.equal(agents.runs.length, 2 * (builtIn.length + 1) * 3);
+  // The published tables' suites pin the prior they were measured with; `agents-real` uses the default.
+  const priorOf = (r: (typeof agents.runs)[number]) => (r.config.agentConfig as { policy?: { itemPrior?: string } }).policy?.itemPrior;
+  const learned = agents.runs.filter((r) => priorOf(r) !== undefined);
+  assert.equal(new Set(learned.map((r) => r.label)).size, 9);
+  assert.ok(learned.every((r) => priorOf(r) === 'attributes'));
+  const real = await planRuns(loadSuite('agents-real'));
+  assert.deepEqual([...new Set(real.runs.map((r) => r.config.envId))], ['ml-1m-v0', 'steam-v0', 'books-v0']);
+  assert.equal(real.runs.length, 3 * 8 * 3);
+  assert.ok(real.runs.filter((r) => priorOf(r) !== undefined).every((r) => priorOf(r) === 'attributes+cooccurrence'));
   // `estimators`: every estimator (and per-position ProRL) in three worlds, 5 seeds, from the supervised row's policy.
   const est = await planRuns(loadSuite('estimators'));
   assert.deepEqual([...new Set(est.runs.map((r) => r.config.envId))], ['synthetic-v0', 'synthetic-patience-v0', 'synthetic-satiation-v0']);
@@ -144,7 +153,7 @@ test('structural errors name the file and the field', () => {
     );
   }
   assert.throws(() => loadSuite(suiteFile('notjson', '{ nope')), /notjson\.json: invalid\n.*not valid JSON/);
-  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, estimators, fidelity, paper, smoke, standard/);
+  assert.throws(() => loadSuite('no-such-suite'), /no such suite file \(suites: agents, agents-real, estimators, fidelity, paper, smoke, standard/);
 });
 
 test('resolution: unknown environments and agents list the known ones; agent configs and world options are checked against their schemas', async () => {

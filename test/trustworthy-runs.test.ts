@@ -79,7 +79,7 @@ test('every built-in agent runs with exactly the config its run records (default
   const names = listAgents().map((a) => a.name);
   const plan = await planRuns(suiteOf(names.map((agent) => ({ agent }))));
   assert.equal(plan.runs.length, names.length);
-  const items = generateSyntheticWorld(WORLD).dataset.items;
+  const { items, sequences } = generateSyntheticWorld(WORLD).dataset;
   for (const run of plan.runs) {
     const factory = await resolveAgent(run.agentModule);
     assert.ok(factory.configSchema, `${run.label} declares a config schema`);
@@ -87,7 +87,7 @@ test('every built-in agent runs with exactly the config its run records (default
     // Re-validating the recorded config changes nothing: it is complete.
     assert.deepEqual(validate(factory.configSchema!, recorded, run.label), recorded, `${run.label}: the recorded config is complete`);
     for (const given of [recorded, {}]) {
-      const agent = (await factory.create(given, { numItems: 80, seed: 1, items })) as Agent;
+      const agent = (await factory.create(given, { numItems: 80, seed: 1, items, trainSequences: sequences.train })) as Agent;
       assert.ok(agent.config !== undefined, `${run.label} exposes the config it runs with`);
       assert.equal(
         canonicalJson(agent.config),

@@ -79,8 +79,8 @@ class TsTrainer {
   static async create(envId: string, world: Record<string, unknown>): Promise<TsTrainer> {
     await ensureBackend();
     const env = await makeVec(envId, PATHS, { stepEvaluator: false, world, log: (line: string) => console.error(line) });
-    const net = new PolicyNetwork(env.numItems, {}, 1, true, 'policy', env.world.dataset.items);
-    const ref = new PolicyNetwork(env.numItems, {}, 1, false, 'reference', env.world.dataset.items);
+    const net = new PolicyNetwork(env.numItems, {}, 1, true, 'policy', env.world.dataset.items, env.world.dataset.sequences.train);
+    const ref = new PolicyNetwork(env.numItems, {}, 1, false, 'reference', env.world.dataset.items, env.world.dataset.sequences.train);
     ref.params.copyFrom(net.params);
     const optimizer = new AdamW(net.params, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 0 });
     return new TsTrainer(env, net, ref, optimizer);
