@@ -17,7 +17,7 @@ import { AdamW, ensureBackend } from './nn.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from '../core/cache-dir.ts';
-import { stableHash } from '../core/hash.ts';
+import { sourceFingerprint, stableHash } from '../core/hash.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type MaskOptions, type PathRecord } from './policy.ts';
 import { StringEnum } from '../core/validate.ts';
@@ -293,11 +293,21 @@ export async function trainMle(
 
 /**
  * `trainSupervised` through a cache of pre-trained policies (<cache>/policies/): training is
- * deterministic given the dataset, the policy and training configs, the seed and L_max, so a policy
+ * deterministic given the code (`pretrainCode`), the dataset, the policy and training configs, the
+ * seed and L_max, so a policy
  * trained once under the same key is loaded instead of trained again, and its logged curve points
  * are replayed, so that a run's result file is the same either way (timings aside). Every RL agent
  * at a run seed pre-trains exactly the `supervised` agent's policy: the first of them trains it.
  */
+/**
+ * The identity of the code that pre-trains a policy (the agents', compute and core folders): part of
+ * the cache key, so a policy pre-trained by older code (other numerics, other data handling) is
+ * trained again rather than silently reused.
+ */
+export function pretrainCode(): string {
+  return sourceFingerprint([new URL('./', import.meta.url), new URL('../compute/', import.meta.url), new URL('../core/', import.meta.url)]);
+}
+
 export async function trainSupervisedCached(
   net: PolicyNetwork,
   dataset: Dataset,
@@ -307,6 +317,7 @@ export async function trainSupervisedCached(
   if (!config.cache) return trainSupervised(net, dataset, config, ctx);
   const key = stableHash({
     v: 1,
+    code: pretrainCode(),
     itemPrior: ITEM_PRIOR_VERSION,
     dataset: dataset.meta.hash,
     numItems: net.numItems,

@@ -7,6 +7,7 @@
  * have no JSON form), so a key can never silently collapse two different values.
  */
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import canonicalize from 'canonicalize';
 
 /** The canonical JSON text of `value` (RFC 8785). Throws on NaN, ±Infinity, cycles and lone surrogates. */
@@ -20,3 +21,26 @@ export function canonicalJson(value: unknown): string {
 export function stableHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
+
+/**
+ * SHA-256 (hex) of the source files (`.ts` and `.js`, not `.d.ts`) directly inside `dirs`, by name
+ * and content, in a fixed order: the identity of the code a cached artefact was computed by, so a
+ * cache keyed by it is not reused after that code changes. Computed once per set of folders.
+ * @throws Error when a folder cannot be read.
+ */
+export function sourceFingerprint(dirs: readonly URL[]): string {
+  const key = dirs.map((d) => d.href).join('\n');
+  let hex = fingerprints.get(key);
+  if (hex === undefined) {
+    const hash = createHash('sha256');
+    for (const dir of dirs) {
+      const names = readdirSync(dir)
+        .filter((n) => /\.(ts|js|mjs)$/.test(n) && !n.endsWith('.d.ts'))
+        .sort();
+      for (const name of names) hash.update(`${name}\n`).update(readFileSync(new URL(name, dir)));
+    }
+    fingerprints.set(key, (hex = hash.digest('hex')));
+  }
+  return hex;
+}
+const fingerprints = new Map<string, string>();

@@ -22,7 +22,8 @@ import { runOne } from '../benchmarks/evaluate.ts';
 import { aggregate, buildLeaderboard, formatAggregate, leaderboardMarkdown } from '../results/leaderboard.ts';
 import { readResults, withoutTimings } from '../results/read.ts';
 import { checkSuite, planRuns } from '../benchmarks/suite.ts';
-import { canonicalJson, stableHash } from '../core/hash.ts';
+import { canonicalJson, sourceFingerprint, stableHash } from '../core/hash.ts';
+import { pretrainCode } from '../agents/supervised.ts';
 import {
   buildWorld,
   checkEnv,
@@ -159,6 +160,31 @@ test('the world cache key covers nested options: a world built with other nested
 // ---------------------------------------------------------------------------------------------
 // 2. Results do not depend on the wall clock
 // ---------------------------------------------------------------------------------------------
+
+test('the pre-training cache key covers the code: source folders that differ in any file get other fingerprints', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'prorec-fingerprint-'));
+  try {
+    const folder = (name: string, files: Record<string, string>) => {
+      const dir = path.join(root, name);
+      mkdirSync(dir);
+      for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
+      return new URL(`file://${dir}/`);
+    };
+    const a = sourceFingerprint([folder('a', { 'x.ts': 'export const x = 1;', 'y.ts': 'y' })]);
+    assert.match(a, /^[0-9a-f]{64}$/);
+    assert.equal(sourceFingerprint([folder('same', { 'y.ts': 'y', 'x.ts': 'export const x = 1;', 'x.d.ts': 'declarations do not count' })]), a);
+    assert.notEqual(sourceFingerprint([folder('edited', { 'x.ts': 'export const x = 2;', 'y.ts': 'y' })]), a);
+    assert.notEqual(sourceFingerprint([folder('renamed', { 'z.ts': 'export const x = 1;', 'y.ts': 'y' })]), a);
+    assert.notEqual(sourceFingerprint([folder('added', { 'x.ts': 'export const x = 1;', 'y.ts': 'y', 'w.js': '' })]), a);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  // The pre-training code's fingerprint is that of the agents, compute and core folders.
+  assert.equal(
+    pretrainCode(),
+    sourceFingerprint([new URL('../agents/', import.meta.url), new URL('../compute/', import.meta.url), new URL('../core/', import.meta.url)]),
+  );
+});
 
 test('an RL run is a function of its config: two runs give identical result files (timings aside), and no time is in the curves', async () => {
   const config = {
