@@ -18,9 +18,6 @@ import { EigenvalueDecomposition, Matrix, QrDecomposition } from 'ml-matrix';
 import { Rng } from '../core/rng.ts';
 import { normalArray } from './nn.ts';
 
-/** Version of the factors' algorithm: part of the pre-training cache key, bumped when they change. */
-export const ITEM_PRIOR_VERSION = 1;
-
 /** Options of the co-occurrence factors. */
 export interface CooccurrenceOptions {
   /** Number of factors per item (the SVD's rank). */

@@ -187,7 +187,7 @@ export function itemContentMatrix(
   items: ItemTable,
   prior: PolicyConfig['itemPrior'],
   trainSequences: readonly (readonly number[])[] | null = null,
-  cooccurrence: PolicyConfig['cooccurrence'] = { rank: 32, window: 5 },
+  cooccurrence: PolicyConfig['cooccurrence'] = resolvePolicyConfig().cooccurrence,
 ): { features: number; values: Float32Array } {
   const N = items.count;
   const parts: { width: number; fill: (row: Float32Array, offset: number, i: number) => void }[] = [];

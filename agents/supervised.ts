@@ -4,7 +4,6 @@
  * Loss: mean negative log-likelihood per decision (items and STOP). The checkpoint kept is the one
  * with the lowest NLL on the valid split, never anything measured on test.
  */
-import { ITEM_PRIOR_VERSION } from './item-prior.ts';
 import * as tf from '@tensorflow/tfjs';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Case, Dataset } from '../data/dataset.ts';
@@ -292,14 +291,6 @@ export async function trainMle(
 }
 
 /**
- * `trainSupervised` through a cache of pre-trained policies (<cache>/policies/): training is
- * deterministic given the code (`pretrainCode`), the dataset, the policy and training configs, the
- * seed and L_max, so a policy
- * trained once under the same key is loaded instead of trained again, and its logged curve points
- * are replayed, so that a run's result file is the same either way (timings aside). Every RL agent
- * at a run seed pre-trains exactly the `supervised` agent's policy: the first of them trains it.
- */
-/**
  * The identity of the code that pre-trains a policy (the agents', compute and core folders): part of
  * the cache key, so a policy pre-trained by older code (other numerics, other data handling) is
  * trained again rather than silently reused.
@@ -308,6 +299,14 @@ export function pretrainCode(): string {
   return sourceFingerprint([new URL('./', import.meta.url), new URL('../compute/', import.meta.url), new URL('../core/', import.meta.url)]);
 }
 
+/**
+ * `trainSupervised` through a cache of pre-trained policies (<cache>/policies/): training is
+ * deterministic given the code (`pretrainCode`), the dataset, the policy and training configs, the
+ * seed and L_max, so a policy trained once under the same key is loaded instead of trained again,
+ * and its logged curve points are replayed, so that a run's result file is the same either way
+ * (timings aside). Every RL agent at a run seed pre-trains exactly the `supervised` agent's policy:
+ * the first of them trains it.
+ */
 export async function trainSupervisedCached(
   net: PolicyNetwork,
   dataset: Dataset,
@@ -318,7 +317,6 @@ export async function trainSupervisedCached(
   const key = stableHash({
     v: 1,
     code: pretrainCode(),
-    itemPrior: ITEM_PRIOR_VERSION,
     dataset: dataset.meta.hash,
     numItems: net.numItems,
     policy: net.config,

@@ -22,6 +22,8 @@ export function stableHash(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
+const fingerprints = new Map<string, string>();
+
 /**
  * SHA-256 (hex) of the source files (`.ts` and `.js`, not `.d.ts`) directly inside `dirs`, by name
  * and content, in a fixed order: the identity of the code a cached artefact was computed by, so a
@@ -43,4 +45,3 @@ export function sourceFingerprint(dirs: readonly URL[]): string {
   }
   return hex;
 }
-const fingerprints = new Map<string, string>();
