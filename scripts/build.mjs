@@ -11,12 +11,13 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
 
-/** Read at run time (suites, regression baselines, worker bootstraps, the report template). */
+/** Read at run time (suites, regression baselines, worker bootstraps, pre-trained simulators, the report template). */
 export const ASSETS = [
   'benchmarks/suites',
   'benchmarks/baselines',
   'benchmarks/worker-boot.mjs',
   'simulators/shard-boot.mjs',
+  'simulators/pretrained',
   'agents/worker-boot.mjs',
   'reports/template.hbs',
 ];

@@ -3,6 +3,7 @@
  * npm run sim -- train --env ml-1m --model sasrec --seed 1
  * npm run sim -- eval  --env ml-1m --model sasrec --seed 1
  * npm run sim -- fidelity [--model sasrec] [--fractions 0.1,0.3,1]
+ * npm run sim -- ship  --env all                     # copy the cached defaults into simulators/pretrained/
  * npm run sim -- info  <checkpoint file>
  *
  * `train` trains (or, with a cached checkpoint, reports) simulators, resuming a stopped training
@@ -11,7 +12,7 @@
  * a simulator afresh on those items (training it first if needed). `fidelity` compares learned
  * simulators of the synthetic world with its exact dynamics (simulators/fidelity.ts).
  */
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -19,7 +20,16 @@ import type { Dataset } from '../data/dataset.ts';
 import { withSimulatorFraction } from '../data/dataset.ts';
 import { ensureBackend } from './runtime.ts';
 import { MODEL_KINDS, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
-import { checkpointPath, evaluateSimulator, loadOrTrainSimulator, popularityWarning, readCheckpoint, type CheckpointHeader } from './index.ts';
+import {
+  checkpointPath,
+  evaluateSimulator,
+  loadOrTrainSimulator,
+  popularityWarning,
+  PRETRAINED_DIR,
+  readCheckpoint,
+  shipCheckpoint,
+  type CheckpointHeader,
+} from './index.ts';
 
 const DATASETS = ['ml-1m', 'steam', 'books'] as const;
 const ENVS = [...DATASETS, 'synthetic', 'all'] as const;
@@ -254,6 +264,24 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
       },
     )
     .command(
+      'ship',
+      'copy the cached simulators of --env (default settings) into the shipped pre-trained folder and rewrite its manifest',
+      (y) => common(y).option('dir', { type: 'string', describe: "the folder (default: the package's simulators/pretrained/)" }),
+      async (a) => {
+        const p = plan(a);
+        for (const env of p.envs) {
+          const dataset = await datasetFor(env, a.fraction, log);
+          for (const model of p.models) {
+            const file = checkpointPath({ dataset, model, seed: a.seed, config: p.config, train: p.train, cacheDir: a.cacheDir });
+            if (!existsSync(file))
+              throw new Error(`no cached checkpoint ${file}: train it first (npm run sim -- train --env ${env} --model ${model} --seed ${a.seed})`);
+            const entry = shipCheckpoint(file, a.dir ?? PRETRAINED_DIR);
+            console.log(`shipped ${entry.file} (${(entry.bytes / 1e6).toFixed(2)} MB, test HR@10 ${fmt(entry.testHr10)} NDCG@10 ${fmt(entry.testNdcg10)})`);
+          }
+        }
+      },
+    )
+    .command(
       'info <file>',
       'print a checkpoint header (config, dataset, metrics)',
       (y) => y.positional('file', { type: 'string', demandOption: true }),
@@ -263,7 +291,7 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
         console.log(JSON.stringify({ ...rest, tensors: tensors.length }, null, 2));
       },
     )
-    .demandCommand(1, 'give a command: train, eval or info')
+    .demandCommand(1, 'give a command: train, eval, fidelity, ship or info')
     .strict()
     .help()
     // Return instead of exiting, so the exit code is ours (usage errors: 2).

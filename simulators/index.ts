@@ -8,6 +8,8 @@
  * Checkpoints live in `<cacheDir>/sim/` (cacheDir: option, else PRORL_CACHE_DIR, else
  * ~/.cache/prorec-gym). The file name carries the dataset name and hash, model, seed, a hash of the
  * hyperparameters and the format version, so changed data or settings never load a stale model.
+ * When the cache has none, a shipped pre-trained checkpoint of the same name is used if it passes
+ * its checks, including a recomputation of its test metrics (simulators/pretrained.ts).
  */
 import { cacheDir } from '../core/cache-dir.ts';
 import { stableHash } from '../core/hash.ts';
@@ -25,10 +27,23 @@ import { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, t
 import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
 import { trainingStatePath } from './resume.ts';
 import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
+import { findPretrained, installPretrained, PRETRAINED_DIR, verifyPretrained, VERIFY_TOLERANCE } from './pretrained.ts';
 
 export { trainSimulator, type TrainOptions, type TrainResult } from './train.ts';
 export { evaluateSimulator, leaveOneOut, type EvaluationReport } from './evaluate.ts';
 export { trainingStatePath } from './resume.ts';
+export {
+  PRETRAINED_DIR,
+  VERIFY_TOLERANCE,
+  readPretrainedManifest,
+  shipCheckpoint,
+  findPretrained,
+  verifyPretrained,
+  type PretrainedEntry,
+  type PretrainedManifest,
+  type PretrainedCheck,
+  type PretrainedRequest,
+} from './pretrained.ts';
 export { TfSimulator, NonFiniteScoresError } from './batch.ts';
 export { ShardedSimulator } from './shard.ts';
 
@@ -123,8 +138,13 @@ export interface LoadOrTrainOptions extends SimulatorSpec {
   progress?: boolean;
   /** Shard worker threads (see defaultWorkers). */
   workers?: number;
-  /** Retrain even if a checkpoint exists. */
+  /** Retrain even if a checkpoint exists (cached or shipped). */
   retrain?: boolean;
+  /**
+   * The folder of shipped pre-trained checkpoints to look in when the cache has none
+   * (simulators/pretrained.ts); default PRETRAINED_DIR, null: never use one.
+   */
+  pretrainedDir?: string | null;
 }
 
 /**
@@ -172,6 +192,10 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
     if (warning) log(warning);
     return withWorkers(simulator, opts.seed, workers, log);
   }
+  if (!opts.retrain && opts.pretrainedDir !== null) {
+    const shipped = await loadPretrained(opts, file, log);
+    if (shipped) return withWorkers(shipped, opts.seed, workers, log);
+  }
   if (opts.retrain) rmSync(statePath, { force: true });
   log(
     `simulator ${simulatorId(opts.model, opts.dataset.name, opts.seed)}: no checkpoint at ${file}; ` +
@@ -205,6 +229,42 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
   return withWorkers(simulator, opts.seed, workers, log);
 }
 
+/**
+ * The shipped pre-trained checkpoint for `opts` (simulators/pretrained.ts), checked, loaded,
+ * verified against its recorded test metrics and copied to the cache `file`; null (with the reason
+ * logged) when none is shipped for these data and settings or one fails a check.
+ */
+async function loadPretrained(opts: LoadOrTrainOptions, file: string, log: (line: string) => void): Promise<TfSimulator | null> {
+  const { config, train } = resolveConfigs(opts.model, opts.config, opts.train, opts.dataset.name);
+  const id = simulatorId(opts.model, opts.dataset.name, opts.seed);
+  const found = findPretrained({ file: path.basename(file), dataset: opts.dataset, model: opts.model, config, train }, opts.pretrainedDir ?? PRETRAINED_DIR);
+  if (found === null) return null;
+  if (!found.ok) {
+    log(`simulator ${id}: the shipped pre-trained checkpoint is not used: ${found.reason}`);
+    return null;
+  }
+  const t0 = performance.now();
+  const { simulator, header } = await loadSimulator(found.path, { dataset: opts.dataset, model: opts.model });
+  const check = verifyPretrained(simulator, opts.dataset, header);
+  const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+  const figures =
+    `test HR@10 ${check.hr10.toFixed(4)} NDCG@10 ${check.ndcg10.toFixed(4)} on ${check.count} items recomputed here, ` +
+    `${check.recorded.hr10.toFixed(4)} / ${check.recorded.ndcg10.toFixed(4)} recorded at training`;
+  if (!check.ok) {
+    simulator.dispose();
+    log(`simulator ${id}: the shipped pre-trained checkpoint ${found.path} is not used: ${figures} (tolerance ${VERIFY_TOLERANCE})`);
+    return null;
+  }
+  installPretrained(found.path, file);
+  log(
+    `simulator ${id}: loaded the shipped pre-trained checkpoint ${found.path} (same data and settings; ${figures}; ` +
+      `trained ${header.metrics.epochs} epochs on ${header.backend}; verified in ${seconds}s) and cached it as ${file}`,
+  );
+  const warning = popularityWarning(header);
+  if (warning) log(warning);
+  return simulator;
+}
+
 export interface SimulatorPairOptions {
   dataset: Dataset;
   /** The reward model (the environment's world options resolve these: envs/builtin.ts). */
@@ -215,6 +275,8 @@ export interface SimulatorPairOptions {
   log?: (line: string) => void;
   progress?: boolean;
   workers?: number;
+  /** See LoadOrTrainOptions.pretrainedDir. */
+  pretrainedDir?: string | null;
 }
 
 /** The reward model and an independently trained evaluator (docs/design.md §2.7). */
@@ -222,7 +284,14 @@ export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ r
   const { reward: r, evaluator: e } = opts;
   if (e.model === r.model && e.seed === r.seed)
     throw new Error(`the evaluator must be trained independently of the reward model: choose another architecture or seed than ${r.model} seed ${r.seed}`);
-  const common = { dataset: opts.dataset, cacheDir: opts.cacheDir, log: opts.log, progress: opts.progress, workers: opts.workers };
+  const common = {
+    dataset: opts.dataset,
+    cacheDir: opts.cacheDir,
+    log: opts.log,
+    progress: opts.progress,
+    workers: opts.workers,
+    pretrainedDir: opts.pretrainedDir,
+  };
   const reward = await loadOrTrainSimulator({ ...common, ...r });
   const evaluator = await loadOrTrainSimulator({ ...common, ...e });
   return { reward, evaluator };

@@ -5,7 +5,8 @@
  * `npm test` checks ml-1m-v0 with small simulators (SASRec of one block of width 16, GRU4Rec of
  * width 16; ~20 s instead of ~2 min for the default architectures on 2 loaded cores);
  * `npm run test:real` (PRORL_REAL_ENVS=all) checks all three with the default architectures, a few
- * minutes; CI (.ci/run) runs both.
+ * minutes; CI (.ci/run) runs both. A last test per environment checks that a first run with an
+ * empty cache uses the shipped pre-trained simulators (simulators/pretrained.ts) and trains nothing.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -44,5 +45,24 @@ for (const id of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
     assert.equal(env.world.dataset.cases.test.length, { 'ml-1m-v0': 6928, 'steam-v0': 10240, 'books-v0': 8704 }[id]);
     checkEnv(env, { seeds: [1, 2] });
     env.close();
+  });
+}
+
+for (const id of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
+  const envSkip = skip || (all || id === 'ml-1m-v0' ? false : 'run `npm run test:real` to check this environment too (about 10 s each)');
+  test(`${id}: a first run with an empty cache uses the shipped pre-trained simulators, verified, and trains nothing`, { skip: envSkip }, async () => {
+    await initBackend({ quiet: true });
+    const fresh = mkdtempSync(path.join(tmpdir(), 'prorec-env-shipped-'));
+    const lines: string[] = [];
+    try {
+      const env = await make(id, { world: { cacheDir: fresh, workers: 0 }, log: (l: string) => lines.push(l) });
+      const log = lines.join('\n');
+      assert.equal(log.match(/loaded the shipped pre-trained checkpoint .* recomputed here/g)?.length, 2, log);
+      assert.doesNotMatch(log, /training it now|is not used/);
+      checkEnv(env, { seeds: [1] });
+      env.close();
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
   });
 }

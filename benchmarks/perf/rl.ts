@@ -4,7 +4,7 @@
  * to the reference with β = 0.01, gradChunks 4, a freshly initialised policy: ~10 items per path),
  * for this package (wasm; with the update worker and on the main thread alone) beside a PyTorch
  * reference of the same update (benchmarks/perf/torch_rl.py), run in the same session when
- * `python3` with torch is available, alternating with ours; otherwise the reference's figures
+ * `python3` (on the PATH, else /usr/bin/python3) with torch is available, alternating with ours; otherwise the reference's figures
  * recorded in the README are printed, and the output says which. Machines shared with other work
  * are noisy: compare the ratios, and the CPU milliseconds (process CPU time; with the worker, both
  * threads).
@@ -156,7 +156,10 @@ function row(label: string, rollout: number, update: number, cpu: string): strin
 export async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '3'));
   const iters = Number(arg('iters', '4'));
-  const python = arg('python', process.env.PRORL_PYTHON ?? 'python3');
+  // python3 on the PATH first; when it has no torch (a version manager's python, say), the
+  // system's /usr/bin/python3, where Debian's python3-torch installs it.
+  const explicit = process.argv.includes('--python') || Boolean(process.env.PRORL_PYTHON);
+  let python = arg('python', process.env.PRORL_PYTHON ?? 'python3');
   const envId = arg('env', 'synthetic-v0');
   const world = JSON.parse(arg('world', '{}')) as Record<string, unknown>;
   const trainer = await TsTrainer.create(envId, world);
@@ -172,7 +175,12 @@ export async function main(): Promise<void> {
     ts.main.push(...trainer.run(iters, null));
     if (envId !== 'synthetic-v0') torchReason = `the PyTorch reference covers synthetic-v0 only (this run: ${envId})`;
     if (!torchReason) {
-      const t = runTorch(python, iters);
+      let t = runTorch(python, iters);
+      if (!t.result && !explicit && python !== '/usr/bin/python3' && / has no torch module$/.test(t.reason)) {
+        const system = runTorch('/usr/bin/python3', iters);
+        if (system.result) python = '/usr/bin/python3';
+        t = system.result ? system : t;
+      }
       if (t.result) torch.push(t.result);
       else torchReason = t.reason;
     }

@@ -1,0 +1,183 @@
+/**
+ * Pre-trained simulator checkpoints shipped with the package, so that a first run on a real
+ * environment does not spend an hour training its user models (ml-1m's SASRec took 72 minutes on
+ * 2 cores). They are the checkpoints `loadOrTrainSimulator` would write to its cache, under the same
+ * file names (dataset name and data hash, model, seed, settings hash, format version), listed in
+ * `simulators/pretrained/manifest.json` with each file's size and sha256.
+ *
+ * A shipped checkpoint is used only when the cache has none and it passes every check, in order:
+ * 1. the manifest lists the exact file name the cache would use (same data hash and settings hash);
+ * 2. the file's size and sha256 are the manifest's;
+ * 3. its header names the same dataset (name and content hash) and model, its weights' checksum
+ *    holds (readCheckpoint), and its model and training configs equal, field by field, the ones this
+ *    run resolves (not only their 8-character hash);
+ * 4. the weights, loaded on this machine's backend, score the simulator's own held-out test items
+ *    (the last item of every simulator sequence) to the HR@10 and NDCG@10 recorded at training, within
+ *    `VERIFY_TOLERANCE` (ranks may move by a few items across backends' float round-off).
+ * It is then copied into the cache (so later runs load it directly). Any failed check is reported
+ * with its reason and the simulator is trained as before: a shipped file never silently replaces a
+ * model that this run's data or settings would not have produced.
+ *
+ * `npm run sim -- ship --env all` copies the cached default simulators into the folder and rewrites
+ * the manifest (simulators/cli.ts).
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { Type, type Static } from '@sinclair/typebox';
+import { validate } from '../core/validate.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
+import { ModelKindSchema, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
+import { leaveOneOut, metricsFromRanks, simulatorTargetStats } from './evaluate.ts';
+import type { UserSimulator } from './simulator.ts';
+
+/** The folder of shipped checkpoints (beside this module, in the sources and in the built package). */
+export const PRETRAINED_DIR = fileURLToPath(new URL('./pretrained/', import.meta.url));
+export const PRETRAINED_MANIFEST = 'manifest.json';
+export const PRETRAINED_FORMAT = 'prorec-gym/pretrained-simulators';
+
+/**
+ * Largest accepted difference, in HR@10 and in NDCG@10, between the test metrics recomputed on load
+ * and the ones recorded at training (0.002 is about 10 of ml-1m's 5,248 test items changing side of
+ * rank 10; the same backend reproduces them exactly).
+ */
+export const VERIFY_TOLERANCE = 0.002;
+
+export const PretrainedEntrySchema = Type.Object(
+  {
+    /** The checkpoint's file name in the folder: the cache's name for it (simulators/index.ts, checkpointPath). */
+    file: Type.String({ pattern: '^[A-Za-z0-9_.-]+\\.simckpt$' }),
+    bytes: Type.Integer({ minimum: 1 }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    dataset: Type.String(),
+    /** The dataset's content hash (Dataset.meta.hash). */
+    datasetHash: Type.String(),
+    model: ModelKindSchema,
+    seed: Type.Integer(),
+    /** Test HR@10 / NDCG@10 as recorded in the checkpoint at training. */
+    testHr10: Type.Number(),
+    testNdcg10: Type.Number(),
+    epochs: Type.Integer({ minimum: 0 }),
+    trainSeconds: Type.Number(),
+  },
+  { additionalProperties: false },
+);
+export type PretrainedEntry = Static<typeof PretrainedEntrySchema>;
+
+export const PretrainedManifestSchema = Type.Object(
+  { format: Type.Literal(PRETRAINED_FORMAT), version: Type.Literal(1), checkpoints: Type.Array(PretrainedEntrySchema) },
+  { additionalProperties: false },
+);
+export type PretrainedManifest = Static<typeof PretrainedManifestSchema>;
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The manifest of `dir`, validated (an empty one when the folder has none). Throws naming the file when it is invalid. */
+export function readPretrainedManifest(dir: string = PRETRAINED_DIR): PretrainedManifest {
+  const file = path.join(dir, PRETRAINED_MANIFEST);
+  if (!existsSync(file)) return { format: PRETRAINED_FORMAT, version: 1, checkpoints: [] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`pre-trained simulator manifest ${file}: not JSON (${(e as Error).message})`, { cause: e });
+  }
+  return validate(PretrainedManifestSchema, raw, file);
+}
+
+/** What `usePretrained` needs to know about the simulator being asked for. */
+export interface PretrainedRequest {
+  /** The checkpoint's file name in the cache (basename of checkpointPath). */
+  file: string;
+  dataset: Dataset;
+  model: ModelKind;
+  config: ModelConfig;
+  train: TrainConfig;
+}
+
+/** The outcome of checking a shipped checkpoint: the file to load, or why not (null: none shipped). */
+export type PretrainedCheck = { ok: true; path: string; entry: PretrainedEntry; header: CheckpointHeader } | { ok: false; reason: string } | null;
+
+/**
+ * Checks 1–3 of the module comment for the shipped checkpoint matching `req` (null when the folder
+ * ships none under that name; `{ok: false, reason}` when one is shipped but fails a check).
+ */
+export function findPretrained(req: PretrainedRequest, dir: string = PRETRAINED_DIR): PretrainedCheck {
+  const manifest = readPretrainedManifest(dir);
+  const entry = manifest.checkpoints.find((c) => c.file === req.file);
+  if (!entry) return null;
+  const file = path.join(dir, entry.file);
+  if (!existsSync(file)) return { ok: false, reason: `${file} is listed in the manifest but missing` };
+  if (statSync(file).size !== entry.bytes) return { ok: false, reason: `${file} has ${statSync(file).size} bytes, the manifest says ${entry.bytes}` };
+  if (sha256(readFileSync(file)) !== entry.sha256) return { ok: false, reason: `${file}: sha256 differs from the manifest's` };
+  let header: CheckpointHeader;
+  try {
+    header = readCheckpoint(file, { datasetName: req.dataset.name, datasetHash: req.dataset.meta.hash, model: req.model }).header;
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+  if (header.dataset.numItems !== req.dataset.items.count)
+    return { ok: false, reason: `${file} has ${header.dataset.numItems} items, the dataset ${req.dataset.items.count}` };
+  if (!isDeepStrictEqual(header.config, req.config)) return { ok: false, reason: `${file}: its model config differs from this run's` };
+  if (!isDeepStrictEqual(header.train, req.train)) return { ok: false, reason: `${file}: its training config differs from this run's` };
+  return { ok: true, path: file, entry, header };
+}
+
+/**
+ * Check 4: the loaded simulator's HR@10 / NDCG@10 on its own held-out test items (the sequences it
+ * was trained on, as in simulators/train.ts) against those recorded in `header`. Returns the
+ * recomputed metrics and whether they are within VERIFY_TOLERANCE.
+ */
+export function verifyPretrained(
+  simulator: UserSimulator,
+  dataset: Dataset,
+  header: CheckpointHeader,
+): { ok: boolean; hr10: number; ndcg10: number; count: number; recorded: { hr10: number; ndcg10: number } } {
+  const limit = header.train.trainLimit;
+  const sequences = limit > 0 ? dataset.simulatorSequences.slice(0, limit) : dataset.simulatorSequences;
+  const m = metricsFromRanks(simulatorTargetStats(simulator, leaveOneOut(sequences).test).rank);
+  const recorded = header.metrics.test;
+  const ok = m.count === recorded.count && Math.abs(m.hr10 - recorded.hr10) <= VERIFY_TOLERANCE && Math.abs(m.ndcg10 - recorded.ndcg10) <= VERIFY_TOLERANCE;
+  return { ok, hr10: m.hr10, ndcg10: m.ndcg10, count: m.count, recorded: { hr10: recorded.hr10, ndcg10: recorded.ndcg10 } };
+}
+
+/** Copies a verified shipped checkpoint into the cache (atomically). */
+export function installPretrained(from: string, to: string): void {
+  mkdirSync(path.dirname(to), { recursive: true });
+  writeFileAtomic(to, readFileSync(from));
+}
+
+/**
+ * Adds (or replaces) checkpoint `file` in the folder `dir` and rewrites its manifest (sorted by file
+ * name). The file must be a valid checkpoint; it is copied under its own name.
+ */
+export function shipCheckpoint(file: string, dir: string = PRETRAINED_DIR): PretrainedEntry {
+  const { header } = readCheckpoint(file);
+  const bytes = readFileSync(file);
+  const name = path.basename(file);
+  const entry: PretrainedEntry = {
+    file: name,
+    bytes: bytes.length,
+    sha256: sha256(bytes),
+    dataset: header.dataset.name,
+    datasetHash: header.dataset.hash,
+    model: header.model,
+    seed: header.seed,
+    testHr10: header.metrics.test.hr10,
+    testNdcg10: header.metrics.test.ndcg10,
+    epochs: header.metrics.epochs,
+    trainSeconds: header.metrics.trainSeconds,
+  };
+  const manifest = readPretrainedManifest(dir);
+  mkdirSync(dir, { recursive: true });
+  if (path.resolve(path.join(dir, name)) !== path.resolve(file)) copyFileSync(file, path.join(dir, name));
+  const checkpoints = [...manifest.checkpoints.filter((c) => c.file !== name), entry].sort((a, b) => a.file.localeCompare(b.file));
+  writeJsonAtomic(path.join(dir, PRETRAINED_MANIFEST), { format: PRETRAINED_FORMAT, version: 1, checkpoints });
+  return entry;
+}
