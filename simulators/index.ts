@@ -23,11 +23,20 @@ import { TfSimulator } from './batch.ts';
 import { ShardedSimulator } from './shard.ts';
 import type { UserSimulator } from './simulator.ts';
 import type { SequenceModel } from './model.ts';
-import { CheckpointError, CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type CheckpointHeader, type TensorEntry } from './checkpoint.ts';
+import {
+  CheckpointError,
+  CHECKPOINT_VERSION,
+  readCheckpoint,
+  writeCheckpoint,
+  type CheckpointHeader,
+  type LoadedCheckpoint,
+  type TensorEntry,
+} from './checkpoint.ts';
 import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
 import { trainingStatePath } from './resume.ts';
 import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
-import { findPretrained, installPretrained, PRETRAINED_DIR, verifyPretrained, VERIFY_TOLERANCE } from './pretrained.ts';
+import { findPretrained, PRETRAINED_DIR, verifyPretrained, VERIFY_TOLERANCE } from './pretrained.ts';
+import { writeFileAtomic } from '../core/io.ts';
 
 export { trainSimulator, type TrainOptions, type TrainResult } from './train.ts';
 export { evaluateSimulator, leaveOneOut, type EvaluationReport } from './evaluate.ts';
@@ -122,8 +131,13 @@ export async function loadSimulator(
   const { header, values } = readCheckpoint(file, { datasetName: expect.dataset?.name, datasetHash: expect.dataset?.meta.hash, model: expect.model });
   if (expect.dataset && expect.dataset.items.count !== header.dataset.numItems)
     throw new Error(`simulator checkpoint ${file}: has ${header.dataset.numItems} items, the dataset ${expect.dataset.items.count}`);
+  return { simulator: simulatorFromCheckpoint({ header, values }), header };
+}
+
+/** The simulator a decoded checkpoint holds (the backend must be ready). */
+function simulatorFromCheckpoint({ header, values }: LoadedCheckpoint): TfSimulator {
   const model = createModel(header.config, header.dataset.numItems, header.seed, values);
-  return { simulator: new TfSimulator(model, simulatorId(header.model, header.dataset.name, header.seed)), header };
+  return new TfSimulator(model, simulatorId(header.model, header.dataset.name, header.seed));
 }
 
 export function saveSimulator(file: string, simulator: TfSimulator, description: Parameters<typeof writeCheckpoint>[1]): void {
@@ -244,7 +258,9 @@ async function loadPretrained(opts: LoadOrTrainOptions, file: string, log: (line
     return null;
   }
   const t0 = performance.now();
-  const { simulator, header } = await loadSimulator(found.path, { dataset: opts.dataset, model: opts.model });
+  await ensureBackend({ quiet: true });
+  const simulator = simulatorFromCheckpoint(found.checkpoint);
+  const { header } = found.checkpoint;
   const check = verifyPretrained(simulator, opts.dataset, header);
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const figures =
@@ -255,7 +271,7 @@ async function loadPretrained(opts: LoadOrTrainOptions, file: string, log: (line
     log(`simulator ${id}: the shipped pre-trained checkpoint ${found.path} is not used: ${figures} (tolerance ${VERIFY_TOLERANCE})`);
     return null;
   }
-  installPretrained(found.path, file);
+  writeFileAtomic(file, found.bytes);
   log(
     `simulator ${id}: loaded the shipped pre-trained checkpoint ${found.path} (same data and settings; ${figures}; ` +
       `trained ${header.metrics.epochs} epochs on ${header.backend}; verified in ${seconds}s) and cached it as ${file}`,

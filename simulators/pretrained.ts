@@ -14,7 +14,7 @@
  * 4. the weights, loaded on this machine's backend, score the simulator's own held-out test items
  *    (the last item of every simulator sequence) to the HR@10 and NDCG@10 recorded at training, within
  *    `VERIFY_TOLERANCE` (ranks may move by a few items across backends' float round-off).
- * It is then copied into the cache (so later runs load it directly). Any failed check is reported
+ * Its bytes are then written into the cache (so later runs load it directly). Any failed check is reported
  * with its reason and the simulator is trained as before: a shipped file never silently replaces a
  * model that this run's data or settings would not have produced.
  *
@@ -22,7 +22,7 @@
  * the manifest (simulators/cli.ts).
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
@@ -30,7 +30,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { validate } from '../core/validate.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
 import type { Dataset } from '../data/dataset.ts';
-import { readCheckpoint, type CheckpointHeader } from './checkpoint.ts';
+import { decodeCheckpoint, type CheckpointHeader, type LoadedCheckpoint } from './checkpoint.ts';
 import { ModelKindSchema, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
 import { leaveOneOut, metricsFromRanks, simulatorTargetStats } from './evaluate.ts';
 import type { UserSimulator } from './simulator.ts';
@@ -101,8 +101,12 @@ export interface PretrainedRequest {
   train: TrainConfig;
 }
 
-/** The outcome of checking a shipped checkpoint: the file to load, or why not (null: none shipped). */
-export type PretrainedCheck = { ok: true; path: string; entry: PretrainedEntry; header: CheckpointHeader } | { ok: false; reason: string } | null;
+/**
+ * The outcome of checking a shipped checkpoint (null: none shipped): its bytes and decoded contents
+ * (read once, for loading and for the cache), or why it is not used.
+ */
+export type PretrainedCheck =
+  { ok: true; path: string; entry: PretrainedEntry; bytes: Uint8Array; checkpoint: LoadedCheckpoint } | { ok: false; reason: string } | null;
 
 /**
  * Checks 1–3 of the module comment for the shipped checkpoint matching `req` (null when the folder
@@ -114,19 +118,21 @@ export function findPretrained(req: PretrainedRequest, dir: string = PRETRAINED_
   if (!entry) return null;
   const file = path.join(dir, entry.file);
   if (!existsSync(file)) return { ok: false, reason: `${file} is listed in the manifest but missing` };
-  if (statSync(file).size !== entry.bytes) return { ok: false, reason: `${file} has ${statSync(file).size} bytes, the manifest says ${entry.bytes}` };
-  if (sha256(readFileSync(file)) !== entry.sha256) return { ok: false, reason: `${file}: sha256 differs from the manifest's` };
-  let header: CheckpointHeader;
+  const bytes = readFileSync(file);
+  if (bytes.length !== entry.bytes) return { ok: false, reason: `${file} has ${bytes.length} bytes, the manifest says ${entry.bytes}` };
+  if (sha256(bytes) !== entry.sha256) return { ok: false, reason: `${file}: sha256 differs from the manifest's` };
+  let checkpoint: LoadedCheckpoint;
   try {
-    header = readCheckpoint(file, { datasetName: req.dataset.name, datasetHash: req.dataset.meta.hash, model: req.model }).header;
+    checkpoint = decodeCheckpoint(bytes, file, { datasetName: req.dataset.name, datasetHash: req.dataset.meta.hash, model: req.model });
   } catch (e) {
     return { ok: false, reason: (e as Error).message };
   }
+  const { header } = checkpoint;
   if (header.dataset.numItems !== req.dataset.items.count)
     return { ok: false, reason: `${file} has ${header.dataset.numItems} items, the dataset ${req.dataset.items.count}` };
   if (!isDeepStrictEqual(header.config, req.config)) return { ok: false, reason: `${file}: its model config differs from this run's` };
   if (!isDeepStrictEqual(header.train, req.train)) return { ok: false, reason: `${file}: its training config differs from this run's` };
-  return { ok: true, path: file, entry, header };
+  return { ok: true, path: file, entry, bytes, checkpoint };
 }
 
 /**
@@ -147,19 +153,13 @@ export function verifyPretrained(
   return { ok, hr10: m.hr10, ndcg10: m.ndcg10, count: m.count, recorded: { hr10: recorded.hr10, ndcg10: recorded.ndcg10 } };
 }
 
-/** Copies a verified shipped checkpoint into the cache (atomically). */
-export function installPretrained(from: string, to: string): void {
-  mkdirSync(path.dirname(to), { recursive: true });
-  writeFileAtomic(to, readFileSync(from));
-}
-
 /**
  * Adds (or replaces) checkpoint `file` in the folder `dir` and rewrites its manifest (sorted by file
  * name). The file must be a valid checkpoint; it is copied under its own name.
  */
 export function shipCheckpoint(file: string, dir: string = PRETRAINED_DIR): PretrainedEntry {
-  const { header } = readCheckpoint(file);
   const bytes = readFileSync(file);
+  const { header } = decodeCheckpoint(bytes, file);
   const name = path.basename(file);
   const entry: PretrainedEntry = {
     file: name,
@@ -175,8 +175,7 @@ export function shipCheckpoint(file: string, dir: string = PRETRAINED_DIR): Pret
     trainSeconds: header.metrics.trainSeconds,
   };
   const manifest = readPretrainedManifest(dir);
-  mkdirSync(dir, { recursive: true });
-  if (path.resolve(path.join(dir, name)) !== path.resolve(file)) copyFileSync(file, path.join(dir, name));
+  if (path.resolve(path.join(dir, name)) !== path.resolve(file)) writeFileAtomic(path.join(dir, name), bytes);
   const checkpoints = [...manifest.checkpoints.filter((c) => c.file !== name), entry].sort((a, b) => a.file.localeCompare(b.file));
   writeJsonAtomic(path.join(dir, PRETRAINED_MANIFEST), { format: PRETRAINED_FORMAT, version: 1, checkpoints });
   return entry;

@@ -178,8 +178,7 @@ export async function main(): Promise<void> {
       let t = runTorch(python, iters);
       if (!t.result && !explicit && python !== '/usr/bin/python3' && / has no torch module$/.test(t.reason)) {
         const system = runTorch('/usr/bin/python3', iters);
-        if (system.result) python = '/usr/bin/python3';
-        t = system.result ? system : t;
+        if (system.result) [python, t] = ['/usr/bin/python3', system];
       }
       if (t.result) torch.push(t.result);
       else torchReason = t.reason;
