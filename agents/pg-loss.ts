@@ -27,38 +27,61 @@ import * as tf from '@tensorflow/tfjs';
 import { LOG_PROB_FLOOR } from '../compute/masks.ts';
 import { trainingTerms, type PolicyNetwork, type Trajectories } from './policy.ts';
 
-/** Softmax statistics of masked logits, read into JS. */
-export interface SoftmaxRows {
+/** The log-sum-exp of masked logits per row, with the raw logits, read into JS. */
+export interface LogSumExpRows {
   readonly rows: number;
   readonly width: number;
   /** Raw logits u [rows × width] (unmasked). */
   readonly logits: Float32Array;
-  /** p = softmax(u + mask) [rows × width]. */
-  readonly probs: Float32Array;
   /** log Σ_a exp(u_a + m_a) per row. */
   readonly lse: Float64Array;
 }
 
+/** Softmax statistics of masked logits, read into JS. */
+export interface SoftmaxRows extends LogSumExpRows {
+  /** p = softmax(u + mask) [rows × width]. */
+  readonly probs: Float32Array;
+}
+
 /**
- * Reads raw logits u [rows × width] and p = softmax(u + mask) into JS, with each row's log-sum-exp
- * lse = z_j − log p_j at j = argmax p (exact up to the rounding of p_j, the largest probability:
- * the backend's softmax is vectorised, its exp is not). Does not dispose `u`.
+ * Reads raw logits u [rows × width] and, with `probs`, p = softmax(u + mask) into JS, with each
+ * row's log-sum-exp lse = z_j − log p_j at j = argmax p (exact up to the rounding of p_j, the
+ * largest probability: the backend's softmax is vectorised, its exp is not). The argmax (first of
+ * equal maxima) and p_j come from the backend, so without `probs` only the logits and two numbers
+ * per row are read. Does not dispose `u`.
  */
-export function softmaxRows(u: tf.Tensor2D, mask: Float32Array): SoftmaxRows {
+function readSoftmax(u: tf.Tensor2D, mask: Float32Array, probs: boolean): { logits: Float32Array; lse: Float64Array; probs: Float32Array | null } {
   const [rows, width] = u.shape;
   if (mask.length !== rows * width) throw new Error(`softmaxRows: mask has ${mask.length} values for [${rows} × ${width}] logits`);
-  const pT = tf.tidy(() => tf.softmax(tf.add(u, tf.tensor2d(mask, [rows, width]))));
-  const probs = pT.dataSync() as Float32Array;
-  pT.dispose();
+  const [pT, jT, maxT] = tf.tidy(() => {
+    const p = tf.softmax(tf.add(u, tf.tensor2d(mask, [rows, width])));
+    return [p, tf.argMax(p, 1), tf.max(p, 1)];
+  });
+  const j = jT.dataSync() as Int32Array;
+  const pMax = maxT.dataSync() as Float32Array;
+  const p = probs ? (pT.dataSync() as Float32Array) : null;
+  tf.dispose([pT, jT, maxT]);
   const logits = u.dataSync() as Float32Array;
   const lse = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
-    const o = i * width;
-    let j = o;
-    for (let a = o + 1; a < o + width; a++) if (probs[a] > probs[j]) j = a;
-    lse[i] = logits[j] + mask[j] - Math.log(probs[j]);
+    const o = i * width + j[i];
+    lse[i] = logits[o] + mask[o] - Math.log(pMax[i]);
   }
-  return { rows, width, logits, probs, lse };
+  return { logits, lse, probs: p };
+}
+
+/** softmax(u + mask) with its raw logits and log-sum-exp per row (readSoftmax). */
+export function softmaxRows(u: tf.Tensor2D, mask: Float32Array): SoftmaxRows {
+  const [rows, width] = u.shape;
+  const r = readSoftmax(u, mask, true);
+  return { rows, width, logits: r.logits, lse: r.lse, probs: r.probs as Float32Array };
+}
+
+/** The raw logits and log-sum-exp per row of u + mask, without reading the probabilities (readSoftmax). */
+export function logSumExpRows(u: tf.Tensor2D, mask: Float32Array): LogSumExpRows {
+  const [rows, width] = u.shape;
+  const r = readSoftmax(u, mask, false);
+  return { rows, width, logits: r.logits, lse: r.lse };
 }
 
 export interface PgLossTerms {
@@ -70,8 +93,8 @@ export interface PgLossTerms {
   readonly coef: Float32Array;
   /** κ: the loss's coefficient of Σ KL_i (0: the KL is only logged). */
   readonly klCoef: number;
-  /** The reference policy's softmaxRows on the same terms and mask (for KL_i). */
-  readonly ref: SoftmaxRows;
+  /** The reference policy's logits and log-sum-exp on the same terms and mask (for KL_i). */
+  readonly ref: LogSumExpRows;
 }
 
 /** What one evaluation logs. */
@@ -172,7 +195,7 @@ export function chunkGradient(
   const named = (grads: tf.NamedTensorMap): Record<string, tf.Tensor> => Object.fromEntries(net.params.keys.map((k) => [k, grads[net.params.get(k).name]]));
   if (fused) {
     const refT = tf.tidy(() => ref.termLogits(sub, terms));
-    const refRows = softmaxRows(refT, mask);
+    const refRows = logSumExpRows(refT, mask);
     refT.dispose();
     const coef = Float32Array.from(adv, (a) => -a / N);
     let logged: PgLossLog | null = null;

@@ -10,4 +10,4 @@ export * from '../simulators/simulator.ts';
 export { checkEnv, type CheckableEnv, type CheckedObservation, type CheckEnvReport } from './check.ts';
 export type { DeepPartial } from '../core/validate.ts';
 export { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig, type SyntheticWorld } from '../data/synthetic.ts';
-export { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
+export { SyntheticExactSimulator, INCREMENTAL_MAX_ITEMS, type SyntheticExactOptions } from '../simulators/synthetic-exact.ts';

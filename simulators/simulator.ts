@@ -63,13 +63,17 @@ export interface UserSimulator {
   open(sequences: readonly (readonly number[])[]): SimulatorBatch;
 }
 
-/** log p(target) of one row of scores, and the target's mid-rank in it (see TargetStats). Shared by simulators. */
-export function rowTargetStats(scores: ArrayLike<number>, offset: number, n: number, target: number): { logProb: number; rank: number } {
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = scores[offset + i];
-    if (v > max) max = v;
-  }
+/**
+ * log p(target) of one row of scores, and the target's mid-rank in it (see TargetStats). Shared by simulators.
+ * `knownMax`: the row's maximum score when the caller has it (saves a pass).
+ */
+export function rowTargetStats(scores: ArrayLike<number>, offset: number, n: number, target: number, knownMax?: number): { logProb: number; rank: number } {
+  let max = knownMax ?? -Infinity;
+  if (knownMax === undefined)
+    for (let i = 0; i < n; i++) {
+      const v = scores[offset + i];
+      if (v > max) max = v;
+    }
   const t = scores[offset + target];
   let sum = 0;
   let above = 0;

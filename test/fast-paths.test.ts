@@ -93,26 +93,44 @@ test('environment: a shared evaluator equals a separately stepped one; stepEvalu
   }
 });
 
-test('synthetic simulator: cached target statistics equal a fresh batch after partial advances and target changes', () => {
+test('synthetic simulator: cached target statistics and incremental scores equal a fresh batch scored afresh, after partial advances and target changes', () => {
   const world = generateSyntheticWorld(WORLD);
   const sim = new SyntheticExactSimulator(world);
+  const direct = new SyntheticExactSimulator(world, { incremental: false });
+  assert.equal(sim.incremental, true, 'a world of 80 items keeps incremental scores by default');
   const rng = Rng.stream(2, 'stats');
   const seqs = Array.from({ length: 5 }, () => Array.from({ length: 10 }, () => rng.int(80)));
   const batch = sim.open(seqs);
+  const plain = direct.open(seqs);
   let targets = Int32Array.from({ length: 5 }, () => rng.int(80));
   batch.targetStats(targets);
-  for (let t = 0; t < 6; t++) {
+  let maxDiff = 0;
+  for (let t = 0; t < 12; t++) {
     const rows = Uint8Array.from({ length: 5 }, () => (rng.float() < 0.6 ? 1 : 0));
     const items = Int32Array.from({ length: 5 }, () => rng.int(80));
     if (t === 3) targets = Int32Array.from({ length: 5 }, () => rng.int(80));
     const r = batch.advance(items, targets, rows);
+    const p = plain.advance(items, targets, rows);
     rows.forEach((x, k) => x && seqs[k].push(items[k]));
-    const fresh = sim.open(seqs).targetStats(targets);
-    assert.deepEqual(Array.from(r.logProb), Array.from(fresh.logProb));
+    // Scored afresh, the plain batch is exactly a fresh one (its cache only skips unchanged rows).
+    const fresh = direct.open(seqs).targetStats(targets);
+    assert.deepEqual(Array.from(p.logProb), Array.from(fresh.logProb));
+    assert.deepEqual(Array.from(p.rank), Array.from(fresh.rank));
+    assert.deepEqual(Array.from(r.ctr), Array.from(p.ctr), 'CTR is scored from the state in both modes');
+    // Incremental scores: the same up to float64 round-off, and the same ranks.
     assert.deepEqual(Array.from(r.rank), Array.from(fresh.rank));
+    r.logProb.forEach((x, k) => (maxDiff = Math.max(maxDiff, Math.abs(x - fresh.logProb[k]))));
+    const [si, sd] = [batch.scores(), plain.scores()];
+    si.forEach((x, k) => assert.ok(Math.abs(x - sd[k]) <= 1e-6 * Math.max(1, Math.abs(sd[k])), `score ${k}: ${x} vs ${sd[k]}`));
     const copy = batch.clone().targetStats(targets);
-    assert.deepEqual(Array.from(copy.logProb), Array.from(fresh.logProb));
+    assert.deepEqual(Array.from(copy.logProb), Array.from(r.logProb));
+    const reopened = sim.open(seqs).targetStats(targets);
+    reopened.logProb.forEach((x, k) => assert.ok(Math.abs(x - fresh.logProb[k]) < 1e-12));
   }
+  assert.ok(maxDiff < 1e-12, `incremental log p(T) within float64 round-off (max |Δ| ${maxDiff})`);
+  const big = { ...world, config: { ...world.config, numItems: 5000 } };
+  assert.equal(new SyntheticExactSimulator(big).incremental, false, 'a world above INCREMENTAL_MAX_ITEMS scores rows afresh');
+  assert.throws(() => new SyntheticExactSimulator(big, { incremental: true }), /at most 4096 items/);
 });
 
 const VARIANTS: { encoder: PolicyConfig['encoder']; itemPrior: PolicyConfig['itemPrior'] }[] = [
