@@ -499,11 +499,13 @@ export class PolicyNetwork {
     const x = tf.concat([h, eT, tf.mul(h, eT), s], 1);
     const z1 = tf.relu(tf.add(tf.matMul(x, this.params.get('head_w1')), this.params.get('head_b1')));
     const z = tf.add(tf.matMul(z1, this.params.get('head_w2')), this.params.get('head_b2'));
-    // Items and STOP in one product: z·[E; w_stopᵀ]ᵀ + [b; b_stop] (the weights are concatenated, a
-    // [(N+1) × d] copy, instead of the [M × (N+1)] logits).
+    // Items and STOP in one product, z·[E; w_stopᵀ]ᵀ + [b; b_stop]: the weights are concatenated (a
+    // [(N+1) × d] copy) instead of the [M × (N+1)] logits. Bit-identical to the two products and the
+    // concatenation, forward and backward (test/fast-paths.test.ts); a bias fused into the product
+    // would not be (XNNPACK starts its sums from the bias).
     const table = tf.concat([E, tf.transpose(this.params.get('stop_w'))], 0);
     const bias = tf.concat([this.params.get('item_bias'), this.params.get('stop_b')]);
-    return tf.fused.matMul({ a: z, b: table, transposeB: true, bias }) as tf.Tensor2D;
+    return tf.add(tf.matMul(z, table, false, true), bias) as tf.Tensor2D;
   }
 
   /** Raw (unmasked) logits of the terms [count × (N+1)], teacher-forced. Inside tf.tidy. */

@@ -6,6 +6,8 @@
  *   synthetic batch's cached target statistics against a fresh batch;
  * - acting: the cached incremental encoder (IncrementalPolicy) against re-encoding every path
  *   (nextLogProbs), and a whole rollout with and without it;
+ * - the synthetic simulator's incremental scores against scoring afresh;
+ * - the policy's items and STOP logits in one product against two products and a concatenation;
  * - the update: the fused logits-wide loss (agents/pg-loss.ts) against autodiff through
  *   log-softmax, the exact KL and the entropy, alone and inside policyGradientStep; chunks on the
  *   update worker's thread against the main thread alone.
@@ -230,6 +232,35 @@ test('a rollout with the cached encoder equals one that re-encodes every step (p
     net.dispose();
   }
   env.close();
+});
+
+test('items and STOP logits in one product (PolicyNetwork.stateLogits) are bit-identical to two products and a concatenation: values and gradients', () => {
+  for (const [M, N] of [
+    [7, 80],
+    [640, 1000],
+  ]) {
+    const z = tf.randomNormal([M, 64], 0, 1, 'float32', 1) as tf.Tensor2D;
+    const E = tf.randomNormal([N, 64], 0, 0.1, 'float32', 2) as tf.Tensor2D;
+    const b = tf.randomNormal([N], 0, 0.1, 'float32', 3);
+    const w = tf.randomNormal([64, 1], 0, 0.1, 'float32', 4);
+    const sb = tf.randomNormal([1], 0, 0.1, 'float32', 5);
+    const dy = tf.randomNormal([M, N + 1], 0, 1, 'float32', 6);
+    type F = (z: tf.Tensor, E: tf.Tensor, b: tf.Tensor, w: tf.Tensor, sb: tf.Tensor) => tf.Tensor;
+    const separate: F = (z, E, b, w, sb) => tf.concat([tf.add(tf.matMul(z, E, false, true), b), tf.add(tf.matMul(z, w), sb)], 1);
+    const folded: F = (z, E, b, w, sb) => tf.add(tf.matMul(z, tf.concat([E, tf.transpose(w)], 0), false, true), tf.concat([b, sb]));
+    const args = [z, E, b, w, sb];
+    tf.tidy(() => {
+      assert.deepEqual(folded(z, E, b, w, sb).dataSync(), separate(z, E, b, w, sb).dataSync());
+      const loss =
+        (f: F) =>
+        (...x: tf.Tensor[]) =>
+          tf.sum(tf.mul(dy, f(x[0], x[1], x[2], x[3], x[4])));
+      const gs = tf.grads(loss(separate))(args);
+      const gf = tf.grads(loss(folded))(args);
+      gs.forEach((g, j) => assert.deepEqual(gf[j].dataSync(), g.dataSync(), `gradient ${j} at M = ${M}`));
+    });
+    tf.dispose([...args, dy]);
+  }
 });
 
 test('the fused loss op equals autodiff through log-softmax and the exact KL: value, gradient, logged KL and entropy', () => {
