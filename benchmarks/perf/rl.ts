@@ -1,18 +1,22 @@
 /**
- * RL training throughput on synthetic-v0: paths per second of the rollout, the update and both, at
- * the trainer's defaults (16 cases × G = 16 = 256 paths per update, REINFORCE advantages, exact KL
- * to the reference with β = 0.01, gradChunks 4, a freshly initialised policy: ~10 items per path),
- * for this package (wasm; with the update worker and on the main thread alone) beside a PyTorch
- * reference of the same update (benchmarks/perf/torch_rl.py), run in the same session when
- * `python3` (on the PATH, else /usr/bin/python3) with torch is available, alternating with ours; otherwise the reference's figures
- * recorded in the README are printed, and the output says which. Machines shared with other work
- * are noisy: compare the ratios, and the CPU milliseconds (process CPU time; with the worker, both
- * threads).
+ * RL training throughput: paths per second of the rollout, the update and both, at the trainer's
+ * defaults (16 cases × G = 16 = 256 paths per update, REINFORCE advantages, exact KL to the
+ * reference with β = 0.01, gradChunks 4, a freshly initialised policy: ~10 items per path), for
+ * this package (wasm; with the update worker and on the main thread alone) beside a PyTorch
+ * reference of the same work (benchmarks/perf/torch_rl.py: the same policy, N and item-prior
+ * width, and a stand-in of the reward model), run in the same session, alternating with ours, when
+ * `python3` (on the PATH, else /usr/bin/python3) with torch is available; otherwise the reference's
+ * figures recorded in the README are printed, and the output says which. PyTorch runs on one
+ * thread (its BLAS's threads included); the output names the BLAS it loaded, which decides its
+ * speed (a reference BLAS is several times slower than OpenBLAS or MKL). Machines shared with
+ * other work are noisy: compare the ratios, and the CPU milliseconds (process CPU time; with the
+ * worker, both threads).
  *
  * `--env ID` measures another environment (e.g. ml-1m-v0, whose simulators load from the cache or
- * train first; `--world JSON` passes world options, e.g. '{"simulatorTrain":{"maxEpochs":1}}' for
- * a quick simulator of the same architecture, hence the same speed); the PyTorch reference
- * covers synthetic-v0 only.
+ * the shipped checkpoints, or train first; `--world JSON` passes world options, e.g.
+ * '{"simulatorTrain":{"maxEpochs":1}}' for a quick simulator of the same architecture, hence the
+ * same speed). The PyTorch reference has stand-ins for synthetic-v0's dynamics and for SASRec
+ * reward models (ml-1m-v0, steam-v0, books-v0 by default), not for GRU4Rec ones.
  *
  *   npx tsx benchmarks/perf/rl.ts [--rounds 3] [--iters 4] [--python python3] [--env ID] [--world JSON]
  */
@@ -30,6 +34,7 @@ import { packPaths, PolicyNetwork } from '../../agents/policy.ts';
 import { UpdateWorker } from '../../agents/pg-worker.ts';
 import { policyGradientStep } from '../../agents/rl.ts';
 import { runEpisodes } from '../../agents/rollout.ts';
+import type { ModelConfig } from '../../simulators/config.ts';
 
 const CASES = 16;
 const G = 16;
@@ -39,9 +44,12 @@ const BETA = 0.01;
 
 /**
  * The PyTorch reference as recorded in the README ("RL training speed"), printed when it cannot run
- * here: wall-clock medians in ms per update of 256 paths (3 runs alternating with ours).
+ * here: wall-clock medians in ms per update of 256 paths, per environment.
  */
-export const RECORDED_TORCH = { rolloutMs: 487, update4Ms: 1128, note: 'torch 1.13, load 5-8 on 2 cores' };
+export const RECORDED_TORCH: Record<string, { rolloutMs: number; update4Ms: number; note: string }> = {
+  'synthetic-v0': { rolloutMs: 70, update4Ms: 80, note: 'torch 1.13, OpenBLAS, free machine' },
+  'ml-1m-v0': { rolloutMs: 215, update4Ms: 185, note: 'torch 1.13, OpenBLAS, free machine' },
+};
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -66,8 +74,8 @@ function cpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** A policy, its reference and optimiser on synthetic-v0, updated `iters` times per call. */
-class TsTrainer {
+/** A policy, its reference and optimiser on an environment, updated `iters` times per call. */
+export class TsTrainer {
   private update = 0;
   private constructor(
     readonly env: ProactiveRecVectorEnv,
@@ -121,6 +129,8 @@ class TsTrainer {
 }
 
 interface TorchResult {
+  /** The BLAS library the process loaded (torch's matrix products on CPU run on it). */
+  blas: string;
   rolloutMs: number;
   rolloutCpuMs: number;
   update4Ms: number;
@@ -129,10 +139,31 @@ interface TorchResult {
   torch: string;
 }
 
+/**
+ * What the PyTorch reference needs to do the same work as the TS trainer on an environment: N, the
+ * width of the policy's item-prior features, and the reward model (synthetic-v0's dynamics or a
+ * SASRec of the same architecture); null and the reason when it has no stand-in for it.
+ */
+export function torchWorkload(trainer: TsTrainer): { args: string[]; reason: string } {
+  const { env, net } = trainer;
+  const features = net.params.keys.includes('prior_proj') ? net.params.get('prior_proj').shape[0] : 0;
+  const base = ['--items', String(env.numItems), '--features', String(features)];
+  if (env.id.startsWith('synthetic-v0')) return { args: [...base, '--world', 'synthetic'], reason: '' };
+  const config = (env.world.simulator as { model?: { config?: ModelConfig } }).model?.config;
+  if (config?.model !== 'sasrec')
+    return {
+      args: [],
+      reason: `the PyTorch reference has stand-ins for synthetic-v0 and SASRec reward models only (${env.id}: ${config?.model ?? env.world.simulator.id})`,
+    };
+  return { args: [...base, '--world', 'sasrec', '--sasrec', JSON.stringify(config)], reason: '' };
+}
+
 /** Runs the PyTorch reference once; null and the reason when it cannot run. */
-function runTorch(python: string, iters: number): { result: TorchResult | null; reason: string } {
+function runTorch(python: string, iters: number, workload: string[]): { result: TorchResult | null; reason: string } {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'torch_rl.py');
-  const r = spawnSync(python, [script, '--iters', String(iters), '--threads', '1'], { encoding: 'utf8' });
+  // One thread, whatever the BLAS: torch's own setting does not bind OpenBLAS's or MKL's threads.
+  const oneThread = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  const r = spawnSync(python, [script, '--iters', String(iters), '--threads', '1', ...workload], { encoding: 'utf8', env: { ...process.env, ...oneThread } });
   if (r.error) return { result: null, reason: `${python} could not be started (${r.error.message})` };
   if (r.status !== 0) {
     const last = (r.stderr || '').trim().split('\n').pop() ?? '';
@@ -167,17 +198,17 @@ export async function main(): Promise<void> {
   const worker = os.availableParallelism() >= 2 ? await UpdateWorker.start(trainer.net) : null;
   const ts: Record<'worker' | 'main', Timing[]> = { worker: [], main: [] };
   const torch: TorchResult[] = [];
-  let torchReason = '';
+  const workload = torchWorkload(trainer);
+  let torchReason = workload.reason;
   trainer.run(1, worker); // warm-up
   for (let r = 0; r < rounds; r++) {
     // Alternating, so that every variant sees the same load.
     if (worker) ts.worker.push(...trainer.run(iters, worker));
     ts.main.push(...trainer.run(iters, null));
-    if (envId !== 'synthetic-v0') torchReason = `the PyTorch reference covers synthetic-v0 only (this run: ${envId})`;
     if (!torchReason) {
-      let t = runTorch(python, iters);
+      let t = runTorch(python, iters, workload.args);
       if (!t.result && !explicit && python !== '/usr/bin/python3' && / has no torch module$/.test(t.reason)) {
-        const system = runTorch('/usr/bin/python3', iters);
+        const system = runTorch('/usr/bin/python3', iters, workload.args);
         if (system.result) [python, t] = ['/usr/bin/python3', system];
       }
       if (t.result) torch.push(t.result);
@@ -217,13 +248,18 @@ export async function main(): Promise<void> {
         `${fmt(tm('rolloutCpuMs'), 5)} + ${fmt(tm('update4CpuMs'), 5)}`,
       ),
     );
-  } else if (envId !== 'synthetic-v0') {
-    torchTotal = NaN;
-    console.log(`# ${torchReason}`);
-  } else {
-    torchTotal = RECORDED_TORCH.rolloutMs + RECORDED_TORCH.update4Ms;
-    console.log(row('PyTorch, 1 thread (README figures)', RECORDED_TORCH.rolloutMs, RECORDED_TORCH.update4Ms, RECORDED_TORCH.note));
+    const blas = torch[0].blas;
+    console.log(
+      `# PyTorch's BLAS: ${blas}${/openblas|mkl/i.test(blas) ? '' : ' (not OpenBLAS or MKL: a reference BLAS makes PyTorch several times slower; Debian: apt-get install libopenblas0-pthread)'}`,
+    );
+  } else if (RECORDED_TORCH[envId]) {
+    const rec = RECORDED_TORCH[envId];
+    torchTotal = rec.rolloutMs + rec.update4Ms;
+    console.log(row('PyTorch, 1 thread (README figures)', rec.rolloutMs, rec.update4Ms, rec.note));
     console.log(`# the PyTorch reference did not run: ${torchReason}; the figures above are the ones recorded in the README`);
+  } else {
+    torchTotal = NaN;
+    console.log(`# the PyTorch reference did not run: ${torchReason}`);
   }
   const ratios = Number.isFinite(torchTotal)
     ? `total paths/s over PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}; `
