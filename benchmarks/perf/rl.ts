@@ -47,8 +47,8 @@ const BETA = 0.01;
  * here: wall-clock medians in ms per update of 256 paths, per environment.
  */
 export const RECORDED_TORCH: Record<string, { rolloutMs: number; update4Ms: number; note: string }> = {
-  'synthetic-v0': { rolloutMs: 70, update4Ms: 80, note: 'torch 1.13, OpenBLAS, free machine' },
-  'ml-1m-v0': { rolloutMs: 215, update4Ms: 185, note: 'torch 1.13, OpenBLAS, free machine' },
+  'synthetic-v0': { rolloutMs: 74.4, update4Ms: 81.8, note: 'torch 1.13, OpenBLAS, free machine' },
+  'ml-1m-v0': { rolloutMs: 212.4, update4Ms: 161.8, note: 'torch 1.13, OpenBLAS, free machine' },
 };
 
 function arg(name: string, fallback: string): string {
@@ -180,8 +180,10 @@ function runTorch(python: string, iters: number, workload: string[]): { result: 
 const rate = (ms: number) => (ms > 0 ? (PATHS / ms) * 1000 : NaN);
 const fmt = (x: number, w = 8) => (Number.isFinite(x) ? x.toFixed(0) : '-').padStart(w);
 
+const LABEL = 52;
+
 function row(label: string, rollout: number, update: number, cpu: string): string {
-  return `${label.padEnd(34)} ${fmt(rate(rollout))} ${fmt(rate(update))} ${fmt(rate(rollout + update))}   ${fmt(rollout + update, 6)} ms   ${cpu}`;
+  return `${label.padEnd(LABEL)} ${fmt(rate(rollout))} ${fmt(rate(update))} ${fmt(rate(rollout + update))}   ${fmt(rollout + update, 6)} ms   ${cpu}`;
 }
 
 export async function main(): Promise<void> {
@@ -226,9 +228,11 @@ export async function main(): Promise<void> {
     `# medians over ${rounds} rounds × ${iters} updates; load average ${load0[0].toFixed(2)} → ${load1[0].toFixed(2)} on ${os.availableParallelism()} cores`,
   );
   const m = (xs: Timing[], k: keyof Timing) => median(xs.map((x) => x[k]));
-  console.log(`${''.padEnd(34)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update)`);
+  console.log(
+    `${''.padEnd(LABEL)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update, both threads with the worker)`,
+  );
   for (const [key, label] of [
-    ['worker', 'prorec-gym, wasm, update worker'],
+    ['worker', 'prorec-gym, wasm, update worker (PRORL_RL_WORKERS=1)'],
     ['main', 'prorec-gym, wasm, main thread'],
   ] as const) {
     const xs = ts[key];
@@ -250,7 +254,7 @@ export async function main(): Promise<void> {
     );
     const blas = torch[0].blas;
     console.log(
-      `# PyTorch's BLAS: ${blas}${/openblas|mkl/i.test(blas) ? '' : ' (not OpenBLAS or MKL: a reference BLAS makes PyTorch several times slower; Debian: apt-get install libopenblas0-pthread)'}`,
+      `# PyTorch: ${python}, BLAS ${blas}${/openblas|mkl/i.test(blas) ? '' : ' (not OpenBLAS or MKL: a reference BLAS makes PyTorch several times slower; Debian: apt-get install libopenblas0-pthread)'}`,
     );
   } else if (RECORDED_TORCH[envId]) {
     const rec = RECORDED_TORCH[envId];
@@ -262,7 +266,7 @@ export async function main(): Promise<void> {
     console.log(`# the PyTorch reference did not run: ${torchReason}`);
   }
   const ratios = Number.isFinite(torchTotal)
-    ? `total paths/s over PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}; `
+    ? `prorec-gym's total paths/s ÷ PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}; `
     : '';
   console.log(`# ${ratios}mean path length ${m(ts.main, 'length').toFixed(2)}`);
 }
