@@ -11,12 +11,16 @@
  *   In Node it finds its .wasm files next to its own module: no `setWasmPaths` needed.
  * - `cpu`: the pure-JS backend, always available, about 20x slower than wasm on matmuls.
  *
+ * With `PRORL_BLAS=native`, the wasm backend's BatchMatMul runs on a native OpenBLAS addon built by
+ * `npm run build:native` (compute/kernels/native-matmul.ts); asked for and missing, it is an error.
+ *
  * Automatic choice: the first of tensorflow, wasm, cpu that works. An explicit choice (option
  * `backend`, else the `PRORL_BACKEND` environment variable; `node` is an alias of `tensorflow`) is
  * honoured or is an error naming the backend and why: there is no silent fallback.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmFallbackKernels } from './kernels/index.ts';
+import { registerNativeBlasKernels, registerWasmFallbackKernels } from './kernels/index.ts';
+import { BLAS_ENV_VAR, blasChoice, loadNativeBlas } from './kernels/native-matmul.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -215,7 +219,11 @@ async function tryWasm(): Promise<Attempt> {
   if (!hasFactory('wasm')) {
     return { ok: false, why: '@tensorflow/tfjs-backend-wasm registered its backend with another copy of tfjs-core' };
   }
+  // PRORL_BLAS=native: matrix products on the native addon. Asked for explicitly, so a missing
+  // addon is an error (thrown, not a reason to try the next backend).
+  const native = blasChoice() === 'native' ? loadNativeBlas() : null;
   const fallbacks = registerWasmFallbackKernels();
+  if (native) registerNativeBlasKernels(native);
   const ok = await withoutEmscriptenProcessHandlers(() => tf.setBackend('wasm'));
   if (!ok) return { ok: false, why: "tf.setBackend('wasm') failed (see the warning above)" };
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
@@ -223,7 +231,10 @@ async function tryWasm(): Promise<Attempt> {
   const threads = typeof getThreads === 'function' ? getThreads() : 1;
   return {
     ok: true,
-    detail: `XNNPACK${simd ? ' with SIMD' : ' without SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` + `, JS fallback kernels: ${fallbacks.join(', ')}`,
+    detail:
+      `XNNPACK${simd ? ' with SIMD' : ' without SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` +
+      `, JS fallback kernels: ${fallbacks.join(', ')}` +
+      (native ? `; BatchMatMul on native BLAS (${BLAS_ENV_VAR}=native: ${native.config()}, 1 thread)` : ''),
   };
 }
 

@@ -361,6 +361,14 @@ test('BatchMatMul and _FusedMatMul on wasm (transposes and folded batches rewrit
     out.lead1 = tf.matMul(tf.tensor3d(A.subarray(0, 12), [1, 3, 4]), b2, false, false);
     out.bBatched = tf.matMul(a2, tf.tensor3d(B, [2, 4, 5]));
     out.bLead1 = tf.matMul(tf.tensor3d(A.subarray(0, 24), [2, 3, 4]), tf.tensor3d(B.subarray(0, 20), [1, 5, 4]), false, true);
+    // An empty inner dimension sums nothing: zeros (the bare wasm kernel returns stale heap values).
+    const stale = () => tf.dispose(tf.fill([64], 7)); // leaves 7s in freed heap memory
+    stale();
+    out.emptyK = tf.matMul(tf.zeros([3, 0]), tf.zeros([0, 4]));
+    stale();
+    out.emptyKT = tf.matMul(tf.zeros([0, 5]), tf.zeros([0, 4]), true, false);
+    stale();
+    out.emptyK3 = tf.matMul(tf.zeros([2, 3, 0]), tf.zeros([2, 0, 4]));
     // Item scoring h·Eᵀ and its gradients (which set transpose flags).
     const scores = (h: tf.Tensor, e: tf.Tensor) => tf.sum(tf.mul(tf.matMul(h, e, false, true), tf.tensor2d(W, [6, 9])));
     const [dh, de] = tf.grads(scores)([tf.tensor2d(H, [6, 4]), tf.tensor2d(E, [9, 4])]);

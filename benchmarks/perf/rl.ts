@@ -35,6 +35,9 @@ import { UpdateWorker } from '../../agents/pg-worker.ts';
 import { policyGradientStep } from '../../agents/rl.ts';
 import { runEpisodes } from '../../agents/rollout.ts';
 import type { ModelConfig } from '../../simulators/config.ts';
+import { existsSync } from 'node:fs';
+import { registerNativeBlasKernels, unregisterNativeBlasKernels } from '../../compute/kernels/index.ts';
+import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH, type NativeBlas } from '../../compute/kernels/native-matmul.ts';
 
 const CASES = 16;
 const G = 16;
@@ -180,7 +183,7 @@ function runTorch(python: string, iters: number, workload: string[]): { result: 
 const rate = (ms: number) => (ms > 0 ? (PATHS / ms) * 1000 : NaN);
 const fmt = (x: number, w = 8) => (Number.isFinite(x) ? x.toFixed(0) : '-').padStart(w);
 
-const LABEL = 52;
+const LABEL = 60;
 
 function row(label: string, rollout: number, update: number, cpu: string): string {
   return `${label.padEnd(LABEL)} ${fmt(rate(rollout))} ${fmt(rate(update))} ${fmt(rate(rollout + update))}   ${fmt(rollout + update, 6)} ms   ${cpu}`;
@@ -198,7 +201,11 @@ export async function main(): Promise<void> {
   const trainer = await TsTrainer.create(envId, world);
   const load0 = os.loadavg();
   const worker = os.availableParallelism() >= 2 ? await UpdateWorker.start(trainer.net) : null;
-  const ts: Record<'worker' | 'main', Timing[]> = { worker: [], main: [] };
+  const ts: Record<'worker' | 'main' | 'native', Timing[]> = { worker: [], main: [], native: [] };
+  // The native BLAS products: everywhere with PRORL_BLAS=native; otherwise, when the addon is
+  // built, as a third variant on the main thread (the kernel swapped in and out around it).
+  const nativeEverywhere = blasChoice() === 'native';
+  const nativeVariant: NativeBlas | null = !nativeEverywhere && existsSync(NATIVE_BLAS_PATH) ? loadNativeBlas() : null;
   const torch: TorchResult[] = [];
   const workload = torchWorkload(trainer);
   let torchReason = workload.reason;
@@ -207,6 +214,14 @@ export async function main(): Promise<void> {
     // Alternating, so that every variant sees the same load.
     if (worker) ts.worker.push(...trainer.run(iters, worker));
     ts.main.push(...trainer.run(iters, null));
+    if (nativeVariant) {
+      registerNativeBlasKernels(nativeVariant);
+      try {
+        ts.native.push(...trainer.run(iters, null));
+      } finally {
+        unregisterNativeBlasKernels();
+      }
+    }
     if (!torchReason) {
       let t = runTorch(python, iters, workload.args);
       if (!t.result && !explicit && python !== '/usr/bin/python3' && / has no torch module$/.test(t.reason)) {
@@ -231,9 +246,11 @@ export async function main(): Promise<void> {
   console.log(
     `${''.padEnd(LABEL)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update, both threads with the worker)`,
   );
+  const where = nativeEverywhere ? 'native BLAS' : 'wasm';
   for (const [key, label] of [
-    ['worker', 'prorec-gym, wasm, update worker (PRORL_RL_WORKERS=1)'],
-    ['main', 'prorec-gym, wasm, main thread'],
+    ['worker', `prorec-gym, ${where}, update worker (PRORL_RL_WORKERS=1)`],
+    ['main', `prorec-gym, ${where}, main thread`],
+    ['native', 'prorec-gym, native BLAS (main thread only)'],
   ] as const) {
     const xs = ts[key];
     if (xs.length === 0) continue;
@@ -266,9 +283,15 @@ export async function main(): Promise<void> {
     console.log(`# the PyTorch reference did not run: ${torchReason}`);
   }
   const ratios = Number.isFinite(torchTotal)
-    ? `prorec-gym's total paths/s ÷ PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}; `
+    ? `prorec-gym's total paths/s ÷ PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}${ts.native.length ? `, native BLAS ${(torchTotal / total(ts.native)).toFixed(2)}` : ''}; `
     : '';
   console.log(`# ${ratios}mean path length ${m(ts.main, 'length').toFixed(2)}`);
+  if (nativeEverywhere) console.log('# PRORL_BLAS=native: every prorec-gym row runs its matrix products on the native BLAS addon (one thread)');
+  else if (nativeVariant)
+    console.log(
+      "# native BLAS (main thread only): the main thread's matrix products on the native addon, the simulator's shard workers still on wasm; PRORL_BLAS=native moves every thread's",
+    );
+  else if (!nativeVariant) console.log('# native BLAS products not measured: the addon is not built (npm run build:native; then PRORL_BLAS=native)');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

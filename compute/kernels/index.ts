@@ -19,6 +19,7 @@ import { castConfigWrapping } from './cast.ts';
 import { matMulConfigWrapping } from './matMul.ts';
 import { gatherV2ConfigWrapping } from './gatherV2.ts';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum.ts';
+import { nativeBatchMatMulConfig, type NativeBlas } from './native-matmul.ts';
 
 /** The kernels this module adds to or replaces on the wasm backend. */
 export const WASM_FALLBACK_KERNELS = ['UnsortedSegmentSum', 'Cast', 'GatherV2', 'BatchMatMul', '_FusedMatMul'] as const;
@@ -59,4 +60,29 @@ export function registerWasmFallbackKernels(): string[] {
     active.push(name);
   }
   return active;
+}
+
+let replaced: tf.KernelConfig | null = null;
+
+/**
+ * Replaces the wasm backend's BatchMatMul with the native BLAS kernel (compute/kernels/native-matmul.ts),
+ * after registerWasmFallbackKernels; a later registerWasmFallbackKernels leaves it in place.
+ * unregisterNativeBlasKernels puts the replaced kernel back (for benchmarks that compare both in one
+ * process).
+ */
+export function registerNativeBlasKernels(blas: NativeBlas): void {
+  const existing = tf.getKernel('BatchMatMul', 'wasm');
+  if (existing !== undefined) {
+    if (replaced === null) replaced = existing;
+    tf.unregisterKernel('BatchMatMul', 'wasm');
+  }
+  register(nativeBatchMatMulConfig(blas));
+}
+
+/** Undoes registerNativeBlasKernels (no-op when it did not run). */
+export function unregisterNativeBlasKernels(): void {
+  if (replaced === null) return;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel(replaced);
+  replaced = null;
 }

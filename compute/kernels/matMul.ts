@@ -9,6 +9,7 @@
  * the product), and (b) folds the batch of `a` into its rows when `b` has no batch (a reshape, free),
  * then calls the original kernel, which now takes its fast path. True batched products (both
  * operands batched, e.g. attention) still go to the original kernel, without transpose flags.
+ * (c) returns zeros for an empty inner dimension, where the wasm kernel returns uninitialised memory.
  * _FusedMatMul (tf.fused.matMul, tf.layers.dense) has the same paths; its bias broadcasts over the
  * last axis either way, and batches are not folded when it has PReLU weights (which may broadcast
  * over the batch axes).
@@ -37,6 +38,19 @@ export function matMulConfigWrapping(kernelName: 'BatchMatMul' | '_FusedMatMul',
     const transposeA = Boolean(args.attrs?.transposeA);
     const transposeB = Boolean(args.attrs?.transposeB);
     const batchOf = (t: TensorInfo) => t.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+    if (kernelName === 'BatchMatMul' && a.shape.length >= 2 && b.shape.length >= 2) {
+      // An empty inner dimension: the wasm kernel returns uninitialised heap memory; the sums over
+      // nothing are 0.
+      const k = transposeA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
+      if (k === 0) {
+        const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
+        const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+        const outer = batchOf(a) >= batchOf(b) ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+        const out = backend.makeOutput([...outer, m, n], 'float32');
+        (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+        return out;
+      }
+    }
     const canFold = args.inputs.preluActivationWeights == null;
     const foldBatch = canFold && batchOf(a) > 1 && batchOf(b) === 1 && a.shape.length >= 3;
     if (!transposeA && !transposeB && !foldBatch) return original(args as unknown as Parameters<tf.KernelFunc>[0]);

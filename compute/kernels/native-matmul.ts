@@ -1,0 +1,115 @@
+/**
+ * BatchMatMul for the wasm backend on a native BLAS (opt-in: PRORL_BLAS=native).
+ *
+ * The wasm backend's products run XNNPACK's 128-bit SIMD kernels (2-D products) or a naive loop
+ * (batched ones, e.g. attention); a native OpenBLAS runs the same products several times faster on
+ * CPUs with AVX2 or AVX-512. This kernel hands every BatchMatMul (all shapes, transpose flags and
+ * batches, `b` or `a` broadcast over the batch) to the addon built by `npm run build:native`
+ * (compute/native/blas.c), which reads and writes the wasm heap in place. OpenBLAS runs on one
+ * thread. _FusedMatMul (dense layers with a bias) stays on XNNPACK.
+ *
+ * Results equal the wasm kernel's up to float32 round-off (a different summation order), and are
+ * deterministic: the same product gives the same bits wherever its operands lie on the heap
+ * (test/native-blas.test.ts). The backend line of every run names the choice.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { wasmBackend, type TensorInfo } from './wasm.ts';
+
+/** The environment variable that selects where the wasm backend's matrix products run. */
+export const BLAS_ENV_VAR = 'PRORL_BLAS';
+
+/** Accepted values of PRORL_BLAS: 'wasm' (the default: XNNPACK) or 'native' (the addon). */
+export const BLAS_CHOICES = ['wasm', 'native'] as const;
+export type BlasChoice = (typeof BLAS_CHOICES)[number];
+
+/** Where `npm run build:native` writes the addon. */
+export const NATIVE_BLAS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'native', 'build', 'prorec-blas.node');
+
+/** The addon's functions (compute/native/blas.c). */
+export interface NativeBlas {
+  /** C_i = op(A_i)·op(B_i) for i < batch, row-major; strides in elements (0 broadcasts). */
+  gemm(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: 0 | 1,
+    transB: 0 | 1,
+    strideA: number,
+    strideB: number,
+  ): void;
+  /** OpenBLAS's build description. */
+  config(): string;
+}
+
+/** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; throws on another value. */
+export function blasChoice(env: NodeJS.ProcessEnv = process.env): BlasChoice {
+  const raw = (env[BLAS_ENV_VAR] ?? '').trim().toLowerCase();
+  if (raw === '') return 'wasm';
+  if ((BLAS_CHOICES as readonly string[]).includes(raw)) return raw as BlasChoice;
+  throw new Error(`${BLAS_ENV_VAR}=${env[BLAS_ENV_VAR]} is not one of ${BLAS_CHOICES.join(', ')}`);
+}
+
+/** Loads the addon; throws with what to do when it is not built or does not load. */
+export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
+  if (!existsSync(file)) {
+    throw new Error(
+      `${BLAS_ENV_VAR}=native: the native BLAS addon is not built (${file} is missing); run \`npm run build:native\` ` +
+        `(needs a C compiler and OpenBLAS: apt-get install build-essential libopenblas-dev), or unset ${BLAS_ENV_VAR}`,
+    );
+  }
+  try {
+    return createRequire(import.meta.url)(file) as NativeBlas;
+  } catch (err) {
+    throw new Error(`${BLAS_ENV_VAR}=native: ${file} did not load (${(err as Error).message.split('\n')[0]}); rebuild it with \`npm run build:native\``, {
+      cause: err,
+    });
+  }
+}
+
+const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
+
+/**
+ * The BatchMatMul kernel config on `blas`: a [...batchA, m, k] (or [..., k, m] with transposeA)
+ * times b [...batchB, k, n] (or [..., n, k] with transposeB), batchA = batchB or one of them 1.
+ */
+export function nativeBatchMatMulConfig(blas: NativeBlas): tf.KernelConfig {
+  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown }): TensorInfo => {
+    const backend = wasmBackend(args.backend);
+    const { a, b } = args.inputs;
+    const transA = Boolean(args.attrs?.transposeA);
+    const transB = Boolean(args.attrs?.transposeB);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`BatchMatMul (native BLAS): float32 operands only, got ${a.dtype} and ${b.dtype}`);
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    if (ra < 2 || rb < 2) throw new Error(`BatchMatMul (native BLAS): operands of rank >= 2, got [${a.shape}] and [${b.shape}]`);
+    const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
+    const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+    const kb = transB ? b.shape[rb - 1] : b.shape[rb - 2];
+    const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+    if (k !== kb) throw new Error(`BatchMatMul (native BLAS): inner dimensions ${k} and ${kb} differ ([${a.shape}], [${b.shape}])`);
+    const batchA = size(a.shape.slice(0, -2));
+    const batchB = size(b.shape.slice(0, -2));
+    if (batchA !== batchB && batchA !== 1 && batchB !== 1) throw new Error(`BatchMatMul (native BLAS): batches ${batchA} and ${batchB} do not broadcast`);
+    const outer = batchA >= batchB ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
+    const out = backend.makeOutput([...outer, m, n], 'float32');
+    if (m * n === 0) return out;
+    // Views after the allocation (it may grow the heap and detach older views).
+    const av = backend.typedArrayFromHeap(a) as Float32Array;
+    const bv = backend.typedArrayFromHeap(b) as Float32Array;
+    const cv = backend.typedArrayFromHeap(out) as Float32Array;
+    if (k === 0) cv.fill(0);
+    else if (batchB === 1 && batchA > 1 && !transA)
+      blas.gemm(av, bv, cv, 1, batchA * m, n, k, 0, transB ? 1 : 0, 0, 0); // one tall product
+    else blas.gemm(av, bv, cv, Math.max(batchA, batchB), m, n, k, transA ? 1 : 0, transB ? 1 : 0, batchA > 1 ? m * k : 0, batchB > 1 ? k * n : 0);
+    return out;
+  };
+  return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}

@@ -1,0 +1,128 @@
+/**
+ * The optional native BLAS products (PRORL_BLAS=native, compute/kernels/native-matmul.ts): the
+ * choice's parsing and errors always; with the addon built (`npm run build:native`), every
+ * BatchMatMul shape training uses against the wasm kernel (forward and gradient, float32
+ * round-off), bit-identical repeats wherever the operands lie on the heap, and the addon's own
+ * argument checks. Skips with a message where the addon is not built.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { ensureBackend } from '../agents/nn.ts';
+import { registerNativeBlasKernels, unregisterNativeBlasKernels } from '../compute/kernels/index.ts';
+import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH } from '../compute/kernels/native-matmul.ts';
+
+const built = existsSync(NATIVE_BLAS_PATH);
+const skip = built ? false : `the native BLAS addon is not built (${NATIVE_BLAS_PATH}): run \`npm run build:native\` (needs cc and libopenblas-dev)`;
+
+before(async () => {
+  await ensureBackend();
+});
+
+test('PRORL_BLAS: unset or wasm is the wasm kernel, native the addon, anything else an error', () => {
+  assert.equal(blasChoice({}), 'wasm');
+  assert.equal(blasChoice({ PRORL_BLAS: ' ' }), 'wasm');
+  assert.equal(blasChoice({ PRORL_BLAS: 'wasm' }), 'wasm');
+  assert.equal(blasChoice({ PRORL_BLAS: ' Native ' }), 'native');
+  assert.throws(() => blasChoice({ PRORL_BLAS: 'mkl' }), /PRORL_BLAS=mkl is not one of wasm, native/);
+  assert.throws(() => loadNativeBlas('/nonexistent/prorec-blas.node'), /not built .*npm run build:native/);
+});
+
+/** [name, a shape, b shape, transposeA, transposeB] */
+const CASES: [string, number[], number[], boolean, boolean][] = [
+  ['2-D', [7, 5], [5, 9], false, false],
+  ['2-D, transposeB (logits against an item table)', [640, 64], [1001, 64], false, true],
+  ['2-D, transposeA (a weight gradient)', [631, 1001], [631, 64], true, false],
+  ['2-D, both transposed', [5, 7], [9, 5], true, true],
+  ['batched a, 2-D b (folded)', [4, 11, 64], [64, 32], false, false],
+  ['batched a, 2-D b, transposeB', [4, 11, 64], [32, 64], false, true],
+  ['batched a, 2-D b, transposeA', [4, 64, 11], [64, 32], true, false],
+  ['2-D a, batched b (broadcast a)', [11, 64], [4, 64, 21], false, false],
+  ['batched both (attention scores)', [64, 11, 64], [64, 21, 64], false, true],
+  ['batched both (attention values)', [64, 11, 21], [64, 21, 64], false, false],
+  ['batched both, transposeA (value gradient)', [64, 11, 21], [64, 11, 64], true, false],
+  ['rank 4 (heads)', [3, 2, 5, 8], [3, 2, 8, 6], false, false],
+  ['empty inner dimension', [3, 0], [0, 4], false, false],
+  ['empty rows', [0, 5], [5, 4], false, false],
+];
+
+/**
+ * The product and, when `grads` (tfjs differentiates batched products only between operands of
+ * equal rank), the gradients of Σ dy·(a·b) with respect to a and b.
+ */
+function product(
+  a: tf.Tensor,
+  b: tf.Tensor,
+  tA: boolean,
+  tB: boolean,
+  native: boolean,
+  grads = a.rank === b.rank,
+): { y: Float32Array; ga: Float32Array; gb: Float32Array; shape: number[] } {
+  if (native) registerNativeBlasKernels(loadNativeBlas());
+  try {
+    return tf.tidy(() => {
+      const y = tf.matMul(a, b, tA, tB);
+      const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 9);
+      if (!grads) return { y: y.dataSync() as Float32Array, ga: new Float32Array(0), gb: new Float32Array(0), shape: y.shape };
+      const [ga, gb] = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(dy, tf.matMul(x, w, tA, tB))))([a, b]);
+      return { y: y.dataSync() as Float32Array, ga: ga.dataSync() as Float32Array, gb: gb.dataSync() as Float32Array, shape: y.shape };
+    });
+  } finally {
+    if (native) unregisterNativeBlasKernels();
+  }
+}
+
+function close(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let scale = 1e-6;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 2e-5 * scale, `${what}[${i}]: ${got[i]} vs ${want[i]}`);
+}
+
+test('native BatchMatMul equals the wasm kernel for every shape, transpose and batch layout, values and (equal ranks) gradients', { skip }, () => {
+  for (const [name, sa, sb, tA, tB] of CASES) {
+    const a = tf.randomNormal(sa, 0, 1, 'float32', 1);
+    const b = tf.randomNormal(sb, 0, 1, 'float32', 2);
+    const got = product(a, b, tA, tB, true);
+    if (a.size === 0 || b.size === 0) {
+      // Sums over nothing are 0 (the wasm kernel returns uninitialised memory for an empty inner
+      // dimension, so it is no reference here).
+      assert.ok(got.y.every((v) => v === 0) && got.ga.every((v) => v === 0) && got.gb.every((v) => v === 0), `${name}: zeros`);
+      assert.deepEqual([got.ga.length, got.gb.length], [a.size, b.size], `${name}: gradient sizes`);
+      tf.dispose([a, b]);
+      continue;
+    }
+    const want = product(a, b, tA, tB, false);
+    assert.deepEqual(got.shape, want.shape, name);
+    close(got.y, want.y, `${name}: product`);
+    close(got.ga, want.ga, `${name}: gradient of a`);
+    close(got.gb, want.gb, `${name}: gradient of b`);
+    tf.dispose([a, b]);
+  }
+});
+
+test('native BatchMatMul is deterministic: the same product gives the same bits wherever its operands lie on the heap', { skip }, () => {
+  const a = tf.randomNormal([64, 11, 64], 0, 1, 'float32', 3);
+  const b = tf.randomNormal([64, 21, 64], 0, 1, 'float32', 4);
+  const first = product(a, b, false, true, true).y;
+  const filler = tf.zeros([12345]); // moves later allocations
+  const a2 = tf.clone(a);
+  const b2 = tf.clone(b);
+  const second = product(a2, b2, false, true, true).y;
+  assert.deepEqual(second, first);
+  tf.dispose([a, b, a2, b2, filler]);
+});
+
+test('the addon checks its arguments: types, counts and bounds', { skip }, () => {
+  const blas = loadNativeBlas();
+  const a = new Float32Array(6);
+  const c = new Float32Array(4);
+  assert.throws(() => (blas.gemm as unknown as (...x: unknown[]) => void)(a, a, c, 1, 2, 2), /expected 11 arguments/);
+  assert.throws(() => blas.gemm(a, new Int32Array(6) as unknown as Float32Array, c, 1, 2, 2, 3, 0, 0, 0, 0), /Float32Arrays/);
+  assert.throws(() => blas.gemm(a, a, c, 2, 2, 2, 3, 0, 0, 6, 6), /past the end/);
+  assert.throws(() => blas.gemm(a, a, c, 1, -2, 2, 3, 0, 0, 0, 0), /integers >= 0/);
+  blas.gemm(Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 1, 2, 2, 3, 0, 0, 0, 0);
+  assert.deepEqual([...c], [1 + 3, 2 + 3, 4 + 6, 5 + 6]);
+  assert.match(blas.config(), /OpenBLAS/);
+});
