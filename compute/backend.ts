@@ -223,9 +223,11 @@ async function tryWasm(): Promise<Attempt> {
   // addon is an error (thrown, not a reason to try the next backend).
   const native = blasChoice() === 'native' ? loadNativeBlas() : null;
   const fallbacks = registerWasmFallbackKernels();
-  if (native) registerNativeBlasKernels(native);
   const ok = await withoutEmscriptenProcessHandlers(() => tf.setBackend('wasm'));
   if (!ok) return { ok: false, why: "tf.setBackend('wasm') failed (see the warning above)" };
+  // After the backend's initialisation, which sets up the kernels it replaces (so that they can be
+  // put back: unregisterNativeBlasKernels).
+  if (native) registerNativeBlasKernels(native);
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const getThreads = (mod.getThreadsCount ?? (mod.default as Record<string, unknown> | undefined)?.getThreadsCount) as (() => number) | undefined;
   const threads = typeof getThreads === 'function' ? getThreads() : 1;

@@ -59,7 +59,13 @@ function product(
   native: boolean,
   grads = a.rank === b.rank,
 ): { y: Float32Array; ga: Float32Array; gb: Float32Array; shape: number[] } {
-  if (native) registerNativeBlasKernels(loadNativeBlas());
+  // Whatever the process chose (PRORL_BLAS), this product runs on the kernel asked for.
+  const active = blasChoice() === 'native';
+  const swap = native !== active;
+  if (swap) {
+    if (native) registerNativeBlasKernels(loadNativeBlas());
+    else unregisterNativeBlasKernels();
+  }
   try {
     return tf.tidy(() => {
       const y = tf.matMul(a, b, tA, tB);
@@ -69,7 +75,10 @@ function product(
       return { y: y.dataSync() as Float32Array, ga: ga.dataSync() as Float32Array, gb: gb.dataSync() as Float32Array, shape: y.shape };
     });
   } finally {
-    if (native) unregisterNativeBlasKernels();
+    if (swap) {
+      if (native) unregisterNativeBlasKernels();
+      else registerNativeBlasKernels(loadNativeBlas());
+    }
   }
 }
 
