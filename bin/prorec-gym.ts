@@ -24,6 +24,7 @@ const COMMANDS: Record<string, string> = {
   data: 'the real datasets: list, stats NAME, fetch NAME',
   sim: 'the learned user simulators: train, eval, info',
   'new-agent': 'write NAME.ts (a typed agent module) and NAME.test.ts, and print the bench command',
+  'build-native': 'compile the optional native BLAS addon (needs cc and OpenBLAS) for PRORL_BLAS=native',
 };
 
 function version(): string {
@@ -66,6 +67,8 @@ export async function cliMain(args: string[]): Promise<number> {
       return (await import('../simulators/cli.ts')).simMain(rest);
     case 'new-agent':
       return (await import('./new-agent.ts')).newAgentMain(rest);
+    case 'build-native':
+      return (await import('../compute/native/build.ts')).buildNativeMain(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${version()}\n`);

@@ -20,6 +20,7 @@ export const ASSETS = [
   'simulators/pretrained',
   'agents/worker-boot.mjs',
   'reports/template.hbs',
+  'compute/native/blas.c',
 ];
 
 rmSync(dist, { recursive: true, force: true });

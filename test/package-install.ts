@@ -94,9 +94,9 @@ test('pack, install into an empty project, and run the README there', { timeout:
       assert.ok(files.has(target[condition].replace(/^\.\//, '')), `export ${entry} (${condition}): ${target[condition]} is not in the tarball`);
   }
   assert.ok(files.has(manifest.bin['prorec-gym']));
-  const runtimeAssets = ['envs', 'agents', 'benchmarks', 'reports']
+  const runtimeAssets = ['envs', 'agents', 'benchmarks', 'reports', 'compute']
     .flatMap((dir) => walk(path.join(ROOT, dir)))
-    .filter((f) => !/\.(ts|md)$/.test(f) && !/\/(fixtures|perf)\//.test(f));
+    .filter((f) => !/\.(ts|md)$/.test(f) && !/\/(fixtures|perf)\//.test(f) && !/\/native\/build\//.test(f));
   assert.ok(runtimeAssets.length >= 8, runtimeAssets.join(', '));
   for (const f of runtimeAssets)
     assert.ok(files.has(`dist/${path.relative(ROOT, f)}`), `dist/${path.relative(ROOT, f)} (read at run time) is not in the tarball`);
@@ -185,6 +185,24 @@ console.log(JSON.stringify({ actions: env.actionSpace.n, agents: listAgents().le
   times.push(`bench --jobs 2 ${jobs.seconds.toFixed(1)}s`);
   const parallel = results('runs-jobs');
   for (const [file, r] of Object.entries(parallel)) assert.deepEqual({ ...r, timings: null }, { ...runs[file], timings: null }, file);
+
+  // The optional native BLAS products: asked for before they are built, an error that says how;
+  // built in the installed package (where a compiler and OpenBLAS's headers exist), the same results
+  // and the backend line naming them.
+  const early = sh('PRORL_BLAS=native npx prorec-gym bench --agent ./lowest-ids.ts --out runs-native', project);
+  assert.notEqual(early.code, 0);
+  assert.match(early.err, /native BLAS addon is not built .*prorec-gym build-native/);
+  if (existsSync('/usr/include/x86_64-linux-gnu/cblas.h') || existsSync('/usr/include/cblas.h')) {
+    const build = sh('npx prorec-gym build-native', project);
+    assert.equal(build.code, 0, build.err);
+    times.push(`build-native ${build.seconds.toFixed(1)}s`);
+    const native = sh('PRORL_BLAS=native npx prorec-gym bench --agent ./lowest-ids.ts --out runs-native', project);
+    assert.equal(native.code, 0, native.err);
+    for (const [file, r] of Object.entries(results('runs-native'))) {
+      assert.match(String((r.backend as { reason: string }).reason), /BatchMatMul on native BLAS/, file);
+      assert.deepEqual({ ...r, timings: null, backend: null }, { ...runs[file], timings: null, backend: null }, file);
+    }
+  } else t.diagnostic('native BLAS not built in the package: no OpenBLAS headers here (apt-get install libopenblas-dev)');
 
   // Bad input from the binary: unknown command, unknown agent, a name new-agent refuses.
   assert.equal(sh('npx prorec-gym nope', project).code, 2);

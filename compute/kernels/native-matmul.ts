@@ -4,8 +4,8 @@
  * The wasm backend's products run XNNPACK's 128-bit SIMD kernels (2-D products) or a naive loop
  * (batched ones, e.g. attention); a native OpenBLAS runs the same products several times faster on
  * CPUs with AVX2 or AVX-512. This kernel hands every BatchMatMul (all shapes, transpose flags and
- * batches, `b` or `a` broadcast over the batch) to the addon built by `npm run build:native`
- * (compute/native/blas.c), which reads and writes the wasm heap in place. OpenBLAS runs on one
+ * batches, `b` or `a` broadcast over the batch) to the addon built by `prorec-gym build-native`
+ * (compute/native/blas.c, compute/native/build.ts), which reads and writes the wasm heap in place. OpenBLAS runs on one
  * thread. _FusedMatMul (dense layers with a bias) stays on XNNPACK.
  *
  * Results equal the wasm kernel's up to float32 round-off (a different summation order), and are
@@ -61,16 +61,19 @@ export function blasChoice(env: NodeJS.ProcessEnv = process.env): BlasChoice {
 export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
   if (!existsSync(file)) {
     throw new Error(
-      `${BLAS_ENV_VAR}=native: the native BLAS addon is not built (${file} is missing); run \`npm run build:native\` ` +
+      `${BLAS_ENV_VAR}=native: the native BLAS addon is not built (${file} is missing); run \`npx prorec-gym build-native\` (\`npm run build:native\` in a checkout) ` +
         `(needs a C compiler and OpenBLAS: apt-get install build-essential libopenblas-dev), or unset ${BLAS_ENV_VAR}`,
     );
   }
   try {
     return createRequire(import.meta.url)(file) as NativeBlas;
   } catch (err) {
-    throw new Error(`${BLAS_ENV_VAR}=native: ${file} did not load (${(err as Error).message.split('\n')[0]}); rebuild it with \`npm run build:native\``, {
-      cause: err,
-    });
+    throw new Error(
+      `${BLAS_ENV_VAR}=native: ${file} did not load (${(err as Error).message.split('\n')[0]}); rebuild it with \`npx prorec-gym build-native\``,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

@@ -1,7 +1,7 @@
 /*
  * Matrix products for the wasm backend on a native BLAS (OpenBLAS), as a Node-API addon: the
  * operands are Float32Array views of the wasm heap, so nothing is copied. Built on demand by
- * `npm run build:native` (scripts/build-native.mjs) and used only with PRORL_BLAS=native
+ * `prorec-gym build-native` / `npm run build:native` (compute/native/build.ts) and used only with PRORL_BLAS=native
  * (compute/kernels/native-matmul.ts). OpenBLAS runs on one thread, like the rest of the backend:
  * parallel work goes to worker threads.
  *
