@@ -2,7 +2,7 @@
  * The optional native BLAS products (PRORL_BLAS=native, compute/kernels/native-matmul.ts): the
  * choice's parsing and errors always; with the addon built (`npm run build:native`), every
  * BatchMatMul shape training uses against the wasm kernel (forward and gradient, float32
- * round-off), bit-identical repeats wherever the operands lie on the heap, and the addon's own
+ * round-off), bit-identical repeats wherever the operands lie on the heap, no leaks, and the addon's own
  * argument checks. Skips with a message where the addon is not built.
  */
 import { test, before } from 'node:test';
@@ -134,4 +134,16 @@ test('the addon checks its arguments: types, counts and bounds', { skip }, () =>
   blas.gemm(Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 1, 2, 2, 3, 0, 0, 0, 0);
   assert.deepEqual([...c], [1 + 3, 2 + 3, 4 + 6, 5 + 6]);
   assert.match(blas.config(), /OpenBLAS/);
+});
+
+test('native BatchMatMul leaks neither tensors nor wasm memory', { skip }, () => {
+  const a = tf.randomNormal([64, 11, 64], 0, 1, 'float32', 5);
+  const b = tf.randomNormal([64, 21, 64], 0, 1, 'float32', 6);
+  product(a, b, false, true, true); // warm-up
+  const before = tf.memory();
+  for (let i = 0; i < 5; i++) product(a, b, false, true, true);
+  const after = tf.memory();
+  assert.equal(after.numTensors, before.numTensors);
+  assert.equal(after.numBytes, before.numBytes);
+  tf.dispose([a, b]);
 });
