@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerNativeBlasKernels, registerWasmFallbackKernels } from './kernels/index.ts';
 import { BLAS_ENV_VAR, blasChoice, loadNativeBlas } from './kernels/native-matmul.ts';
+import { UsageError } from '../core/errors.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
@@ -154,6 +155,12 @@ const attempts: Record<BackendName, () => Promise<Attempt>> = {
 
 async function choose(wanted: BackendName | null, request: Request | null): Promise<BackendInfo> {
   const tfjsVersion = tf.version.tfjs;
+  // PRORL_BLAS=native is a setting of the wasm backend: it asks for wasm, and contradicts any other.
+  if (blasChoice() === 'native') {
+    if (wanted !== null && wanted !== 'wasm')
+      throw new UsageError(`${BLAS_ENV_VAR}=native runs the wasm backend's products, but ${request!.source} asks for '${wanted}'; unset one of them`);
+    if (wanted === null) [wanted, request] = ['wasm', { raw: 'wasm', source: `${BLAS_ENV_VAR}=native` }];
+  }
   if (wanted !== null && request !== null) {
     const a = await attempts[wanted]();
     if (!a.ok) {
@@ -235,7 +242,7 @@ async function tryWasm(): Promise<Attempt> {
     ok: true,
     detail:
       `XNNPACK${simd ? ' with SIMD' : ' without SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` +
-      `, JS fallback kernels: ${fallbacks.join(', ')}` +
+      `, JS fallback kernels: ${(native ? fallbacks.filter((k) => k !== 'BatchMatMul') : fallbacks).join(', ')}` +
       (native ? `; BatchMatMul on native BLAS (${BLAS_ENV_VAR}=native: ${native.config()}, 1 thread)` : ''),
   };
 }

@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { ensureBackend } from '../agents/nn.ts';
+import { initBackend, resetBackendForTesting } from '../compute/backend.ts';
+import { UsageError } from '../core/errors.ts';
 import { registerNativeBlasKernels, unregisterNativeBlasKernels } from '../compute/kernels/index.ts';
 import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH } from '../compute/kernels/native-matmul.ts';
 
@@ -146,4 +148,43 @@ test('native BatchMatMul leaks neither tensors nor wasm memory', { skip }, () =>
   assert.equal(after.numTensors, before.numTensors);
   assert.equal(after.numBytes, before.numBytes);
   tf.dispose([a, b]);
+});
+
+/** Runs `f` with PRORL_BLAS set to `value`, then restores it and the backend (re-chosen as before). */
+async function withBlas(value: string, f: () => Promise<void>): Promise<void> {
+  const saved = process.env.PRORL_BLAS;
+  const wasNative = blasChoice() === 'native';
+  process.env.PRORL_BLAS = value;
+  try {
+    resetBackendForTesting();
+    await f();
+  } finally {
+    if (saved === undefined) delete process.env.PRORL_BLAS;
+    else process.env.PRORL_BLAS = saved;
+    if (!wasNative) unregisterNativeBlasKernels();
+    resetBackendForTesting();
+    await initBackend({ quiet: true });
+  }
+}
+
+test('PRORL_BLAS is checked whatever the backend: a bad value, or native beside another backend, is a usage error', async () => {
+  await withBlas('bogus', async () => {
+    await assert.rejects(initBackend({ quiet: true }), (e) => e instanceof UsageError && /PRORL_BLAS=bogus is not one of wasm, native/.test(e.message));
+  });
+  await withBlas('native', async () => {
+    await assert.rejects(
+      initBackend({ backend: 'cpu', quiet: true }),
+      (e) => e instanceof UsageError && /PRORL_BLAS=native runs the wasm backend's products, but option backend='cpu' asks for 'cpu'/.test(e.message),
+    );
+  });
+});
+
+test('PRORL_BLAS=native alone chooses the wasm backend, and the backend line names the native products', { skip }, async () => {
+  await withBlas('native', async () => {
+    const info = await initBackend({ quiet: true });
+    assert.equal(info.name, 'wasm');
+    assert.match(info.reason, /^requested by PRORL_BLAS=native; XNNPACK/);
+    assert.match(info.reason, /BatchMatMul on native BLAS \(PRORL_BLAS=native: OpenBLAS .*1 thread\)/);
+    assert.doesNotMatch(info.reason, /JS fallback kernels: [^;]*BatchMatMul/, 'BatchMatMul is not listed among the JS fallbacks');
+  });
 });

@@ -289,7 +289,7 @@ export async function main(): Promise<void> {
   if (nativeEverywhere) console.log('# PRORL_BLAS=native: every prorec-gym row runs its matrix products on the native BLAS addon (one thread)');
   else if (nativeVariant)
     console.log(
-      "# native BLAS (main thread only): the main thread's matrix products on the native addon, the simulator's shard workers still on wasm; PRORL_BLAS=native moves every thread's",
+      "# native BLAS (main thread only): the main thread's matrix products on the native addon, the simulator's shard workers still on wasm; PRORL_BLAS=native puts every thread's products on it",
     );
   else if (!nativeVariant) console.log('# native BLAS products not measured: the addon is not built (npm run build:native; then PRORL_BLAS=native)');
 }

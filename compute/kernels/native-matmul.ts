@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { UsageError } from '../../core/errors.ts';
 import { wasmBackend, type TensorInfo } from './wasm.ts';
 
 /** The environment variable that selects where the wasm backend's matrix products run. */
@@ -49,18 +50,18 @@ export interface NativeBlas {
   config(): string;
 }
 
-/** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; throws on another value. */
+/** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; a UsageError on another value. */
 export function blasChoice(env: NodeJS.ProcessEnv = process.env): BlasChoice {
   const raw = (env[BLAS_ENV_VAR] ?? '').trim().toLowerCase();
   if (raw === '') return 'wasm';
   if ((BLAS_CHOICES as readonly string[]).includes(raw)) return raw as BlasChoice;
-  throw new Error(`${BLAS_ENV_VAR}=${env[BLAS_ENV_VAR]} is not one of ${BLAS_CHOICES.join(', ')}`);
+  throw new UsageError(`${BLAS_ENV_VAR}=${env[BLAS_ENV_VAR]} is not one of ${BLAS_CHOICES.join(', ')}`);
 }
 
-/** Loads the addon; throws with what to do when it is not built or does not load. */
+/** Loads the addon; a UsageError saying what to do when it is not built or does not load. */
 export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
   if (!existsSync(file)) {
-    throw new Error(
+    throw new UsageError(
       `${BLAS_ENV_VAR}=native: the native BLAS addon is not built (${file} is missing); run \`npx prorec-gym build-native\` (\`npm run build:native\` in a checkout) ` +
         `(needs a C compiler and OpenBLAS: apt-get install build-essential libopenblas-dev), or unset ${BLAS_ENV_VAR}`,
     );
@@ -68,7 +69,7 @@ export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
   try {
     return createRequire(import.meta.url)(file) as NativeBlas;
   } catch (err) {
-    throw new Error(
+    throw new UsageError(
       `${BLAS_ENV_VAR}=native: ${file} did not load (${(err as Error).message.split('\n')[0]}); rebuild it with \`npx prorec-gym build-native\``,
       {
         cause: err,
