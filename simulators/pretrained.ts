@@ -27,13 +27,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { Type, type Static } from '@sinclair/typebox';
-import { validate } from '../core/validate.ts';
+import { readJsonFile, validate } from '../core/validate.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { decodeCheckpoint, type CheckpointHeader, type LoadedCheckpoint } from './checkpoint.ts';
 import { ModelKindSchema, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
 import { leaveOneOut, metricsFromRanks, simulatorTargetStats } from './evaluate.ts';
 import type { UserSimulator } from './simulator.ts';
+import { simulatorTrainSequences } from './train.ts';
 
 /** The folder of shipped checkpoints (beside this module, in the sources and in the built package). */
 export const PRETRAINED_DIR = fileURLToPath(new URL('./pretrained/', import.meta.url));
@@ -82,13 +83,7 @@ function sha256(bytes: Uint8Array): string {
 export function readPretrainedManifest(dir: string = PRETRAINED_DIR): PretrainedManifest {
   const file = path.join(dir, PRETRAINED_MANIFEST);
   if (!existsSync(file)) return { format: PRETRAINED_FORMAT, version: 1, checkpoints: [] };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`pre-trained simulator manifest ${file}: not JSON (${(e as Error).message})`, { cause: e });
-  }
-  return validate(PretrainedManifestSchema, raw, file);
+  return validate(PretrainedManifestSchema, readJsonFile(file), file);
 }
 
 /** What `usePretrained` needs to know about the simulator being asked for. */
@@ -145,9 +140,7 @@ export function verifyPretrained(
   dataset: Dataset,
   header: CheckpointHeader,
 ): { ok: boolean; hr10: number; ndcg10: number; count: number; recorded: { hr10: number; ndcg10: number } } {
-  const limit = header.train.trainLimit;
-  const sequences = limit > 0 ? dataset.simulatorSequences.slice(0, limit) : dataset.simulatorSequences;
-  const m = metricsFromRanks(simulatorTargetStats(simulator, leaveOneOut(sequences).test).rank);
+  const m = metricsFromRanks(simulatorTargetStats(simulator, leaveOneOut(simulatorTrainSequences(dataset, header.train)).test).rank);
   const recorded = header.metrics.test;
   const ok = m.count === recorded.count && Math.abs(m.hr10 - recorded.hr10) <= VERIFY_TOLERANCE && Math.abs(m.ndcg10 - recorded.ndcg10) <= VERIFY_TOLERANCE;
   return { ok, hr10: m.hr10, ndcg10: m.ndcg10, count: m.count, recorded: { hr10: recorded.hr10, ndcg10: recorded.ndcg10 } };

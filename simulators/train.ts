@@ -133,13 +133,18 @@ function shapesOf(model: SequenceModel): Map<string, number[]> {
   return new Map([...model.params].map(([name, v]) => [name, v.shape.slice()]));
 }
 
+/** The simulator sequences a simulator learns from and is tested on: all, or the first `train.trainLimit`. */
+export function simulatorTrainSequences(dataset: Dataset, train: TrainConfig): readonly (readonly number[])[] {
+  return train.trainLimit > 0 ? dataset.simulatorSequences.slice(0, train.trainLimit) : dataset.simulatorSequences;
+}
+
 export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
   await ensureBackend({ quiet: true });
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const { dataset, model: kind, seed } = opts;
   const { config, train } = resolveConfigs(kind, opts.config, opts.train, dataset.name);
   const numItems = dataset.items.count;
-  const sequences = train.trainLimit > 0 ? dataset.simulatorSequences.slice(0, train.trainLimit) : dataset.simulatorSequences;
+  const sequences = simulatorTrainSequences(dataset, train);
   const split = leaveOneOut(sequences);
   const windows = trainingWindows(split.train, config.maxLen);
   const trainTargets = windows.reduce((n, w) => n + w.length - 1, 0);

@@ -15,7 +15,7 @@
  * over the batch axes).
  */
 import * as tf from '@tensorflow/tfjs';
-import { wasmBackend, type TensorInfo } from './wasm.ts';
+import { batchMatMulDims, wasmBackend, type TensorInfo } from './wasm.ts';
 
 type Args = { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown };
 
@@ -41,12 +41,9 @@ export function matMulConfigWrapping(kernelName: 'BatchMatMul' | '_FusedMatMul',
     if (kernelName === 'BatchMatMul' && a.shape.length >= 2 && b.shape.length >= 2) {
       // An empty inner dimension: the wasm kernel returns uninitialised heap memory; the sums over
       // nothing are 0.
-      const k = transposeA ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1];
-      if (k === 0) {
-        const m = transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
-        const n = transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
-        const outer = batchOf(a) >= batchOf(b) ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
-        const out = backend.makeOutput([...outer, m, n], 'float32');
+      const dims = batchMatMulDims(a, b, transposeA, transposeB);
+      if (dims.k === 0) {
+        const out = backend.makeOutput(dims.outShape, 'float32');
         (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
         return out;
       }

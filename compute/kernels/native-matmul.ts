@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../../core/errors.ts';
-import { wasmBackend, type TensorInfo } from './wasm.ts';
+import { batchMatMulDims, wasmBackend, type TensorInfo } from './wasm.ts';
 
 /** The environment variable that selects where the wasm backend's matrix products run. */
 export const BLAS_ENV_VAR = 'PRORL_BLAS';
@@ -78,8 +78,6 @@ export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
   }
 }
 
-const size = (shape: readonly number[]) => shape.reduce((x, y) => x * y, 1);
-
 /**
  * The BatchMatMul kernel config on `blas`: a [...batchA, m, k] (or [..., k, m] with transposeA)
  * times b [...batchB, k, n] (or [..., n, k] with transposeB), batchA = batchB or one of them 1.
@@ -91,19 +89,8 @@ export function nativeBatchMatMulConfig(blas: NativeBlas): tf.KernelConfig {
     const transA = Boolean(args.attrs?.transposeA);
     const transB = Boolean(args.attrs?.transposeB);
     if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`BatchMatMul (native BLAS): float32 operands only, got ${a.dtype} and ${b.dtype}`);
-    const ra = a.shape.length;
-    const rb = b.shape.length;
-    if (ra < 2 || rb < 2) throw new Error(`BatchMatMul (native BLAS): operands of rank >= 2, got [${a.shape}] and [${b.shape}]`);
-    const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
-    const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
-    const kb = transB ? b.shape[rb - 1] : b.shape[rb - 2];
-    const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
-    if (k !== kb) throw new Error(`BatchMatMul (native BLAS): inner dimensions ${k} and ${kb} differ ([${a.shape}], [${b.shape}])`);
-    const batchA = size(a.shape.slice(0, -2));
-    const batchB = size(b.shape.slice(0, -2));
-    if (batchA !== batchB && batchA !== 1 && batchB !== 1) throw new Error(`BatchMatMul (native BLAS): batches ${batchA} and ${batchB} do not broadcast`);
-    const outer = batchA >= batchB ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
-    const out = backend.makeOutput([...outer, m, n], 'float32');
+    const { m, k, n, batchA, batchB, outShape } = batchMatMulDims(a, b, transA, transB);
+    const out = backend.makeOutput(outShape, 'float32');
     if (m * n === 0) return out;
     // Views after the allocation (it may grow the heap and detach older views).
     const av = backend.typedArrayFromHeap(a) as Float32Array;
