@@ -19,70 +19,15 @@
  *
  * The RL trainer's loss −(1/N) Σ A_t ℓ_t + (β/N) Σ KL_t is c_i = −A_i/N, κ = β/N. Autodiff through
  * log-softmax, the exact KL and the entropy costs ~40 element-wise passes over the [M × A] logits
- * (each a wasm kernel call); here the softmaxes run on the backend (its vectorised kernel) and
- * the rest is one JS pass per row over u, p and u^ref, which also yields ℓ, KL and H for the logs.
- * Sums are in float64. Tested against the autodiff loss (test/rl-perf.test.ts).
+ * (each a wasm kernel call); here the two softmaxes run on the backend (its vectorised kernel) and
+ * the rest is one JS pass per row over u, p, u^ref and p^ref, which also yields ℓ, KL and H for the
+ * logs, reading those tensors and writing the gradient in place on the wasm heap (no copies:
+ * compute/tensor-data.ts). Sums are in float64. Tested against the autodiff loss (test/fast-paths.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { LOG_PROB_FLOOR } from '../compute/masks.ts';
+import { passOverTensorData } from '../compute/tensor-data.ts';
 import { trainingTerms, type PolicyNetwork, type Trajectories } from './policy.ts';
-
-/** The log-sum-exp of masked logits per row, with the raw logits, read into JS. */
-export interface LogSumExpRows {
-  readonly rows: number;
-  readonly width: number;
-  /** Raw logits u [rows × width] (unmasked). */
-  readonly logits: Float32Array;
-  /** log Σ_a exp(u_a + m_a) per row. */
-  readonly lse: Float64Array;
-}
-
-/** Softmax statistics of masked logits, read into JS. */
-export interface SoftmaxRows extends LogSumExpRows {
-  /** p = softmax(u + mask) [rows × width]. */
-  readonly probs: Float32Array;
-}
-
-/**
- * Reads raw logits u [rows × width] and, with `probs`, p = softmax(u + mask) into JS, with each
- * row's log-sum-exp lse = z_j − log p_j at j = argmax p (exact up to the rounding of p_j, the
- * largest probability: the backend's softmax is vectorised, its exp is not). The argmax (first of
- * equal maxima) and p_j come from the backend, so without `probs` only the logits and two numbers
- * per row are read. Does not dispose `u`.
- */
-function readSoftmax(u: tf.Tensor2D, mask: Float32Array, probs: boolean): { logits: Float32Array; lse: Float64Array; probs: Float32Array | null } {
-  const [rows, width] = u.shape;
-  if (mask.length !== rows * width) throw new Error(`softmaxRows: mask has ${mask.length} values for [${rows} × ${width}] logits`);
-  const [pT, jT, maxT] = tf.tidy(() => {
-    const p = tf.softmax(tf.add(u, tf.tensor2d(mask, [rows, width])));
-    return [p, tf.argMax(p, 1), tf.max(p, 1)];
-  });
-  const j = jT.dataSync() as Int32Array;
-  const pMax = maxT.dataSync() as Float32Array;
-  const p = probs ? (pT.dataSync() as Float32Array) : null;
-  tf.dispose([pT, jT, maxT]);
-  const logits = u.dataSync() as Float32Array;
-  const lse = new Float64Array(rows);
-  for (let i = 0; i < rows; i++) {
-    const o = i * width + j[i];
-    lse[i] = logits[o] + mask[o] - Math.log(pMax[i]);
-  }
-  return { logits, lse, probs: p };
-}
-
-/** softmax(u + mask) with its raw logits and log-sum-exp per row (readSoftmax). */
-export function softmaxRows(u: tf.Tensor2D, mask: Float32Array): SoftmaxRows {
-  const [rows, width] = u.shape;
-  const r = readSoftmax(u, mask, true);
-  return { rows, width, logits: r.logits, lse: r.lse, probs: r.probs as Float32Array };
-}
-
-/** The raw logits and log-sum-exp per row of u + mask, without reading the probabilities (readSoftmax). */
-export function logSumExpRows(u: tf.Tensor2D, mask: Float32Array): LogSumExpRows {
-  const [rows, width] = u.shape;
-  const r = readSoftmax(u, mask, false);
-  return { rows, width, logits: r.logits, lse: r.lse };
-}
 
 export interface PgLossTerms {
   /** Additive mask per term [M × A] (0 allowed, −1e9 forbidden). */
@@ -93,8 +38,11 @@ export interface PgLossTerms {
   readonly coef: Float32Array;
   /** κ: the loss's coefficient of Σ KL_i (0: the KL is only logged). */
   readonly klCoef: number;
-  /** The reference policy's logits and log-sum-exp on the same terms and mask (for KL_i). */
-  readonly ref: LogSumExpRows;
+  /**
+   * The reference policy's raw logits u^ref [M × A] on the same terms (for KL_i): a constant,
+   * computed outside the tape. Not disposed.
+   */
+  readonly refLogits: tf.Tensor2D;
 }
 
 /** What one evaluation logs. */
@@ -117,45 +65,73 @@ export function policyGradientLoss(u: tf.Tensor2D, terms: PgLossTerms, log?: (l:
   const f = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
     const logits2d = x as tf.Tensor2D;
     const [M, A] = logits2d.shape;
-    const { mask, actions, coef, klCoef: kappa, ref } = terms;
+    const { mask, actions, coef, klCoef: kappa, refLogits } = terms;
     if (actions.length !== M || coef.length !== M)
       throw new Error(`policyGradientLoss: ${actions.length} actions and ${coef.length} coefficients for ${M} terms`);
-    if (ref.rows !== M || ref.width !== A) throw new Error(`policyGradientLoss: reference logits [${ref.rows} × ${ref.width}], policy [${M} × ${A}]`);
-    const { logits: uu, probs: p, lse } = softmaxRows(logits2d, mask);
-    const ur = ref.logits;
-    const grad = new Float32Array(M * A);
+    if (refLogits.shape[0] !== M || refLogits.shape[1] !== A)
+      throw new Error(`policyGradientLoss: reference logits [${refLogits.shape}], policy [${M} × ${A}]`);
+    if (mask.length !== M * A) throw new Error(`policyGradientLoss: mask has ${mask.length} values for [${M} × ${A}] logits`);
+    for (let i = 0; i < M; i++) {
+      const a = actions[i];
+      if (!(a >= 0 && a < A) || mask[i * A + a] !== 0) throw new Error(`policyGradientLoss: term ${i}: action ${a} is not an allowed action`);
+    }
+    // p = softmax(u + m) and p^ref on the backend (its vectorised kernel); the rest is one JS pass
+    // per row over the tensors' data, in place on the wasm heap (compute/tensor-data.ts).
+    const [p, pRef] = tf.tidy(() => {
+      const m = tf.tensor2d(mask, [M, A]);
+      return [tf.softmax(tf.add(logits2d, m)), tf.softmax(tf.add(refLogits, m))];
+    });
     const chosen = new Float64Array(M);
     let loss = 0;
     let klSum = 0;
     let entSum = 0;
-    for (let i = 0; i < M; i++) {
-      const o = i * A;
-      const a = actions[i];
-      if (!(a >= 0 && a < A) || mask[o + a] !== 0) throw new Error(`policyGradientLoss: term ${i}: action ${a} is not an allowed action`);
-      let pd = 0; // Σ p (u − u_ref)
-      let pu = 0; // Σ p u
-      for (let b = o; b < o + A; b++) {
-        const pb = p[b];
-        if (pb === 0) continue;
-        pd += pb * (uu[b] - ur[b]);
-        pu += pb * uu[b];
+    const [g] = passOverTensorData([logits2d, p, refLogits, pRef], [[M, A]], ([uu, pp, ur, pr], [grad]) => {
+      for (let i = 0; i < M; i++) {
+        const o = i * A;
+        const a = actions[i];
+        // lse = z_j − log p_j at j = the first argmax of p (exact up to the rounding of p_j, the
+        // largest probability: the backend's softmax is vectorised, its exp is not exact).
+        let j = o;
+        let pMax = pp[o];
+        let pd = 0; // Σ p (u − u_ref)
+        let pu = 0; // Σ p u
+        for (let b = o; b < o + A; b++) {
+          const pb = pp[b];
+          if (pb > pMax) {
+            pMax = pb;
+            j = b;
+          }
+          if (pb === 0) continue;
+          pd += pb * (uu[b] - ur[b]);
+          pu += pb * uu[b];
+        }
+        let jr = o;
+        let prMax = pr[o];
+        for (let b = o + 1; b < o + A; b++) {
+          if (pr[b] > prMax) {
+            prMax = pr[b];
+            jr = b;
+          }
+        }
+        const lse = uu[j] + mask[j] - Math.log(pMax);
+        const lseRef = ur[jr] + mask[jr] - Math.log(prMax);
+        const dLse = lse - lseRef;
+        const kl = pd - dLse;
+        const ell = uu[o + a] - lse;
+        chosen[i] = ell;
+        klSum += kl;
+        entSum += lse - pu;
+        loss += coef[i] * ell + kappa * kl;
+        const alpha = -coef[i] - kappa * (dLse + kl);
+        for (let b = o; b < o + A; b++) {
+          const pb = pp[b];
+          grad[b] = pb !== 0 ? pb * (kappa * (uu[b] - ur[b]) + alpha) : 0;
+        }
+        grad[o + a] += coef[i];
       }
-      const dLse = lse[i] - ref.lse[i];
-      const kl = pd - dLse;
-      const ell = uu[o + a] - lse[i];
-      chosen[i] = ell;
-      klSum += kl;
-      entSum += lse[i] - pu;
-      loss += coef[i] * ell + kappa * kl;
-      const alpha = -coef[i] - kappa * (dLse + kl);
-      for (let b = o; b < o + A; b++) {
-        const pb = p[b];
-        if (pb !== 0) grad[b] = pb * (kappa * (uu[b] - ur[b]) + alpha);
-      }
-      grad[o + a] += coef[i];
-    }
+    });
+    tf.dispose([p, pRef]);
     log?.({ loss, kl: klSum, entropy: entSum, chosen });
-    const g = tf.tensor2d(grad, [M, A]);
     save([g]);
     return { value: tf.scalar(loss), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]) };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
@@ -195,15 +171,13 @@ export function chunkGradient(
   const named = (grads: tf.NamedTensorMap): Record<string, tf.Tensor> => Object.fromEntries(net.params.keys.map((k) => [k, grads[net.params.get(k).name]]));
   if (fused) {
     const refT = tf.tidy(() => ref.termLogits(sub, terms));
-    const refRows = logSumExpRows(refT, mask);
-    refT.dispose();
     const coef = Float32Array.from(adv, (a) => -a / N);
     let logged: PgLossLog | null = null;
     const { value, grads } = tf.variableGrads(
-      () => policyGradientLoss(net.termLogits(sub, terms), { mask, actions: terms.action, coef, klCoef: beta / N, ref: refRows }, (l) => (logged = l)),
+      () => policyGradientLoss(net.termLogits(sub, terms), { mask, actions: terms.action, coef, klCoef: beta / N, refLogits: refT }, (l) => (logged = l)),
       net.params.list(),
     );
-    value.dispose();
+    tf.dispose([value, refT]);
     const l = logged as PgLossLog | null;
     if (!l) throw new Error('chunkGradient: the loss did not report');
     return { grads: named(grads), loss: l.loss, kl: l.kl, entropy: l.entropy };

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BACKEND_ENV_VAR, activateBackend, backendInfo, initBackend, parseBackendName, resetBackendForTesting, type BackendInfo } from '../compute/backend.ts';
 import { registerWasmFallbackKernels } from '../compute/kernels/index.ts';
 import { probeKernels } from '../compute/kernels/probe.ts';
+import { passOverTensorData } from '../compute/tensor-data.ts';
 import { Rng } from '../core/rng.ts';
 
 // ------------------------------------------------------------------------------------------------
@@ -423,6 +424,47 @@ test('fallback kernels leak neither tensors nor wasm buffers', async () => {
   opt.dispose();
   table.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test('passOverTensorData: the pass sees the inputs and fills the outputs, in place on wasm and on copies on cpu; same results, no leaks', async () => {
+  await ensureWasm();
+  const a = normals(6 * 5);
+  const b = normals(6 * 5);
+  // out0 = a·b element-wise, out1[r] = Σ_c a[r, c] (one value per row).
+  const f = () => {
+    const x = tf.tensor2d(a, [6, 5]);
+    const y = tf.tensor2d(b, [6, 5]);
+    const [prod, rows] = passOverTensorData([x, y], [[6, 5], [6]], ([xs, ys], [o, r]) => {
+      for (let i = 0; i < 30; i++) o[i] = xs[i] * ys[i];
+      for (let i = 0; i < 6; i++) {
+        let sum = 0;
+        for (let c = 0; c < 5; c++) sum += xs[i * 5 + c];
+        r[i] = sum;
+      }
+    });
+    // The outputs are ordinary tensors: later ops and gradients use them.
+    return { prod, rows, later: tf.add(prod, x), xAfter: x };
+  };
+  const cpu = await runOn('cpu', f);
+  const wasm = await runOn('wasm', f);
+  for (const k of ['prod', 'rows', 'later', 'xAfter']) assert.deepEqual(wasm[k], cpu[k], k);
+  assert.deepEqual(
+    wasm.prod.values,
+    Array.from(a, (v, i) => Math.fround(v * b[i])),
+  );
+  assert.deepEqual(wasm.xAfter.values, Array.from(a), 'inputs are not modified');
+  await noLeakOnWasm(f);
+  await ensureWasm();
+  assert.throws(() => tf.tidy(() => passOverTensorData([tf.tensor1d([1, 2], 'int32')], [[2]], () => undefined)), /input 0 is int32, not float32/);
+  const ids = tf.engine().backend.numDataIds();
+  assert.throws(
+    () =>
+      passOverTensorData([], [[1000]], () => {
+        throw new Error('bad row');
+      }),
+    /bad row/,
+  );
+  assert.equal(tf.engine().backend.numDataIds(), ids, 'a failing pass frees its outputs');
 });
 
 test('registerWasmFallbackKernels is idempotent', async () => {
