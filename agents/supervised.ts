@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from '../core/cache-dir.ts';
 import { sourceFingerprint, stableHash } from '../core/hash.ts';
+import { numericsId } from '../compute/backend.ts';
 import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type MaskOptions, type PathRecord } from './policy.ts';
 import { StringEnum } from '../core/validate.ts';
@@ -296,13 +297,43 @@ export async function trainMle(
  * trained again rather than silently reused.
  */
 export function pretrainCode(): string {
-  return sourceFingerprint([new URL('./', import.meta.url), new URL('../compute/', import.meta.url), new URL('../core/', import.meta.url)]);
+  return sourceFingerprint(PRETRAIN_CODE_DIRS.map((d) => new URL(d, import.meta.url)));
+}
+
+/** The folders whose source `pretrainCode` covers (the fingerprint is not recursive). */
+export const PRETRAIN_CODE_DIRS = ['./', '../compute/', '../compute/kernels/', '../compute/native/', '../core/'] as const;
+
+/**
+ * The file under <cache>/policies/ of the policy that `trainSupervisedCached` pre-trains for these
+ * arguments, with its key: the code, the backend's numerics (`numericsId`: the same training on
+ * another backend, or with the native products, gives other bits), the dataset, the policy and
+ * training configs, the seed, L_max and the epoch budget.
+ */
+export function pretrainCacheFile(
+  net: PolicyNetwork,
+  dataset: Dataset,
+  config: SupervisedConfig,
+  ctx: { seed: number; budget?: TrainBudget; maxLength: number },
+): { file: string; key: string } {
+  const key = stableHash({
+    v: 2,
+    code: pretrainCode(),
+    numerics: numericsId(),
+    dataset: dataset.meta.hash,
+    numItems: net.numItems,
+    policy: net.config,
+    config,
+    seed: ctx.seed,
+    maxLength: ctx.maxLength,
+    epochs: ctx.budget?.epochs ?? null,
+  });
+  return { file: path.join(cacheDir(), 'policies', `pretrain-${key.slice(0, 24)}.json`), key };
 }
 
 /**
  * `trainSupervised` through a cache of pre-trained policies (<cache>/policies/): training is
- * deterministic given the code (`pretrainCode`), the dataset, the policy and training configs, the
- * seed and L_max, so a policy trained once under the same key is loaded instead of trained again,
+ * deterministic given the code (`pretrainCode`), the backend's numerics, the dataset, the policy and
+ * training configs, the seed and L_max (`pretrainCacheFile`), so a policy trained once under the same key is loaded instead of trained again,
  * and its logged curve points are replayed, so that a run's result file is the same either way
  * (timings aside). Every RL agent at a run seed pre-trains exactly the `supervised` agent's policy:
  * the first of them trains it.
@@ -314,18 +345,7 @@ export async function trainSupervisedCached(
   ctx: { seed: number; budget?: TrainBudget; callbacks?: TrainCallbacks; maxLength: number; progressScale?: [number, number] },
 ): Promise<SupervisedResult> {
   if (!config.cache) return trainSupervised(net, dataset, config, ctx);
-  const key = stableHash({
-    v: 1,
-    code: pretrainCode(),
-    dataset: dataset.meta.hash,
-    numItems: net.numItems,
-    policy: net.config,
-    config,
-    seed: ctx.seed,
-    maxLength: ctx.maxLength,
-    epochs: ctx.budget?.epochs ?? null,
-  });
-  const file = path.join(cacheDir(), 'policies', `pretrain-${key.slice(0, 24)}.json`);
+  const { file, key } = pretrainCacheFile(net, dataset, config, ctx);
   if (existsSync(file)) {
     const json = await loadPolicyWeights(net, file);
     const cached = validate(PretrainCacheSchema, json.training, `pre-trained policy ${file}`);

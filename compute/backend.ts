@@ -19,7 +19,7 @@
  * honoured or is an error naming the backend and why: there is no silent fallback.
  */
 import * as tf from '@tensorflow/tfjs';
-import { registerNativeBlasKernels, registerWasmFallbackKernels } from './kernels/index.ts';
+import { activeNativeBlas, registerNativeBlasKernels, registerWasmFallbackKernels } from './kernels/index.ts';
 import { BLAS_ENV_VAR, blasChoice, loadNativeBlas } from './kernels/native-matmul.ts';
 import { UsageError } from '../core/errors.ts';
 
@@ -109,6 +109,16 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
 export function backendInfo(): BackendInfo {
   if (current === null) throw new Error('backend not initialised: call `await initBackend()` first');
   return current;
+}
+
+/**
+ * What sets the float round-off of a computation here: tfjs's active backend and, on wasm, whether
+ * the matrix products run on the native addon (PRORL_BLAS=native), e.g. 'wasm', 'wasm+native-blas',
+ * 'cpu'. The same training gives other bits under another value, so caches of trained weights
+ * (agents/supervised.ts) key on it.
+ */
+export function numericsId(): string {
+  return `${tf.getBackend()}${activeNativeBlas() ? '+native-blas' : ''}`;
 }
 
 /**

@@ -25,7 +25,7 @@ export function stableHash(value: unknown): string {
 const fingerprints = new Map<string, string>();
 
 /**
- * SHA-256 (hex) of the source files (`.ts` and `.js`, not `.d.ts`) directly inside `dirs`, by name
+ * SHA-256 (hex) of the source files (`.ts`, `.js`, `.mjs` and `.c`, not `.d.ts`) directly inside `dirs`, by name
  * and content, in a fixed order: the identity of the code a cached artefact was computed by, so a
  * cache keyed by it is not reused after that code changes. Computed once per set of folders.
  * @throws Error when a folder cannot be read.
@@ -37,7 +37,7 @@ export function sourceFingerprint(dirs: readonly URL[]): string {
     const hash = createHash('sha256');
     for (const dir of dirs) {
       const names = readdirSync(dir)
-        .filter((n) => /\.(ts|js|mjs)$/.test(n) && !n.endsWith('.d.ts'))
+        .filter((n) => /\.(ts|js|mjs|c)$/.test(n) && !n.endsWith('.d.ts'))
         .sort();
       for (const name of names) hash.update(`${name}\n`).update(readFileSync(new URL(name, dir)));
     }

@@ -7,12 +7,16 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ensureBackend } from '../agents/nn.ts';
 import { initBackend, resetBackendForTesting } from '../compute/backend.ts';
 import { UsageError } from '../core/errors.ts';
-import { registerNativeBlasKernels, unregisterNativeBlasKernels } from '../compute/kernels/index.ts';
+import { activeNativeBlas, registerNativeBlasKernels, unregisterNativeBlasKernels } from '../compute/kernels/index.ts';
+import { policyGradientLoss, type PgLossLog } from '../agents/pg-loss.ts';
+import { Rng } from '../core/rng.ts';
 import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH } from '../compute/kernels/native-matmul.ts';
 
 const built = existsSync(NATIVE_BLAS_PATH);
@@ -148,6 +152,84 @@ test('native BatchMatMul leaks neither tensors nor wasm memory', { skip }, () =>
   assert.equal(after.numTensors, before.numTensors);
   assert.equal(after.numBytes, before.numBytes);
   tf.dispose([a, b]);
+});
+
+test('the fused loss gives the same bits with its passes in the addon as in JS: value, gradient, logged KL, entropy, ℓ', { skip }, () => {
+  const M = 37; // more than two blocks of rows
+  const A = 301;
+  const rng = Rng.stream(15, 'native-loss');
+  const u = Float32Array.from({ length: M * A }, () => 4 * rng.normal());
+  // Ties for the first-argmax rule: a few rows with repeated maxima, in u and in u_ref.
+  const ur = Float32Array.from({ length: M * A }, () => 4 * rng.normal());
+  for (let i = 0; i < M; i += 5) for (const b of [3, 7, 100]) [u[i * A + b], ur[i * A + b]] = [20, 20];
+  const mask = new Float32Array(M * A);
+  const actions = new Int32Array(M);
+  for (let i = 0; i < M; i++) {
+    for (let a = 0; a < A; a++) if (rng.float() < 0.2) mask[i * A + a] = -1e9;
+    do actions[i] = rng.int(A);
+    while (mask[i * A + actions[i]] !== 0);
+  }
+  const coef = Float32Array.from({ length: M }, () => rng.normal());
+  const run = () =>
+    tf.tidy(() => {
+      const refLogits = tf.tensor2d(ur, [M, A]);
+      let logged: PgLossLog | null = null;
+      const g = tf.grad((x: tf.Tensor) => policyGradientLoss(x as tf.Tensor2D, { mask, actions, coef, klCoef: 0.37, refLogits }, (l) => (logged = l)))(
+        tf.tensor2d(u, [M, A]),
+      );
+      const l = logged as unknown as PgLossLog;
+      return { grad: Array.from(g.dataSync()), loss: l.loss, kl: l.kl, entropy: l.entropy, chosen: Array.from(l.chosen) };
+    });
+  unregisterNativeBlasKernels();
+  const js = run();
+  registerNativeBlasKernels(loadNativeBlas());
+  try {
+    assert.equal(activeNativeBlas() !== null, true);
+    const native = run();
+    assert.deepEqual(native, js);
+  } finally {
+    if (blasChoice() !== 'native') unregisterNativeBlasKernels();
+  }
+  assert.ok(js.grad.some((x) => x !== 0) && js.kl > 0);
+});
+
+test("the addon's loss passes check their arguments", { skip }, () => {
+  const blas = loadNativeBlas();
+  const f = new Float32Array(12);
+  const out = new Float64Array(12);
+  assert.throws(() => (blas.pgRowSums as unknown as (...x: unknown[]) => void)(f, f, f, f, 4, 0), /expected 8 arguments/);
+  assert.throws(() => blas.pgRowSums(f, f, f, f, 4, 0, 4, out), /inside the arrays/);
+  assert.throws(() => blas.pgRowSums(f, f, f, f, 4, 0, 3, new Float64Array(17)), /6 values per row/);
+  assert.throws(() => blas.pgRowSums(f, f, f, f, 0, 0, 1, out), /A > 0/);
+  assert.throws(() => blas.pgRowGrad(f, f, f, 4, 2, 1, 0.1, out, f), /r0 <= r1/);
+  assert.throws(() => blas.pgRowGrad(f, f, f, 4, 0, 3, 0.1, new Float64Array(2), f), /one alpha per row/);
+  assert.throws(() => blas.pgRowGrad(f, f, f, 4, 0, 3, 0.1, out, new Float64Array(12) as unknown as Float32Array), /Float32Arrays/);
+  // One row [p = (0.5, 0.5, 0, 0)]: the first of the tied maxima, sums over p ≠ 0 only.
+  const p = Float32Array.of(0.5, 0.5, 0, 0);
+  const uu = Float32Array.of(1, 2, 3, 4);
+  const ur1 = Float32Array.of(0, 0, 9, 1);
+  const s = new Float64Array(6);
+  blas.pgRowSums(uu, p, ur1, p, 4, 0, 1, s);
+  assert.deepEqual([...s], [0, 0.5, 0, 0.5, 0.5 * 1 + 0.5 * 2, 0.5 * 1 + 0.5 * 2]);
+  const g = new Float32Array(4).fill(7);
+  blas.pgRowGrad(uu, p, ur1, 4, 0, 1, 2, Float64Array.of(1), g);
+  assert.deepEqual([...g], [0.5 * (2 * 1 + 1), 0.5 * (2 * 2 + 1), 0, 0]);
+});
+
+test('an addon built by an older version (without the loss passes) is a usage error that says to rebuild', { skip }, () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'prorec-old-addon-'));
+  try {
+    const file = path.join(dir, 'old.node');
+    // A module that only has the older functions stands in for the older build.
+    writeFileSync(path.join(dir, 'old.cjs'), 'module.exports = { gemm() {}, config() { return "OpenBLAS" } };');
+    symlinkSync(path.join(dir, 'old.cjs'), file);
+    assert.throws(
+      () => loadNativeBlas(file),
+      (e: unknown) => e instanceof UsageError && /lacks pgRowSums, pgRowGrad .*build-native/.test((e as Error).message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** Runs `f` with PRORL_BLAS set to `value`, then restores it and the backend (re-chosen as before). */

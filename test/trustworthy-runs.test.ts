@@ -23,7 +23,13 @@ import { aggregate, buildLeaderboard, formatAggregate, leaderboardMarkdown } fro
 import { readResults, withoutTimings } from '../results/read.ts';
 import { checkSuite, planRuns } from '../benchmarks/suite.ts';
 import { canonicalJson, sourceFingerprint, stableHash } from '../core/hash.ts';
-import { pretrainCode } from '../agents/supervised.ts';
+import { PRETRAIN_CODE_DIRS, pretrainCacheFile, pretrainCode, SupervisedConfigSchema } from '../agents/supervised.ts';
+import * as tf from '@tensorflow/tfjs';
+import type { PolicyNetwork } from '../agents/policy.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { numericsId } from '../compute/backend.ts';
+import { activeNativeBlas, registerNativeBlasKernels, unregisterNativeBlasKernels } from '../compute/kernels/index.ts';
+import type { NativeBlas } from '../compute/kernels/native-matmul.ts';
 import {
   buildWorld,
   checkEnv,
@@ -176,14 +182,51 @@ test('the pre-training cache key covers the code: source folders that differ in 
     assert.notEqual(sourceFingerprint([folder('edited', { 'x.ts': 'export const x = 2;', 'y.ts': 'y' })]), a);
     assert.notEqual(sourceFingerprint([folder('renamed', { 'z.ts': 'export const x = 1;', 'y.ts': 'y' })]), a);
     assert.notEqual(sourceFingerprint([folder('added', { 'x.ts': 'export const x = 1;', 'y.ts': 'y', 'w.js': '' })]), a);
+    assert.notEqual(sourceFingerprint([folder('C source', { 'x.ts': 'export const x = 1;', 'y.ts': 'y', 'k.c': 'int k;' })]), a);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  // The pre-training code's fingerprint is that of the agents, compute and core folders.
+  // The pre-training code's fingerprint is that of the agents, compute (with its kernels and the
+  // native addon's C source) and core folders.
+  assert.deepEqual(PRETRAIN_CODE_DIRS, ['./', '../compute/', '../compute/kernels/', '../compute/native/', '../core/']);
   assert.equal(
     pretrainCode(),
-    sourceFingerprint([new URL('../agents/', import.meta.url), new URL('../compute/', import.meta.url), new URL('../core/', import.meta.url)]),
+    sourceFingerprint(['../agents/', '../compute/', '../compute/kernels/', '../compute/native/', '../core/'].map((d) => new URL(d, import.meta.url))),
   );
+});
+
+test('the pre-trained policy cache keys on the backend numerics: wasm, wasm with native products and cpu get different files', async () => {
+  await ensureBackend();
+  const net = { numItems: 10, config: { dim: 8 } } as unknown as PolicyNetwork;
+  const dataset = { meta: { hash: 'd' } } as unknown as Dataset;
+  const config = validate(SupervisedConfigSchema, {}, 'supervised config');
+  const ctx = { seed: 1, maxLength: 5 };
+  const saved = tf.getBackend();
+  const savedNative = activeNativeBlas(); // under PRORL_BLAS=native
+  if (savedNative) unregisterNativeBlasKernels();
+  const files: Record<string, string> = {};
+  try {
+    assert.ok(await tf.setBackend('wasm'));
+    assert.equal(numericsId(), 'wasm');
+    files.wasm = pretrainCacheFile(net, dataset, config, ctx).file;
+    assert.equal(pretrainCacheFile(net, dataset, config, ctx).file, files.wasm, 'the key is a function of its inputs');
+    // Any addon object stands in for the native products (no product is computed here).
+    registerNativeBlasKernels({} as NativeBlas);
+    try {
+      assert.equal(numericsId(), 'wasm+native-blas');
+      files.native = pretrainCacheFile(net, dataset, config, ctx).file;
+    } finally {
+      unregisterNativeBlasKernels();
+    }
+    assert.equal(numericsId(), 'wasm');
+    assert.ok(await tf.setBackend('cpu'));
+    assert.equal(numericsId(), 'cpu');
+    files.cpu = pretrainCacheFile(net, dataset, config, ctx).file;
+  } finally {
+    await tf.setBackend(saved);
+    if (savedNative) registerNativeBlasKernels(savedNative);
+  }
+  assert.equal(new Set(Object.values(files)).size, 3, JSON.stringify(files));
 });
 
 test('an RL run is a function of its config: two runs give identical result files (timings aside), and no time is in the curves', async () => {

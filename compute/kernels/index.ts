@@ -63,6 +63,12 @@ export function registerWasmFallbackKernels(): string[] {
 }
 
 let replaced: tf.KernelConfig | null = null;
+let activeNative: NativeBlas | null = null;
+
+/** The native addon whose kernels are registered (registerNativeBlasKernels), or null. */
+export function activeNativeBlas(): NativeBlas | null {
+  return activeNative;
+}
 
 /**
  * Replaces the wasm backend's BatchMatMul with the native BLAS kernel (compute/kernels/native-matmul.ts),
@@ -77,10 +83,12 @@ export function registerNativeBlasKernels(blas: NativeBlas): void {
     tf.unregisterKernel('BatchMatMul', 'wasm');
   }
   register(nativeBatchMatMulConfig(blas));
+  activeNative = blas;
 }
 
 /** Undoes registerNativeBlasKernels (no-op when it did not run). */
 export function unregisterNativeBlasKernels(): void {
+  activeNative = null;
   if (replaced === null) return;
   tf.unregisterKernel('BatchMatMul', 'wasm');
   tf.registerKernel(replaced);

@@ -48,6 +48,24 @@ export interface NativeBlas {
   ): void;
   /** OpenBLAS's build description. */
   config(): string;
+  /**
+   * Pass 1 of the fused policy-gradient loss (agents/pg-loss.ts) over rows [r0, r1) of the
+   * [rows × A] arrays: out[6(i − r0) + 0..5] = the first argmax j of p_i (in the row), p_ij, the
+   * first argmax of pr_i, its value, Σ_{p≠0} p (u − ur), Σ_{p≠0} p u (float64, in index order).
+   */
+  pgRowSums(u: Float32Array, p: Float32Array, ur: Float32Array, pr: Float32Array, A: number, r0: number, r1: number, out: Float64Array): void;
+  /** Pass 2: grad_ib = p_ib ≠ 0 ? p_ib (κ (u_ib − ur_ib) + α[i − r0]) : 0 for rows [r0, r1). */
+  pgRowGrad(
+    u: Float32Array,
+    p: Float32Array,
+    ur: Float32Array,
+    A: number,
+    r0: number,
+    r1: number,
+    kappa: number,
+    alpha: Float64Array,
+    grad: Float32Array,
+  ): void;
 }
 
 /** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; a UsageError on another value. */
@@ -66,8 +84,9 @@ export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
         `(needs a C compiler and OpenBLAS: apt-get install build-essential libopenblas-dev), or unset ${BLAS_ENV_VAR}`,
     );
   }
+  let addon: Partial<NativeBlas>;
   try {
-    return createRequire(import.meta.url)(file) as NativeBlas;
+    addon = createRequire(import.meta.url)(file) as Partial<NativeBlas>;
   } catch (err) {
     throw new UsageError(
       `${BLAS_ENV_VAR}=native: ${file} did not load (${(err as Error).message.split('\n')[0]}); rebuild it with \`npx prorec-gym build-native\``,
@@ -76,6 +95,13 @@ export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
       },
     );
   }
+  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad'] as const).filter((f) => typeof addon[f] !== 'function');
+  if (missing.length > 0) {
+    throw new UsageError(
+      `${BLAS_ENV_VAR}=native: ${file} lacks ${missing.join(', ')} (built by an older version); rebuild it with \`npx prorec-gym build-native\``,
+    );
+  }
+  return addon as NativeBlas;
 }
 
 /**

@@ -10,6 +10,16 @@
  *     A_i at a + i*strideA ([m x k], or [k x m] with transA), B_i at b + i*strideB ([k x n], or
  *     [n x k] with transB); a stride of 0 broadcasts one matrix over the batch.
  *   config() -> OpenBLAS's build description (core, threads).
+ *
+ * and the two row passes of the fused policy-gradient loss (agents/pg-loss.ts), the same arithmetic
+ * in the same order as its JS pass (doubles, no contraction into FMAs), so the same bits:
+ *
+ *   pgRowSums(u, p, ur, pr, A, r0, r1, out)
+ *     for rows i in [r0, r1) of the [rows x A] arrays, out[6 (i - r0) + 0..5] =
+ *     j (the first argmax of p_i, in the row), p_ij, jr (the first argmax of pr_i), pr_ijr,
+ *     sum over p_ib != 0 of p_ib (u_ib - ur_ib), and of p_ib u_ib (in index order).
+ *   pgRowGrad(u, p, ur, A, r0, r1, kappa, alpha, grad)
+ *     grad_ib = p_ib != 0 ? (float)(p_ib (kappa (u_ib - ur_ib) + alpha[i - r0])) : 0.
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -58,6 +68,98 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static int f64(napi_env env, napi_value v, double **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &buffer, &offset) != napi_ok || type != napi_float64_array) return 0;
+  *data = (double *)p;
+  return 1;
+}
+
+/* Reads A, r0, r1 from argv[k..k+2]: 0 <= r0 <= r1, every row [r0, r1) of A values inside `len`. */
+static int rows(napi_env env, napi_value *argv, size_t len, int64_t *A, int64_t *r0, int64_t *r1) {
+  if (!i64(env, argv[0], A) || !i64(env, argv[1], r0) || !i64(env, argv[2], r1)) return 0;
+  return *A > 0 && *r0 >= 0 && *r1 >= *r0 && (uint64_t)*r1 * (uint64_t)*A <= len;
+}
+
+static napi_value PgRowSums(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) return fail(env, "pgRowSums: expected 8 arguments");
+  float *u, *p, *ur, *pr;
+  size_t lu, lp, lur, lpr, lout;
+  double *out;
+  if (!f32(env, argv[0], &u, &lu) || !f32(env, argv[1], &p, &lp) || !f32(env, argv[2], &ur, &lur) || !f32(env, argv[3], &pr, &lpr) ||
+      !f64(env, argv[7], &out, &lout))
+    return fail(env, "pgRowSums: u, p, ur, pr must be Float32Arrays and out a Float64Array");
+  size_t len = lu < lp ? lu : lp;
+  len = len < lur ? len : lur;
+  len = len < lpr ? len : lpr;
+  int64_t A, r0, r1;
+  if (!rows(env, argv + 4, len, &A, &r0, &r1) || (uint64_t)(r1 - r0) * 6 > lout)
+    return fail(env, "pgRowSums: A > 0 and 0 <= r0 <= r1 must be integers with rows [r0, r1) inside the arrays and 6 values per row in out");
+  for (int64_t i = r0; i < r1; i++) {
+    const int64_t o = i * A;
+    int64_t j = o, jr = o;
+    float pMax = p[o], prMax = pr[o];
+    double pd = 0, pu = 0;
+    for (int64_t b = o; b < o + A; b++) {
+      const float pb = p[b];
+      if (pb > pMax) {
+        pMax = pb;
+        j = b;
+      }
+      if (pb == 0) continue;
+      pd += (double)pb * ((double)u[b] - (double)ur[b]);
+      pu += (double)pb * (double)u[b];
+    }
+    for (int64_t b = o + 1; b < o + A; b++) {
+      if (pr[b] > prMax) {
+        prMax = pr[b];
+        jr = b;
+      }
+    }
+    double *s = out + 6 * (i - r0);
+    s[0] = (double)(j - o);
+    s[1] = pMax;
+    s[2] = (double)(jr - o);
+    s[3] = prMax;
+    s[4] = pd;
+    s[5] = pu;
+  }
+  return NULL;
+}
+
+static napi_value PgRowGrad(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 9) return fail(env, "pgRowGrad: expected 9 arguments");
+  float *u, *p, *ur, *grad;
+  size_t lu, lp, lur, lg, la;
+  double *alpha, kappa;
+  if (!f32(env, argv[0], &u, &lu) || !f32(env, argv[1], &p, &lp) || !f32(env, argv[2], &ur, &lur) || !f64(env, argv[7], &alpha, &la) ||
+      !f32(env, argv[8], &grad, &lg))
+    return fail(env, "pgRowGrad: u, p, ur, grad must be Float32Arrays and alpha a Float64Array");
+  if (napi_get_value_double(env, argv[6], &kappa) != napi_ok) return fail(env, "pgRowGrad: kappa must be a number");
+  size_t len = lu < lp ? lu : lp;
+  len = len < lur ? len : lur;
+  len = len < lg ? len : lg;
+  int64_t A, r0, r1;
+  if (!rows(env, argv + 3, len, &A, &r0, &r1) || (uint64_t)(r1 - r0) > la)
+    return fail(env, "pgRowGrad: A > 0 and 0 <= r0 <= r1 must be integers with rows [r0, r1) inside the arrays and one alpha per row");
+  for (int64_t i = r0; i < r1; i++) {
+    const double a = alpha[i - r0];
+    const int64_t o = i * A;
+    for (int64_t b = o; b < o + A; b++) {
+      const float pb = p[b];
+      grad[b] = pb != 0 ? (float)((double)pb * (kappa * ((double)u[b] - (double)ur[b]) + a)) : 0.0f;
+    }
+  }
+  return NULL;
+}
+
 static napi_value Config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
@@ -72,5 +174,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "gemm", fn);
   napi_create_function(env, "config", NAPI_AUTO_LENGTH, Config, NULL, &fn);
   napi_set_named_property(env, exports, "config", fn);
+  napi_create_function(env, "pgRowSums", NAPI_AUTO_LENGTH, PgRowSums, NULL, &fn);
+  napi_set_named_property(env, exports, "pgRowSums", fn);
+  napi_create_function(env, "pgRowGrad", NAPI_AUTO_LENGTH, PgRowGrad, NULL, &fn);
+  napi_set_named_property(env, exports, "pgRowGrad", fn);
   return exports;
 }
