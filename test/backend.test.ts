@@ -467,13 +467,29 @@ test('passOverTensorData: the pass sees the inputs and fills the outputs, in pla
   assert.equal(tf.engine().backend.numDataIds(), ids, 'a failing pass frees its outputs');
 });
 
+test('Sum of an empty tensor on wasm is zeros (the wasm kernel leaves its output uninitialised)', async () => {
+  await ensureWasm();
+  const filler = tf.fill([64], 3.5); // stale values on the heap for an uninitialised output to show
+  filler.dispose();
+  for (const [shape, axis, keepDims, want] of [
+    [[0, 6], 0, false, [6]],
+    [[0, 6], [0], true, [1, 6]],
+    [[2, 0, 3], 1, false, [2, 3]],
+  ] as [number[], number | number[], boolean, number[]][]) {
+    const y = tf.sum(tf.zeros(shape), axis, keepDims);
+    assert.deepEqual(y.shape, want);
+    assert.deepEqual(Array.from(y.dataSync()), new Array(want.reduce((a, b) => a * b, 1)).fill(0), `sum of [${shape}] over ${axis}`);
+    y.dispose();
+  }
+});
+
 test('registerWasmFallbackKernels is idempotent', async () => {
   await ensureWasm();
   const a = registerWasmFallbackKernels();
   const castKernel = tf.getKernel('Cast', 'wasm');
   const b = registerWasmFallbackKernels();
   assert.deepEqual(a, b);
-  assert.deepEqual([...a].sort(), ['BatchMatMul', 'Cast', 'GatherV2', 'UnsortedSegmentSum', '_FusedMatMul']);
+  assert.deepEqual([...a].sort(), ['BatchMatMul', 'Cast', 'GatherV2', 'Sum', 'UnsortedSegmentSum', '_FusedMatMul']);
   assert.equal(tf.getKernel('Cast', 'wasm'), castKernel, 'not wrapped twice');
 });
 

@@ -18,6 +18,7 @@ import { activeNativeBlas, registerNativeBlasKernels, unregisterNativeBlasKernel
 import { policyGradientLoss, type PgLossLog } from '../agents/pg-loss.ts';
 import { Rng } from '../core/rng.ts';
 import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH } from '../compute/kernels/native-matmul.ts';
+import { leadingAxes } from '../compute/kernels/sum.ts';
 
 const built = existsSync(NATIVE_BLAS_PATH);
 const skip = built ? false : `the native BLAS addon is not built (${NATIVE_BLAS_PATH}): run \`npm run build:native\` (needs cc and libopenblas-dev)`;
@@ -193,6 +194,61 @@ test('the fused loss gives the same bits with its passes in the addon as in JS: 
   assert.ok(js.grad.some((x) => x !== 0) && js.kl > 0);
 });
 
+test('leadingAxes: the leading axes a Sum names, in any order and with negative indices; 0 for anything else', () => {
+  assert.equal(leadingAxes(0, 2), 1);
+  assert.equal(leadingAxes([0], 2), 1);
+  assert.equal(leadingAxes(-2, 2), 1);
+  assert.equal(leadingAxes([0, 1], 3), 2);
+  assert.equal(leadingAxes([-3, 1], 3), 2);
+  assert.equal(leadingAxes([1, 0], 3), 0, 'the wasm kernel sums in the order of the axes given');
+  assert.equal(leadingAxes(1, 2), 0);
+  assert.equal(leadingAxes([0, 2], 3), 0);
+  assert.equal(leadingAxes([0, 1], 2), 0, 'every axis: the original kernel');
+  assert.equal(leadingAxes([0, 0], 3), 0);
+  assert.equal(leadingAxes([], 2), 0);
+  assert.equal(leadingAxes(undefined, 2), 0);
+});
+
+test("native Sum over leading axes gives the wasm kernel's bits; other sums go to the wasm kernel", { skip }, () => {
+  const cases: [number[], number | number[], boolean][] = [
+    [[640, 1001], 0, false],
+    [[37, 301], [0], true],
+    [[3, 4, 5], [0, 1], false],
+    [[3, 4, 5], [1, 0], false], // not row order: the wasm kernel
+    [[3, 4, 5], -3, true],
+    [[6, 0], 0, false],
+    [[0, 6], 0, false],
+    [[5, 7], 1, false], // not leading: the wasm kernel
+    [[5, 7], [0, 1], false],
+  ];
+  const sums = () =>
+    cases.map(([shape, axis, keepDims], i) =>
+      tf.tidy(() => {
+        const x = tf.randomNormal(shape, 0, 3, 'float32', 20 + i);
+        const y = tf.sum(x, axis, keepDims);
+        const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.add(v, tf.ones(shape.slice(-1))), 2)))(x);
+        return { shape: y.shape, values: Array.from(y.dataSync()), grad: Array.from(g.dataSync()) };
+      }),
+    );
+  unregisterNativeBlasKernels();
+  const wasm = sums();
+  registerNativeBlasKernels(loadNativeBlas());
+  try {
+    assert.deepEqual(sums(), wasm);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => tf.sum(tf.ones([4, 3]), 0)).dispose();
+    assert.equal(tf.memory().numTensors, before);
+  } finally {
+    if (blasChoice() !== 'native') unregisterNativeBlasKernels();
+  }
+  const blas = loadNativeBlas();
+  assert.throws(() => blas.colSums(new Float32Array(5), 2, 3, new Float32Array(3)), /R \* C values in x/);
+  assert.throws(() => blas.colSums(new Float32Array(6), 2, 3, new Float32Array(2)), /C in out/);
+  const out = new Float32Array(3);
+  blas.colSums(Float32Array.of(1, 2, 3, 10, 20, 30), 2, 3, out);
+  assert.deepEqual([...out], [11, 22, 33]);
+});
+
 test("the addon's loss passes check their arguments", { skip }, () => {
   const blas = loadNativeBlas();
   const f = new Float32Array(12);
@@ -225,7 +281,7 @@ test('an addon built by an older version (without the loss passes) is a usage er
     symlinkSync(path.join(dir, 'old.cjs'), file);
     assert.throws(
       () => loadNativeBlas(file),
-      (e: unknown) => e instanceof UsageError && /lacks pgRowSums, pgRowGrad .*build-native/.test((e as Error).message),
+      (e: unknown) => e instanceof UsageError && /lacks pgRowSums, pgRowGrad, colSums .*build-native/.test((e as Error).message),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

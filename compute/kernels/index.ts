@@ -8,6 +8,7 @@
  * - `Cast` to bool is wrong on wasm (it copies values instead of testing `x != 0`).
  * - `GatherV2` with batchDims > 0 returns wrong rows on wasm when slices have several elements;
  *   and every gather (each embedding lookup) is slow there: the JS kernel copies whole slices.
+ * - `Sum` of an empty tensor returns uninitialised memory on wasm instead of zeros.
  * Not a gap in correctness but in speed, found by the perf script: `BatchMatMul` and `_FusedMatMul`
  * on wasm are fast only for plain 2-D products; transpose flags (every matMul gradient) and a
  * batched `a` against a 2-D `b` take a naive loop, several times slower. The wrapper rewrites them.
@@ -20,9 +21,10 @@ import { matMulConfigWrapping } from './matMul.ts';
 import { gatherV2ConfigWrapping } from './gatherV2.ts';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum.ts';
 import { nativeBatchMatMulConfig, type NativeBlas } from './native-matmul.ts';
+import { nativeSumConfigWrapping, sumConfigWrapping } from './sum.ts';
 
 /** The kernels this module adds to or replaces on the wasm backend. */
-export const WASM_FALLBACK_KERNELS = ['UnsortedSegmentSum', 'Cast', 'GatherV2', 'BatchMatMul', '_FusedMatMul'] as const;
+export const WASM_FALLBACK_KERNELS = ['UnsortedSegmentSum', 'Cast', 'GatherV2', 'BatchMatMul', '_FusedMatMul', 'Sum'] as const;
 
 const ours = new WeakSet<tf.KernelFunc>();
 
@@ -50,6 +52,7 @@ export function registerWasmFallbackKernels(): string[] {
     ['GatherV2', gatherV2ConfigWrapping],
     ['BatchMatMul', (k: tf.KernelFunc) => matMulConfigWrapping('BatchMatMul', k)],
     ['_FusedMatMul', (k: tf.KernelFunc) => matMulConfigWrapping('_FusedMatMul', k)],
+    ['Sum', sumConfigWrapping],
   ] as const) {
     const existing = tf.getKernel(name, 'wasm');
     if (existing === undefined) continue; // the wasm package is not loaded: nothing to wrap
@@ -62,7 +65,8 @@ export function registerWasmFallbackKernels(): string[] {
   return active;
 }
 
-let replaced: tf.KernelConfig | null = null;
+/** The wasm kernels that registerNativeBlasKernels replaced, to put back. */
+const replaced = new Map<string, tf.KernelConfig>();
 let activeNative: NativeBlas | null = null;
 
 /** The native addon whose kernels are registered (registerNativeBlasKernels), or null. */
@@ -71,26 +75,31 @@ export function activeNativeBlas(): NativeBlas | null {
 }
 
 /**
- * Replaces the wasm backend's BatchMatMul with the native BLAS kernel (compute/kernels/native-matmul.ts),
- * after registerWasmFallbackKernels; a later registerWasmFallbackKernels leaves it in place.
- * unregisterNativeBlasKernels puts the replaced kernel back (for benchmarks that compare both in one
+ * Replaces the wasm backend's BatchMatMul with the native BLAS kernel (compute/kernels/native-matmul.ts)
+ * and routes its float32 sums over leading axes (bias gradients) to the addon (compute/kernels/sum.ts),
+ * after registerWasmFallbackKernels; a later registerWasmFallbackKernels leaves them in place.
+ * unregisterNativeBlasKernels puts the replaced kernels back (for benchmarks that compare both in one
  * process).
  */
 export function registerNativeBlasKernels(blas: NativeBlas): void {
-  const existing = tf.getKernel('BatchMatMul', 'wasm');
-  if (existing !== undefined) {
-    if (replaced === null) replaced = existing;
-    tf.unregisterKernel('BatchMatMul', 'wasm');
+  for (const name of ['BatchMatMul', 'Sum']) {
+    const existing = tf.getKernel(name, 'wasm');
+    if (existing === undefined) continue;
+    if (!replaced.has(name)) replaced.set(name, existing);
+    tf.unregisterKernel(name, 'wasm');
   }
   register(nativeBatchMatMulConfig(blas));
+  const sum = replaced.get('Sum');
+  if (sum) register({ ...nativeSumConfigWrapping(sum.kernelFunc, blas), setupFunc: sum.setupFunc, disposeFunc: sum.disposeFunc });
   activeNative = blas;
 }
 
 /** Undoes registerNativeBlasKernels (no-op when it did not run). */
 export function unregisterNativeBlasKernels(): void {
   activeNative = null;
-  if (replaced === null) return;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel(replaced);
-  replaced = null;
+  for (const [name, config] of replaced) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(config);
+  }
+  replaced.clear();
 }

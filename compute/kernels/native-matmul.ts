@@ -66,6 +66,8 @@ export interface NativeBlas {
     alpha: Float64Array,
     grad: Float32Array,
   ): void;
+  /** out_c = Σ_r x_rc for a row-major [R × C] x, in row order in float32 (the wasm Sum kernel's bits). */
+  colSums(x: Float32Array, R: number, C: number, out: Float32Array): void;
 }
 
 /** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; a UsageError on another value. */
@@ -95,7 +97,7 @@ export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
       },
     );
   }
-  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad'] as const).filter((f) => typeof addon[f] !== 'function');
+  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums'] as const).filter((f) => typeof addon[f] !== 'function');
   if (missing.length > 0) {
     throw new UsageError(
       `${BLAS_ENV_VAR}=native: ${file} lacks ${missing.join(', ')} (built by an older version); rebuild it with \`npx prorec-gym build-native\``,

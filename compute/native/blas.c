@@ -20,6 +20,11 @@
  *     sum over p_ib != 0 of p_ib (u_ib - ur_ib), and of p_ib u_ib (in index order).
  *   pgRowGrad(u, p, ur, A, r0, r1, kappa, alpha, grad)
  *     grad_ib = p_ib != 0 ? (float)(p_ib (kappa (u_ib - ur_ib) + alpha[i - r0])) : 0.
+ *
+ * and the column sums of a row-major [R x C] float32 matrix, out_c = x_0c + x_1c + ... in row
+ * order in float32, the wasm Sum kernel's order, so its bits (compute/kernels/sum.ts):
+ *
+ *   colSums(x, R, C, out)
  */
 #include <node_api.h>
 #include <cblas.h>
@@ -160,6 +165,25 @@ static napi_value PgRowGrad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value ColSums(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4) return fail(env, "colSums: expected 4 arguments");
+  float *x, *out;
+  size_t lx, lo;
+  if (!f32(env, argv[0], &x, &lx) || !f32(env, argv[3], &out, &lo)) return fail(env, "colSums: x and out must be Float32Arrays");
+  int64_t R, C;
+  if (!i64(env, argv[1], &R) || !i64(env, argv[2], &C) || R < 0 || C < 0 || (uint64_t)R * (uint64_t)C > lx || (uint64_t)C > lo)
+    return fail(env, "colSums: R, C must be integers >= 0 with R * C values in x and C in out");
+  for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
+  /* Row by row: each column's sum runs in row order (vectorised across columns only). */
+  for (int64_t r = 0; r < R; r++) {
+    const float *row = x + r * C;
+    for (int64_t c = 0; c < C; c++) out[c] += row[c];
+  }
+  return NULL;
+}
+
 static napi_value Config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
@@ -178,5 +202,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "pgRowSums", fn);
   napi_create_function(env, "pgRowGrad", NAPI_AUTO_LENGTH, PgRowGrad, NULL, &fn);
   napi_set_named_property(env, exports, "pgRowGrad", fn);
+  napi_create_function(env, "colSums", NAPI_AUTO_LENGTH, ColSums, NULL, &fn);
+  napi_set_named_property(env, exports, "colSums", fn);
   return exports;
 }

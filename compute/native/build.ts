@@ -37,7 +37,7 @@ export function buildNativeBlas(cc: string = process.env.CC || 'cc'): string {
   if (!headers) throw new Error(`Node's headers (node_api.h) were found neither next to ${process.execPath} nor in /usr/include/node`);
   mkdirSync(path.dirname(NATIVE_BLAS_PATH), { recursive: true });
   const tmp = `${NATIVE_BLAS_PATH}.${process.pid}.tmp`;
-  const args = ['-O2', '-ffp-contract=off', '-shared', '-fPIC', '-Wall', '-Werror', `-I${headers}`, NATIVE_BLAS_SOURCE, '-o', tmp, '-lopenblas'];
+  const args = ['-O3', '-ffp-contract=off', '-shared', '-fPIC', '-Wall', '-Werror', `-I${headers}`, NATIVE_BLAS_SOURCE, '-o', tmp, '-lopenblas'];
   try {
     execFileSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch (err) {
