@@ -84,6 +84,14 @@ export function rowTargetStats(scores: ArrayLike<number>, offset: number, n: num
     if (v > t) above++;
     else if (v === t) tied++;
   }
+  return targetStatsFromSums(t, max, sum, above, tied);
+}
+
+/**
+ * log p(T) and the mid-rank of T from the target's score t, the maximum score, Σ exp(s − max) and
+ * the counts of scores above and tied with t (itself excluded). Throws on non-finite scores.
+ */
+export function targetStatsFromSums(t: number, max: number, sum: number, above: number, tied: number): { logProb: number; rank: number } {
   if (!Number.isFinite(max) || !Number.isFinite(sum)) throw new Error('simulator produced non-finite scores');
   return { logProb: t - max - Math.log(sum), rank: midRank(above, tied) };
 }

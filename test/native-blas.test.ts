@@ -17,6 +17,8 @@ import { UsageError } from '../core/errors.ts';
 import { activeNativeBlas, registerNativeBlasKernels, unregisterNativeBlasKernels } from '../compute/kernels/index.ts';
 import { policyGradientLoss, type PgLossLog } from '../agents/pg-loss.ts';
 import { Rng } from '../core/rng.ts';
+import { generateSyntheticWorld } from '../data/synthetic.ts';
+import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
 import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH } from '../compute/kernels/native-matmul.ts';
 import { leadingAxes } from '../compute/kernels/sum.ts';
 
@@ -249,6 +251,90 @@ test("native Sum over leading axes gives the wasm kernel's bits; other sums go t
   assert.deepEqual([...out], [11, 22, 33]);
 });
 
+test("the addon's exp is V8's Math.exp bit for bit (random arguments in every range, and the edge cases)", { skip }, () => {
+  const rng = Rng.stream(16, 'exp');
+  const x = new Float64Array(400_000);
+  for (let i = 0; i < x.length; i++) {
+    const k = i % 5;
+    x[i] =
+      k === 0
+        ? -60 * rng.float()
+        : k === 1
+          ? 10 - 800 * rng.float()
+          : k === 2
+            ? (rng.float() - 0.5) * 1e-6
+            : k === 3
+              ? (rng.float() - 0.5) * 4
+              : (rng.float() - 0.5) * 1500;
+  }
+  const edges = [
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    Infinity,
+    -Infinity,
+    NaN,
+    709.78,
+    709.8,
+    -745.1,
+    -745.2,
+    1e-300,
+    2 ** -28,
+    -(2 ** -29),
+    0.34657359027997264,
+    1.0397207708399179,
+    -708.5,
+    -720,
+  ];
+  x.set(edges);
+  const y = new Float64Array(x.length);
+  loadNativeBlas().expArray(x, y);
+  let bad = 0;
+  for (let i = 0; i < x.length; i++) if (!Object.is(y[i], Math.exp(x[i]))) bad++;
+  assert.equal(bad, 0, `${bad} of ${x.length} differ from Math.exp`);
+});
+
+test("the synthetic simulator's native row step gives the JS bits: log p(T), ranks and scores over advances and target changes", { skip }, () => {
+  const world = generateSyntheticWorld({ numItems: 300, numUsers: 120, seed: 8 });
+  const run = () => {
+    const sim = new SyntheticExactSimulator(world);
+    assert.equal(sim.incremental, true);
+    const rng = Rng.stream(3, 'native-sim');
+    const seqs = Array.from({ length: 6 }, () => Array.from({ length: 10 }, () => rng.int(300)));
+    const batch = sim.open(seqs);
+    let targets = Int32Array.from({ length: 6 }, () => rng.int(300));
+    const out: number[][] = [];
+    const first = batch.targetStats(targets);
+    out.push(Array.from(first.logProb), Array.from(first.rank));
+    for (let t = 0; t < 10; t++) {
+      const rows = Uint8Array.from({ length: 6 }, () => (rng.float() < 0.7 ? 1 : 0));
+      const items = Int32Array.from({ length: 6 }, () => rng.int(300));
+      if (t === 4) targets = Int32Array.from({ length: 6 }, () => rng.int(300));
+      const r = batch.advance(items, targets, rows);
+      out.push(Array.from(r.logProb), Array.from(r.rank), Array.from(r.ctr), Array.from(batch.scores()));
+    }
+    return out;
+  };
+  unregisterNativeBlasKernels();
+  const js = run();
+  registerNativeBlasKernels(loadNativeBlas());
+  try {
+    assert.deepEqual(run(), js);
+  } finally {
+    if (blasChoice() !== 'native') unregisterNativeBlasKernels();
+  }
+  const blas = loadNativeBlas();
+  const P = new Float64Array(6);
+  const o = new Float64Array(4);
+  assert.throws(() => blas.synthRowStats(P, 3, 4, new Float64Array(0), 1, new Float32Array(4), 0, o), /inside|n scores from o/);
+  assert.throws(() => blas.synthRowStats(P, 0, 4, new Float64Array(0), 1, new Float32Array(4), 4, o), /target < n/);
+  assert.throws(() => blas.synthRowStats(P, 0, 4, new Float64Array(2), 1, new Float32Array(4), 0, o), /gram values/);
+  blas.synthRowStats(Float64Array.of(1, 3, 2, 3), 0, 4, new Float64Array(0), 1, new Float32Array(4), 2, o);
+  assert.deepEqual([...o], [3, Math.exp(-2) + 1 + Math.exp(-1) + 1, 2, 0]);
+});
+
 test("the addon's loss passes check their arguments", { skip }, () => {
   const blas = loadNativeBlas();
   const f = new Float32Array(12);
@@ -281,7 +367,7 @@ test('an addon built by an older version (without the loss passes) is a usage er
     symlinkSync(path.join(dir, 'old.cjs'), file);
     assert.throws(
       () => loadNativeBlas(file),
-      (e: unknown) => e instanceof UsageError && /lacks pgRowSums, pgRowGrad, colSums .*build-native/.test((e as Error).message),
+      (e: unknown) => e instanceof UsageError && /lacks pgRowSums, pgRowGrad, colSums, synthRowStats, expArray .*build-native/.test((e as Error).message),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -68,6 +68,15 @@ export interface NativeBlas {
   ): void;
   /** out_c = Σ_r x_rc for a row-major [R × C] x, in row order in float32 (the wasm Sum kernel's bits). */
   colSums(x: Float32Array, R: number, C: number, out: Float32Array): void;
+  /**
+   * One row of the synthetic world's exact simulator (simulators/synthetic-exact.ts): with `gram`
+   * non-empty, P[o + i] ← keep·P[o + i] + gram[i] first; then, with v_i = P[o + i] + bias[i],
+   * out = [max v, Σ_i exp(v_i − max) in index order, #{v_i > v_target}, #{v_i = v_target} − 1],
+   * exp as V8's Math.exp (the same bits as the JS).
+   */
+  synthRowStats(P: Float64Array, o: number, n: number, gram: Float64Array, keep: number, bias: Float32Array, target: number, out: Float64Array): void;
+  /** out_i = exp(x_i) as V8's Math.exp computes it (for the test that checks that). */
+  expArray(x: Float64Array, out: Float64Array): void;
 }
 
 /** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; a UsageError on another value. */
@@ -97,7 +106,7 @@ export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
       },
     );
   }
-  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums'] as const).filter((f) => typeof addon[f] !== 'function');
+  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray'] as const).filter((f) => typeof addon[f] !== 'function');
   if (missing.length > 0) {
     throw new UsageError(
       `${BLAS_ENV_VAR}=native: ${file} lacks ${missing.join(', ')} (built by an older version); rebuild it with \`npx prorec-gym build-native\``,

@@ -25,11 +25,21 @@
  * order in float32, the wasm Sum kernel's order, so its bits (compute/kernels/sum.ts):
  *
  *   colSums(x, R, C, out)
+ *
+ * and one row's step of the synthetic world's exact simulator (simulators/synthetic-exact.ts,
+ * incremental mode), with exp computed as V8's Math.exp computes it (fdlibm's algorithm, as in
+ * V8's ieee754::exp, checked against Math.exp bit for bit), so the same bits as the JS:
+ *
+ *   synthRowStats(P, o, n, gram, keep, bias, target, out)
+ *     if gram is not empty: P[o + i] = keep * P[o + i] + gram[i]; then with v_i = P[o + i] + bias[i]:
+ *     out = [max v, sum of exp(v_i - max) in index order, #{v_i > v_target}, #{v_i == v_target} - 1].
  */
 #include <node_api.h>
 #include <cblas.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 extern void openblas_set_num_threads(int num_threads);
 extern char *openblas_get_config(void);
@@ -184,6 +194,110 @@ static napi_value ColSums(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* exp as V8's Math.exp: fdlibm's e_exp.c algorithm (Sun Microsystems, 1993, freely redistributable)
+ * with V8's one change (exp(1) is E). */
+static uint32_t hi_word(double x) { uint64_t u; memcpy(&u, &x, 8); return (uint32_t)(u >> 32); }
+static uint32_t lo_word(double x) { uint64_t u; memcpy(&u, &x, 8); return (uint32_t)u; }
+static double from_words(uint32_t hi, uint32_t lo) { uint64_t u = ((uint64_t)hi << 32) | lo; double d; memcpy(&d, &u, 8); return d; }
+static double v8_exp(double x) {
+  static const double one = 1.0, halF[2] = {0.5, -0.5}, o_threshold = 7.09782712893383973096e+02,
+                      u_threshold = -7.45133219101941108420e+02, ln2HI[2] = {6.93147180369123816490e-01, -6.93147180369123816490e-01},
+                      ln2LO[2] = {1.90821492927058770002e-10, -1.90821492927058770002e-10}, invln2 = 1.44269504088896338700e+00,
+                      P1 = 1.66666666666666019037e-01, P2 = -2.77777777770155933842e-03, P3 = 6.61375632143793436117e-05,
+                      P4 = -1.65339022054652515390e-06, P5 = 4.13813679705723846039e-08, E = 2.718281828459045,
+                      huge = 1.0e+300, twom1000 = 9.33263618503218878990e-302, two1023 = 8.988465674311579539e307;
+  double y, hi = 0.0, lo = 0.0, c, t, twopk;
+  int32_t k = 0;
+  uint32_t hx = hi_word(x);
+  int32_t xsb = (hx >> 31) & 1;
+  hx &= 0x7fffffff;
+  if (hx >= 0x40862E42) {
+    if (hx >= 0x7ff00000) {
+      if (((hx & 0xfffff) | lo_word(x)) != 0) return x + x;
+      return (xsb == 0) ? x : 0.0;
+    }
+    if (x > o_threshold) return huge * huge;
+    if (x < u_threshold) return twom1000 * twom1000;
+  }
+  if (hx > 0x3fd62e42) {
+    if (hx < 0x3FF0A2B2) {
+      if (x == 1.0) return E;
+      hi = x - ln2HI[xsb];
+      lo = ln2LO[xsb];
+      k = 1 - xsb - xsb;
+    } else {
+      k = (int32_t)(invln2 * x + halF[xsb]);
+      t = k;
+      hi = x - t * ln2HI[0];
+      lo = t * ln2LO[0];
+    }
+    x = hi - lo;
+  } else if (hx < 0x3e300000) {
+    if (huge + x > one) return one + x;
+  } else {
+    k = 0;
+  }
+  t = x * x;
+  if (k >= -1021) twopk = from_words(0x3ff00000 + ((uint32_t)k << 20), 0);
+  else twopk = from_words(0x3ff00000 + ((uint32_t)(k + 1000) << 20), 0);
+  c = x - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
+  if (k == 0) return one - ((x * c) / (c - 2.0) - x);
+  y = one - ((lo - (x * c) / (2.0 - c)) - hi);
+  if (k >= -1021) {
+    if (k == 1024) return y * 2.0 * two1023;
+    return y * twopk;
+  }
+  return y * twopk * twom1000;
+}
+static napi_value SynthRowStats(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 8) return fail(env, "synthRowStats: expected 8 arguments");
+  double *P, *gram, *out, keep;
+  float *bias;
+  size_t lP, lg, lb, lo;
+  int64_t o, n, target;
+  if (!f64(env, argv[0], &P, &lP) || !f64(env, argv[3], &gram, &lg) || !f32(env, argv[5], &bias, &lb) || !f64(env, argv[7], &out, &lo))
+    return fail(env, "synthRowStats: P, gram and out must be Float64Arrays and bias a Float32Array");
+  if (!i64(env, argv[1], &o) || !i64(env, argv[2], &n) || !i64(env, argv[6], &target) || napi_get_value_double(env, argv[4], &keep) != napi_ok)
+    return fail(env, "synthRowStats: o, n, target must be integers and keep a number");
+  if (o < 0 || n <= 0 || target < 0 || target >= n || (uint64_t)(o + n) > lP || (uint64_t)n > lb || (lg != 0 && (uint64_t)n > lg) || lo < 4)
+    return fail(env, "synthRowStats: 0 <= target < n with n scores from o in P, n biases, n gram values (or none) and 4 outputs");
+  double *row = P + o;
+  double max = -INFINITY;
+  for (int64_t i = 0; i < n; i++) {
+    double p = row[i];
+    if (lg != 0) row[i] = p = keep * p + gram[i];
+    const double v = p + (double)bias[i];
+    if (v > max) max = v;
+  }
+  const double t = row[target] + (double)bias[target];
+  double sum = 0;
+  int64_t above = 0, tied = -1; /* the target ties with itself */
+  for (int64_t i = 0; i < n; i++) {
+    const double v = row[i] + (double)bias[i];
+    sum += v8_exp(v - max);
+    if (v > t) above++;
+    else if (v == t) tied++;
+  }
+  out[0] = max;
+  out[1] = sum;
+  out[2] = (double)above;
+  out[3] = (double)tied;
+  return NULL;
+}
+
+static napi_value ExpArray(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double *x, *y;
+  size_t lx, ly;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 || !f64(env, argv[0], &x, &lx) || !f64(env, argv[1], &y, &ly) || ly < lx)
+    return fail(env, "expArray: expected x and out, Float64Arrays, out at least as long");
+  for (size_t i = 0; i < lx; i++) y[i] = v8_exp(x[i]);
+  return NULL;
+}
+
 static napi_value Config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
@@ -204,5 +318,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "pgRowGrad", fn);
   napi_create_function(env, "colSums", NAPI_AUTO_LENGTH, ColSums, NULL, &fn);
   napi_set_named_property(env, exports, "colSums", fn);
+  napi_create_function(env, "synthRowStats", NAPI_AUTO_LENGTH, SynthRowStats, NULL, &fn);
+  napi_set_named_property(env, exports, "synthRowStats", fn);
+  napi_create_function(env, "expArray", NAPI_AUTO_LENGTH, ExpArray, NULL, &fn);
+  napi_set_named_property(env, exports, "expArray", fn);
   return exports;
 }
