@@ -202,7 +202,7 @@ export async function main(): Promise<void> {
   const load0 = os.loadavg();
   const worker = os.availableParallelism() >= 2 ? await UpdateWorker.start(trainer.net) : null;
   const ts: Record<'worker' | 'main' | 'native', Timing[]> = { worker: [], main: [], native: [] };
-  // The native BLAS products: everywhere with PRORL_BLAS=native; otherwise, when the addon is
+  // The native kernels: everywhere with PRORL_BLAS=native; otherwise, when the addon is
   // built, as a third variant on the main thread (the kernel swapped in and out around it).
   const nativeEverywhere = blasChoice() === 'native';
   const nativeVariant: NativeBlas | null = !nativeEverywhere && existsSync(NATIVE_BLAS_PATH) ? loadNativeBlas() : null;
@@ -286,10 +286,13 @@ export async function main(): Promise<void> {
     ? `prorec-gym's total paths/s ÷ PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}${ts.native.length ? `, native BLAS ${(torchTotal / total(ts.native)).toFixed(2)}` : ''}; `
     : '';
   console.log(`# ${ratios}mean path length ${m(ts.main, 'length').toFixed(2)}`);
-  if (nativeEverywhere) console.log('# PRORL_BLAS=native: every prorec-gym row runs its matrix products on the native BLAS addon (one thread)');
+  if (nativeEverywhere)
+    console.log(
+      '# PRORL_BLAS=native: every prorec-gym row runs its matrix products and the other native kernels (loss passes, bias sums, synthetic simulator step) on the native addon (one thread)',
+    );
   else if (nativeVariant)
     console.log(
-      "# native BLAS (main thread only): the main thread's matrix products on the native addon, the simulator's shard workers still on wasm; PRORL_BLAS=native puts every thread's products on it",
+      "# native BLAS (main thread only): the main thread's matrix products and other native kernels on the native addon, the simulator's shard workers still on wasm; PRORL_BLAS=native puts every thread on it",
     );
   else if (!nativeVariant) console.log('# native BLAS products not measured: the addon is not built (npm run build:native; then PRORL_BLAS=native)');
 }
