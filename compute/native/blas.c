@@ -49,15 +49,16 @@ static napi_value fail(napi_env env, const char *msg) {
   return NULL;
 }
 
-static int f32(napi_env env, napi_value v, float **data, size_t *len) {
+/* The data and length of a typed array of type `want`; 0 when v is not one. */
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
   napi_typedarray_type type;
   napi_value buffer;
   size_t offset;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &buffer, &offset) != napi_ok || type != napi_float32_array) return 0;
-  *data = (float *)p;
-  return 1;
+  return napi_get_typedarray_info(env, v, &type, len, data, &buffer, &offset) == napi_ok && type == want;
 }
+
+static int f32(napi_env env, napi_value v, float **data, size_t *len) { return typed(env, v, napi_float32_array, (void **)data, len); }
+static int f64(napi_env env, napi_value v, double **data, size_t *len) { return typed(env, v, napi_float64_array, (void **)data, len); }
 
 static int i64(napi_env env, napi_value v, int64_t *x) { return napi_get_value_int64(env, v, x) == napi_ok; }
 
@@ -81,16 +82,6 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
                 ta ? (int)m : (int)k, b + i * sb, tb ? (int)k : (int)n, 0.0f, c + i * m * n, (int)n);
   }
   return NULL;
-}
-
-static int f64(napi_env env, napi_value v, double **data, size_t *len) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  void *p;
-  if (napi_get_typedarray_info(env, v, &type, len, &p, &buffer, &offset) != napi_ok || type != napi_float64_array) return 0;
-  *data = (double *)p;
-  return 1;
 }
 
 /* Reads A, r0, r1 from argv[k..k+2]: 0 <= r0 <= r1, every row [r0, r1) of A values inside `len`. */
