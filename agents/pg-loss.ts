@@ -34,8 +34,8 @@ import { trainingTerms, type PolicyNetwork, type Trajectories } from './policy.t
 const NATIVE_ROW_BLOCK = 16;
 
 export interface PgLossTerms {
-  /** Additive mask per term [M × A] (0 allowed, −1e9 forbidden). */
-  readonly mask: Float32Array;
+  /** Additive mask per term [M × A] (0 allowed, −1e9 forbidden; not disposed). */
+  readonly mask: tf.Tensor2D;
   /** Chosen action per term (must be allowed). */
   readonly actions: Int32Array;
   /** c_i: the loss's coefficient of ℓ_i. */
@@ -74,90 +74,91 @@ export function policyGradientLoss(u: tf.Tensor2D, terms: PgLossTerms, log?: (l:
       throw new Error(`policyGradientLoss: ${actions.length} actions and ${coef.length} coefficients for ${M} terms`);
     if (refLogits.shape[0] !== M || refLogits.shape[1] !== A)
       throw new Error(`policyGradientLoss: reference logits [${refLogits.shape}], policy [${M} × ${A}]`);
-    if (mask.length !== M * A) throw new Error(`policyGradientLoss: mask has ${mask.length} values for [${M} × ${A}] logits`);
-    for (let i = 0; i < M; i++) {
-      const a = actions[i];
-      if (!(a >= 0 && a < A) || mask[i * A + a] !== 0) throw new Error(`policyGradientLoss: term ${i}: action ${a} is not an allowed action`);
-    }
+    if (mask.shape[0] !== M || mask.shape[1] !== A) throw new Error(`policyGradientLoss: mask [${mask.shape}], logits [${M} × ${A}]`);
     // p = softmax(u + m) and p^ref on the backend (its vectorised kernel); the rest is one JS pass
     // per row over the tensors' data, in place on the wasm heap (compute/tensor-data.ts).
-    const [p, pRef] = tf.tidy(() => {
-      const m = tf.tensor2d(mask, [M, A]);
-      return [tf.softmax(tf.add(logits2d, m)), tf.softmax(tf.add(refLogits, m))];
-    });
+    const [p, pRef] = tf.tidy(() => [tf.softmax(tf.add(logits2d, mask)), tf.softmax(tf.add(refLogits, mask))]);
     const chosen = new Float64Array(M);
     let loss = 0;
     let klSum = 0;
     let entSum = 0;
     const native = activeNativeBlas();
-    const [g] = passOverTensorData([logits2d, p, refLogits, pRef], [[M, A]], ([uu, pp, ur, pr], [grad]) => {
-      // Row i's log-sum-exps, ℓ, KL, H and its share of the loss from the sums of pass 1; returns
-      // α_i. lse = z_j − log p_j at j = the first argmax of p (exact up to the rounding of p_j,
-      // the largest probability: the backend's softmax is vectorised, its exp is not exact).
-      const finishRow = (i: number, j: number, pMax: number, jr: number, prMax: number, pd: number, pu: number): number => {
-        const lse = uu[j] + mask[j] - Math.log(pMax);
-        const lseRef = ur[jr] + mask[jr] - Math.log(prMax);
-        const dLse = lse - lseRef;
-        const kl = pd - dLse;
-        const ell = uu[i * A + actions[i]] - lse;
-        chosen[i] = ell;
-        klSum += kl;
-        entSum += lse - pu;
-        loss += coef[i] * ell + kappa * kl;
-        return -coef[i] - kappa * (dLse + kl);
-      };
-      if (native) {
-        // The same two passes in C (compute/native/blas.c: same arithmetic, same bits), over
-        // blocks of rows that stay in cache between them.
-        const sums = new Float64Array(6 * NATIVE_ROW_BLOCK);
-        const alpha = new Float64Array(NATIVE_ROW_BLOCK);
-        for (let r0 = 0; r0 < M; r0 += NATIVE_ROW_BLOCK) {
-          const r1 = Math.min(M, r0 + NATIVE_ROW_BLOCK);
-          native.pgRowSums(uu, pp, ur, pr, A, r0, r1, sums);
-          for (let i = r0; i < r1; i++) {
-            const s = 6 * (i - r0);
-            alpha[i - r0] = finishRow(i, i * A + sums[s], sums[s + 1], i * A + sums[s + 2], sums[s + 3], sums[s + 4], sums[s + 5]);
+    let g: tf.Tensor;
+    try {
+      [g] = passOverTensorData([logits2d, p, refLogits, pRef, mask], [[M, A]], ([uu, pp, ur, pr, m], [grad]) => {
+        for (let i = 0; i < M; i++) {
+          const a = actions[i];
+          if (!(a >= 0 && a < A) || m[i * A + a] !== 0) throw new Error(`policyGradientLoss: term ${i}: action ${a} is not an allowed action`);
+        }
+        // Row i's log-sum-exps, ℓ, KL, H and its share of the loss from the sums of pass 1; returns
+        // α_i. lse = z_j − log p_j at j = the first argmax of p (exact up to the rounding of p_j,
+        // the largest probability: the backend's softmax is vectorised, its exp is not exact).
+        const finishRow = (i: number, j: number, pMax: number, jr: number, prMax: number, pd: number, pu: number): number => {
+          const lse = uu[j] + m[j] - Math.log(pMax);
+          const lseRef = ur[jr] + m[jr] - Math.log(prMax);
+          const dLse = lse - lseRef;
+          const kl = pd - dLse;
+          const ell = uu[i * A + actions[i]] - lse;
+          chosen[i] = ell;
+          klSum += kl;
+          entSum += lse - pu;
+          loss += coef[i] * ell + kappa * kl;
+          return -coef[i] - kappa * (dLse + kl);
+        };
+        if (native) {
+          // The same two passes in C (compute/native/blas.c: same arithmetic, same bits), over
+          // blocks of rows that stay in cache between them.
+          const sums = new Float64Array(6 * NATIVE_ROW_BLOCK);
+          const alpha = new Float64Array(NATIVE_ROW_BLOCK);
+          for (let r0 = 0; r0 < M; r0 += NATIVE_ROW_BLOCK) {
+            const r1 = Math.min(M, r0 + NATIVE_ROW_BLOCK);
+            native.pgRowSums(uu, pp, ur, pr, A, r0, r1, sums);
+            for (let i = r0; i < r1; i++) {
+              const s = 6 * (i - r0);
+              alpha[i - r0] = finishRow(i, i * A + sums[s], sums[s + 1], i * A + sums[s + 2], sums[s + 3], sums[s + 4], sums[s + 5]);
+            }
+            native.pgRowGrad(uu, pp, ur, A, r0, r1, kappa, alpha, grad);
+            for (let i = r0; i < r1; i++) grad[i * A + actions[i]] += coef[i];
           }
-          native.pgRowGrad(uu, pp, ur, A, r0, r1, kappa, alpha, grad);
-          for (let i = r0; i < r1; i++) grad[i * A + actions[i]] += coef[i];
+          return;
         }
-        return;
-      }
-      for (let i = 0; i < M; i++) {
-        const o = i * A;
-        // Pass 1: the first argmax of p and of p^ref, Σ p (u − u_ref) and Σ p u.
-        let j = o;
-        let pMax = pp[o];
-        let pd = 0;
-        let pu = 0;
-        for (let b = o; b < o + A; b++) {
-          const pb = pp[b];
-          if (pb > pMax) {
-            pMax = pb;
-            j = b;
+        for (let i = 0; i < M; i++) {
+          const o = i * A;
+          // Pass 1: the first argmax of p and of p^ref, Σ p (u − u_ref) and Σ p u.
+          let j = o;
+          let pMax = pp[o];
+          let pd = 0;
+          let pu = 0;
+          for (let b = o; b < o + A; b++) {
+            const pb = pp[b];
+            if (pb > pMax) {
+              pMax = pb;
+              j = b;
+            }
+            if (pb === 0) continue;
+            pd += pb * (uu[b] - ur[b]);
+            pu += pb * uu[b];
           }
-          if (pb === 0) continue;
-          pd += pb * (uu[b] - ur[b]);
-          pu += pb * uu[b];
-        }
-        let jr = o;
-        let prMax = pr[o];
-        for (let b = o + 1; b < o + A; b++) {
-          if (pr[b] > prMax) {
-            prMax = pr[b];
-            jr = b;
+          let jr = o;
+          let prMax = pr[o];
+          for (let b = o + 1; b < o + A; b++) {
+            if (pr[b] > prMax) {
+              prMax = pr[b];
+              jr = b;
+            }
           }
+          const alpha = finishRow(i, j, pMax, jr, prMax, pd, pu);
+          // Pass 2: the gradient row.
+          for (let b = o; b < o + A; b++) {
+            const pb = pp[b];
+            grad[b] = pb !== 0 ? pb * (kappa * (uu[b] - ur[b]) + alpha) : 0;
+          }
+          grad[o + actions[i]] += coef[i];
         }
-        const alpha = finishRow(i, j, pMax, jr, prMax, pd, pu);
-        // Pass 2: the gradient row.
-        for (let b = o; b < o + A; b++) {
-          const pb = pp[b];
-          grad[b] = pb !== 0 ? pb * (kappa * (uu[b] - ur[b]) + alpha) : 0;
-        }
-        grad[o + actions[i]] += coef[i];
-      }
-    });
-    tf.dispose([p, pRef]);
+      });
+    } finally {
+      tf.dispose([p, pRef]);
+    }
     log?.({ loss, kl: klSum, entropy: entSum, chosen });
     save([g]);
     return { value: tf.scalar(loss), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]) };
@@ -194,9 +195,9 @@ export function chunkGradient(
 ): ChunkGradient {
   const terms = trainingTerms(sub, net.stop);
   if (adv.length !== terms.count) throw new Error(`chunkGradient: ${adv.length} advantages for ${terms.count} terms`);
-  const mask = net.buildMask(sub, terms);
   const named = (grads: tf.NamedTensorMap): Record<string, tf.Tensor> => Object.fromEntries(net.params.keys.map((k) => [k, grads[net.params.get(k).name]]));
   if (fused) {
+    const mask = net.maskTensor(sub, terms);
     const refT = tf.tidy(() => ref.termLogits(sub, terms));
     const coef = Float32Array.from(adv, (a) => -a / N);
     let logged: PgLossLog | null = null;
@@ -204,11 +205,12 @@ export function chunkGradient(
       () => policyGradientLoss(net.termLogits(sub, terms), { mask, actions: terms.action, coef, klCoef: beta / N, refLogits: refT }, (l) => (logged = l)),
       net.params.list(),
     );
-    tf.dispose([value, refT]);
+    tf.dispose([value, refT, mask]);
     const l = logged as PgLossLog | null;
     if (!l) throw new Error('chunkGradient: the loss did not report');
     return { grads: named(grads), loss: l.loss, kl: l.kl, entropy: l.entropy };
   }
+  const mask = net.buildMask(sub, terms);
   const advT = tf.tensor1d(adv);
   const refLogp = tf.tidy(() => ref.termLogProbs(sub, terms, mask));
   let klT: tf.Tensor | null = null;

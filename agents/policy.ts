@@ -22,6 +22,7 @@
  */
 import { FORBIDDEN, isForbidden } from '../compute/masks.ts';
 import * as tf from '@tensorflow/tfjs';
+import { passOverTensorData } from '../compute/tensor-data.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import { HISTORY_LENGTH, type ItemTable } from '../data/dataset.ts';
 import { Rng } from '../core/rng.ts';
@@ -461,10 +462,11 @@ export class PolicyNetwork {
    * is 0. Built in JS: it is a memset plus a few writes per term. `opts` serves IRN, which predicts
    * the target itself as the end of a path instead of STOP.
    */
-  buildMask(traj: Trajectories, terms: Terms, extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
+  buildMask(traj: Trajectories, terms: Terms, extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}, into?: Float32Array): Float32Array {
     const A = this.numItems + 1;
     const maskHistory = opts.maskHistory ?? this.config.maskHistory;
-    const mask = new Float32Array(terms.count * A);
+    if (into && into.length !== terms.count * A) throw new Error(`buildMask: ${into.length} values for [${terms.count} × ${A}]`);
+    const mask = into ? into.fill(0) : new Float32Array(terms.count * A);
     for (let i = 0; i < terms.count; i++) {
       const b = terms.row[i];
       const t = terms.t[i];
@@ -477,6 +479,12 @@ export class PolicyNetwork {
       mask[o + this.stop] = opts.forbidStop ? FORBIDDEN : 0;
     }
     return mask;
+  }
+
+  /** `buildMask` as a tensor [count × (N+1)], built in place on the backend (compute/tensor-data.ts). */
+  maskTensor(traj: Trajectories, terms: Terms, extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): tf.Tensor2D {
+    const [m] = passOverTensorData([], [[terms.count, this.numItems + 1]], (_, [out]) => void this.buildMask(traj, terms, extra, opts, out));
+    return m as tf.Tensor2D;
   }
 
   /** Raw logits of the terms [count × (N+1)] from states H (see `encode`) and the item table E. */
@@ -737,11 +745,9 @@ export class IncrementalPolicy {
     this.narrow(rows);
     const traj = this.trajectories(rows);
     const terms = nextTerms(traj);
-    const mask = this.net.buildMask(traj, terms, extra, opts);
-    const t = tf.tidy(() => {
-      const logits = this.net.stateLogits(this.h, traj.target, terms.t, this.E);
-      return normalise(tf.add(logits, tf.tensor2d(mask, [terms.count, this.net.numItems + 1])));
-    });
+    const mask = this.net.maskTensor(traj, terms, extra, opts);
+    const t = tf.tidy(() => normalise(tf.add(this.net.stateLogits(this.h, traj.target, terms.t, this.E), mask)));
+    mask.dispose();
     const out = t.dataSync() as Float32Array;
     t.dispose();
     return out;

@@ -19,7 +19,17 @@ import { generateSyntheticWorld, SyntheticExactSimulator } from '../envs/index.t
 import { ProactiveRecVectorEnv, type ProactiveStepInfo } from '../envs/proactive.ts';
 import { Rng } from '../core/rng.ts';
 import { AdamW, ensureBackend } from '../agents/nn.ts';
-import { greedyFromLogProbs, greedyFromProbs, packPaths, PolicyNetwork, sampleFromLogProbs, sampleFromProbs, type PolicyConfig } from '../agents/policy.ts';
+import {
+  greedyFromLogProbs,
+  greedyFromProbs,
+  nextTerms,
+  packPaths,
+  PolicyNetwork,
+  sampleFromLogProbs,
+  sampleFromProbs,
+  trainingTerms,
+  type PolicyConfig,
+} from '../agents/policy.ts';
 import { policyGradientLoss } from '../agents/pg-loss.ts';
 import { runEpisodes } from '../agents/rollout.ts';
 import { policyGradientStep } from '../agents/rl.ts';
@@ -291,11 +301,12 @@ test('the fused loss op equals autodiff through log-softmax and the exact KL: va
     while (mask[i * A + actions[i]] !== 0);
   }
   const coef = Float32Array.from({ length: M }, () => rng.normal());
+  const maskT = tf.tensor2d(mask, [M, A]);
   for (const kappa of [0, 0.3]) {
     let logged: { loss: number; kl: number; entropy: number; chosen: Float64Array } | null = null;
-    const fused = tf.grad((u: tf.Tensor) => policyGradientLoss(u as tf.Tensor2D, { mask, actions, coef, klCoef: kappa, refLogits: ur }, (l) => (logged = l)))(
-      u0,
-    );
+    const fused = tf.grad((u: tf.Tensor) =>
+      policyGradientLoss(u as tf.Tensor2D, { mask: maskT, actions, coef, klCoef: kappa, refLogits: ur }, (l) => (logged = l)),
+    )(u0);
     const parts = (u: tf.Tensor) => {
       const m = tf.tensor2d(mask, [M, A]);
       const lp = tf.logSoftmax(tf.add(u, m));
@@ -332,7 +343,33 @@ test('the fused loss op equals autodiff through log-softmax and the exact KL: va
   const bad = Int32Array.from(actions);
   const forbidden = mask.findIndex((x) => x !== 0);
   bad[Math.floor(forbidden / A)] = forbidden % A;
-  assert.throws(() => tf.tidy(() => policyGradientLoss(u0, { mask, actions: bad, coef, klCoef: 0, refLogits: ur })), /is not an allowed action/);
+  const before = tf.memory().numTensors;
+  assert.throws(() => policyGradientLoss(u0, { mask: maskT, actions: bad, coef, klCoef: 0, refLogits: ur }), /is not an allowed action/);
+  assert.equal(tf.memory().numTensors, before, 'a rejected action leaks no tensor');
+  tf.dispose([maskT, u0, ur]);
+});
+
+test('maskTensor is buildMask built in place on the backend', () => {
+  const world = generateSyntheticWorld(WORLD);
+  const net = new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 8, maxLength: 5 }, 1, false, 'policy', world.dataset.items);
+  const traj = packPaths([
+    { history: world.dataset.cases.train[0].history, target: 3, items: [5, 7], accepted: [1, 1] },
+    { history: world.dataset.cases.train[1].history, target: 9, items: [2], accepted: [0] },
+  ]);
+  const extra = [null, Uint8Array.from({ length: net.numItems + 1 }, (_, a) => (a % 3 === 0 ? 0 : 1))];
+  for (const terms of [trainingTerms(traj, net.stop), nextTerms(traj)]) {
+    const want = net.buildMask(traj, terms, extra, { maskHistory: true });
+    const before = tf.memory().numTensors;
+    const t = net.maskTensor(traj, terms, extra, { maskHistory: true });
+    assert.deepEqual(t.shape, [terms.count, net.numItems + 1]);
+    assert.deepEqual(t.dataSync(), want);
+    t.dispose();
+    assert.equal(tf.memory().numTensors, before);
+    // Into a used buffer: the same values (it is cleared first).
+    assert.deepEqual(net.buildMask(traj, terms, extra, { maskHistory: true }, new Float32Array(want.length).fill(7)), want);
+  }
+  assert.throws(() => net.buildMask(traj, nextTerms(traj), null, {}, new Float32Array(3)), /3 values for/);
+  net.dispose();
 });
 
 test('policyGradientStep with the fused loss equals the autodiff loss: weights after three updates, logged statistics', () => {

@@ -177,9 +177,9 @@ test('the fused loss gives the same bits with its passes in the addon as in JS: 
     tf.tidy(() => {
       const refLogits = tf.tensor2d(ur, [M, A]);
       let logged: PgLossLog | null = null;
-      const g = tf.grad((x: tf.Tensor) => policyGradientLoss(x as tf.Tensor2D, { mask, actions, coef, klCoef: 0.37, refLogits }, (l) => (logged = l)))(
-        tf.tensor2d(u, [M, A]),
-      );
+      const g = tf.grad((x: tf.Tensor) =>
+        policyGradientLoss(x as tf.Tensor2D, { mask: tf.tensor2d(mask, [M, A]), actions, coef, klCoef: 0.37, refLogits }, (l) => (logged = l)),
+      )(tf.tensor2d(u, [M, A]));
       const l = logged as unknown as PgLossLog;
       return { grad: Array.from(g.dataSync()), loss: l.loss, kl: l.kl, entropy: l.entropy, chosen: Array.from(l.chosen) };
     });
