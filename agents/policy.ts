@@ -729,10 +729,26 @@ export class IncrementalPolicy {
   /**
    * Probabilities of the next action of each of `rows` [rows.length × (N+1)] (0 exactly where
    * forbidden), as `nextLogProbs` but through the backend's softmax: on wasm a vectorised kernel,
-   * where log-softmax runs a scalar exp. Rollouts sample from these (sampleFromProbs).
+   * where log-softmax runs a scalar exp (a copy: rollouts read them in place with `withNextProbs`).
    */
   nextProbs(rows: readonly number[], extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): Float32Array {
-    return this.next(rows, extra, opts, tf.softmax);
+    return this.withNextProbs(rows, (p) => p.slice(), extra, opts);
+  }
+
+  /**
+   * `read(p)` over the probabilities `nextProbs` would return, without copying them out of the
+   * backend (on wasm, a view of the heap: `read` must not call tfjs, nor keep `p`). Rollouts sample
+   * this way (sampleFromProbs).
+   */
+  withNextProbs<T>(rows: readonly number[], read: (probs: Float32Array) => T, extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}): T {
+    const t = this.nextTensor(rows, extra, opts, tf.softmax);
+    let out: T | undefined;
+    try {
+      passOverTensorData([t], [], ([p]) => void (out = read(p)));
+    } finally {
+      t.dispose();
+    }
+    return out as T;
   }
 
   private next(
@@ -741,6 +757,18 @@ export class IncrementalPolicy {
     opts: MaskOptions,
     normalise: (x: tf.Tensor2D) => tf.Tensor2D,
   ): Float32Array {
+    const t = this.nextTensor(rows, extra, opts, normalise);
+    const out = t.dataSync() as Float32Array;
+    t.dispose();
+    return out;
+  }
+
+  private nextTensor(
+    rows: readonly number[],
+    extra: readonly (Uint8Array | null)[] | null | undefined,
+    opts: MaskOptions,
+    normalise: (x: tf.Tensor2D) => tf.Tensor2D,
+  ): tf.Tensor2D {
     this.live();
     this.narrow(rows);
     const traj = this.trajectories(rows);
@@ -748,9 +776,7 @@ export class IncrementalPolicy {
     const mask = this.net.maskTensor(traj, terms, extra, opts);
     const t = tf.tidy(() => normalise(tf.add(this.net.stateLogits(this.h, traj.target, terms.t, this.E), mask)));
     mask.dispose();
-    const out = t.dataSync() as Float32Array;
-    t.dispose();
-    return out;
+    return t;
   }
 
   /**

@@ -150,16 +150,19 @@ export function runEpisodes(
           );
       }
       // The policy reads only the rows still running.
-      const probs = session
-        ? session.nextProbs(rows)
-        : Float32Array.from(
-            net.nextLogProbs(
-              packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: obs[b].proposed, accepted: obs[b].accepted }))),
-            ),
-            Math.exp,
-          );
       const s = samplers;
-      const chosen = s ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(s[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
+      const choose = (probs: Float32Array) =>
+        s ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(s[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
+      const chosen = session
+        ? session.withNextProbs(rows, choose)
+        : choose(
+            Float32Array.from(
+              net.nextLogProbs(
+                packPaths(rows.map((b) => ({ history: obs[b].history, target: obs[b].target, items: obs[b].proposed, accepted: obs[b].accepted }))),
+              ),
+              Math.exp,
+            ),
+          );
       const actions = new Int32Array(B).fill(net.stop);
       rows.forEach((b, i) => (actions[b] = chosen[i]));
       return actions;
