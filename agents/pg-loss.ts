@@ -198,14 +198,21 @@ export function chunkGradient(
   const named = (grads: tf.NamedTensorMap): Record<string, tf.Tensor> => Object.fromEntries(net.params.keys.map((k) => [k, grads[net.params.get(k).name]]));
   if (fused) {
     const mask = net.maskTensor(sub, terms);
-    const refT = tf.tidy(() => ref.termLogits(sub, terms));
-    const coef = Float32Array.from(adv, (a) => -a / N);
+    let refT: tf.Tensor2D | null = null;
     let logged: PgLossLog | null = null;
-    const { value, grads } = tf.variableGrads(
-      () => policyGradientLoss(net.termLogits(sub, terms), { mask, actions: terms.action, coef, klCoef: beta / N, refLogits: refT }, (l) => (logged = l)),
-      net.params.list(),
-    );
-    tf.dispose([value, refT, mask]);
+    let grads: tf.NamedTensorMap;
+    try {
+      const refLogits = (refT = tf.tidy(() => ref.termLogits(sub, terms)));
+      const coef = Float32Array.from(adv, (a) => -a / N);
+      const g = tf.variableGrads(
+        () => policyGradientLoss(net.termLogits(sub, terms), { mask, actions: terms.action, coef, klCoef: beta / N, refLogits }, (l) => (logged = l)),
+        net.params.list(),
+      );
+      g.value.dispose();
+      grads = g.grads;
+    } finally {
+      tf.dispose(refT ? [mask, refT] : [mask]);
+    }
     const l = logged as PgLossLog | null;
     if (!l) throw new Error('chunkGradient: the loss did not report');
     return { grads: named(grads), loss: l.loss, kl: l.kl, entropy: l.entropy };

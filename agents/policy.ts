@@ -774,9 +774,11 @@ export class IncrementalPolicy {
     const traj = this.trajectories(rows);
     const terms = nextTerms(traj);
     const mask = this.net.maskTensor(traj, terms, extra, opts);
-    const t = tf.tidy(() => normalise(tf.add(this.net.stateLogits(this.h, traj.target, terms.t, this.E), mask)));
-    mask.dispose();
-    return t;
+    try {
+      return tf.tidy(() => normalise(tf.add(this.net.stateLogits(this.h, traj.target, terms.t, this.E), mask)));
+    } finally {
+      mask.dispose();
+    }
   }
 
   /**

@@ -113,12 +113,16 @@ export function backendInfo(): BackendInfo {
 
 /**
  * What sets the float round-off of a computation here: tfjs's active backend and, on wasm, whether
- * the matrix products run on the native addon (PRORL_BLAS=native), e.g. 'wasm', 'wasm+native-blas',
- * 'cpu'. The same training gives other bits under another value, so caches of trained weights
- * (agents/supervised.ts) key on it.
+ * the matrix products run on the native addon (PRORL_BLAS=native, with OpenBLAS's build and the
+ * CPU core it picked), and the tfjs version, e.g. 'wasm, tfjs 4.22.0' or 'wasm+native-blas(OpenBLAS
+ * 0.3.21 … Cooperlake …), tfjs 4.22.0'. The same training gives other bits under another value,
+ * so caches of trained weights (agents/supervised.ts) key on it. Throws before a backend is active.
  */
 export function numericsId(): string {
-  return `${tf.getBackend()}${activeNativeBlas() ? '+native-blas' : ''}`;
+  const backend = tf.getBackend();
+  if (!backend) throw new Error('numericsId: no tfjs backend is active yet');
+  const native = activeNativeBlas();
+  return `${backend}${native ? `+native-blas(${native.config()})` : ''}, tfjs ${tf.version.tfjs}`;
 }
 
 /**
@@ -253,7 +257,10 @@ async function tryWasm(): Promise<Attempt> {
     detail:
       `XNNPACK${simd ? ' with SIMD' : ' without SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` +
       `, JS fallback kernels: ${(native ? fallbacks.filter((k) => k !== 'BatchMatMul') : fallbacks).join(', ')}` +
-      (native ? `; BatchMatMul on native BLAS (${BLAS_ENV_VAR}=native: ${native.config()}, 1 thread)` : ''),
+      (native
+        ? `; BatchMatMul on native BLAS (${BLAS_ENV_VAR}=native: ${native.config()}, 1 thread), and on the same addon: Sum over leading axes, ` +
+          `the fused loss's row passes, ${native.expMatchesV8 ? "the synthetic simulator's row step" : "not the synthetic simulator's row step (the addon's exp differs from this V8's Math.exp)"}`
+        : ''),
   };
 }
 

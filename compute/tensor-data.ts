@@ -16,8 +16,8 @@ import { heapView, wasmBackend } from './kernels/wasm.ts';
  * (their memory starts uninitialised on wasm) and must not call tfjs: the wasm heap views it gets
  * are invalidated by any allocation on the heap. Inputs are read-only for it.
  *
- * Throws when an input is not float32 (or, on wasm, not on the wasm backend); what `pass` throws
- * propagates, its outputs freed.
+ * Throws when an input is not float32 (or, on wasm, not on the wasm backend), and on wasm when the
+ * pass grew the heap (its views were detached); what `pass` throws propagates, its outputs freed.
  */
 export function passOverTensorData(
   inputs: readonly tf.Tensor[],
@@ -34,11 +34,14 @@ export function passOverTensorData(
     }
     const outs = outputShapes.map((s) => backend.makeOutput([...s], 'float32'));
     // Views only after the allocations above (they may grow the heap and detach older views).
+    const views = [...inputs.map((t) => heapView(backend, t) as Float32Array), ...outs.map((o) => heapView(backend, o) as Float32Array)];
     try {
-      pass(
-        inputs.map((t) => heapView(backend, t) as Float32Array),
-        outs.map((o) => heapView(backend, o) as Float32Array),
-      );
+      pass(views.slice(0, inputs.length), views.slice(inputs.length));
+      // A pass that allocated on the heap (a tfjs call) may have grown it, which detaches every
+      // view: its reads and writes after that were lost. Never silently.
+      if (views.some((v) => v.buffer.byteLength === 0)) {
+        throw new Error('passOverTensorData: the pass allocated on the wasm heap (called tfjs?), which moved the heap under its views; its results are lost');
+      }
     } catch (e) {
       for (const o of outs) backend.disposeData(o.dataId, true);
       throw e;

@@ -229,8 +229,9 @@ class SyntheticBatch implements SimulatorBatch {
   private refreshStats(r: number, target: number, gram?: Float64Array): void {
     const P = this.unbiased;
     let s: { logProb: number; rank: number };
+    // The native step only where its exp is V8's (checked when the addon loaded): the same bits.
     const native = P ? activeNativeBlas() : null;
-    if (P && native) {
+    if (P && native?.expMatchesV8) {
       // The same two passes in C (compute/native/blas.c: the same bits), with PRORL_BLAS=native.
       const N = this.sim.numItems;
       const b = this.sim.world.itemBias;

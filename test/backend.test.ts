@@ -465,6 +465,19 @@ test('passOverTensorData: the pass sees the inputs and fills the outputs, in pla
     /bad row/,
   );
   assert.equal(tf.engine().backend.numDataIds(), ids, 'a failing pass frees its outputs');
+  // A pass that calls tfjs and grows the heap lost its views: an error, not wrong numbers.
+  const heapBytes = (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+  const x = tf.ones([4]);
+  assert.throws(
+    () =>
+      passOverTensorData([x], [[4]], ([xs], [o]) => {
+        tf.zeros([Math.ceil(heapBytes / 4) + 1]).dispose();
+        for (let i = 0; i < 4; i++) o[i] = xs[i];
+      }),
+    /moved the heap under its views/,
+  );
+  x.dispose();
+  assert.equal(tf.engine().backend.numDataIds(), ids);
 });
 
 test('Sum of an empty tensor on wasm is zeros (the wasm kernel leaves its output uninitialised)', async () => {

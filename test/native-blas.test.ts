@@ -19,7 +19,7 @@ import { policyGradientLoss, type PgLossLog } from '../agents/pg-loss.ts';
 import { Rng } from '../core/rng.ts';
 import { generateSyntheticWorld } from '../data/synthetic.ts';
 import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
-import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH } from '../compute/kernels/native-matmul.ts';
+import { blasChoice, expMatchesV8, loadNativeBlas, NATIVE_BLAS_PATH, nativeSourceHash } from '../compute/kernels/native-matmul.ts';
 import { leadingAxes } from '../compute/kernels/sum.ts';
 
 const built = existsSync(NATIVE_BLAS_PATH);
@@ -140,6 +140,9 @@ test('the addon checks its arguments: types, counts and bounds', { skip }, () =>
   assert.throws(() => blas.gemm(a, new Int32Array(6) as unknown as Float32Array, c, 1, 2, 2, 3, 0, 0, 0, 0), /Float32Arrays/);
   assert.throws(() => blas.gemm(a, a, c, 2, 2, 2, 3, 0, 0, 6, 6), /past the end/);
   assert.throws(() => blas.gemm(a, a, c, 1, -2, 2, 3, 0, 0, 0, 0), /integers >= 0/);
+  assert.throws(() => blas.gemm(a, a, c, 1, 2.5, 2, 3, 0, 0, 0, 0), /integers >= 0/);
+  // Products that would wrap around 2^64 are caught, not wrapped into a small bound.
+  assert.throws(() => blas.gemm(a, a, c, 2 ** 52, 1, 1, 1, 0, 0, 2 ** 13, 0), /past the end/);
   blas.gemm(Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 1, 2, 2, 3, 0, 0, 0, 0);
   assert.deepEqual([...c], [1 + 3, 2 + 3, 4 + 6, 5 + 6]);
   assert.match(blas.config(), /OpenBLAS/);
@@ -246,6 +249,7 @@ test("native Sum over leading axes gives the wasm kernel's bits; other sums go t
   const blas = loadNativeBlas();
   assert.throws(() => blas.colSums(new Float32Array(5), 2, 3, new Float32Array(3)), /R \* C values in x/);
   assert.throws(() => blas.colSums(new Float32Array(6), 2, 3, new Float32Array(2)), /C in out/);
+  assert.throws(() => blas.colSums(new Float32Array(6), 2 ** 40, 2 ** 30, new Float32Array(6)), /R \* C values in x/);
   const out = new Float32Array(3);
   blas.colSums(Float32Array.of(1, 2, 3, 10, 20, 30), 2, 3, out);
   assert.deepEqual([...out], [11, 22, 33]);
@@ -331,6 +335,7 @@ test("the synthetic simulator's native row step gives the JS bits: log p(T), ran
   assert.throws(() => blas.synthRowStats(P, 3, 4, new Float64Array(0), 1, new Float32Array(4), 0, o), /inside|n scores from o/);
   assert.throws(() => blas.synthRowStats(P, 0, 4, new Float64Array(0), 1, new Float32Array(4), 4, o), /target < n/);
   assert.throws(() => blas.synthRowStats(P, 0, 4, new Float64Array(2), 1, new Float32Array(4), 0, o), /gram values/);
+  assert.throws(() => blas.synthRowStats(P, 2 ** 53, 1, new Float64Array(0), 1, new Float32Array(4), 0, o), /o, n, target|n scores from o/);
   blas.synthRowStats(Float64Array.of(1, 3, 2, 3), 0, 4, new Float64Array(0), 1, new Float32Array(4), 2, o);
   assert.deepEqual([...o], [3, Math.exp(-2) + 1 + Math.exp(-1) + 1, 2, 0]);
 });
@@ -343,6 +348,9 @@ test("the addon's loss passes check their arguments", { skip }, () => {
   assert.throws(() => blas.pgRowSums(f, f, f, f, 4, 0, 4, out), /inside the arrays/);
   assert.throws(() => blas.pgRowSums(f, f, f, f, 4, 0, 3, new Float64Array(17)), /6 values per row/);
   assert.throws(() => blas.pgRowSums(f, f, f, f, 0, 0, 1, out), /A > 0/);
+  assert.throws(() => blas.pgRowSums(f, f, f, f, 2.7, 0, 1, out), /integers/);
+  assert.throws(() => blas.pgRowSums(f, f, f, f, 2 ** 52, 0, 4096, out), /inside the arrays/);
+  assert.throws(() => blas.pgRowGrad(f, f, f, 2 ** 52, 0, 4096, 0.1, out, f), /inside the arrays/);
   assert.throws(() => blas.pgRowGrad(f, f, f, 4, 2, 1, 0.1, out, f), /r0 <= r1/);
   assert.throws(() => blas.pgRowGrad(f, f, f, 4, 0, 3, 0.1, new Float64Array(2), f), /one alpha per row/);
   assert.throws(() => blas.pgRowGrad(f, f, f, 4, 0, 3, 0.1, out, new Float64Array(12) as unknown as Float32Array), /Float32Arrays/);
@@ -358,20 +366,42 @@ test("the addon's loss passes check their arguments", { skip }, () => {
   assert.deepEqual([...g], [0.5 * (2 * 1 + 1), 0.5 * (2 * 2 + 1), 0, 0]);
 });
 
-test('an addon built by an older version (without the loss passes) is a usage error that says to rebuild', { skip }, () => {
+test('an addon built by an older version, or from another source, is a usage error that says to rebuild; the exp check', { skip }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prorec-old-addon-'));
   try {
-    const file = path.join(dir, 'old.node');
-    // A module that only has the older functions stands in for the older build.
-    writeFileSync(path.join(dir, 'old.cjs'), 'module.exports = { gemm() {}, config() { return "OpenBLAS" } };');
-    symlinkSync(path.join(dir, 'old.cjs'), file);
+    // Modules with the older functions, or all of them but another source hash, stand in for
+    // older builds.
+    const fake = (name: string, body: string): string => {
+      writeFileSync(path.join(dir, `${name}.cjs`), body);
+      symlinkSync(path.join(dir, `${name}.cjs`), path.join(dir, `${name}.node`));
+      return path.join(dir, `${name}.node`);
+    };
+    const old = fake('old', 'module.exports = { gemm() {}, config() { return "OpenBLAS" } };');
     assert.throws(
-      () => loadNativeBlas(file),
-      (e: unknown) => e instanceof UsageError && /lacks pgRowSums, pgRowGrad, colSums, synthRowStats, expArray .*build-native/.test((e as Error).message),
+      () => loadNativeBlas(old),
+      (e: unknown) =>
+        e instanceof UsageError && /lacks pgRowSums, pgRowGrad, colSums, synthRowStats, expArray, source .*build-native/.test((e as Error).message),
+    );
+    const names = ['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray'].map((f) => `${f}() {}`).join(', ');
+    const other = fake('other', `module.exports = { ${names}, source() { return "0123456789abcdef" } };`);
+    assert.throws(
+      () => loadNativeBlas(other),
+      (e: unknown) => e instanceof UsageError && /built from another version of .*blas\.c .*build-native/.test((e as Error).message),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  const blas = loadNativeBlas();
+  assert.equal(blas.source(), nativeSourceHash());
+  assert.equal(blas.expMatchesV8, true, "the addon's exp is V8's on this machine");
+  // An exp a few ulps off somewhere is caught.
+  assert.equal(
+    expMatchesV8((x, y) => {
+      blas.expArray(x, y);
+      y[3000] *= 1 + 2 ** -50;
+    }),
+    false,
+  );
 });
 
 /** Runs `f` with PRORL_BLAS set to `value`, then restores it and the backend (re-chosen as before). */

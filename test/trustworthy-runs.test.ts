@@ -207,20 +207,20 @@ test('the pre-trained policy cache keys on the backend numerics: wasm, wasm with
   const files: Record<string, string> = {};
   try {
     assert.ok(await tf.setBackend('wasm'));
-    assert.equal(numericsId(), 'wasm');
+    assert.equal(numericsId(), `wasm, tfjs ${tf.version.tfjs}`);
     files.wasm = pretrainCacheFile(net, dataset, config, ctx).file;
     assert.equal(pretrainCacheFile(net, dataset, config, ctx).file, files.wasm, 'the key is a function of its inputs');
-    // Any addon object stands in for the native products (no product is computed here).
-    registerNativeBlasKernels({} as NativeBlas);
+    // A stand-in for the addon (no product is computed here).
+    registerNativeBlasKernels({ config: () => 'OpenBLAS (stand-in)' } as unknown as NativeBlas);
     try {
-      assert.equal(numericsId(), 'wasm+native-blas');
+      assert.equal(numericsId(), `wasm+native-blas(OpenBLAS (stand-in)), tfjs ${tf.version.tfjs}`);
       files.native = pretrainCacheFile(net, dataset, config, ctx).file;
     } finally {
       unregisterNativeBlasKernels();
     }
-    assert.equal(numericsId(), 'wasm');
+    assert.equal(numericsId(), `wasm, tfjs ${tf.version.tfjs}`);
     assert.ok(await tf.setBackend('cpu'));
-    assert.equal(numericsId(), 'cpu');
+    assert.equal(numericsId(), `cpu, tfjs ${tf.version.tfjs}`);
     files.cpu = pretrainCacheFile(net, dataset, config, ctx).file;
   } finally {
     await tf.setBackend(saved);

@@ -36,7 +36,7 @@ function register(config: tf.KernelConfig): void {
 /**
  * Registers the fallbacks for 'wasm' (before or after the backend is initialised). Idempotent; a
  * kernel that a future tfjs-backend-wasm provides itself is left alone. Cast, GatherV2,
- * BatchMatMul and _FusedMatMul are wrapped: the wrong (or slow) cases are handled here, every other call goes to the
+ * BatchMatMul, _FusedMatMul and Sum are wrapped: the wrong (or slow) cases are handled here, every other call goes to the
  * original wasm kernel.
  * Returns the names of the kernels that are ours after the call.
  */

@@ -12,7 +12,8 @@
  * deterministic: the same product gives the same bits wherever its operands lie on the heap
  * (test/native-blas.test.ts). The backend line of every run names the choice.
  */
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,14 @@ export type BlasChoice = (typeof BLAS_CHOICES)[number];
 
 /** Where `npm run build:native` writes the addon. */
 export const NATIVE_BLAS_PATH = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'native', 'build', 'prorec-blas.node');
+
+/** The addon's C source (shipped with the package). */
+export const NATIVE_BLAS_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'native', 'blas.c');
+
+/** SHA-256 (hex) of the addon's C source: compiled into the addon, compared when it loads. */
+export function nativeSourceHash(file: string = NATIVE_BLAS_SOURCE): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
 
 /** The addon's functions (compute/native/blas.c). */
 export interface NativeBlas {
@@ -75,8 +84,28 @@ export interface NativeBlas {
    * exp as V8's Math.exp (the same bits as the JS).
    */
   synthRowStats(P: Float64Array, o: number, n: number, gram: Float64Array, keep: number, bias: Float32Array, target: number, out: Float64Array): void;
-  /** out_i = exp(x_i) as V8's Math.exp computes it (for the test that checks that). */
+  /** out_i = exp(x_i) as V8's Math.exp computes it (checked when the addon loads: expMatchesV8). */
   expArray(x: Float64Array, out: Float64Array): void;
+  /** The SHA-256 of the C source it was built from. */
+  source(): string;
+  /**
+   * Whether the addon's exp gave Math.exp's bits on a spread of arguments when it loaded (the
+   * synthetic simulator's native row step is used only then: otherwise it would change results).
+   */
+  readonly expMatchesV8: boolean;
+}
+
+/**
+ * Whether `expArray` gives Math.exp's bits on 4,096 arguments spread over exp's whole range and
+ * its edge cases (V8's Math.exp is fdlibm's algorithm; a V8 that changed it would make the native
+ * synthetic simulator step differ from the JS one).
+ */
+export function expMatchesV8(expArray: NativeBlas['expArray']): boolean {
+  const x = Float64Array.from({ length: 4096 }, (_, i) => -746 + (i * 1457.123456789) / 4095);
+  x.set([0, -0, 1, -1, 0.5, 2 ** -28, -(2 ** -29), 1e-300, 0.34657359027997264, 1.0397207708399179, 709.78, -745.1, Infinity, -Infinity, NaN]);
+  const y = new Float64Array(x.length);
+  expArray(x, y);
+  return x.every((v, i) => Object.is(y[i], Math.exp(v)));
 }
 
 /** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; a UsageError on another value. */
@@ -88,7 +117,7 @@ export function blasChoice(env: NodeJS.ProcessEnv = process.env): BlasChoice {
 }
 
 /** Loads the addon; a UsageError saying what to do when it is not built or does not load. */
-export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
+export function loadNativeBlas(file: string = NATIVE_BLAS_PATH, source: string = NATIVE_BLAS_SOURCE): NativeBlas {
   if (!existsSync(file)) {
     throw new UsageError(
       `${BLAS_ENV_VAR}=native: the native BLAS addon is not built (${file} is missing); run \`npx prorec-gym build-native\` (\`npm run build:native\` in a checkout) ` +
@@ -106,13 +135,22 @@ export function loadNativeBlas(file: string = NATIVE_BLAS_PATH): NativeBlas {
       },
     );
   }
-  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray'] as const).filter((f) => typeof addon[f] !== 'function');
+  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray', 'source'] as const).filter(
+    (f) => typeof addon[f] !== 'function',
+  );
   if (missing.length > 0) {
     throw new UsageError(
       `${BLAS_ENV_VAR}=native: ${file} lacks ${missing.join(', ')} (built by an older version); rebuild it with \`npx prorec-gym build-native\``,
     );
   }
-  return addon as NativeBlas;
+  const built = addon.source!();
+  if (built !== nativeSourceHash(source)) {
+    throw new UsageError(
+      `${BLAS_ENV_VAR}=native: ${file} was built from another version of ${source} (source ${built.slice(0, 12)}…); rebuild it with \`npx prorec-gym build-native\``,
+    );
+  }
+  const blas = addon as Omit<NativeBlas, 'expMatchesV8'>;
+  return { ...blas, expMatchesV8: expMatchesV8(blas.expArray) };
 }
 
 /**

@@ -10,6 +10,7 @@
  *     A_i at a + i*strideA ([m x k], or [k x m] with transA), B_i at b + i*strideB ([k x n], or
  *     [n x k] with transB); a stride of 0 broadcasts one matrix over the batch.
  *   config() -> OpenBLAS's build description (core, threads).
+ *   source() -> the SHA-256 of this file it was built from (compared when the addon loads).
  *
  * and the two row passes of the fused policy-gradient loss (agents/pg-loss.ts), the same arithmetic
  * in the same order as its JS pass (doubles, no contraction into FMAs), so the same bits:
@@ -60,7 +61,19 @@ static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **d
 static int f32(napi_env env, napi_value v, float **data, size_t *len) { return typed(env, v, napi_float32_array, (void **)data, len); }
 static int f64(napi_env env, napi_value v, double **data, size_t *len) { return typed(env, v, napi_float64_array, (void **)data, len); }
 
-static int i64(napi_env env, napi_value v, int64_t *x) { return napi_get_value_int64(env, v, x) == napi_ok; }
+/* A whole number in [0, 2^53] (what a JS number holds exactly); 0 when v is anything else. */
+static int i64(napi_env env, napi_value v, int64_t *x) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0 && d <= 9007199254740992.0) || d != (double)(int64_t)d) return 0;
+  *x = (int64_t)d;
+  return 1;
+}
+
+/* a * b + c * d <= len, computed without overflow (operands up to 2^53). */
+static int within(uint64_t len, uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  uint64_t ab, cd, sum;
+  return !__builtin_mul_overflow(a, b, &ab) && !__builtin_mul_overflow(c, d, &cd) && !__builtin_add_overflow(ab, cd, &sum) && sum <= len;
+}
 
 static napi_value Gemm(napi_env env, napi_callback_info info) {
   size_t argc = 11;
@@ -71,11 +84,11 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
   if (!f32(env, argv[0], &a, &la) || !f32(env, argv[1], &b, &lb) || !f32(env, argv[2], &c, &lc)) return fail(env, "gemm: a, b and c must be Float32Arrays");
   int64_t v[8];
   for (int i = 0; i < 8; i++)
-    if (!i64(env, argv[3 + i], &v[i]) || v[i] < 0) return fail(env, "gemm: batch, m, n, k, transA, transB, strideA, strideB must be integers >= 0");
+    if (!i64(env, argv[3 + i], &v[i]) || v[i] < 0) return fail(env, "gemm: batch, m, n, k, transA, transB, strideA, strideB must be integers >= 0 (up to 2^53)");
   int64_t batch = v[0], m = v[1], n = v[2], k = v[3], ta = v[4], tb = v[5], sa = v[6], sb = v[7];
   if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) return fail(env, "gemm: a dimension exceeds 2^31 - 1");
   /* Bounds: every matrix read or written lies inside its array. */
-  if (batch > 0 && ((uint64_t)(batch - 1) * sa + m * k > la || (uint64_t)(batch - 1) * sb + k * n > lb || (uint64_t)batch * m * n > lc))
+  if (batch > 0 && (!within(la, batch - 1, sa, m, k) || !within(lb, batch - 1, sb, k, n) || !within(lc, batch, (uint64_t)m * n, 0, 0)))
     return fail(env, "gemm: the shapes and strides reach past the end of an array");
   for (int64_t i = 0; i < batch; i++) {
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a + i * sa,
@@ -87,7 +100,7 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
 /* Reads A, r0, r1 from argv[k..k+2]: 0 <= r0 <= r1, every row [r0, r1) of A values inside `len`. */
 static int rows(napi_env env, napi_value *argv, size_t len, int64_t *A, int64_t *r0, int64_t *r1) {
   if (!i64(env, argv[0], A) || !i64(env, argv[1], r0) || !i64(env, argv[2], r1)) return 0;
-  return *A > 0 && *r0 >= 0 && *r1 >= *r0 && (uint64_t)*r1 * (uint64_t)*A <= len;
+  return *A > 0 && *r1 >= *r0 && within(len, *r1, *A, 0, 0);
 }
 
 static napi_value PgRowSums(napi_env env, napi_callback_info info) {
@@ -104,7 +117,7 @@ static napi_value PgRowSums(napi_env env, napi_callback_info info) {
   len = len < lur ? len : lur;
   len = len < lpr ? len : lpr;
   int64_t A, r0, r1;
-  if (!rows(env, argv + 4, len, &A, &r0, &r1) || (uint64_t)(r1 - r0) * 6 > lout)
+  if (!rows(env, argv + 4, len, &A, &r0, &r1) || !within(lout, r1 - r0, 6, 0, 0))
     return fail(env, "pgRowSums: A > 0 and 0 <= r0 <= r1 must be integers with rows [r0, r1) inside the arrays and 6 values per row in out");
   for (int64_t i = r0; i < r1; i++) {
     const int64_t o = i * A;
@@ -174,7 +187,7 @@ static napi_value ColSums(napi_env env, napi_callback_info info) {
   size_t lx, lo;
   if (!f32(env, argv[0], &x, &lx) || !f32(env, argv[3], &out, &lo)) return fail(env, "colSums: x and out must be Float32Arrays");
   int64_t R, C;
-  if (!i64(env, argv[1], &R) || !i64(env, argv[2], &C) || R < 0 || C < 0 || (uint64_t)R * (uint64_t)C > lx || (uint64_t)C > lo)
+  if (!i64(env, argv[1], &R) || !i64(env, argv[2], &C) || !within(lx, R, C, 0, 0) || (uint64_t)C > lo)
     return fail(env, "colSums: R, C must be integers >= 0 with R * C values in x and C in out");
   for (int64_t c = 0; c < C; c++) out[c] = 0.0f;
   /* Row by row: each column's sum runs in row order (vectorised across columns only). */
@@ -252,7 +265,7 @@ static napi_value SynthRowStats(napi_env env, napi_callback_info info) {
     return fail(env, "synthRowStats: P, gram and out must be Float64Arrays and bias a Float32Array");
   if (!i64(env, argv[1], &o) || !i64(env, argv[2], &n) || !i64(env, argv[6], &target) || napi_get_value_double(env, argv[4], &keep) != napi_ok)
     return fail(env, "synthRowStats: o, n, target must be integers and keep a number");
-  if (o < 0 || n <= 0 || target < 0 || target >= n || (uint64_t)(o + n) > lP || (uint64_t)n > lb || (lg != 0 && (uint64_t)n > lg) || lo < 4)
+  if (n <= 0 || target >= n || !within(lP, o, 1, n, 1) || (uint64_t)n > lb || (lg != 0 && (uint64_t)n > lg) || lo < 4)
     return fail(env, "synthRowStats: 0 <= target < n with n scores from o in P, n biases, n gram values (or none) and 4 outputs");
   double *row = P + o;
   double max = -INFINITY;
@@ -289,6 +302,17 @@ static napi_value ExpArray(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#ifndef PRORL_SOURCE_SHA256
+#error "build with -DPRORL_SOURCE_SHA256=<hex> (compute/native/build.ts does)"
+#endif
+
+static napi_value Source(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  napi_create_string_utf8(env, PRORL_SOURCE_SHA256, NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
 static napi_value Config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
@@ -313,5 +337,7 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "synthRowStats", fn);
   napi_create_function(env, "expArray", NAPI_AUTO_LENGTH, ExpArray, NULL, &fn);
   napi_set_named_property(env, exports, "expArray", fn);
+  napi_create_function(env, "source", NAPI_AUTO_LENGTH, Source, NULL, &fn);
+  napi_set_named_property(env, exports, "source", fn);
   return exports;
 }

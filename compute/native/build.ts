@@ -13,13 +13,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { NATIVE_BLAS_PATH } from '../kernels/native-matmul.ts';
+import { NATIVE_BLAS_PATH, NATIVE_BLAS_SOURCE, nativeSourceHash } from '../kernels/native-matmul.ts';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** The addon's C source (shipped with the package). */
-export const NATIVE_BLAS_SOURCE = path.join(here, 'blas.c');
+export { NATIVE_BLAS_SOURCE };
 
 /** Node's headers: next to the running node, or Debian's. Null when neither has node_api.h. */
 export function nodeHeaders(): string | null {
@@ -37,7 +33,20 @@ export function buildNativeBlas(cc: string = process.env.CC || 'cc'): string {
   if (!headers) throw new Error(`Node's headers (node_api.h) were found neither next to ${process.execPath} nor in /usr/include/node`);
   mkdirSync(path.dirname(NATIVE_BLAS_PATH), { recursive: true });
   const tmp = `${NATIVE_BLAS_PATH}.${process.pid}.tmp`;
-  const args = ['-O3', '-ffp-contract=off', '-shared', '-fPIC', '-Wall', '-Werror', `-I${headers}`, NATIVE_BLAS_SOURCE, '-o', tmp, '-lopenblas'];
+  const args = [
+    '-O3',
+    '-ffp-contract=off',
+    '-shared',
+    '-fPIC',
+    '-Wall',
+    '-Werror',
+    `-DPRORL_SOURCE_SHA256="${nativeSourceHash()}"`,
+    `-I${headers}`,
+    NATIVE_BLAS_SOURCE,
+    '-o',
+    tmp,
+    '-lopenblas',
+  ];
   try {
     execFileSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch (err) {
