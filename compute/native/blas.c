@@ -320,24 +320,27 @@ static napi_value Config(napi_env env, napi_callback_info info) {
   return s;
 }
 
+/* The exported functions, by name. */
+static const struct {
+  const char *name;
+  napi_callback fn;
+} FUNCTIONS[] = {
+    {"gemm", Gemm},
+    {"config", Config},
+    {"source", Source},
+    {"pgRowSums", PgRowSums},
+    {"pgRowGrad", PgRowGrad},
+    {"colSums", ColSums},
+    {"synthRowStats", SynthRowStats},
+    {"expArray", ExpArray},
+};
+
 NAPI_MODULE_INIT() {
   openblas_set_num_threads(1);
-  napi_value fn;
-  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, Gemm, NULL, &fn);
-  napi_set_named_property(env, exports, "gemm", fn);
-  napi_create_function(env, "config", NAPI_AUTO_LENGTH, Config, NULL, &fn);
-  napi_set_named_property(env, exports, "config", fn);
-  napi_create_function(env, "pgRowSums", NAPI_AUTO_LENGTH, PgRowSums, NULL, &fn);
-  napi_set_named_property(env, exports, "pgRowSums", fn);
-  napi_create_function(env, "pgRowGrad", NAPI_AUTO_LENGTH, PgRowGrad, NULL, &fn);
-  napi_set_named_property(env, exports, "pgRowGrad", fn);
-  napi_create_function(env, "colSums", NAPI_AUTO_LENGTH, ColSums, NULL, &fn);
-  napi_set_named_property(env, exports, "colSums", fn);
-  napi_create_function(env, "synthRowStats", NAPI_AUTO_LENGTH, SynthRowStats, NULL, &fn);
-  napi_set_named_property(env, exports, "synthRowStats", fn);
-  napi_create_function(env, "expArray", NAPI_AUTO_LENGTH, ExpArray, NULL, &fn);
-  napi_set_named_property(env, exports, "expArray", fn);
-  napi_create_function(env, "source", NAPI_AUTO_LENGTH, Source, NULL, &fn);
-  napi_set_named_property(env, exports, "source", fn);
+  for (size_t i = 0; i < sizeof FUNCTIONS / sizeof FUNCTIONS[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, FUNCTIONS[i].name, NAPI_AUTO_LENGTH, FUNCTIONS[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, FUNCTIONS[i].name, fn);
+  }
   return exports;
 }
