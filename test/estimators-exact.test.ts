@@ -39,7 +39,10 @@ import { Rng } from '../core/rng.ts';
 // fast-check parameters from the environment
 // ---------------------------------------------------------------------------------------------
 
-const FC_SEED = process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : undefined;
+// A fixed seed by default, so that `npm test` is deterministic (a rare statistical failure of a
+// Monte Carlo property, then fast-check's shrinking, once stalled CI for minutes). FC_SEED picks
+// another; FC_SEED=random draws one (`npm run test:props-long` does: fast-check prints it on failure).
+const FC_SEED = process.env.FC_SEED === 'random' ? undefined : process.env.FC_SEED !== undefined ? Number(process.env.FC_SEED) : 20260601;
 const FC_RUNS = process.env.FC_RUNS !== undefined ? Number(process.env.FC_RUNS) : undefined;
 const FC_SCALE = Number(process.env.FC_SCALE ?? 1);
 const FC_PATH = process.env.FC_PATH;
