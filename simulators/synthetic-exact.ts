@@ -22,10 +22,10 @@
  */
 import { rowTargetStats, sigmoid, targetStatsFromSums, type AdvanceResult, type SimulatorBatch, type TargetStats, type UserSimulator } from './simulator.ts';
 import { activeNativeBlas } from '../compute/kernels/index.ts';
+import type { SyntheticWorld } from '../data/synthetic.ts';
 
 /** No row of ηβ·e·eᵀ to append (the native row step's `gram` when only the target changed). */
 const NO_GRAM = new Float64Array(0);
-import type { SyntheticWorld } from '../data/synthetic.ts';
 
 /** Largest world whose rows keep incremental scores (the table ηβ·e·eᵀ: up to N² float64, 128 MB at 4,096). */
 export const INCREMENTAL_MAX_ITEMS = 4096;
@@ -228,22 +228,20 @@ class SyntheticBatch implements SimulatorBatch {
    */
   private refreshStats(r: number, target: number, gram?: Float64Array): void {
     const P = this.unbiased;
+    const N = this.sim.numItems;
+    const b = this.sim.world.itemBias;
+    const keep = 1 - this.sim.world.config.drift;
     let s: { logProb: number; rank: number };
     // The native step only where its exp is V8's (checked when the addon loaded): the same bits.
     const native = P ? activeNativeBlas() : null;
     if (P && native?.expMatchesV8) {
       // The same two passes in C (compute/native/blas.c: the same bits), with PRORL_BLAS=native.
-      const N = this.sim.numItems;
-      const b = this.sim.world.itemBias;
       const o = this.nativeOut;
-      native.synthRowStats(P, r * N, N, gram ?? NO_GRAM, 1 - this.sim.world.config.drift, b, target, o);
+      native.synthRowStats(P, r * N, N, gram ?? NO_GRAM, keep, b, target, o);
       s = targetStatsFromSums(P[r * N + target] + b[target], o[0], o[1], o[2], o[3]);
     } else if (P) {
       // The scores and their maximum in one pass.
-      const N = this.sim.numItems;
-      const b = this.sim.world.itemBias;
       const out = this.scratch;
-      const keep = 1 - this.sim.world.config.drift;
       let max = -Infinity;
       for (let i = 0, o = r * N; i < N; i++) {
         let p = P[o + i];
@@ -255,7 +253,7 @@ class SyntheticBatch implements SimulatorBatch {
       s = rowTargetStats(out, 0, N, target, max);
     } else {
       this.sim.scoreRow(this.m, r, this.scratch, 0);
-      s = rowTargetStats(this.scratch, 0, this.sim.numItems, target);
+      s = rowTargetStats(this.scratch, 0, N, target);
     }
     this.statTarget[r] = target;
     this.statLogProb[r] = s.logProb;

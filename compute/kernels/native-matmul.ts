@@ -1,5 +1,8 @@
 /**
- * BatchMatMul for the wasm backend on a native BLAS (opt-in: PRORL_BLAS=native).
+ * The optional native addon (opt-in: PRORL_BLAS=native): the choice, loading the addon (its
+ * functions, the source it was built from, its exp), and BatchMatMul for the wasm backend on it.
+ * Its other kernels are used by compute/kernels/sum.ts, agents/pg-loss.ts and
+ * simulators/synthetic-exact.ts.
  *
  * The wasm backend's products run XNNPACK's 128-bit SIMD kernels (2-D products) or a naive loop
  * (batched ones, e.g. attention); a native OpenBLAS runs the same products several times faster on

@@ -97,6 +97,13 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* The shortest of four array lengths: the rows of [rows x A] arrays read together must fit all. */
+static size_t min4(size_t a, size_t b, size_t c, size_t d) {
+  size_t m = a < b ? a : b;
+  m = m < c ? m : c;
+  return m < d ? m : d;
+}
+
 /* Reads A, r0, r1 from argv[k..k+2]: 0 <= r0 <= r1, every row [r0, r1) of A values inside `len`. */
 static int rows(napi_env env, napi_value *argv, size_t len, int64_t *A, int64_t *r0, int64_t *r1) {
   if (!i64(env, argv[0], A) || !i64(env, argv[1], r0) || !i64(env, argv[2], r1)) return 0;
@@ -113,9 +120,7 @@ static napi_value PgRowSums(napi_env env, napi_callback_info info) {
   if (!f32(env, argv[0], &u, &lu) || !f32(env, argv[1], &p, &lp) || !f32(env, argv[2], &ur, &lur) || !f32(env, argv[3], &pr, &lpr) ||
       !f64(env, argv[7], &out, &lout))
     return fail(env, "pgRowSums: u, p, ur, pr must be Float32Arrays and out a Float64Array");
-  size_t len = lu < lp ? lu : lp;
-  len = len < lur ? len : lur;
-  len = len < lpr ? len : lpr;
+  const size_t len = min4(lu, lp, lur, lpr);
   int64_t A, r0, r1;
   if (!rows(env, argv + 4, len, &A, &r0, &r1) || !within(lout, r1 - r0, 6, 0, 0))
     return fail(env, "pgRowSums: A > 0 and 0 <= r0 <= r1 must be integers with rows [r0, r1) inside the arrays and 6 values per row in out");
@@ -162,9 +167,7 @@ static napi_value PgRowGrad(napi_env env, napi_callback_info info) {
       !f32(env, argv[8], &grad, &lg))
     return fail(env, "pgRowGrad: u, p, ur, grad must be Float32Arrays and alpha a Float64Array");
   if (napi_get_value_double(env, argv[6], &kappa) != napi_ok) return fail(env, "pgRowGrad: kappa must be a number");
-  size_t len = lu < lp ? lu : lp;
-  len = len < lur ? len : lur;
-  len = len < lg ? len : lg;
+  const size_t len = min4(lu, lp, lur, lg);
   int64_t A, r0, r1;
   if (!rows(env, argv + 3, len, &A, &r0, &r1) || (uint64_t)(r1 - r0) > la)
     return fail(env, "pgRowGrad: A > 0 and 0 <= r0 <= r1 must be integers with rows [r0, r1) inside the arrays and one alpha per row");
