@@ -40,4 +40,21 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'warn',
     },
   },
+  {
+    // The error contract (core/errors.ts): what a user's input, config, file, environment variable
+    // or agent can cause is a ProrecError with a kind (ConfigError, ContractError, UsageError, ...:
+    // exit 2 or 1 with a message naming the field); a condition only a bug can break is an
+    // `invariant()` (an InternalError, with its stack). No bare `throw new Error` in these folders.
+    files: ['agents/**/*.ts', 'envs/**/*.ts', 'benchmarks/**/*.ts', 'simulators/**/*.ts', 'data/**/*.ts', 'results/**/*.ts', 'reports/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ThrowStatement > :matches(NewExpression, CallExpression)[callee.name=/^(Error|TypeError|RangeError)$/]',
+          message:
+            'Throw a typed error (a ProrecError kind from core/errors.ts: ConfigError, ContractError, UsageError, RunFailure, ...) for what a user can cause, or use invariant() for a bug check.',
+        },
+      ],
+    },
+  },
 );

@@ -1,17 +1,19 @@
 /**
  * The agent contract. An agent sees a batch of observations and returns one action per row:
  * an item id in [0, N) or STOP (= N), allowed by the row's actionMask. Everything random comes
- * from `ctx.rng(row)`, the row's own stream for this decision; agents that plan with simulator
- * access read it from `ctx.env.simulatorBatch()` and must say so in their description.
+ * from `ctx.rng(row)`, the row's own stream for this decision. Agents that plan with the reward
+ * simulator declare `usesSimulator: true` on their factory and read it from `ctx.simulator`
+ * (`ctx.simulator.batch()`: the rows' current state; null for other agents).
  *
  * A plug-in agent is a module whose default export is an `AgentFactory` (see README).
  */
-import type { TSchema } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import type { Dataset, ItemTable } from '../data/dataset.ts';
 import type { EnvConfig, ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { episodeSeed, stepStream, type EpisodeKey, type Rng } from '../core/rng.ts';
 import type { SimulatorBatch, UserSimulator } from '../simulators/simulator.ts';
-import { UsageError } from '../core/errors.ts';
+import { ContractError, ProrecError, UsageError } from '../core/errors.ts';
+import { validate } from '../core/validate.ts';
 
 /**
  * What every agent may read of the environment while acting: the action space, the batch size,
@@ -57,23 +59,58 @@ export interface ActContext {
  * `seed`. `simulator: true` grants the oracle capability (the harness does so for factories that
  * declare `usesSimulator`).
  */
-export function actContext(env: ProactiveRecVectorEnv, seed: number, step: number, opts: { simulator?: boolean } = {}): ActContext {
+export function actContext(env: ProactiveRecVectorEnv, seed: number, step: number, opts: { simulator?: boolean; agent?: string } = {}): ActContext {
   const keys = env.episodeKeys();
   const streams = new Map<number, Rng>();
   return {
-    env,
+    env: opts.simulator ? env : agentEnvView(env, opts.agent ?? 'the agent'),
     simulator: opts.simulator ? { simulator: env.world.simulator, batch: () => env.simulatorBatch() } : null,
     rng(row) {
       let s = streams.get(row);
       if (!s) {
         const key = keys[row];
-        if (!key) throw new RangeError(`ActContext.rng: row ${row} is not a row of the batch (${keys.length} rows)`);
+        if (!key) throw new ContractError(`ActContext.rng: row ${row} is not a row of the batch (${keys.length} rows)`);
         s = stepStream(episodeSeed(seed, key, 'agent'), step);
         streams.set(row, s);
       }
       return s;
     },
   };
+}
+
+/** An agent without the oracle capability read the reward simulator (or another part of the environment outside AgentEnvView). */
+export class OracleAccessError extends ProrecError {
+  readonly kind = 'failure';
+}
+
+const VIEW_KEYS = new Set(['actionSpace', 'numEnvs', 'config', 'world', 'episodeKeys']);
+const WORLD_KEYS = new Set(['dataset']);
+
+/**
+ * What a non-oracle agent's ActContext.env is: the environment seen through AgentEnvView only. Any
+ * other member (`world.simulator`, `world.evaluator`, `simulatorBatch`, `step`, ...) throws an
+ * OracleAccessError naming the agent, so that reading the simulator without declaring
+ * `usesSimulator: true` (and being labelled an oracle) is refused at run time, not only by types.
+ */
+export function agentEnvView(env: ProactiveRecVectorEnv, agent: string): AgentEnvView {
+  const refuse = (what: string): never => {
+    throw new OracleAccessError(
+      `${agent}: read ctx.env.${what}, which is not part of what an agent may read while acting (AgentEnvView: ${[...VIEW_KEYS].join(', ')}, world.dataset); ` +
+        `an agent that plans with the reward simulator declares usesSimulator: true on its factory, reads it from ctx.simulator and is labelled (oracle)`,
+    );
+  };
+  const world = new Proxy(env.world, {
+    get: (w, k) => (typeof k === 'symbol' || WORLD_KEYS.has(k) ? Reflect.get(w, k) : refuse(`world.${k}`)),
+  });
+  return new Proxy(env, {
+    get(e, k) {
+      if (typeof k === 'symbol') return Reflect.get(e, k);
+      if (!VIEW_KEYS.has(k)) return refuse(k);
+      if (k === 'world') return world;
+      const v = Reflect.get(e, k);
+      return typeof v === 'function' ? v.bind(e) : v;
+    },
+  }) as unknown as AgentEnvView;
 }
 
 /**
@@ -133,7 +170,27 @@ export interface AgentCreateContext {
   readonly trainSequences?: readonly (readonly number[])[];
 }
 
+/** The longest agent name accepted (names appear in tables, reports and result file names). */
+export const MAX_AGENT_NAME_LENGTH = 100;
+
+/**
+ * What is wrong with `name` as an agent's name, or null when it is fine: it must be a string with
+ * at least one visible character, no line break or other control character (tables and logs have
+ * one line per agent), no leading or trailing space, and at most MAX_AGENT_NAME_LENGTH characters.
+ * Checked when a factory is registered or a plug-in module resolved, before any run.
+ */
+export function agentNameProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return `the name must be a string, got ${typeof name}`;
+  const shown = JSON.stringify(name);
+  if (name.trim() === '') return `the name ${shown} is empty`;
+  if (/[\p{Cc}\u2028\u2029]/u.test(name)) return `the name ${shown} has a line break or another control character`;
+  if (name.trim() !== name) return `the name ${shown} starts or ends with a space`;
+  if (name.length > MAX_AGENT_NAME_LENGTH) return `the name has ${name.length} characters, more than ${MAX_AGENT_NAME_LENGTH}`;
+  return null;
+}
+
 export interface AgentFactory<Config = Record<string, unknown>> {
+  /** Its name in tables and result files: see agentNameProblem for what is accepted. */
   readonly name: string;
   readonly description: string;
   /**
@@ -151,6 +208,17 @@ export interface AgentFactory<Config = Record<string, unknown>> {
    * from; never the valid or test users').
    */
   create(config: Config, ctx: AgentCreateContext): Agent | Promise<Agent>;
+}
+
+/**
+ * `partial` with every default of `schema` filled in, checked against it: the config the harness
+ * gives `create` for a (partial) config from `--agent-config` or a suite. Build an agent with it
+ * outside the harness (in its tests), so that it runs with the config it will get in a benchmark:
+ * `factory.create(withDefaults(ConfigSchema, { pathLength: 2 }), ctx)`. `partial` is not modified.
+ * @throws ValidationError naming `where` and each bad field.
+ */
+export function withDefaults<S extends TSchema>(schema: S, partial: unknown = {}, where = 'config'): Static<S> {
+  return validate(schema, partial, where);
 }
 
 /** The simulator of an oracle agent's context; a clear error when the agent was not granted it. */

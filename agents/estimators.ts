@@ -25,6 +25,7 @@
  *   leave-one-out baseline it is exactly unbiased; with the group mean that includes the rollout
  *   itself, each term at position t is shrunk by (n_t - 1)/n_t, n_t = rollouts active at t.
  */
+import { ContractError } from '../core/errors.ts';
 
 /** Per-step raw reward components, each of length L (docs/design.md §2.3). */
 export interface StepComponents {
@@ -77,12 +78,12 @@ function check(rollouts: readonly Rollout[]): void {
   for (let i = 0; i < rollouts.length; i++) {
     const r = rollouts[i];
     for (let t = 0; t < r.rewards.length; t++) {
-      if (!Number.isFinite(r.rewards[t])) throw new Error(`rollout ${i}: reward ${t} is ${r.rewards[t]}`);
+      if (!Number.isFinite(r.rewards[t])) throw new ContractError(`rollout ${i}: reward ${t} is ${r.rewards[t]}`);
     }
     if (r.components) {
       for (const c of COMPONENTS) {
         if (r.components[c].length !== r.rewards.length) {
-          throw new Error(`rollout ${i}: components.${c} has length ${r.components[c].length}, rewards ${r.rewards.length}`);
+          throw new ContractError(`rollout ${i}: components.${c} has length ${r.components[c].length}, rewards ${r.rewards.length}`);
         }
       }
     }
@@ -214,7 +215,7 @@ export type CenteringSpec =
 function atPosition<T>(x: T | readonly T[], t: number): T {
   if (!Array.isArray(x)) return x as T;
   const xs = x as readonly T[];
-  if (xs.length === 0) throw new Error('stepwiseCentering: an empty per-position array');
+  if (xs.length === 0) throw new ContractError('stepwiseCentering: an empty per-position array');
   return xs[Math.min(t, xs.length - 1)];
 }
 
@@ -233,7 +234,7 @@ export function stepwiseCentering(rollouts: readonly Rollout[], spec: CenteringS
   };
   return rollouts.map((r, i) => {
     const c = r.components;
-    if (!c) throw new Error(`stepwiseCentering (zscore): rollout ${i} has no components`);
+    if (!c) throw new ContractError(`stepwiseCentering (zscore): rollout ${i} has no components`);
     const rewards = new Float64Array(r.rewards.length);
     for (let t = 0; t < rewards.length; t++) {
       const m = atPosition(spec.mean, t);
@@ -489,7 +490,7 @@ export interface EstimatorOptions {
 }
 
 function needCentering(name: EstimatorName, opts: EstimatorOptions): CenteringSpec {
-  if (!opts.centering) throw new Error(`estimator '${name}' needs opts.centering (e.g. CenteringStats.zscoreSpec())`);
+  if (!opts.centering) throw new ContractError(`estimator '${name}' needs opts.centering (e.g. CenteringStats.zscoreSpec())`);
   return opts.centering;
 }
 

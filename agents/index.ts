@@ -14,6 +14,7 @@ export {
   type SimulatorAccess,
   type TrainBudget,
   type TrainCallbacks,
+  withDefaults,
 } from './agent.ts';
 /** TypeBox, the schema builder agent configs are declared with (`configSchema`), and its static type. */
 export { Type, type Static, type TSchema } from '@sinclair/typebox';

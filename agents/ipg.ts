@@ -25,6 +25,7 @@ import { sigmoid } from '../simulators/simulator.ts';
 import { validate } from '../core/validate.ts';
 import { requireSimulator, type Agent, type AgentEnvView, type AgentFactory } from './agent.ts';
 import { topCandidates } from './planners.ts';
+import { ConfigError, ContractError } from '../core/errors.ts';
 
 export const IpgConfigSchema = Type.Object(
   {
@@ -48,7 +49,7 @@ function choleskySolve(A: Float64Array, D: number, rhs: Float64Array[]): void {
       let s = A[i * D + j];
       for (let k = 0; k < j; k++) s -= L[i * D + k] * L[j * D + k];
       if (i === j) {
-        if (!(s > 0)) throw new Error('IPG: the probe states are rank-deficient; use more probe sequences');
+        if (!(s > 0)) throw new ConfigError('IPG: the probe states are rank-deficient; use more probe sequences');
         L[i * D + i] = Math.sqrt(s);
       } else L[i * D + j] = s / L[j * D + j];
     }
@@ -168,7 +169,7 @@ export class IpgAgent implements Agent {
     const U = batch.states();
     const scores = batch.scores();
     if (U.length !== observations.length * D)
-      throw new Error(`ipg: the simulator state has ${U.length / observations.length} dimensions, the fitted embeddings ${D}`);
+      throw new ContractError(`ipg: the simulator state has ${U.length / observations.length} dimensions, the fitted embeddings ${D}`);
     return Int32Array.from(observations, (o, r) => {
       if (this.config.pathLength > 0 && o.step >= this.config.pathLength) return N;
       const hist = this.config.avoidHistory ? new Set(o.history) : null;

@@ -17,6 +17,7 @@
 import { EigenvalueDecomposition, Matrix, QrDecomposition } from 'ml-matrix';
 import { Rng } from '../core/rng.ts';
 import { normalArray } from './nn.ts';
+import { ConfigError, ContractError } from '../core/errors.ts';
 
 /** Options of the co-occurrence factors. */
 export interface CooccurrenceOptions {
@@ -55,7 +56,7 @@ export function ppmiMatrix(numItems: number, sequences: readonly (readonly numbe
         const i = s[a];
         const j = s[b];
         if (i === j) continue;
-        if (i < 0 || i >= N || j < 0 || j >= N) throw new RangeError(`cooccurrence: item ${i < 0 || i >= N ? i : j} outside [0, ${N})`);
+        if (i < 0 || i >= N || j < 0 || j >= N) throw new ContractError(`cooccurrence: item ${i < 0 || i >= N ? i : j} outside [0, ${N})`);
         counts.set(i * N + j, (counts.get(i * N + j) ?? 0) + 1);
         counts.set(j * N + i, (counts.get(j * N + i) ?? 0) + 1);
         marginal[i] += 1;
@@ -115,7 +116,7 @@ const orthonormal = (Y: Matrix): Matrix => new QrDecomposition(Y).orthogonalMatr
  */
 export function cooccurrenceFactors(numItems: number, sequences: readonly (readonly number[])[], opts: CooccurrenceOptions): Float32Array {
   const { rank, window } = opts;
-  if (rank >= numItems) throw new RangeError(`cooccurrence: rank ${rank} must be below the number of items (${numItems})`);
+  if (rank >= numItems) throw new ConfigError(`cooccurrence: rank ${rank} must be below the number of items (${numItems})`);
   const A = ppmiMatrix(numItems, sequences, window);
   const k = Math.min(numItems, rank + OVERSAMPLING);
   // Range finder: Q spans the top singular directions of A (symmetric, so Aᵀ = A).

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../compute/backend.ts';
 import type { Rng } from '../core/rng.ts';
+import { ConfigError, invariant } from '../core/errors.ts';
 
 /** Initialises the compute backend once (wasm when available); quiet so agents do not print. */
 export async function ensureBackend(): Promise<string> {
@@ -47,7 +48,7 @@ export class ParamSet {
   }
 
   add(key: string, shape: number[], values: Float32Array, opts: { decay?: boolean } = {}): tf.Variable {
-    if (this.vars.has(key)) throw new Error(`parameter '${key}' defined twice`);
+    invariant(!this.vars.has(key), () => `parameter '${key}' defined twice`);
     const v = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), this.trainable, `${this.prefix}/${key}`));
     this.vars.set(key, v);
     this.keys.push(key);
@@ -57,7 +58,7 @@ export class ParamSet {
 
   get(key: string): tf.Variable {
     const v = this.vars.get(key);
-    if (!v) throw new Error(`no parameter '${key}'`);
+    invariant(v, () => `no parameter '${key}'`);
     return v;
   }
 
@@ -83,8 +84,8 @@ export class ParamSet {
     for (const k of this.keys) {
       const v = this.get(k);
       const a = values[k];
-      if (!a) throw new Error(`checkpoint lacks parameter '${k}'`);
-      if (a.length !== v.size) throw new Error(`parameter '${k}': checkpoint has ${a.length} values, the model ${v.size}`);
+      if (!a) throw new ConfigError(`checkpoint lacks parameter '${k}'`);
+      if (a.length !== v.size) throw new ConfigError(`parameter '${k}': checkpoint has ${a.length} values, the model ${v.size}`);
       tf.tidy(() => v.assign(tf.tensor(a, v.shape, 'float32')));
     }
   }

@@ -29,6 +29,7 @@ import { LOG_PROB_FLOOR } from '../compute/masks.ts';
 import { activeNativeBlas } from '../compute/kernels/index.ts';
 import { passOverTensorData } from '../compute/tensor-data.ts';
 import { trainingTerms, type PolicyNetwork, type Trajectories } from './policy.ts';
+import { invariant } from '../core/errors.ts';
 
 /** Rows per block of the native passes: [16 × 3,044] float32 × 4 arrays is 780 KB, within L2. */
 const NATIVE_ROW_BLOCK = 16;
@@ -70,11 +71,9 @@ export function policyGradientLoss(u: tf.Tensor2D, terms: PgLossTerms, log?: (l:
     const logits2d = x as tf.Tensor2D;
     const [M, A] = logits2d.shape;
     const { mask, actions, coef, klCoef: kappa, refLogits } = terms;
-    if (actions.length !== M || coef.length !== M)
-      throw new Error(`policyGradientLoss: ${actions.length} actions and ${coef.length} coefficients for ${M} terms`);
-    if (refLogits.shape[0] !== M || refLogits.shape[1] !== A)
-      throw new Error(`policyGradientLoss: reference logits [${refLogits.shape}], policy [${M} × ${A}]`);
-    if (mask.shape[0] !== M || mask.shape[1] !== A) throw new Error(`policyGradientLoss: mask [${mask.shape}], logits [${M} × ${A}]`);
+    invariant(actions.length === M && coef.length === M, () => `policyGradientLoss: ${actions.length} actions and ${coef.length} coefficients for ${M} terms`);
+    invariant(refLogits.shape[0] === M && refLogits.shape[1] === A, () => `policyGradientLoss: reference logits [${refLogits.shape}], policy [${M} × ${A}]`);
+    invariant(mask.shape[0] === M && mask.shape[1] === A, () => `policyGradientLoss: mask [${mask.shape}], logits [${M} × ${A}]`);
     // p = softmax(u + m) and p^ref on the backend (its vectorised kernel); the rest is one JS pass
     // per row over the tensors' data, in place on the wasm heap (compute/tensor-data.ts).
     const [p, pRef] = tf.tidy(() => [tf.softmax(tf.add(logits2d, mask)), tf.softmax(tf.add(refLogits, mask))]);
@@ -88,7 +87,7 @@ export function policyGradientLoss(u: tf.Tensor2D, terms: PgLossTerms, log?: (l:
       [g] = passOverTensorData([logits2d, p, refLogits, pRef, mask], [[M, A]], ([uu, pp, ur, pr, m], [grad]) => {
         for (let i = 0; i < M; i++) {
           const a = actions[i];
-          if (!(a >= 0 && a < A) || m[i * A + a] !== 0) throw new Error(`policyGradientLoss: term ${i}: action ${a} is not an allowed action`);
+          invariant(a >= 0 && a < A && m[i * A + a] === 0, () => `policyGradientLoss: term ${i}: action ${a} is not an allowed action`);
         }
         // Row i's log-sum-exps, ℓ, KL, H and its share of the loss from the sums of pass 1; returns
         // α_i. lse = z_j − log p_j at j = the first argmax of p (exact up to the rounding of p_j,
@@ -194,7 +193,7 @@ export function chunkGradient(
   fused = true,
 ): ChunkGradient {
   const terms = trainingTerms(sub, net.stop);
-  if (adv.length !== terms.count) throw new Error(`chunkGradient: ${adv.length} advantages for ${terms.count} terms`);
+  invariant(adv.length === terms.count, () => `chunkGradient: ${adv.length} advantages for ${terms.count} terms`);
   const named = (grads: tf.NamedTensorMap): Record<string, tf.Tensor> => Object.fromEntries(net.params.keys.map((k) => [k, grads[net.params.get(k).name]]));
   if (fused) {
     const mask = net.maskTensor(sub, terms);
@@ -214,7 +213,7 @@ export function chunkGradient(
       tf.dispose(refT ? [mask, refT] : [mask]);
     }
     const l = logged as PgLossLog | null;
-    if (!l) throw new Error('chunkGradient: the loss did not report');
+    invariant(l, 'chunkGradient: the loss did not report');
     return { grads: named(grads), loss: l.loss, kl: l.kl, entropy: l.entropy };
   }
   const mask = net.buildMask(sub, terms);

@@ -13,6 +13,7 @@
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { backendInfo } from '../compute/backend.ts';
+import { invariant, RunFailure, UsageError } from '../core/errors.ts';
 import type { PolicyNetwork, Trajectories } from './policy.ts';
 import type { UpdateWorkerInit, UpdateWorkerPart, UpdateWorkerReply, UpdateWorkerRequest } from './pg-worker-thread.ts';
 
@@ -28,10 +29,10 @@ export const RL_WORKERS_ENV = 'PRORL_RL_WORKERS';
  * measured (load average 5-8 from other work) the worker made updates slower, not faster (README,
  * "RL training speed"), so it is opt-in.
  */
-export function rlWorkers(): number {
-  const raw = process.env[RL_WORKERS_ENV];
+export function rlWorkers(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[RL_WORKERS_ENV];
   if (raw === undefined || raw === '') return 0;
-  if (raw !== '0' && raw !== '1') throw new Error(`${RL_WORKERS_ENV} must be 0 or 1, got '${raw}'`);
+  if (raw !== '0' && raw !== '1') throw new UsageError(`${RL_WORKERS_ENV} must be 0 or 1, got '${raw}'`);
   return Number(raw);
 }
 
@@ -94,13 +95,13 @@ export class UpdateWorker {
       const done = Atomics.load(this.flag, 0);
       if (done < seq) {
         // A crashed worker never answers, and a blocked main thread cannot see its 'exit' event.
-        if (Date.now() > deadline) throw new Error(`RL update worker did not answer within ${REPLY_TIMEOUT_MS / 1000}s (crashed or out of memory?)`);
+        if (Date.now() > deadline) throw new RunFailure(`RL update worker did not answer within ${REPLY_TIMEOUT_MS / 1000}s (crashed or out of memory?)`);
         Atomics.wait(this.flag, 0, done, 1_000);
         continue;
       }
       for (;;) {
         const m = receiveMessageOnPort(this.port);
-        if (!m) throw new Error('RL update worker: reply flagged but not received');
+        invariant(m, 'RL update worker: reply flagged but not received');
         const reply = m.message as UpdateWorkerReply;
         if (reply.seq !== seq) continue;
         if (reply.error) {

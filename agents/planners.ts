@@ -20,6 +20,7 @@ import { simulatorTargetStats } from '../simulators/evaluate.ts';
 import { sigmoid, type UserSimulator } from '../simulators/simulator.ts';
 import { validate } from '../core/validate.ts';
 import { requireSimulator, type ActContext, type Agent, type AgentEnvView, type AgentFactory } from './agent.ts';
+import { invariant } from '../core/errors.ts';
 
 const WeightsSchema = Type.Object({ ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() }, { additionalProperties: false });
 
@@ -85,7 +86,7 @@ export const greedyIoiAgent: AgentFactory = {
         const B = observations.length;
         const w = config.weights ?? env.config.weights;
         const batch = requireSimulator(ctx, 'greedy-ioi').batch();
-        if (batch.size !== B) throw new Error(`greedy-ioi: ${B} observations for a simulator batch of ${batch.size}`);
+        invariant(batch.size === B, () => `greedy-ioi: ${B} observations for a simulator batch of ${batch.size}`);
         const scores = batch.scores();
         const targets = Int32Array.from(observations, (o) => o.target);
         const before = batch.targetStats(targets);

@@ -4,13 +4,14 @@
  * by beam search, and save/load the network's weights.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { writeFileAtomic } from '../core/io.ts';
+import { nonFiniteFields, NonFiniteError, writeFileAtomic } from '../core/io.ts';
 import { validate, ValidationError } from '../core/validate.ts';
 import { readFile } from 'node:fs/promises';
 import type { ProactiveObservation } from '../envs/proactive.ts';
 import type { ActContext, Agent } from './agent.ts';
 import { decodeMap, encodeMap } from './nn.ts';
 import { greedyFromLogProbs, beamSearch, packPaths, PolicyConfigSchema, PolicyNetwork, sampleFromLogProbs, type PathRecord } from './policy.ts';
+import { ConfigError } from '../core/errors.ts';
 
 /** The path so far of each observation, as the policy reads it. */
 export function observationPaths(observations: readonly ProactiveObservation[]): PathRecord[] {
@@ -38,8 +39,14 @@ export const PolicyCheckpointSchema = Type.Object(
 export type PolicyCheckpoint = Static<typeof PolicyCheckpointSchema>;
 export type CheckpointHeader = Omit<PolicyCheckpoint, 'params' | 'training'>;
 
-/** Checkpoints are written atomically (core/io.ts): a run killed while saving keeps the previous one. */
+/**
+ * Checkpoints are written atomically (core/io.ts): a run killed while saving keeps the previous one.
+ * A NaN or ±Infinity in the training state is refused (NonFiniteError naming the file and field), not
+ * written as null to fail a later resume.
+ */
 export async function writeJson(file: string, value: unknown): Promise<void> {
+  const bad = nonFiniteFields(value);
+  if (bad.length) throw new NonFiniteError(file, bad);
   writeFileAtomic(file, JSON.stringify(value));
 }
 
@@ -57,9 +64,10 @@ export async function readPolicyCheckpoint(file: string): Promise<PolicyCheckpoi
 /** Reads a policy checkpoint's weights into `net` (checks the format, item count and architecture). */
 export async function loadPolicyWeights(net: PolicyNetwork, file: string): Promise<PolicyCheckpoint> {
   const json = await readPolicyCheckpoint(file);
-  if (json.numItems !== net.numItems) throw new Error(`${file}: checkpoint has ${json.numItems} items, the environment ${net.numItems}`);
+  if (json.numItems !== net.numItems) throw new ConfigError(`${file}: checkpoint has ${json.numItems} items, the environment ${net.numItems}`);
   for (const k of ['dim', 'encoder', 'maxLength', 'itemPrior'] as const) {
-    if (json.policy[k] !== net.config[k]) throw new Error(`${file}: checkpoint policy ${k} = ${String(json.policy[k])}, this agent's ${String(net.config[k])}`);
+    if (json.policy[k] !== net.config[k])
+      throw new ConfigError(`${file}: checkpoint policy ${k} = ${String(json.policy[k])}, this agent's ${String(net.config[k])}`);
   }
   net.params.restore(decodeMap(json.params));
   return json;
@@ -81,7 +89,8 @@ export class PolicyAgent implements Agent {
   act(observations: readonly ProactiveObservation[], ctx: ActContext): Int32Array {
     const B = observations.length;
     const A = this.net.numItems + 1;
-    if (ctx.env.actionSpace.n !== A) throw new Error(`${this.name}: the policy has ${this.net.numItems} items, the environment ${ctx.env.actionSpace.stop}`);
+    if (ctx.env.actionSpace.n !== A)
+      throw new ConfigError(`${this.name}: the policy has ${this.net.numItems} items, the environment ${ctx.env.actionSpace.stop}`);
     const traj = packPaths(observationPaths(observations));
     const logp = this.net.nextLogProbs(
       traj,

@@ -29,6 +29,7 @@ import { Rng } from '../core/rng.ts';
 import { StringEnum, validate } from '../core/validate.ts';
 import { cachedCooccurrenceFactors } from './item-prior.ts';
 import { normalArray, ParamSet } from './nn.ts';
+import { ConfigError, ContractError, invariant } from '../core/errors.ts';
 
 export const PolicyConfigSchema = Type.Object(
   {
@@ -116,7 +117,7 @@ export function packPaths(paths: readonly PathRecord[], minWidth = 0): Trajector
   const lengths = new Int32Array(B);
   const stopped = new Uint8Array(B);
   paths.forEach((p, b) => {
-    if (p.history.length !== HISTORY_LENGTH) throw new Error(`path ${b}: history has ${p.history.length} items, the policy reads ${HISTORY_LENGTH}`);
+    if (p.history.length !== HISTORY_LENGTH) throw new ContractError(`path ${b}: history has ${p.history.length} items, the policy reads ${HISTORY_LENGTH}`);
     for (let j = 0; j < HISTORY_LENGTH; j++) history[b * HISTORY_LENGTH + j] = p.history[j];
     target[b] = p.target;
     lengths[b] = p.items.length;
@@ -204,7 +205,7 @@ export function itemContentMatrix(
   }
   if (prior === 'semantic' || prior === 'attributes+semantic') {
     const ids = items.semanticIds;
-    if (!ids || !ids.some((s) => s.length >= 3)) throw new Error(`itemPrior '${prior}': the dataset has no semantic ids`);
+    if (!ids || !ids.some((s) => s.length >= 3)) throw new ConfigError(`itemPrior '${prior}': the dataset has no semantic ids`);
     // The three codebook digits (the fourth, a collision digit, carries no content).
     const vocab = [0, 1, 2].map((l) => 1 + Math.max(0, ...ids.map((s) => (s.length > l ? s[l] : 0))));
     const offsets = [0, vocab[0], vocab[0] + vocab[1]];
@@ -218,7 +219,7 @@ export function itemContentMatrix(
     });
   }
   if (prior === 'cooccurrence' || prior === 'attributes+cooccurrence') {
-    if (!trainSequences) throw new Error(`itemPrior '${prior}' needs the train split's sequences (create the agent with trainSequences)`);
+    if (!trainSequences) throw new ConfigError(`itemPrior '${prior}' needs the train split's sequences (create the agent with trainSequences)`);
     const R = cooccurrence.rank;
     const factors = cachedCooccurrenceFactors(N, trainSequences, cooccurrence);
     parts.push({
@@ -276,8 +277,8 @@ export class PolicyNetwork {
     const p = (this.params = new ParamSet(label, trainable));
     p.add('emb', [N, d], normalArray(rng, N * d, 0.1), { decay: true });
     if (this.config.itemPrior !== 'none') {
-      if (!items) throw new Error(`policy: itemPrior '${this.config.itemPrior}' needs the environment's item table`);
-      if (items.count !== N) throw new Error(`policy: the item table has ${items.count} items, the policy ${N}`);
+      if (!items) throw new ConfigError(`policy: itemPrior '${this.config.itemPrior}' needs the environment's item table`);
+      if (items.count !== N) throw new ConfigError(`policy: the item table has ${items.count} items, the policy ${N}`);
       const F = itemContentMatrix(items, this.config.itemPrior, trainSequences, this.config.cooccurrence);
       this.content = tf.keep(tf.tensor2d(F.values, [N, F.features]));
       // P from a stream of its own, so the other weights are the same with and without a prior.
@@ -465,7 +466,7 @@ export class PolicyNetwork {
   buildMask(traj: Trajectories, terms: Terms, extra?: readonly (Uint8Array | null)[] | null, opts: MaskOptions = {}, into?: Float32Array): Float32Array {
     const A = this.numItems + 1;
     const maskHistory = opts.maskHistory ?? this.config.maskHistory;
-    if (into && into.length !== terms.count * A) throw new Error(`buildMask: ${into.length} values for [${terms.count} × ${A}]`);
+    invariant(!into || into.length === terms.count * A, () => `buildMask: ${into!.length} values for [${terms.count} × ${A}]`);
     const mask = into ? into.fill(0) : new Float32Array(terms.count * A);
     for (let i = 0; i < terms.count; i++) {
       const b = terms.row[i];
@@ -532,7 +533,7 @@ export class PolicyNetwork {
     const A = this.numItems + 1;
     return Int32Array.from({ length: terms.count }, (_, i) => {
       const a = terms.action[i];
-      if (!(a >= 0 && a <= this.stop)) throw new Error(`term ${i} has no action`);
+      invariant(a >= 0 && a <= this.stop, () => `term ${i} has no action`);
       return i * A + a;
     });
   }
@@ -613,7 +614,7 @@ export class IncrementalPolicy {
     readonly target: Int32Array,
   ) {
     const B = target.length;
-    if (history.length !== B * HISTORY_LENGTH) throw new Error(`IncrementalPolicy: ${history.length} history items for ${B} rows of ${HISTORY_LENGTH}`);
+    if (history.length !== B * HISTORY_LENGTH) throw new ContractError(`IncrementalPolicy: ${history.length} history items for ${B} rows of ${HISTORY_LENGTH}`);
     this.size = B;
     this.items = Array.from({ length: B }, () => []);
     this.accepted = Array.from({ length: B }, () => []);
@@ -676,7 +677,7 @@ export class IncrementalPolicy {
   }
 
   private live(): void {
-    if (this.disposed) throw new Error('IncrementalPolicy used after dispose()');
+    if (this.disposed) throw new ContractError('IncrementalPolicy used after dispose()');
   }
 
   /** Positions in the held tensors of `rows` (each must be held). */
@@ -685,7 +686,7 @@ export class IncrementalPolicy {
     this.rows.forEach((b, i) => at.set(b, i));
     return Int32Array.from({ length: rows.length }, (_, i) => {
       const p = at.get(rows[i]);
-      if (p === undefined) throw new Error(`IncrementalPolicy: row ${rows[i]} is not in the session any more (rows only leave)`);
+      if (p === undefined) throw new ContractError(`IncrementalPolicy: row ${rows[i]} is not in the session any more (rows only leave)`);
       return p;
     });
   }
@@ -788,7 +789,8 @@ export class IncrementalPolicy {
    */
   append(rows: readonly number[], items: ArrayLike<number>, accepted: ArrayLike<number | boolean>): void {
     this.live();
-    if (items.length !== rows.length || accepted.length !== rows.length) throw new Error('IncrementalPolicy.append: rows, items and accepted differ in length');
+    if (items.length !== rows.length || accepted.length !== rows.length)
+      throw new ContractError('IncrementalPolicy.append: rows, items and accepted differ in length');
     if (rows.length === 0) return;
     const net = this.net;
     const N = net.numItems;
@@ -796,7 +798,8 @@ export class IncrementalPolicy {
     const held = this.rows.length;
     const at = this.positions(rows);
     const itemIds = Int32Array.from(items);
-    for (let i = 0; i < M; i++) if (!(itemIds[i] >= 0 && itemIds[i] < N)) throw new Error(`IncrementalPolicy.append: item ${itemIds[i]} is not in [0, ${N})`);
+    for (let i = 0; i < M; i++)
+      if (!(itemIds[i] >= 0 && itemIds[i] < N)) throw new ContractError(`IncrementalPolicy.append: item ${itemIds[i]} is not in [0, ${N})`);
     const acc = Float32Array.from({ length: M }, (_, i) => (accepted[i] ? 1 : 0));
     // Index of each held row in [new rows ‖ old rows]: its new state if appended, else its old one.
     const fromNew = new Int32Array(held);

@@ -2,7 +2,8 @@
  * Agents by name, and plug-in agents by path: `--agent ./my-agent.ts` imports the module and uses
  * its default export (an AgentFactory).
  */
-import { ProrecError } from '../core/errors.ts';
+import { ConfigError, ProrecError } from '../core/errors.ts';
+import { agentNameProblem } from './agent.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +18,8 @@ import { supervisedAgent } from './supervised.ts';
 const factories = new Map<string, AgentFactory<any>>();
 
 export function registerAgent(factory: AgentFactory<any>): void {
-  if (factories.has(factory.name)) throw new Error(`agent '${factory.name}' is already registered`);
+  if (factories.has(factory.name) || agentNameProblem(factory.name))
+    throw new ConfigError(`agent '${factory.name}': ${agentNameProblem(factory.name) ?? 'already registered'}`);
   factories.set(factory.name, factory);
 }
 
@@ -75,7 +77,11 @@ export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<A
   // A TypeScript module of a CommonJS project (package.json without "type": "module") is compiled to
   // CommonJS by the loader: its default export then sits at `default.default`.
   const f = isFactory(mod.default) ? mod.default : (mod.default as Record<string, unknown> | undefined)?.default;
-  if (!isFactory(f)) throw new AgentModuleError(file, 'the default export is not an agent factory ({ name, description, create })');
+  if (!isFactory(f) || agentNameProblem(f.name))
+    throw new AgentModuleError(
+      file,
+      isFactory(f) ? `its agent: ${agentNameProblem(f.name)}` : 'the default export is not an agent factory ({ name, description, create })',
+    );
   return f;
 }
 

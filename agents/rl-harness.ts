@@ -22,6 +22,7 @@ import { RL_ESTIMATORS, RlConfigSchema, type RlAgentConfig, type RlConfig, type 
 import type { UpdateStats } from './rl-update.ts';
 import { runEpisodes, summarise, type RolloutPath } from './rollout.ts';
 import { SupervisedResultSchema, trainSupervisedCached, type SupervisedResult } from './supervised.ts';
+import { ConfigError } from '../core/errors.ts';
 
 const NumberMatrix = Type.Array(Type.Array(Type.Number()));
 
@@ -128,11 +129,11 @@ export async function saveRlTraining(a: RlParts, t: RlTraining, file: string, ne
 /** Restores weights, π_ref, optimiser and counters from `file`, and rebuilds the SRC statistics exactly by replaying the batches they observed. */
 export async function restoreRlTraining(a: RlParts, file: string): Promise<RlTraining> {
   const json = await loadPolicyWeights(a.net, file);
-  if (json.training === undefined) throw new Error(`${file}: a policy checkpoint without training state (use 'init' to start from it)`);
+  if (json.training === undefined) throw new ConfigError(`${file}: a policy checkpoint without training state (use 'init' to start from it)`);
   const tr = validate(TrainingCheckpointSchema, json.training, `RL checkpoint ${file}: training`);
-  if (tr.estimator !== a.estimator) throw new Error(`${file}: checkpoint of '${tr.estimator}', this agent is '${a.estimator}'`);
+  if (tr.estimator !== a.estimator) throw new ConfigError(`${file}: checkpoint of '${tr.estimator}', this agent is '${a.estimator}'`);
   if (canonicalJson(tr.config) !== canonicalJson(a.config.rl))
-    throw new Error(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
+    throw new ConfigError(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
   a.ref.params.restore(decodeMap(tr.ref));
   const optimizer = makeOptimizer(a.net, a.config.rl);
   optimizer.setState({ step: tr.optimizer.step, m: decodeMap(tr.optimizer.m), v: decodeMap(tr.optimizer.v) });
@@ -224,7 +225,7 @@ export async function startUpdateWorker(net: PolicyNetwork, paths: number): Prom
 export function withoutEvaluator(env: ProactiveRecVectorEnv): ProactiveRecVectorEnv {
   if (!env.config.stepEvaluator) return env;
   env.close();
-  return new ProactiveRecVectorEnv(env.id, env.world, env.numEnvs, { ...env.config, stepEvaluator: false });
+  return carrySplits(env, new ProactiveRecVectorEnv(env.id, env.world, env.numEnvs, { ...env.config, stepEvaluator: false }));
 }
 
 /**
@@ -243,5 +244,11 @@ export function withRandomTargets(env: ProactiveRecVectorEnv, split: Split, numE
     return { history: c.history, target, user: c.user };
   });
   const dataset = { ...world.dataset, cases: { ...world.dataset.cases, [split]: cases } };
-  return new ProactiveRecVectorEnv(env.id, { ...world, dataset }, numEnvs, env.config);
+  return carrySplits(env, new ProactiveRecVectorEnv(env.id, { ...world, dataset }, numEnvs, env.config));
+}
+
+/** `to` with the split restriction of `from` (ProactiveRecVectorEnv.restrictSplits). */
+function carrySplits(from: ProactiveRecVectorEnv, to: ProactiveRecVectorEnv): ProactiveRecVectorEnv {
+  const r = from.splitRestriction;
+  return r ? to.restrictSplits(r.splits, r.holder) : to;
 }

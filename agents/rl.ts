@@ -52,6 +52,7 @@ import {
 } from './rl-harness.ts';
 import { policyGradientStep } from './rl-update.ts';
 import { runEpisodes } from './rollout.ts';
+import { ConfigError } from '../core/errors.ts';
 
 export { RL_ESTIMATORS, RlAgentConfigSchema, RlConfigSchema, type RlAgentConfig, type RlConfig, type RlEstimator } from './rl-config.ts';
 export { withRandomTargets } from './rl-harness.ts';
@@ -89,7 +90,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
       const L_max = env.config.maxLength;
       const w: ComponentValues = cfg.weights ?? env.config.weights;
       if (env.config.maskHistory && !this.net.config.maskHistory) {
-        throw new Error(`${this.name}: the environment masks history items; set policy.maskHistory so that sampling and training use the same masks`);
+        throw new ConfigError(`${this.name}: the environment masks history items; set policy.maskHistory so that sampling and training use the same masks`);
       }
 
       // 0. Start: resume from the checkpoint, or load / pre-train the supervised policy (the harness).

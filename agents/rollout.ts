@@ -9,6 +9,8 @@ import type { EpisodeSummary, ProactiveObservation, ProactiveRecVectorEnv } from
 import type { Split } from '../data/dataset.ts';
 import { episodeSeed, stepStream } from '../core/rng.ts';
 import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
+import { invariant } from '../core/errors.ts';
+import { yieldToEventLoop } from '../core/interrupt.ts';
 
 /** A row's episode with its case: what the trainers read. */
 export interface RolloutPath extends PathRecord, EpisodeTrace {
@@ -64,6 +66,38 @@ export function playEpisodes(
   split: Split,
   onStep?: (fraction: number) => void,
 ): EpisodeTrace[] {
+  const steps = episodeSteps(env, actor, caseIndices, envSeed, split, onStep);
+  for (let s = steps.next(); ; s = steps.next()) if (s.done) return s.value;
+}
+
+/**
+ * `playEpisodes`, yielding to the event loop after every step (core/interrupt.ts): the same
+ * episodes, and a Ctrl-C is handled within one step.
+ */
+export async function playEpisodesInterruptible(
+  env: ProactiveRecVectorEnv,
+  actor: Actor,
+  caseIndices: readonly number[],
+  envSeed: number,
+  split: Split,
+  onStep?: (fraction: number) => void,
+): Promise<EpisodeTrace[]> {
+  const steps = episodeSteps(env, actor, caseIndices, envSeed, split, onStep);
+  for (let s = steps.next(); ; s = steps.next()) {
+    if (s.done) return s.value;
+    await yieldToEventLoop();
+  }
+}
+
+/** The steps of `playEpisodes`, one environment step each. */
+function* episodeSteps(
+  env: ProactiveRecVectorEnv,
+  actor: Actor,
+  caseIndices: readonly number[],
+  envSeed: number,
+  split: Split,
+  onStep?: (fraction: number) => void,
+): Generator<void, EpisodeTrace[]> {
   const B = env.numEnvs;
   const stop = env.actionSpace.stop;
   let { observations } = env.reset({ seed: envSeed, options: { split, caseIndices } });
@@ -103,10 +137,11 @@ export function playEpisodes(
       appended.map((b) => accepted[b][accepted[b].length - 1]),
     );
     observations = r.observations;
+    yield;
   }
   return Array.from({ length: B }, (_, b) => {
     const episode = episodes[b];
-    if (!episode) throw new Error(`episode ${b} did not end within maxLength + 1 steps`);
+    invariant(episode, () => `episode ${b} did not end within maxLength + 1 steps`);
     return {
       items: items[b],
       accepted: accepted[b],

@@ -13,14 +13,15 @@ import { Rng } from '../core/rng.ts';
 import { validate } from '../core/validate.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
 import { AdamW, ensureBackend } from './nn.ts';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { cacheDir } from '../core/cache-dir.ts';
 import { sourceFingerprint, stableHash } from '../core/hash.ts';
 import { numericsId } from '../compute/backend.ts';
-import { loadPolicyWeights, PolicyAgent, policyCheckpoint, writeJson } from './policy-agent.ts';
+import { loadPolicyWeights, PolicyAgent, policyCheckpoint, readPolicyCheckpoint, writeJson } from './policy-agent.ts';
 import { packPaths, PolicyConfigSchema, PolicyNetwork, trainingTerms, type MaskOptions, type PathRecord } from './policy.ts';
 import { StringEnum } from '../core/validate.ts';
+import { ConfigError } from '../core/errors.ts';
 
 export const SupervisedConfigSchema = Type.Object(
   {
@@ -233,7 +234,7 @@ export async function trainMle(
   ctx.callbacks?.onLog?.(0, { [`${L}/validNll`]: best });
   for (epoch = 1; epoch <= epochs; epoch++) {
     const examples = data.train(epoch);
-    if (examples.length === 0) throw new Error(`${L}: no train examples`);
+    if (examples.length === 0) throw new ConfigError(`${L}: no train examples`);
     // Each epoch's order comes from its own stream: the same seed gives the same batches.
     const order = Rng.stream(ctx.seed, `${L}/epoch-${epoch}`).shuffle(examples.map((_, i) => i));
     const use = config.maxTrainCases > 0 ? order.slice(0, config.maxTrainCases) : order;
@@ -347,10 +348,17 @@ export async function trainSupervisedCached(
   if (!config.cache) return trainSupervised(net, dataset, config, ctx);
   const { file, key } = pretrainCacheFile(net, dataset, config, ctx);
   if (existsSync(file)) {
-    const json = await loadPolicyWeights(net, file);
-    const cached = validate(PretrainCacheSchema, json.training, `pre-trained policy ${file}`);
-    for (const p of cached.curve) ctx.callbacks?.onLog?.(p.step, p.values);
-    return cached.result;
+    // Verified before its weights are loaded: an entry edited or damaged after it was written (its
+    // header intact) is not served; it is removed and the policy trained again, with a warning.
+    const why = await pretrainCacheProblem(file, key);
+    if (why === null) {
+      const json = await loadPolicyWeights(net, file);
+      const cached = validate(PretrainCacheSchema, json.training, `pre-trained policy ${file}`);
+      for (const p of cached.curve) ctx.callbacks?.onLog?.(p.step, p.values);
+      return cached.result;
+    }
+    process.stderr.write(`warning: ${file}: not a usable pre-trained policy (${why}); training it again\n`);
+    rmSync(file, { force: true });
   }
   const curve: { step: number; values: Record<string, number> }[] = [];
   const result = await trainSupervised(net, dataset, config, {
@@ -363,8 +371,24 @@ export async function trainSupervisedCached(
       },
     },
   });
-  await writeJson(file, policyCheckpoint('supervised', net, { training: { kind: 'pretrain-cache', key, result, curve } }));
+  const checkpoint = policyCheckpoint('supervised', net);
+  const sha256 = stableHash({ params: checkpoint.params, key, result, curve });
+  await writeJson(file, { ...checkpoint, training: { kind: 'pretrain-cache', key, result, curve, sha256 } });
   return result;
+}
+
+/** Why the pre-trained policy `file` must not be served for `key` (unreadable, another key, a checksum mismatch), or null. */
+async function pretrainCacheProblem(file: string, key: string): Promise<string | null> {
+  try {
+    const json = await readPolicyCheckpoint(file);
+    const t = validate(PretrainCacheSchema, json.training, `pre-trained policy ${file}`);
+    if (t.key !== key) return 'written for another key';
+    if (t.sha256 !== stableHash({ params: json.params, key: t.key, result: t.result, curve: t.curve }))
+      return 'content checksum mismatch: the file was changed after it was written';
+    return null;
+  } catch (e) {
+    return (e as Error).message.split('\n').slice(0, 2).join(' ');
+  }
 }
 
 const PretrainCacheSchema = Type.Object(
@@ -373,6 +397,8 @@ const PretrainCacheSchema = Type.Object(
     key: Type.String(),
     result: SupervisedResultSchema,
     curve: Type.Array(Type.Object({ step: Type.Integer(), values: Type.Record(Type.String(), Type.Number()) }, { additionalProperties: false })),
+    /** sha256 of the canonical JSON of { params, key, result, curve }: checked before the weights are loaded. */
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   },
   { additionalProperties: false },
 );

@@ -20,21 +20,24 @@
  * 2 bad input. --update rewrites the baseline deliberately and prints what changed.
  */
 import { describeError, exitCodeOf } from '../core/errors.ts';
+import { runMain } from '../core/main.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { writeJsonAtomic } from '../core/io.ts';
+import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
 import { readJsonFile, validate } from '../core/validate.ts';
 import { codeVersion, STDIO, UsageError, writeLeaderboard, type Io } from './cli.ts';
 import { buildLeaderboard, type Leaderboard } from '../results/leaderboard.ts';
 import { metricInfo } from '../results/metrics.ts';
-import { readResults } from '../results/read.ts';
+import { readResults, readResultsLenient } from '../results/read.ts';
+import type { ResultFile } from '../results/schema.ts';
+import { runSuiteAtBase, type BaseRun } from './base.ts';
 import { runPlan } from './runner.ts';
 import { tQuantile95 } from '../results/stats.ts';
-import { loadSuite, planRuns } from './suite.ts';
+import { loadSuite, planRuns, suitePath } from './suite.ts';
 import { renderTable } from '../results/table.ts';
 
 export const BASELINES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'baselines');
@@ -101,6 +104,8 @@ export interface Shortfall {
 
 export interface Comparison {
   shortfalls: Shortfall[];
+  /** Metrics significantly better than the baseline (by the same rule, the other way): reported, never failed. */
+  improvements: Shortfall[];
   notes: string[];
   compared: number;
 }
@@ -114,8 +119,14 @@ export function tolerance(b: { std: number | null; n: number; mean: number }, c:
   return Math.max(t * se, 1e-9 + 1e-6 * Math.abs(b.mean));
 }
 
-export function compareWithBaseline(current: Baseline, baseline: Baseline): Comparison {
+/**
+ * Compares `current` with `baseline` by the rule (RULE). `newEntries`: what an entry without a
+ * baseline is: 'fail' against a stored baseline (it must be added deliberately with --update),
+ * 'report' against a base commit (the change added it; there is nothing to compare it with).
+ */
+export function compareWithBaseline(current: Baseline, baseline: Baseline, o: { newEntries?: 'fail' | 'report' } = {}): Comparison {
   const shortfalls: Shortfall[] = [];
+  const improvements: Shortfall[] = [];
   const notes: string[] = [];
   let compared = 0;
   for (const [key, b] of Object.entries(baseline.entries)) {
@@ -144,6 +155,17 @@ export function compareWithBaseline(current: Baseline, baseline: Baseline): Comp
       const d = metricInfo(metric).direction;
       const drop = d * (bm.mean - cm.mean);
       const tol = tolerance(bm, cm);
+      if (-drop > tol)
+        improvements.push({
+          entry: key,
+          metric,
+          baseline: bm.mean,
+          baselineStd: bm.std,
+          now: cm.mean,
+          shortfall: drop,
+          tolerance: tol,
+          why: d > 0 ? 'higher' : 'lower',
+        });
       if (drop > tol)
         shortfalls.push({
           entry: key,
@@ -160,7 +182,9 @@ export function compareWithBaseline(current: Baseline, baseline: Baseline): Comp
     if (added.length) notes.push(`${key}: metrics without a baseline (not gated until --update): ${added.join(', ')}`);
   }
   for (const key of Object.keys(current.entries)) {
-    if (!(key in baseline.entries))
+    if (key in baseline.entries) continue;
+    if (o.newEntries === 'report') notes.push(`${key}: new in this change (no result at the base): not compared`);
+    else
       shortfalls.push({
         entry: key,
         metric: '*',
@@ -172,7 +196,7 @@ export function compareWithBaseline(current: Baseline, baseline: Baseline): Comp
         why: 'no baseline (new agent or environment in the suite? run with --update)',
       });
   }
-  return { shortfalls, notes, compared };
+  return { shortfalls, improvements, notes, compared };
 }
 
 const fmt = (v: number | null, digits = 4) => (v === null ? '-' : Number.isInteger(v) ? String(v) : v.toFixed(digits));
@@ -190,6 +214,39 @@ export function shortfallTable(shortfalls: readonly Shortfall[]): string {
       s.why,
     ]),
   );
+}
+
+/** Markdown for a pull-request comment: the verdict, what was compared with what, and the tables. */
+export function comparisonMarkdown(
+  cmp: Comparison,
+  o: { against: string; suite: string; entries: number; failedRuns: readonly string[]; seconds: number },
+): string {
+  const cell = (v: string) => v.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  const table = (rows: readonly Shortfall[], head: string) =>
+    [
+      `| entry | metric | ${head} | now | change | tolerance |`,
+      '|---|---|---:|---:|---:|---:|',
+      ...rows.map(
+        (s) =>
+          `| ${cell(s.entry)} | ${cell(s.metric)} | ${s.baseline === null ? '-' : `${fmt(s.baseline)} ± ${fmt(s.baselineStd ?? 0)}`} | ${fmt(s.now)} | ${
+            s.shortfall === null ? cell(s.why) : fmt(-s.shortfall)
+          } | ${fmt(s.tolerance)} |`,
+      ),
+    ].join('\n');
+  const failed = cmp.shortfalls.length > 0 || o.failedRuns.length > 0 || cmp.compared === 0;
+  const lines = [
+    `### Regression gate: ${failed ? '❌ failed' : '✅ passed'}`,
+    '',
+    `Suite \`${cell(o.suite)}\` against ${cell(o.against)}: ${cmp.compared} gated metrics of ${o.entries} entries compared (${o.seconds.toFixed(0)} s).`,
+    '',
+  ];
+  if (o.failedRuns.length) lines.push(`**Runs that failed** (no result, so nothing to compare):`, '', ...o.failedRuns.map((f) => `- ${cell(f)}`), '');
+  if (cmp.compared === 0) lines.push('**Nothing was compared**: a gate that compares nothing fails.', '');
+  if (cmp.shortfalls.length) lines.push(`**Fell short** (${cmp.shortfalls.length}):`, '', table(cmp.shortfalls, 'baseline'), '');
+  if (cmp.improvements.length) lines.push(`**Improved** (${cmp.improvements.length}; reported, not gated):`, '', table(cmp.improvements, 'baseline'), '');
+  if (cmp.notes.length) lines.push('Notes:', '', ...cmp.notes.map((n) => `- ${cell(n)}`), '');
+  lines.push(`<sub>Rule: ${cell(RULE)}</sub>`, '');
+  return lines.join('\n');
 }
 
 /** What --update changes: entries added or removed, metric means that moved. */
@@ -227,23 +284,45 @@ export function readBaseline(file: string): Baseline | null {
   return validate(BaselineSchema, raw, file);
 }
 
+/** The default of --run-timeout: no smoke run comes near it on 2 cores (the slowest take about a minute). */
+export const DEFAULT_RUN_TIMEOUT = 900;
+
 export async function checkMain(args: string[], io: Io = STDIO): Promise<number> {
   const write = io.out;
   const err = io.err;
+  let base: BaseRun | null = null;
   try {
     const argv = await yargs(args)
       .scriptName('bench:check')
-      .usage('$0 [--update]\n\nRuns the smoke suite and compares it with the committed baselines (benchmarks/baselines/).')
+      .usage(
+        '$0 [--update] [--base REF] [--markdown FILE]\n\n' +
+          'Runs the smoke suite and compares it with the committed baseline (benchmarks/baselines/), or with the same suite run at commit REF in the same job (--base).',
+      )
       .option('suite', { type: 'string', default: 'smoke', describe: 'suite name or file' })
       .option('baselines', { type: 'string', default: BASELINES_DIR, describe: 'baseline folder (BASELINES/<suite>.json)' })
+      .option('base', {
+        type: 'string',
+        describe:
+          'compare with the suite run at this commit (e.g. $(git merge-base HEAD origin/main)) in a temporary git worktree, instead of the stored baseline',
+      })
+      .option('markdown', { type: 'string', describe: 'also write the verdict and tables as markdown to this file (for a pull-request comment)' })
       .option('out', { type: 'string', default: path.join('runs', 'bench-check'), describe: 'where the fresh results go' })
       .option('results', { type: 'string', describe: 'compare the results already in this folder instead of running' })
       .option('update', { type: 'boolean', default: false, describe: 'rewrite the baseline from this run and print the diff' })
       .option('jobs', { type: 'number', default: 1, describe: 'parallel worker threads' })
+      .option('run-timeout', {
+        type: 'number',
+        default: DEFAULT_RUN_TIMEOUT,
+        describe: 'seconds a run may take before it is stopped and fails the gate (a guard: results never depend on it)',
+      })
       .option('backend', { type: 'string', choices: ['tensorflow', 'node', 'wasm', 'cpu'], describe: 'compute backend' })
       .option('progress', { type: 'boolean', default: true, describe: 'show progress' })
       .check((a) => {
         if (!(Number.isInteger(a.jobs) && a.jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${a.jobs}`);
+        const t = a['run-timeout'];
+        if (!(Number.isFinite(t) && t > 0)) throw new UsageError(`--run-timeout must be a positive number of seconds, got ${t}`);
+        if (a.base !== undefined && (a.update || a.results !== undefined))
+          throw new UsageError('--base runs both sides itself: it goes with neither --update nor --results');
         return true;
       })
       .strict()
@@ -257,9 +336,28 @@ export async function checkMain(args: string[], io: Io = STDIO): Promise<number>
     const started = performance.now();
     const loaded = loadSuite(argv.suite);
     const plan = await planRuns(loaded);
+    const runTimeout = argv['run-timeout'];
+    const dir = argv.results ?? argv.out;
+    // --base: the base first, so that its worktree is gone before this side's long run starts.
+    let baseResults: ResultFile[] | null = null;
+    if (argv.base !== undefined) {
+      const suiteArg = /[\\/]/.test(argv.suite) || argv.suite.endsWith('.json') ? suitePath(argv.suite) : argv.suite;
+      base = await runSuiteAtBase({
+        cwd: process.cwd(),
+        ref: argv.base,
+        suite: suiteArg,
+        jobs: argv.jobs,
+        backend: argv.backend,
+        runTimeout,
+        log: (l) => err(`${l}\n`),
+      });
+      baseResults = readResultsLenient(base.out).results;
+      if (baseResults.length === 0)
+        throw new UsageError(`--base ${argv.base}: the base produced no result files this version can read (a base of another result schema?)`);
+    }
     let results;
     let backend: string | null = null;
-    const dir = argv.results ?? argv.out;
+    const failedRuns: string[] = [];
     if (argv.results) {
       results = readResults(argv.results);
       if (results.length === 0) throw new UsageError(`--results ${argv.results}: no result files`);
@@ -275,49 +373,75 @@ export async function checkMain(args: string[], io: Io = STDIO): Promise<number>
         progress: argv.progress,
         label: plan.suite,
         log: (l) => err(`${l}\n`),
+        runTimeout,
       });
-      if (report.failed.length > 0) {
-        err(
-          `bench:check: ${report.failed.length} run(s) failed:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`,
-        );
-        return 1;
-      }
+      for (const f of report.failed) failedRuns.push(`${f.run.config.envId}/${f.run.label}/seed${f.run.config.seed}: ${(f.error ?? '').split('\n')[0]}`);
       results = report.results;
       backend = report.backend;
     }
-    write(writeLeaderboard(dir, results));
-    const lb = buildLeaderboard(results);
-    const current = baselineFromLeaderboard(lb, plan.suite, plan.budget, backend, codeVersion().commit);
+    if (results.length > 0) write(writeLeaderboard(dir, results));
+    const current = baselineFromLeaderboard(buildLeaderboard(results), plan.suite, plan.budget, backend, codeVersion().commit);
     const file = baselineFile(argv.baselines, plan.suite);
-    const old = readBaseline(file);
-    const seconds = (performance.now() - started) / 1000;
+    if (failedRuns.length > 0)
+      err(`bench:check: ${failedRuns.length} run(s) failed (a run that fails fails the gate):\n${failedRuns.map((f) => `  ${f}`).join('\n')}\n`);
     if (argv.update) {
+      if (failedRuns.length > 0) {
+        err(`bench:check --update: not written: every run of the suite must succeed\n`);
+        return 1;
+      }
+      const old = readBaseline(file);
       writeJsonAtomic(file, current);
       write(`bench:check --update: wrote ${file}\n${baselineDiff(old, current)}`);
       return 0;
     }
-    if (!old) {
-      err(`bench:check: no baseline ${file}; create it deliberately with --update\n`);
-      return 1;
+    let reference: Baseline | null;
+    let against: string;
+    if (baseResults) {
+      reference = baselineFromLeaderboard(buildLeaderboard(baseResults), plan.suite, plan.budget, baseResults[0].backend.name, base!.commit);
+      against = `the base ${argv.base} (${base!.commit.slice(0, 12)}), run in this job`;
+    } else {
+      reference = readBaseline(file);
+      against = path.relative(process.cwd(), file) || file;
+      if (!reference) {
+        err(`bench:check: no baseline ${file}; create it deliberately with --update\n`);
+        return 1;
+      }
     }
-    const cmp = compareWithBaseline(current, old);
+    const cmp = compareWithBaseline(current, reference, { newEntries: baseResults ? 'report' : 'fail' });
+    const seconds = (performance.now() - started) / 1000;
+    const entries = Object.keys(reference.entries).length;
+    if (argv.markdown) writeFileAtomic(argv.markdown, comparisonMarkdown(cmp, { against, suite: plan.suite, entries, failedRuns, seconds }));
     for (const n of cmp.notes) write(`note: ${n}\n`);
-    if (cmp.shortfalls.length > 0) {
-      write(`\nbench:check: ${cmp.shortfalls.length} metric(s) fell short of ${file}:\n`);
-      write(shortfallTable(cmp.shortfalls));
-      write(`rule: ${RULE}\nIf the change is intended, rewrite the baseline with: npm run bench:check -- --update\n`);
-      return 1;
+    if (cmp.improvements.length > 0) {
+      write(`\nbench:check: ${cmp.improvements.length} metric(s) improved on ${against} (reported, not gated):\n`);
+      write(shortfallTable(cmp.improvements));
     }
-    write(
-      `bench:check: all ${cmp.compared} gated metrics of ${Object.keys(old.entries).length} entries within tolerance of ${path.relative(process.cwd(), file) || file} (${seconds.toFixed(1)}s)\n`,
-    );
+    let ok = true;
+    if (cmp.shortfalls.length > 0) {
+      write(`\nbench:check: ${cmp.shortfalls.length} metric(s) fell short of ${against}:\n`);
+      write(shortfallTable(cmp.shortfalls));
+      write(`rule: ${RULE}\n${baseResults ? '' : 'If the change is intended, rewrite the baseline with: npm run bench:check -- --update\n'}`);
+      ok = false;
+    }
+    if (failedRuns.length > 0) {
+      write(`bench:check: failed: ${failedRuns.length} run(s) produced no result (listed above)\n`);
+      ok = false;
+    }
+    if (cmp.compared === 0) {
+      write(`bench:check: failed: nothing was compared (no gated metric had a result on both sides)\n`);
+      ok = false;
+    }
+    if (!ok) return 1;
+    write(`bench:check: all ${cmp.compared} gated metrics of ${entries} entries within tolerance of ${against} (${seconds.toFixed(1)}s)\n`);
     return 0;
   } catch (e) {
     err(describeError('bench:check', e));
     return exitCodeOf(e);
+  } finally {
+    base?.cleanup();
   }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  checkMain(hideBin(process.argv)).then((code) => process.exit(code));
+  runMain('bench:check', () => checkMain(hideBin(process.argv)));
 }

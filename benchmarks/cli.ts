@@ -4,6 +4,7 @@
  *   npm run bench -- --suite smoke [--jobs N] [--shard i/n] [--force]
  *   npm run bench -- merge DIR... [--out DIR]
  *   npm run bench -- leaderboard DIR
+ *   npm run bench -- reference [--update] [bench options]   (also `npm run reference -- --update`)
  *   npm run bench -- specificity DIR [--out FILE]
  * Expands the suite (default `standard`; with --agent, only that agent) into runs, one per
  * (environment, agent, seed); each writes a schema-validated result file under DIR/results/
@@ -13,6 +14,13 @@
  * (unknown env/agent/suite, invalid option or file).
  */
 import { describeError, exitCodeOf, UsageError } from '../core/errors.ts';
+import { existsSync } from 'node:fs';
+import { pauseAfterListing, withFolderLock } from '../core/lock.ts';
+import { readJsonFile, validate } from '../core/validate.ts';
+import { runMain } from '../core/main.ts';
+import { npmDashHint } from '../core/launcher.ts';
+import { checkDepth } from '../core/validate.ts';
+import { checkBenchEnv } from './env-vars.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -22,7 +30,7 @@ import '../envs/index.ts';
 import { listEnvs } from '../envs/registry.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from '../results/leaderboard.ts';
-import { mergeMain, MergeError, type Manifest } from './merge.ts';
+import { ManifestSchema, mergeMain, MergeError, type Manifest } from './merge.ts';
 import { runSummary } from './progress.ts';
 import { readResults, readResultsLenient } from '../results/read.ts';
 import { runPlan } from './runner.ts';
@@ -31,7 +39,9 @@ import { specificityMain } from './specificity.ts';
 import { varianceMain } from './estimator-variance.ts';
 import { codeVersion } from './version.ts';
 import { fidelityMain } from '../results/fidelity.ts';
-import { listSuites, loadSuite, parseShard, planRuns, shardRuns, type Plan, type PlannedRun, type Shard } from './suite.ts';
+import { listSuites, loadSuite, parseShard, planRuns, shardRuns, type Plan, type PlannedRun, type PlanOverrides, type Shard } from './suite.ts';
+import { collectReference, planReference, pruneReferenceFolder, referenceSuites, shippedReferenceFolder } from './reference.ts';
+import { readReferenceResults, REFERENCE_FOLDER } from '../results/reference.ts';
 
 export { codeVersion };
 
@@ -57,15 +67,23 @@ function parseJsonOption(name: string, text: string | undefined): Record<string,
     throw new UsageError(`--${name}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--${name}: expected a JSON object, got ${text}`);
+  checkDepth(value, `--${name}`);
   return value as Record<string, unknown>;
 }
 
-/** Writes OUT/leaderboard.json and OUT/leaderboard.md; returns the terminal table. */
-export function writeLeaderboard(out: string, results: readonly ResultFile[]): string {
-  const lb = buildLeaderboard(results);
+/** Writes OUT/leaderboard.json and OUT/leaderboard.md (reference rows marked); returns the terminal table. */
+export function writeLeaderboard(out: string, results: readonly ResultFile[], reference: readonly ResultFile[] = []): string {
+  const lb = buildLeaderboard(results, { reference });
   writeJsonAtomic(path.join(out, 'leaderboard.json'), lb);
   writeFileAtomic(path.join(out, 'leaderboard.md'), leaderboardMarkdown(lb));
   return leaderboardTerminal(lb);
+}
+
+/** Lists OUT/results and writes OUT's leaderboard from what is there now; call it holding OUT's lock (core/lock.ts). */
+function writeLeaderboardOfFolder(out: string, reference: readonly ResultFile[]): string {
+  const { results } = readResultsLenient(out);
+  pauseAfterListing();
+  return writeLeaderboard(out, results, reference);
 }
 
 /**
@@ -99,8 +117,32 @@ export function writeManifest(
       };
     }),
   };
-  writeJsonAtomic(file, manifest);
+  // Two invocations of one shard (duplicate pods, a rerun in another terminal) write one manifest:
+  // under the folder's lock, a run keeps the furthest status either recorded (done/skipped over
+  // failed over pending), so the slower writer does not erase the other's outcomes.
+  withFolderLock(out, () => {
+    const before = readManifestIfValid(file);
+    if (before && before.matrixHash === manifest.matrixHash) {
+      const old = new Map(before.runs.map((r) => [r.index, r]));
+      manifest.runs = manifest.runs.map((r) => {
+        const o = old.get(r.index);
+        return o && o.configHash === r.configHash && STATUS_RANK[o.status] > STATUS_RANK[r.status] ? o : r;
+      });
+    }
+    writeJsonAtomic(file, manifest);
+  });
   return file;
+}
+
+const STATUS_RANK: Record<Manifest['runs'][number]['status'], number> = { pending: 0, failed: 1, skipped: 2, done: 2 };
+
+function readManifestIfValid(file: string): Manifest | null {
+  if (!existsSync(file)) return null;
+  try {
+    return validate(ManifestSchema, readJsonFile(file), file);
+  } catch {
+    return null; // a damaged manifest is replaced
+  }
 }
 
 interface BenchArgs {
@@ -124,16 +166,22 @@ interface BenchArgs {
   jobs: number;
   shard?: string;
   force: boolean;
+  reference: boolean;
+  runTimeout?: number;
 }
 
-async function runBench(argv: BenchArgs, io: Io): Promise<number> {
-  if (argv.agent === undefined && argv.suite === undefined) throw new UsageError('give --agent NAME (runs the default suite for that agent) or --suite NAME');
-  const suite = loadSuite(argv.suite ?? 'standard');
+/** The launcher of the bench command where this code runs: a clone runs its sources, a package its build. */
+export function benchLauncher(): string {
+  return import.meta.url.endsWith('.ts') ? 'npm run bench --' : 'npx prorec-gym bench';
+}
+
+/** The plan options of a bench command line. */
+function planOverrides(argv: BenchArgs, suite: ReturnType<typeof loadSuite>): PlanOverrides {
   const seeds =
     argv.seeds !== undefined || argv.seedStart !== undefined
       ? Array.from({ length: argv.seeds ?? suite.suite.seeds.length }, (_, i) => (argv.seedStart ?? 1) + i)
       : undefined;
-  const plan = await planRuns(suite, {
+  return {
     budget: argv.budget,
     agent: argv.agent,
     agentConfig: parseJsonOption('agent-config', argv.agentConfig),
@@ -146,7 +194,35 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
     split: argv.split,
     batchSize: argv.batchSize,
     trainEpochs: argv.epochs,
-  });
+  };
+}
+
+/** The options of a bench command line that choose the setting (not the agent, the shard or --force): what `bench reference` needs. */
+function settingArgs(args: readonly string[]): string[] {
+  const drop = new Set(['--agent', '--agent-config', '--shard', '--jobs', '--run-timeout']);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const [name] = args[i].split('=');
+    if (drop.has(name)) {
+      if (!args[i].includes('=')) i++;
+      continue;
+    }
+    if (['--force', '--reference', '--no-reference', '--progress', '--no-progress'].includes(name)) {
+      if (!args[i].includes('=') && (args[i + 1] === 'true' || args[i + 1] === 'false')) i++;
+      continue;
+    }
+    out.push(/[^\w./:=@,-]/.test(args[i]) ? `'${args[i].replace(/'/g, `'\\''`)}'` : args[i]);
+  }
+  return out;
+}
+
+async function runBench(argv: BenchArgs, io: Io, args: readonly string[] = []): Promise<number> {
+  if (argv.agent === undefined && argv.suite === undefined) throw new UsageError('give --agent NAME (runs the default suite for that agent) or --suite NAME');
+  checkBenchEnv(); // before anything is written: a bad variable is exit 2, not a failure of every run
+  const suite = loadSuite(argv.suite ?? 'standard');
+  const overrides = planOverrides(argv, suite);
+  const plan = await planRuns(suite, overrides);
+  const refPlan = argv.reference ? await planReference(suite, overrides) : null;
   const shard = argv.shard ? parseShard(argv.shard) : { index: 1, count: 1 };
   const runs = shardRuns(plan.runs, shard);
   const what = `suite ${plan.suite} (budget ${plan.budget})${shard.count > 1 ? `, shard ${shard.index}/${shard.count}` : ''}`;
@@ -162,6 +238,7 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
     label: plan.suite,
     log: (l) => io.err(`${l}\n`),
     interruptible: true,
+    runTimeout: argv.runTimeout,
   });
   writeManifest(argv.out, plan, shard, runs, new Map(report.outcomes.map((o) => [o.run.index, { status: o.status, error: o.error }])));
   for (const o of report.outcomes) {
@@ -172,8 +249,21 @@ async function runBench(argv: BenchArgs, io: Io): Promise<number> {
   // The leaderboard covers every result in the folder, not only this command's runs.
   const { results, unreadable } = readResultsLenient(argv.out);
   for (const u of unreadable) io.err(`not in the leaderboard: ${u}\n`);
+  // Reference rows: the package's results of the reference agents under this very setting.
+  if (refPlan) {
+    const status = collectReference(refPlan, {
+      out: argv.out,
+      code: codeVersion(),
+      skipLabels: new Set([...plan.runs.map((r) => r.label), ...results.map((r) => r.run.label)]),
+      command: `${benchLauncher()} reference ${settingArgs(args).join(' ')}`.trim(),
+    });
+    for (const l of status.lines) io.err(`${l}\n`);
+  }
+  const reference = argv.reference ? readReferenceResults(argv.out).results : [];
   const leaderboard = results.length > 0 ? path.join(argv.out, 'leaderboard.md') : null;
-  if (results.length > 0) io.out(writeLeaderboard(argv.out, results));
+  // Listed again and written under the folder's lock (core/lock.ts): another process writing into
+  // the same folder cannot slip a result file in between and have its row dropped.
+  if (results.length > 0) io.out(withFolderLock(argv.out, () => writeLeaderboardOfFolder(argv.out, reference), { log: (l) => io.err(`${l}\n`) }));
   const count = (status: string) => report.outcomes.filter((o) => o.status === status).length;
   io.err(
     `${runSummary({ done: count('done'), skipped: count('skipped'), failed: count('failed') }, report.seconds)}; ` +
@@ -194,6 +284,7 @@ export function buildCli(args: string[]) {
         '$0 --suite <name|path> [options]     run a suite (smoke, standard, paper, or a file)\n' +
         '$0 merge DIR... [--out DIR]          combine the result folders of shards\n' +
         '$0 leaderboard DIR                   rebuild DIR/leaderboard.{json,md} from DIR/results\n' +
+        "$0 reference [--update] [options]    compute a suite's reference rows for these options into OUT/reference (--update: the shipped ones)\n" +
         "$0 specificity DIR [--out FILE]      how much of each agent's IoI is toward its target (benchmarks/specificity.ts)\n" +
         '$0 fidelity DIR... [--out FILE]      do agents keep their order under the evaluator (Kendall tau; results/fidelity.ts)',
     )
@@ -233,6 +324,15 @@ export function buildCli(args: string[]) {
     .option('jobs', { type: 'number', default: 1, describe: 'runs in parallel worker threads (each with its own backend)' })
     .option('shard', { type: 'string', describe: 'run only shard i of n of the run matrix (i/n, 1 ≤ i ≤ n)' })
     .option('force', { type: 'boolean', default: false, describe: 'rerun runs whose result file is complete' })
+    .option('reference', {
+      type: 'boolean',
+      default: true,
+      describe: "show the suite's reference rows (marked (ref); benchmarks/reference/); --no-reference leaves them out",
+    })
+    .option('run-timeout', {
+      type: 'number',
+      describe: 'seconds a run may take before it is stopped and counted as failed (a guard: results never depend on it); runs then go to worker threads',
+    })
     .option('progress', { type: 'boolean', default: true, describe: 'show progress (bars on a terminal, plain lines otherwise)' })
     .check((a) => {
       for (const k of ['seeds', 'batch-size', 'jobs'] as const) {
@@ -247,6 +347,9 @@ export function buildCli(args: string[]) {
       if (a.epochs !== undefined && !(Number.isInteger(a.epochs) && a.epochs >= 0))
         throw new UsageError(`--epochs must be a non-negative integer, got ${a.epochs}`);
       if (a.shard !== undefined) parseShard(a.shard);
+      const timeout = a['run-timeout'] as number | undefined;
+      if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0))
+        throw new UsageError(`--run-timeout must be a positive number of seconds, got ${timeout}`);
       return true;
     })
     .strict()
@@ -259,29 +362,94 @@ export function buildCli(args: string[]) {
 
 async function leaderboardMain(args: string[], io: Io): Promise<number> {
   if (args.length !== 1 || args[0].startsWith('-')) throw new UsageError('usage: bench leaderboard DIR');
-  const results = readResults(args[0]);
-  if (results.length === 0) throw new UsageError(`${args[0]}: no result files in ${path.join(args[0], 'results')}`);
-  io.out(writeLeaderboard(args[0], results));
+  const table = withFolderLock(args[0], () => {
+    const results = readResults(args[0]);
+    if (results.length === 0) throw new UsageError(`${args[0]}: no result files in ${path.join(args[0], 'results')}`);
+    pauseAfterListing();
+    return writeLeaderboard(args[0], results, readReferenceResults(args[0]).results);
+  });
+  io.out(table);
   return 0;
+}
+
+/**
+ * `bench reference [options]`: computes the reference rows of a suite for the setting the options
+ * choose (the same options as bench) into OUT/reference/, where bench and the report find them.
+ * `--update` (in a clone) recomputes the shipped reference results of the suite's default setting
+ * instead: benchmarks/reference/SUITE/results/, every run (--force), files of agents no longer in
+ * the set removed.
+ */
+async function referenceMain(args: string[], io: Io): Promise<number> {
+  const update = args.includes('--update');
+  const argv = (await buildCli(args.filter((a) => a !== '--update')).parseAsync()) as unknown as BenchArgs & { help?: boolean };
+  if (argv.help) return 0;
+  const suite = loadSuite(argv.suite ?? 'standard');
+  const setting = [
+    'env',
+    'seeds',
+    'seedStart',
+    'episodes',
+    'split',
+    'batchSize',
+    'epochs',
+    'envConfig',
+    'world',
+    'dataDir',
+    'budget',
+    'agentConfig',
+    'shard',
+  ] as const;
+  if (update && setting.some((k) => argv[k] !== undefined))
+    throw new UsageError(
+      "reference --update recomputes the shipped results of the suite's default setting; drop the options that change it (or leave out --update)",
+    );
+  const plan = await planReference(suite, update ? {} : planOverrides(argv, suite), argv.agent);
+  if (!plan) throw new UsageError(`suite ${suite.suite.name} has no reference set; suites with one: ${referenceSuites().join(', ') || 'none'}`);
+  const out = update ? shippedReferenceFolder(plan.suite) : path.join(argv.out, REFERENCE_FOLDER);
+  io.err(`reference set of suite ${plan.suite} (budget ${plan.budget}): ${plan.runs.length} runs, output ${out}\n`);
+  const report = await runPlan(plan.runs, {
+    out,
+    jobs: argv.jobs,
+    force: update || argv.force,
+    backend: argv.backend,
+    code: codeVersion(),
+    progress: argv.progress,
+    label: `${plan.suite} reference`,
+    log: (l) => io.err(`${l}\n`),
+    interruptible: true,
+  });
+  if (update && argv.agent === undefined) for (const f of pruneReferenceFolder(out, plan)) io.err(`removed ${f} (not in the reference set)\n`);
+  const { results } = readResultsLenient(out);
+  if (results.length > 0) io.out(writeLeaderboard(out, results));
+  const count = (status: string) => report.outcomes.filter((o) => o.status === status).length;
+  io.err(`${runSummary({ done: count('done'), skipped: count('skipped'), failed: count('failed') }, report.seconds)}\n`);
+  return report.failed.length > 0 ? 1 : 0;
 }
 
 export async function main(args: string[], io: Io = STDIO): Promise<number> {
   try {
     if (args[0] === 'merge') return await mergeMain(args.slice(1), io);
     if (args[0] === 'leaderboard') return await leaderboardMain(args.slice(1), io);
+    if (args[0] === 'reference') return await referenceMain(args.slice(1), io);
     if (args[0] === 'specificity') return await specificityMain(args.slice(1), io, (m) => new UsageError(m));
     if (args[0] === 'variance') return await varianceMain(args.slice(1), io, (m) => new UsageError(m));
     if (args[0] === 'fidelity') return await fidelityMain(args.slice(1), io, (m) => new UsageError(m));
     const parser = buildCli(args);
     const argv = await parser.parseAsync();
     if ((argv as { help?: boolean }).help) return 0;
-    return await runBench(argv as unknown as BenchArgs, io);
+    return await runBench(argv as unknown as BenchArgs, io, args);
   } catch (e) {
+    if (e instanceof UsageError) {
+      // `npm run bench --agent x` (no `--`): npm kept the options; say so, with the line meant.
+      const o = (buildCli([]) as unknown as { getOptions(): { key: Record<string, unknown>; boolean: string[] } }).getOptions(); // yargs's, untyped in @types/yargs
+      const hint = npmDashHint('bench', { names: Object.keys(o.key), booleans: o.boolean }, args);
+      if (hint) e.message += `\n${hint}`;
+    }
     io.err(describeError(e instanceof MergeError ? 'bench merge' : 'bench', e));
     return exitCodeOf(e);
   }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(hideBin(process.argv)).then((code) => process.exit(code));
+  runMain('bench', () => main(hideBin(process.argv)));
 }

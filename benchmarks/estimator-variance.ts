@@ -45,6 +45,7 @@ import { VARIANCE_FILE, type VarianceRow, type VarianceStudy } from '../results/
 import { makeVec } from '../envs/registry.ts';
 import { deriveSeed, Rng } from '../core/rng.ts';
 import { renderTable } from '../results/table.ts';
+import { ContractError, invariant } from '../core/errors.ts';
 
 /** The estimators compared: the six agents' estimators, and the two halves of ProRL on their own. */
 export interface Variant {
@@ -115,7 +116,7 @@ function rowsOf(moments: Map<string, GradMoments>, unbiased: boolean): VarianceR
       label,
       meanNorm: mn,
       traceCov: tr,
-      snr: tr > 0 ? (mn * mn) / tr : Infinity,
+      snr: tr > 0 ? (mn * mn) / tr : null, // null: no variance (an infinite SNR; JSON has no Infinity)
       cosineToReinforce: mn > 0 && norm(ref) > 0 ? dot / (mn * norm(ref)) : 0,
     };
   });
@@ -156,7 +157,7 @@ function outcomes(): Outcome[] {
 
 /** Exact statistics of every variant with groups of G paths (all G-tuples of outcomes enumerated). */
 export function exactVariance(G = 3): VarianceStudy['exact'] {
-  if (!(Number.isInteger(G) && G >= 1 && G <= 3)) throw new Error(`exactVariance: groups of 1 to 3 paths (enumerated exactly), got ${G}`);
+  if (!(Number.isInteger(G) && G >= 1 && G <= 3)) throw new ContractError(`exactVariance: groups of 1 to 3 paths (enumerated exactly), got ${G}`);
   const outs = outcomes();
   // Centring statistics of the policy itself (their expectation: the frozen first-epoch values).
   let sum = 0;
@@ -249,7 +250,7 @@ async function startingPolicy(
       {},
       { numItems: env.numItems, seed, items: env.world.dataset.items ?? undefined, trainSequences: env.world.dataset.sequences.train },
     );
-    if (!(agent instanceof SupervisedAgent)) throw new Error('supervised: not a policy agent');
+    invariant(agent instanceof SupervisedAgent, 'supervised: not a policy agent');
     log(`variance: pre-training the supervised policy at seed ${seed} (cached after the first time)`);
     await agent.train!((n) => makeVec(envId, n, { split: 'train', world, log }), {}, { rng: Rng.stream(seed, 'agent').child('train') });
     return agent.net;
@@ -311,7 +312,7 @@ export async function monteCarloVariance(opts: {
 }
 
 export function varianceTable(rows: readonly VarianceRow[]): string {
-  const fmt = (x: number) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : x.toFixed(4));
+  const fmt = (x: number | null) => (x === null ? '∞' : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : x.toFixed(4));
   return renderTable(
     ['estimator', '‖E g‖', 'tr Cov(g)', 'SNR', 'cos to REINFORCE'],
     rows.map((r) => [r.label, fmt(r.meanNorm), fmt(r.traceCov), fmt(r.snr), r.cosineToReinforce.toFixed(3)]),

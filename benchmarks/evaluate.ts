@@ -12,9 +12,13 @@
 import { actContext, type Agent, type AgentFactory } from '../agents/agent.ts';
 import type { TrainBudget } from '../agents/agent.ts';
 import { canonicalJson, stableHash } from '../core/hash.ts';
+import { ConfigError, ContractError, ProrecError } from '../core/errors.ts';
+import * as tf from '@tensorflow/tfjs';
+import { nonFiniteFields } from '../core/io.ts';
 import { makeVec, type MakeOverrides } from '../envs/registry.ts';
 import type { EnvConfig, EpisodeSummary, ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
-import { playEpisodes } from '../agents/rollout.ts';
+import { playEpisodesInterruptible } from '../agents/rollout.ts';
+import { yieldToEventLoop } from '../core/interrupt.ts';
 import { deriveSeed, Rng } from '../core/rng.ts';
 import type { Case, Dataset, Split } from '../data/dataset.ts';
 import { progress as makeProgress } from '../core/progress.ts';
@@ -70,7 +74,7 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number, spe
     invalid: s.invalid,
     success: s.success,
     return: s.return,
-    stopped: s.stopped,
+    end: s.end,
     evaluator:
       s.evaluator && evalSpec
         ? {
@@ -92,20 +96,57 @@ function summaryToCase(s: EpisodeSummary, caseIndex: number, target: number, spe
  * are keyed per episode, so a row's outcome does not depend on the other rows. `access.simulator`
  * grants the agent the reward simulator (oracle agents: their factory's `usesSimulator`).
  */
-export function rollOut(
+export async function rollOut(
   env: ProactiveRecVectorEnv,
   agent: Agent,
   caseIndices: readonly number[],
   seeds: { env: number; agent: number },
   split: Split,
   onStep?: (fraction: number) => void,
-  access: { simulator?: boolean } = {},
-): EpisodeSummary[] {
+  access: { simulator?: boolean; log?: (line: string) => void } = {},
+): Promise<EpisodeSummary[]> {
+  const leaks = tensorLeakWatch(agent.name, 'act');
   const actor = {
     act: (observations: readonly ProactiveObservation[], _rows: readonly number[], t: number) =>
-      agent.act(observations, actContext(env, seeds.agent, t, access)),
+      leaks.call(() => agent.act(observations, actContext(env, seeds.agent, t, { ...access, agent: agent.name }))),
   };
-  return playEpisodes(env, actor, caseIndices, seeds.env, split, onStep).map((trace) => trace.episode);
+  // Yields after every step, so a Ctrl-C is handled during a batch of episodes (core/interrupt.ts).
+  const episodes = (await playEpisodesInterruptible(env, actor, caseIndices, seeds.env, split, onStep)).map((trace) => trace.episode);
+  leaks.report(access.log);
+  return episodes;
+}
+
+/**
+ * Watches an agent's calls for tensors left behind: the tfjs tensor count after a call minus before.
+ * A lazily built cache grows the count once; a leak grows it call after call, so growth in two or
+ * more calls after the first is reported, with the agent's name. Nothing is disposed (an agent may
+ * keep tensors on purpose; results never depend on the watch).
+ */
+export function tensorLeakWatch(agent: string, method: string): { call<T>(f: () => T): T; report(log?: (line: string) => void): string | null } {
+  let calls = 0;
+  let growingCalls = 0;
+  let grown = 0;
+  return {
+    call(f) {
+      const before = tf.memory().numTensors;
+      const out = f();
+      const delta = tf.memory().numTensors - before;
+      if (calls > 0 && delta > 0) {
+        growingCalls += 1;
+        grown += delta;
+      }
+      calls += 1;
+      return out;
+    },
+    report(log) {
+      if (growingCalls < 2) return null;
+      const line =
+        `warning: agent ${agent} leaks tensors: ${grown} more after ${growingCalls} of its ${calls} ${method} calls (tf.memory().numTensors); ` +
+        `wrap its tensor work in tf.tidy or dispose what it does not keep`;
+      log?.(line);
+      return line;
+    },
+  };
 }
 
 /** The phase reporter of a run: the caller's callback, or bars of its own. */
@@ -143,7 +184,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   });
   if (agent.config !== undefined && canonicalJson(agent.config) !== canonicalJson(c.agentConfig)) {
     agent.dispose?.();
-    throw new Error(
+    throw new ContractError(
       `${spec.label}: the agent runs with a config that differs from the one recorded for the run (a default hidden in create()?)\n` +
         `  recorded: ${canonicalJson(c.agentConfig)}\n  runs with: ${canonicalJson(agent.config)}`,
     );
@@ -158,10 +199,18 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
     log(`training ${spec.label} on ${c.envId} (seed ${c.seed})`);
     const budget: TrainBudget = {};
     if (c.trainEpochs !== null) budget.epochs = c.trainEpochs;
-    await agent.train((n) => makeVec(c.envId, n, { ...envOverrides, split: 'train' }), budget, {
+    // The environments handed to train refuse the evaluation split (and valid when that is it).
+    const trainSplits: Split[] = split === 'test' ? ['train', 'valid'] : ['train'];
+    const trainEnv = async (n: number) =>
+      (await makeVec(c.envId, n, { ...envOverrides, split: 'train' })).restrictSplits(trainSplits, `agent ${spec.label} (train)`);
+    await agent.train(trainEnv, budget, {
       rng: agentRng.child('train'),
       callbacks: {
         onLog(step, values) {
+          // A non-finite value (a diverged loss) fails the run here, naming the agent and the
+          // field: JSON would write it as null, leaving a result file invalid under its schema.
+          const bad = nonFiniteFields({ step, ...values });
+          if (bad.length) throw new NonFiniteMetricError(spec.label, agent.name, `its training log (curves.train, step ${step})`, bad);
           (curves.train ??= []).push({ step, ...values });
         },
         onTime(name, seconds) {
@@ -177,7 +226,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
 
   // The evaluation cases: the same for every agent at this seed.
   const pool = world.dataset.cases[split];
-  if (pool.length === 0) throw new Error(`${c.envId}: the ${split} split has no cases`);
+  if (pool.length === 0) throw new ConfigError(`${c.envId}: the ${split} split has no cases`);
   const order = Rng.stream(c.seed, 'sampling').shuffle(Array.from(pool.keys()));
   const chosen = c.episodes === 0 || c.episodes >= pool.length ? [...pool.keys()] : order.slice(0, c.episodes).sort((a, b) => a - b);
 
@@ -191,19 +240,20 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   for (let start = 0; start < chosen.length; start += c.batchSize) {
     const indices = chosen.slice(start, start + c.batchSize);
     const env = await makeVec(c.envId, indices.length, envOverrides);
-    const batchSummaries = rollOut(
+    const batchSummaries = await rollOut(
       env,
       agent,
       indices,
       evalSeeds,
       split,
       (f) => progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
-      { simulator: spec.factory.usesSimulator === true },
+      { simulator: spec.factory.usesSimulator === true, log },
     );
     env.close();
     // Target specificity: one softmax per case before and after its accepted path, under each simulator.
     const paths = batchSummaries.map((s, k) => ({ history: pool[indices[k]].history, target: pool[indices[k]].target, path: s.acceptedPath }));
     const specificity = pathSpecificity(world.simulator, paths);
+    await yieldToEventLoop();
     const evalSpec = world.evaluator === null ? null : world.evaluator === world.simulator ? specificity : pathSpecificity(world.evaluator, paths);
     batchSummaries.forEach((s, k) => {
       summaries.push(s);
@@ -259,8 +309,9 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
       duplicateRate: mean((s) => s.duplicateRate),
       success: mean((s) => (s.success ? 1 : 0)),
       return: mean((s) => s.return),
-      stopRate: mean((s) => (s.stopped ? 1 : 0)),
-      leftRate: mean((s) => (s.left ? 1 : 0)),
+      stopRate: mean((s) => (s.end === 'stop' ? 1 : 0)),
+      maxLengthRate: mean((s) => (s.end === 'maxLength' ? 1 : 0)),
+      leftRate: mean((s) => (s.end === 'left' ? 1 : 0)),
     },
     evaluatorMetrics: withEval
       ? {
@@ -287,7 +338,23 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
       envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0,
     },
   };
+  const bad = nonFiniteFields(result);
+  if (bad.length) throw new NonFiniteMetricError(spec.label, agent.name, `the result of ${c.envId} seed ${c.seed}`, bad);
   return validate(ResultFileSchema, result, `result of ${c.envId}/${spec.label}/seed ${c.seed}`);
+}
+
+/**
+ * An agent produced a number JSON cannot hold (NaN, ±Infinity: a diverged loss, an overflow): the
+ * run fails (no result file is written) with the agent and the fields named. The rule everywhere:
+ * non-finite numbers are refused, never written as null (core/io.ts, core/validate.ts).
+ */
+export class NonFiniteMetricError extends ProrecError {
+  readonly kind = 'failure';
+  constructor(label: string, agentName: string, where: string, fields: readonly string[]) {
+    super(
+      `agent ${label}${agentName !== label ? ` (${agentName})` : ''}: non-finite value in ${where}: ${fields.join(', ')} (a diverged run? results must be finite numbers)`,
+    );
+  }
 }
 
 /** The example cases in full (history, target, path) with the title and attributes of each item in them. */
@@ -328,17 +395,21 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
     const indices = chosen.slice(start, start + c.batchSize);
     const env = await makeVec(c.envId, indices.length, envOverrides);
     const { observations } = env.reset({ seed: seeds.env, options: { split, caseIndices: indices } });
-    const proposals = agent.proposePaths(observations, K, actContext(env, seeds.agent, 0, { simulator: spec.factory.usesSimulator === true }));
+    const proposals = agent.proposePaths(
+      observations,
+      K,
+      actContext(env, seeds.agent, 0, { simulator: spec.factory.usesSimulator === true, agent: agent.name }),
+    );
     env.close();
     if (!Array.isArray(proposals) || proposals.length !== indices.length) {
-      throw new Error(
+      throw new ContractError(
         `${spec.label}.proposePaths returned ${Array.isArray(proposals) ? proposals.length : typeof proposals} candidate lists for ${indices.length} observations`,
       );
     }
     // Replay every candidate in one vector environment: row (case r, candidate j).
     const rows: { caseRow: number; path: number[] }[] = [];
     proposals.forEach((cands, r) => {
-      if (!Array.isArray(cands) || cands.length === 0) throw new Error(`${spec.label}.proposePaths gave no candidate for case ${indices[r]}`);
+      if (!Array.isArray(cands) || cands.length === 0) throw new ContractError(`${spec.label}.proposePaths gave no candidate for case ${indices[r]}`);
       cands.slice(0, K).forEach((p) => rows.push({ caseRow: r, path: p.slice(0, env.config.maxLength) }));
     });
     candidateCount += rows.length;
@@ -354,11 +425,12 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
       try {
         r = replay.step(actions);
       } catch (e) {
-        throw new Error(`${spec.label}.proposePaths: a candidate path is not valid in ${c.envId}: ${(e as Error).message}`, { cause: e });
+        throw new ContractError(`${spec.label}.proposePaths: a candidate path is not valid in ${c.envId}: ${(e as Error).message}`, { cause: e });
       }
       r.infos.forEach((info, k) => {
         if (info.episode) summaries[k] = info.episode;
       });
+      await yieldToEventLoop();
     }
     replay.close();
     const byCase: EpisodeSummary[][] = indices.map(() => []);

@@ -9,13 +9,14 @@
  *   listed run has its result file; a missing shard or run is an error unless --allow-partial.
  */
 import { ProrecError, type ErrorKind } from '../core/errors.ts';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import yargs from 'yargs';
 import { StringEnum, validate } from '../core/validate.ts';
 import { writeJsonAtomic } from '../core/io.ts';
+import { withFolderLock } from '../core/lock.ts';
 import { buildLeaderboard, leaderboardMarkdown, leaderboardTerminal } from '../results/leaderboard.ts';
 import { readResultEntries, withoutTimings } from '../results/read.ts';
 import type { ResultFile } from '../results/schema.ts';
@@ -141,26 +142,30 @@ export function mergeDirs(dirs: readonly string[], out: string, opts: { allowPar
     );
   }
 
-  // Write the merged folder (sources that already are the output are left as they are).
+  // Written under the output folder's lock (core/lock.ts): a bench or another merge writing into
+  // the same folder waits, and never renames a leaderboard over this one's with a stale listing.
   const files = [...byFile.keys()].sort();
-  for (const key of files) {
-    const { dir, result } = byFile.get(key)!;
-    const target = path.join(out, key);
-    if (path.resolve(dir, key) !== path.resolve(target)) writeJsonAtomic(target, result);
-  }
-  mkdirSync(path.join(out, 'manifests'), { recursive: true });
-  for (const dir of dirs) {
-    const folder = path.join(dir, 'manifests');
-    if (!existsSync(folder)) continue;
-    for (const f of readdirSync(folder).filter((x) => x.endsWith('.json'))) {
-      const target = path.join(out, 'manifests', f);
-      if (path.resolve(folder, f) !== path.resolve(target)) copyFileSync(path.join(folder, f), target);
-    }
-  }
   const results = files.map((f) => byFile.get(f)!.result);
-  const lb = buildLeaderboard(results);
-  writeJsonAtomic(path.join(out, 'leaderboard.json'), lb);
-  writeFileAtomic(path.join(out, 'leaderboard.md'), leaderboardMarkdown(lb));
+  withFolderLock(out, () => {
+    // Write the merged folder (sources that already are the output are left as they are).
+    for (const key of files) {
+      const { dir, result } = byFile.get(key)!;
+      const target = path.join(out, key);
+      if (path.resolve(dir, key) !== path.resolve(target)) writeJsonAtomic(target, result);
+    }
+    mkdirSync(path.join(out, 'manifests'), { recursive: true });
+    for (const dir of dirs) {
+      const folder = path.join(dir, 'manifests');
+      if (!existsSync(folder)) continue;
+      for (const f of readdirSync(folder).filter((x) => x.endsWith('.json'))) {
+        const target = path.join(out, 'manifests', f);
+        if (path.resolve(folder, f) !== path.resolve(target)) writeFileAtomic(target, readFileSync(path.join(folder, f)));
+      }
+    }
+    const lb = buildLeaderboard(results);
+    writeJsonAtomic(path.join(out, 'leaderboard.json'), lb);
+    writeFileAtomic(path.join(out, 'leaderboard.md'), leaderboardMarkdown(lb));
+  });
   return { results, files: files.length, matrices: summary };
 }
 

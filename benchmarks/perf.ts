@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { UsageError } from '../core/errors.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SECTIONS: Record<string, string> = { env: 'perf/env.ts', backend: 'perf/backend.ts', sim: 'perf/simulator.ts', rl: 'perf/rl.ts' };
@@ -29,6 +30,6 @@ for (const [name, file] of Object.entries(SECTIONS)) {
   }
   console.log(`\n## ${name}`);
   const mod = (await import(pathToFileURL(full).href)) as { main?: () => Promise<void> };
-  if (typeof mod.main !== 'function') throw new Error(`${file} does not export main()`);
+  if (typeof mod.main !== 'function') throw new UsageError(`${file} does not export main()`);
   await mod.main();
 }

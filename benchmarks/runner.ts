@@ -4,18 +4,31 @@
  * `jobs` > 1 the runs go to worker threads, each of which initialises its own backend (tfjs has one
  * engine per thread; the wasm backend is single-threaded in Node); every run is seeded on its own,
  * so the result files are the same whatever `jobs` is (timings aside).
+ *
+ * Nothing planned goes unaccounted for: every run ends 'done', 'skipped' or 'failed'. A run fails
+ * when it throws, when its worker dies, when it exceeds `runTimeout` (a guard on wall-clock time
+ * that stops the run; it never changes a result, only whether there is one), and when it *hangs*:
+ * a run whose promise can never settle (an agent's `create`, `train` or `act` returned a promise
+ * that nothing will resolve) leaves the event loop empty, which Node reports with 'beforeExit'
+ * before it would exit 0. The runner turns that into a failed run naming it and goes on with the
+ * rest of the plan, in this thread and in the workers alike. A hang that keeps the event loop busy
+ * (a timer that never stops, a synchronous endless loop) is caught only by `runTimeout`, which
+ * runs every run in a worker thread so that it can be stopped.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { invariant, UsageError } from '../core/errors.ts';
+import { whenHung } from '../core/main.ts';
+import { commandLine } from '../core/launcher.ts';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { resolveAgent } from '../agents/registry.ts';
 import { initBackend } from '../compute/backend.ts';
 import '../envs/index.ts';
 import { writeJsonAtomic } from '../core/io.ts';
-import { validate } from '../core/validate.ts';
 import { runOne, type RunPhase } from './evaluate.ts';
 import { suiteProgress, type SuiteProgress } from './progress.ts';
-import { ResultFileSchema, type ResultFile } from '../results/schema.ts';
+import { readResult } from '../results/read.ts';
+import type { ResultFile } from '../results/schema.ts';
 import type { PlannedRun } from './suite.ts';
 
 import type { CodeVersion } from './version.ts';
@@ -39,6 +52,32 @@ export interface RunnerOptions {
    * process exits); off by default.
    */
   interruptible?: boolean;
+  /**
+   * Seconds a run may take, train and evaluation together, before it is stopped and counted as
+   * failed (a guard for CI: results never depend on it). When given, runs go to worker threads
+   * (`jobs` of them, at least one) so that a run stuck in a synchronous loop can be stopped too.
+   */
+  runTimeout?: number;
+}
+
+/** The error of a run whose promise can never settle (see the module comment). */
+export const HANG_MESSAGE =
+  'the run never finished: its promise is pending with nothing left to run (an agent method, e.g. create, train or act, returned a promise that never settles)';
+
+/** The error of a run stopped by `runTimeout`. */
+export function timeoutMessage(seconds: number): string {
+  return `exceeded the run timeout of ${seconds} s (--run-timeout) and was stopped; a guard, not part of the result: raise it if the run is legitimately slow`;
+}
+
+/**
+ * `promise`, or a rejection with HANG_MESSAGE if the event loop empties while it is pending (the
+ * process's 'beforeExit': nothing is left that could ever settle it).
+ */
+export function settleOrHang<T>(promise: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const release = whenHung(() => reject(new Error(HANG_MESSAGE)));
+    promise.then(resolve, reject).finally(release);
+  });
 }
 
 export interface RunOutcome {
@@ -63,7 +102,8 @@ export function completedResult(out: string, run: PlannedRun): { result: ResultF
   const file = path.join(out, run.file);
   if (!existsSync(file)) return { reason: 'no result file' };
   try {
-    const r = validate(ResultFileSchema, JSON.parse(readFileSync(file, 'utf8')), file);
+    // readResult: the schema, finite numbers, and the recorded hash against the recorded config.
+    const r = readResult(file);
     if (r.run.configHash !== run.configHash)
       return { reason: `${run.file} has another config (hash ${r.run.configHash.slice(0, 12)}, wanted ${run.configHash.slice(0, 12)})` };
     return { result: r };
@@ -99,7 +139,7 @@ export async function executeRun(
     log: o.log,
     onProgress: o.onProgress ?? (() => {}),
   });
-  if (result.run.configHash !== run.configHash) throw new Error(`internal: ${describeRun(run)} result hash differs from the plan's`);
+  invariant(result.run.configHash === run.configHash, () => `${describeRun(run)} result hash differs from the plan's`);
   writeJsonAtomic(path.join(o.out, run.file), result);
   return result;
 }
@@ -118,6 +158,7 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
   if (skipped > 0) log(`${skipped} of ${runs.length} runs already complete (same config hash): skipped; --force reruns them`);
   const progress = suiteProgress(o.label ?? 'runs', pending.length, { enabled: o.progress !== false, write: o.log });
   const jobs = Math.max(1, Math.min(o.jobs ?? 1, pending.length));
+  if (o.runTimeout !== undefined && !(o.runTimeout > 0)) throw new UsageError(`--run-timeout must be a positive number of seconds, got ${o.runTimeout}`);
   let backend: string | null = null;
   const inFlight = new Set<PlannedRun>();
   const onInterrupt = () => {
@@ -129,7 +170,7 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
   try {
     if (pending.length === 0) {
       // nothing to do
-    } else if (jobs === 1) {
+    } else if (jobs === 1 && o.runTimeout === undefined) {
       const info = await initBackend({ backend: o.backend, log: progress.log });
       backend = info.name;
       for (const run of pending) {
@@ -137,13 +178,15 @@ export async function runPlan(runs: readonly PlannedRun[], o: RunnerOptions): Pr
         progress.start(1, describeRun(run));
         inFlight.add(run);
         try {
-          const result = await executeRun(run, {
-            out: o.out,
-            code: o.code,
-            backend: { name: info.name, reason: info.reason },
-            onProgress: (phase, done, total, message) => progress.update(1, phase, done, total, message),
-            log: progress.log,
-          });
+          const result = await settleOrHang(
+            executeRun(run, {
+              out: o.out,
+              code: o.code,
+              backend: { name: info.name, reason: info.reason },
+              onProgress: (phase, done, total, message) => progress.update(1, phase, done, total, message),
+              log: progress.log,
+            }),
+          );
           outcomes.set(run.index, { run, status: 'done', result, seconds: (performance.now() - t) / 1000 });
           progress.finish(1, describeRun(run), 'done');
         } catch (e) {
@@ -193,7 +236,7 @@ export function interruptMessage(
   if (notStarted > 0) lines.push(`  not started: ${notStarted}`);
   lines.push(
     `To resume, run the same command again: complete runs are skipped (same config hash), the others run${inFlight.size ? ' (an agent whose config names a checkpoint resumes training from it)' : ''}.`,
-    `No leaderboard was written for this invocation; \`bench leaderboard ${out}\` builds one from the result files there.`,
+    `No leaderboard was written for this invocation; \`${commandLine('bench', `leaderboard ${out}`)}\` builds one from the result files there.`,
   );
   return lines.join('\n');
 }
@@ -208,7 +251,8 @@ export type WorkerMessage =
   | { type: 'progress'; phase: RunPhase; done: number; total: number; message?: string }
   | { type: 'log'; line: string }
   | { type: 'done'; result: ResultFile }
-  | { type: 'failed'; error: string }
+  /** `retire`: the worker cannot take another run (its run hung) and exits; the runner replaces it. */
+  | { type: 'failed'; error: string; retire?: boolean }
   | { type: 'fatal'; error: string };
 
 /** Messages to a worker. */
@@ -218,6 +262,10 @@ const WORKER_BOOT = new URL('./worker-boot.mjs', import.meta.url);
 // '.ts' when run from source, '.js' in the built package.
 const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url).href;
 
+/**
+ * Runs the queue in `jobs` worker threads. A worker that dies, hangs or is stopped by the run
+ * timeout fails its run only; a new worker takes its slot while runs are left.
+ */
 function runInWorkers(
   pending: readonly PlannedRun[],
   jobs: number,
@@ -231,31 +279,44 @@ function runInWorkers(
     let backend: string | null = null;
     let live = 0;
     let settled = false;
+    let announced = false;
     const fail = (e: Error) => {
       if (!settled) {
         settled = true;
         reject(e);
       }
     };
-    for (let slot = 1; slot <= jobs; slot++) {
+    const startWorker = (slot: number) => {
       const worker = new Worker(WORKER_BOOT, { workerData: { entry: WORKER_ENTRY, backend: o.backend ?? null } });
       live += 1;
-      let current: { run: PlannedRun; t: number } | null = null;
+      let current: { run: PlannedRun; t: number; timer: NodeJS.Timeout | null } | null = null;
+      // Set once the worker must not be given another run (it hung or was stopped).
+      let retiring = false;
+      let started = false;
       const next = () => {
-        const run = queue.shift();
+        const run = retiring ? undefined : queue.shift();
         if (!run) {
           current = null;
-          worker.postMessage({ type: 'exit' } satisfies WorkerRequest);
+          if (!retiring) worker.postMessage({ type: 'exit' } satisfies WorkerRequest);
           return;
         }
-        current = { run, t: performance.now() };
+        const timer =
+          o.runTimeout === undefined
+            ? null
+            : setTimeout(() => {
+                settleCurrent('failed', null, timeoutMessage(o.runTimeout!));
+                retiring = true;
+                void worker.terminate();
+              }, o.runTimeout * 1000);
+        current = { run, t: performance.now(), timer };
         inFlight.add(run);
         progress.start(slot, describeRun(run));
         worker.postMessage({ type: 'run', run, out: o.out, code: o.code } satisfies WorkerRequest);
       };
       const settleCurrent = (status: 'done' | 'failed', result: ResultFile | null, error?: string) => {
         if (!current) return;
-        const { run, t } = current;
+        const { run, t, timer } = current;
+        if (timer) clearTimeout(timer);
         inFlight.delete(run);
         outcomes.set(run.index, { run, status, result, error, seconds: (performance.now() - t) / 1000 });
         progress.finish(slot, describeRun(run), status === 'done' ? 'done' : 'FAILED');
@@ -265,7 +326,9 @@ function runInWorkers(
       worker.on('message', (m: WorkerMessage) => {
         switch (m.type) {
           case 'ready':
-            if (backend === null) progress.log(`backend: ${m.backend} (${m.reason}) in each of ${jobs} workers`);
+            started = true;
+            if (!announced) progress.log(`backend: ${m.backend} (${m.reason}) in each of ${jobs} workers`);
+            announced = true;
             backend ??= m.backend;
             next();
             break;
@@ -281,7 +344,8 @@ function runInWorkers(
             break;
           case 'failed':
             settleCurrent('failed', null, m.error);
-            next();
+            if (m.retire) retiring = true;
+            else next();
             break;
           case 'fatal':
             fail(new Error(`worker ${slot} could not start: ${m.error}`));
@@ -296,15 +360,18 @@ function runInWorkers(
       worker.on('exit', () => {
         settleCurrent('failed', null, 'the worker exited during the run');
         live -= 1;
-        if (live === 0) {
-          // Runs left in the queue when every worker has died are failures too.
-          for (const run of queue.splice(0)) outcomes.set(run.index, { run, status: 'failed', result: null, error: 'no worker left to run it', seconds: 0 });
-          if (!settled) {
-            settled = true;
-            resolve(backend);
-          }
+        if (!started) fail(new Error(`worker ${slot} exited before it was ready`));
+        // A worker that ended early (crashed, hung, stopped by the timeout) is replaced while runs are left.
+        if (!settled && queue.length > 0) {
+          startWorker(slot);
+          return;
+        }
+        if (live === 0 && !settled) {
+          settled = true;
+          resolve(backend);
         }
       });
-    }
+    };
+    for (let slot = 1; slot <= jobs; slot++) startWorker(slot);
   });
 }

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { looksLikePath, resolveAgent } from '../agents/registry.ts';
+import { moduleCode, normalizeModuleSpec } from '../agents/module-code.ts';
 import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
 import { envSpec, resolveEnvConfigOf, resolveWorldOptions } from '../envs/registry.ts';
 import { deepMerge, Overrides, StringEnum, readJsonFile, ValidationError, validate } from '../core/validate.ts';
@@ -262,11 +263,16 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
   });
   const resolvedAgents = [];
   for (const { entry, where, base } of agents) {
-    const module = looksLikePath(entry.agent) ? path.resolve(base, entry.agent) : entry.agent;
+    const isModule = looksLikePath(entry.agent);
+    const module = isModule ? path.resolve(base, entry.agent) : entry.agent;
     const factory = await resolveAgent(module); // UnknownAgentError lists the known agents
+    // A plug-in's identity: one spelling of its path, and the hash of its code and local imports
+    // (editing the agent or a helper reruns its runs; nothing else does).
+    const spec = isModule ? normalizeModuleSpec(entry.agent, base) : entry.agent;
+    const code = isModule ? (await moduleCode(module)).hash : undefined;
     const from = where.startsWith('--') ? where : `${source}: ${where}`;
     const label = entry.label ?? (looksLikePath(entry.agent) ? factory.name : entry.agent);
-    resolvedAgents.push({ entry, module, factory, label, from });
+    resolvedAgents.push({ entry, module, spec, code, factory, label, from });
   }
 
   const runs: PlannedRun[] = [];
@@ -290,7 +296,8 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
           envId: env.id,
           envConfig: env.config,
           world: env.world,
-          agentSpec: a.entry.agent,
+          agentSpec: a.spec,
+          ...(a.code !== undefined ? { agentCode: a.code } : {}),
           agentConfig,
           seed,
           split,

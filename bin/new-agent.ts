@@ -1,7 +1,8 @@
 /**
  * `prorec-gym new-agent NAME [--dir DIR] [--force]`: a starting point for a new agent. Writes
  * DIR/NAME.ts (a typed agent module: config schema, `act`, the optional hooks named in comments)
- * and DIR/NAME.test.ts (node's test runner: the agent's actions are allowed and it stops), and
+ * and DIR/NAME.test.ts (node's test runner: the agent, with its config's defaults filled as a
+ * benchmark fills them, recommends allowed items, stops, and reads the target), and
  * prints the one-line bench command. Refuses to overwrite files unless --force.
  * Exit codes: 0 written, 2 bad name or existing files.
  */
@@ -29,7 +30,7 @@ export function agentTemplate(name: string): string {
  * row, an item id in [0, N) allowed by the row's actionMask or STOP (= N); randomness only from
  * ctx.rng(row) (the row's own stream). Optional hooks: \`train(makeEnv, budget, ctx)\` (train split only), \`save(path)\`,
  * \`load(path)\`, \`proposePaths\` (metrics@K), \`dispose()\`; set \`usesSimulator: true\` on the
- * factory if \`act\` reads the simulator (ctx.env.simulatorBatch()).
+ * factory if \`act\` reads the reward simulator (then ctx.simulator.batch() gives the rows' state).
  */
 import { Type, type AgentFactory, type Static } from 'prorec-gym/agents';
 
@@ -83,13 +84,16 @@ export function testTemplate(name: string): string {
   return `/** Tests of the ${name} agent: node --import tsx --test ${name}.test.ts */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { actContext } from 'prorec-gym/agents';
+import { actContext, withDefaults } from 'prorec-gym/agents';
 import { makeVec } from 'prorec-gym/envs';
-import agent from './${name}.js'; // ${name}.ts (TypeScript's ESM convention: import it as .js)
+import agent, { ConfigSchema } from './${name}.js'; // ${name}.ts (TypeScript's ESM convention: import it as .js)
+
+// The config a benchmark gives the agent: the fields set here, every other one at its schema default.
+const config = withDefaults(ConfigSchema, { pathLength: 2 });
 
 test('${name} recommends allowed items, at most pathLength of them, then stops', async () => {
   const env = await makeVec('synthetic-v0', 16, { world: { numItems: 300, numUsers: 400 } });
-  const ${camel(name)} = await agent.create({ pathLength: 2 }, { numItems: env.numItems, seed: 1 });
+  const ${camel(name)} = await agent.create(config, { numItems: env.numItems, seed: 1 });
   let { observations } = env.reset({ seed: 1 });
   const lengths: number[] = [];
   for (let t = 0; env.active().includes(1); t++) {
@@ -105,6 +109,21 @@ test('${name} recommends allowed items, at most pathLength of them, then stops',
   }
   assert.equal(lengths.length, 16, 'every episode ended');
   assert.ok(lengths.every((l) => l <= 2), \`path lengths \${lengths}\`);
+  assert.ok(lengths.some((l) => l > 0), 'it recommends something before STOP');
+});
+
+test('${name} reads the target: other targets, other recommendations', async () => {
+  const env = await makeVec('synthetic-v0', 16, { world: { numItems: 300, numUsers: 400 } });
+  const ${camel(name)} = await agent.create(config, { numItems: env.numItems, seed: 1 });
+  const { observations } = env.reset({ seed: 1 });
+  const actions = ${camel(name)}.act(observations, actContext(env, 1, 0));
+  // The same users at the same step, each given the next row's target (the same random streams).
+  const retargeted = observations.map((o, k) => ({ ...o, target: observations[(k + 1) % observations.length].target }));
+  const other = ${camel(name)}.act(retargeted, actContext(env, 1, 0));
+  assert.ok(
+    actions.some((a, k) => a !== other[k]),
+    'the same actions whatever the target: the agent does not steer toward it',
+  );
 });
 `;
 }

@@ -17,6 +17,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runMain } from '../core/main.ts';
 
 const COMMANDS: Record<string, string> = {
   bench: 'run a benchmark suite for an agent (--agent NAME|PATH), or merge / leaderboard / specificity',
@@ -96,7 +97,7 @@ if (invokedDirectly) {
     (await import('tsx/cjs/api')).register();
     (await import('tsx/esm/api')).register();
   }
-  const code = await cliMain(process.argv.slice(2));
-  // Simulator shards and compute backends can hold the event loop open: exit with the code.
-  process.exit(code);
+  // Simulator shards and compute backends can hold the event loop open: exit with the code. A
+  // command whose work can never finish exits 1, not 0 (runMain).
+  runMain('prorec-gym', () => cliMain(process.argv.slice(2)));
 }

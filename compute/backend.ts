@@ -63,10 +63,21 @@ export function parseBackendName(raw: string, source = 'backend'): BackendName {
   const alias = BACKEND_ALIASES[key];
   if (alias !== undefined) return alias;
   const aliases = Object.entries(BACKEND_ALIASES).map(([a, n]) => `'${a}' (= ${n})`);
-  throw new Error(
+  throw new UsageError(
     `unknown backend '${raw}' from ${source}; accepted names: ${BACKEND_NAMES.map((n) => `'${n}'`).join(', ')}` +
       (aliases.length > 0 ? `, and alias ${aliases.join(', ')}` : ''),
   );
+}
+
+/**
+ * Checks the environment variables of the compute layer (PRORL_BACKEND, PRORL_BLAS) without loading
+ * anything: a UsageError naming the variable when one has a value that is not accepted. Command
+ * lines call it before they write anything.
+ */
+export function checkComputeEnv(env: NodeJS.ProcessEnv = process.env): void {
+  const raw = env[BACKEND_ENV_VAR];
+  if (raw !== undefined && raw.trim() !== '') parseBackendName(raw, `${BACKEND_ENV_VAR}=${raw}`);
+  blasChoice(env);
 }
 
 /**
@@ -86,7 +97,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   }
   if (current !== null) {
     if (wanted !== null && wanted !== current.name) {
-      throw new Error(
+      throw new UsageError(
         `backend '${wanted}' requested by ${request!.source}, but the backend is already initialised as ` +
           `'${current.name}' (${current.reason}); choose the backend once, at start-up`,
       );
@@ -178,7 +189,7 @@ async function choose(wanted: BackendName | null, request: Request | null): Prom
   if (wanted !== null && request !== null) {
     const a = await attempts[wanted]();
     if (!a.ok) {
-      throw new Error(
+      throw new UsageError(
         `backend '${wanted}' requested by ${request.source} is not available: ${a.why}. ` +
           `Choose another of ${BACKEND_NAMES.join(', ')}, or leave ${BACKEND_ENV_VAR} unset for the automatic choice.`,
       );

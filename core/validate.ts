@@ -12,7 +12,11 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
-const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false });
+// strictNumbers: NaN and ±Infinity are not numbers here. JSON cannot hold them (JSON.stringify writes
+// null), so a value accepted in memory must be one that is written and read back unchanged; and a
+// hand-edited 1e999 (read as Infinity) is refused with the field named.
+// verbose: errors carry the offending value (to say "Infinity is not a finite number").
+const ajv = new Ajv({ allErrors: true, strict: false, useDefaults: false, strictNumbers: true, verbose: true });
 const compiled = new WeakMap<TSchema, ValidateFunction>();
 
 export class ValidationError extends ProrecError {
@@ -30,7 +34,39 @@ function describe(e: ErrorObject): string {
   if (e.keyword === 'additionalProperties') return `${at}: unknown field '${(e.params as { additionalProperty: string }).additionalProperty}'`;
   if (e.keyword === 'enum') return `${at}: must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`;
   if (e.keyword === 'required') return `${at}: missing field '${(e.params as { missingProperty: string }).missingProperty}'`;
+  if (e.keyword === 'type' && typeof e.data === 'number' && !Number.isFinite(e.data)) return `${at}: ${e.data} is not a finite number`;
   return `${at}: ${e.message ?? e.keyword}`;
+}
+
+/** How deeply configs and files may nest objects and arrays (real ones nest fewer than 10 levels). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Throws a ValidationError naming `source` and the place when `value` nests objects or arrays more
+ * than `max` levels deep. Iterative: a value nested thousands of levels deep (which JSON.parse
+ * accepts) would overflow the stack of every recursive reader after it (cloning, schema checks,
+ * hashing).
+ */
+export function checkDepth(value: unknown, source: string, max: number = MAX_JSON_DEPTH): void {
+  interface Node {
+    v: object;
+    depth: number;
+    key: string;
+    up: Node | null;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  const stack: Node[] = [{ v: value, depth: 1, key: '', up: null }];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n.depth > max) {
+      const keys: string[] = [];
+      for (let p: Node | null = n; p !== null && p.up !== null; p = p.up) keys.push(p.key);
+      keys.reverse();
+      const at = keys.length > 4 ? `${keys.slice(0, 4).join('.')}.…` : keys.join('.');
+      throw new ValidationError(source, [`${at}: nested more than ${max} levels deep (objects and arrays)`]);
+    }
+    for (const [k, x] of Object.entries(n.v)) if (typeof x === 'object' && x !== null) stack.push({ v: x, depth: n.depth + 1, key: k, up: n });
+  }
 }
 
 /**
@@ -38,6 +74,7 @@ function describe(e: ErrorObject): string {
  * `value` itself is never modified. Throws a ValidationError naming `source` and each bad field.
  */
 export function validate<S extends TSchema>(schema: S, value: unknown, source: string): Static<S> {
+  checkDepth(value, source);
   let fn = compiled.get(schema);
   if (!fn) {
     fn = ajv.compile(schema);

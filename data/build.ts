@@ -11,6 +11,7 @@ import { HISTORY_LENGTH, interactionCount, itemCounts, shareAttribute } from './
 import { Rng } from '../core/rng.ts';
 import { ItemTableBuilder, checkCases } from './items.ts';
 import type { InteractionLog } from './log.ts';
+import { ConfigError } from '../core/errors.ts';
 
 export interface LogBuildOptions {
   readonly seed: number;
@@ -48,7 +49,7 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
   const fractions = opts.splitFractions ?? DEFAULT_SPLIT;
   const maxRun = opts.maxRunLength ?? DEFAULT_MAX_RUN;
   const maxCases = opts.maxCasesPerUser ?? DEFAULT_MAX_CASES_PER_USER;
-  if (Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9) throw new Error(`split fractions must sum to 1, got ${fractions.join('/')}`);
+  if (Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9) throw new ConfigError(`split fractions must sum to 1, got ${fractions.join('/')}`);
 
   // 1. Each user's rows in time order (ties keep file order; rows without a time go last).
   const rowsByUser: number[][] = log.users.map(() => []);

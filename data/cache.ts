@@ -4,52 +4,52 @@
  * file instead of parsing and stitching again. Writes go to a temporary file renamed into place, so
  * a crash or a failed build never leaves a half-written entry behind.
  *
- * File layout: a magic line, the header length, a JSON header (validated on read), then
+ * File layout: a magic line, the header length and the sha256 of header and body (checked on read:
+ * a mismatch is a corrupt entry, rebuilt with a warning), a JSON header (validated on read), then
  * little-endian Int32 arrays for every numeric table.
  */
 import { ProrecError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
-import { stableHash } from '../core/hash.ts';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { sourceFingerprint, stableHash } from '../core/hash.ts';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Case, Dataset, Split } from './dataset.ts';
 import { HISTORY_LENGTH, SPLITS, itemCounts } from './dataset.ts';
 import { validate } from '../core/validate.ts';
+import { writeFileAtomic as writeFileAtomicCore } from '../core/io.ts';
 
 /** Bump when the builders change what they produce: old cache entries then stop matching. */
 export const BUILD_VERSION = 2;
 
-/** The modules whose code decides what a build produces ('.ts' from source, '.js' in the built package). */
+/**
+ * The identity of what the builders produce, part of every dataset's hash (`Dataset.meta.hash`: the
+ * name simulator checkpoints, the shipped ones included, and runs know a dataset by). A committed
+ * value, not a hash of the builders' files as they lie on disk: those differ between a checkout
+ * (TypeScript) and the installed package (compiled JavaScript), and change with every edit that leaves
+ * the output alone; either orphaned the shipped simulators. Change it (to any new value) when the
+ * builders produce other datasets from the same files: test/data-identity.test.ts pins what they build
+ * from its fixtures under this value and fails until it is changed. This one is the source fingerprint
+ * of the builders that built the shipped simulators' data.
+ */
+export const BUILDER_IDENTITY = '134d524fa60fad06';
+
+/** The modules whose code decides what a build produces. */
 const BUILDER_MODULES = ['build', 'cache', 'items', 'log', 'pyliteral', 'raw', 'recbole', 'release', 'stitch', 'text'];
-let codeFingerprintMemo: string | undefined;
 
 /**
- * A hash of the builders' source, part of every cache key: several people edit this code, and a
- * cache entry built by yesterday's code must not be served after today's change, even when
- * nobody remembered to bump BUILD_VERSION.
+ * A hash of the builders' source (core/hash.ts `sourceFingerprint`: the TypeScript sources' in the
+ * built package too), part of every compiled-dataset cache key: several people edit this code, and a
+ * cache entry built by yesterday's code must not be served after today's change, even when nobody
+ * remembered to change BUILDER_IDENTITY.
  */
 export function codeFingerprint(): string {
-  if (codeFingerprintMemo === undefined) {
-    const h = createHash('sha256');
-    const self = fileURLToPath(import.meta.url);
-    const ext = path.extname(self);
-    for (const m of BUILDER_MODULES) {
-      const file = `${m}${ext}`;
-      try {
-        h.update(file).update(readFileSync(path.join(path.dirname(self), file)));
-      } catch {
-        h.update(`${file}:unreadable`); // e.g. a bundled build: BUILD_VERSION alone then keys the cache
-      }
-    }
-    codeFingerprintMemo = h.digest('hex').slice(0, 16);
-  }
-  return codeFingerprintMemo;
+  return sourceFingerprint([new URL('./', import.meta.url)], BUILDER_MODULES).slice(0, 16);
 }
 
-const MAGIC = 'PRORECGYM-DATASET-1\n';
+// Version 2: the length line carries the sha256 of header and body (`<header length> <sha256>`).
+const MAGIC = 'PRORECGYM-DATASET-2\n';
 
 /** The cache folder: `opts.cacheDir`, else `PRORL_CACHE_DIR`, else `~/.cache/prorec-gym`. */
 export function resolveCacheDir(cacheDir?: string): string {
@@ -83,36 +83,37 @@ function sha256File(file: string): string {
   return h.digest('hex');
 }
 
-/** A hash of everything a build depends on. */
-export function inputHash(parts: { name: string; kind: string; files: readonly string[]; options: Record<string, unknown> }): string {
+/**
+ * The hashes of a build's inputs (file contents, options, name and kind): `identity`, the dataset's
+ * hash (`Dataset.meta.hash`, with BUILDER_IDENTITY: the same wherever the code runs), and `cacheKey`,
+ * the compiled cache entry's name (with the builders' code fingerprint as well).
+ */
+export function inputHashes(parts: { name: string; kind: string; files: readonly string[]; options: Record<string, unknown> }): {
+  identity: string;
+  cacheKey: string;
+} {
   const files = parts.files.map((f) => {
     const st = statSync(f);
     return st.size <= CONTENT_HASH_LIMIT
       ? { name: path.basename(f), size: st.size, sha256: sha256File(f) }
       : { name: path.basename(f), size: st.size, mtimeMs: Math.round(st.mtimeMs) };
   });
-  return stableHash({ v: BUILD_VERSION, code: codeFingerprint(), name: parts.name, kind: parts.kind, options: parts.options, files }).slice(0, 16);
+  const inputs = { v: BUILD_VERSION, name: parts.name, kind: parts.kind, options: parts.options, files };
+  const identity = stableHash({ ...inputs, code: BUILDER_IDENTITY }).slice(0, 16);
+  return { identity, cacheKey: stableHash({ identity, code: codeFingerprint() }).slice(0, 16) };
 }
 
-/** Writes `data` to `file` through a temporary file in the same folder and a rename. */
+/** The compiled cache entry's key for these inputs (`inputHashes(parts).cacheKey`). */
+export function inputHash(parts: { name: string; kind: string; files: readonly string[]; options: Record<string, unknown> }): string {
+  return inputHashes(parts).cacheKey;
+}
+
+/**
+ * Writes `data` to `file` through a temporary file in the same folder (a name unique per thread and
+ * call), flushed to the disk, and a rename; a failed write names the file and folder (core/io.ts).
+ */
 export function writeFileAtomic(file: string, data: Buffer | Uint8Array | string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    const fd = openSync(tmp, 'w');
-    try {
-      const buf = typeof data === 'string' ? Buffer.from(data) : data;
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomicCore(file, data, { fsync: true });
 }
 
 const ArrayRef = Type.Object({ offset: Type.Integer({ minimum: 0 }), length: Type.Integer({ minimum: 0 }) });
@@ -225,13 +226,18 @@ export function serializeDataset(ds: Dataset, droppedRecords: number): Buffer {
     arrays: refs,
   };
   const headerBytes = Buffer.from(JSON.stringify(header));
-  const lengthLine = Buffer.from(`${headerBytes.length}\n`);
   const body = Buffer.alloc(offset);
   for (const [k, a] of Object.entries(arrays)) {
     const view = new DataView(body.buffer, body.byteOffset + refs[k].offset, a.length * 4);
     for (let i = 0; i < a.length; i++) view.setInt32(i * 4, a[i], true);
   }
+  const lengthLine = Buffer.from(`${headerBytes.length} ${contentChecksum(headerBytes, body)}\n`);
   return Buffer.concat([Buffer.from(MAGIC), lengthLine, headerBytes, body]);
+}
+
+/** sha256 of an entry's header and body: an entry edited or damaged after it was written is not served. */
+function contentChecksum(header: Uint8Array, body: Uint8Array): string {
+  return createHash('sha256').update(header).update(body).digest('hex');
 }
 
 export class CorruptCacheError extends ProrecError {
@@ -244,10 +250,13 @@ export class CorruptCacheError extends ProrecError {
 export function deserializeDataset(buf: Buffer, file: string): { dataset: Dataset; droppedRecords: number } {
   if (buf.subarray(0, MAGIC.length).toString() !== MAGIC) throw new CorruptCacheError(file, 'bad magic');
   const nl = buf.indexOf(10, MAGIC.length);
-  const headerLength = Number(buf.subarray(MAGIC.length, nl).toString());
-  if (nl < 0 || !Number.isInteger(headerLength)) throw new CorruptCacheError(file, 'bad header length');
+  const [lengthText, checksum] = buf.subarray(MAGIC.length, nl).toString().split(' ');
+  const headerLength = Number(lengthText);
+  if (nl < 0 || !Number.isInteger(headerLength) || headerLength < 0) throw new CorruptCacheError(file, 'bad header length');
   const headerStart = nl + 1;
   const bodyStart = headerStart + headerLength;
+  if (bodyStart > buf.length || checksum !== contentChecksum(buf.subarray(headerStart, bodyStart), buf.subarray(bodyStart)))
+    throw new CorruptCacheError(file, 'content checksum mismatch: the entry was changed after it was written');
   let header: Header;
   try {
     header = validate(Header, JSON.parse(buf.subarray(headerStart, bodyStart).toString()), file);

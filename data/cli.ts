@@ -7,6 +7,7 @@
  * Exit codes: 0 success, 1 failure (missing data, bad file, failed download), 2 usage error.
  */
 import { describeError, exitCodeOf, UsageError } from '../core/errors.ts';
+import { checkCacheDirEnv } from '../core/cache-dir.ts';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -25,7 +26,14 @@ import {
   type DatasetName,
 } from './index.ts';
 import { rawCacheDir } from './cache.ts';
-import { fetchAll } from './fetch.ts';
+import { fetchAll, HostUnreachableError } from './fetch.ts';
+import { commandLine } from '../core/launcher.ts';
+
+/** Adds the ways to get the data without the unreachable host to its error. */
+function withAlternatives(e: unknown, others: string): never {
+  if (e instanceof HostUnreachableError) e.message += `; ${others}`;
+  throw e;
+}
 
 function datasetName(value: unknown): DatasetName {
   const s = String(value);
@@ -40,12 +48,28 @@ export interface CliIO {
 
 const processIO: CliIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
+/** Checks PRORL_CACHE_DIR and PRORL_FETCH_BASE_URL (an http(s) URL when set): a UsageError naming the variable. */
+export function checkDataEnv(env: NodeJS.ProcessEnv = process.env): void {
+  checkCacheDirEnv(env);
+  const base = env.PRORL_FETCH_BASE_URL;
+  if (base !== undefined && base !== '') {
+    let url: URL | null = null;
+    try {
+      url = new URL(base);
+    } catch {
+      // reported below
+    }
+    if (url === null || !/^https?:$/.test(url.protocol)) throw new UsageError(`PRORL_FETCH_BASE_URL=${base} is not an http(s) URL`);
+  }
+}
+
 /** Runs the command line `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIO = processIO): Promise<number> {
   const err = (s: string) => io.err(`${s}\n`);
   let code = 0;
   const run = (fn: () => Promise<void>) => async () => {
     try {
+      checkDataEnv(); // the variables this command reads, before it writes anything (a bad one: exit 2)
       await fn();
     } catch (e) {
       io.err(describeError('data', e));
@@ -53,7 +77,7 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
     }
   };
   await yargs(argv)
-    .scriptName('npm run data --')
+    .scriptName(commandLine('data'))
     .usage('$0 <command> [options]')
     .option('cache-dir', { type: 'string', describe: 'cache folder (default: PRORL_CACHE_DIR, else ~/.cache/prorec-gym)' })
     .command(
@@ -127,7 +151,13 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
           if (args.name === PRORL_RELEASE.name) {
             const dir = rawCacheDir(resolveCacheDir(args['cache-dir']), PRORL_RELEASE.name);
             err(`${PRORL_RELEASE.name}: ${PRORL_RELEASE_FILES.length} files of ${PRORL_RELEASE.repository} at commit ${PRORL_RELEASE.commit}`);
-            const files = await fetchAll(PRORL_RELEASE_FILES, dir, { baseUrl: args['base-url'] ?? process.env.PRORL_FETCH_BASE_URL, log: err });
+            const files = await fetchAll(PRORL_RELEASE_FILES, dir, { baseUrl: args['base-url'] ?? process.env.PRORL_FETCH_BASE_URL, log: err }).catch(
+              (e: unknown) =>
+                withAlternatives(
+                  e,
+                  `or point --data-dir or PRORL_DATA_DIR at a copy of the release's datasets/ folder (data/README.md). synthetic-v0 needs no data files.`,
+                ),
+            );
             for (const f of files) io.out(`${f.file}  sha256 ${f.sha256}\n`);
             io.out(
               `${PRORL_RELEASE.name}: files are in ${dir}; loadDataset('ml-1m' | 'steam' | 'books') finds them there (after --data-dir, PRORL_DATA_DIR and fetched raw files).\n`,
@@ -140,7 +170,7 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
             allowUnverified: args['allow-unverified'],
             baseUrl: args['base-url'] ?? process.env.PRORL_FETCH_BASE_URL,
             log: err,
-          });
+          }).catch((e: unknown) => withAlternatives(e, `other ways to get ${name}: ${DATASETS[name].howToGet} synthetic-v0 needs no data files.`));
           for (const f of files) io.out(`${f.file}  sha256 ${f.sha256}${f.verified ? '' : '  (UNVERIFIED)'}\n`);
           io.out(`${name}: files are in ${dir}; loadDataset('${name}') finds them there.\n`);
         })(),

@@ -1,4 +1,5 @@
 import { Rng } from '../core/rng.ts';
+import { ConfigError } from '../core/errors.ts';
 
 /**
  * The canonical dataset every environment is built from, whatever its source (the synthetic world,
@@ -116,7 +117,7 @@ export function interactionCount(sequences: readonly (readonly number[])[]): num
  * `fraction` 1 returns the dataset itself. Used to measure how simulator fidelity grows with data.
  */
 export function withSimulatorFraction(ds: Dataset, fraction: number, seed: number): Dataset {
-  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`simulator data fraction must be in (0, 1], got ${fraction}`);
+  if (!(fraction > 0 && fraction <= 1)) throw new ConfigError(`simulator data fraction must be in (0, 1], got ${fraction}`);
   if (fraction === 1) return ds;
   const all = ds.simulatorSequences;
   const order = Rng.stream(seed, 'simulator-data-fraction').shuffle(all.map((_, i) => i));

@@ -20,6 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import cliProgress from 'cli-progress';
 import yauzl from 'yauzl';
 import { writeFileAtomic } from './cache.ts';
+import { tempName } from '../core/io.ts';
 import { FetchError } from './errors.ts';
 import type { FetchFile } from './registry.ts';
 
@@ -274,8 +275,10 @@ export async function fetchFile(spec: FetchFile, dir: string, opts: FetchOptions
         if (attempt < attempts) await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1000));
       }
     }
-    if (lastError)
+    if (lastError) {
+      if (isUnreachable(lastError) && !existsSync(part)) throw new HostUnreachableError(spec.fileName, url, target, lastError);
       throw new FetchError(`${spec.fileName}: download failed after ${attempts} attempts; run fetch again to resume (${(lastError as Error).message})`);
+    }
     const v = await verify(part);
     if (!v.ok) {
       // A corrupt file must not be resumed from, nor mistaken for a good one.
@@ -324,7 +327,7 @@ function openZip(file: string): Promise<yauzl.ZipFile> {
  * into `dir` only when all of them were extracted, so a refused or damaged archive writes nothing.
  */
 export async function extractZip(zipFile: string, dir: string): Promise<string> {
-  const tmp = path.join(dir, `.extract-${path.basename(zipFile)}-${process.pid}-${Date.now()}`);
+  const tmp = tempName(path.join(dir, `.extract-${path.basename(zipFile)}`)); // unique per thread and call (core/io.ts)
   mkdirSync(tmp, { recursive: true });
   try {
     let zip: yauzl.ZipFile;
@@ -373,6 +376,9 @@ export async function extractZip(zipFile: string, dir: string): Promise<string> 
 
 /** Downloads every file of a dataset into `dir`. */
 export async function fetchAll(files: readonly FetchFile[], dir: string, opts: FetchOptions = {}): Promise<FetchedFile[]> {
+  // The folders this fetch creates: removed again when it fails having written nothing into them.
+  const created: string[] = [];
+  for (let d = path.resolve(dir); !existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) created.push(d);
   // Refuse up front when any file lacks a checksum, before spending bandwidth on the others.
   const unverified = files.filter((f) => f.sha256 === null);
   if (unverified.length > 0 && !opts.allowUnverified)
@@ -381,6 +387,41 @@ export async function fetchAll(files: readonly FetchFile[], dir: string, opts: F
         'Refusing an unverified download; rerun with --allow-unverified to accept it (each SHA-256 will be printed and stored next to its file).',
     );
   const out: FetchedFile[] = [];
-  for (const f of files) out.push(await fetchFile(f, dir, opts));
+  try {
+    for (const f of files) out.push(await fetchFile(f, dir, opts));
+  } catch (e) {
+    if (created.length > 0 && holdsNoFile(created[0])) rmSync(created.at(-1)!, { recursive: true, force: true });
+    throw e;
+  }
   return out;
+}
+
+/** True when `dir` holds no file at any depth (only empty folders, or nothing). */
+function holdsNoFile(dir: string): boolean {
+  return readdirSync(dir, { withFileTypes: true }).every((e) => e.isDirectory() && holdsNoFile(path.join(dir, e.name)));
+}
+
+/** Network error codes that mean the host cannot be reached from here at all (no name resolution, no route, refused). */
+const UNREACHABLE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ENETDOWN', 'EHOSTDOWN']);
+
+/** Whether `e` (or its cause) says that the host cannot be reached from this machine. */
+export function isUnreachable(e: unknown): boolean {
+  for (let x = e as { code?: unknown; cause?: unknown } | undefined, depth = 0; x && depth < 5; x = x.cause as typeof x, depth++)
+    if (typeof x.code === 'string' && UNREACHABLE_CODES.has(x.code)) return true;
+  return false;
+}
+
+/** Every attempt failed before any byte arrived because this machine cannot reach the host. */
+export class HostUnreachableError extends FetchError {
+  readonly host: string;
+  constructor(fileName: string, url: string, target: string, cause: unknown) {
+    const host = new URL(url).host;
+    super(
+      `${fileName}: this machine cannot reach ${host} (${(cause as { code?: string }).code ?? (cause as Error).message}). ` +
+        `Alternatives: download ${url} on a machine that can and copy it to ${target} (fetch then verifies it and goes on), ` +
+        'or name a mirror holding the same file names with --base-url or PRORL_FETCH_BASE_URL',
+      false,
+    );
+    this.host = host;
+  }
 }

@@ -5,10 +5,11 @@
  * under a hash of its inputs, so the second load of the same inputs is fast.
  */
 import type { Dataset } from './dataset.ts';
-import { compiledPath, inputHash, readCacheEntry, resolveCacheDir, serializeDataset, writeFileAtomic } from './cache.ts';
+import { compiledPath, inputHashes, readCacheEntry, resolveCacheDir, serializeDataset, writeFileAtomic } from './cache.ts';
 import { MissingItemsError } from './errors.ts';
 import { DATASETS, DATASET_NAMES, isDatasetName, type DatasetName } from './registry.ts';
 import { detectSource, resolveSource, searchPlaces, type SourceKind } from './sources.ts';
+import { ConfigError } from '../core/errors.ts';
 
 export { DATASET_NAMES, DATASETS, PRORL_RELEASE, PRORL_RELEASE_FILES, isDatasetName, type DatasetName } from './registry.ts';
 export { datasetStats, formatStats, type DatasetStats } from './stats.ts';
@@ -33,15 +34,16 @@ export interface LoadOptions {
 export const DEFAULT_SEED = 0;
 
 export async function loadDataset(name: DatasetName, opts: LoadOptions = {}): Promise<Dataset> {
-  if (!isDatasetName(name)) throw new Error(`unknown dataset '${String(name)}'; known: ${DATASET_NAMES.join(', ')}`);
+  if (!isDatasetName(name)) throw new ConfigError(`unknown dataset '${String(name)}'; known: ${DATASET_NAMES.join(', ')}`);
   const log = opts.log ?? (() => {});
   const cacheDir = resolveCacheDir(opts.cacheDir);
   const seed = opts.seed ?? DEFAULT_SEED;
   const strict = opts.strict ?? false;
   const source = resolveSource(name, { dataDir: opts.dataDir, cacheDir });
   log(`${name}: ${source.kind} files in ${source.dir} (${source.via})`);
-  const hash = inputHash({ name, kind: source.kind, files: source.files, options: { seed } });
-  const entry = compiledPath(cacheDir, name, hash);
+  // The dataset's hash names it to simulators and runs; the cache key also covers the builders' code.
+  const { identity: hash, cacheKey } = inputHashes({ name, kind: source.kind, files: source.files, options: { seed } });
+  const entry = compiledPath(cacheDir, name, cacheKey);
   if (opts.useCache !== false) {
     const cached = readCacheEntry(entry, log);
     if (cached) {

@@ -4,6 +4,7 @@
  */
 import type { Case, ItemTable } from './dataset.ts';
 import { HISTORY_LENGTH } from './dataset.ts';
+import { ConfigError } from '../core/errors.ts';
 
 /** A growing item table keyed by the source's item id. */
 export class ItemTableBuilder {
@@ -97,8 +98,8 @@ export class MissingItemReport {
 /** Throws unless every case has a full history and in-range ids (a guard on every reader's output). */
 export function checkCases(cases: readonly Case[], numItems: number, what: string): void {
   cases.forEach((c, i) => {
-    if (c.history.length !== HISTORY_LENGTH) throw new Error(`${what} case ${i}: history has ${c.history.length} items, expected ${HISTORY_LENGTH}`);
+    if (c.history.length !== HISTORY_LENGTH) throw new ConfigError(`${what} case ${i}: history has ${c.history.length} items, expected ${HISTORY_LENGTH}`);
     for (const x of [...c.history, c.target, ...(c.path ?? [])])
-      if (!(Number.isInteger(x) && x >= 0 && x < numItems)) throw new Error(`${what} case ${i}: item ${x} out of range [0, ${numItems})`);
+      if (!(Number.isInteger(x) && x >= 0 && x < numItems)) throw new ConfigError(`${what} case ${i}: item ${x} out of range [0, ${numItems})`);
   });
 }

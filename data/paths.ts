@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InternalError } from '../core/errors.ts';
 
 /**
  * The package root: the nearest folder above this file holding a package.json. In a checkout that
@@ -13,7 +14,7 @@ export const repoRoot = findPackageRoot(path.dirname(fileURLToPath(import.meta.u
 function findPackageRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     if (existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+    if (path.dirname(dir) === dir) throw new InternalError(`no package.json above ${from}`);
   }
 }
 

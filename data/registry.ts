@@ -2,6 +2,7 @@
  * The three real datasets: their names, where each source format keeps them, and the public files
  * `fetch` downloads. Checksums are recorded here; see `FetchFile.sha256` for where each came from.
  */
+import { commandLine } from '../core/launcher.ts';
 
 export const DATASET_NAMES = ['ml-1m', 'steam', 'books'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
@@ -75,8 +76,9 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         extract: 'zip',
       },
     ],
-    howToGet:
-      "npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper's own test cases), or npm run data -- fetch ml-1m (downloads the GroupLens archive), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with ratings.dat and movies.dat, RecBole ml-1m-sas.inter/.item, or the ProRL release.",
+    get howToGet() {
+      return `${commandLine('data', 'fetch prorl-release')} (the ProRL release files, 13 MB, with the paper's own test cases), or ${commandLine('data', 'fetch ml-1m')} (downloads the GroupLens archive), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with ratings.dat and movies.dat, RecBole ml-1m-sas.inter/.item, or the ProRL release.`;
+    },
   },
   steam: {
     name: 'steam',
@@ -99,8 +101,9 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         checksumSource: UNVERIFIED,
       },
     ],
-    howToGet:
-      "npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper's own test cases), or npm run data -- fetch steam --allow-unverified (no recorded checksum exists), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with steam_reviews.json.gz (+ steam_games.json.gz), RecBole steam-merged.inter/.item, or the ProRL release.",
+    get howToGet() {
+      return `${commandLine('data', 'fetch prorl-release')} (the ProRL release files, 13 MB, with the paper's own test cases), or ${commandLine('data', 'fetch steam --allow-unverified')} (no recorded checksum exists), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with steam_reviews.json.gz (+ steam_games.json.gz), RecBole steam-merged.inter/.item, or the ProRL release.`;
+    },
   },
   books: {
     name: 'books',
@@ -123,8 +126,9 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetSpec>> = {
         checksumSource: UNVERIFIED,
       },
     ],
-    howToGet:
-      "npm run data -- fetch prorl-release (the ProRL release files, 13 MB, with the paper's own test cases), or npm run data -- fetch books --allow-unverified (no recorded checksum exists; the review file is very large), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with Books.json.gz (or Books.csv) + meta_Books.json.gz, RecBole amazon-books.inter/.item, or the ProRL release.",
+    get howToGet() {
+      return `${commandLine('data', 'fetch prorl-release')} (the ProRL release files, 13 MB, with the paper's own test cases), or ${commandLine('data', 'fetch books --allow-unverified')} (no recorded checksum exists; the review file is very large), or pass --data-dir / PRORL_DATA_DIR pointing at a folder with Books.json.gz (or Books.csv) + meta_Books.json.gz, RecBole amazon-books.inter/.item, or the ProRL release.`;
+    },
   },
 };
 

@@ -17,6 +17,7 @@ import { Type } from '@sinclair/typebox';
 import type { Case, Dataset, Split } from './dataset.ts';
 import { HISTORY_LENGTH, interactionCount, itemCounts } from './dataset.ts';
 import { Rng } from '../core/rng.ts';
+import { yieldToEventLoop } from '../core/interrupt.ts';
 import { DataFormatError, MissingItemsError } from './errors.ts';
 import { MissingItemReport, checkCases, sortedUnique } from './items.ts';
 import { countSharingRun, stitchWindows } from './stitch.ts';
@@ -121,8 +122,11 @@ function decodeEntities(s: string): string {
   });
 }
 
-/** Reads one dataset of the release into the canonical form. */
-export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: BuildOptions): { dataset: Dataset; droppedRecords: number } {
+/**
+ * Reads one dataset of the release into the canonical form. It yields to the event loop between its
+ * phases (core/interrupt.ts), so a Ctrl-C is handled during a compilation of seconds.
+ */
+export async function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: BuildOptions): Promise<{ dataset: Dataset; droppedRecords: number }> {
   const spec = DATASETS[name];
   const maps = validateFile(
     Datamaps,
@@ -131,6 +135,7 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
     'a .datamaps object (item2id, id2item, id2attribute, itemid2title, raw_item_id2attribute)',
   );
 
+  await yieldToEventLoop();
   // Internal ids, ascending, become dense ids 0..N-1.
   const internal = Object.keys(maps.id2item)
     .map((k) => {
@@ -195,7 +200,9 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
   }
 
   // Records.
+  await yieldToEventLoop();
   const val = validateFile(ValRecords, readJson(files.val), files.val, `an array of {user, inters: ${HISTORY_LENGTH} ids, proc_path: >= 2 ids}`);
+  await yieldToEventLoop();
   const test = validateFile(TestRecords, readJson(files.test), files.test, `an array of {inters: ${HISTORY_LENGTH} ids, proc_path: >= 2 ids, target}`);
   test.forEach((r, i) => {
     if (r.target !== r.proc_path[r.proc_path.length - 1])
@@ -223,6 +230,7 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
     return out;
   };
 
+  await yieldToEventLoop();
   // Train/valid: the val records, split by user (seeded).
   const users: string[] = [];
   const seenUser = new Set<string>();
@@ -261,6 +269,7 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
     for (const l of missing.lines()) opts.log(`warning: ${name}: ${l}`);
   }
 
+  await yieldToEventLoop();
   // Sequences: stitched windows.
   const sequences: Record<Split, number[][]> = { train: [], valid: [], test: [] };
   const stitchStats = {
@@ -278,7 +287,9 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
     stitchStats[split].joins += r.joins;
     stitchStats[split].ambiguous += r.ambiguous;
   }
+  await yieldToEventLoop();
   const testStitch = stitchWindows(testWindows, TEST_MIN_OVERLAP);
+  await yieldToEventLoop();
   sequences.test = testStitch.contigs;
   Object.assign(stitchStats.test, { windows: testWindows.length, joins: testStitch.joins, ambiguous: testStitch.ambiguous });
 
@@ -292,9 +303,11 @@ export function buildFromRelease(name: DatasetName, files: ReleaseFiles, opts: B
       ownerOfWindow.push(user);
     }
   const crossUserJoins = countCrossUserJoins(allValWindows, ownerOfWindow);
+  await yieldToEventLoop();
 
   // Leak check: test sequences sharing a TEST_MIN_OVERLAP-long run with train sequences.
   const testSharing = countSharingRun(sequences.train, sequences.test, TEST_MIN_OVERLAP);
+  await yieldToEventLoop();
 
   for (const split of ['train', 'valid', 'test'] as const) checkCases(cases[split], N, `${name} ${split}`);
   const interactions = (split: Split) => interactionCount(sequences[split]);

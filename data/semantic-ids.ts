@@ -10,6 +10,7 @@
  * and raw-data builds code their items' attributes and title words (contentSemanticIds).
  */
 import type { Rng } from '../core/rng.ts';
+import { ContractError } from '../core/errors.ts';
 
 export interface ResidualKMeansOptions {
   /** Codebook levels (default 3). */
@@ -27,7 +28,7 @@ export interface ResidualKMeansOptions {
  */
 export function residualKMeans(vectors: Float64Array | Float32Array, dim: number, rng: Rng, opts: ResidualKMeansOptions = {}): number[][] {
   const N = vectors.length / dim;
-  if (!Number.isInteger(N) || N < 1) throw new Error(`residualKMeans: ${vectors.length} values are not rows of ${dim}`);
+  if (!Number.isInteger(N) || N < 1) throw new ContractError(`residualKMeans: ${vectors.length} values are not rows of ${dim}`);
   const levels = opts.levels ?? 3;
   const K = Math.max(1, Math.min(opts.codes ?? 16, N));
   const iterations = opts.iterations ?? 25;

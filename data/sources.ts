@@ -17,6 +17,7 @@ import { buildFromLog } from './build.ts';
 import { rawCacheDir } from './cache.ts';
 import { DataNotFoundError } from './errors.ts';
 import { snapshotDir } from './paths.ts';
+import { runsFromSources } from '../core/launcher.ts';
 import { findRawFiles, rawInputFiles, readRaw } from './raw.ts';
 import { findRecBoleFiles, readRecBole, recboleInputFiles } from './recbole.ts';
 import type { DatasetName } from './registry.ts';
@@ -115,7 +116,9 @@ export function searchPlaces(name: DatasetName, opts: { dataDir?: string; cacheD
   if (process.env.PRORL_DATA_DIR) places.push({ via: 'PRORL_DATA_DIR', dir: path.resolve(process.env.PRORL_DATA_DIR) });
   places.push({ via: 'cache', dir: rawCacheDir(opts.cacheDir, name) });
   places.push({ via: `cache (${PRORL_RELEASE.name})`, dir: rawCacheDir(opts.cacheDir, PRORL_RELEASE.name) });
-  places.push({ via: process.env.PRORL_SNAPSHOT_DIR ? 'PRORL_SNAPSHOT_DIR' : 'release snapshot', dir: snapshotDir() });
+  // The snapshot beside a clone; an installed package has no clone around it (only the variable counts there).
+  if (process.env.PRORL_SNAPSHOT_DIR || runsFromSources())
+    places.push({ via: process.env.PRORL_SNAPSHOT_DIR ? 'PRORL_SNAPSHOT_DIR' : 'release snapshot', dir: snapshotDir() });
   return places;
 }
 

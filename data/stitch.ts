@@ -14,6 +14,7 @@
  * (small within one user's windows, a whole history's length for windows of unknown users).
  * A window contained in another adds no items and is absorbed into it.
  */
+import { ContractError } from '../core/errors.ts';
 
 export interface StitchResult {
   /** The recovered sequences, each a real contiguous stretch (under the assumptions above). */
@@ -74,7 +75,7 @@ function containsRun(outer: readonly number[], inner: readonly number[]): boolea
  * in order of their first window's first appearance in the input.
  */
 export function stitchWindows(windows: readonly (readonly number[])[], minOverlap: number): StitchResult {
-  if (!(minOverlap >= 1)) throw new Error(`stitchWindows: minOverlap must be >= 1, got ${minOverlap}`);
+  if (!(minOverlap >= 1)) throw new ContractError(`stitchWindows: minOverlap must be >= 1, got ${minOverlap}`);
   // 1. Identical windows count once.
   const seen = new Map<string, number>();
   const unique: (readonly number[])[] = [];

@@ -64,6 +64,22 @@ function checkObservation(obs: CheckedObservation, spec: Readonly<Record<string,
   }
 }
 
+/**
+ * The episode summary's end cause (when it reports one, as ProactiveRecEnv's `end` does) against
+ * what happened: STOP that terminated is 'stop', truncation is 'maxLength', any other termination
+ * (the user left) is neither; `stopped`, when present, is true exactly for 'stop'. One cause each.
+ */
+function endProblems(episode: unknown, stopAction: boolean, terminated: boolean, truncated: boolean, where: string, problems: string[]): void {
+  const e = episode as { end?: unknown; stopped?: unknown };
+  if (typeof e !== 'object' || e === null || !('end' in e)) return;
+  const expected = stopAction && terminated ? 'stop' : truncated ? 'maxLength' : null;
+  if (expected !== null && e.end !== expected)
+    problems.push(`${where}: the episode ended by ${expected === 'stop' ? 'STOP' : 'truncation at L_max'}, its summary says end '${String(e.end)}'`);
+  if (expected === null && (e.end === 'stop' || e.end === 'maxLength'))
+    problems.push(`${where}: the episode ended without STOP or truncation, its summary says end '${String(e.end)}'`);
+  if ('stopped' in e && e.stopped !== (e.end === 'stop')) problems.push(`${where}: the summary says stopped ${String(e.stopped)} with end '${String(e.end)}'`);
+}
+
 /** One seeded rollout: the actions and rewards, and any shape problems seen on the way. */
 function rollout(env: CheckableEnv, seed: number, problems: string[]): { actions: number[]; rewards: number[]; caseIndex: unknown } {
   const rng = Rng.stream(seed, 'check-policy');
@@ -86,6 +102,7 @@ function rollout(env: CheckableEnv, seed: number, problems: string[]): { actions
     obs = r.observation;
     if (r.terminated || r.truncated) {
       if (!r.info.episode) problems.push(`step ${t}: the last step's info has no episode summary`);
+      else endProblems(r.info.episode, action === env.actionSpace.stop, r.terminated, r.truncated, `step ${t} (seed=${seed})`, problems);
       return { actions, rewards, caseIndex: info.caseIndex };
     }
   }

@@ -8,7 +8,7 @@
  *   r_t   = w_ioi·IoI_t + w_ior·IoR_t + w_ctr·CTR_t
  * The batched class is the implementation; the single environment is a batch of one.
  */
-import { ProrecError } from '../core/errors.ts';
+import { ConfigError, ContractError, ProrecError } from '../core/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ActionSpace, ArraySpec, Env, ResetArgs, StepResult, VectorEnv, VectorStepResult } from '../core/api.ts';
 import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type Split } from '../data/dataset.ts';
@@ -109,6 +109,15 @@ export interface RewardComponents {
   ctr: number;
 }
 
+/**
+ * Why an episode ended, one cause each: the agent chose STOP ('stop'), it reached L_max
+ * ('maxLength', truncated), or the user left, patience exhausted ('left'). A user who leaves on the
+ * L_max-th item left.
+ */
+export type EpisodeEnd = 'stop' | 'maxLength' | 'left';
+
+export const EPISODE_ENDS: readonly EpisodeEnd[] = ['stop', 'maxLength', 'left'];
+
 export interface EpisodeSummary {
   /** Items recommended (STOP and invalid actions excluded). */
   length: number;
@@ -116,8 +125,10 @@ export interface EpisodeSummary {
   accepted: number;
   /** Invalid actions (in 'penalize' mode; each paid `invalidPenalty` and appended nothing). */
   invalid: number;
-  /** The user left (patience exhausted): the episode ended there. */
+  /** The user left (patience exhausted): the episode ended there (`end` is 'left'). */
   left: boolean;
+  /** Why the episode ended (exactly one cause). */
+  end: EpisodeEnd;
   /** Sum of the rewards step() paid in the episode, invalid-action penalties included. */
   return: number;
   /** Path totals and mean CTR under the reward simulator. */
@@ -134,6 +145,7 @@ export interface EpisodeSummary {
   success: boolean;
   /** rank(T) after the path (mid-rank for ties: simulators/simulator.ts). */
   finalRank: number;
+  /** The agent ended the episode with STOP (`end` is 'stop'); not when the user left or L_max was reached. */
   stopped: boolean;
   /** Items recommended, in order (accepted or not). */
   path: number[];
@@ -266,6 +278,11 @@ interface RowState {
   duplicates: number;
 }
 
+/** An agent reset or read a split its environment is not open to (see ProactiveRecVectorEnv.restrictSplits). */
+export class SplitAccessError extends ProrecError {
+  readonly kind = 'failure';
+}
+
 export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, ProactiveStepInfo, VectorResetOptions, ProactiveResetInfo> {
   readonly actionSpace: ActionSpace;
   readonly observationSpec: Readonly<Record<string, ArraySpec>>;
@@ -292,13 +309,13 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     readonly numEnvs: number,
     config: Partial<EnvConfig> = {},
   ) {
-    if (!(Number.isInteger(numEnvs) && numEnvs >= 1)) throw new Error(`numEnvs must be a positive integer, got ${numEnvs}`);
+    if (!(Number.isInteger(numEnvs) && numEnvs >= 1)) throw new ContractError(`numEnvs must be a positive integer, got ${numEnvs}`);
     this.config = resolveEnvConfig(config, `${id} config`);
     const N = world.dataset.items.count;
     if (world.simulator.numItems !== N)
-      throw new Error(`simulator ${world.simulator.id} has ${world.simulator.numItems} items, dataset ${world.dataset.name} has ${N}`);
+      throw new ConfigError(`simulator ${world.simulator.id} has ${world.simulator.numItems} items, dataset ${world.dataset.name} has ${N}`);
     if (world.evaluator && world.evaluator.numItems !== N)
-      throw new Error(`evaluator ${world.evaluator.id} has ${world.evaluator.numItems} items, dataset has ${N}`);
+      throw new ConfigError(`evaluator ${world.evaluator.id} has ${world.evaluator.numItems} items, dataset has ${N}`);
     this.actionSpace = { n: N + 1, stop: N };
     this.observationSpec = {
       history: { dtype: 'int32', length: HISTORY_LENGTH, low: 0, high: N - 1 },
@@ -318,7 +335,35 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
   }
 
   cases(split: Split = this.split): readonly Case[] {
+    this.checkSplit(split);
     return this.world.dataset.cases[split];
+  }
+
+  /** The splits this environment may reset on and list (null: every split); see restrictSplits. */
+  private allowedSplits: { splits: readonly Split[]; holder: string } | null = null;
+
+  /**
+   * Restricts the environment to `splits`: reset or cases() on another split throws a
+   * SplitAccessError naming `holder`. The harness hands an agent's `train` environments restricted
+   * to the splits other than the evaluation split (RecBole #620: split leakage); environments
+   * derived from this one (withoutEvaluator, withRandomTargets) carry the restriction over.
+   */
+  restrictSplits(splits: readonly Split[], holder: string): this {
+    this.allowedSplits = { splits: [...splits], holder };
+    return this;
+  }
+
+  /** The restriction set by restrictSplits, to carry over to a derived environment. */
+  get splitRestriction(): { splits: readonly Split[]; holder: string } | null {
+    return this.allowedSplits;
+  }
+
+  private checkSplit(split: Split): void {
+    const a = this.allowedSplits;
+    if (a && !a.splits.includes(split))
+      throw new SplitAccessError(
+        `${a.holder}: the ${split} split is not open to it (this environment allows ${a.splits.join(', ')}): agents train on train/valid cases, never on the evaluation split`,
+      );
   }
 
   active(): Uint8Array {
@@ -337,6 +382,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
    * episode's outcome does not depend on the other rows of the batch.
    */
   reset(args: ResetArgs<VectorResetOptions> = {}): { observations: ProactiveObservation[]; infos: ProactiveResetInfo[] } {
+    this.checkSplit(args.options?.split ?? this.config.split);
     if (args.seed !== undefined) {
       this.resetSeed = args.seed;
       this.resetsSinceSeed = 0;
@@ -346,13 +392,13 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     }
     const split = args.options?.split ?? this.config.split;
     const pool = this.world.dataset.cases[split];
-    if (pool.length === 0) throw new Error(`${this.id}: the ${split} split has no cases`);
+    if (pool.length === 0) throw new ConfigError(`${this.id}: the ${split} split has no cases`);
     let indices = args.options?.caseIndices;
     if (indices) {
-      if (indices.length !== this.numEnvs) throw new Error(`${this.id}: ${indices.length} case indices for ${this.numEnvs} environments`);
+      if (indices.length !== this.numEnvs) throw new ContractError(`${this.id}: ${indices.length} case indices for ${this.numEnvs} environments`);
       for (const i of indices)
         if (!(Number.isInteger(i) && i >= 0 && i < pool.length))
-          throw new Error(`${this.id}: case index ${i} is not in [0, ${pool.length}) of the ${split} split`);
+          throw new ContractError(`${this.id}: case index ${i} is not in [0, ${pool.length}) of the ${split} split`);
     } else {
       indices = Array.from({ length: this.numEnvs }, () => this.caseRng.int(pool.length));
     }
@@ -441,8 +487,8 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
    */
   step(actions: Int32Array | readonly number[]): VectorStepResult<ProactiveObservation, ProactiveStepInfo> {
     const batch = this.batch;
-    if (!batch) throw new Error(`${this.id}: step() before reset()`);
-    if (actions.length !== this.numEnvs) throw new Error(`${this.id}: ${actions.length} actions for ${this.numEnvs} environments`);
+    if (!batch) throw new ContractError(`${this.id}: step() before reset()`);
+    if (actions.length !== this.numEnvs) throw new ContractError(`${this.id}: ${actions.length} actions for ${this.numEnvs} environments`);
     const B = this.numEnvs;
     const N = this.numItems;
     const stop = N;
@@ -582,7 +628,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       if (terminated[k] || truncated[k]) {
         r.done = true;
         r.ended = terminated[k] ? 'terminated' : 'truncated';
-        info.episode = this.summary(r, terminated[k] === 1);
+        info.episode = this.summary(r, r.left ? 'left' : terminated[k] ? 'stop' : 'maxLength');
       }
       infos[k] = info;
     }
@@ -629,7 +675,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     };
   }
 
-  private summary(r: RowState, stopped: boolean): EpisodeSummary {
+  private summary(r: RowState, end: EpisodeEnd): EpisodeSummary {
     const items = this.world.dataset.items;
     const L = r.proposed.length;
     const chain = [...r.proposed, r.target];
@@ -641,6 +687,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       accepted: r.accepted,
       invalid: r.invalid,
       left: r.left,
+      end,
       return: r.ret,
       ioi: r.ioi,
       ior: r.ior,
@@ -650,7 +697,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       duplicateRate: L > 0 ? r.duplicates / L : 0,
       success: r.rank <= k,
       finalRank: r.rank,
-      stopped,
+      stopped: end === 'stop',
       path: [...r.proposed],
       acceptedPath: [...r.path],
     };
@@ -672,7 +719,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
 
   /** The current simulator batch (reward model), for agents that plan with simulator access. */
   simulatorBatch(): SimulatorBatch {
-    if (!this.batch) throw new Error(`${this.id}: no episode (call reset first)`);
+    if (!this.batch) throw new ContractError(`${this.id}: no episode (call reset first)`);
     return this.batch;
   }
 
@@ -732,7 +779,7 @@ export class ProactiveRecEnv implements Env<ProactiveObservation, ProactiveStepI
 
   step(action: number): StepResult<ProactiveObservation, ProactiveStepInfo> {
     const r = this.vector.step([action]);
-    if (!r.infos[0].active) throw new Error(`${this.id}: step() after the episode ended; call reset()`);
+    if (!r.infos[0].active) throw new ContractError(`${this.id}: step() after the episode ended; call reset()`);
     return { observation: r.observations[0], reward: r.rewards[0], terminated: r.terminated[0] === 1, truncated: r.truncated[0] === 1, info: r.infos[0] };
   }
 

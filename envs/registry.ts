@@ -10,7 +10,7 @@
  * trained simulators) are memoised per id and the canonical JSON of the resolved options (every
  * nested key counts), so a vector env and a single env made from the same id share them.
  */
-import { ProrecError } from '../core/errors.ts';
+import { ConfigError, ProrecError } from '../core/errors.ts';
 import type { TSchema } from '@sinclair/typebox';
 import { canonicalJson } from '../core/hash.ts';
 import { ProactiveRecEnv, ProactiveRecVectorEnv, resolveEnvConfig, type EnvConfig, type ProactiveWorld } from './proactive.ts';
@@ -51,7 +51,7 @@ const specs = new Map<string, EnvSpec>();
 const worlds = new Map<string, Promise<ProactiveWorld>>();
 
 export function register(spec: EnvSpec): void {
-  if (specs.has(spec.id)) throw new Error(`environment '${spec.id}' is already registered`);
+  if (specs.has(spec.id)) throw new ConfigError(`environment '${spec.id}' is already registered`);
   specs.set(spec.id, spec);
 }
 

@@ -5,6 +5,7 @@
  * before it goes into a page.
  */
 import * as vega from 'vega';
+import { ProrecError } from '../core/errors.ts';
 import * as vl from 'vega-lite';
 
 const CONFIG = {
@@ -28,11 +29,53 @@ export async function renderSvg(spec: Record<string, unknown>): Promise<string> 
   }
 }
 
-/** Throws when an SVG has anything that could run or load: scripts, event handlers, foreign objects, external references. */
+/** An unsafe plot: a bug of the renderer (Vega escapes the text it writes), never shown. */
+export class UnsafeSvgError extends ProrecError {
+  readonly kind = 'failure';
+}
+
+/** Elements that can run code or embed other documents. */
+const UNSAFE_ELEMENTS = new Set(['script', 'foreignobject', 'iframe', 'object', 'embed', 'handler', 'listener', 'set', 'animate']);
+/** One start or end tag: name, then attributes with double-, single- or unquoted values. */
+const TAG = /<(\/?)([A-Za-z][\w:.-]*)((?:\s+[^\s=/>"']+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'=<>`]+))?)*)\s*(\/?)>/y;
+const ATTRIBUTE = /([^\s=/>"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?/g;
+
+/**
+ * Throws when an SVG's markup has anything that could run or load: scripts and other active
+ * elements, event-handler attributes, external references (href/src other than `#…` or `data:`),
+ * `javascript:` URLs, or a `<` that does not start a well-formed tag (comments, CDATA, processing
+ * instructions). It reads the markup, tag by tag and attribute by attribute: text and attribute
+ * values are escaped data, so a label such as `tuned onpolicy=yes` or `<script>` shown as text is
+ * fine.
+ */
 export function assertSafeSvg(svg: string): void {
-  if (!svg.startsWith('<svg')) throw new Error('plot: not an SVG');
-  const bad = /<script|<foreignObject|\son[a-z]+\s*=|javascript:|(?:href|src)\s*=\s*["'](?!#|data:)/i.exec(svg);
-  if (bad) throw new Error(`plot: unsafe SVG content (${bad[0]})`);
+  if (!svg.startsWith('<svg')) throw new UnsafeSvgError('plot: not an SVG');
+  for (let at = svg.indexOf('<'); at >= 0; at = svg.indexOf('<', at + 1)) {
+    TAG.lastIndex = at;
+    const tag = TAG.exec(svg);
+    if (!tag) throw new UnsafeSvgError(`plot: unsafe SVG content (markup that is not a plain tag: ${JSON.stringify(svg.slice(at, at + 40))})`);
+    const name = tag[2].toLowerCase();
+    if (UNSAFE_ELEMENTS.has(name.replace(/^.*:/, ''))) throw new UnsafeSvgError(`plot: unsafe SVG content (<${tag[2]}>)`);
+    for (const a of tag[3].matchAll(ATTRIBUTE)) {
+      const attr = a[1].toLowerCase();
+      const value = decodeEntities((a[2] ?? '').replace(/^["']|["']$/g, '')).trim();
+      if (attr.startsWith('on')) throw new UnsafeSvgError(`plot: unsafe SVG content (event handler ${a[1]} on <${tag[2]}>)`);
+      if (/^\s*(?:javascript|vbscript):/i.test(value)) throw new UnsafeSvgError(`plot: unsafe SVG content (${a[1]}=${JSON.stringify(value)})`);
+      if (/(?:^|:)(?:href|src)$/.test(attr) && !(value.startsWith('#') || value.startsWith('data:')))
+        throw new UnsafeSvgError(`plot: unsafe SVG content (external reference ${a[1]}=${JSON.stringify(value)})`);
+      if (attr === 'style' && /url\(\s*["']?(?!#|data:)/i.test(value)) throw new UnsafeSvgError(`plot: unsafe SVG content (external url() in style)`);
+    }
+    at += tag[0].length - 1;
+  }
+}
+
+/** Character references decoded, so that an escaped `javascript:` in a URL attribute is seen. */
+function decodeEntities(s: string): string {
+  return s.replace(/&(?:#(\d+)|#x([0-9a-f]+)|(\w+));/gi, (m, dec: string | undefined, hex: string | undefined, named: string | undefined) => {
+    const code = dec ? Number(dec) : hex ? parseInt(hex, 16) : -1;
+    if (dec || hex) return code <= 0x10ffff ? String.fromCodePoint(code) : m;
+    return ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", colon: ':', tab: '\t', newline: '\n' } as Record<string, string>)[named!.toLowerCase()] ?? m;
+  });
 }
 
 export interface BarDatum {
@@ -47,7 +90,7 @@ export interface BarDatum {
 const NUMBER_FORMAT = '.4~g';
 
 /**
- * Bars (mean per agent) with error bars (the 95% bootstrap interval) and the mean written above
+ * Bars (mean per agent) with error bars (the 95% t-interval over seeds) and the mean written above
  * each bar, so a zero-height bar still shows its value. When every value is zero the y scale is
  * [0, 1] (not a degenerate [0, 0] with a "0.000000" tick).
  */
@@ -55,9 +98,10 @@ export function barChartSpec(data: readonly BarDatum[]): Record<string, unknown>
   const allZero = data.every((d) => d.mean === 0 && d.lo === 0 && d.hi === 0);
   const y = { type: 'quantitative', title: null, axis: { format: NUMBER_FORMAT }, ...(allZero ? { scale: { domain: [0, 1] } } : {}) };
   return {
-    width: Math.max(150, 46 * data.length),
+    width: Math.max(150, 54 * data.length), // room for each value label (e.g. "−0.0164") beside its neighbours'
     height: 150,
-    data: { values: data.map((d) => ({ ...d, top: Math.max(d.mean, d.hi ?? d.mean) })) },
+    // The value sits above the zero line, the bar and its whisker (a negative bar's label would overlap it).
+    data: { values: data.map((d) => ({ ...d, top: Math.max(0, d.mean, d.hi ?? d.mean) })) },
     encoding: { x: { field: 'agent', type: 'nominal', title: null, sort: null, axis: { labelAngle: -30, labelLimit: 120 } } },
     layer: [
       { mark: { type: 'bar', color: '#4c78a8', width: { band: 0.7 } }, encoding: { y: { field: 'mean', ...y } } },
@@ -107,6 +151,8 @@ export function curveChartSpec(data: readonly CurveDatum[], opts: { yTitle?: str
 
 export interface TradeoffDatum {
   agent: string;
+  /** How the row is drawn: the folder's own agent, a reference row, an oracle (reads the reward simulator). */
+  kind?: 'agent' | 'reference' | 'oracle';
   /** CTR: mean and 95% interval over seeds (null ends: one seed, no interval drawn). */
   x: number;
   xlo: number | null;
@@ -125,14 +171,26 @@ export function tradeoffChartSpec(data: readonly TradeoffDatum[], titles: { x: s
   const x = { type: 'quantitative', title: titles.x, scale: { zero: false, padding: 16 }, axis: { format: NUMBER_FORMAT } };
   const y = { type: 'quantitative', title: titles.y, scale: { zero: false, padding: 16 }, axis: { format: NUMBER_FORMAT } };
   const color = { field: 'agent', type: 'nominal', legend: null, scale: { scheme: 'tableau10' } };
+  const kinds = ['agent', 'reference', 'oracle'];
+  const shape = {
+    field: 'kind',
+    type: 'nominal',
+    title: null,
+    scale: { domain: kinds, range: ['circle', 'square', 'diamond'] },
+    legend: {
+      orient: 'bottom',
+      direction: 'horizontal',
+      labelExpr: "datum.label === 'agent' ? 'this folder' : datum.label === 'reference' ? 'reference row' : 'oracle'",
+    },
+  };
   return {
     width: 380,
     height: 260,
-    data: { values: data.map((d) => ({ ...d })) },
+    data: { values: data.map((d) => ({ ...d, kind: d.kind ?? 'agent' })) },
     layer: [
       { mark: { type: 'rule', strokeWidth: 1.2 }, encoding: { x: { field: 'xlo', ...x }, x2: { field: 'xhi' }, y: { field: 'y', ...y }, color } },
       { mark: { type: 'rule', strokeWidth: 1.2 }, encoding: { y: { field: 'ylo', ...y }, y2: { field: 'yhi' }, x: { field: 'x', ...x }, color } },
-      { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'x', ...x }, y: { field: 'y', ...y }, color } },
+      { mark: { type: 'point', filled: true, size: 70 }, encoding: { x: { field: 'x', ...x }, y: { field: 'y', ...y }, color, shape } },
       {
         mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10 },
         encoding: { x: { field: 'x', ...x }, y: { field: 'y', ...y }, text: { field: 'agent' }, color },

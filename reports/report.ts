@@ -2,10 +2,12 @@
  * The HTML report of a result folder: DIR/report.html, one self-contained file (inline CSS and
  * SVG, no script, no network: a Content-Security-Policy forbids loading anything).
  *
- * It reads only result files (DIR/results/*.json, validated) and shows per environment, first the
- * two plots researchers look for (IoI against CTR per agent: the trade-off; path length over
- * training per agent: where the length shortcut shows), a warning when rows of one table differ
- * in seeds or test cases, then the leaderboard with 95% bootstrap intervals and IQMs, metrics@K,
+ * It reads only result files (DIR/results/*.json and the reference rows of DIR/reference/results,
+ * validated) and shows per environment, first the two plots researchers look for (target-specific
+ * IoI against CTR per agent, oracles and reference rows marked: the trade-off, on the IoI that
+ * tells steering from flattening; path length over training per agent: where the length shortcut
+ * shows), a warning when rows of one table differ in seeds or test cases, then the leaderboard
+ * (rows by target-specific IoI, 95% t-intervals over seeds, degenerate results flagged) and IQMs, metrics@K,
  * bar charts with error bars per metric, learning curves (return, path length, KL, ...; counters
  * such as epoch numbers are not curves, and logs with one point per run are a table of values),
  * example paths per agent with item titles and attributes, and the metadata of every run.
@@ -17,7 +19,21 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { writeFileAtomic } from '../core/io.ts';
-import { AT_K_NOTE, buildLeaderboard, groupLabels, groupResults, type EnvGroup, type Leaderboard, type MetricAggregate } from '../results/leaderboard.ts';
+import { ContractError, UsageError } from '../core/errors.ts';
+import { withFolderLockAsync } from '../core/lock.ts';
+import {
+  AT_K_NOTE,
+  buildLeaderboard,
+  flagLines,
+  groupLabels,
+  groupResults,
+  keptReference,
+  shownMetrics,
+  type EnvGroup,
+  type Leaderboard,
+  type MetricAggregate,
+} from '../results/leaderboard.ts';
+import { readReferenceResults } from '../results/reference.ts';
 import { HEADLINE_METRICS, metricInfo } from '../results/metrics.ts';
 import { readResults } from '../results/read.ts';
 import { FIDELITY_METRICS, rankAgreement } from '../results/fidelity.ts';
@@ -39,12 +55,20 @@ export interface ReportOptions {
   title?: string;
   /** The folder's estimator-variance study (results/variance.ts), shown as the "Estimators" section. */
   variance?: VarianceStudy | null;
+  /** Reference results (DIR/reference/results) shown beside the folder's own, marked (ref). */
+  reference?: readonly ResultFile[];
 }
 
 /** The variance study as table rows (the "Estimators" section). */
 function varianceSection(v: VarianceStudy) {
   const rows = (rs: readonly VarianceRow[]) =>
-    rs.map((r) => ({ label: r.label, meanNorm: fmt(r.meanNorm, 3), traceCov: fmt(r.traceCov, 3), snr: fmt(r.snr, 3), cosine: fmt(r.cosineToReinforce, 3) }));
+    rs.map((r) => ({
+      label: r.label,
+      meanNorm: fmt(r.meanNorm, 3),
+      traceCov: fmt(r.traceCov, 3),
+      snr: r.snr === null ? '∞' : fmt(r.snr, 3),
+      cosine: fmt(r.cosineToReinforce, 3),
+    }));
   return {
     exact: { description: v.exact.description, groupSize: v.exact.groupSize, rows: rows(v.exact.rows) },
     monteCarlo: v.monteCarlo
@@ -65,7 +89,7 @@ interface Chart {
 
 interface Cell {
   mean: string;
-  /** The 95% bootstrap interval, '' with one seed. */
+  /** The 95% t-interval over seeds as ± half-width; 'n = 1' with one seed. */
   ci: string;
   best: boolean;
 }
@@ -73,7 +97,7 @@ interface Cell {
 function cellFor(a: MetricAggregate | undefined, metric: string, best: boolean): Cell {
   const d = metricInfo(metric).digits;
   if (!a) return { mean: '-', ci: '', best: false };
-  return { mean: a.mean.toFixed(d), ci: a.ci95 ? `[${a.ci95[0].toFixed(d)}, ${a.ci95[1].toFixed(d)}]` : `n = ${a.n}`, best };
+  return { mean: a.mean.toFixed(d), ci: a.tHalfWidth !== null ? `± ${a.tHalfWidth.toFixed(d)}` : `n = ${a.n}`, best };
 }
 
 const AT_K_RE = /^(eval\.)?([A-Za-z]+)@(\d+)\.(max|mean)$/;
@@ -141,8 +165,11 @@ function comparabilityWarning(lb: Leaderboard['envs'][number]): string | null {
 async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   const groups = g.groups;
   const labels = groupLabels(g);
-  const all = Object.keys(Object.assign({}, ...lb.entries.map((e) => e.metrics)));
-  const headline = (HEADLINE_METRICS as readonly string[]).filter((m) => all.includes(m));
+  const all = shownMetrics(lb, Object.keys(Object.assign({}, ...lb.entries.map((e) => e.metrics))));
+  // The sort key first: target-specific IoI tells steering from flattening, raw IoI does not.
+  const headline = ['specificIoi', 'targetPercentile', ...HEADLINE_METRICS.filter((m) => m !== 'specificIoi' && m !== 'targetPercentile')].filter((m) =>
+    all.includes(m),
+  );
   const atKMetrics = all.filter((m) => m.includes('@'));
   // Two leaderboard tables (under the reward simulator, under the evaluator): one table of every
   // headline metric with its interval is wider than a 1400 px window.
@@ -150,6 +177,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   const evalColumns = headline.filter((m) => m.startsWith('eval.'));
   const rows = lb.entries.map((e) => ({
     label: e.label,
+    reference: e.reference,
+    flags: e.flags.map((f) => f.short).join(', '),
     oracle: e.usesSimulator,
     seeds: e.seeds.length,
     episodes: e.episodes,
@@ -162,23 +191,36 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   const bySeed = [...groups.values()].flat();
   const first = bySeed[0];
 
-  // The plots read first: IoI against CTR per agent (under each simulator), path length over training.
+  // The plots read first: target-specific IoI against CTR per agent (under each simulator), path
+  // length over training. Raw IoI cannot tell steering from flattening (a random path raises
+  // log p(T) for most targets), so the trade-off is drawn on the target-specific part.
   const lead: Chart[] = [];
-  const sameSimulator = first.env.evaluator === null || first.env.evaluator === first.env.simulator;
+  const sameSimulator = first.env.evaluator === null || first.env.evaluator === first.env.simulator || lb.evaluatorRepeats;
   for (const prefix of sameSimulator ? [''] : ['', 'eval.']) {
     const data: TradeoffDatum[] = lb.entries
-      .filter((e) => e.metrics[`${prefix}ioi`] && e.metrics[`${prefix}ctr`])
+      .filter((e) => e.metrics[`${prefix}specificIoi`] && e.metrics[`${prefix}ctr`])
       .map((e) => {
         const x = e.metrics[`${prefix}ctr`];
-        const y = e.metrics[`${prefix}ioi`];
-        return { agent: e.label, x: x.mean, xlo: x.ci95?.[0] ?? null, xhi: x.ci95?.[1] ?? null, y: y.mean, ylo: y.ci95?.[0] ?? null, yhi: y.ci95?.[1] ?? null };
+        const y = e.metrics[`${prefix}specificIoi`];
+        return {
+          agent: `${e.label}${e.reference ? ' (ref)' : ''}${e.usesSimulator ? ' (oracle)' : ''}`,
+          kind: e.usesSimulator ? ('oracle' as const) : e.reference ? ('reference' as const) : ('agent' as const),
+          x: x.mean,
+          xlo: x.ci95?.[0] ?? null,
+          xhi: x.ci95?.[1] ?? null,
+          y: y.mean,
+          ylo: y.ci95?.[0] ?? null,
+          yhi: y.ci95?.[1] ?? null,
+        };
       });
     const where = prefix ? 'the evaluator simulator' : 'the reward simulator';
     if (data.length > 0) {
       lead.push({
-        svg: await renderSvg(tradeoffChartSpec(data, { x: 'CTR (mean acceptance probability)', y: 'IoI (increase of log p(target))' })),
-        name: `${prefix}IoI against ${prefix}CTR`,
-        caption: `the trade-off under ${where}: feasibility (CTR, right is better) against effectiveness (IoI, up is better); mean over seeds, bars: 95% bootstrap intervals`,
+        svg: await renderSvg(tradeoffChartSpec(data, { x: 'CTR (mean acceptance probability)', y: "target-specific IoI (IoI − a random target's)" })),
+        name: `${prefix}specificIoi against ${prefix}CTR`,
+        caption:
+          `the trade-off under ${where}: feasibility (CTR, right is better) against steering toward the target (target-specific IoI, up is better; ` +
+          `raw IoI also rises for a path that only flattens the user); diamonds: oracles (read the simulator), squares: reference rows; mean over seeds, bars: 95% t-intervals`,
       });
     }
   }
@@ -198,7 +240,12 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     // No error bar for a single seed (ci95 null): lo/hi null draw nothing.
     const data = lb.entries
       .filter((e) => e.metrics[m])
-      .map((e) => ({ agent: e.label, mean: e.metrics[m].mean, lo: e.metrics[m].ci95?.[0] ?? null, hi: e.metrics[m].ci95?.[1] ?? null }));
+      .map((e) => ({
+        agent: `${e.label}${e.reference ? ' (ref)' : ''}`,
+        mean: e.metrics[m].mean,
+        lo: e.metrics[m].ci95?.[0] ?? null,
+        hi: e.metrics[m].ci95?.[1] ?? null,
+      }));
     if (data.length === 0) continue;
     const allZero = data.every((d) => d.mean === 0 && d.lo === 0 && d.hi === 0);
     charts.push({ svg: await renderSvg(barChartSpec(data)), name: m, caption: `${metricInfo(m).label}${allZero ? ' (0 for every agent)' : ''}` });
@@ -291,6 +338,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
             label,
             items: mine.path.map((id) => item(r, id)),
             empty: mine.path.length === 0,
+            // The path ends at the target only when it got there (the target in the top k after it).
+            arrived: full?.success ?? false,
             stats: full
               ? `IoI ${fmt(full.ioi, 3)}, IoR ${fmt(full.ior, 0)}, CTR ${fmt(full.ctr, 3)}, coherence ${fmt(full.coherence, 2)}, ${full.success ? 'success' : 'no success'}`
               : '',
@@ -328,6 +377,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     config: JSON.stringify(first.env.config),
     world: JSON.stringify(first.env.world),
     warning: comparabilityWarning(lb) ?? '',
+    flags: flagLines(lb),
+    hasFlags: lb.entries.some((e) => e.flags.length > 0),
     lead,
     columns: rewardColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
     evalColumns: evalColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
@@ -335,8 +386,8 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     evalIqmColumns: evalColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
     hasEvalTable: evalColumns.length > 0 && !sameSimulator,
     sameSimulatorNote:
-      evalColumns.length > 0 && sameSimulator
-        ? `The evaluator is the reward simulator here (${first.env.simulator}): the eval. metrics equal the ones above.`
+      sameSimulator && lb.entries.some((e) => Object.keys(e.metrics).some((m) => m.startsWith('eval.')))
+        ? `The evaluator is the reward simulator here (${first.env.simulator}): the eval. metrics equal the ones above and are not repeated (tables, charts).`
         : '',
     rows,
     atK,
@@ -357,16 +408,18 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
 
 /** Builds the report's HTML from result files. */
 export async function renderReport(results: readonly ResultFile[], opts: ReportOptions = {}): Promise<string> {
-  if (results.length === 0) throw new Error('no result files to report on');
-  const lb = buildLeaderboard(results);
-  const grouped = groupResults(results);
+  if (results.length === 0) throw new ContractError('renderReport: no result files to report on');
+  const reference = keptReference(results, opts.reference ?? []);
+  const isReference = new Set(reference);
+  const lb = buildLeaderboard(results, { reference });
+  const grouped = groupResults([...results, ...reference]);
   const envs = [];
   for (const [i, env] of lb.envs.entries()) envs.push(await envSection(env, grouped[i]));
-  const runs = [...results]
+  const runs = [...results, ...reference]
     .sort((a, b) => a.env.id.localeCompare(b.env.id) || a.run.label.localeCompare(b.run.label) || a.seed - b.seed)
     .map((r) => ({
       env: r.env.id,
-      label: r.run.label,
+      label: `${r.run.label}${isReference.has(r) ? ' (ref)' : ''}`,
       agent: r.agent.spec,
       seed: r.seed,
       episodes: r.episodes,
@@ -387,7 +440,7 @@ export async function renderReport(results: readonly ResultFile[], opts: ReportO
   const template = Handlebars.create().compile(readFileSync(TEMPLATE, 'utf8'), { strict: true });
   return template({
     title: opts.title ?? 'prorec-gym benchmark report',
-    summary: { files: results.length, suites, commits, backends, resamples: lb.bootstrap.resamples },
+    summary: { files: results.length, suites, commits, backends },
     envs,
     runs,
     variance: opts.variance ? varianceSection(opts.variance) : null,
@@ -396,10 +449,14 @@ export async function renderReport(results: readonly ResultFile[], opts: ReportO
 
 /** Reads DIR/results, writes DIR/report.html; returns the file and its size in bytes. */
 export async function writeReport(dir: string, opts: ReportOptions = {}): Promise<{ file: string; bytes: number }> {
-  const results = readResults(dir);
-  if (results.length === 0) throw new Error(`${dir}: no result files in ${path.join(dir, 'results')}`);
-  const html = await renderReport(results, { variance: readVarianceStudy(dir), ...opts });
-  const file = path.join(dir, 'report.html');
-  writeFileAtomic(file, html);
-  return { file, bytes: Buffer.byteLength(html) };
+  // Listed and written under the folder's lock (core/lock.ts): a report never replaces a newer
+  // one built from more result files.
+  return withFolderLockAsync(dir, async () => {
+    const results = readResults(dir);
+    if (results.length === 0) throw new UsageError(`${dir}: no result files in ${path.join(dir, 'results')}`);
+    const html = await renderReport(results, { variance: readVarianceStudy(dir), reference: readReferenceResults(dir).results, ...opts });
+    const file = path.join(dir, 'report.html');
+    writeFileAtomic(file, html);
+    return { file, bytes: Buffer.byteLength(html) };
+  });
 }

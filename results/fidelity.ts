@@ -18,6 +18,7 @@ import { groupLabels, groupResults } from './leaderboard.ts';
 import { readResults } from './read.ts';
 import type { ResultFile } from './schema.ts';
 import { renderTable } from './table.ts';
+import { ContractError } from '../core/errors.ts';
 
 /** The metrics recorded under both simulators (EvaluatorMetricsSchema); all higher-better. */
 export const FIDELITY_METRICS = ['ioi', 'ior', 'ctr', 'success'] as const;
@@ -30,7 +31,7 @@ export type FidelityMetric = (typeof FIDELITY_METRICS)[number];
  */
 export function kendallTauB(x: readonly number[], y: readonly number[]): number | null {
   const n = x.length;
-  if (n !== y.length) throw new Error(`kendallTauB: ${n} and ${y.length} values`);
+  if (n !== y.length) throw new ContractError(`kendallTauB: ${n} and ${y.length} values`);
   let concordant = 0;
   let discordant = 0;
   let tiesX = 0;

@@ -3,19 +3,30 @@
  *
  * Results are grouped by environment and agent label; each group must be one configuration
  * (the run config minus the seed): two configurations under one label are told apart by a short
- * hash suffix. Per group and metric: the per-seed values, their mean, a 95% percentile-bootstrap
- * interval of the mean (2,000 resamples, seeded from the group and metric names, so the same
- * results give the same interval), the IQM, the standard deviation and the 95% t half-width.
+ * hash suffix. Per group and metric: the per-seed values, their mean, the 95% t-interval of the
+ * mean over seeds (the one interval the terminal table, leaderboard.md and the report show: with
+ * 3 seeds a percentile bootstrap cannot be wider than their min-max, so it overstates certainty;
+ * one seed has no interval), the IQM and the standard deviation.
+ *
+ * Reference rows (benchmarks/reference.ts) come in as a second list: their entries say
+ * `reference: true` and never mix with the user's results (a label the user ran replaces the
+ * reference row of that label). Each entry carries its degenerate-result flags
+ * (results/degenerate.ts). Rows are sorted by the headline metric, target-specific IoI, best first.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Rng } from '../core/rng.ts';
+import { ConfigError, ProrecError } from '../core/errors.ts';
 import { stableHash } from '../core/hash.ts';
 import { flatMetrics, metricInfo, sortMetricNames, HEADLINE_METRICS } from './metrics.ts';
 import type { ResultFile } from './schema.ts';
-import { bootstrapCI, iqm, summarize } from './stats.ts';
-import { renderTable, wrapText } from './table.ts';
+import { iqm, summarize } from './stats.ts';
+import { degenerateFlags } from './degenerate.ts';
+import { oneLine, renderTable, wrapText } from './table.ts';
 
-export const LEADERBOARD_VERSION = 1;
+/** 2: t-intervals (`interval` replaces `bootstrap`), reference rows, degenerate flags, rows sorted by the headline metric. */
+export const LEADERBOARD_VERSION = 2;
+
+/** The metric rows are sorted by (best first): target-specific IoI, which tells steering from flattening (raw IoI does not). */
+export const HEADLINE_SORT = 'specificIoi';
 
 export const MetricAggregateSchema = Type.Object(
   {
@@ -23,7 +34,7 @@ export const MetricAggregateSchema = Type.Object(
     values: Type.Array(Type.Number()),
     mean: Type.Number(),
     ci95: Type.Union([Type.Tuple([Type.Number(), Type.Number()]), Type.Null()], {
-      description: '95% percentile-bootstrap interval of the mean over seeds; null with fewer than two seeds',
+      description: '95% t-interval of the mean over seeds (mean ± tHalfWidth); null with fewer than two seeds',
     }),
     iqm: Type.Number(),
     std: Type.Union([Type.Number(), Type.Null()]),
@@ -45,6 +56,10 @@ export const LeaderboardEntrySchema = Type.Object(
     suite: Type.Union([Type.String(), Type.Null()]),
     budget: Type.Union([Type.String(), Type.Null()]),
     metrics: Type.Record(Type.String(), MetricAggregateSchema),
+    /** A reference row: read from OUT/reference/results (the package's reference set), not from the user's OUT/results. */
+    reference: Type.Boolean(),
+    /** Degenerate-result flags (results/degenerate.ts): what the row's numbers mean, and where to read more. */
+    flags: Type.Array(Type.Object({ rule: Type.String(), short: Type.String(), message: Type.String() }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );
@@ -53,7 +68,9 @@ export type LeaderboardEntry = Static<typeof LeaderboardEntrySchema>;
 export const LeaderboardSchema = Type.Object(
   {
     version: Type.Literal(LEADERBOARD_VERSION),
-    bootstrap: Type.Object({ resamples: Type.Integer(), level: Type.Number(), unit: Type.Literal('seed') }),
+    interval: Type.Object({ method: Type.Literal('t'), level: Type.Number(), unit: Type.Literal('seed') }),
+    /** The metric rows are sorted by, best first. */
+    headline: Type.String(),
     envs: Type.Array(
       Type.Object({
         /** The environment id, with `#setting` when the results hold several settings (config, world, split) of it. */
@@ -65,14 +82,14 @@ export const LeaderboardSchema = Type.Object(
         rankings: Type.Record(Type.String(), Type.Array(Type.String())),
         /** What a reader must know before comparing the rows (e.g. rows over different seeds or case counts). */
         warnings: Type.Array(Type.String()),
+        /** Every evaluator metric equals its reward-simulator twin (the evaluator is the simulator, e.g. synthetic-v0): tables omit the eval columns. */
+        evaluatorRepeats: Type.Boolean(),
       }),
     ),
   },
   { additionalProperties: false },
 );
 export type Leaderboard = Static<typeof LeaderboardSchema>;
-
-const RESAMPLES = 2000;
 
 /** Hash of a result's run config without its seed: results of one configuration share it. */
 export function variantOf(r: ResultFile): string {
@@ -82,10 +99,17 @@ export function variantOf(r: ResultFile): string {
 
 export function aggregate(values: readonly number[], seedName: string): MetricAggregate {
   const s = summarize(values);
-  const rng = new Rng(parseInt(stableHash(seedName).slice(0, 8), 16) | 0, 'bootstrap');
-  // One seed has no spread to resample: no interval (a zero-width one would read as certainty).
-  const ci95 = values.length >= 2 ? bootstrapCI(values, rng, { resamples: RESAMPLES }) : null;
-  return { n: values.length, values: [...values], mean: s.mean, ci95, iqm: iqm(values), std: s.std, tHalfWidth: s.ci95 };
+  // One seed has no interval (a zero-width one would read as certainty).
+  const ci95: [number, number] | null = s.ci95 === null ? null : [s.mean - s.ci95, s.mean + s.ci95];
+  const out = { n: values.length, values: [...values], mean: s.mean, ci95, iqm: iqm(values), std: s.std, tHalfWidth: s.ci95 };
+  const bad = [out.mean, ...(ci95 ?? []), out.iqm, out.std ?? 0, out.tHalfWidth ?? 0].some((v) => !Number.isFinite(v));
+  if (bad) throw new NonFiniteAggregateError(`${seedName}: the values (${values.join(', ')}) overflow when aggregated (mean ${out.mean}, std ${out.std})`);
+  return out;
+}
+
+/** A metric whose values are not finite, or overflow when averaged: the leaderboard (and the report's plots) would show NaN or null. */
+export class NonFiniteAggregateError extends ProrecError {
+  readonly kind = 'input';
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -139,9 +163,14 @@ export function groupLabels(g: EnvGroup): Map<string, string> {
   return labels;
 }
 
-export function buildLeaderboard(results: readonly ResultFile[]): Leaderboard {
+/**
+ * The leaderboard of a folder's results, with `reference` rows beside them: a reference result is
+ * kept only in an environment setting the results have, and only for labels they do not have.
+ */
+export function buildLeaderboard(results: readonly ResultFile[], opts: { reference?: readonly ResultFile[] } = {}): Leaderboard {
   const envs: Leaderboard['envs'] = [];
-  for (const g of groupResults(results)) {
+  const reference = new Set(keptReference(results, opts.reference ?? []));
+  for (const g of groupResults([...results, ...reference])) {
     const labels = groupLabels(g);
     const entries: LeaderboardEntry[] = [];
     for (const [key, rs] of g.groups) {
@@ -149,12 +178,16 @@ export function buildLeaderboard(results: readonly ResultFile[]): Leaderboard {
       const label = labels.get(key)!;
       const seeds = rs.map((r) => r.seed);
       const dup = seeds.find((s, i) => seeds.indexOf(s) !== i);
-      if (dup !== undefined) throw new Error(`${g.name}/${label}: two results for seed ${dup}`);
+      if (dup !== undefined) throw new ConfigError(`${g.name}/${label}: two results for seed ${dup}`);
       const flat = rs.map(flatMetrics);
       const names = sortMetricNames(flat.flatMap((f) => Object.keys(f)));
       const metrics: Record<string, MetricAggregate> = {};
       for (const name of names) {
-        const values = flat.map((f) => f[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+        // null (e.g. coherence of paths too short to have one) is "no value"; a non-finite number is
+        // an error, never dropped silently (result files are read through readResult, which refuses them).
+        const values = flat.map((f) => f[name]).filter((v): v is number => v !== null && v !== undefined);
+        const bad = values.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw new NonFiniteAggregateError(`${g.name}/${label}/${name}: seed ${rs[bad].seed} has the non-finite value ${values[bad]}`);
         if (values.length) metrics[name] = aggregate(values, `${g.name}/${label}/${name}`);
       }
       entries.push({
@@ -167,8 +200,15 @@ export function buildLeaderboard(results: readonly ResultFile[]): Leaderboard {
         suite: first.run.suite,
         budget: first.run.budget,
         metrics,
+        reference: reference.has(first),
+        flags: [],
       });
     }
+    const first = g.groups.values().next().value![0];
+    const maxLength = typeof first.env.config.maxLength === 'number' ? first.env.config.maxLength : null;
+    const random = entries.find((e) => e.agent === 'random' && e.label === 'random');
+    for (const e of entries) e.flags = degenerateFlags(e, { maxLength, randomCtr: random?.metrics.ctr?.mean ?? null });
+    entries.sort((a, b) => headlineOrder(a, b) || cmp(a.label, b.label));
     const rankings: Record<string, string[]> = {};
     for (const name of sortMetricNames(entries.flatMap((e) => Object.keys(e.metrics)))) {
       const dir = metricInfo(name).direction;
@@ -178,9 +218,59 @@ export function buildLeaderboard(results: readonly ResultFile[]): Leaderboard {
         .sort((a, b) => dir * (b.metrics[name].mean - a.metrics[name].mean) || a.label.localeCompare(b.label))
         .map((e) => e.label);
     }
-    envs.push({ id: g.name, envId: g.envId, setting: g.setting, entries, rankings, warnings: comparabilityWarnings(entries) });
+    envs.push({
+      id: g.name,
+      envId: g.envId,
+      setting: g.setting,
+      entries,
+      rankings,
+      warnings: comparabilityWarnings(entries),
+      evaluatorRepeats: evaluatorRepeats(entries),
+    });
   }
-  return { version: LEADERBOARD_VERSION, bootstrap: { resamples: RESAMPLES, level: 0.95, unit: 'seed' }, envs };
+  return { version: LEADERBOARD_VERSION, interval: { method: 't', level: 0.95, unit: 'seed' }, headline: HEADLINE_SORT, envs };
+}
+
+/**
+ * The reference results shown beside `results`: those measured exactly as one of the results (the
+ * run config without the agent: environment, world, split, seed, cases, batch, budget) by the same
+ * package version, under labels the results do not have. A stale copy (another setting or version)
+ * is never mixed in.
+ */
+export function keptReference(results: readonly ResultFile[], reference: readonly ResultFile[]): ResultFile[] {
+  const measured = (r: ResultFile) => {
+    const { agentSpec: _s, agentConfig: _c, agentCode: _h, ...rest } = r.run.config as ResultFile['run']['config'] & { agentCode?: string };
+    return stableHash({ setting: settingOf(r), rest, code: [r.code.package, r.code.version] });
+  };
+  const own = new Set(results.map(measured));
+  const labels = new Set(results.map((r) => `${settingOf(r)}\u0000${r.run.label}`));
+  return reference.filter((r) => own.has(measured(r)) && !labels.has(`${settingOf(r)}\u0000${r.run.label}`));
+}
+
+/** Rows by the headline metric, best first; rows without it last. */
+function headlineOrder(a: LeaderboardEntry, b: LeaderboardEntry): number {
+  const x = a.metrics[HEADLINE_SORT]?.mean;
+  const y = b.metrics[HEADLINE_SORT]?.mean;
+  if (x === undefined || y === undefined) return (x === undefined ? 1 : 0) - (y === undefined ? 1 : 0);
+  return y - x;
+}
+
+/** Whether every evaluator metric of every row equals its reward twin, seed by seed (no evaluator metrics: true). */
+export function evaluatorRepeats(entries: readonly LeaderboardEntry[]): boolean {
+  return entries.every((e) =>
+    Object.entries(e.metrics)
+      .filter(([m]) => m.startsWith('eval.'))
+      .every(([m, a]) => {
+        const twin = e.metrics[m.slice('eval.'.length)];
+        return !!twin && twin.values.length === a.values.length && twin.values.every((v, i) => v === a.values[i]);
+      }),
+  );
+}
+
+/** The interval of an aggregate as text: `mean ± half-width` (95% t over seeds), `mean (n = 1)` with one seed. */
+export function formatInterval(a: MetricAggregate | undefined, digits: number, sep = ' ± '): string {
+  if (!a) return '-';
+  return a.tHalfWidth === null ? `${a.mean.toFixed(digits)} (n = ${a.n})` : `${a.mean.toFixed(digits)}${sep}${a.tHalfWidth.toFixed(digits)}`;
 }
 
 /** Warnings when the rows of one environment were not measured alike: other seeds or other case counts. */
@@ -204,28 +294,54 @@ export function comparabilityWarnings(entries: readonly LeaderboardEntry[]): str
   return out;
 }
 
+/** An aggregate as a table cell: `mean ± half-width` (the 95% t-interval over seeds), `mean (n = 1)` with one seed. */
 export function formatAggregate(a: MetricAggregate | undefined, digits: number): string {
-  if (!a) return '-';
-  if (a.ci95 === null) return `${a.mean.toFixed(digits)} (n = ${a.n})`;
-  return `${a.mean.toFixed(digits)} [${a.ci95[0].toFixed(digits)}, ${a.ci95[1].toFixed(digits)}]`;
+  return formatInterval(a, digits);
 }
 
+/** Text for Markdown: on one line (a line break would end a table row) with its markup characters escaped. */
 function mdEscape(s: string): string {
-  return s.replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`);
+  return oneLine(s).replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`);
 }
 
-/** The leaderboard as Markdown: per environment, the headline table and one table per further metric group. */
+/** The row name in every table: the label, `(ref)` for a reference row, `(oracle)` for an agent that reads the reward simulator. */
+export function rowName(e: LeaderboardEntry): string {
+  return `${e.label}${e.reference ? ' (ref)' : ''}${e.usesSimulator ? ' (oracle)' : ''}`;
+}
+
+/** The metrics a table shows for an environment: the evaluator twins left out when they repeat the reward metrics. */
+export function shownMetrics(env: Leaderboard['envs'][number], names: readonly string[]): string[] {
+  return env.evaluatorRepeats ? names.filter((m) => !m.startsWith('eval.')) : [...names];
+}
+
+/** One line per flag message of the rows of an environment, `labels: message` (rows with the same message share a line). */
+export function flagLines(env: Leaderboard['envs'][number]): string[] {
+  const byMessage = new Map<string, string[]>();
+  for (const e of env.entries) for (const f of e.flags) byMessage.set(f.message, [...(byMessage.get(f.message) ?? []), rowName(e)]);
+  return [...byMessage].map(([message, rows]) => `${rows.join(', ')}: ${message}`);
+}
+
+export const INTERVAL_NOTE = 'mean ± 95% t-interval over seeds (n = 1: one seed, no interval)';
+
+/** The headline metrics, target-specific IoI (the sort key) first. */
+const HEADLINE_ORDER = ['specificIoi', 'targetPercentile', ...HEADLINE_METRICS.filter((m) => m !== 'specificIoi' && m !== 'targetPercentile')];
+
+/** The leaderboard as Markdown: per environment, the headline table, its flags and one table per further metric group. */
 export function leaderboardMarkdown(lb: Leaderboard): string {
   const out: string[] = ['# Leaderboard', ''];
   out.push(
-    `Mean over seeds [95% percentile-bootstrap interval over seeds, ${lb.bootstrap.resamples} resamples]; IQM in the JSON. Bold: best mean per column. \`eval.\`: under the evaluator simulator. (oracle): reads the reward simulator while acting.`,
+    `${INTERVAL_NOTE[0].toUpperCase()}${INTERVAL_NOTE.slice(1)}; IQM in the JSON. Rows sorted by target-specific IoI (IoI minus a random target's), best first. ` +
+      'Bold: best mean per column. `eval.`: under the evaluator simulator (left out where it is the reward simulator). ' +
+      '(oracle): reads the reward simulator while acting. (ref): a reference row of the package (its reference results for this suite and setting, ' +
+      'in reference/results/), not a run of this folder. Flags: rows whose numbers mean something other than they seem.',
     '',
   );
   for (const env of lb.envs) {
     out.push(`## ${mdEscape(env.id)}`, '');
     for (const w of env.warnings) out.push(`> **Warning:** ${mdEscape(w)}`, '');
-    const all = sortMetricNames(env.entries.flatMap((e) => Object.keys(e.metrics)));
-    const headline = all.filter((m) => (HEADLINE_METRICS as readonly string[]).includes(m));
+    if (env.evaluatorRepeats) out.push('The evaluator is the reward simulator here: the `eval.` metrics equal the others and are not repeated.', '');
+    const all = shownMetrics(env, sortMetricNames(env.entries.flatMap((e) => Object.keys(e.metrics))));
+    const headline = HEADLINE_ORDER.filter((m) => all.includes(m));
     const atK = all.filter((m) => m.includes('@'));
     const rest = all.filter((m) => !headline.includes(m) && !atK.includes(m));
     for (const [title, metrics] of [
@@ -242,78 +358,75 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
           const text = formatAggregate(e.metrics[m], metricInfo(m).digits);
           return env.rankings[m]?.[0] === e.label && env.entries.length > 1 ? `**${text}**` : text;
         });
-        out.push(`| ${mdEscape(e.label)}${e.usesSimulator ? ' (oracle)' : ''} | ${e.seeds.length} | ${cells.join(' | ')} |`);
+        const flag = e.flags.length ? ` ⚠ ${e.flags.map((f) => f.short).join(', ')}` : '';
+        out.push(`| ${mdEscape(rowName(e) + flag)} | ${e.seeds.length} | ${cells.join(' | ')} |`);
       }
       out.push('');
+      if (title === '') {
+        const flags = flagLines(env);
+        if (flags.length) out.push('**Flags:**', '', ...flags.map((l) => `- ${mdEscape(l)}`), '');
+      }
       if (title === 'Metrics@K') out.push(mdEscape(AT_K_NOTE), '');
     }
   }
   return out.join('\n');
 }
 
-/** A compact terminal table of the headline metrics (mean ± 95% t half-width, as before). */
+/** The terminal table's columns under the reward simulator, and under the evaluator where it is another model. */
+const TERMINAL_COLUMNS: [string, string][] = [
+  ['specificIoi', 'specific IoI'],
+  ['targetPercentile', 'percentile'],
+  ['ioi', 'IoI'],
+  ['ior', 'IoR'],
+  ['ctr', 'CTR'],
+  ['length', 'length'],
+  ['success', 'success@10'],
+];
+const TERMINAL_EVAL_COLUMNS: [string, string][] = [
+  ['eval.specificIoi', 'specific IoI'],
+  ['eval.targetPercentile', 'percentile'],
+  ['eval.ioi', 'IoI'],
+  ['eval.ior', 'IoR'],
+  ['eval.ctr', 'CTR'],
+  ['eval.success', 'success@10'],
+];
+
+/**
+ * The terminal table: per environment, the headline metrics under the reward simulator (rows by
+ * target-specific IoI, best first; reference rows marked), the same under the evaluator when it is
+ * another model, and one line per degenerate-result flag. About 120 columns.
+ */
 export function leaderboardTerminal(lb: Leaderboard): string {
-  const cols = [
-    'ioi',
-    'specificIoi',
-    'targetPercentile',
-    'ior',
-    'ctr',
-    'coherence',
-    'length',
-    'success',
-    'eval.ioi',
-    'eval.specificIoi',
-    'eval.targetPercentile',
-    'eval.ior',
-    'eval.ctr',
-    'eval.success',
-  ];
-  const rows: string[][] = [];
-  const warnings = lb.envs.flatMap((env) => env.warnings.map((w) => `warning (${env.id}): ${w}\n`));
+  const parts: string[] = [];
+  const cell = (e: LeaderboardEntry, m: string) => formatInterval(e.metrics[m], metricInfo(m).digits, '±');
+  const table = (env: Leaderboard['envs'][number], cols: [string, string][]) =>
+    renderTable(
+      ['agent', 'seeds', ...cols.map(([, h]) => h), 'flags'],
+      env.entries.map((e) => [rowName(e), String(e.seeds.length), ...cols.map(([m]) => cell(e, m)), e.flags.map((f) => f.short).join(', ')]),
+    );
   for (const env of lb.envs) {
-    for (const e of env.entries) {
-      rows.push([
-        env.id,
-        e.label + (e.usesSimulator ? ' (oracle)' : ''),
-        String(e.seeds.length),
-        ...cols.map((m) => {
-          const a = e.metrics[m];
-          const d = metricInfo(m).digits;
-          if (!a) return '-';
-          return a.tHalfWidth === null ? `${a.mean.toFixed(d)} (n = ${a.n})` : `${a.mean.toFixed(d)} ± ${a.tHalfWidth.toFixed(d)}`;
-        }),
-      ]);
+    const evalShown = !env.evaluatorRepeats && env.entries.some((e) => TERMINAL_EVAL_COLUMNS.some(([m]) => e.metrics[m]));
+    parts.push(
+      `${env.id}: under the reward simulator${evalShown ? '' : env.entries.some((e) => e.metrics['eval.ioi']) ? ' (= the evaluator here)' : ''}; rows by specific IoI, best first\n`,
+    );
+    parts.push(table(env, TERMINAL_COLUMNS));
+    if (evalShown) {
+      parts.push(`${env.id}: under the evaluator simulator\n`);
+      parts.push(table(env, TERMINAL_EVAL_COLUMNS));
     }
+    for (const l of flagLines(env)) parts.push(`${wrapText(`! ${l}`, 118).replace(/\n/g, '\n    ')}\n`);
+    for (const w of env.warnings) parts.push(`${wrapText(`warning (${env.id}): ${w}`, 118)}\n`);
+    parts.push('\n');
   }
   const hasAtK = lb.envs.some((env) => env.entries.some((e) => Object.keys(e.metrics).some((m) => m.includes('@'))));
   return (
-    renderTable(
-      [
-        'env',
-        'agent',
-        'seeds',
-        'IoI',
-        'specific IoI',
-        'percentile',
-        'IoR',
-        'CTR',
-        'coherence',
-        'length',
-        'success@10',
-        'eval IoI',
-        'eval specific',
-        'eval percentile',
-        'eval IoR',
-        'eval CTR',
-        'eval success',
-      ],
-      rows,
-    ) +
-    "mean ± 95% CI (t) over seeds (n = 1: one seed, no interval); specific IoI = IoI minus a random target's; percentile = the target's among all items by IoI (0.5: blind to it);\n" +
-    'eval = under the evaluator simulator; (oracle) = reads the reward simulator\n' +
-    (hasAtK ? `${wrapText(AT_K_NOTE)}\n` : '') +
-    warnings.join('')
+    parts.join('') +
+    `${wrapText(
+      `${INTERVAL_NOTE}; specific IoI = IoI minus a random target's; percentile = the target's among all items by IoI (0.5: blind to it); ` +
+        '(ref) = reference row of the package (not run here; --no-reference hides them); (oracle) = reads the reward simulator',
+      118,
+    )}\n` +
+    (hasAtK ? `${wrapText(AT_K_NOTE, 118)}\n` : '')
   );
 }
 

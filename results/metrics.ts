@@ -28,7 +28,8 @@ const BASE: Record<string, MetricInfo> = {
   duplicateRate: { direction: -1, digits: 3, label: 'path items already in the history' },
   success: { direction: 1, digits: 3, label: 'success: target in the top-k after the path' },
   return: { direction: 1, digits: 3, label: 'return: sum of the fused rewards' },
-  stopRate: { direction: 0, digits: 3, label: 'episodes ended by STOP' },
+  stopRate: { direction: 0, digits: 3, label: "episodes ended by the agent's STOP" },
+  maxLengthRate: { direction: 0, digits: 3, label: 'episodes that reached L_max (truncated)' },
   leftRate: { direction: -1, digits: 3, label: 'episodes the user left (patience exhausted)' },
   invalidRate: { direction: -1, digits: 3, label: 'invalid actions per action' },
 };

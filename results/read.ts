@@ -1,10 +1,18 @@
 /** Reading result folders: DIR/results/*.json, each validated against the result-file schema. */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { stableHash } from '../core/hash.ts';
+import { nonFiniteFields } from '../core/io.ts';
 import { readJsonFile, ValidationError, validate } from '../core/validate.ts';
 import { RESULT_SCHEMA_VERSION, ResultFileSchema, type ResultFile } from './schema.ts';
 
-/** Parses and validates one result file; errors name the file (and the field). */
+/**
+ * Parses and validates one result file; errors name the file (and the field). The one reader of
+ * result files: every tool (leaderboard, merge, gate, report, specificity, fidelity) reads through
+ * it, so they agree on which files count. Besides the schema (numbers finite: a hand-edited 1e999 is
+ * refused, not read as Infinity), it checks that `run.configHash` is the hash of `run.config`: a
+ * file whose config was edited is not the run its hash names.
+ */
 export function readResult(file: string): ResultFile {
   const raw = readJsonFile(file);
   const version = (raw as { schemaVersion?: unknown } | null)?.schemaVersion;
@@ -13,7 +21,26 @@ export function readResult(file: string): ResultFile {
       `schemaVersion: ${JSON.stringify(version)}; this code reads version ${RESULT_SCHEMA_VERSION} (rerun the benchmark to regenerate it)`,
     ]);
   }
-  return validate(ResultFileSchema, raw, file);
+  // Everywhere, the typed fields and the free-form ones (configs) alike: JSON.parse reads 1e999 as Infinity.
+  const bad = nonFiniteFields(raw);
+  if (bad.length)
+    throw new ValidationError(
+      file,
+      bad.map((f) => `${f.replace(/ = (.*)$/, ': $1')} is not a finite number (a value too large for a double, e.g. 1e999)`),
+    );
+  const result = validate(ResultFileSchema, raw, file);
+  checkConfigHash(result, file);
+  return result;
+}
+
+/** Throws a ValidationError naming `source` when `run.configHash` is not the hash of `run.config`. */
+export function checkConfigHash(result: ResultFile, source: string): void {
+  const hash = stableHash(result.run.config);
+  if (hash !== result.run.configHash) {
+    throw new ValidationError(source, [
+      `run.configHash: ${result.run.configHash.slice(0, 12)}… is not the hash of run.config (${hash.slice(0, 12)}…): the file was edited after the run wrote it (rerun it, or restore the file)`,
+    ]);
+  }
 }
 
 /** The result files of a run folder (DIR/results/*.json, sorted by name), as [relative file, result]. */

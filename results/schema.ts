@@ -17,6 +17,12 @@
  *   per case and in the aggregates.
  * - 4: `env.dataset` says which interactions the simulators saw (`simulatorInteractions`,
  *   `simulatorData`); `leftRate` (users who left: patience).
+ *   Later within 4: the optional `run.config.agentCode` (a plug-in agent's code hash; files
+ *   without it are still read, and registered agents' run hashes are unchanged).
+ *   Later within 4: each case's `end` ('stop', 'maxLength' or 'left': one cause) replaces
+ *   `stopped`, and `metrics.maxLengthRate` joins `stopRate` and `leftRate` (the three sum to 1).
+ *   Before, an episode the user left counted as stopped (stopRate 1 for an agent that never
+ *   stops): files without `end` are invalid and rerun (run hashes are unchanged).
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -49,7 +55,10 @@ export const MetricsSchema = Type.Object(
     duplicateRate: Type.Number(),
     success: Type.Number(),
     return: Type.Number(),
+    /** Episodes ended by the agent's STOP. stopRate + maxLengthRate + leftRate = 1: each episode has one end (`cases[].end`). */
     stopRate: Type.Number(),
+    /** Episodes that reached L_max (truncated). */
+    maxLengthRate: Type.Number(),
     /** Episodes the user left (patience exhausted; 0 unless the environment models patience). */
     leftRate: Type.Number(),
   },
@@ -76,7 +85,8 @@ export const CaseResultSchema = Type.Object(
     invalid: Type.Integer({ minimum: 0 }),
     success: Type.Boolean(),
     return: Type.Number(),
-    stopped: Type.Boolean(),
+    /** Why the episode ended, one cause: the agent's STOP, L_max reached, or the user left (patience). */
+    end: Type.Unsafe<'stop' | 'maxLength' | 'left'>({ type: 'string', enum: ['stop', 'maxLength', 'left'] }),
     evaluator: Type.Union([EvaluatorMetricsSchema, Type.Null()]),
   },
   { additionalProperties: false },
@@ -164,7 +174,14 @@ export const RunInfoSchema = Type.Object(
         envId: Type.String(),
         envConfig: Type.Record(Type.String(), Type.Unknown()),
         world: Type.Record(Type.String(), Type.Unknown()),
+        /** A registered agent's name, or a plug-in module's path relative to where it was given (one spelling per file: `./mine.ts`). */
         agentSpec: Type.String(),
+        /**
+         * A plug-in agent's code: SHA-256 of its module and the local modules it imports
+         * (agents/module-code.ts), so that editing them reruns its runs. Absent for registered agents
+         * (their code is the package's, named by `code`).
+         */
+        agentCode: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
         agentConfig: Type.Record(Type.String(), Type.Unknown()),
         seed: Type.Integer(),
         split: Type.String(),

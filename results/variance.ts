@@ -20,8 +20,8 @@ export const VarianceRowSchema = Type.Object(
     meanNorm: Type.Number(),
     /** tr Cov(g) of one batch's estimate */
     traceCov: Type.Number(),
-    /** ‖E g‖² / tr Cov(g) */
-    snr: Type.Number(),
+    /** ‖E g‖² / tr Cov(g); null when tr Cov(g) is 0 (no variance: infinite, which JSON cannot hold) */
+    snr: Type.Union([Type.Number(), Type.Null()]),
     /** cos(E g, E g_REINFORCE) */
     cosineToReinforce: Type.Number(),
   },

@@ -13,6 +13,7 @@
  */
 import { tf } from './runtime.ts';
 import type { Params } from './model.ts';
+import { ConfigError } from '../core/errors.ts';
 
 export interface AdamState {
   /** Updates applied so far. */
@@ -78,7 +79,7 @@ export class Adam {
     ] as const) {
       for (const [name, x] of moments) {
         const given = values.get(name);
-        if (!given || given.length !== x.size) throw new Error(`Adam state lacks moments for '${name}' (or has the wrong size)`);
+        if (!given || given.length !== x.size) throw new ConfigError(`Adam state lacks moments for '${name}' (or has the wrong size)`);
         const t = tf.tensor(given, x.shape, 'float32');
         x.assign(t);
         t.dispose();

@@ -4,7 +4,7 @@
  * hold exactly. log p(T|s) and rank(T|s) are computed in tensors for the whole batch (no per-item
  * JS loops), and everything a step reads back comes in one `dataSync` of a [3, B] tensor.
  */
-import { ProrecError } from '../core/errors.ts';
+import { ContractError, ProrecError } from '../core/errors.ts';
 import { tf } from './runtime.ts';
 import type { AdvanceResult, SimulatorBatch, TargetStats, UserSimulator } from './simulator.ts';
 import type { SequenceModel, StateTensors } from './model.ts';
@@ -47,7 +47,7 @@ export function targetStatsTensor(user: tf.Tensor2D, tableT: tf.Tensor2D, target
 export function validateItems(items: ArrayLike<number>, numItems: number, what: string): void {
   for (let r = 0; r < items.length; r++) {
     const i = items[r];
-    if (!Number.isInteger(i) || i < 0 || i >= numItems) throw new RangeError(`${what}[${r}] = ${i} is not an item id in [0, ${numItems})`);
+    if (!Number.isInteger(i) || i < 0 || i >= numItems) throw new ContractError(`${what}[${r}] = ${i} is not an item id in [0, ${numItems})`);
   }
 }
 
@@ -119,7 +119,7 @@ export class TfBatch implements SimulatorBatch {
   static open(sim: TfSimulator, sequences: readonly (readonly number[])[]): TfBatch {
     const maxLen = sim.model.config.maxLen;
     const windows = sequences.map((s, r) => {
-      if (s.length === 0) throw new RangeError(`sequence ${r} is empty`);
+      if (s.length === 0) throw new ContractError(`sequence ${r} is empty`);
       validateItems(s, sim.numItems, `sequences[${r}]`);
       return s.slice(-maxLen);
     });
@@ -144,7 +144,7 @@ export class TfBatch implements SimulatorBatch {
   }
 
   private check(): void {
-    if (this.disposed) throw new Error('SimulatorBatch used after dispose()');
+    if (this.disposed) throw new ContractError('SimulatorBatch used after dispose()');
   }
 
   states(): Float32Array {
@@ -201,7 +201,7 @@ export class TfBatch implements SimulatorBatch {
       if (rows && !rows[r]) continue;
       const i = items[r];
       fed[r] = i;
-      if (!Number.isInteger(i) || i < 0 || i >= this.sim.numItems) throw new RangeError(`items[${r}] = ${i} is not an item id in [0, ${this.sim.numItems})`);
+      if (!Number.isInteger(i) || i < 0 || i >= this.sim.numItems) throw new ContractError(`items[${r}] = ${i} is not an item id in [0, ${this.sim.numItems})`);
       active[r] = 1;
       positions[r] = Math.min(this.windows[r].length, maxLen - 1);
       if (this.windows[r].length >= maxLen) overflow = true;
@@ -293,7 +293,7 @@ export class TfBatch implements SimulatorBatch {
   }
 
   private checkLength(a: ArrayLike<number>, what: string): void {
-    if (a.length !== this.size) throw new RangeError(`${what} has ${a.length} entries, the batch has ${this.size} rows`);
+    if (a.length !== this.size) throw new ContractError(`${what} has ${a.length} entries, the batch has ${this.size} rows`);
   }
 }
 

@@ -8,7 +8,7 @@
  * 8-byte magic, uint32 (LE) header length, header JSON (UTF-8), space padding to a multiple of 4
  * bytes, then each tensor's float32 values (little-endian) at the offsets the header gives.
  */
-import { ProrecError } from '../core/errors.ts';
+import { invariant, ProrecError } from '../core/errors.ts';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
@@ -138,7 +138,7 @@ export function encodeContainer(magic: Buffer, header: Record<string, unknown>, 
   let offset = 0;
   for (const [name, t] of tensors) {
     const size = t.shape.reduce((a, b) => a * b, 1);
-    if (size !== t.values.length) throw new Error(`tensor ${name}: ${t.values.length} values for shape ${t.shape.join('x')}`);
+    invariant(size === t.values.length, () => `tensor ${name}: ${t.values.length} values for shape ${t.shape.join('x')}`);
     table.push({ name, shape: t.shape, offset, length: size });
     offset += size * 4;
   }

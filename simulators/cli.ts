@@ -13,15 +13,21 @@
  * simulators of the synthetic world with its exact dynamics (simulators/fidelity.ts).
  */
 import { existsSync, realpathSync } from 'node:fs';
+import { commandLine } from '../core/launcher.ts';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { Dataset } from '../data/dataset.ts';
 import { withSimulatorFraction } from '../data/dataset.ts';
 import { ensureBackend } from './runtime.ts';
+import { checkComputeEnv } from '../compute/backend.ts';
+import { checkCacheDirEnv } from '../core/cache-dir.ts';
+import { ConfigError, describeError, exitCodeOf, UsageError } from '../core/errors.ts';
+import { checkDepth } from '../core/validate.ts';
 import { MODEL_KINDS, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
 import {
   checkpointPath,
+  defaultWorkers,
   evaluateSimulator,
   loadOrTrainSimulator,
   popularityWarning,
@@ -40,7 +46,7 @@ async function datasetFor(env: string, fraction: number, log: (line: string) => 
     const world = generateSyntheticWorld();
     return withSimulatorFraction(world.dataset, fraction, world.config.seed);
   }
-  if (fraction !== 1) throw new Error('--fraction applies to --env synthetic only');
+  if (fraction !== 1) throw new UsageError('--fraction applies to --env synthetic only');
   // Imported lazily so that `info` and the synthetic env work without the data layer.
   const data = (await import('../data/index.ts')) as { loadDataset: (name: string, opts: { log?: (s: string) => void }) => Promise<Dataset> };
   return data.loadDataset(env, { log });
@@ -54,10 +60,11 @@ function parseJsonOption(value: string | undefined, name: string): Record<string
   if (value === undefined) return {};
   try {
     const v = JSON.parse(value) as unknown;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new UsageError('not an object');
+    checkDepth(v, `--${name}`);
     return v as Record<string, unknown>;
   } catch (e) {
-    throw new Error(`--${name} must be a JSON object (${(e as Error).message}): ${value}`, { cause: e });
+    throw new UsageError(`--${name} must be a JSON object (${(e as Error).message.split('\n').join(' ')})`, { cause: e });
   }
 }
 
@@ -98,10 +105,14 @@ const SUMMARY_HEADER = [
 export async function simMain(args: string[]): Promise<number> {
   let code = 0;
   try {
+    // The variables this command reads, before it writes anything (a bad one: exit 2).
+    checkComputeEnv();
+    defaultWorkers();
+    checkCacheDirEnv();
     await simCommands(args, (c) => (code = c));
   } catch (e) {
-    process.stderr.write(`sim: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    process.stderr.write(describeError('sim', e));
+    return exitCodeOf(e);
   }
   return code;
 }
@@ -243,7 +254,7 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
       async (a) => {
         await ensureBackend({ backend: a.backend });
         const fractions = a.fractions.split(',').map(Number);
-        if (fractions.some((f) => !(f > 0 && f <= 1))) throw new Error(`--fractions must be numbers in (0, 1], got ${a.fractions}`);
+        if (fractions.some((f) => !(f > 0 && f <= 1))) throw new UsageError(`--fractions must be numbers in (0, 1], got ${a.fractions}`);
         const { runFidelity, formatFidelity } = await import('./fidelity.ts');
         const result = await runFidelity({
           model: a.model,
@@ -274,7 +285,9 @@ async function simCommands(args: string[], exitCode: (code: number) => void): Pr
           for (const model of p.models) {
             const file = checkpointPath({ dataset, model, seed: a.seed, config: p.config, train: p.train, cacheDir: a.cacheDir });
             if (!existsSync(file))
-              throw new Error(`no cached checkpoint ${file}: train it first (npm run sim -- train --env ${env} --model ${model} --seed ${a.seed})`);
+              throw new ConfigError(
+                `no cached checkpoint ${file}: train it first (${commandLine('sim', `train --env ${env} --model ${model} --seed ${a.seed}`)})`,
+              );
             const entry = shipCheckpoint(file, a.dir ?? PRETRAINED_DIR);
             console.log(`shipped ${entry.file} (${(entry.bytes / 1e6).toFixed(2)} MB, test HR@10 ${fmt(entry.testHr10)} NDCG@10 ${fmt(entry.testNdcg10)})`);
           }

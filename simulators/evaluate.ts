@@ -13,6 +13,8 @@ import type { Dataset } from '../data/dataset.ts';
 import { itemCounts } from '../data/dataset.ts';
 import { midRank, type UserSimulator } from './simulator.ts';
 import type { RankingMetrics } from './checkpoint.ts';
+import { yieldToEventLoop } from '../core/interrupt.ts';
+import { invariant } from '../core/errors.ts';
 
 export interface HeldOut {
   prefixes: number[][];
@@ -78,6 +80,25 @@ export function metricsFromRanks(ranks: ArrayLike<number>): RankingMetrics {
 
 /** rank(T|prefix) and log p(T|prefix) of each held-out item under the simulator. */
 export function simulatorTargetStats(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): { rank: Float64Array; logProb: Float64Array } {
+  const steps = targetStatsSteps(simulator, heldOut, chunk);
+  for (let s = steps.next(); ; s = steps.next()) if (s.done) return s.value;
+}
+
+/** `simulatorTargetStats`, yielding to the event loop after each chunk (core/interrupt.ts): the same numbers, and Ctrl-C is handled meanwhile. */
+export async function simulatorTargetStatsInterruptible(
+  simulator: UserSimulator,
+  heldOut: HeldOut,
+  chunk = 256,
+): Promise<{ rank: Float64Array; logProb: Float64Array }> {
+  const steps = targetStatsSteps(simulator, heldOut, chunk);
+  for (let s = steps.next(); ; s = steps.next()) {
+    if (s.done) return s.value;
+    await yieldToEventLoop();
+  }
+}
+
+/** The chunks of `simulatorTargetStats`, one per step. */
+function* targetStatsSteps(simulator: UserSimulator, heldOut: HeldOut, chunk: number): Generator<void, { rank: Float64Array; logProb: Float64Array }> {
   const rank = new Float64Array(heldOut.targets.length);
   const logProb = new Float64Array(heldOut.targets.length);
   for (let start = 0; start < rank.length; start += chunk) {
@@ -90,6 +111,7 @@ export function simulatorTargetStats(simulator: UserSimulator, heldOut: HeldOut,
     } finally {
       batch.dispose();
     }
+    yield;
   }
   return { rank, logProb };
 }
@@ -150,7 +172,7 @@ export function compareWithPopularity(
   clearlyBetter: boolean;
 } {
   const n = simulatorRanks.length;
-  if (n !== popularityRanks.length) throw new Error(`compareWithPopularity: ${n} simulator ranks, ${popularityRanks.length} popularity ranks`);
+  invariant(n === popularityRanks.length, () => `compareWithPopularity: ${n} simulator ranks, ${popularityRanks.length} popularity ranks`);
   const gain = (r: number) => (r <= 10 ? 1 / Math.log2(1 + r) : 0);
   const hit = (r: number) => (r <= 10 ? 1 : 0);
   const paired = (f: (r: number) => number) => {

@@ -29,6 +29,7 @@ import { SyntheticExactSimulator } from './synthetic-exact.ts';
 import { generateSyntheticWorld, type SyntheticConfig } from '../data/synthetic.ts';
 import type { ModelKind } from './config.ts';
 import { checkpointPath, loadOrTrainSimulator, readCheckpoint } from './index.ts';
+import { ConfigError, ContractError, invariant } from '../core/errors.ts';
 
 export type FidelityPolicy = 'real' | 'random';
 
@@ -89,7 +90,7 @@ export interface FidelityOptions {
 /** Pearson's r, mean absolute error and means of paired values. */
 export function pairedSummary(learned: ArrayLike<number>, exact: ArrayLike<number>): PairedSummary {
   const n = learned.length;
-  if (n !== exact.length) throw new Error(`pairedSummary: ${n} learned values, ${exact.length} exact`);
+  invariant(n === exact.length, () => `pairedSummary: ${n} learned values, ${exact.length} exact`);
   let sl = 0;
   let se = 0;
   let mae = 0;
@@ -174,7 +175,7 @@ export function restrictedKl(
 /** The path each case follows under `policy`. */
 function pathsOf(cases: readonly Case[], policy: FidelityPolicy, numItems: number, maxLength: number, rng?: Rng): number[][] {
   if (policy === 'real') return cases.map((c) => (c.path ?? []).slice(0, maxLength));
-  if (!rng) throw new Error('the random policy needs an rng');
+  if (!rng) throw new ContractError('the random policy needs an rng');
   return cases.map((c) => {
     const used = new Set([...c.history, c.target]);
     const path: number[] = [];
@@ -192,7 +193,7 @@ function pathsOf(cases: readonly Case[], policy: FidelityPolicy, numItems: numbe
 /** Walks both simulators along the same paths and compares them at every step (see the file header). */
 export function stepFidelity(opts: FidelityOptions): StepFidelity {
   const { learned, exact } = opts;
-  if (learned.numItems !== exact.numItems) throw new Error(`the simulators score ${learned.numItems} and ${exact.numItems} items`);
+  if (learned.numItems !== exact.numItems) throw new ConfigError(`the simulators score ${learned.numItems} and ${exact.numItems} items`);
   const N = exact.numItems;
   const maxLength = opts.maxLength ?? 10;
   const batchSize = opts.batchSize ?? 256;

@@ -12,6 +12,8 @@
  * its checks, including a recomputation of its test metrics (simulators/pretrained.ts).
  */
 import { cacheDir } from '../core/cache-dir.ts';
+import { commandLine } from '../core/launcher.ts';
+import { ConfigError, UsageError } from '../core/errors.ts';
 import { stableHash } from '../core/hash.ts';
 import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -35,8 +37,8 @@ import {
 import { resolveConfigs, simulatorId, trainSimulator, type TrainOptions } from './train.ts';
 import { trainingStatePath } from './resume.ts';
 import type { ModelConfig, ModelKind, TrainConfig } from './config.ts';
-import { findPretrained, PRETRAINED_DIR, verifyPretrained, VERIFY_TOLERANCE } from './pretrained.ts';
-import { writeFileAtomic } from '../core/io.ts';
+import { explainPretrainedMiss, findPretrained, PRETRAINED_DIR, verifyPretrained, VERIFY_TOLERANCE } from './pretrained.ts';
+import { writeFileAtomic, WriteError } from '../core/io.ts';
 
 export { trainSimulator, type TrainOptions, type TrainResult } from './train.ts';
 export { evaluateSimulator, leaveOneOut, type EvaluationReport } from './evaluate.ts';
@@ -47,6 +49,7 @@ export {
   readPretrainedManifest,
   shipCheckpoint,
   findPretrained,
+  explainPretrainedMiss,
   verifyPretrained,
   type PretrainedEntry,
   type PretrainedManifest,
@@ -69,11 +72,11 @@ export interface LearnedSimulator extends UserSimulator {
  * Worker threads per simulator for batches of 256 rows or more: option, else PRORL_SIM_WORKERS,
  * else one when the machine has a second core (wasm in Node is single-threaded).
  */
-export function defaultWorkers(): number {
-  const env = process.env.PRORL_SIM_WORKERS;
+export function defaultWorkers(vars: NodeJS.ProcessEnv = process.env): number {
+  const env = vars.PRORL_SIM_WORKERS;
   if (env !== undefined && env !== '') {
-    const n = Number(env);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`PRORL_SIM_WORKERS must be a non-negative integer, got '${env}'`);
+    const n = /^\s*\d+\s*$/.test(env) ? Number(env) : NaN;
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`PRORL_SIM_WORKERS must be a non-negative integer, got '${env}'`);
     return n;
   }
   return os.availableParallelism() >= 2 ? 1 : 0;
@@ -130,7 +133,7 @@ export async function loadSimulator(
   await ensureBackend({ quiet: true });
   const { header, values } = readCheckpoint(file, { datasetName: expect.dataset?.name, datasetHash: expect.dataset?.meta.hash, model: expect.model });
   if (expect.dataset && expect.dataset.items.count !== header.dataset.numItems)
-    throw new Error(`simulator checkpoint ${file}: has ${header.dataset.numItems} items, the dataset ${expect.dataset.items.count}`);
+    throw new ConfigError(`simulator checkpoint ${file}: has ${header.dataset.numItems} items, the dataset ${expect.dataset.items.count}`);
   return { simulator: simulatorFromCheckpoint({ header, values }), header };
 }
 
@@ -194,7 +197,7 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
       loaded = await loadSimulator(file, { dataset: opts.dataset, model: opts.model });
     } catch (e) {
       if (e instanceof CheckpointError)
-        e.message += ` (delete the file and it is trained anew on next use; or retrain it now: npm run sim -- train --env ${opts.dataset.name} --model ${opts.model} --seed ${opts.seed} --retrain, with the same settings)`;
+        e.message += ` (delete the file and it is trained anew on next use; or retrain it now: ${commandLine('sim', `train --env ${opts.dataset.name} --model ${opts.model} --seed ${opts.seed} --retrain`)}, with the same settings)`;
       throw e;
     }
     const { simulator, header } = loaded;
@@ -235,7 +238,14 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
     throw e;
   }
   const { simulator, description } = result;
-  saveSimulator(file, simulator, description);
+  try {
+    saveSimulator(file, simulator, description);
+  } catch (e) {
+    if (!(e instanceof WriteError)) throw e;
+    // The trained weights are in memory: use them; the training state stays for the next process.
+    log(`warning: simulator ${simulator.id}: ${e.message}; using the trained simulator without caching it (its training state ${statePath} is kept)`);
+    return withWorkers(simulator, opts.seed, workers, log);
+  }
   rmSync(statePath, { force: true });
   log(`simulator ${simulator.id}: checkpoint written to ${file}`);
   const warning = popularityWarning(readCheckpoint(file).header);
@@ -251,8 +261,13 @@ export async function loadOrTrainSimulator(opts: LoadOrTrainOptions): Promise<Le
 async function loadPretrained(opts: LoadOrTrainOptions, file: string, log: (line: string) => void): Promise<TfSimulator | null> {
   const { config, train } = resolveConfigs(opts.model, opts.config, opts.train, opts.dataset.name);
   const id = simulatorId(opts.model, opts.dataset.name, opts.seed);
-  const found = findPretrained({ file: path.basename(file), dataset: opts.dataset, model: opts.model, config, train }, opts.pretrainedDir ?? PRETRAINED_DIR);
-  if (found === null) return null;
+  const request = { file: path.basename(file), dataset: opts.dataset, model: opts.model, config, train };
+  const found = findPretrained(request, opts.pretrainedDir ?? PRETRAINED_DIR);
+  if (found === null) {
+    const miss = explainPretrainedMiss({ ...request, seed: opts.seed }, opts.pretrainedDir ?? PRETRAINED_DIR);
+    if (miss) log(`simulator ${id}: no shipped pre-trained checkpoint matches this run: ${miss}`);
+    return null;
+  }
   if (!found.ok) {
     log(`simulator ${id}: the shipped pre-trained checkpoint is not used: ${found.reason}`);
     return null;
@@ -261,7 +276,7 @@ async function loadPretrained(opts: LoadOrTrainOptions, file: string, log: (line
   await ensureBackend({ quiet: true });
   const simulator = simulatorFromCheckpoint(found.checkpoint);
   const { header } = found.checkpoint;
-  const check = verifyPretrained(simulator, opts.dataset, header);
+  const check = await verifyPretrained(simulator, opts.dataset, header);
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   const figures =
     `test HR@10 ${check.hr10.toFixed(4)} NDCG@10 ${check.ndcg10.toFixed(4)} on ${check.count} items recomputed here, ` +
@@ -271,10 +286,19 @@ async function loadPretrained(opts: LoadOrTrainOptions, file: string, log: (line
     log(`simulator ${id}: the shipped pre-trained checkpoint ${found.path} is not used: ${figures} (tolerance ${VERIFY_TOLERANCE})`);
     return null;
   }
-  writeFileAtomic(file, found.bytes);
+  // A cache that cannot take the copy (a full disk, a read-only folder) costs nothing here: the
+  // verified shipped file is used in place, and the warning names the file and folder.
+  let cached = `cached it as ${file}`;
+  try {
+    writeFileAtomic(file, found.bytes);
+  } catch (e) {
+    if (!(e instanceof WriteError)) throw e;
+    cached = `used it in place: it could not be copied to the cache (${e.message})`;
+    log(`warning: simulator ${id}: ${e.message}; using the verified shipped checkpoint ${found.path} in place`);
+  }
   log(
     `simulator ${id}: loaded the shipped pre-trained checkpoint ${found.path} (same data and settings; ${figures}; ` +
-      `trained ${header.metrics.epochs} epochs on ${header.backend}; verified in ${seconds}s) and cached it as ${file}`,
+      `trained ${header.metrics.epochs} epochs on ${header.backend}; verified in ${seconds}s) and ${cached}`,
   );
   const warning = popularityWarning(header);
   if (warning) log(warning);
@@ -299,7 +323,9 @@ export interface SimulatorPairOptions {
 export async function loadSimulatorPair(opts: SimulatorPairOptions): Promise<{ reward: LearnedSimulator; evaluator: LearnedSimulator }> {
   const { reward: r, evaluator: e } = opts;
   if (e.model === r.model && e.seed === r.seed)
-    throw new Error(`the evaluator must be trained independently of the reward model: choose another architecture or seed than ${r.model} seed ${r.seed}`);
+    throw new ConfigError(
+      `the evaluator must be trained independently of the reward model: choose another architecture or seed than ${r.model} seed ${r.seed}`,
+    );
   const common = {
     dataset: opts.dataset,
     cacheDir: opts.cacheDir,

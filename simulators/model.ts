@@ -16,6 +16,7 @@ import { tf } from './runtime.ts';
 import { Rng } from '../core/rng.ts';
 import type { Gru4recConfig, ModelConfig, SasrecConfig } from './config.ts';
 import { outputDim } from './config.ts';
+import { ConfigError, ContractError, invariant } from '../core/errors.ts';
 
 /** Additive attention bias for a masked slot (compute/masks.ts). */
 export const MASKED = FORBIDDEN;
@@ -69,9 +70,9 @@ function makeParams(specs: ParamSpec[], rng: Rng, values?: ReadonlyMap<string, F
     let init: tf.Tensor;
     const given = values?.get(spec.name);
     if (values) {
-      if (!given) throw new Error(`checkpoint lacks parameter '${spec.name}'`);
+      if (!given) throw new ConfigError(`checkpoint lacks parameter '${spec.name}'`);
       if (given.length !== size)
-        throw new Error(`checkpoint parameter '${spec.name}' has ${given.length} values, expected ${size} (shape ${spec.shape.join('x')})`);
+        throw new ConfigError(`checkpoint parameter '${spec.name}' has ${given.length} values, expected ${size} (shape ${spec.shape.join('x')})`);
       init = tf.tensor(given, spec.shape, 'float32');
     } else if (spec.init === 'normal') init = tf.randomNormal(spec.shape, 0, spec.std ?? 0.02, 'float32', seed);
     else if (spec.init === 'ones') init = tf.ones(spec.shape);
@@ -125,7 +126,7 @@ export function paramValues(params: Params): Map<string, Float32Array> {
 export function assignParams(params: Params, values: ReadonlyMap<string, Float32Array>): void {
   for (const [name, v] of params) {
     const given = values.get(name);
-    if (!given) throw new Error(`missing parameter '${name}'`);
+    if (!given) throw new ConfigError(`missing parameter '${name}'`);
     const t = tf.tensor(given, v.shape, 'float32');
     v.assign(t);
     t.dispose();
@@ -152,7 +153,7 @@ abstract class BaseModel {
   }
   protected p(name: string): tf.Variable {
     const v = this.params.get(name);
-    if (!v) throw new Error(`no parameter ${name}`);
+    invariant(v, () => `no parameter ${name}`);
     return v;
   }
   itemEmbedding(): tf.Tensor2D {
@@ -176,7 +177,7 @@ class Sasrec extends BaseModel {
 
   constructor(config: SasrecConfig, numItems: number, rng: Rng, values?: ReadonlyMap<string, Float32Array>) {
     const d = config.hidden;
-    if (d % config.heads !== 0) throw new Error(`SASRec hidden (${d}) must be a multiple of heads (${config.heads})`);
+    if (d % config.heads !== 0) throw new ConfigError(`SASRec hidden (${d}) must be a multiple of heads (${config.heads})`);
     const specs: ParamSpec[] = [
       // Tokens are scaled by sqrt(d) on input, so this std gives unit-scale inputs and unit-scale logits.
       { name: 'item.embedding', shape: [numItems, d], init: 'normal', std: 1 / Math.sqrt(d) },
@@ -229,7 +230,7 @@ class Sasrec extends BaseModel {
     const d = this.cfg.hidden;
     const h = this.cfg.heads;
     const dh = this.headDim;
-    if (length > this.cfg.maxLen) throw new Error(`SASRec window of ${length} items exceeds maxLen ${this.cfg.maxLen}`);
+    if (length > this.cfg.maxLen) throw new ContractError(`SASRec window of ${length} items exceeds maxLen ${this.cfg.maxLen}`);
     const emb = tf.gather(this.itemEmbedding(), tokens.reshape([-1])).mul(Math.sqrt(d));
     const pos = this.p('position.embedding').slice([0, 0], [length, d]);
     let x = maybeDropout(

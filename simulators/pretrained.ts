@@ -29,10 +29,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { Type, type Static } from '@sinclair/typebox';
 import { readJsonFile, validate } from '../core/validate.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
+import { withFolderLock } from '../core/lock.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { decodeCheckpoint, type CheckpointHeader, type LoadedCheckpoint } from './checkpoint.ts';
 import { ModelKindSchema, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
-import { leaveOneOut, metricsFromRanks, simulatorTargetStats } from './evaluate.ts';
+import { leaveOneOut, metricsFromRanks, simulatorTargetStatsInterruptible } from './evaluate.ts';
 import type { UserSimulator } from './simulator.ts';
 import { simulatorTrainSequences } from './train.ts';
 
@@ -130,17 +131,55 @@ export function findPretrained(req: PretrainedRequest, dir: string = PRETRAINED_
   return { ok: true, path: file, entry, bytes, checkpoint };
 }
 
+/** `a` and `b`'s fields that differ, as `prefix.field shipped → here` (compared as JSON). */
+function fieldDiffs(prefix: string, shipped: object, here: object): string[] {
+  const a = shipped as Record<string, unknown>;
+  const b = here as Record<string, unknown>;
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .sort()
+    .filter((k) => !isDeepStrictEqual(a[k], b[k]))
+    .map((k) => `${prefix}.${k} ${JSON.stringify(a[k]) ?? 'absent'} shipped, ${JSON.stringify(b[k]) ?? 'absent'} here`);
+}
+
+/**
+ * When no shipped checkpoint has `req`'s file name (findPretrained returned null) but one is shipped
+ * for the same dataset and model: which of the keys in its name differ (the dataset's hash, the seed,
+ * model or training settings, field by field), so that a run that trains anyway says why. Null when
+ * none is shipped for this dataset and model.
+ */
+export function explainPretrainedMiss(req: PretrainedRequest & { seed: number }, dir: string = PRETRAINED_DIR): string | null {
+  const candidates = readPretrainedManifest(dir).checkpoints.filter((c) => c.dataset === req.dataset.name && c.model === req.model);
+  if (candidates.length === 0) return null;
+  const entry = candidates.find((c) => c.seed === req.seed) ?? candidates[0];
+  const file = path.join(dir, entry.file);
+  const differences: string[] = [];
+  if (entry.datasetHash !== req.dataset.meta.hash)
+    differences.push(
+      `dataset hash ${entry.datasetHash} shipped, ${req.dataset.meta.hash} here (it covers the data files' contents, the build options and the builders' identity: data/cache.ts)`,
+    );
+  if (entry.seed !== req.seed) differences.push(`seed ${entry.seed} shipped, ${req.seed} here`);
+  try {
+    const { header } = decodeCheckpoint(readFileSync(file), file);
+    differences.push(...fieldDiffs('config', header.config, req.config), ...fieldDiffs('train', header.train, req.train));
+  } catch (e) {
+    differences.push(`(its settings could not be read: ${(e as Error).message})`);
+  }
+  return `${entry.file} is shipped for ${req.dataset.name}/${req.model}, but ${differences.length ? differences.join('; ') : "its name differs from this run's"}`;
+}
+
 /**
  * Check 4: the loaded simulator's HR@10 / NDCG@10 on its own held-out test items (the sequences it
  * was trained on, as in simulators/train.ts) against those recorded in `header`. Returns the
  * recomputed metrics and whether they are within VERIFY_TOLERANCE.
  */
-export function verifyPretrained(
+export async function verifyPretrained(
   simulator: UserSimulator,
   dataset: Dataset,
   header: CheckpointHeader,
-): { ok: boolean; hr10: number; ndcg10: number; count: number; recorded: { hr10: number; ndcg10: number } } {
-  const m = metricsFromRanks(simulatorTargetStats(simulator, leaveOneOut(simulatorTrainSequences(dataset, header.train)).test).rank);
+): Promise<{ ok: boolean; hr10: number; ndcg10: number; count: number; recorded: { hr10: number; ndcg10: number } }> {
+  // Yields between chunks: a Ctrl-C is handled during the seconds this takes (core/interrupt.ts).
+  const stats = await simulatorTargetStatsInterruptible(simulator, leaveOneOut(simulatorTrainSequences(dataset, header.train)).test);
+  const m = metricsFromRanks(stats.rank);
   const recorded = header.metrics.test;
   const ok = m.count === recorded.count && Math.abs(m.hr10 - recorded.hr10) <= VERIFY_TOLERANCE && Math.abs(m.ndcg10 - recorded.ndcg10) <= VERIFY_TOLERANCE;
   return { ok, hr10: m.hr10, ndcg10: m.ndcg10, count: m.count, recorded: { hr10: recorded.hr10, ndcg10: recorded.ndcg10 } };
@@ -167,9 +206,12 @@ export function shipCheckpoint(file: string, dir: string = PRETRAINED_DIR): Pret
     epochs: header.metrics.epochs,
     trainSeconds: header.metrics.trainSeconds,
   };
-  const manifest = readPretrainedManifest(dir);
   if (path.resolve(path.join(dir, name)) !== path.resolve(file)) writeFileAtomic(path.join(dir, name), bytes);
-  const checkpoints = [...manifest.checkpoints.filter((c) => c.file !== name), entry].sort((a, b) => a.file.localeCompare(b.file));
-  writeJsonAtomic(path.join(dir, PRETRAINED_MANIFEST), { format: PRETRAINED_FORMAT, version: 1, checkpoints });
+  // Read, changed and written under the folder's lock (core/lock.ts): two ships at once keep both entries.
+  withFolderLock(dir, () => {
+    const manifest = readPretrainedManifest(dir);
+    const checkpoints = [...manifest.checkpoints.filter((c) => c.file !== name), entry].sort((a, b) => a.file.localeCompare(b.file));
+    writeJsonAtomic(path.join(dir, PRETRAINED_MANIFEST), { format: PRETRAINED_FORMAT, version: 1, checkpoints });
+  });
   return entry;
 }

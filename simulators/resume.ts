@@ -19,6 +19,7 @@ import { writeFileAtomic } from '../core/io.ts';
 import { ModelConfigSchema, ModelKindSchema, TrainConfigSchema, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
 import { CheckpointError, encodeContainer, openContainer, readTensors, TensorPayloadFields, TrainingRecordSchema, type TensorEntry } from './checkpoint.ts';
 import type { AdamState } from './adam.ts';
+import { ConfigError } from '../core/errors.ts';
 
 export const TRAINING_STATE_FORMAT = 'prorec-gym/simulator-training-state';
 export const TRAINING_STATE_VERSION = 1;
@@ -73,7 +74,7 @@ export function writeTrainingState(file: string, state: TrainingState, shapes: R
   const add = (prefix: string, values: ReadonlyMap<string, Float32Array>) => {
     for (const [name, shape] of shapes) {
       const v = values.get(name);
-      if (!v) throw new Error(`training state: no ${prefix} values for '${name}'`);
+      if (!v) throw new ConfigError(`training state: no ${prefix} values for '${name}'`);
       tensors.set(`${prefix}:${name}`, { shape, values: v });
     }
   };

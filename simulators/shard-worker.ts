@@ -10,6 +10,7 @@ import { createModel } from './model.ts';
 import { TfSimulator } from './batch.ts';
 import type { SimulatorBatch } from './simulator.ts';
 import type { ModelConfig } from './config.ts';
+import { invariant } from '../core/errors.ts';
 
 export interface ShardInit {
   entry: string;
@@ -44,7 +45,7 @@ const batches = new Map<number, SimulatorBatch>();
 
 function batchOf(id: number): SimulatorBatch {
   const b = batches.get(id);
-  if (!b) throw new Error(`shard has no batch ${id}`);
+  invariant(b, () => `shard has no batch ${id}`);
   return b;
 }
 

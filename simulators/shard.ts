@@ -13,6 +13,7 @@ import { NonFiniteScoresError, TfSimulator, validateItems } from './batch.ts';
 import { paramValues } from './model.ts';
 import type { ShardInit, ShardReply, ShardRequest } from './shard-worker.ts';
 import { backendInfo } from '../compute/backend.ts';
+import { ContractError, invariant, RunFailure } from '../core/errors.ts';
 
 /** '.ts' when run from source, '.js' in the built package. */
 const OWN_EXT = fileURLToPath(import.meta.url).endsWith('.ts') ? '.ts' : '.js';
@@ -71,14 +72,14 @@ class Shard {
       const done = Atomics.load(this.flag, 0);
       if (done < seq) {
         // A crashed worker never answers, and a blocked main thread cannot see its 'exit' event.
-        if (Date.now() > deadline) throw new Error(`simulator shard worker did not answer within ${REPLY_TIMEOUT_MS / 1000}s (crashed or out of memory?)`);
+        if (Date.now() > deadline) throw new RunFailure(`simulator shard worker did not answer within ${REPLY_TIMEOUT_MS / 1000}s (crashed or out of memory?)`);
         Atomics.wait(this.flag, 0, done, 1_000);
         continue;
       }
       let reply: ShardReply | undefined;
       for (;;) {
         const m = receiveMessageOnPort(this.port);
-        if (!m) throw new Error('simulator shard: reply flagged but not received');
+        invariant(m, 'simulator shard: reply flagged but not received');
         reply = m.message as ShardReply;
         if (reply.seq === seq) break;
       }
@@ -134,7 +135,7 @@ export class ShardedSimulator implements UserSimulator {
   open(sequences: readonly (readonly number[])[]): SimulatorBatch {
     if (sequences.length < this.minRows) return this.local.open(sequences);
     sequences.forEach((s, r) => {
-      if (s.length === 0) throw new RangeError(`sequence ${r} is empty`);
+      if (s.length === 0) throw new ContractError(`sequence ${r} is empty`);
       validateItems(s, this.numItems, `sequences[${r}]`);
     });
     const parts = this.shards.length + 1;
@@ -191,11 +192,11 @@ class ShardedBatch implements SimulatorBatch {
   }
 
   private check(): void {
-    if (this.disposed) throw new Error('SimulatorBatch used after dispose()');
+    if (this.disposed) throw new ContractError('SimulatorBatch used after dispose()');
   }
 
   private checkLength(a: ArrayLike<number>, what: string): void {
-    if (a.length !== this.size) throw new RangeError(`${what} has ${a.length} entries, the batch has ${this.size} rows`);
+    if (a.length !== this.size) throw new ContractError(`${what} has ${a.length} entries, the batch has ${this.size} rows`);
   }
 
   /** Runs `remote` on every shard first (they work meanwhile), then `local`, then gathers. */
@@ -260,7 +261,7 @@ class ShardedBatch implements SimulatorBatch {
     for (let r = 0; r < this.size; r++) {
       if (rows && !rows[r]) continue;
       const i = items[r];
-      if (!Number.isInteger(i) || i < 0 || i >= this.numItems) throw new RangeError(`items[${r}] = ${i} is not an item id in [0, ${this.numItems})`);
+      if (!Number.isInteger(i) || i < 0 || i >= this.numItems) throw new ContractError(`items[${r}] = ${i} is not an item id in [0, ${this.numItems})`);
     }
     const parts = this.fanOut(
       (b, from, to) => b.advance(items.subarray(from, to), targets.subarray(from, to), rows?.subarray(from, to)),

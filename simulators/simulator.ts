@@ -9,6 +9,7 @@
  * `advance`; a simple one may recompute. Either way the environment makes one `advance` call per
  * step for its whole batch.
  */
+import { RunFailure } from '../core/errors.ts';
 
 /**
  * The one tie rule for every rank the project computes (IoR, success, HR@10 / NDCG@10, the
@@ -92,7 +93,7 @@ export function rowTargetStats(scores: ArrayLike<number>, offset: number, n: num
  * the counts of scores above and tied with t (itself excluded). Throws on non-finite scores.
  */
 export function targetStatsFromSums(t: number, max: number, sum: number, above: number, tied: number): { logProb: number; rank: number } {
-  if (!Number.isFinite(max) || !Number.isFinite(sum)) throw new Error('simulator produced non-finite scores');
+  if (!Number.isFinite(max) || !Number.isFinite(sum)) throw new RunFailure('simulator produced non-finite scores');
   return { logProb: t - max - Math.log(sum), rank: midRank(above, tied) };
 }
 

@@ -23,6 +23,7 @@
 import { rowTargetStats, sigmoid, targetStatsFromSums, type AdvanceResult, type SimulatorBatch, type TargetStats, type UserSimulator } from './simulator.ts';
 import { activeNativeBlas } from '../compute/kernels/index.ts';
 import type { SyntheticWorld } from '../data/synthetic.ts';
+import { ConfigError, ContractError } from '../core/errors.ts';
 
 /** No row of ηβ·e·eᵀ to append (the native row step's `gram` when only the target changed). */
 const NO_GRAM = new Float64Array(0);
@@ -58,7 +59,7 @@ export class SyntheticExactSimulator implements UserSimulator {
     this.stateDim = world.config.dim + 1;
     this.incremental = options.incremental ?? this.numItems <= INCREMENTAL_MAX_ITEMS;
     if (this.incremental && this.numItems > INCREMENTAL_MAX_ITEMS)
-      throw new Error(`incremental scores need a world of at most ${INCREMENTAL_MAX_ITEMS} items (this one has ${this.numItems})`);
+      throw new ConfigError(`incremental scores need a world of at most ${INCREMENTAL_MAX_ITEMS} items (this one has ${this.numItems})`);
     this.gramRows = this.incremental ? new Array<Float64Array | undefined>(this.numItems) : [];
   }
 
@@ -67,7 +68,7 @@ export class SyntheticExactSimulator implements UserSimulator {
     const eta = this.world.config.drift;
     const m = new Float64Array(sequences.length * dim);
     sequences.forEach((seq, r) => {
-      if (seq.length === 0) throw new Error(`sequence ${r} is empty: a simulator needs at least one item`);
+      if (seq.length === 0) throw new ContractError(`sequence ${r} is empty: a simulator needs at least one item`);
       for (const item of seq) this.appendInPlace(m, r, item, eta);
     });
     let unbiased: Float64Array | null = null;
@@ -106,7 +107,7 @@ export class SyntheticExactSimulator implements UserSimulator {
 
   /** @internal m_r ← (1-η)·m_r + η·e_item */
   appendInPlace(m: Float64Array, row: number, item: number, eta: number): void {
-    if (!(item >= 0 && item < this.numItems && Number.isInteger(item))) throw new Error(`item ${item} is not in [0, ${this.numItems})`);
+    if (!(item >= 0 && item < this.numItems && Number.isInteger(item))) throw new ContractError(`item ${item} is not in [0, ${this.numItems})`);
     const d = this.dim;
     const e = this.world.itemVectors;
     for (let j = 0; j < d; j++) m[row * d + j] = (1 - eta) * m[row * d + j] + eta * e[item * d + j];
@@ -183,7 +184,7 @@ class SyntheticBatch implements SimulatorBatch {
   }
 
   private live(): void {
-    if (this.disposed) throw new Error('simulator batch used after dispose()');
+    if (this.disposed) throw new ContractError('simulator batch used after dispose()');
   }
 
   states(): Float32Array {
@@ -299,6 +300,6 @@ class SyntheticBatch implements SimulatorBatch {
   }
 
   private checkRows(xs: Int32Array, what: string): void {
-    if (xs.length !== this.size) throw new Error(`${what} has ${xs.length} rows, the batch has ${this.size}`);
+    if (xs.length !== this.size) throw new ContractError(`${what} has ${xs.length} rows, the batch has ${this.size}`);
   }
 }

@@ -23,10 +23,12 @@ import { existsSync } from 'node:fs';
 import { resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
 import { assignParams, createModel, mm, paramValues, type SequenceModel } from './model.ts';
 import { TfSimulator } from './batch.ts';
-import { compareWithPopularity, leaveOneOut, limitHeldOut, metricsFromRanks, popularityRanks, simulatorTargetStats } from './evaluate.ts';
+import { compareWithPopularity, leaveOneOut, limitHeldOut, metricsFromRanks, popularityRanks, simulatorTargetStatsInterruptible } from './evaluate.ts';
+import { onInterrupt, yieldToEventLoop } from '../core/interrupt.ts';
 import type { CheckpointDescription, TrainingRecord } from './checkpoint.ts';
 import { Adam } from './adam.ts';
 import { readTrainingState, writeTrainingState, type TrainingState } from './resume.ts';
+import { ConfigError, RunFailure } from '../core/errors.ts';
 
 export interface TrainOptions {
   dataset: Dataset;
@@ -149,11 +151,11 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
   const windows = trainingWindows(split.train, config.maxLen);
   const trainTargets = windows.reduce((n, w) => n + w.length - 1, 0);
   if (trainTargets === 0)
-    throw new Error(
+    throw new ConfigError(
       `dataset '${dataset.name}' has no simulator sequence long enough to train on (a sequence needs 4 items: 2 to learn from, a valid and a test item)`,
     );
   const valid = limitHeldOut(split.valid, train.validLimit);
-  if (valid.targets.length === 0) throw new Error(`dataset '${dataset.name}' has no simulator sequence of 3 or more items for early stopping`);
+  if (valid.targets.length === 0) throw new ConfigError(`dataset '${dataset.name}' has no simulator sequence of 3 or more items for early stopping`);
   const popularity = itemCounts(numItems, split.train);
   const popularityValid = metricsFromRanks(popularityRanks(popularity, valid.targets));
   const id = simulatorId(kind, dataset.name, seed);
@@ -194,8 +196,20 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
   const batches = Math.ceil(windows.length / train.batchSize);
   const stopped = (epoch: number) => epoch >= train.maxEpochs || (epoch > 0 && epoch - best.epoch >= train.patience);
   const bar = progressBar(id, train.maxEpochs * batches, { enabled: opts.progress !== false, initial: done * batches });
+  // Ctrl-C: the loop yields after every batch, so a handler runs within one batch; this one says what is kept.
+  let current = done + 1;
+  let saved = done;
+  const interrupted = () =>
+    `${id}: training interrupted in epoch ${current}; ` +
+    (opts.statePath && saved > 0
+      ? `the state after epoch ${saved} is kept in ${opts.statePath}: the next run with the same data and settings resumes from it`
+      : opts.statePath
+        ? 'no epoch was complete, nothing is kept'
+        : 'nothing is kept (no training-state file)');
+  const releaseInterrupt = onInterrupt(interrupted);
   try {
     for (let epoch = done + 1; !stopped(epoch - 1); epoch++) {
+      current = epoch;
       const epochStart = performance.now();
       // Per-epoch streams: epoch e's batches and dropout masks depend on (seed, e) only.
       const order = Rng.stream(seed, `simulator-train/${kind}/epoch-${epoch}/shuffle`).shuffle(windows.map((_, i) => i));
@@ -209,12 +223,13 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
         const value = loss.dataSync()[0];
         loss.dispose();
         tf.dispose(grads);
-        if (!Number.isFinite(value)) throw new Error(`training ${id} diverged: loss ${value} at epoch ${epoch}, batch ${b + 1}`);
+        if (!Number.isFinite(value)) throw new RunFailure(`training ${id} diverged: loss ${value} at epoch ${epoch}, batch ${b + 1}`);
         lossSum += value;
         bar.update((epoch - 1) * batches + b + 1, `epoch ${epoch}/${train.maxEpochs} loss ${(lossSum / (b + 1)).toFixed(4)}`);
+        await yieldToEventLoop();
       }
       simulator.refresh();
-      const stats = simulatorTargetStats(simulator, valid);
+      const stats = await simulatorTargetStatsInterruptible(simulator, valid);
       const metrics = metricsFromRanks(stats.rank);
       const logLikelihood = stats.logProb.reduce((a, b) => a + b, 0) / stats.logProb.length;
       const seconds = (performance.now() - epochStart) / 1000;
@@ -242,15 +257,18 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
           adam: adam.state(),
         };
         writeTrainingState(opts.statePath, state, shapes);
+        saved = epoch;
       }
       await opts.onEpoch?.(epoch, record);
     }
   } catch (e) {
+    releaseInterrupt();
     bar.stop();
     simulator.dispose();
     adam.dispose();
     throw e;
   }
+  releaseInterrupt();
   bar.stop();
   adam.dispose();
   const epochs = history.length;
@@ -258,7 +276,7 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
   simulator.refresh();
   const trainSeconds = history.reduce((s, h) => s + h.seconds, 0);
   // The simulator's own test: the last item of every sequence, with the best epoch's weights.
-  const testRanks = simulatorTargetStats(simulator, split.test).rank;
+  const testRanks = (await simulatorTargetStatsInterruptible(simulator, split.test)).rank;
   const popularityTestRanks = popularityRanks(popularity, split.test.targets);
   const test = metricsFromRanks(testRanks);
   const popularityTest = metricsFromRanks(popularityTestRanks);

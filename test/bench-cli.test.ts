@@ -44,7 +44,11 @@ test('bench runs an agent over seeds, prints the table and writes valid result f
   const a = await bench(['--agent', 'popularity', '--seeds', '2', '--out', 'a', ...SMALL]);
   assert.equal(a.code, 0, a.err);
   assert.match(a.out, /popularity\s+2\s/);
-  assert.match(a.out, /IoI.*IoR.*CTR.*coherence.*length.*eval IoI.*eval IoR.*eval CTR.*eval success/);
+  // Headline columns, target-specific IoI first; no eval columns: on synthetic-v0 the evaluator is the simulator.
+  assert.match(a.out, /agent\s+seeds\s+specific IoI\s+percentile\s+IoI\s+IoR\s+CTR\s+length\s+success@10\s+flags/);
+  assert.match(a.out, /synthetic-v0: under the reward simulator \(= the evaluator here\)/);
+  assert.doesNotMatch(a.out, /eval IoI|under the evaluator simulator/);
+  assert.ok(Math.max(...a.out.split('\n').map((l) => l.length)) <= 140, 'the table fits 140 columns');
   assert.doesNotMatch(a.out, /metrics@K/, 'popularity proposes no candidate paths: no note about them');
   const files = readdirSync(path.join(work, 'a/results')).sort();
   assert.deepEqual(files, ['synthetic-v0__popularity__seed1.json', 'synthetic-v0__popularity__seed2.json']);

@@ -76,8 +76,25 @@ test('the shipped suites (agents, agents-real, estimators, fidelity, smoke, stan
   assert.deepEqual([...new Set(fidelity.runs.map((r) => r.config.envId))], ['synthetic-learned-v0']);
   assert.equal(fidelity.runs.length, 7 * 3);
   assert.ok(fidelity.runs.every((r) => r.config.world.simulatorDataFraction === 0.1));
+  // `smoke` (the gate): the learned agents on synthetic-v0, the heuristics and the supervised start on ml-1m-v0 too.
   const smoke = await planRuns(loadSuite('smoke'));
-  assert.equal(smoke.runs.length, smoke.runs.length > 0 ? loadSuite('smoke').suite.agents.length * loadSuite('smoke').suite.seeds.length : -1);
+  const entries = (env: string) => [...new Set(smoke.runs.filter((r) => r.config.envId === env).map((r) => r.label))].sort();
+  assert.deepEqual(entries('synthetic-v0'), [
+    'beam-planner',
+    'greedy-ctr',
+    'greedy-ioi',
+    'grpo',
+    'ipg',
+    'irn',
+    'popularity',
+    'prorl',
+    'prorl-per-position',
+    'random',
+    'reinforce-baseline',
+    'supervised',
+  ]);
+  assert.deepEqual(entries('ml-1m-v0'), ['greedy-ctr', 'popularity', 'random', 'supervised']);
+  assert.equal(smoke.runs.length, 16 * 3);
   const standard = await planRuns(loadSuite('standard'), { agent: 'random' });
   // `npm run bench -- --agent random`: synthetic-v0, seeds 1..3, 256 test cases each, as the README says.
   assert.deepEqual(

@@ -5,11 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { cliMain } from '../bin/prorec-gym.ts';
-import { newAgentMain } from '../bin/new-agent.ts';
+import { agentTemplate, newAgentMain, testTemplate } from '../bin/new-agent.ts';
+import ts from 'typescript';
+import { Type, withDefaults } from '../agents/index.ts';
+import { ValidationError } from '../core/validate.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 // Inside the checkout (a gitignored folder), so that the scaffold's `import 'prorec-gym/...'`
@@ -38,7 +41,53 @@ test('new-agent writes a typed agent and its test, prints the bench command, and
     env: { ...process.env, PRORL_BACKEND: 'cpu', NODE_TEST_CONTEXT: undefined },
   });
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  assert.match(r.stdout, /# pass 1/);
+  assert.match(r.stdout, /# pass 2\n# fail 0/);
+});
+
+test('withDefaults fills every default of a config schema (nested sections too), checks it, and leaves its argument alone', () => {
+  const Schema = Type.Object(
+    {
+      pathLength: Type.Integer({ minimum: 1, default: 3 }),
+      weight: Type.Number({ default: 0.5 }),
+      search: Type.Object({ beam: Type.Integer({ default: 4 }) }, { default: {}, additionalProperties: false }),
+    },
+    { additionalProperties: false },
+  );
+  const partial = { pathLength: 2 };
+  assert.deepEqual(withDefaults(Schema, partial), { pathLength: 2, weight: 0.5, search: { beam: 4 } });
+  assert.deepEqual(partial, { pathLength: 2 });
+  assert.deepEqual(withDefaults(Schema), { pathLength: 3, weight: 0.5, search: { beam: 4 } });
+  assert.throws(
+    () => withDefaults(Schema, { pathLength: 0 }, 'my-agent config'),
+    (e: Error) => e instanceof ValidationError && /my-agent config[\s\S]*pathLength/.test(e.message),
+  );
+});
+
+test('the doc comments of the agent contract and of the scaffold name only members that exist (type-checked)', () => {
+  const sources = [readFileSync(path.join(ROOT, 'agents/agent.ts'), 'utf8'), agentTemplate('x'), testTemplate('x')];
+  const refs = new Set<string>();
+  for (const text of sources)
+    for (const comment of text.match(/\/\*\*[\s\S]*?\*\/|\/\/[^\n]*/g) ?? []) for (const m of comment.matchAll(/\bctx(?:\.\w+)+(?=\()/g)) refs.add(m[0]);
+  assert.ok(refs.has('ctx.rng') && refs.has('ctx.simulator.batch'), [...refs].join(', '));
+  const snippet = path.join(dir, 'doc-refs.ts');
+  writeFileSync(
+    snippet,
+    `import type { ActContext } from '${path.join(ROOT, 'agents/agent.ts').split(path.sep).join('/')}';\ndeclare const ctx: ActContext;\n${[...refs].map((r) => `void ${r};`).join('\n')}\n`,
+  );
+  // Nullable members (ctx.simulator) count as existing: the check is about names, not null checks.
+  const program = ts.createProgram([snippet], {
+    noEmit: true,
+    strict: true,
+    strictNullChecks: false,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    allowImportingTsExtensions: true,
+    skipLibCheck: true,
+    types: [],
+  });
+  const problems = ts.getPreEmitDiagnostics(program, program.getSourceFile(snippet)).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  assert.deepEqual(problems, [], [...refs].join(', '));
 });
 
 test('new-agent refuses to overwrite (unless --force) and refuses names that are not file and agent names', async () => {

@@ -11,7 +11,7 @@
  * runs verbatim, with npm's offline mode and no audit set through the environment.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -120,9 +120,11 @@ test('pack, install into an empty project, and run the README there', { timeout:
       assert.equal(r.code, 0, `README.md:${b.line}: ${line}\n${r.out}\n${r.err}`);
       if (line.includes('--agent ./linear.ts')) snapshots[line] = results('runs');
       if (line.startsWith('node --import tsx environment.ts')) assert.match(r.out, /256 of 256 episodes ended with STOP/);
-      if (line.startsWith('node --import tsx --test')) assert.match(r.out, /# pass 1\n# fail 0/);
+      if (line.startsWith('node --import tsx --test')) assert.match(r.out, /# pass 2\n# fail 0/);
       if (line.startsWith('npx prorec-gym new-agent'))
         assert.equal(r.out.trim(), 'npx prorec-gym bench --agent ./mine.ts', 'new-agent prints the bench command');
+      if (line.startsWith('npx prorec-gym bench --agent ./mine.ts'))
+        assert.match(r.out, /^mine\s+3\s[\s\S]*^prorl \(ref\)\s+3\s|^prorl \(ref\)\s+3\s[\s\S]*^mine\s+3\s/m, 'mine beside the shipped reference rows');
       if (line.startsWith('npx tsc')) assert.equal(r.out + r.err, '', 'tsc --strict finds nothing');
       if (line.startsWith('node --import tsx harness.ts')) assert.match(r.out, /# Leaderboard[\s\S]*lowest-ids/);
     }
@@ -212,6 +214,148 @@ console.log(JSON.stringify({ actions: env.actionSpace.n, agents: listAgents().le
   assert.match(again.err, /mine\.ts, .*mine\.test\.ts already exist; --force overwrites/);
 
   t.diagnostic(`total ${((performance.now() - started) / 1000).toFixed(1)}s: ${times.join('; ')}`);
+});
+
+test("a plug-in agent's runs rerun when its code or a helper it imports changes, and only then", { timeout: 600_000 }, async () => {
+  // The project the first test made from an empty folder (its runs/ holds mine's three results).
+  assert.ok(existsSync(path.join(project, 'node_modules/prorec-gym')) && existsSync(path.join(project, 'mine.ts')), 'the installed project');
+  const mineFile = path.join(project, 'mine.ts');
+  const original = readFileSync(mineFile, 'utf8');
+  const mineRuns = () =>
+    Object.fromEntries(
+      Object.entries(results('runs'))
+        .filter(([f]) => f.includes('__mine__'))
+        .map(([f, r]) => [f, r as { timings: { createdAt: string }; run: { config: { agentSpec: string; agentCode?: string } }; metrics: { ioi: number } }]),
+    );
+  /** Benchmarks mine (spelled `spec`) on its first `seeds` seeds; returns whether each of those runs ran anew, and the results. */
+  const bench = (spec: string, seeds = 3) => {
+    const before = mineRuns();
+    const r = sh(`npx prorec-gym bench --agent ${spec} --out runs${seeds < 3 ? ` --seeds ${seeds}` : ''}`, project);
+    assert.equal(r.code, 0, r.err);
+    const after = mineRuns();
+    const files = [1, 2, 3].slice(0, seeds).map((s) => `synthetic-v0__mine__seed${s}.json`);
+    return { reran: files.map((f) => after[f].timings.createdAt !== before[f]?.timings.createdAt), after };
+  };
+  const scaffoldTest = () => sh('node --import tsx --test mine.test.ts', project);
+
+  const first = bench('mine.ts');
+  assert.deepEqual(first.reran, [false, false, false], 'mine.ts and ./mine.ts are one agent: nothing reruns');
+  const recorded = first.after['synthetic-v0__mine__seed1.json'].run.config;
+  assert.equal(recorded.agentSpec, './mine.ts');
+  assert.match(recorded.agentCode ?? '', /^[0-9a-f]{64}$/, 'the result file records the code hash');
+
+  // Blind to its target: the runs rerun (IoI falls), and the scaffold's own test fails.
+  writeFileSync(mineFile, original.replace('items.attributes[o.target]', 'items.attributes[0]'));
+  // (One seed from here on: what reruns is decided per run.)
+  const seed1 = 'synthetic-v0__mine__seed1.json';
+  const blind = bench('./mine.ts', 1);
+  assert.deepEqual(blind.reran, [true], 'an edited agent reruns');
+  assert.ok(blind.after[seed1].metrics.ioi < first.after[seed1].metrics.ioi, `IoI ${first.after[seed1].metrics.ioi} -> ${blind.after[seed1].metrics.ioi}`);
+  const blindTest = scaffoldTest();
+  assert.notEqual(blindTest.code, 0, 'the scaffold test catches a blind agent');
+  assert.match(blindTest.out, /does not steer toward it/);
+
+  // The scoring moved to a helper module (imported the TypeScript ESM way, as .js), with a new config field.
+  writeFileSync(
+    path.join(project, 'mine-score.ts'),
+    'export const score = (shared: number, p: number, weight: number): number => shared * weight + p / (1 + p);\n',
+  );
+  writeFileSync(
+    mineFile,
+    `import { score } from './mine-score.js';\n${original}`
+      .replace('pathLength: Type.Integer(', 'sharedWeight: Type.Number({ default: 1 }),\n    pathLength: Type.Integer(')
+      .replace('const score = shared + popularity[item] / (1 + popularity[item]);', 'const s = score(shared, popularity[item], config.sharedWeight);')
+      .replace('if (score > bestScore) {', 'if (s > bestScore) {')
+      .replace('bestScore = score;', 'bestScore = s;'),
+  );
+  const withHelper = scaffoldTest();
+  assert.equal(withHelper.code, 0, `a new field takes its default in the scaffold test (withDefaults)\n${withHelper.out}`);
+  assert.match(withHelper.out, /# pass 2\n# fail 0/);
+  const helped = bench('./mine.ts', 1);
+  assert.deepEqual(helped.reran, [true]);
+  assert.equal(helped.after[seed1].metrics.ioi, first.after[seed1].metrics.ioi, 'the original behaviour again');
+
+  // Editing the helper alone reruns; editing a file mine does not import does not.
+  writeFileSync(path.join(project, 'lowest-ids.ts'), `${readFileSync(path.join(project, 'lowest-ids.ts'), 'utf8')}// edited\n`);
+  assert.deepEqual(bench('./mine.ts', 1).reran, [false], 'another agent edited: nothing of mine reruns');
+  writeFileSync(
+    path.join(project, 'mine-score.ts'),
+    'export const score = (shared: number, p: number, weight: number): number => shared * weight - p / (1 + p);\n',
+  );
+  const helperEdited = bench(path.join(project, 'mine.ts'), 1);
+  assert.deepEqual(helperEdited.reran, [true], 'an edited helper reruns (the absolute spelling is the same agent)');
+  assert.notEqual(helperEdited.after[seed1].run.config.agentCode, helped.after[seed1].run.config.agentCode);
+});
+
+test(
+  'the real environments load their shipped simulators in the installed package: nothing trains, the first result within a minute',
+  { timeout: 600_000 },
+  async (t) => {
+    const snapshot = process.env.PRORL_SNAPSHOT_DIR ?? path.resolve(ROOT, '../shared/datasets/prorl-snapshot');
+    if (!existsSync(snapshot)) {
+      t.skip(`no ../shared/datasets/prorl-snapshot (looked in ${snapshot}); set PRORL_SNAPSHOT_DIR to run the real environments from the package`);
+      return;
+    }
+    assert.ok(existsSync(path.join(project, 'node_modules/prorec-gym')), 'the installed project (made by the first test)');
+    const times: string[] = [];
+    for (const env of ['ml-1m-v0', 'steam-v0', 'books-v0']) {
+      // An empty cache: the dataset is compiled and the simulators come from the package's pretrained/ folder.
+      const out = path.join(project, `runs-${env}`);
+      const child = spawn(
+        'bash',
+        ['-c', `npx prorec-gym bench --agent random --env ${env} --data-dir ${snapshot} --seeds 1 --episodes 64 --out runs-${env} --progress false`],
+        { cwd: project, env: { ...ENV, PRORL_CACHE_DIR: path.join(work, `cache-${env}`) } },
+      );
+      const started = performance.now();
+      let log = '';
+      let firstResult: number | null = null;
+      child.stdout.on('data', (d) => (log += d));
+      child.stderr.on('data', (d) => (log += d));
+      const code = await new Promise<number | null>((resolve) => {
+        const poll = setInterval(() => {
+          if (firstResult === null && existsSync(path.join(out, 'results')) && readdirSync(path.join(out, 'results')).some((f) => f.endsWith('.json')))
+            firstResult = (performance.now() - started) / 1000;
+          // A retraining would take an hour: stop at its first sign, or at a bound.
+          if (/training it now|resuming its training/.test(log) || performance.now() - started > 180_000) child.kill('SIGKILL');
+        }, 100);
+        child.on('exit', (c) => {
+          clearInterval(poll);
+          resolve(c);
+        });
+      });
+      const seconds = (performance.now() - started) / 1000;
+      assert.doesNotMatch(
+        log,
+        /training it now|resuming its training|is not used|no shipped pre-trained checkpoint matches/,
+        `${env}: a shipped simulator was not used\n${log}`,
+      );
+      assert.equal(code, 0, `${env}\n${log}`);
+      assert.equal(
+        log.match(/loaded the shipped pre-trained checkpoint .*node_modules\/prorec-gym\/dist\/simulators\/pretrained\/.* recomputed here/g)?.length,
+        2,
+        log,
+      );
+      firstResult ??= seconds;
+      times.push(`${env} first result ${firstResult.toFixed(1)}s`);
+      assert.ok(firstResult < 60, `${env}: the first result took ${firstResult.toFixed(1)} s (limit 60)\n${log}`);
+    }
+    t.diagnostic(`from an empty cache: ${times.join('; ')}`);
+  },
+);
+
+test("the installed package's messages name its own commands: no data, a host it cannot reach", { timeout: 300_000 }, () => {
+  assert.ok(existsSync(path.join(project, 'node_modules/prorec-gym')), 'the installed project');
+  const noData = sh('env -u PRORL_DATA_DIR -u PRORL_SNAPSHOT_DIR npx prorec-gym data stats ml-1m', project);
+  assert.notEqual(noData.code, 0);
+  assert.match(noData.err, /no data for 'ml-1m'[\s\S]*To get it: npx prorec-gym data fetch prorl-release /);
+  assert.doesNotMatch(noData.err, /npm run data|node_modules\/shared|release snapshot/, 'no clone-only command or place');
+  const offline = sh('npx prorec-gym data fetch ml-1m --base-url http://127.0.0.1:1', project);
+  assert.equal(offline.code, 1, offline.err);
+  assert.match(
+    offline.err,
+    /this machine cannot reach 127\.0\.0\.1:1 \(ECONNREFUSED\)\. Alternatives: .*other ways to get ml-1m: npx prorec-gym data fetch prorl-release /,
+  );
+  assert.ok(!existsSync(path.join(ENV.PRORL_CACHE_DIR, 'raw/ml-1m')), 'no empty folder left behind');
 });
 
 function walk(dir: string): string[] {

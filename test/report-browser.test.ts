@@ -15,6 +15,8 @@ import { codeVersion } from '../benchmarks/cli.ts';
 import { runPlan } from '../benchmarks/runner.ts';
 import { loadSuite, planRuns } from '../benchmarks/suite.ts';
 import { writeReport } from '../reports/report.ts';
+import { buildLeaderboard } from '../results/leaderboard.ts';
+import { readResults } from '../results/read.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -105,6 +107,8 @@ test(
         width: document.documentElement.scrollWidth,
         lead: [...document.querySelectorAll('figure[data-lead]')].map((f) => f.getAttribute('data-lead')),
         leadAboveTables: box(document.querySelector('figure[data-lead]')).bottom <= box(document.querySelector('table.leaderboard')).top,
+        runRowHeights: [...document.querySelectorAll('table.runs tbody tr')].map((tr) => box(tr).height),
+        pathEnds: [...document.querySelectorAll('.items.path')].map((p) => p.lastElementChild.className),
       };
     })()`)) as {
         scripts: number;
@@ -123,20 +127,35 @@ test(
         width: number;
         lead: string[];
         leadAboveTables: boolean;
+        runRowHeights: number[];
+        pathEnds: string[];
       };
       assert.equal(facts.scripts, 0);
       assert.equal(facts.pwned, null, 'the untrusted title did not run');
       assert.ok(facts.evilShownAsText, 'the untrusted title shows as text');
       assert.equal(facts.title, 'prorec-gym benchmark report');
+      // Rows by target-specific IoI, best first (as leaderboard.json orders them), flags beside the name.
       assert.deepEqual(
-        facts.leaderboardRows.map((s) => s.replace(/\s*\(oracle\)/, '')),
-        ['greedy-ctr', 'popularity', 'random', 'sampler'],
+        facts.leaderboardRows.map((s) => s.replace(/\s*\(oracle\)/, '').replace(/\s*⚠.*$/, '')),
+        buildLeaderboard(readResults(path.dirname(file))).envs[0].entries.map((e) => e.label),
       );
+      assert.deepEqual([...facts.leaderboardRows.map((s) => s.replace(/\s*\(oracle\)/, '').replace(/\s*⚠.*$/, ''))].sort(), [
+        'greedy-ctr',
+        'popularity',
+        'random',
+        'sampler',
+      ]);
       assert.ok(facts.leaderboardCells >= 4 * 7, 'intervals in the leaderboard (reward-simulator metrics)');
-      assert.equal(facts.atKTables, 2);
+      assert.equal(facts.atKTables, 1, 'reward simulator only: the evaluator is the same model here');
       assert.equal(facts.runRows, 12);
-      assert.equal(facts.charts, 2 + 15 + 3 + 3, 'lead plots, bar charts, @K charts, learning curves');
-      assert.deepEqual(facts.lead, ['IoI against CTR', 'path length over training']);
+      assert.equal(facts.charts, 2 + 9 + 3 + 3, 'lead plots, bar charts (no eval. twins: the evaluator is the simulator), @K charts, learning curves');
+      assert.deepEqual(facts.lead, ['specificIoi against CTR', 'path length over training']);
+      assert.ok(
+        facts.runRowHeights.every((h) => h < 40),
+        `run rows stay one line high (config folded): ${facts.runRowHeights}`,
+      );
+      assert.ok(facts.pathEnds.every((c) => c === 'item target' || c === 'item end'));
+      assert.ok(facts.pathEnds.includes('item end'), 'a path that did not arrive does not end in the target');
       assert.ok(facts.leadAboveTables, 'the trade-off and path-length plots come before the tables');
       assert.equal(facts.tinyCharts, 0, 'every plot is laid out at a readable size');
       assert.equal(facts.bars.length, 4);
@@ -150,6 +169,9 @@ test(
 
       // At 1400 px every table fits its column: no table scrolls sideways.
       await page.setViewportSize({ width: 1400, height: 900 });
+      // The trade-off plot is on the first screen (nothing above it pushes it down).
+      const leadTop = (await page.evaluate(`document.querySelector('figure[data-lead]').getBoundingClientRect().bottom`)) as number;
+      assert.ok(leadTop <= 900, `the lead plot ends within the first 900 px (${leadTop})`);
       const overflowing = (await page.evaluate(
         `[...document.querySelectorAll('table')].filter((t) => t.scrollWidth > t.parentElement.clientWidth).map((t) => t.className + ' ' + t.scrollWidth + '>' + t.parentElement.clientWidth)`,
       )) as string[];

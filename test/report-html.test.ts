@@ -16,6 +16,7 @@ import { reportMain } from '../reports/cli.ts';
 import { assertSafeSvg } from '../reports/plots.ts';
 import { renderReport, writeReport } from '../reports/report.ts';
 import { readResults } from '../results/read.ts';
+import { buildLeaderboard } from '../results/leaderboard.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-report-'));
@@ -70,10 +71,13 @@ test('the report is one self-contained, script-free file with tables, inline SVG
   // Tables: leaderboard with intervals, IQM, metrics@K for the agent that proposes paths, runs.
   assert.equal((html.match(/<table class="leaderboard">/g) ?? []).length, 1);
   for (const label of ['random', 'popularity', 'greedy-ctr', 'sampler']) assert.match(html, new RegExp(`<td class="name">${label}`));
-  assert.match(html, /<span class="ci">\[-?\d+\.\d+, -?\d+\.\d+\]<\/span>/);
+  // One interval everywhere: the 95% t-interval over seeds, as ± its half-width (the terminal's).
+  assert.match(html, /<span class="ci">± \d+\.\d+<\/span>/);
+  assert.doesNotMatch(html, /bootstrap/);
+  assert.doesNotMatch(html, /<span class="ci">\[/);
   assert.match(html, /<table class="iqm">/);
-  assert.equal((html.match(/<table class="atk">/g) ?? []).length, 2, 'reward simulator and evaluator');
-  assert.equal((html.match(/<tr><td class="name">sampler<\/td><td>5<\/td>/g) ?? []).length, 2);
+  assert.equal((html.match(/<table class="atk">/g) ?? []).length, 1, 'reward simulator only: the evaluator is the same model here');
+  assert.equal((html.match(/<tr><td class="name">sampler<\/td><td>5<\/td>/g) ?? []).length, 1);
   assert.match(html, /<table class="runs">/);
   assert.equal((html.match(/<tr><td class="name">synthetic-v0<\/td>/g) ?? []).length, 12, 'one metadata row per run');
   // Plots: one bar chart per headline metric, @K lines, learning curves of return, length and KL.
@@ -81,15 +85,37 @@ test('the report is one self-contained, script-free file with tables, inline SVG
   svgs.forEach(assertSafeSvg);
   assert.equal(
     (html.match(/<figure class="chart" data-metric="(?!\w+@K)/g) ?? []).length,
-    15,
-    'one bar chart per headline metric (IoI, target-specific IoI, percentile, ... under both simulators)',
+    9,
+    'one bar chart per headline metric (IoI, target-specific IoI, percentile, ...); none of the eval. twins, equal on synthetic-v0',
   );
+  assert.doesNotMatch(html, /data-metric="eval\./);
+  assert.match(html, /The evaluator is the reward simulator here[^<]*not repeated/);
   for (const m of ['ioi@K', 'ior@K', 'ctr@K']) assert.ok(html.includes(`data-metric="${m}"`), m);
   for (const c of ['return', 'length', 'kl']) assert.ok(html.includes(`data-curve="${c}"`), c);
-  assert.equal(svgs.length, 2 + 15 + 3 + 3, 'lead plots, bars, @K, curves');
-  // The report leads with the trade-off (IoI against CTR) and path length over training.
-  const lead = html.indexOf('data-lead="IoI against CTR"');
+  assert.equal(svgs.length, 2 + 9 + 3 + 3, 'lead plots, bars, @K, curves');
+  // The report leads with the trade-off on target-specific IoI (raw IoI cannot tell steering from
+  // flattening) against CTR, and path length over training; the world's JSON comes after them.
+  const lead = html.indexOf('data-lead="specificIoi against CTR"');
   assert.ok(lead > 0 && lead < html.indexOf('data-lead="path length over training"'));
+  assert.ok(html.indexOf('<details class="setting">') > lead, 'the config JSON is folded away below the plots');
+  // Rows sorted by target-specific IoI, best first.
+  const order = [...html.matchAll(/<table class="leaderboard">[\s\S]*?<\/table>/g)][0][0]
+    .match(/<tr><td class="name">[\w-]+/g)!
+    .map((m) => m.replace(/.*>/, ''));
+  const lb = buildLeaderboard(readResults(dir)).envs[0];
+  assert.deepEqual(
+    order,
+    lb.entries.map((e) => e.label),
+  );
+  const specific = lb.entries.map((e) => e.metrics.specificIoi.mean);
+  assert.deepEqual(
+    specific,
+    [...specific].sort((a, b) => b - a),
+  );
+  // An example path ends in the target only when it got there (success).
+  assert.match(html, /<span class="item end">ended: target not reached<\/span>/);
+  // The runs table keeps each agent config folded (rows one line high).
+  assert.match(html, /<td class="name"><details><summary>config<\/summary><code>\{/);
   assert.ok(html.indexOf('data-lead="path length over training"') < html.indexOf('<table class="leaderboard">'), 'before the tables');
   assert.doesNotMatch(html, /class="warning"/, 'every row has the same seeds and cases');
   assert.ok(html.includes('different decodings'), 'the @K section says why @1 is not the headline');
@@ -122,8 +148,13 @@ test('report edge cases: a warning for rows with other seeds or cases, all-zero 
   }
   const html = await renderReport(readResults(dir2));
   assert.match(html, /<p class="warning" role="note"><strong>Not comparable:<\/strong> These rows were not measured alike/);
+  // Degenerate results are flagged in the row and explained under the table (results/degenerate.ts):
+  // popularity and random always take L_max = 10 items.
+  assert.match(html, /<td class="name">popularity <span class="flag">⚠ always 10[,<]/);
+  assert.match(html, /<ul class="flags" role="note"><li>[^<]*random[^<]*: every path is L_max &#x3D; 10 items long: the agent never stops/);
+  assert.doesNotMatch(html, /<td class="name">greedy-ctr[^\n]*class="flag"/, 'greedy-ctr (4 items, above random in CTR) is not flagged');
   assert.match(html, /random \(seeds 1, 2; 16 test cases\)/);
-  assert.match(html, /greedy-ctr, popularity, sampler \(seeds 1, 2, 3; 16 test cases\)/);
+  assert.match(html, /(?:(?:greedy-ctr|popularity|sampler)(?:, )?){3} \(seeds 1, 2, 3; 16 test cases\)/, 'rows in headline order');
   const success = /<figure class="chart" data-metric="success">[\s\S]*?<\/figure>/.exec(html)?.[0] ?? '';
   assert.match(success, /\(0 for every agent\)/);
   assert.doesNotMatch(success, /0\.0{4,}/, 'no "0.000000" tick');

@@ -553,8 +553,9 @@ test('the leaderboard is rebuilt from every result in the folder, with a warning
   const second = await bench(['--agent', 'popularity', '--out', out, ...SMALL.slice(0, -4), '--seeds', '2', '--progress', 'false']);
   assert.equal(second.code, 0, second.err);
   const md = readFileSync(path.join(out, 'leaderboard.md'), 'utf8');
-  assert.match(md, /\| random \|/, 'the earlier agent is still on the leaderboard');
-  assert.match(md, /\| popularity \|/);
+  // A row's label may carry its flags (`random ⚠ always 10`).
+  assert.match(md, /\| random( ⚠[^|]*)? \|/, 'the earlier agent is still on the leaderboard');
+  assert.match(md, /\| popularity( ⚠[^|]*)? \|/);
   assert.match(md, /Warning:\*\* rows differ in seeds/);
   assert.match(second.out, /warning \(synthetic-v0\): rows differ in seeds/);
   assert.match(second.err, /leaderboard of 3 result files/);

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { activateBackend, BACKEND_NAMES, type BackendName } from '../../compute/backend.ts';
 import { Rng } from '../../core/rng.ts';
+import { UsageError } from '../../core/errors.ts';
 
 export interface BackendPerfOptions {
   /** Timed training steps on wasm (after 2 warm-up steps). */
@@ -171,7 +172,7 @@ function parseArgs(argv: string[]): BackendPerfOptions {
     else if (flag === '--cpu-steps') opts.cpuSteps = value();
     else if (flag === '--seq-len') opts.seqLen = value();
     else if (flag === '--seed') opts.seed = value();
-    else throw new Error(`unknown argument ${argv[i]} (accepted: --steps, --cpu-steps, --seq-len, --seed)`);
+    else throw new UsageError(`unknown argument ${argv[i]} (accepted: --steps, --cpu-steps, --seq-len, --seed)`);
   }
   return opts;
 }

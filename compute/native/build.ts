@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { NATIVE_BLAS_PATH, NATIVE_BLAS_SOURCE, nativeSourceHash } from '../kernels/native-matmul.ts';
+import { tempName } from '../../core/io.ts';
 
 export { NATIVE_BLAS_SOURCE };
 
@@ -32,7 +33,7 @@ export function buildNativeBlas(cc: string = process.env.CC || 'cc'): string {
   const headers = nodeHeaders();
   if (!headers) throw new Error(`Node's headers (node_api.h) were found neither next to ${process.execPath} nor in /usr/include/node`);
   mkdirSync(path.dirname(NATIVE_BLAS_PATH), { recursive: true });
-  const tmp = `${NATIVE_BLAS_PATH}.${process.pid}.tmp`;
+  const tmp = tempName(NATIVE_BLAS_PATH); // unique per thread and call (core/io.ts)
   const args = [
     '-O3',
     '-ffp-contract=off',
