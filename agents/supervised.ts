@@ -258,7 +258,10 @@ export async function trainMle(
       step++;
       ctx.callbacks?.onProgress?.(
         p0 + (p1 - p0) * ((epoch - 1 + Math.min(1, (i + config.batchSize) / use.length)) / Math.max(1, epochs)),
-        `${L} epoch ${epoch}`,
+        // With patience the epoch count is a bound, not a forecast: the bar's ETA assumes every epoch.
+        config.patience > 0
+          ? `${L} epoch ${epoch} of at most ${epochs} (stops early when valid NLL stalls; the ETA assumes all)`
+          : `${L} epoch ${epoch}/${epochs}`,
       );
       await new Promise<void>((r) => setImmediate(r));
     }
