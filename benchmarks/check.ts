@@ -155,8 +155,10 @@ export function compareWithBaseline(current: Baseline, baseline: Baseline, o: { 
       const d = metricInfo(metric).direction;
       const drop = d * (bm.mean - cm.mean);
       const tol = tolerance(bm, cm);
-      if (-drop > tol)
-        improvements.push({
+      // A drop beyond the tolerance falls short; a rise beyond it is an improvement (reported only).
+      if (Math.abs(drop) > tol) {
+        const worse = drop > 0;
+        (worse ? shortfalls : improvements).push({
           entry: key,
           metric,
           baseline: bm.mean,
@@ -164,19 +166,9 @@ export function compareWithBaseline(current: Baseline, baseline: Baseline, o: { 
           now: cm.mean,
           shortfall: drop,
           tolerance: tol,
-          why: d > 0 ? 'higher' : 'lower',
+          why: worse === d > 0 ? 'lower' : 'higher',
         });
-      if (drop > tol)
-        shortfalls.push({
-          entry: key,
-          metric,
-          baseline: bm.mean,
-          baselineStd: bm.std,
-          now: cm.mean,
-          shortfall: drop,
-          tolerance: tol,
-          why: d > 0 ? 'lower' : 'higher',
-        });
+      }
     }
     const added = Object.keys(c.metrics).filter((m) => !(m in b.metrics));
     if (added.length) notes.push(`${key}: metrics without a baseline (not gated until --update): ${added.join(', ')}`);

@@ -69,6 +69,20 @@ test('the tolerance is a t-quantile times the standard error of the difference, 
     ['ioi'],
   );
   assert.equal(compareWithBaseline(b(5, 0.1), b(1, 0.1)).shortfalls.length, 0, 'an improvement passes');
+  assert.deepEqual(
+    compareWithBaseline(b(5, 0.1), b(1, 0.1)).improvements.map((s) => [s.entry, s.metric, s.why]),
+    [['e/a', 'ioi', 'higher']],
+    'and is reported as one',
+  );
+  const fewerDup = b(1, 0.1);
+  fewerDup.entries['e/a'].metrics.duplicateRate.mean = 0.05;
+  assert.deepEqual(
+    compareWithBaseline(fewerDup, b(1, 0.1)).improvements.map((s) => [s.metric, s.why]),
+    [['duplicateRate', 'lower']],
+  );
+  const added = compareWithBaseline(b(1, 0.1), { ...b(1, 0.1), entries: {} }, { newEntries: 'report' });
+  assert.equal(added.shortfalls.length, 0, 'against a base commit, an entry only the change has is new, not a failure');
+  assert.match(added.notes[0], /e\/a: new in this change/);
   const worseDup = b(1, 0.1);
   worseDup.entries['e/a'].metrics.duplicateRate.mean = 0.2;
   assert.deepEqual(
