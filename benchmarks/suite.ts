@@ -13,7 +13,7 @@
  * Errors name the file and the field.
  */
 import { ProrecError } from '../core/errors.ts';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
@@ -242,6 +242,10 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
   if (o.envConfig) resolveEnvConfig(o.envConfig, '--env-config');
   if (o.dataDir !== undefined && !envs.some(({ entry }) => acceptsDataDir(entry.id))) {
     throw new PlanError(`--data-dir: none of the environments (${envs.map((e) => e.entry.id).join(', ')}) reads data files`);
+  }
+  if (o.dataDir !== undefined) {
+    const dir = path.resolve(cwd, o.dataDir);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new PlanError(`--data-dir ${o.dataDir}: no such folder (${dir})`);
   }
 
   // Resolve every environment and agent before planning: unknown names fail here, before any work.

@@ -46,9 +46,9 @@ export function npmDashHint(
     return needValues.length === 1 && positionals.length === 1 ? `--${n} ${positionals[0]}` : `--${n} …`;
   });
   const rest = args.filter((a) => !(needValues.length === 1 && positionals.length === 1 && a === positionals[0]));
+  const took = `npm took ${taken.map((n) => `--${n}`).join(', ')} as its own setting${taken.length === 1 ? '' : 's'}`;
+  // `npm exec prorec-gym bench --agent x` (npm_lifecycle_event 'npx'): npx passes the options on.
+  if (script === 'npx' || script === 'exec') return `${took}: run it as npx prorec-gym ${command} ${[...spelled, ...rest].join(' ')}`;
   const sub = script === command ? '' : `${command} `;
-  return (
-    `npm took ${taken.map((n) => `--${n}`).join(', ')} as its own setting${taken.length === 1 ? '' : 's'}: ` +
-    `put \`--\` before the options meant for ${command}: npm run ${script} -- ${sub}${[...spelled, ...rest].join(' ')}`
-  );
+  return `${took}: put \`--\` before the options meant for ${command}: npm run ${script} -- ${sub}${[...spelled, ...rest].join(' ')}`;
 }

@@ -49,8 +49,8 @@ export function degenerateFlags(row: RowInput, env: { maxLength: number | null; 
       rule: 'short-paths',
       short: 'short paths',
       message:
-        `paths are ${len.mean.toFixed(2)} items long on average (≤ ${SHORT_PATH_MAX}): the agent stops after about one recommendation, ` +
-        'so its IoI and CTR are those of a single step, not of steering; see README "Which centring to use" (docs/design.md §4.12)',
+        `paths are ${len.mean.toFixed(2)} items long on average (≤ ${SHORT_PATH_MAX}): the agent stops after ${len.mean < 1 ? 'one recommendation or none' : 'about one recommendation'}, ` +
+        'so its IoI and CTR are those of a single step at most, not of steering; see README "Which centring to use" (docs/design.md §4.12)',
     });
   }
   if (len && env.maxLength !== null && len.mean >= env.maxLength - FULL_PATH_TOLERANCE) {

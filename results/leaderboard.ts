@@ -228,7 +228,40 @@ export function buildLeaderboard(results: readonly ResultFile[], opts: { referen
       evaluatorRepeats: evaluatorRepeats(entries),
     });
   }
+  for (const w of agentCodeWarnings(results)) envs.find((e) => e.id === w.env || e.envId === w.env)?.warnings.push(w.text);
   return { version: LEADERBOARD_VERSION, interval: { method: 't', level: 0.95, unit: 'seed' }, headline: HEADLINE_SORT, envs };
+}
+
+/**
+ * A plug-in agent whose rows in one folder come from different versions of its code (its
+ * `run.config.agentCode`): e.g. edited and rerun on one environment only. Each environment whose
+ * rows differ from the label's other rows gets a warning saying where the other version is.
+ */
+export function agentCodeWarnings(results: readonly ResultFile[]): { env: string; text: string }[] {
+  const byLabel = new Map<string, Map<string, Set<string>>>();
+  for (const r of results) {
+    const code = r.run.config.agentCode;
+    if (code === undefined) continue;
+    const codes = byLabel.get(r.run.label) ?? new Map<string, Set<string>>();
+    byLabel.set(r.run.label, codes);
+    codes.set(code, (codes.get(code) ?? new Set<string>()).add(r.env.id));
+  }
+  const out: { env: string; text: string }[] = [];
+  for (const [label, codes] of byLabel) {
+    if (codes.size < 2) continue;
+    for (const [code, envs] of codes)
+      for (const env of envs) {
+        const others = [...codes]
+          .filter(([c]) => c !== code)
+          .map(([c, es]) => `${[...es].join(', ')} (code ${c.slice(0, 8)})`)
+          .join('; ');
+        out.push({
+          env,
+          text: `${label}: these rows ran code ${code.slice(0, 8)}, its rows on ${others} ran another version of its code: rerun them with --force to compare one version`,
+        });
+      }
+  }
+  return out;
 }
 
 /**

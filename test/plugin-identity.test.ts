@@ -13,6 +13,8 @@ import { after, test } from 'node:test';
 import { AgentCodeError, localModuleGraph, moduleCode, normalizeModuleSpec } from '../agents/module-code.ts';
 import '../envs/index.ts';
 import { checkSuite, planRuns } from '../benchmarks/suite.ts';
+import { agentCodeWarnings } from '../results/leaderboard.ts';
+import type { ResultFile } from '../results/schema.ts';
 
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-plugin-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -136,4 +138,24 @@ test('the module graph lists real paths once', async () => {
   const graph = await localModuleGraph(file);
   assert.equal(new Set(graph).size, graph.length);
   assert.ok(graph.every((f) => path.isAbsolute(f)));
+});
+
+test("a leaderboard whose plug-in rows ran different versions of the agent's code says so, where", () => {
+  const result = (env: string, label: string, agentCode?: string) => ({
+    env: { id: env },
+    run: { label, config: agentCode === undefined ? {} : { agentCode } },
+  });
+  const a = 'a'.repeat(64);
+  const b = 'b'.repeat(64);
+  const same = agentCodeWarnings([result('synthetic-v0', 'mine', a), result('ml-1m-v0', 'mine', a), result('ml-1m-v0', 'random')] as unknown as ResultFile[]);
+  assert.deepEqual(same, [], 'one version: no warning');
+  const mixed = agentCodeWarnings([result('synthetic-v0', 'mine', b), result('ml-1m-v0', 'mine', a)] as unknown as ResultFile[]);
+  assert.deepEqual(
+    mixed.map((w) => w.env),
+    ['synthetic-v0', 'ml-1m-v0'],
+  );
+  assert.match(
+    mixed[0].text,
+    /^mine: these rows ran code bbbbbbbb, its rows on ml-1m-v0 \(code aaaaaaaa\) ran another version of its code: rerun them with --force/,
+  );
 });

@@ -591,6 +591,12 @@ test('options given on the command line are named in their errors (not the suite
   const noData = await bench(['--agent', 'random', '--data-dir', work, ...SMALL]);
   assert.equal(noData.code, 2);
   assert.match(noData.err, /--data-dir: none of the environments \(synthetic-v0\) reads data files/);
+  await assert.rejects(
+    planRuns(suiteOf([{ agent: 'random' }], { envs: [{ id: 'ml-1m-v0' }] }), { dataDir: 'some/folder', cwd: work }),
+    /--data-dir some\/folder: no such folder/,
+    'a data folder that is not there is bad input before any run',
+  );
+  mkdirSync(path.join(work, 'some/folder'), { recursive: true });
   const planned = await planRuns(suiteOf([{ agent: 'random' }], { envs: [{ id: 'ml-1m-v0' }] }), { dataDir: 'some/folder', cwd: work });
   const w = planned.runs[0].config.world as Record<string, unknown>;
   assert.equal(w.dataDir, path.join(work, 'some/folder'));

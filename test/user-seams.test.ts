@@ -52,6 +52,11 @@ test('a forgotten -- after npm run bench: the error says npm kept the options, w
     npmDashHint('bench', options, ['prorl'], { npm_lifecycle_event: 'prorec-gym', npm_config_agent: 'true' }),
     /npm run prorec-gym -- bench --agent prorl$/,
   );
+  assert.equal(
+    npmDashHint('bench', options, ['./mine.ts'], { npm_lifecycle_event: 'npx', npm_config_agent: 'true' }),
+    'npm took --agent as its own setting: run it as npx prorec-gym bench --agent ./mine.ts',
+    '`npm exec prorec-gym bench --agent ./mine.ts`',
+  );
 
   const saved = { ...process.env };
   Object.assign(process.env, npm({ npm_config_agent: 'true' }));
