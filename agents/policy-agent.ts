@@ -4,7 +4,7 @@
  * by beam search, and save/load the network's weights.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { nonFiniteFields, NonFiniteError, writeFileAtomic } from '../core/io.ts';
+import { assertFinite, writeFileAtomic } from '../core/io.ts';
 import { validate, ValidationError } from '../core/validate.ts';
 import { readFile } from 'node:fs/promises';
 import type { ProactiveObservation } from '../envs/proactive.ts';
@@ -45,8 +45,7 @@ export type CheckpointHeader = Omit<PolicyCheckpoint, 'params' | 'training'>;
  * written as null to fail a later resume.
  */
 export async function writeJson(file: string, value: unknown): Promise<void> {
-  const bad = nonFiniteFields(value);
-  if (bad.length) throw new NonFiniteError(file, bad);
+  assertFinite(file, value);
   writeFileAtomic(file, JSON.stringify(value));
 }
 

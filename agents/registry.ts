@@ -18,8 +18,8 @@ import { supervisedAgent } from './supervised.ts';
 const factories = new Map<string, AgentFactory<any>>();
 
 export function registerAgent(factory: AgentFactory<any>): void {
-  if (factories.has(factory.name) || agentNameProblem(factory.name))
-    throw new ConfigError(`agent '${factory.name}': ${agentNameProblem(factory.name) ?? 'already registered'}`);
+  const problem = agentNameProblem(factory.name);
+  if (factories.has(factory.name) || problem) throw new ConfigError(`agent '${factory.name}': ${problem ?? 'already registered'}`);
   factories.set(factory.name, factory);
 }
 
@@ -77,11 +77,9 @@ export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<A
   // A TypeScript module of a CommonJS project (package.json without "type": "module") is compiled to
   // CommonJS by the loader: its default export then sits at `default.default`.
   const f = isFactory(mod.default) ? mod.default : (mod.default as Record<string, unknown> | undefined)?.default;
-  if (!isFactory(f) || agentNameProblem(f.name))
-    throw new AgentModuleError(
-      file,
-      isFactory(f) ? `its agent: ${agentNameProblem(f.name)}` : 'the default export is not an agent factory ({ name, description, create })',
-    );
+  if (!isFactory(f)) throw new AgentModuleError(file, 'the default export is not an agent factory ({ name, description, create })');
+  const problem = agentNameProblem(f.name);
+  if (problem) throw new AgentModuleError(file, `its agent: ${problem}`);
   return f;
 }
 

@@ -10,7 +10,7 @@ import type { Split } from '../data/dataset.ts';
 import { episodeSeed, stepStream } from '../core/rng.ts';
 import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
 import { invariant } from '../core/errors.ts';
-import { yieldToEventLoop } from '../core/interrupt.ts';
+import { runToEnd, runYielding } from '../core/interrupt.ts';
 
 /** A row's episode with its case: what the trainers read. */
 export interface RolloutPath extends PathRecord, EpisodeTrace {
@@ -66,8 +66,7 @@ export function playEpisodes(
   split: Split,
   onStep?: (fraction: number) => void,
 ): EpisodeTrace[] {
-  const steps = episodeSteps(env, actor, caseIndices, envSeed, split, onStep);
-  for (let s = steps.next(); ; s = steps.next()) if (s.done) return s.value;
+  return runToEnd(episodeSteps(env, actor, caseIndices, envSeed, split, onStep));
 }
 
 /**
@@ -82,11 +81,7 @@ export async function playEpisodesInterruptible(
   split: Split,
   onStep?: (fraction: number) => void,
 ): Promise<EpisodeTrace[]> {
-  const steps = episodeSteps(env, actor, caseIndices, envSeed, split, onStep);
-  for (let s = steps.next(); ; s = steps.next()) {
-    if (s.done) return s.value;
-    await yieldToEventLoop();
-  }
+  return runYielding(episodeSteps(env, actor, caseIndices, envSeed, split, onStep));
 }
 
 /** The steps of `playEpisodes`, one environment step each. */

@@ -30,14 +30,14 @@ import { hideBin } from 'yargs/helpers';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
 import { readJsonFile, validate } from '../core/validate.ts';
 import { codeVersion, STDIO, UsageError, writeLeaderboard, type Io } from './cli.ts';
-import { buildLeaderboard, type Leaderboard } from '../results/leaderboard.ts';
+import { buildLeaderboard, mdEscape, type Leaderboard } from '../results/leaderboard.ts';
 import { metricInfo } from '../results/metrics.ts';
 import { readResults, readResultsLenient } from '../results/read.ts';
 import type { ResultFile } from '../results/schema.ts';
 import { runSuiteAtBase, type BaseRun } from './base.ts';
 import { runPlan } from './runner.ts';
 import { tQuantile95 } from '../results/stats.ts';
-import { loadSuite, planRuns, suitePath } from './suite.ts';
+import { isSuiteFile, loadSuite, planRuns } from './suite.ts';
 import { renderTable } from '../results/table.ts';
 
 export const BASELINES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'baselines');
@@ -208,36 +208,39 @@ export function shortfallTable(shortfalls: readonly Shortfall[]): string {
   );
 }
 
+/** The verdict: no metric fell short, every run produced a result, and something was compared. */
+export function gatePasses(cmp: Comparison, failedRuns: readonly string[]): boolean {
+  return cmp.shortfalls.length === 0 && failedRuns.length === 0 && cmp.compared > 0;
+}
+
 /** Markdown for a pull-request comment: the verdict, what was compared with what, and the tables. */
 export function comparisonMarkdown(
   cmp: Comparison,
   o: { against: string; suite: string; entries: number; failedRuns: readonly string[]; seconds: number },
 ): string {
-  const cell = (v: string) => v.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
   const table = (rows: readonly Shortfall[], head: string) =>
     [
       `| entry | metric | ${head} | now | change | tolerance |`,
       '|---|---|---:|---:|---:|---:|',
       ...rows.map(
         (s) =>
-          `| ${cell(s.entry)} | ${cell(s.metric)} | ${s.baseline === null ? '-' : `${fmt(s.baseline)} ± ${fmt(s.baselineStd ?? 0)}`} | ${fmt(s.now)} | ${
-            s.shortfall === null ? cell(s.why) : fmt(-s.shortfall)
+          `| ${mdEscape(s.entry)} | ${mdEscape(s.metric)} | ${s.baseline === null ? '-' : `${fmt(s.baseline)} ± ${fmt(s.baselineStd ?? 0)}`} | ${fmt(s.now)} | ${
+            s.shortfall === null ? mdEscape(s.why) : fmt(-s.shortfall)
           } | ${fmt(s.tolerance)} |`,
       ),
     ].join('\n');
-  const failed = cmp.shortfalls.length > 0 || o.failedRuns.length > 0 || cmp.compared === 0;
   const lines = [
-    `### Regression gate: ${failed ? '❌ failed' : '✅ passed'}`,
+    `### Regression gate: ${gatePasses(cmp, o.failedRuns) ? '✅ passed' : '❌ failed'}`,
     '',
-    `Suite \`${cell(o.suite)}\` against ${cell(o.against)}: ${cmp.compared} gated metrics of ${o.entries} entries compared (${o.seconds.toFixed(0)} s).`,
+    `Suite \`${mdEscape(o.suite)}\` against ${mdEscape(o.against)}: ${cmp.compared} gated metrics of ${o.entries} entries compared (${o.seconds.toFixed(0)} s).`,
     '',
   ];
-  if (o.failedRuns.length) lines.push(`**Runs that failed** (no result, so nothing to compare):`, '', ...o.failedRuns.map((f) => `- ${cell(f)}`), '');
+  if (o.failedRuns.length) lines.push(`**Runs that failed** (no result, so nothing to compare):`, '', ...o.failedRuns.map((f) => `- ${mdEscape(f)}`), '');
   if (cmp.compared === 0) lines.push('**Nothing was compared**: a gate that compares nothing fails.', '');
   if (cmp.shortfalls.length) lines.push(`**Fell short** (${cmp.shortfalls.length}):`, '', table(cmp.shortfalls, 'baseline'), '');
   if (cmp.improvements.length) lines.push(`**Improved** (${cmp.improvements.length}; reported, not gated):`, '', table(cmp.improvements, 'baseline'), '');
-  if (cmp.notes.length) lines.push('Notes:', '', ...cmp.notes.map((n) => `- ${cell(n)}`), '');
-  lines.push(`<sub>Rule: ${cell(RULE)}</sub>`, '');
+  if (cmp.notes.length) lines.push('Notes:', '', ...cmp.notes.map((n) => `- ${mdEscape(n)}`), '');
+  lines.push(`<sub>Rule: ${mdEscape(RULE)}</sub>`, '');
   return lines.join('\n');
 }
 
@@ -333,7 +336,7 @@ export async function checkMain(args: string[], io: Io = STDIO): Promise<number>
     // --base: the base first, so that its worktree is gone before this side's long run starts.
     let baseResults: ResultFile[] | null = null;
     if (argv.base !== undefined) {
-      const suiteArg = /[\\/]/.test(argv.suite) || argv.suite.endsWith('.json') ? suitePath(argv.suite) : argv.suite;
+      const suiteArg = isSuiteFile(argv.suite) ? loaded.source : argv.suite;
       base = await runSuiteAtBase({
         cwd: process.cwd(),
         ref: argv.base,
@@ -408,22 +411,14 @@ export async function checkMain(args: string[], io: Io = STDIO): Promise<number>
       write(`\nbench:check: ${cmp.improvements.length} metric(s) improved on ${against} (reported, not gated):\n`);
       write(shortfallTable(cmp.improvements));
     }
-    let ok = true;
     if (cmp.shortfalls.length > 0) {
       write(`\nbench:check: ${cmp.shortfalls.length} metric(s) fell short of ${against}:\n`);
       write(shortfallTable(cmp.shortfalls));
       write(`rule: ${RULE}\n${baseResults ? '' : 'If the change is intended, rewrite the baseline with: npm run bench:check -- --update\n'}`);
-      ok = false;
     }
-    if (failedRuns.length > 0) {
-      write(`bench:check: failed: ${failedRuns.length} run(s) produced no result (listed above)\n`);
-      ok = false;
-    }
-    if (cmp.compared === 0) {
-      write(`bench:check: failed: nothing was compared (no gated metric had a result on both sides)\n`);
-      ok = false;
-    }
-    if (!ok) return 1;
+    if (failedRuns.length > 0) write(`bench:check: failed: ${failedRuns.length} run(s) produced no result (listed above)\n`);
+    if (cmp.compared === 0) write(`bench:check: failed: nothing was compared (no gated metric had a result on both sides)\n`);
+    if (!gatePasses(cmp, failedRuns)) return 1;
     write(`bench:check: all ${cmp.compared} gated metrics of ${entries} entries within tolerance of ${against} (${seconds.toFixed(1)}s)\n`);
     return 0;
   } catch (e) {

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { pauseAfterListing, withFolderLock } from '../core/lock.ts';
 import { readJsonFile, validate } from '../core/validate.ts';
 import { runMain } from '../core/main.ts';
-import { npmDashHint } from '../core/launcher.ts';
+import { commandLine, npmDashHint } from '../core/launcher.ts';
 import { checkDepth } from '../core/validate.ts';
 import { checkBenchEnv } from './env-vars.ts';
 import path from 'node:path';
@@ -77,13 +77,6 @@ export function writeLeaderboard(out: string, results: readonly ResultFile[], re
   writeJsonAtomic(path.join(out, 'leaderboard.json'), lb);
   writeFileAtomic(path.join(out, 'leaderboard.md'), leaderboardMarkdown(lb));
   return leaderboardTerminal(lb);
-}
-
-/** Lists OUT/results and writes OUT's leaderboard from what is there now; call it holding OUT's lock (core/lock.ts). */
-function writeLeaderboardOfFolder(out: string, reference: readonly ResultFile[]): string {
-  const { results } = readResultsLenient(out);
-  pauseAfterListing();
-  return writeLeaderboard(out, results, reference);
 }
 
 /**
@@ -170,11 +163,6 @@ interface BenchArgs {
   runTimeout?: number;
 }
 
-/** The launcher of the bench command where this code runs: a clone runs its sources, a package its build. */
-export function benchLauncher(): string {
-  return import.meta.url.endsWith('.ts') ? 'npm run bench --' : 'npx prorec-gym bench';
-}
-
 /** The plan options of a bench command line. */
 function planOverrides(argv: BenchArgs, suite: ReturnType<typeof loadSuite>): PlanOverrides {
   const seeds =
@@ -246,28 +234,36 @@ async function runBench(argv: BenchArgs, io: Io, args: readonly string[] = []): 
       io.err(`wrote ${path.join(argv.out, o.run.file)} (${o.result.episodes} episodes, ${o.result.timings.envStepsPerSecond.toFixed(0)} env steps/s)\n`);
     }
   }
-  // The leaderboard covers every result in the folder, not only this command's runs.
-  const { results, unreadable } = readResultsLenient(argv.out);
-  for (const u of unreadable) io.err(`not in the leaderboard: ${u}\n`);
-  // Reference rows: the package's results of the reference agents under this very setting.
-  if (refPlan) {
-    const status = collectReference(refPlan, {
-      out: argv.out,
-      code: codeVersion(),
-      skipLabels: new Set([...plan.runs.map((r) => r.label), ...results.map((r) => r.run.label)]),
-      command: `${benchLauncher()} reference ${settingArgs(args).join(' ')}`.trim(),
-    });
-    for (const l of status.lines) io.err(`${l}\n`);
-  }
-  const reference = argv.reference ? readReferenceResults(argv.out).results : [];
-  const leaderboard = results.length > 0 ? path.join(argv.out, 'leaderboard.md') : null;
-  // Listed again and written under the folder's lock (core/lock.ts): another process writing into
-  // the same folder cannot slip a result file in between and have its row dropped.
-  if (results.length > 0) io.out(withFolderLock(argv.out, () => writeLeaderboardOfFolder(argv.out, reference), { log: (l) => io.err(`${l}\n`) }));
+  // The leaderboard covers every result in the folder, not only this command's runs: listed once
+  // and written under the folder's lock (core/lock.ts), so that another process writing into the
+  // same folder cannot slip a result file in between and have its row dropped.
+  const { listed, table } = withFolderLock(
+    argv.out,
+    () => {
+      const { results, unreadable } = readResultsLenient(argv.out);
+      pauseAfterListing();
+      for (const u of unreadable) io.err(`not in the leaderboard: ${u}\n`);
+      // Reference rows: the package's results of the reference agents under this very setting.
+      if (refPlan) {
+        const status = collectReference(refPlan, {
+          out: argv.out,
+          code: codeVersion(),
+          skipLabels: new Set([...plan.runs.map((r) => r.label), ...results.map((r) => r.run.label)]),
+          command: commandLine('bench', `reference ${settingArgs(args).join(' ')}`.trim()),
+        });
+        for (const l of status.lines) io.err(`${l}\n`);
+      }
+      const reference = argv.reference ? readReferenceResults(argv.out).results : [];
+      return { listed: results.length, table: results.length > 0 ? writeLeaderboard(argv.out, results, reference) : null };
+    },
+    { log: (l) => io.err(`${l}\n`) },
+  );
+  if (table !== null) io.out(table);
+  const leaderboard = table !== null ? path.join(argv.out, 'leaderboard.md') : null;
   const count = (status: string) => report.outcomes.filter((o) => o.status === status).length;
   io.err(
     `${runSummary({ done: count('done'), skipped: count('skipped'), failed: count('failed') }, report.seconds)}; ` +
-      (leaderboard ? `leaderboard of ${results.length} result files: ${leaderboard}\n` : 'no leaderboard written (no result files)\n'),
+      (leaderboard ? `leaderboard of ${listed} result files: ${leaderboard}\n` : 'no leaderboard written (no result files)\n'),
   );
   if (report.failed.length > 0) {
     io.err(`failed runs:\n${report.failed.map((f) => `  ${f.run.file}: ${(f.error ?? '').split('\n')[0]}`).join('\n')}\n`);
@@ -419,8 +415,16 @@ async function referenceMain(args: string[], io: Io): Promise<number> {
     interruptible: true,
   });
   if (update && argv.agent === undefined) for (const f of pruneReferenceFolder(out, plan)) io.err(`removed ${f} (not in the reference set)\n`);
-  const { results } = readResultsLenient(out);
-  if (results.length > 0) io.out(writeLeaderboard(out, results));
+  const table = withFolderLock(
+    out,
+    () => {
+      const { results } = readResultsLenient(out);
+      pauseAfterListing();
+      return results.length > 0 ? writeLeaderboard(out, results) : null;
+    },
+    { log: (l) => io.err(`${l}\n`) },
+  );
+  if (table !== null) io.out(table);
   const count = (status: string) => report.outcomes.filter((o) => o.status === status).length;
   io.err(`${runSummary({ done: count('done'), skipped: count('skipped'), failed: count('failed') }, report.seconds)}\n`);
   return report.failed.length > 0 ? 1 : 0;

@@ -18,9 +18,6 @@ import { checkCacheDirEnv } from '../core/cache-dir.ts';
 import { rlWorkers } from '../agents/pg-worker.ts';
 import { defaultWorkers } from '../simulators/index.ts';
 
-/** The variables checked, in the order they are checked. */
-export const CHECKED_ENV_VARS = ['PRORL_BACKEND', 'PRORL_BLAS', 'PRORL_SIM_WORKERS', 'PRORL_RL_WORKERS', 'PRORL_CACHE_DIR'] as const;
-
 /** Throws a UsageError naming the first environment variable with a value that is not accepted. */
 export function checkBenchEnv(env: NodeJS.ProcessEnv = process.env): void {
   checkComputeEnv(env);

@@ -106,9 +106,10 @@ export async function rollOut(
   access: { simulator?: boolean; log?: (line: string) => void } = {},
 ): Promise<EpisodeSummary[]> {
   const leaks = tensorLeakWatch(agent.name, 'act');
+  const contextOptions = { ...access, agent: agent.name };
   const actor = {
     act: (observations: readonly ProactiveObservation[], _rows: readonly number[], t: number) =>
-      leaks.call(() => agent.act(observations, actContext(env, seeds.agent, t, { ...access, agent: agent.name }))),
+      leaks.call(() => agent.act(observations, actContext(env, seeds.agent, t, contextOptions))),
   };
   // Yields after every step, so a Ctrl-C is handled during a batch of episodes (core/interrupt.ts).
   const episodes = (await playEpisodesInterruptible(env, actor, caseIndices, seeds.env, split, onStep)).map((trace) => trace.episode);

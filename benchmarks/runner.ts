@@ -279,7 +279,6 @@ function runInWorkers(
     let backend: string | null = null;
     let live = 0;
     let settled = false;
-    let announced = false;
     const fail = (e: Error) => {
       if (!settled) {
         settled = true;
@@ -327,8 +326,8 @@ function runInWorkers(
         switch (m.type) {
           case 'ready':
             started = true;
-            if (!announced) progress.log(`backend: ${m.backend} (${m.reason}) in each of ${jobs} workers`);
-            announced = true;
+            // Once: a worker that replaces another reports the same backend.
+            if (backend === null) progress.log(`backend: ${m.backend} (${m.reason}) in each of ${jobs} workers`);
             backend ??= m.backend;
             next();
             break;

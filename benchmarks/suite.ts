@@ -100,9 +100,14 @@ export interface LoadedSuite {
   source: string;
 }
 
+/** Whether a suite argument is a path to a suite file (else a suite name, a file in benchmarks/suites/). */
+export function isSuiteFile(nameOrPath: string): boolean {
+  return /[\\/]/.test(nameOrPath) || nameOrPath.endsWith('.json');
+}
+
 /** A suite name (a file in benchmarks/suites/) or a path to a suite file. */
 export function suitePath(nameOrPath: string): string {
-  if (/[\\/]/.test(nameOrPath) || nameOrPath.endsWith('.json')) return path.resolve(nameOrPath);
+  if (isSuiteFile(nameOrPath)) return path.resolve(nameOrPath);
   return path.join(SUITES_DIR, `${nameOrPath}.json`);
 }
 
@@ -266,6 +271,8 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
     return { id: entry.id, world, config: { ...config } as Record<string, unknown> };
   });
   const resolvedAgents = [];
+  // A module named by several entries is bundled and hashed once.
+  const codeOf = new Map<string, Promise<string>>();
   for (const { entry, where, base } of agents) {
     const isModule = looksLikePath(entry.agent);
     const module = isModule ? path.resolve(base, entry.agent) : entry.agent;
@@ -273,9 +280,14 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
     // A plug-in's identity: one spelling of its path, and the hash of its code and local imports
     // (editing the agent or a helper reruns its runs; nothing else does).
     const spec = isModule ? normalizeModuleSpec(entry.agent, base) : entry.agent;
-    const code = isModule ? (await moduleCode(module)).hash : undefined;
+    if (isModule && !codeOf.has(module))
+      codeOf.set(
+        module,
+        moduleCode(module).then((c) => c.hash),
+      );
+    const code = isModule ? await codeOf.get(module) : undefined;
     const from = where.startsWith('--') ? where : `${source}: ${where}`;
-    const label = entry.label ?? (looksLikePath(entry.agent) ? factory.name : entry.agent);
+    const label = entry.label ?? (isModule ? factory.name : entry.agent);
     resolvedAgents.push({ entry, module, spec, code, factory, label, from });
   }
 

@@ -11,6 +11,19 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Steps `gen` to its end and returns its return value. */
+export function runToEnd<T>(gen: Generator<unknown, T>): T {
+  for (let s = gen.next(); ; s = gen.next()) if (s.done) return s.value;
+}
+
+/** `runToEnd`, awaiting `yieldToEventLoop` after each step: the same value, and a Ctrl-C is handled within one step. */
+export async function runYielding<T>(gen: Generator<unknown, T>): Promise<T> {
+  for (let s = gen.next(); ; s = gen.next()) {
+    if (s.done) return s.value;
+    await yieldToEventLoop();
+  }
+}
+
 /**
  * Until the returned function is called, a Ctrl-C (SIGINT) first prints `message()` (what is kept,
  * how to resume) to stderr, before any other SIGINT handler, and then, when no other handler is

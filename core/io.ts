@@ -84,9 +84,14 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, opts: {
   }
 }
 
+/** Throws a NonFiniteError naming `where` and the fields when `value` holds NaN or ±Infinity. */
+export function assertFinite(where: string, value: unknown): void {
+  const bad = nonFiniteFields(value);
+  if (bad.length) throw new NonFiniteError(where, bad);
+}
+
 /** Writes `value` as JSON; refuses (NonFiniteError naming the file and fields) a value holding NaN or ±Infinity. */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const bad = nonFiniteFields(value);
-  if (bad.length) throw new NonFiniteError(file, bad);
+  assertFinite(file, value);
   writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -29,10 +29,9 @@ interface Owner {
   pid: number;
   thread: number;
   since: string;
-  token: string;
 }
 
-const held = new Map<string, number>();
+const held = new Set<string>();
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -83,37 +82,35 @@ export interface LockOptions {
 /** Runs `fn` holding the lock of folder `dir` (created if missing); see the file comment. */
 export function withFolderLock<T>(dir: string, fn: () => T, opts: LockOptions = {}): T {
   const lock = path.join(path.resolve(dir), LOCK_NAME);
-  const depth = held.get(lock) ?? 0;
-  if (depth > 0) {
-    held.set(lock, depth + 1);
-    try {
-      return fn();
-    } finally {
-      held.set(lock, depth);
-    }
-  }
-  acquire(lock, opts);
-  held.set(lock, 1);
+  if (held.has(lock)) return fn();
+  const release = take(lock, opts);
   try {
     return fn();
   } finally {
-    held.delete(lock);
-    rmSync(lock, { recursive: true, force: true });
+    release();
   }
 }
 
 /** `withFolderLock` for an asynchronous section (e.g. rendering a report between listing and writing). */
 export async function withFolderLockAsync<T>(dir: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
   const lock = path.join(path.resolve(dir), LOCK_NAME);
-  if ((held.get(lock) ?? 0) > 0) return fn();
-  acquire(lock, opts);
-  held.set(lock, 1);
+  if (held.has(lock)) return fn();
+  const release = take(lock, opts);
   try {
     return await fn();
   } finally {
+    release();
+  }
+}
+
+/** Acquires `lock` and marks it held by this process; returns the function that releases it. */
+function take(lock: string, opts: LockOptions): () => void {
+  acquire(lock, opts);
+  held.add(lock);
+  return () => {
     held.delete(lock);
     rmSync(lock, { recursive: true, force: true });
-  }
+  };
 }
 
 function acquire(lock: string, opts: LockOptions): void {
@@ -121,14 +118,13 @@ function acquire(lock: string, opts: LockOptions): void {
   const staleMs = opts.staleMs ?? 600_000;
   const log = opts.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const started = Date.now();
-  const token = randomBytes(8).toString('hex');
   let told = false;
   let wait = 5;
   mkdirSync(path.dirname(lock), { recursive: true });
   for (;;) {
     try {
       mkdirSync(lock);
-      const owner: Owner = { host: os.hostname(), pid: process.pid, thread: threadId, since: new Date().toISOString(), token };
+      const owner: Owner = { host: os.hostname(), pid: process.pid, thread: threadId, since: new Date().toISOString() };
       writeFileSync(path.join(lock, 'owner.json'), JSON.stringify(owner));
       return;
     } catch (e) {

@@ -103,11 +103,6 @@ export function inputHashes(parts: { name: string; kind: string; files: readonly
   return { identity, cacheKey: stableHash({ identity, code: codeFingerprint() }).slice(0, 16) };
 }
 
-/** The compiled cache entry's key for these inputs (`inputHashes(parts).cacheKey`). */
-export function inputHash(parts: { name: string; kind: string; files: readonly string[]; options: Record<string, unknown> }): string {
-  return inputHashes(parts).cacheKey;
-}
-
 /**
  * Writes `data` to `file` through a temporary file in the same folder (a name unique per thread and
  * call), flushed to the disk, and a rename; a failed write names the file and folder (core/io.ts).

@@ -382,7 +382,8 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
    * episode's outcome does not depend on the other rows of the batch.
    */
   reset(args: ResetArgs<VectorResetOptions> = {}): { observations: ProactiveObservation[]; infos: ProactiveResetInfo[] } {
-    this.checkSplit(args.options?.split ?? this.config.split);
+    const split = args.options?.split ?? this.config.split;
+    this.checkSplit(split);
     if (args.seed !== undefined) {
       this.resetSeed = args.seed;
       this.resetsSinceSeed = 0;
@@ -390,7 +391,6 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     } else {
       this.resetsSinceSeed += 1;
     }
-    const split = args.options?.split ?? this.config.split;
     const pool = this.world.dataset.cases[split];
     if (pool.length === 0) throw new ConfigError(`${this.id}: the ${split} split has no cases`);
     let indices = args.options?.caseIndices;

@@ -152,7 +152,7 @@ export function curveChartSpec(data: readonly CurveDatum[], opts: { yTitle?: str
 export interface TradeoffDatum {
   agent: string;
   /** How the row is drawn: the folder's own agent, a reference row, an oracle (reads the reward simulator). */
-  kind?: 'agent' | 'reference' | 'oracle';
+  kind: 'agent' | 'reference' | 'oracle';
   /** CTR: mean and 95% interval over seeds (null ends: one seed, no interval drawn). */
   x: number;
   xlo: number | null;
@@ -186,7 +186,7 @@ export function tradeoffChartSpec(data: readonly TradeoffDatum[], titles: { x: s
   return {
     width: 380,
     height: 260,
-    data: { values: data.map((d) => ({ ...d, kind: d.kind ?? 'agent' })) },
+    data: { values: data },
     layer: [
       { mark: { type: 'rule', strokeWidth: 1.2 }, encoding: { x: { field: 'xlo', ...x }, x2: { field: 'xhi' }, y: { field: 'y', ...y }, color } },
       { mark: { type: 'rule', strokeWidth: 1.2 }, encoding: { y: { field: 'ylo', ...y }, y2: { field: 'yhi' }, x: { field: 'x', ...x }, color } },

@@ -27,14 +27,16 @@ import {
   flagLines,
   groupLabels,
   groupResults,
+  HEADLINE_ORDER,
   keptReference,
+  rowName,
   shownMetrics,
   type EnvGroup,
   type Leaderboard,
   type MetricAggregate,
 } from '../results/leaderboard.ts';
 import { readReferenceResults } from '../results/reference.ts';
-import { HEADLINE_METRICS, metricInfo } from '../results/metrics.ts';
+import { metricInfo } from '../results/metrics.ts';
 import { readResults } from '../results/read.ts';
 import { FIDELITY_METRICS, rankAgreement } from '../results/fidelity.ts';
 import type { ResultFile } from '../results/schema.ts';
@@ -167,9 +169,7 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
   const labels = groupLabels(g);
   const all = shownMetrics(lb, Object.keys(Object.assign({}, ...lb.entries.map((e) => e.metrics))));
   // The sort key first: target-specific IoI tells steering from flattening, raw IoI does not.
-  const headline = ['specificIoi', 'targetPercentile', ...HEADLINE_METRICS.filter((m) => m !== 'specificIoi' && m !== 'targetPercentile')].filter((m) =>
-    all.includes(m),
-  );
+  const headline = HEADLINE_ORDER.filter((m) => all.includes(m));
   const atKMetrics = all.filter((m) => m.includes('@'));
   // Two leaderboard tables (under the reward simulator, under the evaluator): one table of every
   // headline metric with its interval is wider than a 1400 px window.
@@ -203,7 +203,7 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
         const x = e.metrics[`${prefix}ctr`];
         const y = e.metrics[`${prefix}specificIoi`];
         return {
-          agent: `${e.label}${e.reference ? ' (ref)' : ''}${e.usesSimulator ? ' (oracle)' : ''}`,
+          agent: rowName(e),
           kind: e.usesSimulator ? ('oracle' as const) : e.reference ? ('reference' as const) : ('agent' as const),
           x: x.mean,
           xlo: x.ci95?.[0] ?? null,
@@ -378,7 +378,6 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     world: JSON.stringify(first.env.world),
     warning: comparabilityWarning(lb) ?? '',
     flags: flagLines(lb),
-    hasFlags: lb.entries.some((e) => e.flags.length > 0),
     lead,
     columns: rewardColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
     evalColumns: evalColumns.map((m) => ({ name: m, label: metricInfo(m).label })),

@@ -19,7 +19,7 @@ import { stableHash } from '../core/hash.ts';
 import { flatMetrics, metricInfo, sortMetricNames, HEADLINE_METRICS } from './metrics.ts';
 import type { ResultFile } from './schema.ts';
 import { iqm, summarize } from './stats.ts';
-import { degenerateFlags } from './degenerate.ts';
+import { CTR_FLOOR_AGENT, degenerateFlags } from './degenerate.ts';
 import { oneLine, renderTable, wrapText } from './table.ts';
 
 /** 2: t-intervals (`interval` replaces `bootstrap`), reference rows, degenerate flags, rows sorted by the headline metric. */
@@ -206,7 +206,7 @@ export function buildLeaderboard(results: readonly ResultFile[], opts: { referen
     }
     const first = g.groups.values().next().value![0];
     const maxLength = typeof first.env.config.maxLength === 'number' ? first.env.config.maxLength : null;
-    const random = entries.find((e) => e.agent === 'random' && e.label === 'random');
+    const random = entries.find((e) => e.agent === CTR_FLOOR_AGENT && e.label === CTR_FLOOR_AGENT);
     for (const e of entries) e.flags = degenerateFlags(e, { maxLength, randomCtr: random?.metrics.ctr?.mean ?? null });
     entries.sort((a, b) => headlineOrder(a, b) || cmp(a.label, b.label));
     const rankings: Record<string, string[]> = {};
@@ -271,13 +271,19 @@ export function agentCodeWarnings(results: readonly ResultFile[]): { env: string
  * is never mixed in.
  */
 export function keptReference(results: readonly ResultFile[], reference: readonly ResultFile[]): ResultFile[] {
-  const measured = (r: ResultFile) => {
-    const { agentSpec: _s, agentConfig: _c, agentCode: _h, ...rest } = r.run.config as ResultFile['run']['config'] & { agentCode?: string };
-    return stableHash({ setting: settingOf(r), rest, code: [r.code.package, r.code.version] });
+  // Per result: its setting (hashed once) and what it measured under that setting.
+  const keys = (r: ResultFile) => {
+    const setting = settingOf(r);
+    const { agentSpec: _s, agentConfig: _c, agentCode: _h, ...rest } = r.run.config;
+    return { measured: stableHash({ setting, rest, code: [r.code.package, r.code.version] }), label: `${setting}\u0000${r.run.label}` };
   };
-  const own = new Set(results.map(measured));
-  const labels = new Set(results.map((r) => `${settingOf(r)}\u0000${r.run.label}`));
-  return reference.filter((r) => own.has(measured(r)) && !labels.has(`${settingOf(r)}\u0000${r.run.label}`));
+  const own = results.map(keys);
+  const measured = new Set(own.map((k) => k.measured));
+  const labels = new Set(own.map((k) => k.label));
+  return reference.filter((r) => {
+    const k = keys(r);
+    return measured.has(k.measured) && !labels.has(k.label);
+  });
 }
 
 /** Rows by the headline metric, best first; rows without it last. */
@@ -298,12 +304,6 @@ export function evaluatorRepeats(entries: readonly LeaderboardEntry[]): boolean 
         return !!twin && twin.values.length === a.values.length && twin.values.every((v, i) => v === a.values[i]);
       }),
   );
-}
-
-/** The interval of an aggregate as text: `mean ± half-width` (95% t over seeds), `mean (n = 1)` with one seed. */
-export function formatInterval(a: MetricAggregate | undefined, digits: number, sep = ' ± '): string {
-  if (!a) return '-';
-  return a.tHalfWidth === null ? `${a.mean.toFixed(digits)} (n = ${a.n})` : `${a.mean.toFixed(digits)}${sep}${a.tHalfWidth.toFixed(digits)}`;
 }
 
 /** Warnings when the rows of one environment were not measured alike: other seeds or other case counts. */
@@ -328,12 +328,13 @@ export function comparabilityWarnings(entries: readonly LeaderboardEntry[]): str
 }
 
 /** An aggregate as a table cell: `mean ± half-width` (the 95% t-interval over seeds), `mean (n = 1)` with one seed. */
-export function formatAggregate(a: MetricAggregate | undefined, digits: number): string {
-  return formatInterval(a, digits);
+export function formatAggregate(a: MetricAggregate | undefined, digits: number, sep = ' ± '): string {
+  if (!a) return '-';
+  return a.tHalfWidth === null ? `${a.mean.toFixed(digits)} (n = ${a.n})` : `${a.mean.toFixed(digits)}${sep}${a.tHalfWidth.toFixed(digits)}`;
 }
 
 /** Text for Markdown: on one line (a line break would end a table row) with its markup characters escaped. */
-function mdEscape(s: string): string {
+export function mdEscape(s: string): string {
   return oneLine(s).replace(/[|\\`*_<>[\]]/g, (c) => `\\${c}`);
 }
 
@@ -357,7 +358,7 @@ export function flagLines(env: Leaderboard['envs'][number]): string[] {
 export const INTERVAL_NOTE = 'mean ± 95% t-interval over seeds (n = 1: one seed, no interval)';
 
 /** The headline metrics, target-specific IoI (the sort key) first. */
-const HEADLINE_ORDER = ['specificIoi', 'targetPercentile', ...HEADLINE_METRICS.filter((m) => m !== 'specificIoi' && m !== 'targetPercentile')];
+export const HEADLINE_ORDER = ['specificIoi', 'targetPercentile', ...HEADLINE_METRICS.filter((m) => m !== 'specificIoi' && m !== 'targetPercentile')];
 
 /** The leaderboard as Markdown: per environment, the headline table, its flags and one table per further metric group. */
 export function leaderboardMarkdown(lb: Leaderboard): string {
@@ -415,14 +416,7 @@ const TERMINAL_COLUMNS: [string, string][] = [
   ['length', 'length'],
   ['success', 'success@10'],
 ];
-const TERMINAL_EVAL_COLUMNS: [string, string][] = [
-  ['eval.specificIoi', 'specific IoI'],
-  ['eval.targetPercentile', 'percentile'],
-  ['eval.ioi', 'IoI'],
-  ['eval.ior', 'IoR'],
-  ['eval.ctr', 'CTR'],
-  ['eval.success', 'success@10'],
-];
+const TERMINAL_EVAL_COLUMNS: [string, string][] = TERMINAL_COLUMNS.filter(([m]) => m !== 'length').map(([m, h]) => [`eval.${m}`, h]);
 
 /**
  * The terminal table: per environment, the headline metrics under the reward simulator (rows by
@@ -431,7 +425,7 @@ const TERMINAL_EVAL_COLUMNS: [string, string][] = [
  */
 export function leaderboardTerminal(lb: Leaderboard): string {
   const parts: string[] = [];
-  const cell = (e: LeaderboardEntry, m: string) => formatInterval(e.metrics[m], metricInfo(m).digits, '±');
+  const cell = (e: LeaderboardEntry, m: string) => formatAggregate(e.metrics[m], metricInfo(m).digits, '±');
   const table = (env: Leaderboard['envs'][number], cols: [string, string][]) =>
     renderTable(
       ['agent', 'seeds', ...cols.map(([, h]) => h), 'flags'],

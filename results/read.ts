@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { stableHash } from '../core/hash.ts';
 import { nonFiniteFields } from '../core/io.ts';
-import { readJsonFile, ValidationError, validate } from '../core/validate.ts';
+import { checkDepth, readJsonFile, ValidationError, validate } from '../core/validate.ts';
 import { RESULT_SCHEMA_VERSION, ResultFileSchema, type ResultFile } from './schema.ts';
 
 /**
@@ -21,6 +21,8 @@ export function readResult(file: string): ResultFile {
       `schemaVersion: ${JSON.stringify(version)}; this code reads version ${RESULT_SCHEMA_VERSION} (rerun the benchmark to regenerate it)`,
     ]);
   }
+  // Before the recursive walk below: a deeply nested file is refused here, not a stack overflow there.
+  checkDepth(raw, file);
   // Everywhere, the typed fields and the free-form ones (configs) alike: JSON.parse reads 1e999 as Infinity.
   const bad = nonFiniteFields(raw);
   if (bad.length)

@@ -13,7 +13,7 @@ import type { Dataset } from '../data/dataset.ts';
 import { itemCounts } from '../data/dataset.ts';
 import { midRank, type UserSimulator } from './simulator.ts';
 import type { RankingMetrics } from './checkpoint.ts';
-import { yieldToEventLoop } from '../core/interrupt.ts';
+import { runToEnd, runYielding } from '../core/interrupt.ts';
 import { invariant } from '../core/errors.ts';
 
 export interface HeldOut {
@@ -80,8 +80,7 @@ export function metricsFromRanks(ranks: ArrayLike<number>): RankingMetrics {
 
 /** rank(T|prefix) and log p(T|prefix) of each held-out item under the simulator. */
 export function simulatorTargetStats(simulator: UserSimulator, heldOut: HeldOut, chunk = 256): { rank: Float64Array; logProb: Float64Array } {
-  const steps = targetStatsSteps(simulator, heldOut, chunk);
-  for (let s = steps.next(); ; s = steps.next()) if (s.done) return s.value;
+  return runToEnd(targetStatsSteps(simulator, heldOut, chunk));
 }
 
 /** `simulatorTargetStats`, yielding to the event loop after each chunk (core/interrupt.ts): the same numbers, and Ctrl-C is handled meanwhile. */
@@ -90,11 +89,7 @@ export async function simulatorTargetStatsInterruptible(
   heldOut: HeldOut,
   chunk = 256,
 ): Promise<{ rank: Float64Array; logProb: Float64Array }> {
-  const steps = targetStatsSteps(simulator, heldOut, chunk);
-  for (let s = steps.next(); ; s = steps.next()) {
-    if (s.done) return s.value;
-    await yieldToEventLoop();
-  }
+  return runYielding(targetStatsSteps(simulator, heldOut, chunk));
 }
 
 /** The chunks of `simulatorTargetStats`, one per step. */

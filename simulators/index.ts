@@ -76,7 +76,7 @@ export function defaultWorkers(vars: NodeJS.ProcessEnv = process.env): number {
   const env = vars.PRORL_SIM_WORKERS;
   if (env !== undefined && env !== '') {
     const n = /^\s*\d+\s*$/.test(env) ? Number(env) : NaN;
-    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`PRORL_SIM_WORKERS must be a non-negative integer, got '${env}'`);
+    if (!Number.isSafeInteger(n)) throw new UsageError(`PRORL_SIM_WORKERS must be a non-negative integer, got '${env}'`);
     return n;
   }
   return os.availableParallelism() >= 2 ? 1 : 0;
