@@ -335,6 +335,11 @@ export class CenteringStats {
     if (this.schedule === 'freeze-after-first-epoch') this.isFrozen = true;
   }
 
+  /** Freezes the statistics now (a window counted in updates rather than epochs). */
+  freeze(): void {
+    this.isFrozen = true;
+  }
+
   mean(): ComponentValues {
     return { ioi: this.comp.ioi.mean, ior: this.comp.ior.mean, ctr: this.comp.ctr.mean };
   }

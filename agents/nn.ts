@@ -130,10 +130,13 @@ export class AdamW {
 
   /**
    * Applies one update from gradients keyed by parameter key (missing keys: no gradient).
-   * Returns the global gradient norm before clipping. Does not dispose `grads`.
+   * Returns the global gradient norm before clipping. Does not dispose `grads`. `lrScale` (a
+   * schedule's factor, e.g. a warm-up's) multiplies the learning rate of this update only, in the
+   * Adam step and the weight decay alike (as torch's schedulers do).
    */
-  apply(grads: Record<string, tf.Tensor>): number {
-    const { lr, beta1, beta2, eps, weightDecay, clipNorm } = this.config;
+  apply(grads: Record<string, tf.Tensor>, lrScale = 1): number {
+    const { beta1, beta2, eps, weightDecay, clipNorm } = this.config;
+    const lr = this.config.lr * lrScale;
     const keys = this.params.keys.filter((k) => grads[k]);
     const normT = tf.tidy(() => tf.sqrt(tf.addN(keys.map((k) => tf.sum(tf.square(grads[k]))))));
     const norm = normT.dataSync()[0];

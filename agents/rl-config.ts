@@ -55,6 +55,27 @@ export const RlConfigSchema = Type.Object(
      * built (docs/design.md §6.3). Validation logs use the same rule on valid histories.
      */
     targets: StringEnum(['random', 'case'] as const, { default: 'random' }),
+    /**
+     * Linear learning-rate warm-up over this fraction of the run's updates (epochs × updates per
+     * epoch), then constant: update u (0-based) uses lr·min(1, u / W), W = ⌊warmup × updates⌋, so
+     * the first update of a warm-up has lr 0. The official code's `constant_with_warmup` schedule
+     * with `prorl_warmup_steps: 0.05`. 0: no warm-up.
+     */
+    warmup: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
+    /**
+     * Empty paths (STOP as the first action: no item). 'train': the STOP term is trained like any
+     * other (advantage −b_0, the path counts in the baselines and in N). 'drop': as the official
+     * code, an empty path has no term (no policy-gradient and no KL term), takes no part in any
+     * baseline or centring statistic and no share of N (the loss is divided by the number of
+     * non-empty paths, at least 1).
+     */
+    emptyPaths: StringEnum(['train', 'drop'] as const, { default: 'train' }),
+    /**
+     * SRC statistics window: 'first-epoch' accumulates over the first epoch's updates, then
+     * freezes; an integer n freezes them after the first n updates whatever the epoch size (the
+     * official code freezes after its first epoch: 153 updates on Steam).
+     */
+    centeringWindow: Type.Union([Type.Literal('first-epoch'), Type.Integer({ minimum: 1 })], { default: 'first-epoch' }),
   },
   { additionalProperties: false, default: {} },
 );

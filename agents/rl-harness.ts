@@ -139,7 +139,7 @@ export async function restoreRlTraining(a: RlParts, file: string): Promise<RlTra
   optimizer.setState({ step: tr.optimizer.step, m: decodeMap(tr.optimizer.m), v: decodeMap(tr.optimizer.v) });
   const stats = new CenteringStats();
   for (const b of tr.state.centeringBatches) stats.observe(deserialiseRollouts(b));
-  if (tr.state.centeringFrozen) stats.endEpoch();
+  if (tr.state.centeringFrozen) stats.freeze();
   return { state: tr.state, optimizer, stats };
 }
 
@@ -186,6 +186,8 @@ export function updateLog(
     return: s.return,
     trainReturn: s.trainReturn,
     length: s.length,
+    /** Share of the sampled paths without an item (STOP first). */
+    emptyRate: paths.filter((p) => p.items.length === 0).length / Math.max(1, paths.length),
     stopRate: s.stopRate,
     ioi: s.ioi,
     ior: s.ior,

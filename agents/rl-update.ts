@@ -42,19 +42,30 @@ export function policyGradientStep(
   traj: Trajectories,
   advantages: Advantages,
   optimizer: AdamW,
-  opts: { groupSize: number; chunks: number; beta: number; fusedLoss?: boolean; worker?: UpdateWorker | null },
+  opts: {
+    groupSize: number;
+    chunks: number;
+    beta: number;
+    fusedLoss?: boolean;
+    worker?: UpdateWorker | null;
+    /** N of the loss (default: every path of the batch; `emptyPaths: 'drop'` counts the non-empty ones). */
+    normaliser?: number;
+    /** Factor on the learning rate of this update (a schedule's: agents/rl.ts `learningRateScale`). */
+    lrScale?: number;
+  },
 ): UpdateStats {
   const terms = trainingTerms(traj, net.stop);
-  const N = traj.size;
+  const B = traj.size;
+  const N = opts.normaliser ?? B;
   const G = opts.groupSize;
-  const groups = Math.ceil(N / G);
+  const groups = Math.ceil(B / G);
   const C = Math.max(1, Math.min(opts.chunks, groups));
   const beta = opts.beta;
   const fused = opts.fusedLoss ?? true;
   const worker = opts.worker ?? null;
   const A = new Float32Array(terms.count);
   {
-    const next = new Int32Array(N);
+    const next = new Int32Array(B);
     for (let i = 0; i < terms.count; i++) A[i] = advantages[terms.row[i]][next[terms.row[i]]++];
   }
   // Chunk c holds the rows of whole groups [g_c·G, g_{c+1}·G). Work units are the chunks, or, with
@@ -62,15 +73,15 @@ export function policyGradientStep(
   const units: { chunk: number; r0: number; r1: number }[] = [];
   for (let c = 0; c < C; c++) {
     const r0 = Math.floor((c * groups) / C) * G;
-    const r1 = Math.min(N, Math.floor(((c + 1) * groups) / C) * G);
+    const r1 = Math.min(B, Math.floor(((c + 1) * groups) / C) * G);
     if (C === 1 && worker && groups >= 2) {
       const half = Math.floor(groups / 2) * G;
       units.push({ chunk: c, r0, r1: half }, { chunk: c, r0: half, r1 });
     } else units.push({ chunk: c, r0, r1 });
   }
   // Terms are ordered by row: a unit's terms are a contiguous range.
-  const firstTerm = new Int32Array(N + 1);
-  for (let b = 0, i = 0; b <= N; b++) {
+  const firstTerm = new Int32Array(B + 1);
+  for (let b = 0, i = 0; b <= B; b++) {
     while (i < terms.count && terms.row[i] < b) i++;
     firstTerm[b] = i;
   }
@@ -120,8 +131,11 @@ export function policyGradientStep(
       chunkGrads.push(sum);
     }
   }
-  // g = Σ_c g_c; each C·g_c is an estimate of g from 1/C of the batch.
   const keys = net.params.keys;
+  // A batch without any term (every path empty under `emptyPaths: 'drop'`): a zero gradient; the
+  // optimiser still steps (its moments decay), as the official code's zero loss does.
+  if (chunkGrads.length === 0) chunkGrads.push(Object.fromEntries(keys.map((k) => [k, tf.zerosLike(net.params.get(k))])));
+  // g = Σ_c g_c; each C·g_c is an estimate of g from 1/C of the batch.
   const total: Record<string, tf.Tensor> = {};
   for (const k of keys) total[k] = tf.tidy(() => tf.addN(chunkGrads.map((g) => g[k])));
   const Cn = chunkGrads.length;
@@ -135,7 +149,7 @@ export function policyGradientStep(
   const norms = Array.from(sv.slice(0, Cn));
   const devs = Array.from(sv.slice(Cn));
   const mean = norms.reduce((a, b) => a + b, 0) / Cn;
-  const gradNorm = optimizer.apply(total);
+  const gradNorm = optimizer.apply(total, opts.lrScale ?? 1);
   for (const g of chunkGrads) tf.dispose(Object.values(g));
   tf.dispose(Object.values(total));
   return {

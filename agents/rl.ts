@@ -100,6 +100,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
       const trainCases = env.cases('train').length;
       const batchesPerEpoch = Math.ceil(cfg.casesPerEpoch / P);
       const progress0 = this.config.init ? 0 : 0.3;
+      const warmupUpdates = Math.floor(cfg.warmup * epochs * batchesPerEpoch);
 
       for (; st.epoch <= epochs; st.epoch++, st.batch = 0) {
         // The epoch's cases: a fixed-seed shuffle of the train split, cut to casesPerEpoch.
@@ -119,12 +120,16 @@ export class RlAgent extends PolicyAgent implements RlParts {
           const t1 = performance.now();
 
           // 2. Step rewards r_t = w·(IoI_t, IoR_t, CTR_t), one Rollout per path, grouped by case.
-          const rollouts: Rollout[] = paths.map((p, i) => ({
+          //    With emptyPaths 'drop' (the official code), paths without an item take no part in
+          //    training: `kept` are the paths that do.
+          const allRollouts: Rollout[] = paths.map((p, i) => ({
             group: Math.floor(i / G),
             rewards: p.ioi.map((_, t) => w.ioi * p.ioi[t] + w.ior * p.ior[t] + w.ctr * p.ctr[t]),
             components: { ioi: p.ioi, ior: p.ior, ctr: p.ctr },
             stopped: p.stopped,
           }));
+          const kept = dropEmptyPaths(cfg, paths);
+          const rollouts = kept ? kept.map((i) => allRollouts[i]) : allRollouts;
 
           // 3. SRC statistics: accumulated over the first epoch, frozen afterwards (CenteringStats).
           if (!stats.frozen) recordCenteringBatch(training, rollouts);
@@ -132,13 +137,17 @@ export class RlAgent extends PolicyAgent implements RlParts {
           const centering: CenteringSpec = cfg.centering === 'zscore' ? stats.zscoreSpec(w, L_max, perPosition) : stats.plainSpec(perPosition);
 
           // 4. Log-probabilities of the sampled terms under π and π_ref (no gradient), for the
-          //    reward-side KL penalty.
+          //    reward-side KL penalty. A dropped empty path keeps its row but has no term.
           const traj = packPaths(paths);
+          if (kept) paths.forEach((p, b) => p.items.length === 0 && (traj.stopped[b] = 0));
           const logRatio = cfg.kl === 'penalty' ? this.termLogRatios(traj) : null;
 
-          // 5. Advantages A_t (agents/estimators.ts).
-          const advantages = this.advantages(rollouts, centering, logRatio);
+          // 5. Advantages A_t (agents/estimators.ts), on the paths that train (none for a dropped one).
+          const keptAdvantages = this.advantages(rollouts, centering, kept && logRatio ? kept.map((i) => logRatio[i]) : logRatio);
+          const advantages: Advantages = kept ? paths.map(() => new Float64Array(0)) : keptAdvantages;
+          if (kept) kept.forEach((i, j) => (advantages[i] = keptAdvantages[j]));
 
+          const lrScale = learningRateScale(st.update, warmupUpdates);
           // 6. Loss and gradient, in chunks of whole groups: the gradient is the sum over chunks;
           //    the spread of the chunk gradients estimates the estimator's variance.
           const update = policyGradientStep(this.net, this.ref, traj, advantages, optimizer, {
@@ -146,10 +155,16 @@ export class RlAgent extends PolicyAgent implements RlParts {
             chunks: cfg.gradChunks,
             beta: cfg.kl === 'exact' ? cfg.beta : 0,
             worker,
+            normaliser: kept ? Math.max(1, kept.length) : paths.length,
+            lrScale,
           });
 
-          // 7. Bookkeeping: logs, checkpoint (the harness).
+          // 7. Bookkeeping: the SRC window when counted in updates, logs, checkpoint (the harness).
           st.update += 1;
+          if (typeof cfg.centeringWindow === 'number' && !stats.frozen && st.update >= cfg.centeringWindow) {
+            stats.freeze();
+            st.centeringFrozen = true;
+          }
           const t2 = performance.now();
           st.seconds += (t2 - t0) / 1000;
           cb?.onTime?.('rollout', (t1 - t0) / 1000);
@@ -158,7 +173,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
           if (this.config.checkpoint && this.config.checkpointEvery && st.update % this.config.checkpointEvery === 0 && nextBatch < batchesPerEpoch) {
             await saveRlTraining(this, training, this.config.checkpoint, { epoch: st.epoch, batch: nextBatch });
           }
-          cb?.onLog?.(st.update, updateLog(st.epoch, paths, w, update, advantages, stats));
+          cb?.onLog?.(st.update, { ...updateLog(st.epoch, paths, w, update, advantages, stats), lr: cfg.lr * lrScale });
           cb?.onProgress?.(
             progress0 + (1 - progress0) * ((st.epoch - 1 + nextBatch / batchesPerEpoch) / Math.max(1, epochs)),
             `${this.name} epoch ${st.epoch}/${epochs}`,
@@ -167,7 +182,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
         }
         // End of epoch: freeze the SRC statistics after the first (the observed batches stay in the
         // state: replaying them rebuilds the frozen statistics); validation; checkpoint.
-        stats.endEpoch();
+        if (cfg.centeringWindow === 'first-epoch') stats.endEpoch();
         st.centeringFrozen = stats.frozen;
         if (validEnv && baseValid) {
           if (cfg.targets === 'random' && validEnv === baseValid)
@@ -220,6 +235,26 @@ export class RlAgent extends PolicyAgent implements RlParts {
     this.ref.dispose();
     this.training?.optimizer.dispose();
   }
+}
+
+/**
+ * The learning-rate factor of update u (0-based) under a linear warm-up of W updates, constant
+ * after: min(1, u / W), 1 when W = 0 (the official code's `constant_with_warmup`, whose first
+ * update has lr 0).
+ */
+export function learningRateScale(u: number, W: number): number {
+  return W > 0 && u < W ? u / W : 1;
+}
+
+/**
+ * Under `emptyPaths: 'drop'`, the indices of the paths with at least one item (the official code's
+ * `valid` sequences); null under 'train' (every path trains).
+ */
+function dropEmptyPaths(cfg: RlConfig, paths: readonly { items: readonly number[] }[]): number[] | null {
+  if (cfg.emptyPaths === 'train') return null;
+  const kept: number[] = [];
+  paths.forEach((p, i) => p.items.length > 0 && kept.push(i));
+  return kept;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,13 +24,16 @@ import type { Case, Dataset, Split } from '../data/dataset.ts';
 import { progress as makeProgress } from '../core/progress.ts';
 import { validate } from '../core/validate.ts';
 import { pathSpecificity, type Specificity } from './specificity.ts';
+import { rescoreEpisodes } from '../envs/extra-evaluators.ts';
 import { meanDefined } from '../results/stats.ts';
 import {
   RESULT_SCHEMA_VERSION,
   ResultFileSchema,
   type AtK,
   type AtKValues,
+  type AtKEvaluatorValues,
   type CaseResult,
+  type EvaluatorMetrics,
   type Examples,
   type ResultFile,
   type RunConfig,
@@ -235,6 +238,9 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const cases: CaseResult[] = [];
   const summaries: EpisodeSummary[] = [];
   let envSteps = 0;
+  // Per extra evaluator (world option extraEvaluators), per case: its numbers, as CaseResult.evaluator holds the evaluator's.
+  const extras = world.extraEvaluators ?? [];
+  const extraCases: EvaluatorMetrics[][] = extras.map(() => []);
   // One seed for every chunk: the streams are keyed per case (core/rng.ts), not per chunk.
   const evalSeeds = { env: deriveSeed(c.seed, 'eval/env'), agent: deriveSeed(c.seed, 'eval/agent') };
   progress.update('eval', 0, chosen.length);
@@ -256,6 +262,15 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
     const specificity = pathSpecificity(world.simulator, paths);
     await yieldToEventLoop();
     const evalSpec = world.evaluator === null ? null : world.evaluator === world.simulator ? specificity : pathSpecificity(world.evaluator, paths);
+    // Extra evaluators re-score the recorded episodes after the fact (envs/extra-evaluators.ts): step() never ran them.
+    for (const [j, x] of extras.entries()) {
+      await yieldToEventLoop();
+      const recorded = batchSummaries.map((s, k) => ({ ...paths[k], path: s.path, acceptedFlags: s.acceptedFlags }));
+      const scored = rescoreEpisodes(x.simulator, world.dataset.items, env.config, recorded);
+      await yieldToEventLoop();
+      const xSpec = pathSpecificity(x.simulator, paths);
+      scored.forEach((e, k) => extraCases[j].push(evaluatorCase(e, xSpec[k])));
+    }
     batchSummaries.forEach((s, k) => {
       summaries.push(s);
       cases.push(summaryToCase(s, indices[k], pool[indices[k]].target, specificity[k], evalSpec?.[k] ?? null));
@@ -325,6 +340,7 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
           success: mean((s) => (s.evaluator!.success ? 1 : 0)),
         }
       : null,
+    ...(extras.length ? { extraEvaluatorMetrics: extras.map((x, j) => ({ id: x.id, metrics: meanEvaluatorMetrics(extraCases[j]) })) } : {}),
     atK,
     cases,
     examples: examplesOf(world.dataset, pool, cases.slice(0, c.examples)),
@@ -342,6 +358,33 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
   const bad = nonFiniteFields(result);
   if (bad.length) throw new NonFiniteMetricError(spec.label, agent.name, `the result of ${c.envId} seed ${c.seed}`, bad);
   return validate(ResultFileSchema, result, `result of ${c.envId}/${spec.label}/seed ${c.seed}`);
+}
+
+/** One case's numbers under an evaluator: its episode totals and the specificity of its accepted path (as CaseResult.evaluator). */
+function evaluatorCase(e: { ioi: number; ior: number; ctr: number; success: boolean }, spec: Specificity): EvaluatorMetrics {
+  return {
+    ioi: e.ioi,
+    specificIoi: spec.specific,
+    genericIoi: spec.randomTargetIoi,
+    targetPercentile: spec.percentile,
+    ior: e.ior,
+    ctr: e.ctr,
+    success: e.success ? 1 : 0,
+  };
+}
+
+/** The means over cases, summed in case order as `evaluatorMetrics` is (the same cases give the same numbers, bit for bit). */
+function meanEvaluatorMetrics(cases: readonly EvaluatorMetrics[]): EvaluatorMetrics {
+  const mean = (f: (x: EvaluatorMetrics) => number) => cases.reduce((a, x) => a + f(x), 0) / cases.length;
+  return {
+    ioi: mean((x) => x.ioi),
+    specificIoi: mean((x) => x.specificIoi),
+    genericIoi: mean((x) => x.genericIoi),
+    targetPercentile: mean((x) => x.targetPercentile),
+    ior: mean((x) => x.ior),
+    ctr: mean((x) => x.ctr),
+    success: mean((x) => x.success),
+  };
 }
 
 /**
@@ -373,7 +416,7 @@ export function examplesOf(dataset: Dataset, pool: readonly Case[], cases: reado
   return { cases: out, items };
 }
 
-const AT_K_KEYS = ['ioi', 'ior', 'ctr', 'return', 'success'] as const;
+const AT_K_KEYS = ['ioi', 'ior', 'ctr', 'return', 'success', 'coherence', 'length'] as const;
 const AT_K_EVAL_KEYS = ['ioi', 'ior', 'ctr', 'success'] as const;
 
 /**
@@ -440,25 +483,33 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
     onDone(Math.min(chosen.length, start + indices.length));
   }
   const withEval = perCase.every((cs) => cs.every((s) => s.evaluator !== null));
-  const value = (s: EpisodeSummary, key: (typeof AT_K_KEYS)[number]): number =>
+  const value = (s: EpisodeSummary, key: (typeof AT_K_KEYS)[number]): number | null =>
     key === 'success' ? (s.success ? 1 : 0) : key === 'return' ? s.return : s[key];
   const evalValue = (s: EpisodeSummary, key: (typeof AT_K_EVAL_KEYS)[number]): number => {
     const e = s.evaluator!;
     return key === 'success' ? (e.success ? 1 : 0) : e[key];
   };
-  const aggregate = <Key extends string>(keys: readonly Key[], k: number, f: (s: EpisodeSummary, key: Key) => number) => {
-    const max = {} as Record<Key, number>;
-    const mean = {} as Record<Key, number>;
+  // Per metric: over each case's first K candidates with a defined value (coherence is undefined
+  // for an empty path), the max and the mean; averaged over the cases that have one (null if none).
+  const aggregate = <Key extends string>(keys: readonly Key[], k: number, f: (s: EpisodeSummary, key: Key) => number | null) => {
+    const max = {} as Record<Key, number | null>;
+    const mean = {} as Record<Key, number | null>;
     for (const key of keys) {
       let sumMax = 0;
       let sumMean = 0;
+      let n = 0;
       for (const cands of perCase) {
-        const vs = cands.slice(0, k).map((s) => f(s, key));
+        const vs = cands
+          .slice(0, k)
+          .map((s) => f(s, key))
+          .filter((v): v is number => v !== null);
+        if (vs.length === 0) continue;
+        n++;
         sumMax += Math.max(...vs);
         sumMean += vs.reduce((a, b) => a + b, 0) / vs.length;
       }
-      max[key] = sumMax / perCase.length;
-      mean[key] = sumMean / perCase.length;
+      max[key] = n > 0 ? sumMax / n : null;
+      mean[key] = n > 0 ? sumMean / n : null;
     }
     return { max, mean };
   };
@@ -469,7 +520,7 @@ async function metricsAtK(spec: RunSpec, agent: Agent, chosen: readonly number[]
     results: ks.map((k) => ({
       k,
       ...(aggregate(AT_K_KEYS, k, value) as { max: AtKValues; mean: AtKValues }),
-      evaluator: withEval ? aggregate(AT_K_EVAL_KEYS, k, evalValue) : null,
+      evaluator: withEval ? (aggregate(AT_K_EVAL_KEYS, k, evalValue) as { max: AtKEvaluatorValues; mean: AtKEvaluatorValues }) : null,
     })),
   };
 }

@@ -54,7 +54,13 @@ export const SuiteEnvSchema = Type.Object(
     id: Type.String({ minLength: 1 }),
     config: Type.Optional(SuiteEnvConfigSchema),
     world: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "the environment's world options" })),
-    weights: Type.Optional(WeightsSchema),
+    weights: Type.Optional(
+      Type.Object(WeightsSchema.properties, {
+        additionalProperties: false,
+        description:
+          "this environment's reward weights: the only way to replace an environment's own weights (the real environments': their paper's); rows trained so are flagged",
+      }),
+    ),
     note: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
@@ -84,7 +90,13 @@ export const SuiteSchema = Type.Object(
     /** The budget used unless --budget names another. */
     budget: Type.String(),
     budgets: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), BudgetSchema),
-    weights: Type.Optional(WeightsSchema),
+    weights: Type.Optional(
+      Type.Object(WeightsSchema.properties, {
+        additionalProperties: false,
+        description:
+          "reward weights of the environments that declare none (an environment's own weights, e.g. Steam's CTR 0.1, are kept unless its entry sets `weights`)",
+      }),
+    ),
     envs: Type.Array(SuiteEnvSchema, { minItems: 1 }),
     agents: Type.Array(SuiteAgentSchema, { minItems: 1 }),
   },
@@ -262,7 +274,11 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
     if (cliWorld) resolveWorldOptions(entry.id, cliWorld, `--world (for ${entry.id})`);
     // The complete world options (every default filled): what the builder uses and the run records.
     const world = resolveWorldOptions(entry.id, deepMerge(entry.world ?? {}, cliWorld ?? {}), `${from}.world${cliWorld ? ' with --world' : ''}`);
-    const weights = deepMerge(suite.weights ?? {}, entry.weights ?? {});
+    // Reward weights: the suite's are defaults for environments that declare none; an environment's
+    // own weights (the real ones': their paper's, e.g. Steam's CTR 0.1) are replaced only by its
+    // entry's explicit `weights` (and such rows are flagged: results/operating-point.ts).
+    const own = envSpec(entry.id).defaults?.weights;
+    const weights = deepMerge(own ? {} : (suite.weights ?? {}), entry.weights ?? {});
     const config = resolveEnvConfigOf(
       entry.id,
       deepMerge({ ...(entry.config ?? {}), weights }, o.envConfig ?? {}),

@@ -37,21 +37,20 @@ export const DEFAULT_MAX_RUN = 10;
 export const DEFAULT_MAX_CASES_PER_USER = 50;
 
 /** Numeric ids sort as numbers, others as strings: a stable order that ignores file order. */
-function compareIds(a: string, b: string): number {
+export function compareIds(a: string, b: string): number {
   const na = Number(a);
   const nb = Number(b);
   if (a !== '' && b !== '' && Number.isFinite(na) && Number.isFinite(nb) && na !== nb) return na - nb;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOptions): Dataset {
-  const k = opts.kCore ?? DEFAULT_K_CORE;
-  const fractions = opts.splitFractions ?? DEFAULT_SPLIT;
-  const maxRun = opts.maxRunLength ?? DEFAULT_MAX_RUN;
-  const maxCases = opts.maxCasesPerUser ?? DEFAULT_MAX_CASES_PER_USER;
-  if (Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9) throw new ConfigError(`split fractions must sum to 1, got ${fractions.join('/')}`);
-
-  // 1. Each user's rows in time order (ties keep file order; rows without a time go last).
+/**
+ * Each user's interactions as a sequence of the log's item indices (`log.items`), indexed like
+ * `log.users`: 1. in time order (ties keep file order; rows without a time go last); 2. exact
+ * duplicates (same user, item and time) dropped, as repeated records rather than repeated
+ * interactions. `undated` counts rows without a usable time, `duplicates` the rows dropped.
+ */
+export function timeOrderedSequences(log: InteractionLog): { sequences: number[][]; undated: number; duplicates: number } {
   const rowsByUser: number[][] = log.users.map(() => []);
   for (let r = 0; r < log.length; r++) rowsByUser[log.user(r)].push(r);
   const timeKey = (r: number) => {
@@ -60,9 +59,8 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
   };
   let undated = 0;
   for (let r = 0; r < log.length; r++) if (!Number.isFinite(log.time(r))) undated++;
-  // 2. Exact duplicates (same user, item and time) are repeated records, not repeated interactions.
   let duplicates = 0;
-  let seqs: number[][] = rowsByUser.map((rows) => {
+  const sequences = rowsByUser.map((rows) => {
     rows.sort((a, b) => timeKey(a) - timeKey(b) || a - b);
     const out: number[] = [];
     const seen = new Set<string>();
@@ -77,6 +75,20 @@ export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOp
     }
     return out;
   });
+  return { sequences, undated, duplicates };
+}
+
+export function buildFromLog(name: string, log: InteractionLog, opts: LogBuildOptions): Dataset {
+  const k = opts.kCore ?? DEFAULT_K_CORE;
+  const fractions = opts.splitFractions ?? DEFAULT_SPLIT;
+  const maxRun = opts.maxRunLength ?? DEFAULT_MAX_RUN;
+  const maxCases = opts.maxCasesPerUser ?? DEFAULT_MAX_CASES_PER_USER;
+  if (Math.abs(fractions[0] + fractions[1] + fractions[2] - 1) > 1e-9) throw new ConfigError(`split fractions must sum to 1, got ${fractions.join('/')}`);
+
+  // 1-2. Each user's items in time order, exact duplicate records dropped.
+  const ordered = timeOrderedSequences(log);
+  const { undated, duplicates } = ordered;
+  let seqs: number[][] = ordered.sequences;
 
   // 3. k-core: drop users and items with fewer than k interactions until none is left.
   const rowsBefore = seqs.reduce((a, s) => a + s.length, 0);

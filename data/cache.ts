@@ -36,7 +36,7 @@ export const BUILD_VERSION = 2;
 export const BUILDER_IDENTITY = '134d524fa60fad06';
 
 /** The modules whose code decides what a build produces. */
-const BUILDER_MODULES = ['build', 'cache', 'items', 'log', 'pyliteral', 'raw', 'recbole', 'release', 'stitch', 'text'];
+const BUILDER_MODULES = ['build', 'cache', 'items', 'log', 'pyliteral', 'raw', 'recbole', 'release', 'simulator-logs', 'stitch', 'text'];
 
 /**
  * A hash of the builders' source (core/hash.ts `sourceFingerprint`: the TypeScript sources' in the

@@ -23,7 +23,9 @@ import {
   listDatasets,
   loadDataset,
   resolveCacheDir,
+  SIMULATOR_DATA_CHOICES,
   type DatasetName,
+  type SimulatorDataChoice,
 } from './index.ts';
 import { rawCacheDir } from './cache.ts';
 import { fetchAll, HostUnreachableError } from './fetch.ts';
@@ -110,7 +112,12 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
           .option('strict', { type: 'boolean', default: false, describe: 'fail on records naming unknown items' })
           .option('json', { type: 'boolean', default: false })
           .option('notes', { type: 'boolean', default: true, describe: 'print the dataset notes' })
-          .option('cache', { type: 'boolean', default: true, describe: 'use the compiled cache (--no-cache to rebuild)' }),
+          .option('cache', { type: 'boolean', default: true, describe: 'use the compiled cache (--no-cache to rebuild)' })
+          .option('simulator-data', {
+            choices: SIMULATOR_DATA_CHOICES,
+            default: 'release' as SimulatorDataChoice,
+            describe: "what the simulators learn from: the release's windows, or the raw logs mapped to the release's items",
+          }),
       (args) =>
         run(async () => {
           const name = datasetName(args.name);
@@ -122,6 +129,7 @@ export async function runCli(argv: string[], io: CliIO = processIO): Promise<num
             seed: args.seed,
             strict: args.strict,
             useCache: args.cache,
+            simulatorData: args['simulator-data'],
             log: args.json ? () => {} : err,
           });
           const ms = performance.now() - t0;

@@ -30,6 +30,25 @@ export class DataNotFoundError extends ProrecError {
   }
 }
 
+/**
+ * The raw interaction logs the user simulators should learn from (`simulatorData: 'logs'`) were not
+ * found: names every file looked for and how to get them.
+ */
+export class SimulatorLogsNotFoundError extends ProrecError {
+  readonly kind = 'input';
+  constructor(
+    readonly dataset: string,
+    /** Every interaction file looked for, in the order tried. */
+    readonly looked: readonly string[],
+    readonly hint: string,
+  ) {
+    super(
+      `${dataset}: simulatorData 'logs' trains the user simulators on the raw interaction logs, and none were found. Looked for:\n` +
+        `${looked.map((l) => `  - ${l}`).join('\n')}\n${hint}`,
+    );
+  }
+}
+
 /** Cases or sequences refer to items the item table does not have (raised under `strict`). */
 export class MissingItemsError extends ProrecError {
   readonly kind = 'input';

@@ -8,12 +8,14 @@ import type { Dataset } from './dataset.ts';
 import { compiledPath, inputHashes, readCacheEntry, resolveCacheDir, serializeDataset, writeFileAtomic } from './cache.ts';
 import { MissingItemsError } from './errors.ts';
 import { DATASETS, DATASET_NAMES, isDatasetName, type DatasetName } from './registry.ts';
-import { detectSource, resolveSource, searchPlaces, type SourceKind } from './sources.ts';
+import { detectSource, resolveReleaseWithLogs, resolveSource, searchPlaces, type SourceKind } from './sources.ts';
+import { SIMULATOR_DATA_CHOICES, SIMULATOR_LOGS_VERSION, type SimulatorDataChoice } from './simulator-logs.ts';
 import { ConfigError } from '../core/errors.ts';
 
 export { DATASET_NAMES, DATASETS, PRORL_RELEASE, PRORL_RELEASE_FILES, isDatasetName, type DatasetName } from './registry.ts';
 export { datasetStats, formatStats, type DatasetStats } from './stats.ts';
-export { DataFormatError, DataNotFoundError, MissingItemsError, FetchError } from './errors.ts';
+export { DataFormatError, DataNotFoundError, MissingItemsError, FetchError, SimulatorLogsNotFoundError } from './errors.ts';
+export { SIMULATOR_DATA_CHOICES, SimulatorDataSchema, type SimulatorDataChoice } from './simulator-logs.ts';
 export { resolveCacheDir } from './cache.ts';
 
 export interface LoadOptions {
@@ -29,6 +31,12 @@ export interface LoadOptions {
   readonly log?: (s: string) => void;
   /** Read and write the compiled cache (default true). */
   readonly useCache?: boolean;
+  /**
+   * What the user simulators learn from (data/simulator-logs.ts): 'release' (default: the loaded
+   * data's own sequences, as always), or 'logs': the ProRL release's cases with the simulators'
+   * sequences from the raw public logs, mapped to the release's items.
+   */
+  readonly simulatorData?: SimulatorDataChoice;
 }
 
 export const DEFAULT_SEED = 0;
@@ -39,10 +47,21 @@ export async function loadDataset(name: DatasetName, opts: LoadOptions = {}): Pr
   const cacheDir = resolveCacheDir(opts.cacheDir);
   const seed = opts.seed ?? DEFAULT_SEED;
   const strict = opts.strict ?? false;
-  const source = resolveSource(name, { dataDir: opts.dataDir, cacheDir });
+  const simulatorData = opts.simulatorData ?? 'release';
+  if (!(SIMULATOR_DATA_CHOICES as readonly string[]).includes(simulatorData))
+    throw new ConfigError(`simulatorData must be one of ${SIMULATOR_DATA_CHOICES.join(', ')}, got ${JSON.stringify(simulatorData)}`);
+  const logs = simulatorData === 'logs';
+  const source = logs ? resolveReleaseWithLogs(name, { dataDir: opts.dataDir, cacheDir }) : resolveSource(name, { dataDir: opts.dataDir, cacheDir });
   log(`${name}: ${source.kind} files in ${source.dir} (${source.via})`);
+  if (source.simulatorLogs) log(`${name}: the simulators learn from the raw logs ${source.simulatorLogs.file} (${source.simulatorLogs.via})`);
   // The dataset's hash names it to simulators and runs; the cache key also covers the builders' code.
-  const { identity: hash, cacheKey } = inputHashes({ name, kind: source.kind, files: source.files, options: { seed } });
+  // 'release' hashes as it always did; 'logs' adds the choice (and the raw files): its simulators are never a release one's.
+  const { identity: hash, cacheKey } = inputHashes({
+    name,
+    kind: source.kind,
+    files: source.files,
+    options: logs ? { seed, simulatorData, simulatorLogsVersion: SIMULATOR_LOGS_VERSION } : { seed },
+  });
   const entry = compiledPath(cacheDir, name, cacheKey);
   if (opts.useCache !== false) {
     const cached = readCacheEntry(entry, log);
@@ -53,6 +72,7 @@ export async function loadDataset(name: DatasetName, opts: LoadOptions = {}): Pr
           cached.dataset.meta.notes.filter((n) => n.startsWith('missing items: ')).map((n) => n.slice('missing items: '.length)),
         );
       log(`${name}: cached build ${entry}`);
+      if (logs) log(`${name}: simulators learn from ${cached.dataset.meta.simulatorData}`);
       return cached.dataset;
     }
   }

@@ -38,29 +38,54 @@ function firstFile(dirs: readonly string[], names: readonly string[]): string | 
   return undefined;
 }
 
+/** Interaction files `findRawFiles` looks for, per dataset, in the order it tries them. */
+const RAW_INTERACTION_FILES: Readonly<Record<DatasetName, { readonly subfolders: readonly string[]; readonly variants: readonly (readonly string[])[] }>> = {
+  'ml-1m': { subfolders: ['ml-1m'], variants: [['ratings.dat']] },
+  steam: {
+    subfolders: ['steam'],
+    variants: [
+      ['steam_reviews.json.gz', 'steam_reviews.json'],
+      ['australian_user_reviews.json.gz', 'australian_user_reviews.json'],
+    ],
+  },
+  books: {
+    subfolders: ['books', 'Books'],
+    variants: [
+      ['Books.json.gz', 'Books.json', 'Books_5.json.gz', 'Books_5.json'],
+      ['Books.csv', 'ratings_Books.csv'],
+    ],
+  },
+};
+
+/** Every interaction file `findRawFiles(dir, name)` looks for (paths, in the order tried): for messages naming them. */
+export function rawFileCandidates(dir: string, name: DatasetName): string[] {
+  const spec = RAW_INTERACTION_FILES[name];
+  const dirs = [dir, ...spec.subfolders.map((s) => path.join(dir, s))];
+  return spec.variants.flatMap((names) => dirs.flatMap((d) => names.map((n) => path.join(d, n))));
+}
+
 /** Finds the raw files of `name` in `dir` (or in the sub-folder an archive unpacks to). */
 export function findRawFiles(dir: string, name: DatasetName): RawFiles | null {
+  const spec = RAW_INTERACTION_FILES[name];
+  const dirs = [dir, ...spec.subfolders.map((s) => path.join(dir, s))];
   if (name === 'ml-1m') {
-    const dirs = [dir, path.join(dir, 'ml-1m')];
-    const ratings = firstFile(dirs, ['ratings.dat']);
+    const ratings = firstFile(dirs, spec.variants[0]);
     if (!ratings) return null;
     const movies = firstFile([path.dirname(ratings)], ['movies.dat']);
     return { dir: path.dirname(ratings), interactions: ratings, ...(movies ? { items: movies } : {}), variant: 'ml-1m' };
   }
   if (name === 'steam') {
-    const dirs = [dir, path.join(dir, 'steam')];
     const games = firstFile(dirs, ['steam_games.json.gz', 'steam_games.json']);
-    const v2 = firstFile(dirs, ['steam_reviews.json.gz', 'steam_reviews.json']);
+    const v2 = firstFile(dirs, spec.variants[0]);
     if (v2) return { dir: path.dirname(v2), interactions: v2, ...(games ? { items: games } : {}), variant: 'steam-v2' };
-    const v1 = firstFile(dirs, ['australian_user_reviews.json.gz', 'australian_user_reviews.json']);
+    const v1 = firstFile(dirs, spec.variants[1]);
     if (v1) return { dir: path.dirname(v1), interactions: v1, ...(games ? { items: games } : {}), variant: 'steam-v1' };
     return null;
   }
-  const dirs = [dir, path.join(dir, 'books'), path.join(dir, 'Books')];
   const meta = firstFile(dirs, ['meta_Books.json.gz', 'meta_Books.json']);
-  const json = firstFile(dirs, ['Books.json.gz', 'Books.json', 'Books_5.json.gz', 'Books_5.json']);
+  const json = firstFile(dirs, spec.variants[0]);
   if (json) return { dir: path.dirname(json), interactions: json, ...(meta ? { items: meta } : {}), variant: 'amazon-json' };
-  const csv = firstFile(dirs, ['Books.csv', 'ratings_Books.csv']);
+  const csv = firstFile(dirs, spec.variants[1]);
   if (csv) return { dir: path.dirname(csv), interactions: csv, ...(meta ? { items: meta } : {}), variant: 'amazon-csv' };
   return null;
 }

@@ -15,14 +15,15 @@ import path from 'node:path';
 import type { Dataset } from './dataset.ts';
 import { buildFromLog } from './build.ts';
 import { rawCacheDir } from './cache.ts';
-import { DataNotFoundError } from './errors.ts';
+import { DataNotFoundError, SimulatorLogsNotFoundError } from './errors.ts';
 import { snapshotDir } from './paths.ts';
-import { runsFromSources } from '../core/launcher.ts';
-import { findRawFiles, rawInputFiles, readRaw } from './raw.ts';
+import { commandLine, runsFromSources } from '../core/launcher.ts';
+import { findRawFiles, rawFileCandidates, rawInputFiles, readRaw } from './raw.ts';
 import { findRecBoleFiles, readRecBole, recboleInputFiles } from './recbole.ts';
 import type { DatasetName } from './registry.ts';
 import { DATASETS, PRORL_RELEASE } from './registry.ts';
 import { buildFromRelease, findReleaseFiles, releaseInputFiles } from './release.ts';
+import { withLogSimulatorSequences } from './simulator-logs.ts';
 
 export type SourceKind = 'release' | 'recbole' | 'raw';
 
@@ -42,6 +43,8 @@ export interface Source {
   readonly via: string;
   /** Every input file (hashed for the cache key). */
   readonly files: readonly string[];
+  /** With simulatorData 'logs': the raw interaction file the simulators learn from, and how its folder was chosen. */
+  readonly simulatorLogs?: { readonly file: string; readonly via: string };
   build(ctx: BuildContext): Promise<{ dataset: Dataset; droppedRecords: number }>;
 }
 
@@ -134,4 +137,47 @@ export function resolveSource(name: DatasetName, opts: { dataDir?: string; cache
     places.map((p) => `${p.dir} (${p.via}${isDir(p.dir) ? ', no recognised files' : ', missing'})`),
     `To get it: ${DATASETS[name].howToGet}`,
   );
+}
+
+/**
+ * The source for simulatorData 'logs': the first ProRL release found in the search order (its cases,
+ * whatever raw or RecBole files an earlier place holds) and the first raw interaction logs found in
+ * the same places, the simulators' data. Throws a DataNotFoundError without a release, and a
+ * SimulatorLogsNotFoundError naming every file looked for without raw logs.
+ */
+export function resolveReleaseWithLogs(name: DatasetName, opts: { dataDir?: string; cacheDir: string }): Source {
+  const places = searchPlaces(name, opts);
+  const releasePlace = places.map((p) => ({ p, files: isDir(p.dir) ? findReleaseFiles(p.dir, name) : null })).find((x) => x.files !== null);
+  if (!releasePlace?.files)
+    throw new DataNotFoundError(
+      name,
+      places.map((p) => `${p.dir} (${p.via}${isDir(p.dir) ? ', no ProRL release files' : ', missing'})`),
+      `simulatorData 'logs' keeps the ProRL release's cases, so it needs the release: ${commandLine('data', `fetch ${PRORL_RELEASE.name}`)}`,
+    );
+  const rawPlace = places.map((p) => ({ p, files: isDir(p.dir) ? findRawFiles(p.dir, name) : null })).find((x) => x.files !== null);
+  if (!rawPlace?.files)
+    throw new SimulatorLogsNotFoundError(
+      name,
+      places.flatMap((p) => rawFileCandidates(p.dir, name).map((f) => `${f} (${p.via})`)),
+      `To get them (internet needed): ${commandLine('data', `fetch ${name}${DATASETS[name].fetch.some((f) => f.sha256 === null) ? ' --allow-unverified' : ''}`)} ` +
+        `(into ${rawCacheDir(opts.cacheDir, name)}${opts.dataDir !== undefined ? ', which --data-dir / dataDir keeps out of the search: move them into that folder, or leave --data-dir out' : ', where they are found'}), ` +
+        `or put them in one of the folders above; or use simulatorData 'release'.`,
+    );
+  const release = releasePlace.files;
+  const raw = rawPlace.files;
+  return {
+    name,
+    kind: 'release',
+    dir: release.dir,
+    via: releasePlace.p.via,
+    files: [...releaseInputFiles(release), ...rawInputFiles(raw)],
+    simulatorLogs: { file: raw.interactions, via: rawPlace.p.via },
+    build: async (ctx) => {
+      const built = await buildFromRelease(name, release, ctx);
+      ctx.log(`reading ${raw.interactions} (the simulators' data)`);
+      const { log } = await readRaw(raw, ctx.log);
+      const dataset = withLogSimulatorSequences(built.dataset, log, { file: raw.interactions, variant: raw.variant, hash: ctx.hash, log: ctx.log });
+      return { dataset, droppedRecords: built.droppedRecords };
+    },
+  };
 }

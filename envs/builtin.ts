@@ -9,7 +9,9 @@
  */
 import { Type } from '@sinclair/typebox';
 import { withSimulatorFraction, type Dataset } from '../data/dataset.ts';
+import { SimulatorDataSchema, type SimulatorDataChoice } from '../data/simulator-logs.ts';
 import { register } from './registry.ts';
+import { ExtraEvaluatorsOption, extraEvaluatorChoices, loadExtraEvaluators, resolveExtraEvaluators } from './extra-evaluators.ts';
 import { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from '../simulators/config.ts';
 import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
 import { generateSyntheticWorld, SyntheticConfigSchema, type SyntheticConfig } from '../data/synthetic.ts';
@@ -127,10 +129,13 @@ const RealWorldOptions = Type.Object(
     ...simulatorOptions('reward', { model: 'sasrec', seed: 1 }),
     /** The evaluator is trained independently: by default the other architecture, with the reward model's seed. */
     ...simulatorOptions('evaluator', {}),
+    ...ExtraEvaluatorsOption,
     /** A folder holding the dataset (only this folder is searched); default: the search order of the data README. */
     dataDir: Type.Optional(Type.String()),
     /** Seed of every random choice in the dataset build (user splits; test targets of raw logs). */
     datasetSeed: Type.Integer({ default: 0 }),
+    /** What the simulators learn from: the release's stitched windows, or the raw logs mapped to the release's items (data/simulator-logs.ts). */
+    simulatorData: SimulatorDataSchema,
     ...Location,
   },
   { additionalProperties: false, default: {} },
@@ -142,7 +147,7 @@ for (const r of REAL) {
     description: `${r.label} (ProRL release data; the paper's test cases): SASRec reward model, GRU4Rec evaluator, trained on first use and cached`,
     worldOptions: RealWorldOptions,
     resolveWorld(o) {
-      const { simulatorTrain: _t, ...rest } = o;
+      const { simulatorTrain: _t, extraEvaluators: _x, ...rest } = o;
       const rewardModel = o.rewardModel as ModelKind;
       const evaluatorModel = (o.evaluatorModel as ModelKind | undefined) ?? (rewardModel === 'sasrec' ? 'gru4rec' : 'sasrec');
       const evaluatorSeed = (o.evaluatorSeed as number | undefined) ?? (o.rewardSeed as number);
@@ -150,6 +155,7 @@ for (const r of REAL) {
         ...rest,
         ...resolveSimulator(o, 'reward', rewardModel, o.rewardSeed as number, r.dataset),
         ...resolveSimulator(o, 'evaluator', evaluatorModel, evaluatorSeed, r.dataset),
+        ...resolveExtraEvaluators(o, r.dataset),
       };
     },
     defaults: { weights: { ioi: 1, ior: 1, ctr: r.ctrWeight } },
@@ -160,6 +166,7 @@ for (const r of REAL) {
         dataDir: o.dataDir as string | undefined,
         cacheDir: o.cacheDir as string | undefined,
         seed: o.datasetSeed as number,
+        simulatorData: o.simulatorData as SimulatorDataChoice,
         log,
       });
       const { reward, evaluator } = await loadSimulatorPair({
@@ -170,7 +177,9 @@ for (const r of REAL) {
         workers: o.workers as number | undefined,
         log,
       });
-      return { dataset, simulator: reward, evaluator };
+      const common = { dataset, cacheDir: o.cacheDir as string | undefined, workers: o.workers as number | undefined, log };
+      const extraEvaluators = await loadExtraEvaluators(extraEvaluatorChoices(o), common);
+      return { dataset, simulator: reward, evaluator, ...(extraEvaluators.length ? { extraEvaluators } : {}) };
     },
   });
 }
@@ -183,6 +192,7 @@ register({
     {
       ...SyntheticConfigSchema.properties,
       ...simulatorOptions('reward', { model: 'sasrec', seed: 1 }),
+      ...ExtraEvaluatorsOption,
       ...Location,
       /** Share of the world's logs the reward model learns from (a seeded subset of its users): fidelity against data size. */
       simulatorDataFraction: Type.Number({ exclusiveMinimum: 0, maximum: 1, default: 1 }),
@@ -190,16 +200,32 @@ register({
     { additionalProperties: false, default: {} },
   ),
   resolveWorld(o) {
-    const { simulatorTrain: _t, ...rest } = o;
-    return { ...rest, ...resolveSimulator(o, 'reward', o.rewardModel as ModelKind, o.rewardSeed as number, 'synthetic') };
+    const { simulatorTrain: _t, extraEvaluators: _x, ...rest } = o;
+    return {
+      ...rest,
+      ...resolveSimulator(o, 'reward', o.rewardModel as ModelKind, o.rewardSeed as number, 'synthetic'),
+      ...resolveExtraEvaluators(o, 'synthetic'),
+    };
   },
   async build(o, log) {
-    const { rewardModel: _m, rewardSeed: _s, rewardConfig: _c, rewardTrain: _t, cacheDir, workers, simulatorDataFraction, ...worldOptions } = o;
+    const {
+      rewardModel: _m,
+      rewardSeed: _s,
+      rewardConfig: _c,
+      rewardTrain: _t,
+      extraEvaluators: _x,
+      cacheDir,
+      workers,
+      simulatorDataFraction,
+      ...worldOptions
+    } = o;
     const world = generateSyntheticWorld(worldOptions as SyntheticConfig);
     const dataset = withSimulatorFraction(world.dataset, simulatorDataFraction as number, world.config.seed);
     const { loadOrTrainSimulator } = await import('../simulators/index.ts');
     const reward = simulatorChoice(o, 'reward');
     const simulator = await loadOrTrainSimulator({ dataset, ...reward, cacheDir: cacheDir as string | undefined, workers: workers as number | undefined, log });
-    return { dataset, simulator, evaluator: new SyntheticExactSimulator(world) };
+    const common = { dataset, cacheDir: cacheDir as string | undefined, workers: workers as number | undefined, log };
+    const extraEvaluators = await loadExtraEvaluators(extraEvaluatorChoices(o), common);
+    return { dataset, simulator, evaluator: new SyntheticExactSimulator(world), ...(extraEvaluators.length ? { extraEvaluators } : {}) };
   },
 });

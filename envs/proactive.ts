@@ -151,6 +151,8 @@ export interface EpisodeSummary {
   path: number[];
   /** Items the user accepted, in order: what was appended to the user's sequence. */
   acceptedPath: number[];
+  /** Per item of `path`: 1 if the user accepted it, else 0 (how an extra evaluator replays the episode: envs/extra-evaluators.ts). */
+  acceptedFlags: number[];
 }
 
 /** An action the environment refuses (in invalidAction: 'error' mode): out of range, the target, a repeat, a history item. */
@@ -240,6 +242,8 @@ export interface ProactiveWorld {
   readonly simulator: UserSimulator;
   /** An independently trained simulator that evaluation also reports under (or null). */
   readonly evaluator: UserSimulator | null;
+  /** Further simulators that re-score evaluated paths after the episodes (world option extraEvaluators); step() never reads them. */
+  readonly extraEvaluators?: readonly { readonly id: string; readonly simulator: UserSimulator }[];
 }
 
 interface RowState {
@@ -700,6 +704,7 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
       stopped: end === 'stop',
       path: [...r.proposed],
       acceptedPath: [...r.path],
+      acceptedFlags: [...r.acceptedFlags],
     };
   }
 

@@ -20,7 +20,9 @@ import { flatMetrics, metricInfo, sortMetricNames, HEADLINE_METRICS } from './me
 import type { ResultFile } from './schema.ts';
 import { iqm, summarize } from './stats.ts';
 import { CTR_FLOOR_AGENT, degenerateFlags } from './degenerate.ts';
+import { rlSettingsText, settingFlags } from './operating-point.ts';
 import { oneLine, renderTable, wrapText } from './table.ts';
+import { PairSeparationSchema, separationMarkdown, separationOf, separationSummary } from './separation.ts';
 
 /** 2: t-intervals (`interval` replaces `bootstrap`), reference rows, degenerate flags, rows sorted by the headline metric. */
 export const LEADERBOARD_VERSION = 2;
@@ -58,8 +60,10 @@ export const LeaderboardEntrySchema = Type.Object(
     metrics: Type.Record(Type.String(), MetricAggregateSchema),
     /** A reference row: read from OUT/reference/results (the package's reference set), not from the user's OUT/results. */
     reference: Type.Boolean(),
-    /** Degenerate-result flags (results/degenerate.ts): what the row's numbers mean, and where to read more. */
+    /** Degenerate-result flags (results/degenerate.ts) and setting flags (results/operating-point.ts: weights or an RL learning rate far from the paper's): what the row's numbers mean, and where to read more. */
     flags: Type.Array(Type.Object({ rule: Type.String(), short: Type.String(), message: Type.String() }, { additionalProperties: false })),
+    /** An RL row's training settings in one line (results/operating-point.ts `rlSettingsText`); null for other agents. */
+    settings: Type.Union([Type.String(), Type.Null()]),
   },
   { additionalProperties: false },
 );
@@ -84,6 +88,8 @@ export const LeaderboardSchema = Type.Object(
         warnings: Type.Array(Type.String()),
         /** Every evaluator metric equals its reward-simulator twin (the evaluator is the simulator, e.g. synthetic-v0): tables omit the eval columns. */
         evaluatorRepeats: Type.Boolean(),
+        /** Adjacent rows by specific IoI and by target percentile, separated or not across the simulators that scored them (results/separation.ts). */
+        separation: Type.Array(PairSeparationSchema),
       }),
     ),
   },
@@ -202,12 +208,14 @@ export function buildLeaderboard(results: readonly ResultFile[], opts: { referen
         metrics,
         reference: reference.has(first),
         flags: [],
+        settings: rlSettingsText(first),
       });
     }
     const first = g.groups.values().next().value![0];
     const maxLength = typeof first.env.config.maxLength === 'number' ? first.env.config.maxLength : null;
     const random = entries.find((e) => e.agent === CTR_FLOOR_AGENT && e.label === CTR_FLOOR_AGENT);
-    for (const e of entries) e.flags = degenerateFlags(e, { maxLength, randomCtr: random?.metrics.ctr?.mean ?? null });
+    const setting = new Map([...g.groups.values()].map((rs) => [variantOf(rs[0]), settingFlags(rs[0])]));
+    for (const e of entries) e.flags = [...degenerateFlags(e, { maxLength, randomCtr: random?.metrics.ctr?.mean ?? null }), ...(setting.get(e.variant) ?? [])];
     entries.sort((a, b) => headlineOrder(a, b) || cmp(a.label, b.label));
     const rankings: Record<string, string[]> = {};
     for (const name of sortMetricNames(entries.flatMap((e) => Object.keys(e.metrics)))) {
@@ -226,6 +234,7 @@ export function buildLeaderboard(results: readonly ResultFile[], opts: { referen
       rankings,
       warnings: comparabilityWarnings(entries),
       evaluatorRepeats: evaluatorRepeats(entries),
+      separation: separationOf(entries),
     });
   }
   for (const w of agentCodeWarnings(results)) envs.find((e) => e.id === w.env || e.envId === w.env)?.warnings.push(w.text);
@@ -399,9 +408,12 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
       if (title === '') {
         const flags = flagLines(env);
         if (flags.length) out.push('**Flags:**', '', ...flags.map((l) => `- ${mdEscape(l)}`), '');
+        const settings = env.entries.filter((e) => e.settings !== null);
+        if (settings.length) out.push('**RL training settings:**', '', ...settings.map((e) => `- ${mdEscape(`${rowName(e)}: ${e.settings}`)}`), '');
       }
       if (title === 'Metrics@K') out.push(mdEscape(AT_K_NOTE), '');
     }
+    out.push(...separationMarkdown(env.separation, (label) => rowName(env.entries.find((e) => e.label === label)!)));
   }
   return out.join('\n');
 }
@@ -443,6 +455,8 @@ export function leaderboardTerminal(lb: Leaderboard): string {
     }
     for (const l of flagLines(env)) parts.push(`${wrapText(`! ${l}`, 118).replace(/\n/g, '\n    ')}\n`);
     for (const w of env.warnings) parts.push(`${wrapText(`warning (${env.id}): ${w}`, 118)}\n`);
+    const separation = separationSummary(env.separation);
+    if (separation) parts.push(`${wrapText(`${env.id}: ${separation}`, 118)}\n`);
     parts.push('\n');
   }
   const hasAtK = lb.envs.some((env) => env.entries.some((e) => Object.keys(e.metrics).some((m) => m.includes('@'))));

@@ -4,7 +4,8 @@
  * reports all read metrics through `flatMetrics`, so a metric added here shows up everywhere.
  *
  * Names: `ioi`, `ior`, `ctr`, ... under the reward simulator; `eval.ioi`, ... under the evaluator;
- * `ioi@5.max`, `eval.ioi@5.mean`, ... metrics@K (docs/design.md §3.6).
+ * `ioi@5.max`, `eval.ioi@5.mean`, ... metrics@K (docs/design.md §3.6); `evalx.<id>.specificIoi`, ... under
+ * the extra evaluator `<id>` (world option extraEvaluators; docs/evaluators.md).
  */
 import type { ResultFile } from './schema.ts';
 
@@ -36,12 +37,12 @@ const BASE: Record<string, MetricInfo> = {
 
 /** Metadata of a flat metric name (unknown names: descriptive, 3 digits). */
 export function metricInfo(name: string): MetricInfo {
-  const m = /^(eval\.)?([A-Za-z]+)(?:@(\d+)\.(max|mean))?$/.exec(name);
+  const m = /^(eval\.|evalx\.([A-Za-z0-9_-]+)\.)?([A-Za-z]+)(?:@(\d+)\.(max|mean))?$/.exec(name);
   if (!m) return { direction: 0, digits: 3, label: name };
-  const base = BASE[m[2]];
+  const base = BASE[m[3]];
   if (!base) return { direction: 0, digits: 3, label: name };
-  const where = m[1] ? ' (evaluator)' : '';
-  const atK = m[3] ? ` @${m[3]} (${m[4]} over candidates)` : '';
+  const where = m[2] !== undefined ? ` (extra evaluator ${m[2]})` : m[1] ? ' (evaluator)' : '';
+  const atK = m[4] ? ` @${m[4]} (${m[5]} over candidates)` : '';
   return { ...base, label: `${base.label}${atK}${where}` };
 }
 
@@ -69,6 +70,7 @@ export function flatMetrics(r: ResultFile): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(r.metrics)) out[k] = v;
   if (r.evaluatorMetrics) for (const [k, v] of Object.entries(r.evaluatorMetrics)) out[`eval.${k}`] = v;
+  for (const x of r.extraEvaluatorMetrics ?? []) for (const [k, v] of Object.entries(x.metrics)) out[`evalx.${x.id}.${k}`] = v;
   for (const row of r.atK?.results ?? []) {
     for (const agg of ['max', 'mean'] as const) {
       for (const [k, v] of Object.entries(row[agg])) out[`${k}@${row.k}.${agg}`] = v;

@@ -23,10 +23,16 @@
  *   `stopped`, and `metrics.maxLengthRate` joins `stopRate` and `leftRate` (the three sum to 1).
  *   Before, an episode the user left counted as stopped (stopRate 1 for an agent that never
  *   stops): files without `end` are invalid and rerun (run hashes are unchanged).
+ * 5: metrics@K also give `coherence` (null when none of a case's first K candidates has an item:
+ *   such cases are left out of its average) and `length` of the candidate paths, as the official
+ *   code reports coherence@K beside CTR, IoI and IoR@K.
+ *   Later within 5: the optional `extraEvaluatorMetrics` (the evaluator metrics under each extra
+ *   evaluator simulator of the world option `extraEvaluators`; docs/evaluators.md). It is absent
+ *   when the world asks for none: such files, and files written before, read as before.
  */
 import { Type, type Static } from '@sinclair/typebox';
 
-export const RESULT_SCHEMA_VERSION = 4;
+export const RESULT_SCHEMA_VERSION = 5;
 
 const Nullable = <T extends ReturnType<typeof Type.Number>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -70,6 +76,22 @@ export const EvaluatorMetricsSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The evaluator metrics under one extra evaluator simulator (world option extraEvaluators; envs/extra-evaluators.ts). */
+export const ExtraEvaluatorMetricsSchema = Type.Object(
+  {
+    id: Type.String({
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      description: "the extra evaluator's id (world option extraEvaluators[].id, default <model>-seed<seed>): its metrics are named evalx.<id>.<metric>",
+    }),
+    metrics: Type.Object(EvaluatorMetricsSchema.properties, {
+      additionalProperties: false,
+      description:
+        "means over cases, computed as evaluatorMetrics: each episode's recommendations and the user's recorded acceptances replayed under this simulator (IoI, IoR, CTR, success) and the specificity of its accepted path",
+    }),
+  },
+  { additionalProperties: false },
+);
+
 export const CaseResultSchema = Type.Object(
   {
     caseIndex: Type.Integer({ minimum: 0 }),
@@ -96,7 +118,16 @@ export const CurvePointSchema = Type.Record(Type.String(), Type.Number());
 
 /** Metrics of one candidate path aggregated over the first K candidates of each case, then averaged over cases. */
 export const AtKValuesSchema = Type.Object(
-  { ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number(), return: Type.Number(), success: Type.Number() },
+  {
+    ioi: Type.Number(),
+    ior: Type.Number(),
+    ctr: Type.Number(),
+    return: Type.Number(),
+    success: Type.Number(),
+    /** Over the cases where at least one of the first K candidates has an item (coherence of an empty path is undefined); null when none has. */
+    coherence: Nullable(Type.Number()),
+    length: Type.Number(),
+  },
   { additionalProperties: false },
 );
 export const AtKEvaluatorValuesSchema = Type.Object(
@@ -239,6 +270,11 @@ export const ResultFileSchema = Type.Object(
     code: Type.Object({ package: Type.String(), version: Type.String(), commit: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
     metrics: MetricsSchema,
     evaluatorMetrics: Type.Union([EvaluatorMetricsSchema, Type.Null()]),
+    extraEvaluatorMetrics: Type.Optional(
+      Type.Array(ExtraEvaluatorMetricsSchema, {
+        description: 'the evaluator metrics under each extra evaluator, in the order of the world option extraEvaluators; absent when it lists none',
+      }),
+    ),
     /** Metrics@K over candidate paths; null when the agent has no proposePaths or no K was asked. */
     atK: Type.Union([AtKSchema, Type.Null()]),
     cases: Type.Array(CaseResultSchema),
@@ -266,6 +302,9 @@ export type Metrics = Static<typeof MetricsSchema>;
 export type CaseResult = Static<typeof CaseResultSchema>;
 export type AtK = Static<typeof AtKSchema>;
 export type AtKValues = Static<typeof AtKValuesSchema>;
+export type AtKEvaluatorValues = Static<typeof AtKEvaluatorValuesSchema>;
+export type EvaluatorMetrics = Static<typeof EvaluatorMetricsSchema>;
+export type ExtraEvaluatorMetrics = Static<typeof ExtraEvaluatorMetricsSchema>;
 export type Examples = Static<typeof ExamplesSchema>;
 export type RunInfo = Static<typeof RunInfoSchema>;
 export type RunConfig = RunInfo['config'];

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { listAgents, UnknownAgentError } from '../agents/registry.ts';
 import '../envs/index.ts';
+import { OFFICIAL_RL_OPTIONS, PAPER_SETTINGS } from '../results/operating-point.ts';
 import { listEnvs, UnknownEnvError } from '../envs/registry.ts';
 import { Rng } from '../core/rng.ts';
 import { ValidationError } from '../core/validate.ts';
@@ -39,11 +40,12 @@ const BASE = {
 };
 
 test('the shipped suites (agents, agents-real, estimators, fidelity, smoke, standard, paper) validate structurally; agents, agents-real, estimators, fidelity, smoke and standard plan against the registries', async () => {
-  assert.deepEqual(listSuites(), ['agents', 'agents-real', 'estimators', 'fidelity', 'paper', 'smoke', 'standard']);
-  for (const name of ['agents', 'agents-real', 'estimators', 'fidelity', 'smoke', 'standard', 'paper']) {
+  assert.deepEqual(listSuites(), ['agents', 'agents-real', 'estimators', 'fidelity', 'paper', 'smoke', 'standard', 'tuning']);
+  for (const name of ['agents', 'agents-real', 'estimators', 'fidelity', 'smoke', 'standard', 'paper', 'tuning']) {
     const s = loadSuite(name);
     assert.equal(s.suite.name, name);
-    for (const b of ['smoke', 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
+    // The paper suite's one-machine budget is 'preset' (765 updates per RL run); the others' is 'standard'.
+    for (const b of ['smoke', name === 'paper' ? 'preset' : 'standard', 'paper']) assert.ok(b in s.suite.budgets, `${name} has budget ${b}`);
   }
   // `agents` holds every built-in agent on synthetic-v0 and ml-1m-v0, 3 seeds.
   const agents = await planRuns(loadSuite('agents'));
@@ -107,17 +109,27 @@ test('the shipped suites (agents, agents-real, estimators, fidelity, smoke, stan
   );
 });
 
-test('the paper suite names the real environments with the settings of docs/design.md §4.13; unregistered ones fail with the known list', async () => {
+test("the paper suite trains at the paper's operating point (the official code's options, per-dataset lr, the environments' own weights); unregistered environments fail with the known list", async () => {
   const paper = loadSuite('paper').suite;
   assert.deepEqual(
     paper.envs.map((e) => e.id),
     ['ml-1m-v0', 'steam-v0', 'books-v0'],
   );
-  assert.deepEqual(paper.envs.find((e) => e.id === 'steam-v0')!.weights, { ioi: 1, ior: 1, ctr: 0.1 });
-  const prorl = paper.agents.find((a) => a.agent === 'prorl')!;
-  assert.deepEqual(prorl.config, { rl: { groupSize: 16, beta: 0.01, kl: 'exact' } });
-  assert.deepEqual(prorl.perEnv, { 'ml-1m-v0': { rl: { lr: 1e-4 } }, 'steam-v0': { rl: { lr: 1e-5 } }, 'books-v0': { rl: { lr: 5e-4 } } });
-  assert.equal(paper.budgets.paper.trainEpochs, 50);
+  // No weights in the suite: each environment keeps its paper weights (Steam's CTR 0.1).
+  assert.equal(paper.weights, undefined);
+  assert.ok(paper.envs.every((e) => e.weights === undefined));
+  const prorl = paper.agents.find((a) => a.agent === 'prorl' && a.label === undefined)!;
+  const rl = (prorl.config as { rl: Record<string, unknown> }).rl;
+  for (const [k, v] of Object.entries(OFFICIAL_RL_OPTIONS)) assert.equal(rl[k], v, `rl.${k}`);
+  assert.equal(rl.casesPerEpoch, 153 * 16, 'the official Steam epoch: 153 updates of 16 cases');
+  assert.equal(rl.targets, 'random');
+  const caseTargets = paper.agents.find((a) => a.label === 'prorl-case-targets')!;
+  assert.deepEqual(caseTargets.config, { rl: { ...rl, targets: 'case' } });
+  for (const a of [prorl, caseTargets])
+    assert.deepEqual(a.perEnv, Object.fromEntries(Object.entries(PAPER_SETTINGS).map(([id, p]) => [id, { rl: { lr: p.lr } }])));
+  assert.equal(paper.budget, 'preset');
+  assert.equal(paper.budgets.preset.trainEpochs, 5, '765 updates');
+  assert.equal(paper.budgets.paper.trainEpochs, 50, '7,650 updates');
   // The agents are registered: their configs (per environment) validate against their schemas,
   // checked here with synthetic-v0 standing in for each real environment.
   const loaded = loadSuite('paper');
@@ -290,4 +302,24 @@ test('IQM trims a quarter from each end; the bootstrap interval is seeded, repro
   assert.deepEqual(bootstrapCI([4], Rng.stream(1, 'x')), [4, 4]);
   assert.deepEqual(aggregate(values, 'k'), aggregate(values, 'k'));
   assert.equal(aggregate(values, 'k').n, 5);
+});
+
+test("a suite's weights never replace an environment's own (Steam's CTR 0.1); an entry's explicit weights do, and the rows are flagged", async () => {
+  const suite = (envs: unknown[]) => ({
+    suite: checkSuite({ ...BASE, weights: { ioi: 1, ior: 1, ctr: 1 }, envs, agents: [{ agent: 'random' }] }, 'w.json'),
+    source: 'w.json',
+  });
+  const weightsOf = async (envs: unknown[]) =>
+    (await planRuns({ ...suite(envs), suite: { ...suite(envs).suite, seeds: [1] } })).runs.map((r) => [
+      r.config.envId,
+      (r.config.envConfig as { weights: unknown }).weights,
+    ]);
+  assert.deepEqual(await weightsOf([{ id: 'synthetic-v0' }, { id: 'steam-v0' }]), [
+    ['synthetic-v0', { ioi: 1, ior: 1, ctr: 1 }],
+    ['steam-v0', { ioi: 1, ior: 1, ctr: 0.1 }],
+  ]);
+  assert.deepEqual(await weightsOf([{ id: 'steam-v0', weights: { ioi: 1, ior: 1, ctr: 1 } }]), [['steam-v0', { ioi: 1, ior: 1, ctr: 1 }]]);
+  // The paper weights the leaderboard compares with are the environments' own.
+  const { resolveEnvConfigOf } = await import('../envs/registry.ts');
+  for (const [id, p] of Object.entries(PAPER_SETTINGS)) assert.deepEqual(resolveEnvConfigOf(id, {}, 'test').weights, p.weights, id);
 });

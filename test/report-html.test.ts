@@ -181,7 +181,7 @@ test('npm run report: missing folder or invalid result files exit 2 with the fil
   writeFileSync(path.join(broken, 'results', 'x.json'), JSON.stringify({ schemaVersion: 1 }));
   err = '';
   assert.equal(await reportMain([broken], capture), 2);
-  assert.match(err, /results\/x\.json: invalid\n\s+- schemaVersion: 1; this code reads version 4/);
+  assert.match(err, /results\/x\.json: invalid\n\s+- schemaVersion: 1; this code reads version 5/);
 });
 
 test('a run folder with an estimator-variance study gets the Estimators section; an invalid study fails naming the file', async () => {
