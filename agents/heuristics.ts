@@ -12,10 +12,8 @@ import { requireSimulator, type ActContext, type Agent, type AgentFactory } from
 
 const HeuristicConfigSchema = Type.Object(
   {
-    /** Items per path before STOP; 0 means never stop (the environment truncates at L_max). */
-    pathLength: Type.Integer({ minimum: 0, default: 0 }),
-    /** Skip items already in the history (the environment allows them unless maskHistory is set). */
-    avoidHistory: Type.Boolean({ default: true }),
+    pathLength: Type.Integer({ minimum: 0, default: 0, description: 'items per path before STOP (0: never stop; the environment truncates at L_max)' }),
+    avoidHistory: Type.Boolean({ default: true, description: 'skip items already in the history' }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -29,13 +29,14 @@ import { ConfigError, ContractError } from '../core/errors.ts';
 
 export const IpgConfigSchema = Type.Object(
   {
-    /** M: the recommender's candidates re-ranked at each step (top-M by score). */
-    candidates: Type.Integer({ minimum: 1, default: 50 }),
-    /** Sequences in the least-squares probe batch. */
-    probeSequences: Type.Integer({ minimum: 2, default: 512 }),
-    /** Items per path before STOP; 0: stop when no candidate has a positive score (or at L_max). */
-    pathLength: Type.Integer({ minimum: 0, default: 0 }),
-    avoidHistory: Type.Boolean({ default: true }),
+    candidates: Type.Integer({ minimum: 1, default: 50, description: 'M: candidates re-ranked at each step (top-M by simulator score)' }),
+    probeSequences: Type.Integer({ minimum: 2, default: 512, description: 'sequences in the least-squares probe batch' }),
+    pathLength: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'items per path before STOP (0: stop when no candidate has a positive score, or at L_max)',
+    }),
+    avoidHistory: Type.Boolean({ default: true, description: 'skip items already in the history' }),
   },
   { additionalProperties: false, default: {} },
 );

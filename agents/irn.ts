@@ -14,7 +14,7 @@
  * token is attended to); targets drawn from the user's own continuation, not from a separate
  * target sampler; the checkpoint is chosen by valid NLL on the valid users' windows.
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { CloneType, Type, type Static } from '@sinclair/typebox';
 import { HISTORY_LENGTH } from '../data/dataset.ts';
 import type { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { Rng } from '../core/rng.ts';
@@ -30,10 +30,9 @@ const IRN_MASK: MaskOptions = { allowTarget: true, forbidStop: true };
 export const IrnConfigSchema = Type.Object(
   {
     policy: PolicyConfigSchema,
-    training: SupervisedConfigSchema,
-    /** Window stride over each user's sequence. */
-    stride: Type.Integer({ minimum: 1, default: 3 }),
-    decode: StringEnum(['greedy'] as const, { default: 'greedy' }),
+    training: CloneType(SupervisedConfigSchema, { description: 'maximum-likelihood training on windows of real sequences' }),
+    stride: Type.Integer({ minimum: 1, default: 3, description: "window stride over each user's sequence" }),
+    decode: StringEnum(['greedy'] as const, { default: 'greedy', description: 'decoding (greedy only; ends the path when the target is predicted)' }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -22,7 +22,14 @@ import { validate } from '../core/validate.ts';
 import { requireSimulator, type ActContext, type Agent, type AgentEnvView, type AgentFactory } from './agent.ts';
 import { invariant } from '../core/errors.ts';
 
-const WeightsSchema = Type.Object({ ioi: Type.Number(), ior: Type.Number(), ctr: Type.Number() }, { additionalProperties: false });
+const WeightsSchema = Type.Object(
+  {
+    ioi: Type.Number({ description: 'weight of the IoI reward (gain in log p(target))' }),
+    ior: Type.Number({ description: 'weight of the IoR reward (gain in the rank of the target)' }),
+    ctr: Type.Number({ description: 'weight of the CTR reward (acceptance probability)' }),
+  },
+  { additionalProperties: false, description: "fused reward weights (default: the environment's)" },
+);
 
 /** The top-M allowed items of one row by score (= by CTR, sigmoid being monotone), best first. */
 export function topCandidates(scores: Float32Array, offset: number, N: number, M: number, allowed: (i: number) => boolean): number[] {
@@ -59,10 +66,9 @@ function allowedFn(obs: ProactiveObservation, avoidHistory: boolean): (i: number
 
 export const GreedyIoiConfigSchema = Type.Object(
   {
-    /** M: candidates per step, the most acceptable (highest CTR) allowed items. */
-    candidates: Type.Integer({ minimum: 1, default: 20 }),
-    stopThreshold: Type.Number({ default: 0 }),
-    avoidHistory: Type.Boolean({ default: true }),
+    candidates: Type.Integer({ minimum: 1, default: 20, description: 'M: candidates per step, the allowed items with the highest CTR' }),
+    stopThreshold: Type.Number({ default: 0, description: "STOP when no candidate's fused step reward exceeds this" }),
+    avoidHistory: Type.Boolean({ default: true, description: 'skip items already in the history' }),
     weights: Type.Optional(WeightsSchema),
   },
   { additionalProperties: false, default: {} },
@@ -128,16 +134,14 @@ export const greedyIoiAgent: AgentFactory = {
 
 export const BeamPlannerConfigSchema = Type.Object(
   {
-    /** W: beams kept per case at each depth. */
-    beamWidth: Type.Integer({ minimum: 1, default: 4 }),
+    beamWidth: Type.Integer({ minimum: 1, default: 4, description: 'W: beams kept per case at each depth' }),
     /**
      * M: candidates (highest CTR) expanded per beam. 20, as greedy-ioi, so that the greedy path is
      * in the search space (on synthetic-v0, M = 8 found worse paths than greedy-ioi's).
      */
-    candidates: Type.Integer({ minimum: 1, default: 20 }),
-    /** Longest planned path (0: the environment's L_max). */
-    depth: Type.Integer({ minimum: 0, default: 0 }),
-    avoidHistory: Type.Boolean({ default: true }),
+    candidates: Type.Integer({ minimum: 1, default: 20, description: 'M: candidates (highest CTR) expanded per beam' }),
+    depth: Type.Integer({ minimum: 0, default: 0, description: "longest planned path (0: the environment's L_max)" }),
+    avoidHistory: Type.Boolean({ default: true, description: 'skip items already in the history' }),
     weights: Type.Optional(WeightsSchema),
   },
   { additionalProperties: false, default: {} },

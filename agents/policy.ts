@@ -33,13 +33,18 @@ import { ConfigError, ContractError, invariant } from '../core/errors.ts';
 
 export const PolicyConfigSchema = Type.Object(
   {
-    /** Embedding and hidden size. */
-    dim: Type.Integer({ minimum: 2, maximum: 1024, default: 64 }),
-    encoder: StringEnum(['attention', 'gru'] as const, { default: 'attention' }),
-    /** Longest path the step embeddings distinguish (L_max); longer paths share the last embedding. */
-    maxLength: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
-    /** Also forbid the history's items (the environment allows them unless its maskHistory is set). */
-    maskHistory: Type.Boolean({ default: true }),
+    dim: Type.Integer({ minimum: 2, maximum: 1024, default: 64, description: 'embedding and hidden size' }),
+    encoder: StringEnum(['attention', 'gru'] as const, {
+      default: 'attention',
+      description: 'sequence encoder: one causal self-attention block (target as a key) or a GRU',
+    }),
+    maxLength: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 10,
+      description: 'longest path the step embeddings distinguish (L_max); longer paths share the last one',
+    }),
+    maskHistory: Type.Boolean({ default: true, description: "also forbid the history's items as actions" }),
     /**
      * Item representations (shared by history tokens, the target and the output layer):
      * E = E_free + F·P with F a fixed per-item content matrix and P a learned projection
@@ -53,19 +58,17 @@ export const PolicyConfigSchema = Type.Object(
      */
     itemPrior: StringEnum(['none', 'attributes', 'semantic', 'attributes+semantic', 'cooccurrence', 'attributes+cooccurrence'] as const, {
       default: 'attributes+cooccurrence',
+      description: 'fixed item content added to the free embeddings: attributes, semantic ids, co-occurrence factors, or none',
     }),
-    /** The co-occurrence factors (used by the 'cooccurrence' priors only). */
     cooccurrence: Type.Object(
       {
-        /** Factors per item (the rank of the truncated SVD). */
-        rank: Type.Integer({ minimum: 1, maximum: 256, default: 32 }),
-        /** Items at most this many positions apart in a sequence co-occur. */
-        window: Type.Integer({ minimum: 1, maximum: 50, default: 5 }),
+        rank: Type.Integer({ minimum: 1, maximum: 256, default: 32, description: 'factors per item (the rank of the truncated SVD)' }),
+        window: Type.Integer({ minimum: 1, maximum: 50, default: 5, description: 'items at most this many positions apart in a sequence co-occur' }),
       },
-      { additionalProperties: false, default: {} },
+      { additionalProperties: false, default: {}, description: "the co-occurrence factors (used by the 'cooccurrence' priors only)" },
     ),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false, default: {}, description: 'the policy network' },
 );
 export type PolicyConfig = Static<typeof PolicyConfigSchema>;
 

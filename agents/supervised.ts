@@ -26,16 +26,13 @@ import { ConfigError } from '../core/errors.ts';
 export const SupervisedConfigSchema = Type.Object(
   {
     epochs: Type.Integer({ minimum: 0, default: 10, description: 'passes over the train cases' }),
-    batchSize: Type.Integer({ minimum: 1, default: 128 }),
-    lr: Type.Number({ exclusiveMinimum: 0, default: 2e-3 }),
-    weightDecay: Type.Number({ minimum: 0, default: 0.01 }),
-    clipNorm: Type.Number({ minimum: 0, default: 5 }),
-    /** Stop when the valid NLL has not improved for this many epochs (0: never). */
-    patience: Type.Integer({ minimum: 0, default: 2 }),
-    /** Cap on the train cases per epoch (0: all), to keep epochs short on small machines. */
-    maxTrainCases: Type.Integer({ minimum: 0, default: 0 }),
-    /** Cap on the valid cases used for model selection (0: all). */
-    maxValidCases: Type.Integer({ minimum: 0, default: 0 }),
+    batchSize: Type.Integer({ minimum: 1, default: 128, description: 'paths per gradient step' }),
+    lr: Type.Number({ exclusiveMinimum: 0, default: 2e-3, description: 'learning rate (AdamW)' }),
+    weightDecay: Type.Number({ minimum: 0, default: 0.01, description: 'AdamW weight decay' }),
+    clipNorm: Type.Number({ minimum: 0, default: 5, description: 'global gradient-norm clip (0: no clipping)' }),
+    patience: Type.Integer({ minimum: 0, default: 2, description: 'stop when the valid NLL has not improved for this many epochs (0: never)' }),
+    maxTrainCases: Type.Integer({ minimum: 0, default: 0, description: 'cap on the train cases per epoch (0: all)' }),
+    maxValidCases: Type.Integer({ minimum: 0, default: 0, description: 'cap on the valid cases used for model selection (0: all)' }),
     /**
      * Share of hindsight-relabelled windows among each epoch's examples (0: the coherent-run
      * demonstrations only; 1: windows only). A window is 10 items of a train user's real sequence,
@@ -43,16 +40,20 @@ export const SupervisedConfigSchema = Type.Object(
      * the item after them as the target: a target the user really reached, which the policy must
      * read to imitate the path. Valid examples are built the same way from the valid users.
      */
-    hindsight: Type.Number({ minimum: 0, maximum: 1, default: 0 }),
-    /** Stride of the hindsight windows over each sequence. */
-    hindsightStride: Type.Integer({ minimum: 1, default: 3 }),
+    hindsight: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0,
+      description: 'share of hindsight-relabelled windows of real sequences among the examples (0: demonstrations only)',
+    }),
+    hindsightStride: Type.Integer({ minimum: 1, default: 3, description: 'stride of the hindsight windows over each sequence' }),
     /**
      * Reuse a policy pre-trained under the same key (dataset, configs, seed, L_max) from the cache
      * (<cache>/policies/) instead of training it again; the result is the same either way.
      */
-    cache: Type.Boolean({ default: true }),
+    cache: Type.Boolean({ default: true, description: 'reuse a policy pre-trained under the same key from the cache (same result)' }),
   },
-  { additionalProperties: false, default: {} },
+  { additionalProperties: false, default: {}, description: 'supervised training (maximum likelihood)' },
 );
 export type SupervisedConfig = Static<typeof SupervisedConfigSchema>;
 
@@ -436,9 +437,8 @@ export const SupervisedAgentConfigSchema = Type.Object(
   {
     policy: PolicyConfigSchema,
     supervised: SupervisedConfigSchema,
-    decode: StringEnum(['greedy', 'sample'] as const, { default: 'greedy' }),
-    /** Start from this policy checkpoint instead of training. */
-    init: Type.Optional(Type.String()),
+    decode: StringEnum(['greedy', 'sample'] as const, { default: 'greedy', description: 'evaluation decoding: greedy (argmax) or sample' }),
+    init: Type.Optional(Type.String({ description: 'policy checkpoint to start from instead of training' })),
   },
   { additionalProperties: false, default: {} },
 );

@@ -25,7 +25,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { listAgents } from '../agents/registry.ts';
+import { listAgents, resolveAgent } from '../agents/registry.ts';
+import { configHelpText } from './config-help.ts';
 import '../envs/index.ts';
 import { listEnvs } from '../envs/registry.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
@@ -161,6 +162,7 @@ interface BenchArgs {
   force: boolean;
   reference: boolean;
   runTimeout?: number;
+  configHelp: boolean;
 }
 
 /** The plan options of a bench command line. */
@@ -330,6 +332,11 @@ export function buildCli(args: string[]) {
       describe: 'seconds a run may take before it is stopped and counted as failed (a guard: results never depend on it); runs then go to worker threads',
     })
     .option('progress', { type: 'boolean', default: true, describe: 'show progress (bars on a terminal, plain lines otherwise)' })
+    .option('config-help', {
+      type: 'boolean',
+      default: false,
+      describe: "print the --agent's config fields (dotted path, type, default, description) and exit; runs nothing",
+    })
     .check((a) => {
       for (const k of ['seeds', 'batch-size', 'jobs'] as const) {
         const v = a[k] as number | undefined;
@@ -379,6 +386,7 @@ async function referenceMain(args: string[], io: Io): Promise<number> {
   const update = args.includes('--update');
   const argv = (await buildCli(args.filter((a) => a !== '--update')).parseAsync()) as unknown as BenchArgs & { help?: boolean };
   if (argv.help) return 0;
+  if (argv.configHelp) return await configHelpMain(argv, io); // the shared options include --config-help: never run the set then
   const suite = loadSuite(argv.suite ?? 'standard');
   const setting = [
     'env',
@@ -430,6 +438,13 @@ async function referenceMain(args: string[], io: Io): Promise<number> {
   return report.failed.length > 0 ? 1 : 0;
 }
 
+/** `bench --agent NAME --config-help`: the agent's config fields (benchmarks/config-help.ts); runs nothing. */
+async function configHelpMain(argv: BenchArgs, io: Io): Promise<number> {
+  if (argv.agent === undefined) throw new UsageError('--config-help needs --agent NAME (or a path to an agent module)');
+  io.out(configHelpText(await resolveAgent(argv.agent)));
+  return 0;
+}
+
 export async function main(args: string[], io: Io = STDIO): Promise<number> {
   try {
     if (args[0] === 'merge') return await mergeMain(args.slice(1), io);
@@ -441,6 +456,7 @@ export async function main(args: string[], io: Io = STDIO): Promise<number> {
     const parser = buildCli(args);
     const argv = await parser.parseAsync();
     if ((argv as { help?: boolean }).help) return 0;
+    if ((argv as unknown as BenchArgs).configHelp) return await configHelpMain(argv as unknown as BenchArgs, io);
     return await runBench(argv as unknown as BenchArgs, io, args);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -378,6 +378,7 @@ async function envSection(lb: Leaderboard['envs'][number], g: EnvGroup) {
     world: JSON.stringify(first.env.world),
     warning: comparabilityWarning(lb) ?? '',
     flags: flagLines(lb),
+    settings: lb.entries.filter((e) => e.settings !== null).map((e) => `${e.label}: ${e.settings}`),
     lead,
     columns: rewardColumns.map((m) => ({ name: m, label: metricInfo(m).label })),
     evalColumns: evalColumns.map((m) => ({ name: m, label: metricInfo(m).label })),

@@ -206,7 +206,7 @@ export async function buildReproduction(
   const caseT = steam(LABELS.caseTargets);
   const defaults = steam(LABELS.defaults);
   const W = official.settings.updatesPerEpoch;
-  const commits = [...new Set(results.map((r) => r.code.commit?.slice(0, 7) ?? 'unknown'))].sort();
+  const commits = [...new Set(results.map((r) => `${r.code.commit?.slice(0, 7) ?? 'unknown'}${r.code.modified ? ' with local changes' : ''}`))].sort();
   const backends = [...new Set(results.map((r) => r.backend.name))].sort();
   const out: string[] = [];
 
@@ -574,7 +574,7 @@ function lengthCurveSpec(official: OfficialLog, preset: number[], caseT: number[
     encoding: {
       x: { field: 'update', type: 'quantitative', title: 'update' },
       y: { field: 'length', type: 'quantitative', title: 'items per path' },
-      color: { field: 'series', type: 'nominal', title: null, scale: { scheme: 'tableau10' } },
+      color: { field: 'series', type: 'nominal', title: null, scale: { scheme: 'tableau10' }, legend: { labelLimit: 400 } },
     },
   };
 }

@@ -29,6 +29,7 @@
  *   Later within 5: the optional `extraEvaluatorMetrics` (the evaluator metrics under each extra
  *   evaluator simulator of the world option `extraEvaluators`; docs/evaluators.md). It is absent
  *   when the world asks for none: such files, and files written before, read as before.
+ *   Later within 5: the optional `code.modified` (a checkout's tracked files differed from `code.commit`).
  */
 import { Type, type Static } from '@sinclair/typebox';
 
@@ -267,7 +268,16 @@ export const ResultFileSchema = Type.Object(
     split: Type.String(),
     episodes: Type.Integer({ minimum: 1 }),
     backend: Type.Object({ name: Type.String(), reason: Type.String() }, { additionalProperties: true }),
-    code: Type.Object({ package: Type.String(), version: Type.String(), commit: Type.Union([Type.String(), Type.Null()]) }, { additionalProperties: false }),
+    code: Type.Object(
+      {
+        package: Type.String(),
+        version: Type.String(),
+        commit: Type.Union([Type.String(), Type.Null()]),
+        /** In a checkout: tracked files differed from `commit` when the run started (absent in older files and installed packages). */
+        modified: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
     metrics: MetricsSchema,
     evaluatorMetrics: Type.Union([EvaluatorMetricsSchema, Type.Null()]),
     extraEvaluatorMetrics: Type.Optional(

@@ -148,7 +148,7 @@ test('--base REF runs the suite at REF in a temporary worktree and fails on the 
   git('commit', '-q', '-m', 'base');
   const config = path.join(repo, 'agents', 'rl-config.ts');
   const text = readFileSync(config, 'utf8');
-  const cut = text.replace(/lr: Type\.Number\(\{ exclusiveMinimum: 0, default: 1e-3 \}\)/, 'lr: Type.Number({ exclusiveMinimum: 0, default: 1e-7 })');
+  const cut = text.replace(/(lr: Type\.Number\(\{ exclusiveMinimum: 0, default: )1e-3([,} ])/, (_m, head: string, tail: string) => `${head}1e-7${tail}`);
   assert.notEqual(cut, text, 'the RL learning-rate default is where this test expects it');
   writeFileSync(config, cut);
   git('commit', '-q', '-am', 'cut the RL learning rate');
