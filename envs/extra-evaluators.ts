@@ -16,10 +16,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError } from '../core/errors.ts';
 import { StringEnum } from '../core/validate.ts';
-import { shareAttribute, type Dataset, type ItemTable } from '../data/dataset.ts';
+import type { Dataset, ItemTable } from '../data/dataset.ts';
 import type { UserSimulator } from '../simulators/simulator.ts';
 import { MODEL_KINDS, resolveModelConfig, resolveTrainConfig, type ModelConfig, type ModelKind, type TrainConfig } from '../simulators/config.ts';
-import type { EnvConfig } from './proactive.ts';
+import { satiationFactors, scaled, type EnvConfig } from './proactive.ts';
 
 export const EXTRA_EVALUATOR_ID = '^[A-Za-z0-9_-]{1,64}$';
 
@@ -177,7 +177,6 @@ export function rescoreEpisodes(
     const ctrSum = new Float64Array(B);
     const accepted: number[][] = episodes.map(() => []);
     const sampling = config.accept === 'sample';
-    const { strength, window } = config.satiation;
     const steps = Math.max(...episodes.map((e) => e.path.length));
     for (let t = 0; t < steps; t++) {
       const itemsT = new Int32Array(B);
@@ -188,16 +187,7 @@ export function rescoreEpisodes(
         recommends[k] = 1;
       }
       const accepts = sampling ? Uint8Array.from(recommends, (r, k) => (r && episodes[k].acceptedFlags[t] === 1 ? 1 : 0)) : recommends;
-      // Satiation as in the environment: (1 − strength)^n, n = the last `window` accepted items sharing an attribute.
-      const satiated =
-        strength === 0
-          ? null
-          : Float64Array.from(accepted, (path, k) => {
-              if (!recommends[k]) return 1;
-              let n = 0;
-              for (let j = Math.max(0, path.length - window); j < path.length; j++) if (shareAttribute(items, path[j], itemsT[k])) n++;
-              return (1 - strength) ** n;
-            });
+      const satiated = satiationFactors(items, config.satiation, itemsT, recommends, (k) => accepted[k]);
       const ctrBefore = sampling ? scaled(batch.ctr(itemsT), satiated) : null;
       const result = batch.advance(itemsT, targets, accepts);
       const ctr = ctrBefore ?? scaled(result.ctr, satiated);
@@ -223,9 +213,4 @@ export function rescoreEpisodes(
   } finally {
     batch.dispose();
   }
-}
-
-/** `values` times `factors` element-wise (values as they are when factors is null), as the environment scales CTRs. */
-function scaled(values: Float64Array, factors: Float64Array | null): Float64Array {
-  return factors ? values.map((v, k) => v * factors[k]) : values;
 }

@@ -11,7 +11,7 @@
 import { ConfigError, ContractError, ProrecError } from '../core/errors.ts';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ActionSpace, ArraySpec, Env, ResetArgs, StepResult, VectorEnv, VectorStepResult } from '../core/api.ts';
-import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type Split } from '../data/dataset.ts';
+import { HISTORY_LENGTH, shareAttribute, type Case, type Dataset, type ItemTable, type Split } from '../data/dataset.ts';
 import { episodeSeed, replicasOf, Rng, stepStream, type EpisodeKey } from '../core/rng.ts';
 import type { SimulatorBatch, UserSimulator } from '../simulators/simulator.ts';
 import { StringEnum, validate } from '../core/validate.ts';
@@ -639,20 +639,9 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     return { observations: this.rows.map((r) => this.observe(r)), rewards, terminated, truncated, infos };
   }
 
-  /**
-   * Per row, the satiation factor (1 − strength)^n of the item it recommends, n = how many of the
-   * row's last `window` accepted path items share an attribute with it (1 for rows not recommending).
-   */
+  /** Per row, the satiation factor of the item it recommends (`satiationFactors`). */
   private satiationFactors(items: Int32Array, recommends: Uint8Array): Float64Array | null {
-    const { strength, window } = this.config.satiation;
-    if (strength === 0) return null;
-    const table = this.world.dataset.items;
-    return Float64Array.from(this.rows, (r, k) => {
-      if (!recommends[k]) return 1;
-      let n = 0;
-      for (let j = Math.max(0, r.path.length - window); j < r.path.length; j++) if (shareAttribute(table, r.path[j], items[k])) n++;
-      return (1 - strength) ** n;
-    });
+    return satiationFactors(this.world.dataset.items, this.config.satiation, items, recommends, (k) => this.rows[k].path);
   }
 
   private inactiveInfo(r: RowState, action: number): ProactiveStepInfo {
@@ -741,8 +730,32 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
   }
 }
 
-/** `values` times `factors` element-wise (values as they are when factors is null). */
-function scaled(values: Float64Array, factors: Float64Array | null): Float64Array {
+/**
+ * Per row k of a step, the satiation factor (1 − strength)^n of the item `items[k]` it recommends,
+ * n = how many of the row's last `window` accepted items (`acceptedOf(k)`) share an attribute with
+ * it; 1 for rows not recommending; null without satiation (strength 0). Used by step() and by the
+ * replay of recorded episodes under other simulators (envs/extra-evaluators.ts).
+ */
+export function satiationFactors(
+  table: ItemTable,
+  satiation: { readonly strength: number; readonly window: number },
+  items: Int32Array,
+  recommends: Uint8Array,
+  acceptedOf: (k: number) => readonly number[],
+): Float64Array | null {
+  const { strength, window } = satiation;
+  if (strength === 0) return null;
+  return Float64Array.from(recommends, (r, k) => {
+    if (!r) return 1;
+    const path = acceptedOf(k);
+    let n = 0;
+    for (let j = Math.max(0, path.length - window); j < path.length; j++) if (shareAttribute(table, path[j], items[k])) n++;
+    return (1 - strength) ** n;
+  });
+}
+
+/** `values` times `factors` element-wise (values as they are when factors is null): how CTRs are scaled by satiation. */
+export function scaled(values: Float64Array, factors: Float64Array | null): Float64Array {
   return factors ? values.map((v, k) => v * factors[k]) : values;
 }
 

@@ -158,38 +158,38 @@ function tuningSection(tuning: readonly ResultFile[]): string[] {
         .get(label)!
         .map((r) => flatMetrics(r)[metric])
         .filter((v): v is number => typeof v === 'number');
-    const rows: string[][] = [];
-    for (const e of estimators) {
+    // Per estimator, once: its learning rates (largest first), the best by mean specific IoI, and
+    // whether that one's 95% t-interval over seeds is clear of every other's.
+    const stat = (label: string) => summarize(values(label, 'specificIoi'));
+    const lo = (x: ReturnType<typeof summarize>) => x.mean - (x.ci95 ?? Infinity);
+    const hi = (x: ReturnType<typeof summarize>) => x.mean + (x.ci95 ?? Infinity);
+    const searches = estimators.map((e) => {
       const cands = parsed.filter((p) => p.estimator === e).sort((a, b) => b.lr - a.lr);
-      const mean = (label: string) => summarize(values(label, 'specificIoi')).mean;
-      const best = cands.reduce((a, b) => (mean(b.label) > mean(a.label) ? b : a));
-      for (const c of cands)
-        rows.push([
-          e,
-          `${c.lr.toExponential(0)}${c === best ? ' (best)' : ''}`,
-          cell(values(c.label, 'specificIoi'), 3),
-          cell(values(c.label, 'targetPercentile'), 3),
-          cell(values(c.label, 'length'), 2),
-          cell(values(c.label, 'ctr'), 3),
-          cell(values(c.label, 'eval.specificIoi'), 3),
-        ]);
-    }
+      const best = cands.reduce((a, b) => (stat(b.label).mean > stat(a.label).mean ? b : a));
+      const separated = cands.filter((c) => c !== best).every((c) => hi(stat(c.label)) < lo(stat(best.label)));
+      return { e, cands, best, separated };
+    });
+    const rows = searches.flatMap(({ e, cands, best }) =>
+      cands.map((c) => [
+        e,
+        `${c.lr.toExponential(0)}${c === best ? ' (best)' : ''}`,
+        cell(values(c.label, 'specificIoi'), 3),
+        cell(values(c.label, 'targetPercentile'), 3),
+        cell(values(c.label, 'length'), 2),
+        cell(values(c.label, 'ctr'), 3),
+        cell(values(c.label, 'eval.specificIoi'), 3),
+      ]),
+    );
     out.push(
       `### ${env} (valid split)`,
       '',
       ...mdTable(['estimator', 'lr', 'specific IoI', 'percentile', 'length', 'CTR', 'specific IoI (evaluator)'], rows),
       '',
     );
-    // Whether the search separates its best lr from the others (95% t-intervals over seeds).
-    const verdicts = estimators.map((e) => {
-      const cands = parsed.filter((p) => p.estimator === e);
-      const stat = (label: string) => summarize(values(label, 'specificIoi'));
-      const best = cands.reduce((a, b) => (stat(b.label).mean > stat(a.label).mean ? b : a));
-      const lo = (x: ReturnType<typeof summarize>) => x.mean - (x.ci95 ?? Infinity);
-      const hi = (x: ReturnType<typeof summarize>) => x.mean + (x.ci95 ?? Infinity);
-      const separated = cands.filter((c) => c !== best).every((c) => hi(stat(c.label)) < lo(stat(best.label)));
-      return `${e}: best mean at lr ${best.lr.toExponential(0)}, ${separated ? 'separated from the others' : 'not separated from the others (intervals overlap)'}`;
-    });
+    const verdicts = searches.map(
+      ({ e, best, separated }) =>
+        `${e}: best mean at lr ${best.lr.toExponential(0)}, ${separated ? 'separated from the others' : 'not separated from the others (intervals overlap)'}`,
+    );
     out.push(`By target-specific IoI on the valid split: ${verdicts.join('; ')}.`, '');
   }
   return out;
