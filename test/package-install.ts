@@ -206,6 +206,17 @@ console.log(JSON.stringify({ actions: env.actionSpace.n, agents: listAgents().le
     }
   } else t.diagnostic('native BLAS not built in the package: no OpenBLAS headers here (apt-get install libopenblas-dev)');
 
+  // An agent's config fields from the installed binary, with the official options' defaults.
+  const help = sh('npx prorec-gym bench --agent prorl --config-help', project);
+  assert.equal(help.code, 0, help.err);
+  for (const field of [
+    /rl\.lr .*default: 0\.001/,
+    /rl\.warmup .*default: 0\b/,
+    /rl\.emptyPaths .*default: "train"/,
+    /rl\.centeringWindow .*default: "first-epoch"/,
+  ])
+    assert.match(help.out, field);
+
   // Bad input from the binary: unknown command, unknown agent, a name new-agent refuses.
   assert.equal(sh('npx prorec-gym nope', project).code, 2);
   assert.equal(sh('npx prorec-gym bench --agent nope', project).code, 2);
