@@ -5,7 +5,7 @@
  * simulator declare `usesSimulator: true` on their factory and read it from `ctx.simulator`
  * (`ctx.simulator.batch()`: the rows' current state; null for other agents).
  *
- * A plug-in agent is a module whose default export is an `AgentFactory` (see README).
+ * A plug-in agent is a module whose default export is an `AgentFactory` (docs/writing-an-agent.md).
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Dataset, ItemTable } from '../data/dataset.ts';

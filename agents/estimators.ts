@@ -244,11 +244,28 @@ export function stepwiseCentering(rollouts: readonly Rollout[], spec: CenteringS
   });
 }
 
+/** The state of running moments: count, mean and M2 (sum of squared deviations). */
+export interface MomentsState {
+  readonly n: number;
+  readonly mean: number;
+  readonly m2: number;
+}
+
 /** Running moments (Chan et al.'s parallel merge of batch mean and M2, as the official code). */
 class Moments {
   n = 0;
   mean = 0;
   m2 = 0;
+  state(): MomentsState {
+    return { n: this.n, mean: this.mean, m2: this.m2 };
+  }
+  static from(s: MomentsState): Moments {
+    const m = new Moments();
+    m.n = s.n;
+    m.mean = s.mean;
+    m.m2 = s.m2;
+    return m;
+  }
   add(xs: ArrayLike<number>): void {
     const k = xs.length;
     if (k === 0) return;
@@ -267,6 +284,18 @@ class Moments {
   std(floor: number): number {
     return this.n > 1 ? Math.max(Math.sqrt(this.m2 / (this.n - 1)), floor) : floor;
   }
+}
+
+/**
+ * Everything CenteringStats holds, as plain numbers (JSON round-trips them exactly): restoring it
+ * gives statistics that continue bit for bit as the saved ones would.
+ */
+export interface CenteringStatsState {
+  readonly components: { readonly ioi: MomentsState; readonly ior: MomentsState; readonly ctr: MomentsState };
+  readonly fused: MomentsState;
+  /** Per position t: the same moments over the steps at t. */
+  readonly byPosition: readonly { readonly ioi: MomentsState; readonly ior: MomentsState; readonly ctr: MomentsState; readonly fused: MomentsState }[];
+  readonly frozen: boolean;
 }
 
 export interface CenteringStatsOptions {
@@ -293,7 +322,7 @@ export interface CenteringStatsOptions {
  */
 export class CenteringStats {
   private readonly comp = { ioi: new Moments(), ior: new Moments(), ctr: new Moments() };
-  private readonly fused = new Moments();
+  private fused = new Moments();
   /** The same per position t (for per-position centring). */
   private readonly byPosition: { ioi: Moments; ior: Moments; ctr: Moments; fused: Moments }[] = [];
   private isFrozen = false;
@@ -328,6 +357,28 @@ export class CenteringStats {
         if (r.components) for (const c of COMPONENTS) p[c].add([r.components[c][t]]);
       }
     }
+  }
+
+  /** The statistics' moments and frozen flag (for checkpoints; `CenteringStats.fromState` restores them). */
+  state(): CenteringStatsState {
+    const parts = (p: { ioi: Moments; ior: Moments; ctr: Moments }) => ({ ioi: p.ioi.state(), ior: p.ior.state(), ctr: p.ctr.state() });
+    return {
+      components: parts(this.comp),
+      fused: this.fused.state(),
+      byPosition: this.byPosition.map((p) => ({ ...parts(p), fused: p.fused.state() })),
+      frozen: this.isFrozen,
+    };
+  }
+
+  /** Statistics that continue exactly as the ones `state` was taken from (same options required). */
+  static fromState(s: CenteringStatsState, opts: CenteringStatsOptions = {}): CenteringStats {
+    const stats = new CenteringStats(opts);
+    for (const c of COMPONENTS) stats.comp[c] = Moments.from(s.components[c]);
+    stats.fused = Moments.from(s.fused);
+    for (const p of s.byPosition)
+      stats.byPosition.push({ ioi: Moments.from(p.ioi), ior: Moments.from(p.ior), ctr: Moments.from(p.ctr), fused: Moments.from(p.fused) });
+    stats.isFrozen = s.frozen;
+    return stats;
   }
 
   /** Call at the end of every epoch; freezes after the first under the default schedule. */
@@ -448,14 +499,14 @@ export function positionAdvantages(rollouts: readonly Rollout[], opts: PositionO
 // ProRL and its ablations
 // ---------------------------------------------------------------------------------------------
 
-/** ProRL: SRC, then PSAE on the centred rewards. */
+/** ProRL: SRC, then PSAE on the centred rewards (the registry's `prorl` with these options). */
 export function prorlAdvantages(rollouts: readonly Rollout[], centering: CenteringSpec, opts: PositionOptions = {}): Advantages {
-  return positionAdvantages(stepwiseCentering(rollouts, centering), opts);
+  return estimateAdvantages('prorl', rollouts, { centering, baseline: opts.baseline });
 }
 
 /** Ablation 'prorl-no-src': PSAE on the raw rewards (keeps the length shortcut). */
 export function prorlNoSrc(rollouts: readonly Rollout[], opts: PositionOptions = {}): Advantages {
-  return positionAdvantages(rollouts, opts);
+  return estimateAdvantages('prorl-no-src', rollouts, { baseline: opts.baseline });
 }
 
 /**
@@ -464,21 +515,18 @@ export function prorlNoSrc(rollouts: readonly Rollout[], opts: PositionOptions =
  * 'group-mean' to include itself, 'none' for REINFORCE on centred rewards), the same for every term.
  */
 export function prorlNoPsae(rollouts: readonly Rollout[], centering: CenteringSpec, opts: PositionOptions = {}): Advantages {
-  const centred = stepwiseCentering(rollouts, centering);
-  const mode = opts.baseline ?? 'leave-one-out';
-  if (mode === 'none') return reinforce(centred);
-  return reinforceBaseline(centred, { scope: 'group', leaveOneOut: mode === 'leave-one-out' });
+  return estimateAdvantages('prorl-no-psae', rollouts, { centering, baseline: opts.baseline });
 }
 
 // ---------------------------------------------------------------------------------------------
-// The one entry point: what the trainer runs and the exact tests check
+// The estimator registry: what the trainer, the agent factories and the exact tests read
 // ---------------------------------------------------------------------------------------------
 
-export type EstimatorName = 'reinforce' | 'reinforce-baseline' | 'grpo' | 'prorl' | 'prorl-no-src' | 'prorl-no-psae';
-export const ESTIMATOR_NAMES: readonly EstimatorName[] = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'];
-
 export interface EstimatorOptions {
-  /** SRC (stepwiseCentering): required by 'prorl' and 'prorl-no-psae', ignored by the others. */
+  /**
+   * SRC (stepwiseCentering): required by estimators that declare `needs.centering`; the trainer
+   * passes the spec of its centring statistics (CenteringStats.zscoreSpec / plainSpec).
+   */
   readonly centering?: CenteringSpec;
   /**
    * The baseline within each group: of PSAE ('prorl', 'prorl-no-src'), and of the path-level
@@ -494,14 +542,62 @@ export interface EstimatorOptions {
   readonly grpo?: GrpoOptions;
 }
 
-function needCentering(name: EstimatorName, opts: EstimatorOptions): CenteringSpec {
-  if (!opts.centering) throw new ContractError(`estimator '${name}' needs opts.centering (e.g. CenteringStats.zscoreSpec())`);
-  return opts.centering;
+/**
+ * An advantage estimator as the RL trainer runs it (agents/rl.ts), the extension point of the
+ * benchmark: a user module defines one with `defineEstimator` and trains it with
+ * `rlAgentFactory(definition)` (prorec-gym/agents) on the same policy, pre-training and budget as
+ * the built-ins.
+ *
+ * The trainer composes, for every batch (`estimateAdvantages`):
+ *
+ *   rewards ──(SRC, when needs.centering)──(− β·log-ratio, when kl: 'penalty')──▶ advantages(rollouts, options)
+ *
+ * so `advantages` receives step rewards already centred (and penalised) and returns, per rollout,
+ * one advantage per log-prob term: items at 0..L−1, STOP at L when the path stopped
+ * (`numTerms(rollout)`); see the module's docstring. It must be a pure function of its arguments:
+ * no state kept between calls, no randomness, rollouts not mutated.
+ */
+export interface EstimatorDefinition {
+  /** Its agent name, in tables and result files: lower-case letters, digits and dashes. */
+  readonly name: string;
+  /** One line: what A_t is (the agent's description, printed first by `bench --agent NAME --config-help`). */
+  readonly description: string;
+  /**
+   * What the trainer must do before calling `advantages`. `centering: true`: apply SRC with the
+   * run's centring statistics (the config's `centering`, `centeringMean`, `centeringWindow`), and
+   * pass their spec as `options.centering`.
+   */
+  readonly needs: { readonly centering: boolean };
+  /** A_t per rollout and term (shapes as above), from the (centred) rollouts. */
+  advantages(rollouts: readonly Rollout[], options: EstimatorOptions): Advantages;
+}
+
+const ESTIMATOR_NAME_RE = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * Checks and freezes an estimator definition. Throws ContractError naming the field: a name that is
+ * not lower-case letters, digits and dashes, an empty description, `needs.centering` not a
+ * boolean, or `advantages` not a function.
+ */
+export function defineEstimator(def: EstimatorDefinition): EstimatorDefinition {
+  const d = def as Partial<EstimatorDefinition> | null;
+  if (!d || typeof d !== 'object') throw new ContractError('defineEstimator: the definition must be an object');
+  const shown = JSON.stringify(d.name);
+  if (typeof d.name !== 'string' || !ESTIMATOR_NAME_RE.test(d.name))
+    throw new ContractError(`defineEstimator: name ${shown} must be lower-case letters, digits and dashes, starting with a letter`);
+  if (typeof d.description !== 'string' || d.description.trim() === '') throw new ContractError(`estimator ${shown}: description must be a non-empty string`);
+  if (!d.needs || typeof d.needs.centering !== 'boolean') throw new ContractError(`estimator ${shown}: needs.centering must be true or false`);
+  if (typeof d.advantages !== 'function') throw new ContractError(`estimator ${shown}: advantages must be a function (rollouts, options) => advantages`);
+  return Object.freeze({ ...def, needs: Object.freeze({ ...def.needs }) });
+}
+
+/** The path-level group baseline of 'reinforce-baseline' and 'prorl-no-psae' ('none': plain REINFORCE). */
+function pathBaseline(rs: readonly Rollout[], baseline: PositionBaseline): Advantages {
+  return baseline === 'none' ? reinforce(rs) : reinforceBaseline(rs, { scope: 'group', leaveOneOut: baseline === 'leave-one-out' });
 }
 
 /**
- * The advantages of estimator `name` on `rollouts` (docs/design.md §4.9), composed the one way the RL
- * trainer (agents/rl.ts) runs them and the exact tests check them:
+ * The built-in estimators (docs/design.md §4.9), in the order of tables:
  *
  *   reinforce            A_t = R
  *   reinforce-baseline   A_t = R − b, b the group's mean R (leave-one-out by default)
@@ -509,34 +605,89 @@ function needCentering(name: EstimatorName, opts: EstimatorOptions): CenteringSp
  *   prorl                SRC (stepwiseCentering), then PSAE (positionAdvantages)
  *   prorl-no-src         PSAE on raw rewards
  *   prorl-no-psae        SRC, then the path-level group baseline
- *
- * with the optional reward-side KL penalty subtracted from the (centred) step rewards first.
  */
-export function estimateAdvantages(name: EstimatorName, rollouts: readonly Rollout[], opts: EstimatorOptions = {}): Advantages {
-  const src = name === 'prorl' || name === 'prorl-no-psae';
-  let rs: readonly Rollout[] = src ? stepwiseCentering(rollouts, needCentering(name, opts)) : rollouts;
+export const BUILT_IN_ESTIMATORS: readonly EstimatorDefinition[] = [
+  defineEstimator({
+    name: 'reinforce',
+    description: 'Supervised policy fine-tuned by path-level REINFORCE (A = R on every term) + exact KL to the supervised policy',
+    needs: { centering: false },
+    advantages: (rs) => reinforce(rs),
+  }),
+  defineEstimator({
+    name: 'reinforce-baseline',
+    description: 'REINFORCE with a leave-one-out group-mean baseline on R',
+    needs: { centering: false },
+    advantages: (rs, o) => pathBaseline(rs, o.baseline ?? 'leave-one-out'),
+  }),
+  defineEstimator({
+    name: 'grpo',
+    description: 'GRPO-style group-normalised advantage (R − mean_g R)/std_g R on every term',
+    needs: { centering: false },
+    advantages: (rs, o) => grpo(rs, o.grpo),
+  }),
+  defineEstimator({
+    name: 'prorl',
+    description: 'ProRL: stepwise reward centering (first-epoch z-scores, frozen) + position-specific advantages + exact KL to the supervised policy',
+    needs: { centering: true },
+    advantages: (rs, o) => positionAdvantages(rs, { baseline: o.baseline ?? 'leave-one-out' }),
+  }),
+  defineEstimator({
+    name: 'prorl-no-src',
+    description: 'ProRL ablation: position-specific advantages on raw rewards (no stepwise centering)',
+    needs: { centering: false },
+    advantages: (rs, o) => positionAdvantages(rs, { baseline: o.baseline ?? 'leave-one-out' }),
+  }),
+  defineEstimator({
+    name: 'prorl-no-psae',
+    description: 'ProRL ablation: stepwise centering with a path-level group baseline (no position-specific advantages)',
+    needs: { centering: true },
+    advantages: (rs, o) => pathBaseline(rs, o.baseline ?? 'leave-one-out'),
+  }),
+];
+
+export type EstimatorName = 'reinforce' | 'reinforce-baseline' | 'grpo' | 'prorl' | 'prorl-no-src' | 'prorl-no-psae';
+export const ESTIMATOR_NAMES = BUILT_IN_ESTIMATORS.map((d) => d.name) as readonly EstimatorName[];
+
+/** The built-in estimator `name`; ContractError listing the known names otherwise. */
+export function builtInEstimator(name: string): EstimatorDefinition {
+  const d = BUILT_IN_ESTIMATORS.find((e) => e.name === name);
+  if (!d) throw new ContractError(`unknown estimator '${name}'; built-in estimators: ${ESTIMATOR_NAMES.join(', ')}`);
+  return d;
+}
+
+/**
+ * The advantages of `estimator` (a built-in's name or a definition) on `rollouts`, composed the one
+ * way the RL trainer (agents/rl.ts) runs them and the exact tests check them: SRC first when the
+ * estimator needs it (ContractError when `options.centering` is missing), then the optional
+ * reward-side KL penalty, then the estimator's `advantages`. The result is checked: one array per
+ * rollout, `numTerms(rollout)` finite values each (ContractError naming the rollout otherwise).
+ */
+export function estimateAdvantages(estimator: EstimatorName | EstimatorDefinition, rollouts: readonly Rollout[], opts: EstimatorOptions = {}): Advantages {
+  const def = typeof estimator === 'string' ? builtInEstimator(estimator) : estimator;
+  check(rollouts);
+  let rs: readonly Rollout[] = rollouts;
+  if (def.needs.centering) {
+    if (!opts.centering) throw new ContractError(`estimator '${def.name}' needs opts.centering (e.g. CenteringStats.zscoreSpec())`);
+    rs = stepwiseCentering(rollouts, opts.centering);
+  }
   const kl = opts.klPenalty;
   if (kl) rs = rs.map((r, i) => ({ ...r, rewards: r.rewards.map((x, t) => x - kl.beta * kl.logRatio[i][t]) }));
-  const baseline = opts.baseline ?? 'leave-one-out';
-  const pathBaseline = (xs: readonly Rollout[]) =>
-    baseline === 'none' ? reinforce(xs) : reinforceBaseline(xs, { scope: 'group', leaveOneOut: baseline === 'leave-one-out' });
-  switch (name) {
-    case 'reinforce':
-      return reinforce(rs);
-    case 'reinforce-baseline':
-    case 'prorl-no-psae':
-      return pathBaseline(rs);
-    case 'grpo':
-      return grpo(rs, opts.grpo);
-    case 'prorl':
-    case 'prorl-no-src':
-      return positionAdvantages(rs, { baseline });
-  }
+  const out = def.advantages(rs, opts);
+  if (!Array.isArray(out) || out.length !== rollouts.length)
+    throw new ContractError(
+      `estimator '${def.name}': returned ${Array.isArray(out) ? out.length : typeof out} advantage arrays for ${rollouts.length} rollouts`,
+    );
+  out.forEach((a, i) => {
+    const n = numTerms(rollouts[i]);
+    if (!a || a.length !== n) throw new ContractError(`estimator '${def.name}': rollout ${i} has ${n} log-prob terms, got ${a?.length ?? 'no'} advantages`);
+    for (let t = 0; t < n; t++) if (!Number.isFinite(a[t])) throw new ContractError(`estimator '${def.name}': rollout ${i}, term ${t}: advantage ${a[t]}`);
+  });
+  return out;
 }
 
 export type Estimator = (rollouts: readonly Rollout[], opts?: EstimatorOptions) => Advantages;
 
-/** The estimators by name: `estimateAdvantages` with the name bound. */
+/** The built-in estimators by name: `estimateAdvantages` with the definition bound. */
 export const ESTIMATORS = Object.fromEntries(
-  ESTIMATOR_NAMES.map((n) => [n, (rs: readonly Rollout[], o?: EstimatorOptions) => estimateAdvantages(n, rs, o)]),
+  BUILT_IN_ESTIMATORS.map((d) => [d.name, (rs: readonly Rollout[], o?: EstimatorOptions) => estimateAdvantages(d, rs, o)]),
 ) as Record<EstimatorName, Estimator>;

@@ -19,3 +19,10 @@ export {
 /** TypeBox, the schema builder agent configs are declared with (`configSchema`), and its static type. */
 export { Type, type Static, type TSchema } from '@sinclair/typebox';
 export { listAgents, registerAgent, resolveAgent, UnknownAgentError } from './registry.ts';
+/**
+ * The RL trainer as a factory for any advantage estimator: a plug-in module's
+ * `export default rlAgentFactory(defineEstimator({ name, description, needs, advantages }))` trains
+ * it on the same policy, pre-training, config and budget as the built-in estimators.
+ */
+export { rlAgentFactory } from './rl-agent-factory.ts';
+export { defineEstimator, type EstimatorDefinition, type EstimatorOptions, type Advantages, type Rollout } from './estimators.ts';

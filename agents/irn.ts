@@ -154,6 +154,9 @@ export const irnAgent: AgentFactory = {
   async create(config, ctx) {
     await ensureBackend();
     const c = validate(IrnConfigSchema, config, 'irn config');
-    return new IrnAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'irn', ctx.items ?? null, ctx.trainSequences ?? null), c);
+    return new IrnAgent(
+      new PolicyNetwork(ctx.numItems, c.policy, { seed: ctx.seed, label: 'irn', items: ctx.items ?? null, trainSequences: ctx.trainSequences ?? null }),
+      c,
+    );
   },
 };

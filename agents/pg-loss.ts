@@ -175,23 +175,27 @@ export interface ChunkGradient {
   readonly entropy: number;
 }
 
+/** What `chunkGradient` computes the loss of, besides the networks and the chunk's paths. */
+export interface ChunkGradientOptions {
+  /** A_t of each term of `trainingTerms(sub)`, in term order. */
+  readonly advantages: Float32Array;
+  /** N: the paths in the whole batch (the loss is a mean over them, not over the chunk's). */
+  readonly batchPaths: number;
+  /** β: the coefficient of the KL penalty. */
+  readonly beta: number;
+  /** policyGradientLoss (true, the default) or log-softmax, KL and entropy op by op (false: the reference). */
+  readonly fused?: boolean;
+}
+
 /**
  * The loss of the terms `trainingTerms(sub)` of a chunk of rows,
  *   −(1/N) Σ_t A_t ℓ_t + (β/N) Σ_t KL(π(·|s_t) ‖ π_ref(·|s_t))
- * (N: paths in the whole batch; `adv[i]`: A of term i), and its gradient with respect to the
- * policy's parameters. `fused` (default) uses policyGradientLoss; false differentiates log-softmax,
- * the exact KL and the entropy op by op (the reference). π_ref's logits are constants (computed
- * outside the tape); they are needed for the KL term and, whatever β, for the logged KL.
+ * and its gradient with respect to the policy's parameters (see ChunkGradientOptions). π_ref's
+ * logits are constants (computed outside the tape); they are needed for the KL term and, whatever
+ * β, for the logged KL.
  */
-export function chunkGradient(
-  net: PolicyNetwork,
-  ref: PolicyNetwork,
-  sub: Trajectories,
-  adv: Float32Array,
-  N: number,
-  beta: number,
-  fused = true,
-): ChunkGradient {
+export function chunkGradient(net: PolicyNetwork, ref: PolicyNetwork, sub: Trajectories, opts: ChunkGradientOptions): ChunkGradient {
+  const { advantages: adv, batchPaths: N, beta, fused = true } = opts;
   const terms = trainingTerms(sub, net.stop);
   invariant(adv.length === terms.count, () => `chunkGradient: ${adv.length} advantages for ${terms.count} terms`);
   const named = (grads: tf.NamedTensorMap): Record<string, tf.Tensor> => Object.fromEntries(net.params.keys.map((k) => [k, grads[net.params.get(k).name]]));

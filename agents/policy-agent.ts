@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { ProactiveObservation } from '../envs/proactive.ts';
 import type { ActContext, Agent } from './agent.ts';
 import { decodeMap, encodeMap } from './nn.ts';
-import { greedyFromLogProbs, beamSearch, packPaths, PolicyConfigSchema, PolicyNetwork, sampleFromLogProbs, type PathRecord } from './policy.ts';
+import { beamSearch, greedyActions, packPaths, PolicyConfigSchema, PolicyNetwork, sampleActions, type PathRecord } from './policy.ts';
 import { ConfigError } from '../core/errors.ts';
 
 /** The path so far of each observation, as the policy reads it. */
@@ -95,7 +95,7 @@ export class PolicyAgent implements Agent {
       traj,
       observations.map((o) => o.actionMask),
     );
-    return this.decode === 'greedy' ? greedyFromLogProbs(logp, B, A) : sampleFromLogProbs(logp, B, A, (b) => ctx.rng(b)).actions;
+    return this.decode === 'greedy' ? greedyActions(logp, B, A, 'log') : sampleActions(logp, B, A, 'log', (b) => ctx.rng(b));
   }
 
   /**

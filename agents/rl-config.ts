@@ -5,12 +5,13 @@
  */
 import { CloneType, Type, type Static } from '@sinclair/typebox';
 import { StringEnum } from '../core/validate.ts';
-import type { EstimatorName } from './estimators.ts';
+import { ESTIMATOR_NAMES, type EstimatorName } from './estimators.ts';
 import { PolicyConfigSchema } from './policy.ts';
 import { SupervisedConfigSchema } from './supervised.ts';
 
-export const RL_ESTIMATORS = ['reinforce', 'reinforce-baseline', 'grpo', 'prorl', 'prorl-no-src', 'prorl-no-psae'] as const satisfies readonly EstimatorName[];
-export type RlEstimator = (typeof RL_ESTIMATORS)[number];
+/** The built-in estimators' names (agents/estimators.ts BUILT_IN_ESTIMATORS), one RL agent each. */
+export const RL_ESTIMATORS: readonly EstimatorName[] = ESTIMATOR_NAMES;
+export type RlEstimator = EstimatorName;
 
 const Weights = Type.Object(
   {

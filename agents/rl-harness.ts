@@ -1,30 +1,43 @@
 /**
  * The training harness around the RL algorithm (agents/rl.ts): how a run starts (resume from its
  * checkpoint, or load / pre-train the supervised policy), checkpoints that resume exactly (weights,
- * π_ref, optimiser state, counters and the SRC statistics as replayable rollouts), the training
- * environments (reward model only; random targets), the update worker, and the log records. None of
+ * π_ref, optimiser state, counters and the SRC statistics' moments), the training
+ * environments (reward model only; random targets), the training workers, and the log records. None of
  * it changes what the algorithm computes.
  */
 import { existsSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { canonicalJson } from '../core/hash.ts';
 import { Rng } from '../core/rng.ts';
-import { StringEnum, validate } from '../core/validate.ts';
+import { validate } from '../core/validate.ts';
 import type { Split } from '../data/dataset.ts';
 import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { TrainCallbacks } from './agent.ts';
-import { CenteringStats, type Advantages, type ComponentValues, type Rollout } from './estimators.ts';
+import { CenteringStats, type Advantages, type CenteringStatsState, type ComponentValues, type EstimatorDefinition, type Rollout } from './estimators.ts';
 import { AdamW, decodeMap, encodeMap } from './nn.ts';
-import { rlWorkers, UpdateWorker } from './pg-worker.ts';
+import { trainWorkers, TrainWorkers } from './pg-worker.ts';
 import { loadPolicyWeights, policyCheckpoint, writeJson } from './policy-agent.ts';
 import type { PolicyNetwork } from './policy.ts';
-import { RL_ESTIMATORS, RlConfigSchema, type RlAgentConfig, type RlConfig, type RlEstimator } from './rl-config.ts';
+import { RlConfigSchema, type RlAgentConfig, type RlConfig } from './rl-config.ts';
 import type { UpdateStats } from './rl-update.ts';
 import { runEpisodes, summarise, type RolloutPath } from './rollout.ts';
 import { SupervisedResultSchema, trainSupervisedCached, type SupervisedResult } from './supervised.ts';
 import { ConfigError } from '../core/errors.ts';
 
 const NumberMatrix = Type.Array(Type.Array(Type.Number()));
+const Moments = Type.Object({ n: Type.Integer({ minimum: 0 }), mean: Type.Number(), m2: Type.Number({ minimum: 0 }) }, { additionalProperties: false });
+const ComponentMoments = { ioi: Moments, ior: Moments, ctr: Moments };
+
+/** CenteringStats.state(): the SRC statistics' moments (estimators.ts CenteringStatsState). */
+const CenteringStatsStateSchema = Type.Object(
+  {
+    components: Type.Object(ComponentMoments, { additionalProperties: false }),
+    fused: Moments,
+    byPosition: Type.Array(Type.Object({ ...ComponentMoments, fused: Moments }, { additionalProperties: false })),
+    frozen: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
 
 /** Everything a resumed run needs to continue exactly where the saved one was. */
 const TrainStateSchema = Type.Object(
@@ -34,11 +47,18 @@ const TrainStateSchema = Type.Object(
     epoch: Type.Integer({ minimum: 1 }),
     batch: Type.Integer({ minimum: 0 }),
     update: Type.Integer({ minimum: 0 }),
-    /** Rollouts observed by CenteringStats before it froze, replayed on resume (per batch). */
-    centeringBatches: Type.Array(
-      Type.Object(
-        { rewards: NumberMatrix, ioi: NumberMatrix, ior: NumberMatrix, ctr: NumberMatrix, stopped: Type.Array(Type.Boolean()) },
-        { additionalProperties: false },
+    /** The SRC statistics (CenteringStats.state()), written with the checkpoint. */
+    centering: Type.Optional(CenteringStatsStateSchema),
+    /**
+     * Checkpoints of earlier versions: the rollouts CenteringStats observed before it froze, per
+     * batch, replayed on resume (read only).
+     */
+    centeringBatches: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { rewards: NumberMatrix, ioi: NumberMatrix, ior: NumberMatrix, ctr: NumberMatrix, stopped: Type.Array(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
       ),
     ),
     centeringFrozen: Type.Boolean(),
@@ -53,7 +73,7 @@ export type TrainState = Static<typeof TrainStateSchema>;
 /** The `training` block of an RL checkpoint (validated on read). */
 const TrainingCheckpointSchema = Type.Object(
   {
-    estimator: StringEnum(RL_ESTIMATORS),
+    estimator: Type.String(),
     config: RlConfigSchema,
     state: TrainStateSchema,
     ref: Type.Record(Type.String(), Type.String()),
@@ -75,7 +95,7 @@ export interface RlTraining {
 /** The parts of an RL agent the harness reads and writes. */
 export interface RlParts {
   name: string;
-  estimator: RlEstimator;
+  estimator: EstimatorDefinition;
   net: PolicyNetwork;
   /** π_ref: the frozen pre-trained policy. */
   ref: PolicyNetwork;
@@ -101,7 +121,7 @@ export async function beginRlTraining(a: RlParts, env: ProactiveRecVectorEnv, se
     pretrain = await trainSupervisedCached(a.net, env.world.dataset, c.pretrain, { seed, callbacks, maxLength: env.config.maxLength, progressScale: [0, 0.3] });
   a.ref.params.copyFrom(a.net.params);
   const training: RlTraining = {
-    state: { seed, epoch: 1, batch: 0, update: 0, centeringBatches: [], centeringFrozen: false, pretrain, seconds: 0 },
+    state: { seed, epoch: 1, batch: 0, update: 0, centeringFrozen: false, pretrain, seconds: 0 },
     optimizer: makeOptimizer(a.net, c.rl),
     stats: new CenteringStats(),
   };
@@ -116,9 +136,9 @@ export async function saveRlTraining(a: RlParts, t: RlTraining, file: string, ne
     file,
     policyCheckpoint(a.name, a.net, {
       training: {
-        estimator: a.estimator,
+        estimator: a.estimator.name,
         config: a.config.rl,
-        state: { ...t.state, ...(next ?? {}) },
+        state: { ...t.state, ...(next ?? {}), centering: t.stats.state() },
         ref: encodeMap(a.ref.params.snapshot()),
         optimizer: { step: opt.step, m: encodeMap(opt.m), v: encodeMap(opt.v) },
       },
@@ -126,40 +146,32 @@ export async function saveRlTraining(a: RlParts, t: RlTraining, file: string, ne
   );
 }
 
-/** Restores weights, π_ref, optimiser and counters from `file`, and rebuilds the SRC statistics exactly by replaying the batches they observed. */
+/**
+ * Restores weights, π_ref, optimiser, counters and the SRC statistics from `file` (a checkpoint of an
+ * earlier version, which kept the observed batches instead of the moments, is replayed).
+ */
 export async function restoreRlTraining(a: RlParts, file: string): Promise<RlTraining> {
   const json = await loadPolicyWeights(a.net, file);
   if (json.training === undefined) throw new ConfigError(`${file}: a policy checkpoint without training state (use 'init' to start from it)`);
   const tr = validate(TrainingCheckpointSchema, json.training, `RL checkpoint ${file}: training`);
-  if (tr.estimator !== a.estimator) throw new ConfigError(`${file}: checkpoint of '${tr.estimator}', this agent is '${a.estimator}'`);
+  if (tr.estimator !== a.estimator.name) throw new ConfigError(`${file}: checkpoint of '${tr.estimator}', this agent is '${a.estimator.name}'`);
   if (canonicalJson(tr.config) !== canonicalJson(a.config.rl))
     throw new ConfigError(`${file}: the checkpoint's RL config differs from this run's; resume with the same config`);
   a.ref.params.restore(decodeMap(tr.ref));
   const optimizer = makeOptimizer(a.net, a.config.rl);
   optimizer.setState({ step: tr.optimizer.step, m: decodeMap(tr.optimizer.m), v: decodeMap(tr.optimizer.v) });
-  const stats = new CenteringStats();
-  for (const b of tr.state.centeringBatches) stats.observe(deserialiseRollouts(b));
-  if (tr.state.centeringFrozen) stats.freeze();
-  return { state: tr.state, optimizer, stats };
+  const { centering, centeringBatches, ...state } = tr.state;
+  let stats: CenteringStats;
+  if (centering) stats = CenteringStats.fromState(centering as CenteringStatsState);
+  else {
+    stats = new CenteringStats();
+    for (const b of centeringBatches ?? []) stats.observe(deserialiseRollouts(b));
+    if (tr.state.centeringFrozen) stats.freeze();
+  }
+  return { state, optimizer, stats };
 }
 
-/** Step 3's record for resuming: the rollouts CenteringStats observed, kept until it freezes. */
-export function recordCenteringBatch(t: RlTraining, rollouts: readonly Rollout[]): void {
-  t.stats.observe(rollouts);
-  t.state.centeringBatches.push(serialiseRollouts(rollouts));
-}
-
-function serialiseRollouts(rs: readonly Rollout[]): TrainState['centeringBatches'][number] {
-  return {
-    rewards: rs.map((r) => Array.from(r.rewards)),
-    ioi: rs.map((r) => Array.from(r.components!.ioi)),
-    ior: rs.map((r) => Array.from(r.components!.ior)),
-    ctr: rs.map((r) => Array.from(r.components!.ctr)),
-    stopped: rs.map((r) => r.stopped),
-  };
-}
-
-function deserialiseRollouts(b: TrainState['centeringBatches'][number]): Rollout[] {
+function deserialiseRollouts(b: NonNullable<TrainState['centeringBatches']>[number]): Rollout[] {
   return b.rewards.map((rw, i) => ({
     group: 0,
     rewards: Float64Array.from(rw),
@@ -218,9 +230,14 @@ export function validationLog(net: PolicyNetwork, validEnv: ProactiveRecVectorEn
 /** Updates of fewer paths run on the main thread only (a worker's start-up and messages would cost more). */
 const MIN_WORKER_PATHS = 128;
 
-/** The second core for the updates when the batch is large enough (opt-in: PRORL_RL_WORKERS=1; results do not depend on it). */
-export async function startUpdateWorker(net: PolicyNetwork, paths: number): Promise<UpdateWorker | null> {
-  return paths >= MIN_WORKER_PATHS && rlWorkers() > 0 ? UpdateWorker.start(net) : null;
+/**
+ * The training workers of the updates (agents/pg-worker.ts) when the batch is large enough: N =
+ * `workers` (default `trainWorkers()`: PRORL_TRAIN_WORKERS, else every core), at most one per
+ * gradient chunk; null when N = 1. Results do not depend on N.
+ */
+export async function startUpdateWorker(net: PolicyNetwork, paths: number, chunks = Infinity, workers = trainWorkers()): Promise<TrainWorkers | null> {
+  const N = Math.min(workers, chunks);
+  return paths >= MIN_WORKER_PATHS && N > 1 ? TrainWorkers.start(net, N - 1) : null;
 }
 
 /** The same environment (world, size, config) with `stepEvaluator: false`; closes `env`. */

@@ -1,6 +1,6 @@
 /**
  * Stage 2: policy-gradient fine-tuning of the supervised policy (docs/design.md §4.10; the maths §4.1–§4.8), one trainer for
- * every estimator:
+ * every estimator (the built-ins below, or a user's `defineEstimator` through `rlAgentFactory`):
  *
  *   reinforce            A_t = R                                   (path return, every term)
  *   reinforce-baseline   A_t = R − b,  b = mean R of the group (leave-one-out by default)
@@ -11,7 +11,8 @@
  *   prorl-no-src         PSAE on raw rewards
  *   prorl-no-psae        SRC + path-level group baseline
  *
- * The advantages come from agents/estimators.ts (`estimateAdvantages`, the entry point the exact
+ * The advantages come from agents/estimators.ts (`estimateAdvantages`: SRC when the estimator needs
+ * it, the reward-side KL penalty, then the estimator's own `advantages`; the entry point the exact
  * tests check); the update step is agents/rl-update.ts; resuming, checkpoints, pre-training, logs
  * and validation are the harness (agents/rl-harness.ts). This file is the algorithm and reads top
  * to bottom like a CleanRL script: `train()` is the loop.
@@ -33,14 +34,22 @@ import { deriveSeed, Rng } from '../core/rng.ts';
 import { validate } from '../core/validate.ts';
 import type { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { AgentFactory, TrainBudget, TrainCallbacks } from './agent.ts';
-import { estimateAdvantages, type Advantages, type CenteringSpec, type ComponentValues, type Rollout } from './estimators.ts';
+import {
+  builtInEstimator,
+  defineEstimator,
+  estimateAdvantages,
+  type Advantages,
+  type CenteringSpec,
+  type ComponentValues,
+  type EstimatorDefinition,
+  type Rollout,
+} from './estimators.ts';
 import { ensureBackend } from './nn.ts';
 import { PolicyAgent } from './policy-agent.ts';
 import { packPaths, PolicyNetwork, trainingTerms } from './policy.ts';
-import { RL_ESTIMATORS, RlAgentConfigSchema, type RlAgentConfig, type RlConfig, type RlEstimator } from './rl-config.ts';
+import { RL_ESTIMATORS, RlAgentConfigSchema, type RlAgentConfig, type RlConfig } from './rl-config.ts';
 import {
   beginRlTraining,
-  recordCenteringBatch,
   saveRlTraining,
   startUpdateWorker,
   updateLog,
@@ -65,12 +74,18 @@ export class RlAgent extends PolicyAgent implements RlParts {
   private training: RlTraining | null = null;
 
   constructor(
-    readonly estimator: RlEstimator,
+    readonly estimator: EstimatorDefinition,
     net: PolicyNetwork,
     readonly config: RlAgentConfig,
   ) {
-    super(estimator, net, config.decode);
-    this.ref = new PolicyNetwork(net.numItems, net.config, 0, false, 'reference', net.items, net.trainSequences);
+    super(estimator.name, net, config.decode);
+    this.ref = new PolicyNetwork(net.numItems, net.config, {
+      seed: 0,
+      trainable: false,
+      label: 'reference',
+      items: net.items,
+      trainSequences: net.trainSequences,
+    });
     this.rl = config.rl;
   }
 
@@ -85,7 +100,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
     let env = baseEnv;
     const baseValid = cfg.validCases > 0 ? withoutEvaluator(await makeEnv(Math.min(cfg.validCases, baseEnv.cases('valid').length))) : null;
     let validEnv = baseValid;
-    const worker = await startUpdateWorker(this.net, P * G);
+    const worker = await startUpdateWorker(this.net, P * G, cfg.gradChunks);
     try {
       const L_max = env.config.maxLength;
       const w: ComponentValues = cfg.weights ?? env.config.weights;
@@ -132,7 +147,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
           const rollouts = kept ? kept.map((i) => allRollouts[i]) : allRollouts;
 
           // 3. SRC statistics: accumulated over the first epoch, frozen afterwards (CenteringStats).
-          if (!stats.frozen) recordCenteringBatch(training, rollouts);
+          stats.observe(rollouts);
           const perPosition = cfg.centeringMean === 'per-position';
           const centering: CenteringSpec = cfg.centering === 'zscore' ? stats.zscoreSpec(w, L_max, perPosition) : stats.plainSpec(perPosition);
 
@@ -198,7 +213,7 @@ export class RlAgent extends PolicyAgent implements RlParts {
     }
   }
 
-  /** Step 5: the estimator's advantages (agents/estimators.ts, the entry point the exact tests check). */
+  /** Step 5: the estimator's advantages (agents/estimators.ts: SRC if it needs it, the KL penalty, its `advantages`). */
   private advantages(rollouts: Rollout[], centering: CenteringSpec, logRatio: Float64Array[] | null): Advantages {
     return estimateAdvantages(this.estimator, rollouts, {
       centering,
@@ -261,26 +276,32 @@ function dropEmptyPaths(cfg: RlConfig, paths: readonly { items: readonly number[
 // Factories: one per estimator
 // ---------------------------------------------------------------------------------------------
 
-const DESCRIPTIONS: Record<RlEstimator, string> = {
-  reinforce: 'Supervised policy fine-tuned by path-level REINFORCE (A = R on every term) + exact KL to the supervised policy',
-  'reinforce-baseline': 'REINFORCE with a leave-one-out group-mean baseline on R',
-  grpo: 'GRPO-style group-normalised advantage (R − mean_g R)/std_g R on every term',
-  prorl: 'ProRL: stepwise reward centering (first-epoch z-scores, frozen) + position-specific advantages + exact KL to the supervised policy',
-  'prorl-no-src': 'ProRL ablation: position-specific advantages on raw rewards (no stepwise centering)',
-  'prorl-no-psae': 'ProRL ablation: stepwise centering with a path-level group baseline (no position-specific advantages)',
-};
-
-function rlFactory(estimator: RlEstimator): AgentFactory {
+/**
+ * The agent factory of the RL trainer with `estimator`: a built-in's name or a user's definition
+ * (`defineEstimator`), trained on the same policy, pre-training, config schema and budget as the
+ * built-ins. The agent's name and description are the estimator's. A plug-in module makes one its
+ * default export:
+ *
+ *     export default rlAgentFactory(defineEstimator({ name: 'my-estimator', description, needs, advantages }));
+ *
+ * Errors: ContractError for an unknown built-in name or a malformed definition.
+ */
+export function rlAgentFactory(estimator: string | EstimatorDefinition): AgentFactory<RlAgentConfig> {
+  const def = typeof estimator === 'string' ? builtInEstimator(estimator) : defineEstimator(estimator);
   return {
-    name: estimator,
-    description: DESCRIPTIONS[estimator],
+    name: def.name,
+    description: def.description,
     configSchema: RlAgentConfigSchema,
     async create(config, ctx) {
       await ensureBackend();
-      const c = validate(RlAgentConfigSchema, config, `${estimator} config`);
-      return new RlAgent(estimator, new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null, ctx.trainSequences ?? null), c);
+      const c = validate(RlAgentConfigSchema, config, `${def.name} config`);
+      return new RlAgent(
+        def,
+        new PolicyNetwork(ctx.numItems, c.policy, { seed: ctx.seed, items: ctx.items ?? null, trainSequences: ctx.trainSequences ?? null }),
+        c,
+      );
     },
   };
 }
 
-export const rlAgents: AgentFactory[] = RL_ESTIMATORS.map(rlFactory);
+export const rlAgents: AgentFactory[] = RL_ESTIMATORS.map((name) => rlAgentFactory(name) as AgentFactory);

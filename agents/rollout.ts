@@ -8,7 +8,7 @@
 import type { EpisodeSummary, ProactiveObservation, ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { Split } from '../data/dataset.ts';
 import { episodeSeed, stepStream } from '../core/rng.ts';
-import { greedyFromProbs, packPaths, sampleFromProbs, type PathRecord, type PolicyNetwork } from './policy.ts';
+import { greedyActions, IncrementalPolicy, packPaths, sampleActions, type PathRecord, type PolicyNetwork } from './policy.ts';
 import { invariant } from '../core/errors.ts';
 import { runToEnd, runYielding } from '../core/interrupt.ts';
 
@@ -168,13 +168,14 @@ export function runEpisodes(
   const A = net.numItems + 1;
   // The actor's per-episode streams and cached encoder start with the episodes (first act call).
   let samplers: ReturnType<typeof episodeSeed>[] | null = null;
-  let session: ReturnType<PolicyNetwork['incremental']> | null = null;
+  let session: IncrementalPolicy | null = null;
   const actor: Actor = {
     act(obs, rows, step) {
       if (step === 0) {
         samplers = sampleSeed === null ? null : env.episodeKeys().map((key) => episodeSeed(sampleSeed, key, 'agent'));
         if (opts.cache ?? true)
-          session = net.incremental(
+          session = new IncrementalPolicy(
+            net,
             Int32Array.from(obs.flatMap((o) => Array.from(o.history))),
             Int32Array.from(obs, (o) => o.target),
           );
@@ -182,7 +183,7 @@ export function runEpisodes(
       // The policy reads only the rows still running.
       const s = samplers;
       const choose = (probs: Float32Array) =>
-        s ? sampleFromProbs(probs, rows.length, A, (i) => stepStream(s[rows[i]], step)) : greedyFromProbs(probs, rows.length, A);
+        s ? sampleActions(probs, rows.length, A, 'prob', (i) => stepStream(s[rows[i]], step)) : greedyActions(probs, rows.length, A, 'prob');
       const chosen = session
         ? session.withNextProbs(rows, choose)
         : choose(
@@ -205,7 +206,7 @@ export function runEpisodes(
   try {
     traces = playEpisodes(env, actor, caseIndices, envSeed, split);
   } finally {
-    (session as ReturnType<PolicyNetwork['incremental']> | null)?.dispose();
+    (session as IncrementalPolicy | null)?.dispose();
   }
   const cases = env.cases(split);
   return traces.map((t, b) => {

@@ -297,7 +297,7 @@ export async function trainMle(
 }
 
 /**
- * The identity of the code that pre-trains a policy (the agents', compute and core folders): part of
+ * The identity of the code that pre-trains a policy (the agents' and the policy's, compute and core folders): part of
  * the cache key, so a policy pre-trained by older code (other numerics, other data handling) is
  * trained again rather than silently reused.
  */
@@ -306,7 +306,7 @@ export function pretrainCode(): string {
 }
 
 /** The folders whose source `pretrainCode` covers (the fingerprint is not recursive). */
-export const PRETRAIN_CODE_DIRS = ['./', '../compute/', '../compute/kernels/', '../compute/native/', '../core/'] as const;
+export const PRETRAIN_CODE_DIRS = ['./', './policy/', '../compute/', '../compute/kernels/', '../compute/native/', '../compute/nn/', '../core/'] as const;
 
 /**
  * The file under <cache>/policies/ of the policy that `trainSupervisedCached` pre-trains for these
@@ -487,6 +487,9 @@ export const supervisedAgent: AgentFactory = {
   async create(config, ctx) {
     await ensureBackend();
     const c = validate(SupervisedAgentConfigSchema, config, 'supervised config');
-    return new SupervisedAgent(new PolicyNetwork(ctx.numItems, c.policy, ctx.seed, true, 'policy', ctx.items ?? null, ctx.trainSequences ?? null), c);
+    return new SupervisedAgent(
+      new PolicyNetwork(ctx.numItems, c.policy, { seed: ctx.seed, items: ctx.items ?? null, trainSequences: ctx.trainSequences ?? null }),
+      c,
+    );
   },
 };

@@ -256,7 +256,12 @@ async function startingPolicy(
     return agent.net;
   }
   const header = await readPolicyCheckpoint(checkpoint);
-  const net = new PolicyNetwork(env.numItems, header.policy, 0, true, 'variance', env.world.dataset.items, env.world.dataset.sequences.train);
+  const net = new PolicyNetwork(env.numItems, header.policy, {
+    seed: 0,
+    label: 'variance',
+    items: env.world.dataset.items,
+    trainSequences: env.world.dataset.sequences.train,
+  });
   await loadPolicyWeights(net, checkpoint);
   return net;
 }

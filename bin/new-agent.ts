@@ -4,6 +4,12 @@
  * and DIR/NAME.test.ts (node's test runner: the agent, with its config's defaults filled as a
  * benchmark fills them, recommends allowed items, stops, and reads the target), and
  * prints the one-line bench command. Refuses to overwrite files unless --force.
+ *
+ * `prorec-gym new-agent --estimator NAME`: a starting point for a new advantage estimator instead,
+ * trained by the RL trainer on the built-ins' policy and budget. DIR/NAME.ts defines it (ProRL's
+ * SRC + position-specific advantages written out, to edit) and exports its agent factory;
+ * DIR/NAME.test.ts checks it exactly unbiased on enumerable tabular policies
+ * (prorec-gym/estimators/check) and that the check catches a biased variant.
  * Exit codes: 0 written, 2 bad name or existing files.
  */
 import { existsSync } from 'node:fs';
@@ -128,6 +134,98 @@ test('${name} reads the target: other targets, other recommendations', async () 
 `;
 }
 
+/** The estimator module for `name`: a definition and the RL agent factory that trains it. */
+export function estimatorTemplate(name: string): string {
+  return `/**
+ * ${name}: an advantage estimator for prorec-gym's RL trainer (written by \`prorec-gym new-agent
+ * --estimator\`; edit freely). The trainer samples G paths per case from the policy, computes
+ * ℓ_t = log π(a_t | s_t) for each path item and for the STOP action of a path that stopped, and
+ * minimises −(1/N) Σ_paths Σ_t A_t ℓ_t (+ β·KL to the supervised policy). This module computes A_t.
+ *
+ * What it does now: ProRL (Hou et al., ICML 2026): with \`needs.centering\` the trainer first applies
+ * stepwise reward centering (SRC) to the step rewards; then A_t = G_t − b_t, the reward-to-go
+ * G_t = Σ_{k≥t} r̃_k minus the mean G_t of the group's other paths that took an action at t
+ * (leave-one-out: exactly unbiased; the STOP term at t = L has G_L = 0).
+ *
+ *   npx prorec-gym bench --agent ./${name}.ts                                           benchmark it
+ *   npx prorec-gym bench --agent ./${name}.ts --agent-config '{"rl":{"lr":0.0001}}'       with a config
+ *   npx prorec-gym bench --agent prorl --config-help                                    the config's fields
+ *   node --import tsx --test ${name}.test.ts                                            test it
+ */
+import { defineEstimator, rlAgentFactory } from 'prorec-gym/agents';
+
+export const estimator = defineEstimator({
+  name: '${name}',
+  description: 'SRC, then reward-to-go minus the leave-one-out mean over the group paths active at each position',
+  // true: the trainer centres the step rewards (the config's rl.centering) before calling advantages.
+  needs: { centering: true },
+  /**
+   * rollouts[i]: one sampled path: \`group\` (its case), \`rewards\` (r̃_t of its L items, t = 0..L−1),
+   * \`components\` (raw IoI, IoR, CTR per step), \`stopped\` (true: a STOP term follows the items).
+   * Returns, per rollout, L + (stopped ? 1 : 0) advantages: items at 0..L−1, STOP at L.
+   */
+  advantages(rollouts) {
+    // Reward-to-go G_t per term (the STOP term keeps G_L = 0).
+    const togo = rollouts.map((r) => {
+      const g = new Float64Array(r.rewards.length + (r.stopped ? 1 : 0));
+      for (let t = r.rewards.length - 1, acc = 0; t >= 0; t--) g[t] = acc += r.rewards[t];
+      return g;
+    });
+    return togo.map((g, i) =>
+      g.map((x, t) => {
+        // b_t: the mean G_t over the same group's other paths that took an action at t.
+        let sum = 0;
+        let n = 0;
+        togo.forEach((h, j) => {
+          if (j !== i && rollouts[j].group === rollouts[i].group && t < h.length) {
+            sum += h[t];
+            n += 1;
+          }
+        });
+        return n > 0 ? x - sum / n : x;
+      }),
+    );
+  },
+});
+
+/** The RL agent that trains this estimator (the default export \`bench --agent ./${name}.ts\` loads). */
+export default rlAgentFactory(estimator);
+`;
+}
+
+/** The exactness test of estimator `name`. */
+export function estimatorTestTemplate(name: string): string {
+  return `/** Tests of the ${name} estimator: node --import tsx --test ${name}.test.ts */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defineEstimator } from 'prorec-gym/agents';
+import { checkUnbiased } from 'prorec-gym/estimators/check';
+import agent, { estimator } from './${name}.js'; // ${name}.ts (TypeScript's ESM convention: import it as .js)
+
+test('${name} is exactly unbiased on every enumerable tabular policy the check draws', () => {
+  // E[(1/G) Σ_i Σ_t A_i,t ∇ℓ_i,t] over every group of paths, against ∇(E[R] − μ·E[L]) (μ: the SRC
+  // price per step; 0 without centring). Unbiased = equal up to round-off.
+  const report = checkUnbiased(estimator);
+  assert.ok(report.unbiased, report.summary);
+});
+
+test('the check catches a biased variant of ${name} (its STOP advantage dropped)', () => {
+  const noStop = defineEstimator({
+    ...estimator,
+    name: '${name}-no-stop',
+    advantages: (rollouts, options) =>
+      estimator.advantages(rollouts, options).map((a, i) => (rollouts[i].stopped ? a.map((x, t) => (t === rollouts[i].rewards.length ? 0 : x)) : a)),
+  });
+  assert.equal(checkUnbiased(noStop).unbiased, false);
+});
+
+test('the agent trains ${name} under its name', () => {
+  assert.equal(agent.name, '${name}');
+  assert.ok(agent.configSchema, 'the RL config schema (bench --agent prorl --config-help lists its fields)');
+});
+`;
+}
+
 function camel(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
@@ -140,12 +238,16 @@ export interface NewAgentIo {
 const STDIO: NewAgentIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t) };
 
 const USAGE =
-  'usage: prorec-gym new-agent NAME [--dir DIR] [--force]\n  writes DIR/NAME.ts (a typed agent module) and DIR/NAME.test.ts; NAME: lower-case letters, digits and dashes\n';
+  'usage: prorec-gym new-agent NAME [--dir DIR] [--force]\n' +
+  '  writes DIR/NAME.ts (a typed agent module) and DIR/NAME.test.ts; NAME: lower-case letters, digits and dashes\n' +
+  '       prorec-gym new-agent --estimator NAME [--dir DIR] [--force]\n' +
+  '  writes DIR/NAME.ts (an advantage estimator and the RL agent that trains it) and DIR/NAME.test.ts (its exact unbiasedness check)\n';
 
 /** Runs `new-agent` with its arguments; resolves to the exit code. */
 export async function newAgentMain(args: string[], io: NewAgentIo = STDIO): Promise<number> {
   let dir = '.';
   let force = false;
+  let estimator = false;
   const names: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -153,17 +255,22 @@ export async function newAgentMain(args: string[], io: NewAgentIo = STDIO): Prom
       io.out(USAGE);
       return 0;
     } else if (a === '--force') force = true;
+    else if (a === '--estimator') estimator = true;
     else if (a === '--dir') {
       if (args[i + 1] === undefined) return fail(io, '--dir needs a folder');
       dir = args[++i];
     } else if (a.startsWith('-')) return fail(io, `unknown option ${a}`);
     else names.push(a);
   }
-  if (names.length !== 1) return fail(io, 'give one agent name');
+  const what = estimator ? 'estimator' : 'agent';
+  if (names.length !== 1) return fail(io, `give one ${what} name`);
   const name = names[0];
   if (!NAME_RE.test(name))
-    return fail(io, `'${name}' is not a valid agent name: use lower-case letters, digits and dashes, starting with a letter (e.g. my-agent)`);
-  const files = { [path.join(dir, `${name}.ts`)]: agentTemplate(name), [path.join(dir, `${name}.test.ts`)]: testTemplate(name) };
+    return fail(io, `'${name}' is not a valid ${what} name: use lower-case letters, digits and dashes, starting with a letter (e.g. my-${what})`);
+  const files = {
+    [path.join(dir, `${name}.ts`)]: estimator ? estimatorTemplate(name) : agentTemplate(name),
+    [path.join(dir, `${name}.test.ts`)]: estimator ? estimatorTestTemplate(name) : testTemplate(name),
+  };
   const existing = Object.keys(files).filter((f) => existsSync(f));
   if (existing.length > 0 && !force) return fail(io, `${existing.join(', ')} already exist${existing.length === 1 ? 's' : ''}; --force overwrites`);
   for (const [file, text] of Object.entries(files)) {

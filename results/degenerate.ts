@@ -50,7 +50,7 @@ export function degenerateFlags(row: RowInput, env: { maxLength: number | null; 
       short: 'short paths',
       message:
         `paths are ${len.mean.toFixed(2)} items long on average (≤ ${SHORT_PATH_MAX}): the agent stops after ${len.mean < 1 ? 'one recommendation or none' : 'about one recommendation'}, ` +
-        'so its IoI and CTR are those of a single step at most, not of steering; see README "Which centring to use" (docs/design.md §4.12)',
+        'so its IoI and CTR are those of a single step at most, not of steering; see docs/agents.md "Which centring to use" (docs/design.md §4.12)',
     });
   }
   if (len && env.maxLength !== null && len.mean >= env.maxLength - FULL_PATH_TOLERANCE) {
@@ -59,7 +59,7 @@ export function degenerateFlags(row: RowInput, env: { maxLength: number | null; 
       short: `always ${env.maxLength}`,
       message:
         `every path is L_max = ${env.maxLength} items long: the agent never stops, so its IoI and IoR grow with L_max ` +
-        'rather than with its choices; compare it with rows of the same length; see README "Agents"',
+        'rather than with its choices; compare it with rows of the same length; see docs/agents.md "The agents"',
     });
   }
   const p = row.metrics.targetPercentile;
@@ -69,7 +69,7 @@ export function degenerateFlags(row: RowInput, env: { maxLength: number | null; 
       short: 'blind',
       message:
         `target percentile ${p.mean.toFixed(3)} ± ${p.tHalfWidth.toFixed(3)} includes ${BLIND_PERCENTILE}: the paths are not measurably toward ` +
-        'their targets (their IoI flattens the user, any target would gain as much); see README "Is the IoI toward the target?"',
+        'their targets (their IoI flattens the user, any target would gain as much); see docs/benchmarking.md "Is the IoI toward the target?"',
     });
   }
   const ctr = row.metrics.ctr;
@@ -79,7 +79,7 @@ export function degenerateFlags(row: RowInput, env: { maxLength: number | null; 
       short: 'CTR < random',
       message:
         `CTR ${ctr.mean.toFixed(3)} is below random's ${env.randomCtr.toFixed(3)}: users accept its recommendations less often than random items, ` +
-        'so its gains rest on items a real user would likely refuse; see README "The main job: benchmark an agent"',
+        'so its gains rest on items a real user would likely refuse; see docs/benchmarking.md "Reference rows and flags"',
     });
   }
   return flags;

@@ -419,7 +419,7 @@ export function leaderboardMarkdown(lb: Leaderboard): string {
 }
 
 /** The terminal table's columns under the reward simulator, and under the evaluator where it is another model. */
-const TERMINAL_COLUMNS: [string, string][] = [
+export const TERMINAL_COLUMNS: [string, string][] = [
   ['specificIoi', 'specific IoI'],
   ['targetPercentile', 'percentile'],
   ['ioi', 'IoI'],

@@ -12,22 +12,33 @@
  * so padding can never reach a real position.
  */
 import { FORBIDDEN } from '../compute/masks.ts';
+import {
+  attention,
+  attentionWeights,
+  createParams,
+  dropout,
+  glorotStd,
+  gruCell,
+  layerNorm as layerNormWith,
+  mm,
+  queryKeyDots,
+  type DropoutSeeds,
+  type Params,
+  type ParamSpec,
+} from '../compute/nn/index.ts';
 import { tf } from './runtime.ts';
 import { Rng } from '../core/rng.ts';
 import type { Gru4recConfig, ModelConfig, SasrecConfig } from './config.ts';
 import { outputDim } from './config.ts';
 import { ConfigError, ContractError, invariant } from '../core/errors.ts';
 
+export { assignParams, mm, paramValues, type DropoutSeeds, type Params } from '../compute/nn/index.ts';
+
 /** Additive attention bias for a masked slot (compute/masks.ts). */
 export const MASKED = FORBIDDEN;
 
-export type Params = Map<string, tf.Variable>;
-
 /** Tensors that make up the inference state of a batch; `user` ([B, outDim]) is always present. */
 export type StateTensors = { user: tf.Tensor2D } & Record<string, tf.Tensor>;
-
-/** Gives a fresh dropout seed per call (from an Rng), or null at inference. */
-export type DropoutSeeds = (() => number) | null;
 
 export interface SequenceModel {
   readonly config: ModelConfig;
@@ -50,87 +61,12 @@ export interface SequenceModel {
   dispose(): void;
 }
 
-interface ParamSpec {
-  name: string;
-  shape: number[];
-  init: 'normal' | 'zeros' | 'ones';
-  std?: number;
-}
-
 /** tfjs variable names are global per engine; a per-model prefix lets several models coexist. */
 let modelCounter = 0;
 
-function makeParams(specs: ParamSpec[], rng: Rng, values?: ReadonlyMap<string, Float32Array>): Params {
-  const params: Params = new Map();
-  const prefix = `sim${modelCounter++}/`;
-  for (const spec of specs) {
-    // Draw every seed even when loading, so a model's init does not depend on which params exist.
-    const seed = rng.seed32();
-    const size = spec.shape.reduce((a, b) => a * b, 1);
-    let init: tf.Tensor;
-    const given = values?.get(spec.name);
-    if (values) {
-      if (!given) throw new ConfigError(`checkpoint lacks parameter '${spec.name}'`);
-      if (given.length !== size)
-        throw new ConfigError(`checkpoint parameter '${spec.name}' has ${given.length} values, expected ${size} (shape ${spec.shape.join('x')})`);
-      init = tf.tensor(given, spec.shape, 'float32');
-    } else if (spec.init === 'normal') init = tf.randomNormal(spec.shape, 0, spec.std ?? 0.02, 'float32', seed);
-    else if (spec.init === 'ones') init = tf.ones(spec.shape);
-    else init = tf.zeros(spec.shape);
-    params.set(spec.name, tf.variable(init, true, prefix + spec.name));
-    init.dispose();
-  }
-  return params;
-}
-
-/**
- * a @ b whose gradients are also plain (non-transposed) 2-D products: on wasm a transposed operand
- * sends tf.matMul down a path measured 10x slower (984 ms against 88 ms for 1024x64 @ 64x3706),
- * and tf.matMul's own gradient uses transposed operands.
- */
-export const mm = tf.customGrad(((a: tf.Tensor2D, b: tf.Tensor2D, save: tf.GradSaveFunc) => {
-  save([a, b]);
-  return {
-    value: tf.matMul(a, b),
-    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as tf.Tensor2D[];
-      return [tf.matMul(dy, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
-
-function glorot(fanIn: number, fanOut: number): number {
-  return Math.sqrt(2 / (fanIn + fanOut));
-}
-
+/** The simulators' layer norm: ε = 1e-6, scaled by rsqrt (compute/nn/layers.ts). */
 function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return x
-    .sub(mean)
-    .mul(tf.rsqrt(variance.add(1e-6)))
-    .mul(gain)
-    .add(bias);
-}
-
-function maybeDropout<T extends tf.Tensor>(x: T, rate: number, seeds: DropoutSeeds): T {
-  return seeds && rate > 0 ? (tf.dropout(x, rate, undefined, seeds()) as T) : x;
-}
-
-/** Copies of every parameter's values, by name (for checkpoints, workers and best-epoch snapshots). */
-export function paramValues(params: Params): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [name, v] of params) out.set(name, v.dataSync().slice() as Float32Array);
-  return out;
-}
-
-export function assignParams(params: Params, values: ReadonlyMap<string, Float32Array>): void {
-  for (const [name, v] of params) {
-    const given = values.get(name);
-    if (!given) throw new ConfigError(`missing parameter '${name}'`);
-    const t = tf.tensor(given, v.shape, 'float32');
-    v.assign(t);
-    t.dispose();
-  }
+  return layerNormWith(x, gain, bias, { epsilon: 1e-6, scale: 'rsqrt' });
 }
 
 export function createModel(config: ModelConfig, numItems: number, seed: number, values?: ReadonlyMap<string, Float32Array>): SequenceModel {
@@ -149,7 +85,7 @@ abstract class BaseModel {
     values?: ReadonlyMap<string, Float32Array>,
   ) {
     this.outDim = outputDim(config);
-    this.params = makeParams(specs, rng, values);
+    this.params = createParams(`sim${modelCounter++}`, specs, rng, values);
   }
   protected p(name: string): tf.Variable {
     const v = this.params.get(name);
@@ -187,13 +123,13 @@ class Sasrec extends BaseModel {
     for (let b = 0; b < config.blocks; b++) {
       specs.push({ name: `block${b}.ln1.gain`, shape: [d], init: 'ones' }, { name: `block${b}.ln1.bias`, shape: [d], init: 'zeros' });
       for (const m of ['q', 'k', 'v', 'o']) {
-        specs.push({ name: `block${b}.attn.${m}.weight`, shape: [d, d], init: 'normal', std: glorot(d, d) });
+        specs.push({ name: `block${b}.attn.${m}.weight`, shape: [d, d], init: 'normal', std: glorotStd(d, d) });
         specs.push({ name: `block${b}.attn.${m}.bias`, shape: [d], init: 'zeros' });
       }
       specs.push({ name: `block${b}.ln2.gain`, shape: [d], init: 'ones' }, { name: `block${b}.ln2.bias`, shape: [d], init: 'zeros' });
-      specs.push({ name: `block${b}.ffn.in.weight`, shape: [d, config.feedForward], init: 'normal', std: glorot(d, config.feedForward) });
+      specs.push({ name: `block${b}.ffn.in.weight`, shape: [d, config.feedForward], init: 'normal', std: glorotStd(d, config.feedForward) });
       specs.push({ name: `block${b}.ffn.in.bias`, shape: [config.feedForward], init: 'zeros' });
-      specs.push({ name: `block${b}.ffn.out.weight`, shape: [config.feedForward, d], init: 'normal', std: glorot(config.feedForward, d) });
+      specs.push({ name: `block${b}.ffn.out.weight`, shape: [config.feedForward, d], init: 'normal', std: glorotStd(config.feedForward, d) });
       specs.push({ name: `block${b}.ffn.out.bias`, shape: [d], init: 'zeros' });
     }
     specs.push({ name: 'final.ln.gain', shape: [d], init: 'ones' }, { name: 'final.ln.bias', shape: [d], init: 'zeros' });
@@ -220,8 +156,8 @@ class Sasrec extends BaseModel {
 
   private feedForward(x: tf.Tensor2D, b: number, seeds: DropoutSeeds): tf.Tensor2D {
     const f = layerNorm(x, this.p(`block${b}.ln2.gain`), this.p(`block${b}.ln2.bias`)) as tf.Tensor2D;
-    const hidden = maybeDropout(tf.relu(this.linear(f, `block${b}.ffn.in`)), this.cfg.dropout, seeds);
-    return maybeDropout(this.linear(hidden, `block${b}.ffn.out`), this.cfg.dropout, seeds);
+    const hidden = dropout(tf.relu(this.linear(f, `block${b}.ffn.in`)), this.cfg.dropout, seeds);
+    return dropout(this.linear(hidden, `block${b}.ffn.out`), this.cfg.dropout, seeds);
   }
 
   /** Whole windows; also returns each block's keys and values [B, heads, L, headDim] for the cache. */
@@ -233,7 +169,7 @@ class Sasrec extends BaseModel {
     if (length > this.cfg.maxLen) throw new ContractError(`SASRec window of ${length} items exceeds maxLen ${this.cfg.maxLen}`);
     const emb = tf.gather(this.itemEmbedding(), tokens.reshape([-1])).mul(Math.sqrt(d));
     const pos = this.p('position.embedding').slice([0, 0], [length, d]);
-    let x = maybeDropout(
+    let x = dropout(
       emb
         .reshape([batch, length, d])
         .add(pos)
@@ -252,18 +188,10 @@ class Sasrec extends BaseModel {
       const v = heads(this.linear(a, `block${b}.attn.v`));
       keys.push(k);
       values.push(v);
-      let att = tf.softmax(
-        tf
-          .matMul(q, k, false, true)
-          .mul(1 / Math.sqrt(dh))
-          .add(mask),
-      );
-      att = maybeDropout(att, this.cfg.dropout, seeds);
-      const o = tf
-        .matMul(att, v)
+      const o = attention(q, k, v, mask, { scale: 'multiply', dropout: (att) => dropout(att, this.cfg.dropout, seeds) })
         .transpose([0, 2, 1, 3])
         .reshape([batch * length, d]) as tf.Tensor2D;
-      x = x.add(maybeDropout(this.linear(o, `block${b}.attn.o`), this.cfg.dropout, seeds));
+      x = x.add(dropout(this.linear(o, `block${b}.attn.o`), this.cfg.dropout, seeds));
       x = x.add(this.feedForward(x, b, seeds));
     }
     const out = layerNorm(x, this.p('final.ln.gain'), this.p('final.ln.bias')).reshape([batch, length, d]) as tf.Tensor3D;
@@ -317,8 +245,8 @@ class Sasrec extends BaseModel {
         next[`values${b}`] = v;
         // One query per row. Measured on wasm: q·K as a broadcast product over slot-major keys,
         // then att·V as a batched product, is the cheapest split of this work.
-        const logits = tf.sum(q.mul(k), 3).transpose([1, 2, 0]); // [B, h, S]
-        const att = tf.softmax(logits.mul(1 / Math.sqrt(dh)).add(bias));
+        const logits = queryKeyDots(q, k).transpose([1, 2, 0]); // [B, h, S]
+        const att = attentionWeights(logits, dh, bias, { scale: 'multiply' });
         const o = tf.matMul(att.reshape([batch, h, 1, slots]), v).reshape([batch, d]) as tf.Tensor2D;
         x = x.add(this.linear(o, `block${b}.attn.o`));
         x = x.add(this.feedForward(x, b, null));
@@ -353,12 +281,12 @@ class Gru4rec extends BaseModel {
     ];
     // One weight per gate (not one [e, 3h] block): slicing a block apart is slow on wasm.
     for (const gate of GATES) {
-      specs.push({ name: `gru.${gate}.input.weight`, shape: [e, h], init: 'normal', std: glorot(e, h) });
+      specs.push({ name: `gru.${gate}.input.weight`, shape: [e, h], init: 'normal', std: glorotStd(e, h) });
       specs.push({ name: `gru.${gate}.input.bias`, shape: [h], init: 'zeros' });
-      specs.push({ name: `gru.${gate}.state.weight`, shape: [h, h], init: 'normal', std: glorot(h, h) });
+      specs.push({ name: `gru.${gate}.state.weight`, shape: [h, h], init: 'normal', std: glorotStd(h, h) });
       specs.push({ name: `gru.${gate}.state.bias`, shape: [h], init: 'zeros' });
     }
-    specs.push({ name: 'output.weight', shape: [h, e], init: 'normal', std: glorot(h, e) }, { name: 'output.bias', shape: [e], init: 'zeros' });
+    specs.push({ name: 'output.weight', shape: [h, e], init: 'normal', std: glorotStd(h, e) }, { name: 'output.bias', shape: [e], init: 'zeros' });
     super(config, numItems, specs, rng, values);
     this.cfg = config;
   }
@@ -369,18 +297,20 @@ class Gru4rec extends BaseModel {
 
   /** One GRU step (gates as in cuDNN: the reset gate scales the state's candidate term). */
   private cell(x: tf.Tensor2D, state: tf.Tensor2D): tf.Tensor2D {
-    const reset = tf.sigmoid(this.affine(x, 'gru.reset.input').add(this.affine(state, 'gru.reset.state')));
-    const update = tf.sigmoid(this.affine(x, 'gru.update.input').add(this.affine(state, 'gru.update.state')));
-    const candidate = tf.tanh(this.affine(x, 'gru.candidate.input').add(reset.mul(this.affine(state, 'gru.candidate.state'))));
-    return update.mul(state).add(tf.sub(1, update).mul(candidate)) as tf.Tensor2D;
+    const project = (input: tf.Tensor2D, from: 'input' | 'state') => ({
+      reset: this.affine(input, `gru.reset.${from}`),
+      update: this.affine(input, `gru.update.${from}`),
+      candidate: this.affine(input, `gru.candidate.${from}`),
+    });
+    return gruCell(project(x, 'input'), project(state, 'state'), state);
   }
 
   private embed(items: tf.Tensor1D, seeds: DropoutSeeds): tf.Tensor2D {
-    return maybeDropout(tf.gather(this.itemEmbedding(), items) as tf.Tensor2D, this.cfg.dropout, seeds);
+    return dropout(tf.gather(this.itemEmbedding(), items) as tf.Tensor2D, this.cfg.dropout, seeds);
   }
 
   private readout(state: tf.Tensor2D, seeds: DropoutSeeds): tf.Tensor2D {
-    return this.affine(maybeDropout(state, this.cfg.dropout, seeds), 'output');
+    return this.affine(dropout(state, this.cfg.dropout, seeds), 'output');
   }
 
   /** GRU states after each position of right-padded windows; columns are gathered per step (no slicing). */

@@ -18,7 +18,6 @@ import { validate, ValidationError } from '../core/validate.ts';
 import { writeFileAtomic } from '../core/io.ts';
 import { ModelConfigSchema, ModelKindSchema, TrainConfigSchema, type ModelConfig, type ModelKind, type TrainConfig } from './config.ts';
 import { CheckpointError, encodeContainer, openContainer, readTensors, TensorPayloadFields, TrainingRecordSchema, type TensorEntry } from './checkpoint.ts';
-import type { AdamState } from './adam.ts';
 import { ConfigError } from '../core/errors.ts';
 
 export const TRAINING_STATE_FORMAT = 'prorec-gym/simulator-training-state';
@@ -61,7 +60,8 @@ export interface TrainingState {
   best: Static<typeof BestSchema> & { values: Map<string, Float32Array> };
   history: Static<typeof TrainingRecordSchema>['history'];
   params: Map<string, Float32Array>;
-  adam: AdamState;
+  /** The optimiser's step and moments by parameter name (compute/nn/adam.ts). */
+  adam: { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> };
 }
 
 /** `<name>.simstate` beside `<name>.simckpt`. */

@@ -3,7 +3,7 @@
  * (simulators/evaluate.ts): every sequence minus its last two items is cut, from its newest end, into
  * windows of at most maxLen + 1 items overlapping by one, so every transition is a target exactly
  * once and the newest window is the full context the model reads at inference. Loss: full-softmax
- * cross-entropy over all N items at every position; Adam (simulators/adam.ts); early stopping on the
+ * cross-entropy over all N items at every position; Adam (compute/nn/adam.ts); early stopping on the
  * valid items' NDCG@10 (ties broken by their log-likelihood), keeping the best epoch's weights,
  * which are then scored on the test items beside popularity.
  *
@@ -26,7 +26,7 @@ import { TfSimulator } from './batch.ts';
 import { compareWithPopularity, leaveOneOut, limitHeldOut, metricsFromRanks, popularityRanks, simulatorTargetStatsInterruptible } from './evaluate.ts';
 import { onInterrupt, yieldToEventLoop } from '../core/interrupt.ts';
 import type { CheckpointDescription, TrainingRecord } from './checkpoint.ts';
-import { Adam } from './adam.ts';
+import { Adam } from '../compute/nn/index.ts';
 import { readTrainingState, writeTrainingState, type TrainingState } from './resume.ts';
 import { ConfigError, RunFailure } from '../core/errors.ts';
 
@@ -164,7 +164,12 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
   const model = createModel(config, numItems, seed);
   const simulator = new TfSimulator(model, id);
   const variables = [...model.params.values()];
-  const adam = new Adam(model.params, train.learningRate);
+  // tf.train.adam's defaults (ε: tfjs's float32 epsilon); moments start as zeros.
+  const adam = new Adam(
+    { vars: model.params },
+    { lr: train.learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-7, weightDecay: 0, clipNorm: 0 },
+    { zeroMoments: true, measureNorm: false },
+  );
   const shapes = shapesOf(model);
   let history: TrainingRecord['history'] = [];
   let best = { epoch: 0, ndcg10: -1, hr10: 0, logLikelihood: -Infinity, values: new Map<string, Float32Array>() };
@@ -173,7 +178,7 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
     if (opts.statePath && existsSync(opts.statePath)) {
       const state = readTrainingState(opts.statePath, { model: kind, config, train, seed, dataset: datasetKey });
       assignParams(model.params, state.params);
-      adam.load(state.adam);
+      adam.setState({ step: state.adam.step, m: Object.fromEntries(state.adam.m), v: Object.fromEntries(state.adam.v) });
       best = state.best;
       history = state.history;
       done = state.epoch;
@@ -219,7 +224,8 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
       for (let b = 0; b < batches; b++) {
         const chunk = order.slice(b * train.batchSize, (b + 1) * train.batchSize).map((i) => windows[i]);
         const { value: loss, grads } = tf.variableGrads(() => batchLoss(model, chunk, seeds), variables);
-        adam.apply(grads);
+        // tf.variableGrads keys gradients by the tfjs variable's name, the optimiser by the parameter's.
+        adam.apply(Object.fromEntries([...model.params].map(([key, v]) => [key, grads[v.name]])));
         const value = loss.dataSync()[0];
         loss.dispose();
         tf.dispose(grads);
@@ -254,7 +260,7 @@ export async function trainSimulator(opts: TrainOptions): Promise<TrainResult> {
           best,
           history,
           params: paramValues(model.params),
-          adam: adam.state(),
+          adam: ((a) => ({ step: a.step, m: new Map(Object.entries(a.m)), v: new Map(Object.entries(a.v)) }))(adam.state()),
         };
         writeTrainingState(opts.statePath, state, shapes);
         saved = epoch;

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { makeVec } from '../envs/index.ts';
 import { Rng } from '../core/rng.ts';
 import { ensureBackend } from '../agents/nn.ts';
-import { beamSearch, nextTerms, packPaths, PolicyNetwork, sampleFromLogProbs, trainingTerms, type PathRecord } from '../agents/policy.ts';
+import { beamSearch, nextTerms, packPaths, PolicyNetwork, sampleActions, trainingTerms, type PathRecord } from '../agents/policy.ts';
 import { PolicyAgent } from '../agents/policy-agent.ts';
 import { actContext } from '../agents/agent.ts';
 
@@ -32,7 +32,7 @@ function randomPaths(rng: Rng, N: number, B: number, maxLen: number): PathRecord
 for (const encoder of ['attention', 'gru'] as const) {
   test(`${encoder}: forbidden actions get probability 0 and sampling never picks them`, () => {
     const N = 40;
-    const net = new PolicyNetwork(N, { itemPrior: 'none', encoder, dim: 16 }, 3);
+    const net = new PolicyNetwork(N, { itemPrior: 'none', encoder, dim: 16 }, { seed: 3 });
     const rng = Rng.stream(1, 'paths');
     const paths = randomPaths(rng, N, 32, 5);
     const traj = packPaths(paths);
@@ -54,7 +54,7 @@ for (const encoder of ['attention', 'gru'] as const) {
     });
     const draws = new Rng(7);
     for (let k = 0; k < 20; k++) {
-      const { actions } = sampleFromLogProbs(logp, paths.length, A, () => draws);
+      const actions = sampleActions(logp, paths.length, A, 'log', () => draws);
       actions.forEach((a, b) => assert.ok(a === N || !new Set([paths[b].target, 0, ...Array.from(paths[b].history), ...Array.from(paths[b].items)]).has(a)));
     }
     net.dispose();
@@ -63,7 +63,7 @@ for (const encoder of ['attention', 'gru'] as const) {
 
 test('acting in the environment: every sampled action is valid (the env rejects invalid ones)', async () => {
   const env = await makeVec('synthetic-v0', 24, { world: WORLD, split: 'train' });
-  const agent = new PolicyAgent('p', new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, 1), 'sample');
+  const agent = new PolicyAgent('p', new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, { seed: 1 }), 'sample');
   let { observations } = env.reset({ seed: 1 });
   let steps = 0;
   while (env.active().some((x) => x)) {
@@ -78,17 +78,17 @@ test('acting in the environment: every sampled action is valid (the env rejects 
 
 test('sampling is deterministic per seed', () => {
   const N = 50;
-  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 5);
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 5 });
   const traj = packPaths(randomPaths(Rng.stream(2, 'p'), N, 64, 4));
   const logp = net.nextLogProbs(traj);
   const streams = (seed: number) => (b: number) => Rng.stream(seed, `sampling-${b}`);
-  const a1 = sampleFromLogProbs(logp, 64, N + 1, streams(11)).actions;
-  const a2 = sampleFromLogProbs(logp, 64, N + 1, streams(11)).actions;
-  const a3 = sampleFromLogProbs(logp, 64, N + 1, streams(12)).actions;
+  const a1 = sampleActions(logp, 64, N + 1, 'log', streams(11));
+  const a2 = sampleActions(logp, 64, N + 1, 'log', streams(11));
+  const a3 = sampleActions(logp, 64, N + 1, 'log', streams(12));
   assert.deepEqual(a1, a2);
   assert.notDeepEqual(a1, a3);
   // The same weights from the same seed: identical distributions.
-  const again = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 5);
+  const again = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 5 });
   assert.deepEqual(again.nextLogProbs(traj), logp);
   net.dispose();
   again.dispose();
@@ -96,7 +96,7 @@ test('sampling is deterministic per seed', () => {
 
 test('beam search: K distinct valid paths per case, ordered by their log-probability', () => {
   const N = 30;
-  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16, maxLength: 4 }, 9);
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16, maxLength: 4 }, { seed: 9 });
   const cases = randomPaths(Rng.stream(3, 'p'), N, 6, 0).map((p) => ({ history: p.history, target: p.target }));
   const K = 5;
   for (const stopRule of ['gate', 'joint'] as const) {
@@ -128,7 +128,7 @@ for (const encoder of ['attention', 'gru'] as const) {
     const rng = Rng.stream(4, `fd-${encoder}`);
     for (let instance = 0; instance < 3; instance++) {
       const N = 12;
-      const net = new PolicyNetwork(N, { itemPrior: 'none', encoder, dim: 6, maxLength: 3 }, 100 + instance);
+      const net = new PolicyNetwork(N, { itemPrior: 'none', encoder, dim: 6, maxLength: 3 }, { seed: 100 + instance });
       // Six paths over N items: history of 8 distinct items (two repeated), target, 0-3 path items,
       // STOP or not; with the GRU one path item is rejected (accept: 'sample').
       const valid = Array.from({ length: 6 }, (_, k) => {
@@ -183,8 +183,8 @@ for (const encoder of ['attention', 'gru'] as const) {
 
 test('the exact KL term has a real gradient; the official sampled log-ratio has zero expected gradient', () => {
   const N = 20;
-  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 8 }, 1);
-  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 8 }, 2, false, 'reference');
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 8 }, { seed: 1 });
+  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 8 }, { seed: 2, trainable: false, label: 'reference' });
   const traj = packPaths(randomPaths(Rng.stream(6, 'p'), N, 8, 2));
   const terms = nextTerms(traj);
   const mask = net.buildMask(traj, terms);
@@ -218,7 +218,7 @@ test('the exact KL term has a real gradient; the official sampled log-ratio has 
 
 test('acting and beam search leave no tensors behind', async () => {
   const env = await makeVec('synthetic-v0', 8, { world: WORLD, split: 'test' });
-  const agent = new PolicyAgent('p', new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, 1));
+  const agent = new PolicyAgent('p', new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, { seed: 1 }));
   const { observations } = env.reset({ seed: 2 });
   const ctx = actContext(env, 1, 0);
   agent.act(observations, ctx);

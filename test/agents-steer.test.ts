@@ -67,7 +67,7 @@ test('content matrices: attributes unit-norm multi-hot, semantic one-hot per dig
       assert.ok(Math.abs(Math.sqrt(n) - norm) < 1e-5, `row ${i} norm ${Math.sqrt(n)}`);
     }
   }
-  assert.throws(() => new PolicyNetwork(ds.items.count, { itemPrior: 'attributes' }, 1), /needs the environment's item table/);
+  assert.throws(() => new PolicyNetwork(ds.items.count, { itemPrior: 'attributes' }, { seed: 1 }), /needs the environment's item table/);
 });
 
 test('hindsight windows are real windows: history, the next k items, then the item after them as the target', () => {
@@ -87,7 +87,7 @@ test('hindsight windows are real windows: history, the next k items, then the it
 test('a policy with a content prior reads its target: permuting the valid targets raises its NLL by a margin', async () => {
   const config = validate(SupervisedConfigSchema, { epochs: 4, batchSize: 64, lr: 3e-3, patience: 0 }, 'test');
   const gap = async (itemPrior: 'none' | 'attributes') => {
-    const net = new PolicyNetwork(ds.items.count, { dim: 32, itemPrior }, 1, true, 'policy', ds.items);
+    const net = new PolicyNetwork(ds.items.count, { dim: 32, itemPrior }, { seed: 1, items: ds.items });
     const r = await trainSupervised(net, ds, config, { seed: 1, maxLength: 10 });
     net.dispose();
     return r.permutedValidNll! - r.bestValidNll!;

@@ -29,7 +29,7 @@ before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'agents-train-'));
   // A starting policy for the RL runs (untrained: the tests check mechanics, not quality).
   initFile = path.join(dir, 'init.json');
-  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, 1));
+  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, { seed: 1 }));
   await agent.save(initFile);
   agent.dispose();
 });
@@ -38,7 +38,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('supervised training lowers the valid NLL (and keeps the best valid checkpoint)', async () => {
   const env = await makeEnv(1);
-  const net = new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, 2);
+  const net = new PolicyNetwork(env.numItems, { itemPrior: 'none', dim: 16 }, { seed: 2 });
   const logs: Record<string, number>[] = [];
   const r = await trainSupervised(net, env.world.dataset, validate(SupervisedConfigSchema, { epochs: 3, batchSize: 32, lr: 5e-3 }, 'test'), {
     seed: 1,
@@ -54,8 +54,8 @@ test('supervised training lowers the valid NLL (and keeps the best valid checkpo
 
 test('a policy-gradient update with known advantages raises and lowers the right log-probabilities', () => {
   const N = 30;
-  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 3);
-  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 3, false, 'reference');
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 3 });
+  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 3, trainable: false, label: 'reference' });
   const pool = Rng.stream(1, 'pool').shuffle(Array.from({ length: N }, (_, i) => i));
   const history = pool.slice(0, 10);
   const target = pool[10];
@@ -80,8 +80,8 @@ test('a policy-gradient update with known advantages raises and lowers the right
 
 test('repeated updates leave no tensors behind', () => {
   const N = 30;
-  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 4);
-  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 4, false, 'reference');
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 4 });
+  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 4, trainable: false, label: 'reference' });
   const pool = Rng.stream(2, 'pool').shuffle(Array.from({ length: N }, (_, i) => i));
   const traj = packPaths([0, 1, 2, 3].map((k) => ({ history: pool.slice(0, 10), target: pool[10], items: pool.slice(11, 11 + k), stopped: k % 2 === 0 })));
   const adv = [0, 1, 2, 3].map((k) => new Float64Array(k + (k % 2 === 0 ? 1 : 0)).fill(k - 1.5));

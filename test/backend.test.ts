@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_ENV_VAR, activateBackend, backendInfo, initBackend, parseBackendName, resetBackendForTesting, type BackendInfo } from '../compute/backend.ts';
 import { registerWasmFallbackKernels } from '../compute/kernels/index.ts';
-import { probeKernels } from '../compute/kernels/probe.ts';
+import { probeKernels } from './support/kernel-probe.ts';
 import { passOverTensorData } from '../compute/tensor-data.ts';
 import { Rng } from '../core/rng.ts';
 

@@ -5,7 +5,8 @@
  *   separately stepped copy; stepEvaluator: false changes nothing the reward model reports; the
  *   synthetic batch's cached target statistics against a fresh batch;
  * - acting: the cached incremental encoder (IncrementalPolicy) against re-encoding every path
- *   (nextLogProbs), and a whole rollout with and without it;
+ *   (nextLogProbs), and a whole rollout with and without it; the training rollout against the
+ *   benchmark's PolicyAgent.act (re-encoding under the environment's action mask): same episodes;
  * - the synthetic simulator's incremental scores against scoring afresh;
  * - the policy's items and STOP logits in one product against two products and a concatenation;
  * - the update: the fused logits-wide loss (agents/pg-loss.ts) against autodiff through
@@ -19,19 +20,11 @@ import { generateSyntheticWorld, SyntheticExactSimulator } from '../envs/index.t
 import { ProactiveRecVectorEnv, type ProactiveStepInfo } from '../envs/proactive.ts';
 import { Rng } from '../core/rng.ts';
 import { AdamW, ensureBackend } from '../agents/nn.ts';
-import {
-  greedyFromLogProbs,
-  greedyFromProbs,
-  nextTerms,
-  packPaths,
-  PolicyNetwork,
-  sampleFromLogProbs,
-  sampleFromProbs,
-  trainingTerms,
-  type PolicyConfig,
-} from '../agents/policy.ts';
+import { greedyActions, IncrementalPolicy, nextTerms, packPaths, PolicyNetwork, sampleActions, trainingTerms, type PolicyConfig } from '../agents/policy.ts';
 import { policyGradientLoss } from '../agents/pg-loss.ts';
-import { runEpisodes } from '../agents/rollout.ts';
+import { playEpisodes, runEpisodes } from '../agents/rollout.ts';
+import { PolicyAgent } from '../agents/policy-agent.ts';
+import { actContext } from '../agents/agent.ts';
 import { policyGradientStep } from '../agents/rl.ts';
 import { RL_WORKERS_ENV, rlWorkers, UpdateWorker } from '../agents/pg-worker.ts';
 import { reinforce, type Rollout } from '../agents/estimators.ts';
@@ -156,14 +149,14 @@ for (const v of VARIANTS) {
   test(`IncrementalPolicy (${v.encoder}, prior ${v.itemPrior}) equals re-encoding every path: rejected items, rows leaving, rows not appended`, () => {
     const world = generateSyntheticWorld(WORLD);
     const N = world.dataset.items.count;
-    const net = new PolicyNetwork(N, { ...v, dim: 16, maxLength: 4 }, 7, true, 'policy', world.dataset.items);
+    const net = new PolicyNetwork(N, { ...v, dim: 16, maxLength: 4 }, { seed: 7, items: world.dataset.items });
     const rng = Rng.stream(3, 'inc');
     const B = 6;
     const cases = Array.from({ length: B }, (_, b) => world.dataset.cases.train[b * 5]);
     const history = Int32Array.from(cases.flatMap((c) => c.history));
     const target = Int32Array.from(cases, (c) => c.target);
     const n0 = tf.memory().numTensors;
-    const session = net.incremental(history, target);
+    const session = new IncrementalPolicy(net, history, target);
     const paths = cases.map((c) => ({ history: c.history, target: c.target, items: [] as number[], accepted: [] as number[] }));
     let rows = Array.from({ length: B }, (_, b) => b);
     // Six steps: beyond maxLength (later positions share the last position embedding).
@@ -217,9 +210,9 @@ test('sampling and greedy decoding from probabilities equal those from log-proba
   const probs = Float32Array.from(logp, Math.exp);
   for (const seed of [1, 2, 3]) {
     const draws = (b: number) => Rng.stream(seed, `row-${b}`);
-    assert.deepEqual(sampleFromProbs(probs, B, A, draws), sampleFromLogProbs(logp, B, A, draws).actions);
+    assert.deepEqual(sampleActions(probs, B, A, 'prob', draws), sampleActions(logp, B, A, 'log', draws));
   }
-  assert.deepEqual(greedyFromProbs(probs, B, A), greedyFromLogProbs(logp, B, A));
+  assert.deepEqual(greedyActions(probs, B, A, 'prob'), greedyActions(logp, B, A, 'log'));
 });
 
 test('a rollout with the cached encoder equals one that re-encodes every step (paths, acceptances, rewards)', async () => {
@@ -227,7 +220,7 @@ test('a rollout with the cached encoder equals one that re-encodes every step (p
   const sim = new SyntheticExactSimulator(world);
   const env = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, 24, { accept: 'sample' });
   for (const v of VARIANTS) {
-    const net = new PolicyNetwork(world.dataset.items.count, { ...v, dim: 16 }, 4, true, 'policy', world.dataset.items);
+    const net = new PolicyNetwork(world.dataset.items.count, { ...v, dim: 16 }, { seed: 4, items: world.dataset.items });
     const cases = Array.from({ length: 24 }, (_, i) => (i * 7) % world.dataset.cases.train.length);
     for (const sampleSeed of [11, null]) {
       const n0 = tf.memory().numTensors;
@@ -241,6 +234,34 @@ test('a rollout with the cached encoder equals one that re-encodes every step (p
       );
     }
     net.dispose();
+  }
+  env.close();
+});
+
+// Training acts through `runEpisodes` (the cached encoder, the backend's softmax, the policy's own
+// mask); the benchmark through `PolicyAgent.act` (re-encoding, log-probabilities, the environment's
+// action mask as well). Kept apart because merging them would move the last bits of the numbers;
+// this test keeps them choosing the same actions on the same states.
+test("the benchmark's PolicyAgent.act plays the same episodes as the training rollout, greedy and sampled", () => {
+  const world = generateSyntheticWorld(WORLD);
+  const sim = new SyntheticExactSimulator(world);
+  const B = 24;
+  const env = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, B, { accept: 'sample' });
+  const cases = Array.from({ length: B }, (_, i) => (i * 5) % world.dataset.cases.train.length);
+  for (const v of VARIANTS) {
+    const agent = new PolicyAgent('policy', new PolicyNetwork(world.dataset.items.count, { ...v, dim: 16 }, { seed: 8, items: world.dataset.items }));
+    for (const sampleSeed of [21, null]) {
+      const training = runEpisodes(agent.net, env, 'train', cases, sampleSeed, 5);
+      agent.decode = sampleSeed === null ? 'greedy' : 'sample';
+      const benchmark = playEpisodes(env, { act: (obs, _rows, step) => agent.act(obs, actContext(env, sampleSeed ?? 0, step)) }, cases, 5, 'train');
+      assert.deepEqual(
+        benchmark.map((t) => ({ items: t.items, accepted: t.accepted, stopped: t.stopped })),
+        training.map((t) => ({ items: t.items, accepted: t.accepted, stopped: t.stopped })),
+        `${v.encoder}/${v.itemPrior}, ${sampleSeed === null ? 'greedy' : 'sampled'}`,
+      );
+      assert.ok(training.some((t) => t.items.length > 1) && training.some((t) => t.accepted.includes(0)), 'the episodes are not trivial');
+    }
+    agent.dispose();
   }
   env.close();
 });
@@ -351,7 +372,7 @@ test('the fused loss op equals autodiff through log-softmax and the exact KL: va
 
 test('maskTensor is buildMask built in place on the backend', () => {
   const world = generateSyntheticWorld(WORLD);
-  const net = new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 8, maxLength: 5 }, 1, false, 'policy', world.dataset.items);
+  const net = new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 8, maxLength: 5 }, { seed: 1, trainable: false, items: world.dataset.items });
   const traj = packPaths([
     { history: world.dataset.cases.train[0].history, target: 3, items: [5, 7], accepted: [1, 1] },
     { history: world.dataset.cases.train[1].history, target: 9, items: [2], accepted: [0] },
@@ -382,7 +403,7 @@ test('policyGradientStep with the fused loss equals the autodiff loss: weights a
     [VARIANTS[2], 0],
   ] as const) {
     const make = (trainable: boolean, seed: number) =>
-      new PolicyNetwork(world.dataset.items.count, { ...v, dim: 16, maxLength: 5 }, seed, trainable, 'policy', world.dataset.items);
+      new PolicyNetwork(world.dataset.items.count, { ...v, dim: 16, maxLength: 5 }, { seed, trainable, items: world.dataset.items });
     const fused = make(true, 1);
     const plain = make(true, 1);
     const ref = make(false, 2);
@@ -421,7 +442,7 @@ test('policyGradientStep with the update worker equals the main thread alone (ch
   const G = 4;
   const env = new ProactiveRecVectorEnv('synthetic-v0', { dataset: world.dataset, simulator: sim, evaluator: sim }, 8 * G, { maxLength: 5 });
   const make = (trainable: boolean, seed: number) =>
-    new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 16, maxLength: 5 }, seed, trainable, 'policy', world.dataset.items);
+    new PolicyNetwork(world.dataset.items.count, { ...VARIANTS[1], dim: 16, maxLength: 5 }, { seed, trainable, items: world.dataset.items });
   const withW = make(true, 1);
   const alone = make(true, 1);
   const ref = make(false, 2);

@@ -99,8 +99,8 @@ test("the policy's 'cooccurrence' prior: unit-norm factor rows beside the attrib
   const norm = (i: number) => Math.hypot(...m.values.subarray(i * m.features + 3, (i + 1) * m.features));
   assert.ok(Math.abs(norm(5) - 1) < 1e-5);
   assert.equal(norm(61), 0);
-  assert.throws(() => new PolicyNetwork(N, { dim: 8, itemPrior: 'cooccurrence' }, 1, true, 'policy', items), /needs the train split's sequences/);
-  const net = new PolicyNetwork(N, { dim: 8, itemPrior: 'cooccurrence', cooccurrence: { rank: R, window: 3 } }, 1, true, 'policy', items, seqs);
+  assert.throws(() => new PolicyNetwork(N, { dim: 8, itemPrior: 'cooccurrence' }, { seed: 1, items }), /needs the train split's sequences/);
+  const net = new PolicyNetwork(N, { dim: 8, itemPrior: 'cooccurrence', cooccurrence: { rank: R, window: 3 } }, { seed: 1, items, trainSequences: seqs });
   assert.equal(net.config.cooccurrence.rank, R);
   net.dispose();
 });

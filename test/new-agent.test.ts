@@ -44,6 +44,31 @@ test('new-agent writes a typed agent and its test, prints the bench command, and
   assert.match(r.stdout, /# pass 2\n# fail 0/);
 });
 
+test('new-agent --estimator writes an estimator module and its exactness test, which passes', async () => {
+  const { io, sink } = capture();
+  assert.equal(await newAgentMain(['--estimator', 'demo-est', '--dir', dir], sink), 0, io.err);
+  const rel = path.relative(process.cwd(), path.join(dir, 'demo-est.ts')).split(path.sep).join('/');
+  assert.equal(io.out, `npx prorec-gym bench --agent ./${rel}\n`);
+  assert.match(readFileSync(path.join(dir, 'demo-est.ts'), 'utf8'), /export default rlAgentFactory\(estimator\)/);
+  const run = () =>
+    spawnSync(process.execPath, ['--conditions=prorec-gym-source', '--import', import.meta.resolve('tsx'), '--test', 'demo-est.test.ts'], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, PRORL_BACKEND: 'cpu', NODE_TEST_CONTEXT: undefined },
+    });
+  const r = run();
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /# pass 3\n# fail 0/);
+  // Its exactness test can fail: the baseline made to include the path itself (the group mean).
+  const file = path.join(dir, 'demo-est.ts');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('if (j !== i && rollouts[j].group', 'if (rollouts[j].group'));
+  const biased = run();
+  assert.notEqual(biased.status, 0, 'a biased estimator fails its scaffolded test');
+  assert.match(biased.stdout, /demo-est: BIASED for/);
+  assert.equal(await newAgentMain(['--estimator', 'Bad Name', '--dir', dir], sink), 2);
+  assert.match(io.err, /'Bad Name' is not a valid estimator name/);
+});
+
 test('withDefaults fills every default of a config schema (nested sections too), checks it, and leaves its argument alone', () => {
   const Schema = Type.Object(
     {

@@ -48,7 +48,7 @@ test('degenerate flags: short or always-L_max paths, a target percentile within 
   assert.deepEqual(rules({ ctr: stat(0.3) }, 'random'), [], 'random is the floor, not below it');
   assert.deepEqual(rules({ ctr: stat(0.3) }, 'x', { maxLength: 10, randomCtr: null as unknown as number }), [], 'no random row: no CTR floor');
   const [flag] = degenerateFlags({ label: 'prorl', agent: 'prorl', metrics: { length: stat(0.99) } }, { maxLength: 10, randomCtr: null });
-  assert.match(flag.message, /0\.99 items long .*see README "Which centring to use"/);
+  assert.match(flag.message, /0\.99 items long .*see docs\/agents\.md "Which centring to use"/);
 });
 
 test('the shipped reference set of the default suite matches what the suite plans today (config hash, package version)', async () => {

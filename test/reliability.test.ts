@@ -20,7 +20,7 @@ import { buildLeaderboard } from '../results/leaderboard.ts';
 import { loadDataset } from '../data/index.ts';
 import { writeRelease } from './fixtures/data/release.ts';
 import { ensureBackend } from '../simulators/runtime.ts';
-import { successorDataset } from '../simulators/testing.ts';
+import { successorDataset } from './support/successor-dataset.ts';
 import { checkpointPath, loadOrTrainSimulator, type LearnedSimulator } from '../simulators/index.ts';
 import { shipCheckpoint } from '../simulators/pretrained.ts';
 import type { ResultFile } from '../results/schema.ts';

@@ -24,7 +24,7 @@ before(async () => {
   await ensureBackend();
   dir = mkdtempSync(path.join(tmpdir(), 'rl-official-'));
   initFile = path.join(dir, 'init.json');
-  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, 1));
+  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, { seed: 1 }));
   await agent.save(initFile);
   agent.dispose();
 });
@@ -62,8 +62,8 @@ function batch() {
 
 test('an update at lr scale 0 (the first of a warm-up) moves no weight, weight decay included', () => {
   const { N, paths } = batch();
-  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 3);
-  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 3, false, 'reference');
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 3 });
+  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 3, trainable: false, label: 'reference' });
   const traj = packPaths(paths);
   const adv = paths.map((p, i) => new Float64Array(p.items.length + (p.stopped ? 1 : 0)).fill(i % 2 ? -1 : 1));
   const w0 = net.params.snapshot();
@@ -86,8 +86,8 @@ test('a dropped empty path is no term at all: the update equals the one on the b
   const { N, paths } = batch();
   const adv = (ps: typeof paths) => ps.map((p, i) => new Float64Array(p.items.length + (p.stopped ? 1 : 0)).fill(0.3 * (i + 1) - 0.7));
   // A: the empty path's row kept without a term (stopped cleared, no advantage), N = 3 non-empty paths.
-  const netA = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 5);
-  const refA = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 5, false, 'reference');
+  const netA = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 5 });
+  const refA = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 5, trainable: false, label: 'reference' });
   const trajA = packPaths(paths);
   trajA.stopped[1] = 0;
   const advFull = adv(paths);
@@ -96,8 +96,8 @@ test('a dropped empty path is no term at all: the update equals the one on the b
   const sA = policyGradientStep(netA, refA, trajA, advFull, optA, { groupSize: 4, chunks: 1, beta: 0.01, normaliser: 3 });
   // B: the same batch without the empty path at all (N = 3 rows).
   const kept = paths.filter((p) => p.items.length > 0);
-  const netB = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 5);
-  const refB = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 5, false, 'reference');
+  const netB = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 5 });
+  const refB = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 5, trainable: false, label: 'reference' });
   const advKept = adv(paths).filter((_, i) => i !== 1);
   const optB = adam(netB);
   const sB = policyGradientStep(netB, refB, packPaths(kept), advKept, optB, { groupSize: 4, chunks: 1, beta: 0.01 });
@@ -116,8 +116,8 @@ test('a dropped empty path is no term at all: the update equals the one on the b
 test('a batch of only empty paths under drop: a zero gradient, no error', () => {
   const { N, paths } = batch();
   const empty = paths.filter((p) => p.items.length === 0).concat(paths.filter((p) => p.items.length === 0));
-  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 6);
-  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, 6, false, 'reference');
+  const net = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 6 });
+  const ref = new PolicyNetwork(N, { itemPrior: 'none', dim: 16 }, { seed: 6, trainable: false, label: 'reference' });
   const traj = packPaths(empty);
   traj.stopped.fill(0);
   const opt = adam(net);

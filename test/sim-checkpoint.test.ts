@@ -13,7 +13,7 @@ import { createModel } from '../simulators/model.ts';
 import { TfSimulator } from '../simulators/batch.ts';
 import { CheckpointError, CHECKPOINT_VERSION, encodeCheckpoint, type CheckpointDescription } from '../simulators/checkpoint.ts';
 import { loadSimulator, saveSimulator } from '../simulators/index.ts';
-import { successorDataset } from '../simulators/testing.ts';
+import { successorDataset } from './support/successor-dataset.ts';
 import type { ModelConfig } from '../simulators/config.ts';
 
 const dataset = successorDataset({ numItems: 30, users: 40, length: 12 });

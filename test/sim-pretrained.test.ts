@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { ensureBackend } from '../simulators/runtime.ts';
-import { successorDataset } from '../simulators/testing.ts';
+import { successorDataset } from './support/successor-dataset.ts';
 import { encodeCheckpoint, readCheckpoint } from '../simulators/checkpoint.ts';
 import { checkpointPath, loadOrTrainSimulator, type LearnedSimulator } from '../simulators/index.ts';
 import { PRETRAINED_DIR, readPretrainedManifest, shipCheckpoint } from '../simulators/pretrained.ts';

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureBackend, tf } from '../simulators/runtime.ts';
 import { trainSimulator, type TrainOptions, type TrainResult } from '../simulators/train.ts';
 import { paramValues } from '../simulators/model.ts';
-import { successorDataset } from '../simulators/testing.ts';
+import { successorDataset } from './support/successor-dataset.ts';
 import { CheckpointError } from '../simulators/checkpoint.ts';
 import type { ModelConfig, ModelKind, TrainConfig } from '../simulators/config.ts';
 

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureBackend } from '../simulators/runtime.ts';
 import { checkpointPath, evaluateSimulator, loadOrTrainSimulator } from '../simulators/index.ts';
-import { successorDataset } from '../simulators/testing.ts';
+import { successorDataset } from './support/successor-dataset.ts';
 import type { ModelConfig, TrainConfig } from '../simulators/config.ts';
 import { existsSync } from 'node:fs';
 

@@ -186,12 +186,16 @@ test('the pre-training cache key covers the code: source folders that differ in 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  // The pre-training code's fingerprint is that of the agents, compute (with its kernels and the
-  // native addon's C source) and core folders.
-  assert.deepEqual(PRETRAIN_CODE_DIRS, ['./', '../compute/', '../compute/kernels/', '../compute/native/', '../core/']);
+  // The pre-training code's fingerprint is that of the agents (with the policy's folder), compute
+  // (with its kernels, the native addon's C source and the neural toolkit) and core folders.
+  assert.deepEqual(PRETRAIN_CODE_DIRS, ['./', './policy/', '../compute/', '../compute/kernels/', '../compute/native/', '../compute/nn/', '../core/']);
   assert.equal(
     pretrainCode(),
-    sourceFingerprint(['../agents/', '../compute/', '../compute/kernels/', '../compute/native/', '../core/'].map((d) => new URL(d, import.meta.url))),
+    sourceFingerprint(
+      ['../agents/', '../agents/policy/', '../compute/', '../compute/kernels/', '../compute/native/', '../compute/nn/', '../core/'].map(
+        (d) => new URL(d, import.meta.url),
+      ),
+    ),
   );
 });
 

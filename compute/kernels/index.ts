@@ -1,7 +1,7 @@
 /**
  * JS fallback kernels for the wasm backend, registered by `initBackend` when it chooses wasm.
  *
- * Found with the probe in `probe.ts` (every op that training uses, forward and backward, on wasm
+ * Found with the probe in test/support/kernel-probe.ts (every op that training uses, forward and backward, on wasm
  * against cpu):
  * - `UnsortedSegmentSum` is not registered for wasm; it is the gradient of `gather`, so without it
  *   no embedding can be trained.

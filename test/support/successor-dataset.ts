@@ -3,9 +3,9 @@
  * hidden successor permutation (item i is followed by next[i] with probability `follow`, else by a
  * uniform item), so a sequence model can predict the next item far better than popularity can.
  */
-import type { Dataset } from '../data/dataset.ts';
-import { itemCounts } from '../data/dataset.ts';
-import { Rng } from '../core/rng.ts';
+import type { Dataset } from '../../data/dataset.ts';
+import { itemCounts } from '../../data/dataset.ts';
+import { Rng } from '../../core/rng.ts';
 
 export function successorDataset(opts: { numItems?: number; users?: number; length?: number; follow?: number; seed?: number; name?: string } = {}): Dataset {
   const numItems = opts.numItems ?? 40;
