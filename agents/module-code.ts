@@ -12,7 +12,7 @@
  * misread (comments, strings, `export * from`).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { ProrecError } from '../core/errors.ts';
@@ -60,18 +60,50 @@ export async function localModuleGraph(file: string): Promise<string[]> {
     .filter((f, i, all) => all.indexOf(f) === i);
 }
 
-/** The hash and files of the code of a plug-in agent module (see the file's comment). */
+/**
+ * The hash and files of the code of a plug-in agent module (see the file's comment); of a Python
+ * agent, its folder's `.py` files (pythonFiles); of any other file (an `exec:` agent's script), the file.
+ */
 export async function moduleCode(file: string): Promise<ModuleCode> {
   const entry = realpathSync(file);
   const dir = path.dirname(entry);
   const rel = (f: string) => path.relative(dir, f).split(path.sep).join('/');
-  const graph = (await localModuleGraph(entry)).map((f) => ({ abs: f, rel: rel(f) })).sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  const files = entry.endsWith('.py') ? pythonFiles(dir) : /\.[cm]?[jt]s$/.test(entry) ? await localModuleGraph(entry) : [entry];
+  const graph = files.map((f) => ({ abs: f, rel: rel(f) })).sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const hash = createHash('sha256');
   for (const f of graph) {
     const content = readFileSync(f.abs);
     hash.update(`${f.rel}\n${content.length}\n`).update(content);
   }
   return { hash: hash.digest('hex'), files: graph.map((f) => f.rel) };
+}
+
+/** The most files pythonFiles hashes (a guard against an agent file in a home folder). */
+export const MAX_PYTHON_FILES = 2000;
+
+/**
+ * The code of a Python agent (agents/process/): every `.py` file of its folder and the folders
+ * below, whose imports cannot be followed from here. Hidden entries, `__pycache__`,
+ * `node_modules` and virtual environments (a folder with `pyvenv.cfg`) are left out, as are other
+ * files (a checkpoint the agent writes must not change its identity). Real paths, sorted.
+ */
+export function pythonFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.name.startsWith('.') || e.name === '__pycache__' || e.name === 'node_modules') continue;
+      const full = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (!existsSync(path.join(full, 'pyvenv.cfg'))) walk(full);
+      } else if (e.isFile() && e.name.endsWith('.py')) {
+        out.push(realpathSync(full));
+        if (out.length > MAX_PYTHON_FILES)
+          throw new AgentCodeError(`agent ${dir}: more than ${MAX_PYTHON_FILES} .py files in its folder and below; put the agent in a folder of its own`);
+      }
+    }
+  };
+  walk(dir);
+  return out;
 }
 
 /**

@@ -14,6 +14,7 @@ import { irnAgent } from './irn.ts';
 import { beamPlannerAgent, greedyIoiAgent } from './planners.ts';
 import { rlAgents } from './rl.ts';
 import { supervisedAgent } from './supervised.ts';
+import { isProcessAgentSpec, processAgentFactory } from './process/agent.ts';
 
 const factories = new Map<string, AgentFactory<any>>();
 
@@ -48,9 +49,13 @@ export class AgentModuleError extends ProrecError {
   }
 }
 
-/** An agent spec that names a module file (a relative or absolute path, or a .ts/.js name) rather than a registered agent. */
+/**
+ * An agent spec that names a module file (a relative or absolute path, or a .ts/.js/.py name) rather
+ * than a registered agent. `exec:CMD ARGS` is a command line, not a path.
+ */
 export function looksLikePath(spec: string): boolean {
-  return spec.startsWith('.') || spec.startsWith('/') || /\.(ts|js|mjs|mts)$/.test(spec);
+  if (spec.startsWith('exec:')) return false;
+  return spec.startsWith('.') || spec.startsWith('/') || /\.(ts|js|mjs|mts|py)$/.test(spec);
 }
 
 function isFactory(x: unknown): x is AgentFactory<any> {
@@ -60,6 +65,11 @@ function isFactory(x: unknown): x is AgentFactory<any> {
 
 /** A registered agent's factory, or the default export of the module at a path. */
 export async function resolveAgent(spec: string, cwd = process.cwd()): Promise<AgentFactory<any>> {
+  // Agents in another process (a Python file, or any command): agents/process/.
+  if (isProcessAgentSpec(spec)) {
+    if (!spec.startsWith('exec:') && !existsSync(path.resolve(cwd, spec))) throw new AgentModuleError(path.resolve(cwd, spec), 'no such file');
+    return processAgentFactory(spec, cwd);
+  }
   if (!looksLikePath(spec)) {
     const f = factories.get(spec);
     if (!f) throw new UnknownAgentError(spec, [...factories.keys()]);

@@ -193,171 +193,175 @@ export async function runOne(spec: RunSpec): Promise<ResultFile> {
         `  recorded: ${canonicalJson(c.agentConfig)}\n  runs with: ${canonicalJson(agent.config)}`,
     );
   }
-  const curves: Record<string, Record<string, number>[]> = {};
-  const trainTimes: Record<string, number> = {};
-  const progress = phaseProgress(spec);
-  const split = c.split as Split;
+  // The agent is disposed however the run ends (an agent process is then closed at once, not at exit).
+  try {
+    const curves: Record<string, Record<string, number>[]> = {};
+    const trainTimes: Record<string, number> = {};
+    const progress = phaseProgress(spec);
+    const split = c.split as Split;
 
-  const trainStart = performance.now();
-  if (agent.train) {
-    log(`training ${spec.label} on ${c.envId} (seed ${c.seed})`);
-    const budget: TrainBudget = {};
-    if (c.trainEpochs !== null) budget.epochs = c.trainEpochs;
-    // The environments handed to train refuse the evaluation split (and valid when that is it).
-    const trainSplits: Split[] = split === 'test' ? ['train', 'valid'] : ['train'];
-    const trainEnv = async (n: number) =>
-      (await makeVec(c.envId, n, { ...envOverrides, split: 'train' })).restrictSplits(trainSplits, `agent ${spec.label} (train)`);
-    await agent.train(trainEnv, budget, {
-      rng: agentRng.child('train'),
-      callbacks: {
-        onLog(step, values) {
-          // A non-finite value (a diverged loss) fails the run here, naming the agent and the
-          // field: JSON would write it as null, leaving a result file invalid under its schema.
-          const bad = nonFiniteFields({ step, ...values });
-          if (bad.length) throw new NonFiniteMetricError(spec.label, agent.name, `its training log (curves.train, step ${step})`, bad);
-          (curves.train ??= []).push({ step, ...values });
+    const trainStart = performance.now();
+    if (agent.train) {
+      log(`training ${spec.label} on ${c.envId} (seed ${c.seed})`);
+      const budget: TrainBudget = {};
+      if (c.trainEpochs !== null) budget.epochs = c.trainEpochs;
+      // The environments handed to train refuse the evaluation split (and valid when that is it).
+      const trainSplits: Split[] = split === 'test' ? ['train', 'valid'] : ['train'];
+      const trainEnv = async (n: number) =>
+        (await makeVec(c.envId, n, { ...envOverrides, split: 'train' })).restrictSplits(trainSplits, `agent ${spec.label} (train)`);
+      await agent.train(trainEnv, budget, {
+        rng: agentRng.child('train'),
+        callbacks: {
+          onLog(step, values) {
+            // A non-finite value (a diverged loss) fails the run here, naming the agent and the
+            // field: JSON would write it as null, leaving a result file invalid under its schema.
+            const bad = nonFiniteFields({ step, ...values });
+            if (bad.length) throw new NonFiniteMetricError(spec.label, agent.name, `its training log (curves.train, step ${step})`, bad);
+            (curves.train ??= []).push({ step, ...values });
+          },
+          onTime(name, seconds) {
+            trainTimes[name] = (trainTimes[name] ?? 0) + seconds;
+          },
+          onProgress(fraction, message) {
+            progress.update('train', Math.round(fraction * 1000), 1000, message);
+          },
         },
-        onTime(name, seconds) {
-          trainTimes[name] = (trainTimes[name] ?? 0) + seconds;
-        },
-        onProgress(fraction, message) {
-          progress.update('train', Math.round(fraction * 1000), 1000, message);
-        },
-      },
-    });
-  }
-  const trainSeconds = (performance.now() - trainStart) / 1000;
-
-  // The evaluation cases: the same for every agent at this seed.
-  const pool = world.dataset.cases[split];
-  if (pool.length === 0) throw new ConfigError(`${c.envId}: the ${split} split has no cases`);
-  const order = Rng.stream(c.seed, 'sampling').shuffle(Array.from(pool.keys()));
-  const chosen = c.episodes === 0 || c.episodes >= pool.length ? [...pool.keys()] : order.slice(0, c.episodes).sort((a, b) => a - b);
-
-  const evalStart = performance.now();
-  const cases: CaseResult[] = [];
-  const summaries: EpisodeSummary[] = [];
-  let envSteps = 0;
-  // Per extra evaluator (world option extraEvaluators), per case: its numbers, as CaseResult.evaluator holds the evaluator's.
-  const extras = world.extraEvaluators ?? [];
-  const extraCases: EvaluatorMetrics[][] = extras.map(() => []);
-  // One seed for every chunk: the streams are keyed per case (core/rng.ts), not per chunk.
-  const evalSeeds = { env: deriveSeed(c.seed, 'eval/env'), agent: deriveSeed(c.seed, 'eval/agent') };
-  progress.update('eval', 0, chosen.length);
-  for (let start = 0; start < chosen.length; start += c.batchSize) {
-    const indices = chosen.slice(start, start + c.batchSize);
-    const env = await makeVec(c.envId, indices.length, envOverrides);
-    const batchSummaries = await rollOut(
-      env,
-      agent,
-      indices,
-      evalSeeds,
-      split,
-      (f) => progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
-      { simulator: spec.factory.usesSimulator === true, log },
-    );
-    env.close();
-    // Target specificity: one softmax per case before and after its accepted path, under each simulator.
-    const paths = batchSummaries.map((s, k) => ({ history: pool[indices[k]].history, target: pool[indices[k]].target, path: s.acceptedPath }));
-    const specificity = pathSpecificity(world.simulator, paths);
-    await yieldToEventLoop();
-    const evalSpec = world.evaluator === null ? null : world.evaluator === world.simulator ? specificity : pathSpecificity(world.evaluator, paths);
-    // Extra evaluators re-score the recorded episodes after the fact (envs/extra-evaluators.ts): step() never ran them.
-    for (const [j, x] of extras.entries()) {
-      await yieldToEventLoop();
-      const recorded = batchSummaries.map((s, k) => ({ ...paths[k], path: s.path, acceptedFlags: s.acceptedFlags }));
-      const scored = rescoreEpisodes(x.simulator, world.dataset.items, env.config, recorded);
-      await yieldToEventLoop();
-      const xSpec = pathSpecificity(x.simulator, paths);
-      scored.forEach((e, k) => extraCases[j].push(evaluatorCase(e, xSpec[k])));
+      });
     }
-    batchSummaries.forEach((s, k) => {
-      summaries.push(s);
-      cases.push(summaryToCase(s, indices[k], pool[indices[k]].target, specificity[k], evalSpec?.[k] ?? null));
-      envSteps += s.length + (s.stopped ? 1 : 0);
-    });
-    progress.update('eval', Math.min(chosen.length, start + indices.length), chosen.length);
-  }
-  const evalSeconds = (performance.now() - evalStart) / 1000;
+    const trainSeconds = (performance.now() - trainStart) / 1000;
 
-  const atKStart = performance.now();
-  const atK = await metricsAtK(spec, agent, chosen, split, (done) => progress.update('atK', done, chosen.length));
-  const atKSeconds = (performance.now() - atKStart) / 1000;
-  progress.stop();
-  agent.dispose?.();
+    // The evaluation cases: the same for every agent at this seed.
+    const pool = world.dataset.cases[split];
+    if (pool.length === 0) throw new ConfigError(`${c.envId}: the ${split} split has no cases`);
+    const order = Rng.stream(c.seed, 'sampling').shuffle(Array.from(pool.keys()));
+    const chosen = c.episodes === 0 || c.episodes >= pool.length ? [...pool.keys()] : order.slice(0, c.episodes).sort((a, b) => a - b);
 
-  const mean = (f: (s: EpisodeSummary) => number) => summaries.reduce((a, s) => a + f(s), 0) / summaries.length;
-  const meanCase = (f: (c: CaseResult) => number) => cases.reduce((a, c) => a + f(c), 0) / cases.length;
-  const withEval = summaries.every((s) => s.evaluator !== null);
-  const result: ResultFile = {
-    schemaVersion: RESULT_SCHEMA_VERSION,
-    env: {
-      id: c.envId,
-      config: { ...probe.config } as Record<string, unknown>,
-      world: c.world,
-      dataset: {
-        name: world.dataset.name,
-        source: world.dataset.meta.source,
-        hash: world.dataset.meta.hash,
-        trainInteractions: world.dataset.meta.trainInteractions,
-        simulatorInteractions: world.dataset.meta.simulatorInteractions,
-        simulatorData: world.dataset.meta.simulatorData,
+    const evalStart = performance.now();
+    const cases: CaseResult[] = [];
+    const summaries: EpisodeSummary[] = [];
+    let envSteps = 0;
+    // Per extra evaluator (world option extraEvaluators), per case: its numbers, as CaseResult.evaluator holds the evaluator's.
+    const extras = world.extraEvaluators ?? [];
+    const extraCases: EvaluatorMetrics[][] = extras.map(() => []);
+    // One seed for every chunk: the streams are keyed per case (core/rng.ts), not per chunk.
+    const evalSeeds = { env: deriveSeed(c.seed, 'eval/env'), agent: deriveSeed(c.seed, 'eval/agent') };
+    progress.update('eval', 0, chosen.length);
+    for (let start = 0; start < chosen.length; start += c.batchSize) {
+      const indices = chosen.slice(start, start + c.batchSize);
+      const env = await makeVec(c.envId, indices.length, envOverrides);
+      const batchSummaries = await rollOut(
+        env,
+        agent,
+        indices,
+        evalSeeds,
+        split,
+        (f) => progress.update('eval', start + Math.floor(f * indices.length), chosen.length),
+        { simulator: spec.factory.usesSimulator === true, log },
+      );
+      env.close();
+      // Target specificity: one softmax per case before and after its accepted path, under each simulator.
+      const paths = batchSummaries.map((s, k) => ({ history: pool[indices[k]].history, target: pool[indices[k]].target, path: s.acceptedPath }));
+      const specificity = pathSpecificity(world.simulator, paths);
+      await yieldToEventLoop();
+      const evalSpec = world.evaluator === null ? null : world.evaluator === world.simulator ? specificity : pathSpecificity(world.evaluator, paths);
+      // Extra evaluators re-score the recorded episodes after the fact (envs/extra-evaluators.ts): step() never ran them.
+      for (const [j, x] of extras.entries()) {
+        await yieldToEventLoop();
+        const recorded = batchSummaries.map((s, k) => ({ ...paths[k], path: s.path, acceptedFlags: s.acceptedFlags }));
+        const scored = rescoreEpisodes(x.simulator, world.dataset.items, env.config, recorded);
+        await yieldToEventLoop();
+        const xSpec = pathSpecificity(x.simulator, paths);
+        scored.forEach((e, k) => extraCases[j].push(evaluatorCase(e, xSpec[k])));
+      }
+      batchSummaries.forEach((s, k) => {
+        summaries.push(s);
+        cases.push(summaryToCase(s, indices[k], pool[indices[k]].target, specificity[k], evalSpec?.[k] ?? null));
+        envSteps += s.length + (s.stopped ? 1 : 0);
+      });
+      progress.update('eval', Math.min(chosen.length, start + indices.length), chosen.length);
+    }
+    const evalSeconds = (performance.now() - evalStart) / 1000;
+
+    const atKStart = performance.now();
+    const atK = await metricsAtK(spec, agent, chosen, split, (done) => progress.update('atK', done, chosen.length));
+    const atKSeconds = (performance.now() - atKStart) / 1000;
+    progress.stop();
+
+    const mean = (f: (s: EpisodeSummary) => number) => summaries.reduce((a, s) => a + f(s), 0) / summaries.length;
+    const meanCase = (f: (c: CaseResult) => number) => cases.reduce((a, c) => a + f(c), 0) / cases.length;
+    const withEval = summaries.every((s) => s.evaluator !== null);
+    const result: ResultFile = {
+      schemaVersion: RESULT_SCHEMA_VERSION,
+      env: {
+        id: c.envId,
+        config: { ...probe.config } as Record<string, unknown>,
+        world: c.world,
+        dataset: {
+          name: world.dataset.name,
+          source: world.dataset.meta.source,
+          hash: world.dataset.meta.hash,
+          trainInteractions: world.dataset.meta.trainInteractions,
+          simulatorInteractions: world.dataset.meta.simulatorInteractions,
+          simulatorData: world.dataset.meta.simulatorData,
+        },
+        simulator: world.simulator.id,
+        evaluator: world.evaluator?.id ?? null,
       },
-      simulator: world.simulator.id,
-      evaluator: world.evaluator?.id ?? null,
-    },
-    agent: { name: agent.name, spec: c.agentSpec, config: c.agentConfig, usesSimulator: spec.factory.usesSimulator ?? false },
-    seed: c.seed,
-    split: c.split,
-    episodes: summaries.length,
-    backend: spec.backend,
-    code: spec.code,
-    metrics: {
-      ioi: mean((s) => s.ioi),
-      specificIoi: meanCase((x) => x.specificIoi),
-      genericIoi: meanCase((x) => x.genericIoi),
-      targetPercentile: meanCase((x) => x.targetPercentile),
-      ior: mean((s) => s.ior),
-      ctr: mean((s) => s.ctr),
-      coherence: meanDefined(summaries.map((s) => s.coherence)),
-      length: mean((s) => s.length),
-      invalidRate: mean((s) => s.invalid / Math.max(1, s.length + s.invalid)),
-      duplicateRate: mean((s) => s.duplicateRate),
-      success: mean((s) => (s.success ? 1 : 0)),
-      return: mean((s) => s.return),
-      stopRate: mean((s) => (s.end === 'stop' ? 1 : 0)),
-      maxLengthRate: mean((s) => (s.end === 'maxLength' ? 1 : 0)),
-      leftRate: mean((s) => (s.end === 'left' ? 1 : 0)),
-    },
-    evaluatorMetrics: withEval
-      ? {
-          ioi: mean((s) => s.evaluator!.ioi),
-          specificIoi: meanCase((x) => x.evaluator!.specificIoi),
-          genericIoi: meanCase((x) => x.evaluator!.genericIoi),
-          targetPercentile: meanCase((x) => x.evaluator!.targetPercentile),
-          ior: mean((s) => s.evaluator!.ior),
-          ctr: mean((s) => s.evaluator!.ctr),
-          success: mean((s) => (s.evaluator!.success ? 1 : 0)),
-        }
-      : null,
-    ...(extras.length ? { extraEvaluatorMetrics: extras.map((x, j) => ({ id: x.id, metrics: meanEvaluatorMetrics(extraCases[j]) })) } : {}),
-    atK,
-    cases,
-    examples: examplesOf(world.dataset, pool, cases.slice(0, c.examples)),
-    curves,
-    run: { label: spec.label, suite: spec.suite, budget: spec.budget, configHash: hashRunConfig(c), config: c },
-    timings: {
-      createdAt: new Date().toISOString(),
-      trainSeconds,
-      train: trainTimes,
-      evalSeconds,
-      atKSeconds,
-      envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0,
-    },
-  };
-  const bad = nonFiniteFields(result);
-  if (bad.length) throw new NonFiniteMetricError(spec.label, agent.name, `the result of ${c.envId} seed ${c.seed}`, bad);
-  return validate(ResultFileSchema, result, `result of ${c.envId}/${spec.label}/seed ${c.seed}`);
+      agent: { name: agent.name, spec: c.agentSpec, config: c.agentConfig, usesSimulator: spec.factory.usesSimulator ?? false },
+      seed: c.seed,
+      split: c.split,
+      episodes: summaries.length,
+      backend: spec.backend,
+      code: spec.code,
+      metrics: {
+        ioi: mean((s) => s.ioi),
+        specificIoi: meanCase((x) => x.specificIoi),
+        genericIoi: meanCase((x) => x.genericIoi),
+        targetPercentile: meanCase((x) => x.targetPercentile),
+        ior: mean((s) => s.ior),
+        ctr: mean((s) => s.ctr),
+        coherence: meanDefined(summaries.map((s) => s.coherence)),
+        length: mean((s) => s.length),
+        invalidRate: mean((s) => s.invalid / Math.max(1, s.length + s.invalid)),
+        duplicateRate: mean((s) => s.duplicateRate),
+        success: mean((s) => (s.success ? 1 : 0)),
+        return: mean((s) => s.return),
+        stopRate: mean((s) => (s.end === 'stop' ? 1 : 0)),
+        maxLengthRate: mean((s) => (s.end === 'maxLength' ? 1 : 0)),
+        leftRate: mean((s) => (s.end === 'left' ? 1 : 0)),
+      },
+      evaluatorMetrics: withEval
+        ? {
+            ioi: mean((s) => s.evaluator!.ioi),
+            specificIoi: meanCase((x) => x.evaluator!.specificIoi),
+            genericIoi: meanCase((x) => x.evaluator!.genericIoi),
+            targetPercentile: meanCase((x) => x.evaluator!.targetPercentile),
+            ior: mean((s) => s.evaluator!.ior),
+            ctr: mean((s) => s.evaluator!.ctr),
+            success: mean((s) => (s.evaluator!.success ? 1 : 0)),
+          }
+        : null,
+      ...(extras.length ? { extraEvaluatorMetrics: extras.map((x, j) => ({ id: x.id, metrics: meanEvaluatorMetrics(extraCases[j]) })) } : {}),
+      atK,
+      cases,
+      examples: examplesOf(world.dataset, pool, cases.slice(0, c.examples)),
+      curves,
+      run: { label: spec.label, suite: spec.suite, budget: spec.budget, configHash: hashRunConfig(c), config: c },
+      timings: {
+        createdAt: new Date().toISOString(),
+        trainSeconds,
+        train: trainTimes,
+        evalSeconds,
+        atKSeconds,
+        envStepsPerSecond: evalSeconds > 0 ? envSteps / evalSeconds : 0,
+      },
+    };
+    const bad = nonFiniteFields(result);
+    if (bad.length) throw new NonFiniteMetricError(spec.label, agent.name, `the result of ${c.envId} seed ${c.seed}`, bad);
+    return validate(ResultFileSchema, result, `result of ${c.envId}/${spec.label}/seed ${c.seed}`);
+  } finally {
+    agent.dispose?.();
+  }
 }
 
 /** One case's numbers under an evaluator: its episode totals and the specificity of its accepted path (as CaseResult.evaluator). */

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Type, type Static } from '@sinclair/typebox';
 import { looksLikePath, resolveAgent } from '../agents/registry.ts';
 import { moduleCode, normalizeModuleSpec } from '../agents/module-code.ts';
+import { processAgentSpec } from '../agents/process/agent.ts';
 import { EnvConfigSchema, resolveEnvConfig } from '../envs/proactive.ts';
 import { envSpec, resolveEnvConfigOf, resolveWorldOptions } from '../envs/registry.ts';
 import { deepMerge, Overrides, StringEnum, readJsonFile, ValidationError, validate } from '../core/validate.ts';
@@ -162,8 +163,20 @@ export function checkSuite(raw: unknown, source: string): Suite {
   return suite;
 }
 
+/** The first argument of an `exec:` command line that is an existing file (against `base`), or null. */
+function execScriptOf(spec: string, base: string): string | null {
+  const { args } = processAgentSpec(spec, base);
+  for (const w of args) {
+    const f = path.resolve(base, w);
+    if (/\.[A-Za-z0-9]+$/.test(w) && existsSync(f) && statSync(f).isFile()) return f;
+  }
+  return null;
+}
+
 function defaultLabel(a: SuiteAgent): string {
   if (a.label) return a.label;
+  // An agent process's command line: the name its process is known by (its script's, or the command's).
+  if (a.agent.startsWith('exec:')) return processAgentSpec(a.agent).name.replace(/[^A-Za-z0-9._-]/g, '-');
   return looksLikePath(a.agent) ? path.basename(a.agent).replace(/\.[^.]+$/, '') : a.agent;
 }
 
@@ -301,9 +314,17 @@ export async function planRuns(loaded: LoadedSuite, o: PlanOverrides = {}): Prom
         module,
         moduleCode(module).then((c) => c.hash),
       );
-    const code = isModule ? await codeOf.get(module) : undefined;
+    // An agent process's command line (`exec:CMD ARGS`): its identity covers the code of the first
+    // file its arguments name (a script: its folder's .py files, or a module and its imports).
+    const execScript = entry.agent.startsWith('exec:') ? execScriptOf(entry.agent, base) : null;
+    if (execScript && !codeOf.has(execScript))
+      codeOf.set(
+        execScript,
+        moduleCode(execScript).then((c) => c.hash),
+      );
+    const code = isModule ? await codeOf.get(module) : execScript ? await codeOf.get(execScript) : undefined;
     const from = where.startsWith('--') ? where : `${source}: ${where}`;
-    const label = entry.label ?? (isModule ? factory.name : entry.agent);
+    const label = entry.label ?? (isModule || entry.agent.startsWith('exec:') ? factory.name : entry.agent);
     resolvedAgents.push({ entry, module, spec, code, factory, label, from });
   }
 

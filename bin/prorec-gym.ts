@@ -9,6 +9,8 @@
  *   prorec-gym data list|stats|fetch ...               the real datasets
  *   prorec-gym sim train|eval|info ...                 the learned user simulators
  *   prorec-gym new-agent NAME                          write NAME.ts (a typed agent) and NAME.test.ts
+ *   prorec-gym serve --env ID                          serve an environment over stdin/stdout (docs/agent-protocol.md)
+ *   prorec-gym new-agent --estimator NAME              write NAME.ts (an advantage estimator) and its exactness test
  *
  * Plug-in agents written in TypeScript load without a build step: the built command registers the
  * tsx loader before anything imports them. Exit codes: those of the subcommand (0 success, 1
@@ -24,7 +26,8 @@ const COMMANDS: Record<string, string> = {
   report: 'write DIR/report.html (self-contained HTML) from the result files in DIR/results',
   data: 'the real datasets: list, stats NAME, fetch NAME',
   sim: 'the learned user simulators: train, eval, info',
-  'new-agent': 'write NAME.ts (a typed agent module) and NAME.test.ts, and print the bench command',
+  'new-agent': 'write NAME.ts (a typed agent module, or with --estimator an advantage estimator) and NAME.test.ts, and print the bench command',
+  serve: 'serve an environment over stdin/stdout to another process, e.g. the Python client (docs/agent-protocol.md)',
   'build-native': 'compile the optional native BLAS addon (needs cc and OpenBLAS) for PRORL_BLAS=native',
 };
 
@@ -70,6 +73,10 @@ export async function cliMain(args: string[]): Promise<number> {
       return (await import('./new-agent.ts')).newAgentMain(rest);
     case 'build-native':
       return (await import('../compute/native/build.ts')).buildNativeMain(rest);
+    case 'serve': {
+      const { STDIO } = await import('../benchmarks/cli.ts');
+      return (await import('../benchmarks/serve.ts')).serveMain(rest, STDIO);
+    }
     case '--version':
     case '-v':
       process.stdout.write(`${version()}\n`);
