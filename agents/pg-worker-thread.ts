@@ -1,6 +1,7 @@
 /**
- * The update worker's thread (agents/pg-worker.ts): its own tfjs engine and wasm backend, copies of
- * the policy and the reference policy. Each request brings the current weights of both and chunks
+ * A training worker's thread (agents/pg-worker.ts): its own tfjs engine and backend (the main
+ * thread's, with the same kernels: PRORL_BLAS is read here too), copies of the policy and the
+ * reference policy. Each request brings the current weights of both and chunks
  * of an update; the reply holds each chunk's gradient (chunkGradient) as float32 arrays. Replies go
  * out on the reply port, then the request's sequence number is stored in the shared flag and
  * notified, so the main thread can block on it.
@@ -48,14 +49,20 @@ export interface UpdateWorkerReply {
 const init = workerData as UpdateWorkerInit;
 const flag = new Int32Array(init.flag);
 await initBackend({ backend: init.backend, quiet: true });
-const net = new PolicyNetwork(init.numItems, init.config, 0, true, 'policy', init.items, init.trainSequences);
-const ref = new PolicyNetwork(init.numItems, init.config, 0, false, 'reference', init.items, init.trainSequences);
+const net = new PolicyNetwork(init.numItems, init.config, { seed: 0, items: init.items, trainSequences: init.trainSequences });
+const ref = new PolicyNetwork(init.numItems, init.config, {
+  seed: 0,
+  trainable: false,
+  label: 'reference',
+  items: init.items,
+  trainSequences: init.trainSequences,
+});
 
 function handle(req: UpdateWorkerRequest): UpdateWorkerPart[] {
   net.params.restore(req.policy);
   ref.params.restore(req.ref);
   return req.parts.map(({ sub, adv }) => {
-    const g = chunkGradient(net, ref, sub, adv, req.N, req.beta, req.fused);
+    const g = chunkGradient(net, ref, sub, { advantages: adv, batchPaths: req.N, beta: req.beta, fused: req.fused });
     const grads: Record<string, Float32Array> = {};
     for (const [k, t] of Object.entries(g.grads)) {
       grads[k] = (t.dataSync() as Float32Array).slice();

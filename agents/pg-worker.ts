@@ -1,15 +1,22 @@
 /**
- * The second core for RL updates. wasm runs one thread per tfjs engine in Node, so an update's
- * gradient chunks (policyGradientStep) are split between the main thread and a worker thread with
- * its own engine and copies of the policy and reference weights (sent with every request: the
- * weights change every update). The main thread posts the worker its chunks, computes its own
- * meanwhile, then blocks (Atomics.wait) until the reply is flagged and takes it with
+ * Training workers: every core for the RL updates. wasm runs one thread per tfjs engine in Node, so
+ * an update's gradient chunks (policyGradientStep) are dealt to N workers: the main thread (worker
+ * 0) and N − 1 worker threads, each with its own engine and copies of the policy and reference
+ * weights (sent with every request: the weights change every update). Chunk c goes to worker
+ * c mod N. The main thread posts each thread its chunks, computes its own meanwhile, then blocks
+ * (Atomics.wait) on each thread in turn until its reply is flagged and takes it with
  * receiveMessageOnPort, as the simulator shards do (simulators/shard.ts): the update stays
- * synchronous. Each chunk is the same computation (chunkGradient) wherever it runs, so results do
- * not depend on the worker (tested).
+ * synchronous. The chunks are fixed by the batch (whole groups, `gradChunks` of them), each is the
+ * same computation (chunkGradient, same shapes, same kernels) wherever it runs, and the chunk
+ * gradients are summed in chunk order on the main thread: results are bit-identical for every N
+ * (test/train-workers.test.ts). N only changes how many chunks run at once (at most `gradChunks`).
  *
- * Use `startUpdateWorker(net)` and `terminate()` when done. `rlWorkers()` reads how many to use.
+ * Use `TrainWorkers.start(net, threads)` and `terminate()` when done (the RL loop does so in a
+ * `finally`: on errors and on Ctrl-C too). `trainWorkers()` reads how many workers to use. A thread
+ * that fails makes the update fail with its message (a RunFailure); one that died is noticed at
+ * the next update, or after REPLY_TIMEOUT_MS when it dies in the middle of one.
  */
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { backendInfo } from '../compute/backend.ts';
@@ -20,14 +27,15 @@ import type { UpdateWorkerInit, UpdateWorkerPart, UpdateWorkerReply, UpdateWorke
 /** No update chunk comes near this; past it the worker is presumed dead. */
 const REPLY_TIMEOUT_MS = 300_000;
 
-/** The environment variable that sets the number of update workers (0 or 1). */
+/** The environment variable that sets the number of training workers (N ≥ 1, the main thread included). */
+export const TRAIN_WORKERS_ENV = 'PRORL_TRAIN_WORKERS';
+
+/** The older switch of one extra update thread (0 or 1): PRORL_RL_WORKERS=1 is PRORL_TRAIN_WORKERS=2. */
 export const RL_WORKERS_ENV = 'PRORL_RL_WORKERS';
 
 /**
- * Update workers to use: PRORL_RL_WORKERS (0 or 1; default 0). Results do not depend on it; time
- * does: a second core helps only when it is free. On the shared 2-core machine where this was
- * measured (load average 5-8 from other work) the worker made updates slower, not faster (README,
- * "RL training speed"), so it is opt-in.
+ * The older PRORL_RL_WORKERS (0 or 1; 0 when unset): update worker threads beside the main thread.
+ * Kept for scripts that set it; PRORL_TRAIN_WORKERS takes precedence.
  */
 export function rlWorkers(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env[RL_WORKERS_ENV];
@@ -36,20 +44,46 @@ export function rlWorkers(env: NodeJS.ProcessEnv = process.env): number {
   return Number(raw);
 }
 
-export class UpdateWorker {
+/**
+ * Training workers to use, the main thread included (N ≥ 1): PRORL_TRAIN_WORKERS, else
+ * PRORL_RL_WORKERS + 1 when that is set, else every core (`os.availableParallelism()`). Results
+ * never depend on it; time does: a core helps only when it is free. `bench --train-workers N` sets
+ * PRORL_TRAIN_WORKERS (with `--jobs J` its default is the cores ÷ J).
+ */
+export function trainWorkers(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[TRAIN_WORKERS_ENV];
+  const legacy = rlWorkers(env);
+  if (raw !== undefined && raw !== '') {
+    if (!/^[1-9][0-9]*$/.test(raw)) throw new UsageError(`${TRAIN_WORKERS_ENV} must be a positive integer, got '${raw}'`);
+    return Number(raw);
+  }
+  const legacySet = env[RL_WORKERS_ENV] !== undefined && env[RL_WORKERS_ENV] !== '';
+  return legacySet ? legacy + 1 : Math.max(1, os.availableParallelism());
+}
+
+/** The worker (0 = the main thread) that computes chunk c of an update with N workers. */
+export function chunkWorker(c: number, N: number): number {
+  return c % N;
+}
+
+/** One worker thread: its own engine, a policy and a reference network. */
+class WorkerThread {
   private seq = 0;
+  private exited: string | null = null;
   private readonly flag: Int32Array;
 
   private constructor(
+    readonly index: number,
     private readonly worker: Worker,
     private readonly port: MessagePort,
     flag: SharedArrayBuffer,
   ) {
     this.flag = new Int32Array(flag);
+    worker.on('error', (e) => (this.exited ??= e.message));
+    worker.on('exit', (code) => (this.exited ??= `exited with code ${code}`));
   }
 
-  /** Starts a worker thread holding a network of `net`'s architecture (weights come with each request). */
-  static async start(net: PolicyNetwork): Promise<UpdateWorker> {
+  static async start(net: PolicyNetwork, index: number): Promise<WorkerThread> {
     const flag = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
     const init: UpdateWorkerInit = {
@@ -63,17 +97,22 @@ export class UpdateWorker {
       reply: port2,
     };
     const worker = new Worker(fileURLToPath(new URL('./worker-boot.mjs', import.meta.url)), { workerData: init, transferList: [port2] });
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve());
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`RL update worker exited with code ${code} before it was ready`)));
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.once('message', () => resolve());
+        worker.once('error', (e) => reject(new RunFailure(`RL training worker ${index} failed to start: ${e.message}`)));
+        worker.once('exit', (code) => reject(new RunFailure(`RL training worker ${index} exited with code ${code} before it was ready`)));
+      });
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
     worker.unref();
     port1.unref();
-    return new UpdateWorker(worker, port1, flag);
+    return new WorkerThread(index, worker, port1, flag);
   }
 
-  /** Posts chunks to compute with these weights; the worker starts at once. Returns the ticket for `wait`. */
+  /** Posts chunks to compute with these weights; the thread starts at once. Returns the ticket for `wait`. */
   send(
     policy: Record<string, Float32Array>,
     ref: Record<string, Float32Array>,
@@ -82,6 +121,7 @@ export class UpdateWorker {
     beta: number,
     fused: boolean,
   ): number {
+    if (this.exited !== null) throw new RunFailure(`RL training worker ${this.index} ${this.exited}`);
     const seq = ++this.seq;
     const req: UpdateWorkerRequest = { seq, policy, ref, parts, N, beta, fused };
     this.worker.postMessage(req);
@@ -95,20 +135,17 @@ export class UpdateWorker {
       const done = Atomics.load(this.flag, 0);
       if (done < seq) {
         // A crashed worker never answers, and a blocked main thread cannot see its 'exit' event.
-        if (Date.now() > deadline) throw new RunFailure(`RL update worker did not answer within ${REPLY_TIMEOUT_MS / 1000}s (crashed or out of memory?)`);
+        if (Date.now() > deadline)
+          throw new RunFailure(`RL training worker ${this.index} did not answer within ${REPLY_TIMEOUT_MS / 1000}s (crashed or out of memory?)`);
         Atomics.wait(this.flag, 0, done, 1_000);
         continue;
       }
       for (;;) {
         const m = receiveMessageOnPort(this.port);
-        invariant(m, 'RL update worker: reply flagged but not received');
+        invariant(m, 'RL training worker: reply flagged but not received');
         const reply = m.message as UpdateWorkerReply;
         if (reply.seq !== seq) continue;
-        if (reply.error) {
-          const e = new Error(`RL update worker: ${reply.error.message}`);
-          e.name = reply.error.name;
-          throw e;
-        }
+        if (reply.error) throw new RunFailure(`RL training worker ${this.index}: ${reply.error.message}`);
         return reply.parts!;
       }
     }
@@ -118,3 +155,96 @@ export class UpdateWorker {
     await this.worker.terminate();
   }
 }
+
+/** A chunk of an update as the pool computes it. */
+export interface WorkUnit {
+  sub: Trajectories;
+  adv: Float32Array;
+}
+
+/** N training workers: the main thread and N − 1 threads. */
+export class TrainWorkers {
+  private constructor(private readonly threads: WorkerThread[]) {}
+
+  /**
+   * Starts `threads` worker threads (default 1) holding networks of `net`'s architecture (weights
+   * come with each request); the pool has threads + 1 workers. If one fails to start, the others
+   * are stopped and the error is thrown.
+   */
+  static async start(net: PolicyNetwork, threads = 1): Promise<TrainWorkers> {
+    invariant(Number.isInteger(threads) && threads >= 0, `TrainWorkers.start: threads must be a non-negative integer, got ${threads}`);
+    const started = await Promise.allSettled(Array.from({ length: threads }, (_, i) => WorkerThread.start(net, i + 1)));
+    const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(ok.map((t) => t.terminate()));
+      throw failed.reason;
+    }
+    return new TrainWorkers(ok);
+  }
+
+  /** Workers in the pool, the main thread included. */
+  get size(): number {
+    return this.threads.length + 1;
+  }
+
+  /**
+   * The chunk gradients of one update: unit k runs on worker chunkWorker(k, size) (`local` on the
+   * main thread, the others posted first so that every worker computes at once). Returns one
+   * result per unit, in unit order; `fromRemote` turns a thread's reply into the main thread's form.
+   */
+  run<T>(
+    units: readonly WorkUnit[],
+    weights: { policy: () => Record<string, Float32Array>; ref: () => Record<string, Float32Array> },
+    opts: { N: number; beta: number; fused: boolean },
+    local: (unit: WorkUnit, k: number) => T,
+    fromRemote: (part: UpdateWorkerPart, k: number) => T,
+  ): T[] {
+    const W = this.size;
+    const byWorker: number[][] = Array.from({ length: W }, () => []);
+    units.forEach((_, k) => byWorker[chunkWorker(k, W)].push(k));
+    const posted: { thread: WorkerThread; ticket: number; ks: number[] }[] = [];
+    if (byWorker.slice(1).some((ks) => ks.length > 0)) {
+      const policy = weights.policy();
+      const ref = weights.ref();
+      for (const thread of this.threads) {
+        const ks = byWorker[thread.index];
+        if (ks.length === 0) continue;
+        posted.push({
+          thread,
+          ticket: thread.send(
+            policy,
+            ref,
+            ks.map((k) => units[k]),
+            opts.N,
+            opts.beta,
+            opts.fused,
+          ),
+          ks,
+        });
+      }
+    }
+    const out = new Array<T>(units.length);
+    for (const k of byWorker[0]) out[k] = local(units[k], k);
+    // Every posted reply is collected (also after a failure, so that no reply is left behind).
+    let failure: unknown = null;
+    for (const { thread, ticket, ks } of posted) {
+      try {
+        thread.wait(ticket).forEach((part, j) => (out[ks[j]] = fromRemote(part, ks[j])));
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== null) throw failure;
+    return out;
+  }
+
+  /** Stops every thread. */
+  async terminate(): Promise<void> {
+    await Promise.all(this.threads.map((t) => t.terminate()));
+  }
+}
+
+/** The one-extra-thread form of the pool (PRORL_RL_WORKERS=1), kept for existing callers. */
+export const UpdateWorker = TrainWorkers;
+export type UpdateWorker = TrainWorkers;

@@ -2,7 +2,7 @@
  * Step 6 of the RL loop (agents/rl.ts): one optimiser update from sampled paths and their
  * advantages, with the gradient computed in chunks of whole groups so that the spread of the chunk
  * gradients estimates the estimator's variance (docs/design.md §4.9) at no extra cost, and the
- * chunks optionally shared with a second thread (agents/pg-worker.ts).
+ * chunks optionally dealt to training workers (agents/pg-worker.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Advantages } from './estimators.ts';
@@ -33,8 +33,9 @@ export interface UpdateStats {
  * The logits-wide part of the loss (log-softmax, ℓ, exact KL, entropy) is one op with its
  * closed-form gradient (agents/pg-loss.ts); `fusedLoss: false` differentiates it op by op instead
  * (the reference the fused op is tested against; equal up to float round-off). With `worker`
- * (agents/pg-worker.ts), the last half of the chunks run on a second thread meanwhile (with one
- * chunk, its second half); the chunks are the same computation wherever they run.
+ * (agents/pg-worker.ts, N training workers), chunk c runs on worker c mod N; the chunks are the same
+ * computation wherever they run and are summed in chunk order here: the result is bit-identical
+ * for every N.
  */
 export function policyGradientStep(
   net: PolicyNetwork,
@@ -68,16 +69,13 @@ export function policyGradientStep(
     const next = new Int32Array(B);
     for (let i = 0; i < terms.count; i++) A[i] = advantages[terms.row[i]][next[terms.row[i]]++];
   }
-  // Chunk c holds the rows of whole groups [g_c·G, g_{c+1}·G). Work units are the chunks, or, with
-  // one chunk and a worker, its two halves (their gradients summed), so that both cores work.
+  // Chunk c holds the rows of whole groups [g_c·G, g_{c+1}·G): a function of the batch only, never
+  // of the number of workers, so that every chunk is the same computation wherever it runs.
   const units: { chunk: number; r0: number; r1: number }[] = [];
   for (let c = 0; c < C; c++) {
     const r0 = Math.floor((c * groups) / C) * G;
     const r1 = Math.min(B, Math.floor(((c + 1) * groups) / C) * G);
-    if (C === 1 && worker && groups >= 2) {
-      const half = Math.floor(groups / 2) * G;
-      units.push({ chunk: c, r0, r1: half }, { chunk: c, r0: half, r1 });
-    } else units.push({ chunk: c, r0, r1 });
+    units.push({ chunk: c, r0, r1 });
   }
   // Terms are ordered by row: a unit's terms are a contiguous range.
   const firstTerm = new Int32Array(B + 1);
@@ -88,48 +86,27 @@ export function policyGradientStep(
   const work = units
     .map((u) => ({ ...u, sub: subTrajectories(traj, u.r0, u.r1), adv: A.slice(firstTerm[u.r0], firstTerm[u.r1]) }))
     .filter((u) => u.adv.length > 0);
-  // The worker takes the last half of the units (it starts on them at once), the main thread the rest.
-  const remoteFrom = worker && work.length >= 2 ? work.length - Math.floor(work.length / 2) : work.length;
-  const ticket =
-    worker && remoteFrom < work.length
-      ? worker.send(
-          net.params.snapshot(),
-          ref.params.snapshot(),
-          work.slice(remoteFrom).map(({ sub, adv }) => ({ sub, adv })),
-          N,
-          beta,
-          fused,
-        )
-      : null;
-  const results: { chunk: number; g: ChunkGradient }[] = work
-    .slice(0, remoteFrom)
-    .map((u) => ({ chunk: u.chunk, g: chunkGradient(net, ref, u.sub, u.adv, N, beta, fused) }));
-  if (ticket !== null) {
-    worker!.wait(ticket).forEach((part, k) => {
-      const grads: Record<string, tf.Tensor> = {};
-      for (const key of net.params.keys) grads[key] = tf.tensor(part.grads[key], net.params.get(key).shape, 'float32');
-      results.push({ chunk: work[remoteFrom + k].chunk, g: { grads, loss: part.loss, kl: part.kl, entropy: part.entropy } });
-    });
-  }
+  // Chunk k of `work` runs on worker k mod N (agents/pg-worker.ts; the main thread is worker 0).
+  const local = (u: { sub: Trajectories; adv: Float32Array }): ChunkGradient =>
+    chunkGradient(net, ref, u.sub, { advantages: u.adv, batchPaths: N, beta, fused });
+  const computed: ChunkGradient[] =
+    worker && worker.size > 1 && work.length > 1
+      ? worker.run(work, { policy: () => net.params.snapshot(), ref: () => ref.params.snapshot() }, { N, beta, fused }, local, (part) => {
+          const grads: Record<string, tf.Tensor> = {};
+          for (const key of net.params.keys) grads[key] = tf.tensor(part.grads[key], net.params.get(key).shape, 'float32');
+          return { grads, loss: part.loss, kl: part.kl, entropy: part.entropy };
+        })
+      : work.map(local);
+  // The reduction, on the main thread in chunk order (a fixed order, whatever ran where).
   let loss = 0;
   let kl = 0;
   let ent = 0;
   const chunkGrads: Record<string, tf.Tensor>[] = [];
-  for (let c = 0; c < C; c++) {
-    const parts = results.filter((r) => r.chunk === c);
-    if (parts.length === 0) continue;
-    for (const { g } of parts) {
-      loss += g.loss;
-      kl += g.kl;
-      ent += g.entropy;
-    }
-    if (parts.length === 1) chunkGrads.push(parts[0].g.grads);
-    else {
-      const sum: Record<string, tf.Tensor> = {};
-      for (const key of net.params.keys) sum[key] = tf.tidy(() => tf.addN(parts.map((p) => p.g.grads[key])));
-      for (const p of parts) tf.dispose(Object.values(p.g.grads));
-      chunkGrads.push(sum);
-    }
+  for (const g of computed) {
+    loss += g.loss;
+    kl += g.kl;
+    ent += g.entropy;
+    chunkGrads.push(g.grads);
   }
   const keys = net.params.keys;
   // A batch without any term (every path empty under `emptyPaths: 'drop'`): a zero gradient; the

@@ -21,12 +21,15 @@ import { runMain } from '../core/main.ts';
 import { commandLine, npmDashHint } from '../core/launcher.ts';
 import { checkDepth } from '../core/validate.ts';
 import { checkBenchEnv } from './env-vars.ts';
+import { RL_WORKERS_ENV, TRAIN_WORKERS_ENV } from '../agents/pg-worker.ts';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { listAgents, resolveAgent } from '../agents/registry.ts';
 import { configHelpText } from './config-help.ts';
+import { AGENT_TIMEOUT_VARIABLE, agentTimeoutSeconds, DEFAULT_AGENT_TIMEOUT_SECONDS } from '../agents/process/channel.ts';
 import '../envs/index.ts';
 import { listEnvs } from '../envs/registry.ts';
 import { writeFileAtomic, writeJsonAtomic } from '../core/io.ts';
@@ -158,10 +161,12 @@ interface BenchArgs {
   dataDir?: string;
   progress: boolean;
   jobs: number;
+  trainWorkers?: number;
   shard?: string;
   force: boolean;
   reference: boolean;
   runTimeout?: number;
+  agentTimeout?: number;
   configHelp: boolean;
 }
 
@@ -189,7 +194,7 @@ function planOverrides(argv: BenchArgs, suite: ReturnType<typeof loadSuite>): Pl
 
 /** The options of a bench command line that choose the setting (not the agent, the shard or --force): what `bench reference` needs. */
 function settingArgs(args: readonly string[]): string[] {
-  const drop = new Set(['--agent', '--agent-config', '--shard', '--jobs', '--run-timeout']);
+  const drop = new Set(['--agent', '--agent-config', '--shard', '--jobs', '--train-workers', '--run-timeout', '--agent-timeout']);
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const [name] = args[i].split('=');
@@ -206,9 +211,24 @@ function settingArgs(args: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * The threads of each RL training run (agents/pg-worker.ts), passed to the runs, in worker threads
+ * too, through PRORL_TRAIN_WORKERS: --train-workers, else the variable, else the cores ÷ --jobs.
+ * Not part of a run's config (results never depend on it), like --jobs.
+ */
+function setTrainWorkers(argv: BenchArgs): void {
+  if (argv.trainWorkers !== undefined) process.env[TRAIN_WORKERS_ENV] = String(argv.trainWorkers);
+  else if (!process.env[TRAIN_WORKERS_ENV] && !process.env[RL_WORKERS_ENV] && argv.jobs > 1)
+    process.env[TRAIN_WORKERS_ENV] = String(Math.max(1, Math.floor(os.availableParallelism() / argv.jobs)));
+}
+
 async function runBench(argv: BenchArgs, io: Io, args: readonly string[] = []): Promise<number> {
   if (argv.agent === undefined && argv.suite === undefined) throw new UsageError('give --agent NAME (runs the default suite for that agent) or --suite NAME');
   checkBenchEnv(); // before anything is written: a bad variable is exit 2, not a failure of every run
+  // Agent processes (agents/process/) read their reply timeout from the environment, in worker threads too.
+  if (argv.agentTimeout !== undefined) process.env[AGENT_TIMEOUT_VARIABLE] = String(argv.agentTimeout);
+  agentTimeoutSeconds();
+  setTrainWorkers(argv);
   const suite = loadSuite(argv.suite ?? 'standard');
   const overrides = planOverrides(argv, suite);
   const plan = await planRuns(suite, overrides);
@@ -320,6 +340,10 @@ export function buildCli(args: string[]) {
       describe: 'folder holding the dataset of the real environments (ml-1m-v0, steam-v0, books-v0); only this folder is searched',
     })
     .option('jobs', { type: 'number', default: 1, describe: 'runs in parallel worker threads (each with its own backend)' })
+    .option('train-workers', {
+      type: 'number',
+      describe: `threads of each RL training run, the main thread included (default ${TRAIN_WORKERS_ENV}, else the cores ÷ --jobs; results never depend on it)`,
+    })
     .option('shard', { type: 'string', describe: 'run only shard i of n of the run matrix (i/n, 1 ≤ i ≤ n)' })
     .option('force', { type: 'boolean', default: false, describe: 'rerun runs whose result file is complete' })
     .option('reference', {
@@ -331,6 +355,10 @@ export function buildCli(args: string[]) {
       type: 'number',
       describe: 'seconds a run may take before it is stopped and counted as failed (a guard: results never depend on it); runs then go to worker threads',
     })
+    .option('agent-timeout', {
+      type: 'number',
+      describe: `seconds an agent process (--agent ./x.py, exec:CMD) may send nothing before it is taken as hung and the run fails (default ${DEFAULT_AGENT_TIMEOUT_SECONDS}, or ${AGENT_TIMEOUT_VARIABLE}; a guard: results never depend on it)`,
+    })
     .option('progress', { type: 'boolean', default: true, describe: 'show progress (bars on a terminal, plain lines otherwise)' })
     .option('config-help', {
       type: 'boolean',
@@ -338,7 +366,7 @@ export function buildCli(args: string[]) {
       describe: "print the --agent's config fields (dotted path, type, default, description) and exit; runs nothing",
     })
     .check((a) => {
-      for (const k of ['seeds', 'batch-size', 'jobs'] as const) {
+      for (const k of ['seeds', 'batch-size', 'jobs', 'train-workers'] as const) {
         const v = a[k] as number | undefined;
         if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new UsageError(`--${k} must be a positive integer, got ${v}`);
       }
@@ -353,6 +381,9 @@ export function buildCli(args: string[]) {
       const timeout = a['run-timeout'] as number | undefined;
       if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0))
         throw new UsageError(`--run-timeout must be a positive number of seconds, got ${timeout}`);
+      const agentTimeout = a['agent-timeout'] as number | undefined;
+      if (agentTimeout !== undefined && !(Number.isFinite(agentTimeout) && agentTimeout > 0))
+        throw new UsageError(`--agent-timeout must be a positive number of seconds, got ${agentTimeout}`);
       return true;
     })
     .strict()
@@ -411,6 +442,7 @@ async function referenceMain(args: string[], io: Io): Promise<number> {
   if (!plan) throw new UsageError(`suite ${suite.suite.name} has no reference set; suites with one: ${referenceSuites().join(', ') || 'none'}`);
   const out = update ? shippedReferenceFolder(plan.suite) : path.join(argv.out, REFERENCE_FOLDER);
   io.err(`reference set of suite ${plan.suite} (budget ${plan.budget}): ${plan.runs.length} runs, output ${out}\n`);
+  setTrainWorkers(argv);
   const report = await runPlan(plan.runs, {
     out,
     jobs: argv.jobs,

@@ -8,6 +8,7 @@
  *   PRORL_BLAS          wasm or native                                           compute/kernels/native-matmul.ts
  *   PRORL_SIM_WORKERS   simulator shard workers, a non-negative integer          simulators/index.ts
  *   PRORL_RL_WORKERS    RL update workers, 0 or 1                                agents/pg-worker.ts
+ *   PRORL_TRAIN_WORKERS RL training workers, a positive integer                  agents/pg-worker.ts
  *   PRORL_CACHE_DIR     the cache folder (not a file, not empty)                 core/cache-dir.ts
  *
  * PRORL_DATA_DIR and PRORL_SNAPSHOT_DIR are places searched for datasets: a missing one is reported
@@ -15,13 +16,13 @@
  */
 import { checkComputeEnv } from '../compute/backend.ts';
 import { checkCacheDirEnv } from '../core/cache-dir.ts';
-import { rlWorkers } from '../agents/pg-worker.ts';
+import { trainWorkers } from '../agents/pg-worker.ts';
 import { defaultWorkers } from '../simulators/index.ts';
 
 /** Throws a UsageError naming the first environment variable with a value that is not accepted. */
 export function checkBenchEnv(env: NodeJS.ProcessEnv = process.env): void {
   checkComputeEnv(env);
   defaultWorkers(env);
-  rlWorkers(env);
+  trainWorkers(env);
   checkCacheDirEnv(env);
 }

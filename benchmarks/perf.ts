@@ -2,7 +2,7 @@
  * `npm run perf`: speed and memory figures, printed, never asserted. Each section compares against
  * its alternative in the same run (ratios), since shared machines are noisy.
  *   npm run perf                 all sections
- *   npm run perf -- env sim      only some (env, backend, sim, rl)
+ *   npm run perf -- env sim      only some (env, backend, sim, rl, agent-process)
  *   npm run perf -- rl           RL training paths/s beside a PyTorch reference (benchmarks/perf/rl.ts)
  */
 import { existsSync } from 'node:fs';
@@ -11,10 +11,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError } from '../core/errors.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const SECTIONS: Record<string, string> = { env: 'perf/env.ts', backend: 'perf/backend.ts', sim: 'perf/simulator.ts', rl: 'perf/rl.ts' };
+const SECTIONS: Record<string, string> = {
+  env: 'perf/env.ts',
+  backend: 'perf/backend.ts',
+  sim: 'perf/simulator.ts',
+  rl: 'perf/rl.ts',
+  'agent-process': 'perf/agent-process.ts',
+};
 
 // Section names; options belong to the sections (these take a value).
-const VALUED = new Set(['--rounds', '--iters', '--python', '--env', '--world', '--batch', '--items', '--steps']);
+const VALUED = new Set(['--rounds', '--iters', '--python', '--env', '--world', '--batch', '--items', '--steps', '--workers', '--torch-threads']);
 const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !(i > 0 && VALUED.has(all[i - 1])));
 for (const name of wanted)
   if (!(name in SECTIONS)) {

@@ -57,7 +57,10 @@ function run(script: string, args: string[], cwd = root): { code: number; out: s
 }
 const check = (args: string[], cwd = root) => run(path.join(cwd, 'benchmarks', 'check.ts'), args, cwd);
 
-test('the gate fails on an RL learning-rate cut and on a pre-training change, and passes an unchanged rerun', () => {
+/** These real-process runs of the gate take over a minute together: `npm run test:long` runs them (CI does), not `npm test`. */
+const long = process.env.PRORL_TEST_LONG === '1' ? false : 'a longer test: `npm run test:long` runs it (CI does)';
+
+test('the gate fails on an RL learning-rate cut and on a pre-training change, and passes an unchanged rerun', { skip: long }, () => {
   const baselines = path.join(work, 'baselines');
   const update = check(['--suite', suiteFile('good', learned()), '--baselines', baselines, '--out', path.join(work, 'o1'), '--update']);
   assert.equal(update.code, 0, update.out);
@@ -79,7 +82,7 @@ test('the gate fails on an RL learning-rate cut and on a pre-training change, an
   assert.match(pre.out, /synthetic-v0\/reinforce-baseline\s+\S+\s/);
 });
 
-test('an agent that hangs fails the run and the gate, and the rest of the suite still runs', () => {
+test('an agent that hangs fails the run and the gate, and the rest of the suite still runs', { skip: long }, () => {
   const hanging = (hang: string) => [{ agent: path.join(root, 'test', 'fixtures', 'hanging-agent.ts'), config: { hang, atSeed: 1 } }, { agent: 'random' }];
   const baselines = path.join(work, 'hang-baselines');
   const good = check(['--suite', suiteFile('nohang', hanging('none'), [1, 2]), '--baselines', baselines, '--out', path.join(work, 'h0'), '--update']);
@@ -130,7 +133,7 @@ test('a command whose work can never finish exits 1, not 0 (a plug-in module tha
   assert.match(r.out, /bench: stopped with work still pending and nothing left that could finish it/);
 });
 
-test('--base REF runs the suite at REF in a temporary worktree and fails on the regression between two commits', () => {
+test('--base REF runs the suite at REF in a temporary worktree and fails on the regression between two commits', { skip: long }, () => {
   // A throwaway repository: this tree as it is, committed; then the RL default learning rate cut.
   const repo = path.join(work, 'repo');
   mkdirSync(repo);

@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { codeBlocks, shellCommands } from './readme-blocks.ts';
+import { pageBlocks, shellCommands } from './readme-blocks.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-package-'));
@@ -105,7 +105,7 @@ test('pack, install into an empty project, and run the README there', { timeout:
   // The user's project: the README's TypeScript blocks saved under their names, then its
   // user-project shell blocks, line by line.
   mkdirSync(project);
-  const blocks = codeBlocks(readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
+  const blocks = pageBlocks(ROOT); // README.md, then docs/*.md: their blocks, page by page
   for (const b of blocks.filter((x) => x.lang === 'ts')) writeFileSync(path.join(project, /^\/\/ ([\w.-]+\.ts):/.exec(b.text)![1]), b.text);
   const snapshots: Record<string, Record<string, Record<string, unknown>>> = {};
   for (const b of blocks.filter((x) => x.marker === 'user-project')) {
@@ -117,7 +117,7 @@ test('pack, install into an empty project, and run the README there', { timeout:
       if (line.startsWith('npm install ')) writeFileSync(path.join(project, 'package-lock.json'), seededLockfile('my-project'));
       const r = sh(line, project);
       times.push(`${line.slice(0, 60)} ${r.seconds.toFixed(1)}s`);
-      assert.equal(r.code, 0, `README.md:${b.line}: ${line}\n${r.out}\n${r.err}`);
+      assert.equal(r.code, 0, `${b.file}:${b.line}: ${line}\n${r.out}\n${r.err}`);
       if (line.includes('--agent ./linear.ts')) snapshots[line] = results('runs');
       if (line.startsWith('node --import tsx environment.ts')) assert.match(r.out, /256 of 256 episodes ended with STOP/);
       if (line.startsWith('node --import tsx --test')) assert.match(r.out, /# pass 2\n# fail 0/);
@@ -372,3 +372,80 @@ test("the installed package's messages name its own commands: no data, a host it
 function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
+
+test(
+  "a user's advantage estimator, scaffolded in the installed project, passes its exactness test and trains through bench as the built-in it re-implements",
+  { timeout: 600_000 },
+  () => {
+    assert.ok(existsSync(path.join(project, 'node_modules/prorec-gym')), 'the installed project');
+    const scaffold = sh('npx prorec-gym new-agent --estimator my-prorl', project);
+    assert.equal(scaffold.code, 0, scaffold.err);
+    assert.equal(scaffold.out, 'npx prorec-gym bench --agent ./my-prorl.ts\n');
+    const typed = sh('npx tsc --strict --noEmit --module nodenext --target es2022 --types node my-prorl.ts my-prorl.test.ts', project);
+    assert.equal(typed.code, 0, `the scaffold type-checks under --strict against the installed declarations\n${typed.out}${typed.err}`);
+    const check = sh('node --import tsx --test my-prorl.test.ts', project);
+    assert.equal(check.code, 0, check.out + check.err);
+    assert.match(check.out, /# pass 3\n# fail 0/);
+    const help = sh('npx prorec-gym bench --agent ./my-prorl.ts --config-help', project);
+    assert.equal(help.code, 0, help.err);
+    assert.match(help.out, /rl\.centering/);
+    // The scaffold is ProRL's SRC + leave-one-out PSAE written out: on the same policy, pre-training and
+    // budget it must land where the package's reference row of the built-in `prorl` does (seed 1).
+    const run = sh('npx prorec-gym bench --agent ./my-prorl.ts --seeds 1 --out estimator-runs', project);
+    assert.equal(run.code, 0, run.err);
+    const mine = results('estimator-runs')['synthetic-v0__my-prorl__seed1.json'] as {
+      metrics: Record<string, number>;
+      run: { config: { agentCode?: string } };
+    };
+    assert.match(mine.run.config.agentCode ?? '', /^[0-9a-f]{64}$/, "the estimator module's code is in the run's identity");
+    const reference = (name: string) =>
+      (
+        JSON.parse(
+          readFileSync(path.join(project, `node_modules/prorec-gym/dist/benchmarks/reference/standard/results/synthetic-v0__${name}__seed1.json`), 'utf8'),
+        ) as { metrics: Record<string, number> }
+      ).metrics;
+    const prorl = reference('prorl');
+    for (const k of ['specificIoi', 'ioi', 'ctr', 'length'])
+      assert.ok(Math.abs(mine.metrics[k] - prorl[k]) <= 1e-6 * Math.max(1, Math.abs(prorl[k])), `${k}: my-prorl ${mine.metrics[k]}, prorl (ref) ${prorl[k]}`);
+    assert.ok(mine.metrics.specificIoi > reference('random').specificIoi + 0.5, 'it steers: specific IoI well above random');
+  },
+);
+
+test(
+  'a Python agent through the installed package: bench --agent ./reinforce_numpy.py trains through the protocol and beats random',
+  { timeout: 600_000 },
+  (t) => {
+    assert.ok(existsSync(path.join(project, 'node_modules/prorec-gym')), 'the installed project (made by the first test)');
+    assert.ok(existsSync(path.join(project, 'node_modules/prorec-gym/clients/python/prorec_gym/agent_main.py')), 'the package ships the Python client');
+    const probe = spawnSync('python3', ['-c', 'import numpy'], { encoding: 'utf8' });
+    if (probe.error || probe.status !== 0) {
+      t.skip(`python3 with NumPy is not available (${probe.error?.message ?? probe.stderr.trim().split('\n').pop()}); apt-get install python3 python3-numpy`);
+      return;
+    }
+    mkdirSync(path.join(project, 'python-agent'), { recursive: true });
+    writeFileSync(path.join(project, 'python-agent/reinforce_numpy.py'), readFileSync(path.join(ROOT, 'examples/python/reinforce_numpy.py')));
+    const r = sh('npx prorec-gym bench --agent ./python-agent/reinforce_numpy.py --seeds 2 --out python-runs', project);
+    assert.equal(r.code, 0, r.err);
+    const mine = results('python-runs');
+    const reference = (seed: number) =>
+      (
+        JSON.parse(
+          readFileSync(path.join(project, `node_modules/prorec-gym/dist/benchmarks/reference/standard/results/synthetic-v0__random__seed${seed}.json`), 'utf8'),
+        ) as { metrics: Record<string, number> }
+      ).metrics;
+    for (const seed of [1, 2]) {
+      const run = mine[`synthetic-v0__reinforce_numpy__seed${seed}.json`] as {
+        metrics: Record<string, number>;
+        curves: { train?: unknown[] };
+        run: { config: { agentCode?: string } };
+      };
+      assert.ok(run, `seed ${seed}`);
+      assert.match(run.run.config.agentCode ?? '', /^[0-9a-f]{64}$/, "the Python agent's code is in the run's identity");
+      assert.equal(run.curves.train?.length, 10, 'its learning curve came through the protocol');
+      assert.ok(
+        run.metrics.specificIoi > reference(seed).specificIoi + 0.5,
+        `seed ${seed}: specific IoI ${run.metrics.specificIoi} vs random ${reference(seed).specificIoi}`,
+      );
+    }
+  },
+);

@@ -2,23 +2,27 @@
  * RL training throughput: paths per second of the rollout, the update and both, at the trainer's
  * defaults (16 cases × G = 16 = 256 paths per update, REINFORCE advantages, exact KL to the
  * reference with β = 0.01, gradChunks 4, a freshly initialised policy: ~10 items per path), for
- * this package (wasm; with the update worker and on the main thread alone) beside a PyTorch
+ * this package (wasm; with N = 1 training worker, the main thread alone, and N = every core:
+ * agents/pg-worker.ts) beside a PyTorch
  * reference of the same work (benchmarks/perf/torch_rl.py: the same policy, N and item-prior
  * width, and a stand-in of the reward model), run in the same session, alternating with ours, when
  * `python3` (on the PATH, else /usr/bin/python3) with torch is available; otherwise the reference's
- * figures recorded in the README are printed, and the output says which. PyTorch runs on one
- * thread (its BLAS's threads included); the output names the BLAS it loaded, which decides its
+ * figures recorded in RECORDED_TORCH below are printed, and the output says which. PyTorch runs on one
+ * thread and on every core (its BLAS's threads included); the output names the BLAS it loaded, which decides its
  * speed (a reference BLAS is several times slower than OpenBLAS or MKL). Machines shared with
- * other work are noisy: compare the ratios, and the CPU milliseconds (process CPU time; with the
- * worker, both threads).
+ * other work are noisy: compare the ratios, and the CPU milliseconds (process CPU time, all threads).
  *
- * `--env ID` measures another environment (e.g. ml-1m-v0, whose simulators load from the cache or
+ * `--env ID[,ID…]` measures other environments (default synthetic-v0 and ml-1m-v0, the latter
+ * skipped with a note when its dataset is not found; ml-1m-v0's simulators load from the cache or
  * the shipped checkpoints, or train first; `--world JSON` passes world options, e.g.
  * '{"simulatorTrain":{"maxEpochs":1}}' for a quick simulator of the same architecture, hence the
  * same speed). The PyTorch reference has stand-ins for synthetic-v0's dynamics and for SASRec
  * reward models (ml-1m-v0, steam-v0, books-v0 by default), not for GRU4Rec ones.
  *
- *   npx tsx benchmarks/perf/rl.ts [--rounds 3] [--iters 4] [--python python3] [--env ID] [--world JSON]
+ * The output gives the load average (1, 5 and 15 minutes) before and after, and the kernels that ran.
+ *
+ *   npx tsx benchmarks/perf/rl.ts [--rounds 3] [--iters 4] [--workers 1,CORES] [--torch-threads 1,CORES]
+ *                                 [--python python3] [--env ID] [--world JSON]
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -31,12 +35,13 @@ import { deriveSeed } from '../../core/rng.ts';
 import { reinforce, type Rollout } from '../../agents/estimators.ts';
 import { AdamW, ensureBackend } from '../../agents/nn.ts';
 import { packPaths, PolicyNetwork } from '../../agents/policy.ts';
-import { UpdateWorker } from '../../agents/pg-worker.ts';
+import { TrainWorkers } from '../../agents/pg-worker.ts';
+import { backendInfo, numericsId } from '../../compute/backend.ts';
 import { policyGradientStep } from '../../agents/rl.ts';
 import { runEpisodes } from '../../agents/rollout.ts';
 import type { ModelConfig } from '../../simulators/config.ts';
 import { existsSync } from 'node:fs';
-import { registerNativeBlasKernels, unregisterNativeBlasKernels } from '../../compute/kernels/index.ts';
+import { registerNativeBlasKernels, unregisterNativeBlasKernels, WASM_FALLBACK_KERNELS } from '../../compute/kernels/index.ts';
 import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH, type NativeBlas } from '../../compute/kernels/native-matmul.ts';
 
 const CASES = 16;
@@ -46,7 +51,7 @@ const CHUNKS = 4;
 const BETA = 0.01;
 
 /**
- * The PyTorch reference as recorded in the README ("RL training speed"), printed when it cannot run
+ * The PyTorch reference as last measured on a free 2-core machine, printed when it cannot run
  * here: wall-clock medians in ms per update of 256 paths, per environment.
  */
 export const RECORDED_TORCH: Record<string, { rolloutMs: number; update4Ms: number; note: string }> = {
@@ -90,15 +95,19 @@ export class TsTrainer {
   static async create(envId: string, world: Record<string, unknown>): Promise<TsTrainer> {
     await ensureBackend();
     const env = await makeVec(envId, PATHS, { stepEvaluator: false, world, log: (line: string) => console.error(line) });
-    const net = new PolicyNetwork(env.numItems, {}, 1, true, 'policy', env.world.dataset.items, env.world.dataset.sequences.train);
-    const ref = new PolicyNetwork(env.numItems, {}, 1, false, 'reference', env.world.dataset.items, env.world.dataset.sequences.train);
+    const net = new PolicyNetwork(env.numItems, {}, { seed: 1, items: env.world.dataset.items, trainSequences: env.world.dataset.sequences.train });
+    const ref = new PolicyNetwork(
+      env.numItems,
+      {},
+      { seed: 1, trainable: false, label: 'reference', items: env.world.dataset.items, trainSequences: env.world.dataset.sequences.train },
+    );
     ref.params.copyFrom(net.params);
     const optimizer = new AdamW(net.params, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, clipNorm: 0 });
     return new TsTrainer(env, net, ref, optimizer);
   }
 
   /** `iters` updates (the first of the process is a warm-up, not counted); per-update timings. */
-  run(iters: number, worker: UpdateWorker | null): Timing[] {
+  run(iters: number, worker: TrainWorkers | null): Timing[] {
     const out: Timing[] = [];
     const train = this.env.cases('train').length;
     for (let i = 0; i < iters; i++) {
@@ -161,12 +170,13 @@ export function torchWorkload(trainer: TsTrainer): { args: string[]; reason: str
   return { args: [...base, '--world', 'sasrec', '--sasrec', JSON.stringify(config)], reason: '' };
 }
 
-/** Runs the PyTorch reference once; null and the reason when it cannot run. */
-function runTorch(python: string, iters: number, workload: string[]): { result: TorchResult | null; reason: string } {
+/** Runs the PyTorch reference once on `threads` threads; null and the reason when it cannot run. */
+function runTorch(python: string, iters: number, workload: string[], threads = 1): { result: TorchResult | null; reason: string } {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'torch_rl.py');
-  // One thread, whatever the BLAS: torch's own setting does not bind OpenBLAS's or MKL's threads.
-  const oneThread = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
-  const r = spawnSync(python, [script, '--iters', String(iters), '--threads', '1', ...workload], { encoding: 'utf8', env: { ...process.env, ...oneThread } });
+  // The thread count whatever the BLAS: torch's own setting does not bind OpenBLAS's or MKL's threads.
+  const t = String(threads);
+  const threadEnv = { OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t };
+  const r = spawnSync(python, [script, '--iters', String(iters), '--threads', t, ...workload], { encoding: 'utf8', env: { ...process.env, ...threadEnv } });
   if (r.error) return { result: null, reason: `${python} could not be started (${r.error.message})` };
   if (r.status !== 0) {
     const last = (r.stderr || '').trim().split('\n').pop() ?? '';
@@ -190,111 +200,155 @@ function row(label: string, rollout: number, update: number, cpu: string): strin
 }
 
 export async function main(): Promise<void> {
+  // Every environment listed (default: synthetic-v0 and ml-1m-v0; the latter only when its dataset
+  // is found: the release snapshot, PRORL_SNAPSHOT_DIR or PRORL_DATA_DIR).
+  const explicitEnv = process.argv.includes('--env');
+  for (const envId of arg('env', 'synthetic-v0,ml-1m-v0').split(',')) {
+    try {
+      await measure(envId);
+    } catch (e) {
+      if (explicitEnv || envId === 'synthetic-v0') throw e;
+      console.log(`# ${envId}: not measured (${(e as Error).message.split('\n')[0]}); --env ${envId} to see the whole error`);
+    }
+  }
+}
+
+async function measure(envId: string): Promise<void> {
   const rounds = Number(arg('rounds', '3'));
   const iters = Number(arg('iters', '4'));
+  const cores = os.availableParallelism();
+  // The training workers measured (agents/pg-worker.ts; N = 1 is the main thread alone) and
+  // PyTorch's threads: 1 and every core unless --workers / --torch-threads list others.
+  const list = (name: string) =>
+    [...new Set(arg(name, `1,${cores}`).split(',').map(Number))].filter((n) => Number.isInteger(n) && n >= 1).sort((x, y) => x - y);
+  const workerCounts = list('workers');
+  const torchThreads = list('torch-threads');
   // python3 on the PATH first; when it has no torch (a version manager's python, say), the
   // system's /usr/bin/python3, where Debian's python3-torch installs it.
   const explicit = process.argv.includes('--python') || Boolean(process.env.PRORL_PYTHON);
   let python = arg('python', process.env.PRORL_PYTHON ?? 'python3');
-  const envId = arg('env', 'synthetic-v0');
   const world = JSON.parse(arg('world', '{}')) as Record<string, unknown>;
   const trainer = await TsTrainer.create(envId, world);
   const load0 = os.loadavg();
-  const worker = os.availableParallelism() >= 2 ? await UpdateWorker.start(trainer.net) : null;
-  const ts: Record<'worker' | 'main' | 'native', Timing[]> = { worker: [], main: [], native: [] };
+  const pools = new Map<number, TrainWorkers | null>();
+  for (const n of workerCounts) pools.set(n, n > 1 ? await TrainWorkers.start(trainer.net, n - 1) : null);
+  const ts = new Map<string, Timing[]>(workerCounts.map((n) => [`N${n}`, []]));
+  ts.set('native', []);
   // The native kernels: everywhere with PRORL_BLAS=native; otherwise, when the addon is
-  // built, as a third variant on the main thread (the kernel swapped in and out around it).
+  // built, as another variant on the main thread (the kernel swapped in and out around it).
   const nativeEverywhere = blasChoice() === 'native';
   const nativeVariant: NativeBlas | null = !nativeEverywhere && existsSync(NATIVE_BLAS_PATH) ? loadNativeBlas() : null;
-  const torch: TorchResult[] = [];
+  const torch = new Map<number, TorchResult[]>(torchThreads.map((n) => [n, []]));
   const workload = torchWorkload(trainer);
   let torchReason = workload.reason;
-  trainer.run(1, worker); // warm-up
-  for (let r = 0; r < rounds; r++) {
-    // Alternating, so that every variant sees the same load.
-    if (worker) ts.worker.push(...trainer.run(iters, worker));
-    ts.main.push(...trainer.run(iters, null));
-    if (nativeVariant) {
-      registerNativeBlasKernels(nativeVariant);
-      try {
-        ts.native.push(...trainer.run(iters, null));
-      } finally {
-        unregisterNativeBlasKernels();
+  try {
+    for (const pool of pools.values()) trainer.run(1, pool); // warm-up (every thread's first update)
+    for (let r = 0; r < rounds; r++) {
+      // Alternating, so that every variant sees the same load.
+      for (const [n, pool] of pools) ts.get(`N${n}`)!.push(...trainer.run(iters, pool));
+      if (nativeVariant) {
+        registerNativeBlasKernels(nativeVariant);
+        try {
+          ts.get('native')!.push(...trainer.run(iters, null));
+        } finally {
+          unregisterNativeBlasKernels();
+        }
+      }
+      for (const threads of torchThreads) {
+        if (torchReason) break;
+        let t = runTorch(python, iters, workload.args, threads);
+        if (!t.result && !explicit && python !== '/usr/bin/python3' && / has no torch module$/.test(t.reason)) {
+          const system = runTorch('/usr/bin/python3', iters, workload.args, threads);
+          if (system.result) [python, t] = ['/usr/bin/python3', system];
+        }
+        if (t.result) torch.get(threads)!.push(t.result);
+        else torchReason = t.reason;
       }
     }
-    if (!torchReason) {
-      let t = runTorch(python, iters, workload.args);
-      if (!t.result && !explicit && python !== '/usr/bin/python3' && / has no torch module$/.test(t.reason)) {
-        const system = runTorch('/usr/bin/python3', iters, workload.args);
-        if (system.result) [python, t] = ['/usr/bin/python3', system];
-      }
-      if (t.result) torch.push(t.result);
-      else torchReason = t.reason;
-    }
+  } finally {
+    for (const pool of pools.values()) await pool?.terminate();
+    trainer.env.close();
   }
-  await worker?.terminate();
-  trainer.env.close();
   const load1 = os.loadavg();
 
   console.log(
-    `# RL training speed, ${envId} (${trainer.env.numItems} items): ${PATHS} paths per update (${CASES} cases × G = ${G}), REINFORCE, exact KL (β = ${BETA}), gradChunks ${CHUNKS}`,
+    `\n# RL training speed, ${envId} (${trainer.env.numItems} items): ${PATHS} paths per update (${CASES} cases × G = ${G}), REINFORCE, exact KL (β = ${BETA}), gradChunks ${CHUNKS}`,
   );
   console.log(
-    `# medians over ${rounds} rounds × ${iters} updates; load average ${load0[0].toFixed(2)} → ${load1[0].toFixed(2)} on ${os.availableParallelism()} cores`,
+    `# medians over ${rounds} rounds × ${iters} updates; load average ${load0.map((x) => x.toFixed(2)).join(' ')} → ${load1.map((x) => x.toFixed(2)).join(' ')} (1, 5, 15 min) on ${cores} cores`,
   );
   const m = (xs: Timing[], k: keyof Timing) => median(xs.map((x) => x[k]));
   console.log(
-    `${''.padEnd(LABEL)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update, both threads with the worker)`,
+    `${''.padEnd(LABEL)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update, all threads)`,
   );
   const where = nativeEverywhere ? 'native BLAS' : 'wasm';
-  for (const [key, label] of [
-    ['worker', `prorec-gym, ${where}, update worker (PRORL_RL_WORKERS=1)`],
-    ['main', `prorec-gym, ${where}, main thread`],
-    ['native', 'prorec-gym, native BLAS (main thread only)'],
-  ] as const) {
-    const xs = ts[key];
+  const rows: [string, string][] = workerCounts.map((n) => [
+    `N${n}`,
+    `prorec-gym, ${where}, ${n === 1 ? 'main thread (N = 1)' : `${n} training workers (N = ${n})`}`,
+  ]);
+  rows.push(['native', 'prorec-gym, native BLAS (main thread only)']);
+  for (const [key, label] of rows) {
+    const xs = ts.get(key)!;
     if (xs.length === 0) continue;
     console.log(row(label, m(xs, 'rolloutMs'), m(xs, 'updateMs'), `${fmt(m(xs, 'rolloutCpuMs'), 5)} + ${fmt(m(xs, 'updateCpuMs'), 5)}`));
   }
   const total = (xs: Timing[]) => m(xs, 'rolloutMs') + m(xs, 'updateMs');
-  let torchTotal: number;
-  if (torch.length) {
-    const tm = (k: keyof TorchResult) => median(torch.map((t) => t[k] as number));
-    torchTotal = tm('rolloutMs') + tm('update4Ms');
+  const torchTotals = new Map<number, number>();
+  let blas = '';
+  for (const [threads, results] of torch) {
+    if (results.length === 0) continue;
+    const tm = (k: keyof TorchResult) => median(results.map((t) => t[k] as number));
+    torchTotals.set(threads, tm('rolloutMs') + tm('update4Ms'));
+    blas = results[0].blas;
     console.log(
       row(
-        `PyTorch ${torch[0].torch}, 1 thread (measured now)`,
+        `PyTorch ${results[0].torch}, ${threads} thread${threads === 1 ? '' : 's'} (measured now)`,
         tm('rolloutMs'),
         tm('update4Ms'),
         `${fmt(tm('rolloutCpuMs'), 5)} + ${fmt(tm('update4CpuMs'), 5)}`,
       ),
     );
-    const blas = torch[0].blas;
+  }
+  if (torchTotals.size > 0) {
     console.log(
       `# PyTorch: ${python}, BLAS ${blas}${/openblas|mkl/i.test(blas) ? '' : ' (not OpenBLAS or MKL: a reference BLAS makes PyTorch several times slower; Debian: apt-get install libopenblas0-pthread)'}`,
     );
   } else if (RECORDED_TORCH[envId]) {
     const rec = RECORDED_TORCH[envId];
-    torchTotal = rec.rolloutMs + rec.update4Ms;
-    console.log(row('PyTorch, 1 thread (README figures)', rec.rolloutMs, rec.update4Ms, rec.note));
-    console.log(`# the PyTorch reference did not run: ${torchReason}; the figures above are the ones recorded in the README`);
-  } else {
-    torchTotal = NaN;
-    console.log(`# the PyTorch reference did not run: ${torchReason}`);
+    torchTotals.set(1, rec.rolloutMs + rec.update4Ms);
+    console.log(row('PyTorch, 1 thread (recorded figures)', rec.rolloutMs, rec.update4Ms, rec.note));
+    console.log(`# the PyTorch reference did not run: ${torchReason}; the figures above are recorded ones (RECORDED_TORCH in benchmarks/perf/rl.ts)`);
+  } else console.log(`# the PyTorch reference did not run: ${torchReason}`);
+  // prorec-gym's total paths/s ÷ PyTorch's, each N against PyTorch on as many threads (else 1).
+  const ratios = workerCounts.flatMap((n) => {
+    const threads = torchTotals.has(n) ? n : 1;
+    const t = torchTotals.get(threads);
+    return t === undefined ? [] : [`N = ${n} ÷ PyTorch ${threads} thread${threads === 1 ? '' : 's'}: ${(t / total(ts.get(`N${n}`)!)).toFixed(2)}`];
+  });
+  if (ts.get('native')!.length && torchTotals.has(1))
+    ratios.push(`native BLAS ÷ PyTorch 1 thread: ${(torchTotals.get(1)! / total(ts.get('native')!)).toFixed(2)}`);
+  const first = ts.get(`N${workerCounts[0]}`)!;
+  console.log(`# total paths/s, ${ratios.length ? ratios.join('; ') : 'no PyTorch figures'}; mean path length ${m(first, 'length').toFixed(2)}`);
+  if (workerCounts.length > 1) {
+    const base = total(ts.get(`N${workerCounts[0]}`)!);
+    const eff = workerCounts.slice(1).map((n) => {
+      const x = total(ts.get(`N${n}`)!);
+      return `N = ${n}: ×${(base / x).toFixed(2)} (update ×${(m(ts.get(`N${workerCounts[0]}`)!, 'updateMs') / m(ts.get(`N${n}`)!, 'updateMs')).toFixed(2)})`;
+    });
+    console.log(
+      `# speed-up over N = ${workerCounts[0]}: ${eff.join(', ')}; the workers take the gradient chunks (at most gradChunks = ${CHUNKS} at once), the rollout stays on the main thread`,
+    );
   }
-  const ratios = Number.isFinite(torchTotal)
-    ? `prorec-gym's total paths/s ÷ PyTorch's: main thread ${(torchTotal / total(ts.main)).toFixed(2)}${ts.worker.length ? `, update worker ${(torchTotal / total(ts.worker)).toFixed(2)}` : ''}${ts.native.length ? `, native BLAS ${(torchTotal / total(ts.native)).toFixed(2)}` : ''}; `
-    : '';
-  console.log(`# ${ratios}mean path length ${m(ts.main, 'length').toFixed(2)}`);
+  console.log(`# kernels: ${numericsId()} (${backendInfo().reason}); wasm kernels of this package: ${WASM_FALLBACK_KERNELS.join(', ')}`);
   if (nativeEverywhere)
     console.log(
-      '# PRORL_BLAS=native: every prorec-gym row runs its matrix products and the other native kernels (loss passes, bias sums, synthetic simulator step) on the native addon (one thread)',
+      '# PRORL_BLAS=native: every prorec-gym row runs its matrix products and the other native kernels (loss passes, bias sums, synthetic simulator step) on the native addon (one thread per worker)',
     );
   else if (nativeVariant)
     console.log(
       "# native BLAS (main thread only): the main thread's matrix products and other native kernels on the native addon, the simulator's shard workers still on wasm; PRORL_BLAS=native puts every thread on it",
     );
-  else if (!nativeVariant) console.log('# native BLAS products not measured: the addon is not built (npm run build:native; then PRORL_BLAS=native)');
+  else console.log('# native BLAS products not measured: the addon is not built (npm run build:native; then PRORL_BLAS=native)');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
