@@ -447,5 +447,27 @@ test(
         `seed ${seed}: specific IoI ${run.metrics.specificIoi} vs random ${reference(seed).specificIoi}`,
       );
     }
+    // Python RL code on the benchmark's environments without the harness: ProrecVectorEnv starts the
+    // installed package's `prorec-gym serve` (found through npx) and steps it with the Gymnasium API.
+    const loop = [
+      'import numpy as np',
+      'from prorec_gym import ProrecVectorEnv',
+      'env = ProrecVectorEnv("synthetic-v0", num_envs=8)',
+      'obs, info = env.reset(seed=3)',
+      'assert obs["history"].shape == env.observation_space["history"].shape, obs["history"].shape',
+      'rng = np.random.default_rng(3)',
+      'total, steps = 0.0, 0',
+      'while steps < 12:',
+      '    allowed = [np.flatnonzero(m) for m in obs["action_mask"]]',
+      '    actions = np.array([rng.choice(a) if a.size else env.stop for a in allowed], dtype=np.int32)',
+      '    obs, rewards, terminated, truncated, info = env.step(actions)',
+      '    total += float(rewards.sum()); steps += 1',
+      'env.close()',
+      'print("stepped", steps, "rows", env.num_envs, "finite", bool(np.isfinite(total)))',
+    ].join('\n');
+    writeFileSync(path.join(project, 'python-loop.py'), `${loop}\n`);
+    const served = sh('PYTHONPATH=node_modules/prorec-gym/clients/python python3 python-loop.py', project);
+    assert.equal(served.code, 0, served.out + served.err);
+    assert.match(served.out, /stepped 12 rows 8 finite True/);
   },
 );
