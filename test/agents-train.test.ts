@@ -3,38 +3,21 @@
  * advantages moves log-probabilities the right way; every estimator runs; checkpoints save, load
  * and resume to the same result as an uninterrupted run; no tensors leak across updates.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeVec } from '../envs/index.ts';
 import { Rng } from '../core/rng.ts';
-import { AdamW, ensureBackend } from '../agents/nn.ts';
+import { AdamW } from '../agents/nn.ts';
+import { makeEnv, rlTestFolder, WORLD } from './support/rl-fixture.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
-import { PolicyAgent } from '../agents/policy-agent.ts';
 import { policyGradientStep, rlAgents, RL_ESTIMATORS, type RlAgent } from '../agents/rl.ts';
 import { validate } from '../core/validate.ts';
 import { actContext } from '../agents/agent.ts';
 import { SupervisedConfigSchema, supervisedAgent, trainSupervised, type SupervisedAgent } from '../agents/supervised.ts';
 
-const WORLD = { numItems: 60, numUsers: 120 };
-const makeEnv = (n: number) => makeVec('synthetic-v0', n, { world: WORLD, split: 'train' });
-let dir = '';
-let initFile = '';
-
-before(async () => {
-  await ensureBackend();
-  dir = mkdtempSync(path.join(tmpdir(), 'agents-train-'));
-  // A starting policy for the RL runs (untrained: the tests check mechanics, not quality).
-  initFile = path.join(dir, 'init.json');
-  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, { seed: 1 }));
-  await agent.save(initFile);
-  agent.dispose();
-});
-
-after(() => rmSync(dir, { recursive: true, force: true }));
+const folder = rlTestFolder('agents-train');
 
 test('supervised training lowers the valid NLL (and keeps the best valid checkpoint)', async () => {
   const env = await makeEnv(1);
@@ -100,7 +83,7 @@ const TINY = { groupSize: 4, casesPerBatch: 2, casesPerEpoch: 4, epochs: 2, lr: 
 async function rlAgent(name: string, extra: Record<string, unknown> = {}): Promise<RlAgent> {
   const f = rlAgents.find((a) => a.name === name)!;
   return (await f.create(
-    { init: initFile, policy: { dim: 16, itemPrior: 'none' }, ...extra, rl: { ...TINY, ...((extra.rl as object) ?? {}) } },
+    { init: folder.initFile, policy: { dim: 16, itemPrior: 'none' }, ...extra, rl: { ...TINY, ...((extra.rl as object) ?? {}) } },
     { numItems: 60, seed: 1 },
   )) as RlAgent;
 }
@@ -166,11 +149,11 @@ test('training holds a fixed number of tensors (no leak over a run)', async () =
 test('save/load round-trips the policy; a killed and resumed run ends where an uninterrupted one does', async () => {
   const rng = () => Rng.stream(7, 'agent');
   // Uninterrupted.
-  const a = await rlAgent('prorl', { checkpoint: path.join(dir, 'a.json'), checkpointEvery: 1 });
+  const a = await rlAgent('prorl', { checkpoint: path.join(folder.dir, 'a.json'), checkpointEvery: 1 });
   await a.train(makeEnv, {}, { rng: rng() });
   const wa = a.net.params.snapshot();
   // Killed after its third update (a callback that throws stands in for the kill).
-  const b = await rlAgent('prorl', { checkpoint: path.join(dir, 'b.json'), checkpointEvery: 1 });
+  const b = await rlAgent('prorl', { checkpoint: path.join(folder.dir, 'b.json'), checkpointEvery: 1 });
   await assert.rejects(
     b.train(
       makeEnv,
@@ -188,7 +171,7 @@ test('save/load round-trips the policy; a killed and resumed run ends where an u
   );
   b.dispose();
   // Resumed by a fresh agent from the checkpoint: updates 4.. only.
-  const c = await rlAgent('prorl', { checkpoint: path.join(dir, 'b.json'), checkpointEvery: 1 });
+  const c = await rlAgent('prorl', { checkpoint: path.join(folder.dir, 'b.json'), checkpointEvery: 1 });
   const steps: number[] = [];
   await c.train(
     makeEnv,
@@ -206,7 +189,7 @@ test('save/load round-trips the policy; a killed and resumed run ends where an u
   const wc = c.net.params.snapshot();
   for (const k of Object.keys(wa)) assert.deepEqual(wc[k], wa[k], `parameter ${k} differs after resuming`);
   // save/load: a fresh agent loading the checkpoint acts identically.
-  const file = path.join(dir, 'saved.json');
+  const file = path.join(folder.dir, 'saved.json');
   await a.save(file);
   const d = await rlAgent('prorl');
   await d.load(file);

@@ -7,11 +7,11 @@
  * exactly in the middle of their window.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { checkUnbiased, objectiveByEnumeration, tabularProblems } from '../agents/estimator-check.ts';
+import { makeEnv, rlTestFolder } from './support/rl-fixture.ts';
 import {
   BUILT_IN_ESTIMATORS,
   CenteringStats,
@@ -24,13 +24,9 @@ import {
   type EstimatorDefinition,
   type Rollout,
 } from '../agents/estimators.ts';
-import { ensureBackend } from '../agents/nn.ts';
-import { PolicyAgent } from '../agents/policy-agent.ts';
-import { PolicyNetwork } from '../agents/policy.ts';
 import { rlAgentFactory, rlAgents, type RlAgent, type RlAgentConfig } from '../agents/rl.ts';
 import { listAgents } from '../agents/registry.ts';
 import { Rng } from '../core/rng.ts';
-import { makeVec } from '../envs/index.ts';
 
 /**
  * Per-position ProRL written from scratch as a user would, without the package's PSAE: reward-to-go
@@ -181,26 +177,13 @@ test('CenteringStats: its state round-trips through JSON and continues bit for b
 // Through the trainer
 // ---------------------------------------------------------------------------------------------
 
-const WORLD = { numItems: 60, numUsers: 120 };
-const makeEnv = (n: number) => makeVec('synthetic-v0', n, { world: WORLD, split: 'train' });
 // Four updates per epoch, two epochs: the SRC window (the first epoch) spans updates 1-4.
 const RL = { groupSize: 4, casesPerBatch: 2, casesPerEpoch: 8, epochs: 2, lr: 3e-3, validCases: 0 };
-let dir = '';
-let initFile = '';
-
-before(async () => {
-  await ensureBackend();
-  dir = mkdtempSync(path.join(tmpdir(), 'estimator-extension-'));
-  initFile = path.join(dir, 'init.json');
-  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, { seed: 1 }));
-  await agent.save(initFile);
-  agent.dispose();
-});
-after(() => rmSync(dir, { recursive: true, force: true }));
+const folder = rlTestFolder('estimator-extension');
 
 async function agentOf(estimator: string | EstimatorDefinition, extra: Record<string, unknown> = {}): Promise<RlAgent> {
   // A partial config, as a suite entry gives it: create fills the schema's defaults.
-  const config = { init: initFile, policy: { dim: 16, itemPrior: 'none' }, ...extra, rl: { ...RL, ...((extra.rl as object) ?? {}) } };
+  const config = { init: folder.initFile, policy: { dim: 16, itemPrior: 'none' }, ...extra, rl: { ...RL, ...((extra.rl as object) ?? {}) } };
   return (await rlAgentFactory(estimator).create(config as unknown as RlAgentConfig, { numItems: 60, seed: 1 })) as RlAgent;
 }
 
@@ -226,25 +209,25 @@ test("a user's estimator trains through rlAgentFactory on the built-in's policy 
 
 test('a run killed inside the SRC window resumes exactly from the moments in its checkpoint (no rollouts stored)', async () => {
   const rng = () => Rng.stream(7, 'agent');
-  const a = await agentOf(myProrl, { checkpoint: path.join(dir, 'a.json'), checkpointEvery: 1 });
+  const a = await agentOf(myProrl, { checkpoint: path.join(folder.dir, 'a.json'), checkpointEvery: 1 });
   await a.train(makeEnv, {}, { rng: rng() });
   const wa = a.net.params.snapshot();
-  const b = await agentOf(myProrl, { checkpoint: path.join(dir, 'b.json'), checkpointEvery: 1 });
+  const b = await agentOf(myProrl, { checkpoint: path.join(folder.dir, 'b.json'), checkpointEvery: 1 });
   const kill = { onLog: (step: number) => assert.notEqual(step, 2, 'killed') };
   await assert.rejects(b.train(makeEnv, {}, { rng: rng(), callbacks: kill }), /killed/);
   b.dispose();
-  const saved = JSON.parse(readFileSync(path.join(dir, 'b.json'), 'utf8')) as { training: { estimator: string; state: Record<string, unknown> } };
+  const saved = JSON.parse(readFileSync(path.join(folder.dir, 'b.json'), 'utf8')) as { training: { estimator: string; state: Record<string, unknown> } };
   assert.equal(saved.training.estimator, 'my-prorl');
   assert.equal(saved.training.state.centeringBatches, undefined);
   const moments = saved.training.state.centering as { frozen: boolean; fused: { n: number } };
   assert.equal(moments.frozen, false, 'killed inside the window: the statistics were still accumulating');
   assert.ok(moments.fused.n > 0);
-  const c = await agentOf(myProrl, { checkpoint: path.join(dir, 'b.json'), checkpointEvery: 1 });
+  const c = await agentOf(myProrl, { checkpoint: path.join(folder.dir, 'b.json'), checkpointEvery: 1 });
   await c.train(makeEnv, {}, { rng: rng() });
   const wc = c.net.params.snapshot();
   for (const k of Object.keys(wa)) assert.deepEqual(wc[k], wa[k], `parameter ${k} differs after resuming`);
   // A checkpoint of another estimator is refused by name.
-  const other = await agentOf('prorl', { checkpoint: path.join(dir, 'b.json') });
+  const other = await agentOf('prorl', { checkpoint: path.join(folder.dir, 'b.json') });
   await assert.rejects(other.train(makeEnv, {}, { rng: rng() }), /checkpoint of 'my-prorl', this agent is 'prorl'/);
   for (const x of [a, c, other]) x.dispose();
 });

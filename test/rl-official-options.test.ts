@@ -3,33 +3,15 @@
  * linear learning-rate warm-up, empty paths dropped from the loss, and the SRC statistics window
  * counted in updates. Each is checked against what it must equal, not only that it runs.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { makeVec } from '../envs/index.ts';
 import { Rng } from '../core/rng.ts';
-import { AdamW, ensureBackend } from '../agents/nn.ts';
+import { AdamW } from '../agents/nn.ts';
+import { makeEnv, rlTestFolder } from './support/rl-fixture.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
-import { PolicyAgent } from '../agents/policy-agent.ts';
 import { learningRateScale, policyGradientStep, rlAgents, type RlAgent } from '../agents/rl.ts';
 
-const WORLD = { numItems: 60, numUsers: 120 };
-const makeEnv = (n: number) => makeVec('synthetic-v0', n, { world: WORLD, split: 'train' });
-let dir = '';
-let initFile = '';
-
-before(async () => {
-  await ensureBackend();
-  dir = mkdtempSync(path.join(tmpdir(), 'rl-official-'));
-  initFile = path.join(dir, 'init.json');
-  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, { seed: 1 }));
-  await agent.save(initFile);
-  agent.dispose();
-});
-
-after(() => rmSync(dir, { recursive: true, force: true }));
+const folder = rlTestFolder('rl-official');
 
 test('warm-up: lr·min(1, u/W) for update u (0-based), the first update at lr 0; no warm-up is a factor of 1', () => {
   assert.deepEqual(
@@ -131,7 +113,10 @@ const TINY = { groupSize: 4, casesPerBatch: 2, casesPerEpoch: 8, epochs: 2, lr: 
 
 async function train(rl: Record<string, unknown>): Promise<{ logs: Record<string, number>[]; weights: Record<string, Float32Array> }> {
   const f = rlAgents.find((a) => a.name === 'prorl')!;
-  const agent = (await f.create({ init: initFile, policy: { dim: 16, itemPrior: 'none' }, rl: { ...TINY, ...rl } }, { numItems: 60, seed: 1 })) as RlAgent;
+  const agent = (await f.create(
+    { init: folder.initFile, policy: { dim: 16, itemPrior: 'none' }, rl: { ...TINY, ...rl } },
+    { numItems: 60, seed: 1 },
+  )) as RlAgent;
   const logs: Record<string, number>[] = [];
   await agent.train(makeEnv, {}, { rng: Rng.stream(1, 'agent'), callbacks: { onLog: (_s, v) => logs.push(v) } });
   const weights = agent.net.params.snapshot();

@@ -4,38 +4,21 @@
  * and chunk count, a failing worker fails the update with its message, and the variables are
  * checked. Speed is measured by `npm run perf -- rl`, not here.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { makeVec } from '../envs/index.ts';
 import { Rng } from '../core/rng.ts';
-import { AdamW, ensureBackend } from '../agents/nn.ts';
+import { AdamW } from '../agents/nn.ts';
+import { makeEnv, rlTestFolder, WORLD } from './support/rl-fixture.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
-import { PolicyAgent } from '../agents/policy-agent.ts';
 import { policyGradientStep, rlAgents, type RlAgent } from '../agents/rl.ts';
 import { reinforce, type Rollout } from '../agents/estimators.ts';
 import { runEpisodes } from '../agents/rollout.ts';
 import { chunkWorker, RL_WORKERS_ENV, TRAIN_WORKERS_ENV, trainWorkers, TrainWorkers } from '../agents/pg-worker.ts';
 import { RunFailure } from '../core/errors.ts';
 
-const WORLD = { numItems: 60, numUsers: 120 };
-const makeEnv = (n: number) => makeVec('synthetic-v0', n, { world: WORLD, split: 'train' });
-let dir = '';
-let initFile = '';
-
-before(async () => {
-  await ensureBackend();
-  dir = mkdtempSync(path.join(tmpdir(), 'train-workers-'));
-  initFile = path.join(dir, 'init.json');
-  const agent = new PolicyAgent('supervised', new PolicyNetwork(60, { itemPrior: 'none', dim: 16 }, { seed: 1 }));
-  await agent.save(initFile);
-  agent.dispose();
-});
-
-after(() => rmSync(dir, { recursive: true, force: true }));
+const folder = rlTestFolder('train-workers');
 
 /** Runs `f` with PRORL_TRAIN_WORKERS = n (unset when null), restoring the variable after. */
 async function withWorkers<T>(n: number | null, f: () => Promise<T>): Promise<T> {
@@ -59,7 +42,7 @@ test('an RL run gives bit-identical weights and logs with 1, 2 and 3 training wo
         // 8 cases × G = 16 = 128 paths per update (the smallest batch that uses workers), 4 chunks.
         const agent = (await f.create(
           {
-            init: initFile,
+            init: folder.initFile,
             policy: { dim: 16, itemPrior: 'none' },
             rl: { groupSize: 16, casesPerBatch: 8, casesPerEpoch: 16, epochs: 2, lr: 3e-3, validCases: 8, gradChunks: 4 },
           },
@@ -191,7 +174,7 @@ test('the workers are stopped when training fails', async () => {
     await withWorkers(2, async () => {
       const f = rlAgents.find((a) => a.name === 'reinforce')!;
       const agent = (await f.create(
-        { init: initFile, policy: { dim: 16, itemPrior: 'none' }, rl: { groupSize: 16, casesPerBatch: 8, casesPerEpoch: 16, epochs: 1, validCases: 0 } },
+        { init: folder.initFile, policy: { dim: 16, itemPrior: 'none' }, rl: { groupSize: 16, casesPerBatch: 8, casesPerEpoch: 16, epochs: 1, validCases: 0 } },
         { numItems: 60, seed: 1 },
       )) as RlAgent;
       const onLog = () => {
