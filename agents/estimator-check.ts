@@ -25,7 +25,7 @@
  */
 import { Rng } from '../core/rng.ts';
 import { ContractError } from '../core/errors.ts';
-import { estimateAdvantages, type EstimatorDefinition, type EstimatorName, type EstimatorOptions, type Rollout } from './estimators.ts';
+import { builtInEstimator, estimateAdvantages, type EstimatorDefinition, type EstimatorName, type EstimatorOptions, type Rollout } from './estimators.ts';
 
 /** One enumerable problem: the tabular policy, its rewards and the group size. */
 export interface TabularProblem {
@@ -227,9 +227,9 @@ export function tabularProblems(count: number, seed: number, groupSizes: readonl
  * Cost: at most 50,000 estimator calls per problem (G-tuples of paths).
  */
 export function checkUnbiased(estimator: EstimatorDefinition | EstimatorName, opts: UnbiasednessCheckOptions = {}): UnbiasednessReport {
-  const def = typeof estimator === 'string' ? null : estimator;
-  const name = def?.name ?? (estimator as string);
-  const needsCentering = def ? def.needs.centering : estimator === 'prorl' || estimator === 'prorl-no-psae';
+  const def = typeof estimator === 'string' ? builtInEstimator(estimator) : estimator;
+  const name = def.name;
+  const needsCentering = def.needs.centering;
   const mu = needsCentering ? (opts.mu ?? 0.3) : 0;
   const tolerance = opts.tolerance ?? 1e-9;
   const problems = tabularProblems(opts.problems ?? 12, opts.seed ?? 1, opts.groupSizes ?? [1, 2, 3]);
@@ -237,7 +237,7 @@ export function checkUnbiased(estimator: EstimatorDefinition | EstimatorName, op
   const results = problems.map((p): ProblemResult => {
     const m = new TabularModel(p);
     const truth = objectiveGradient(m, mu);
-    const { mean, tuples } = estimatorExpectation(m, def ?? (estimator as never), p.groupSize, estimatorOptions);
+    const { mean, tuples } = estimatorExpectation(m, def, p.groupSize, estimatorOptions);
     let err = 0;
     let scale = 0;
     for (let i = 0; i < truth.length; i++) {

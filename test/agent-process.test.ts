@@ -11,12 +11,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { main } from '../benchmarks/cli.ts';
 import { readResults } from '../results/read.ts';
 import '../envs/index.ts';
 import { makeVec } from '../envs/registry.ts';
 import { AGENT_TIMEOUT_VARIABLE } from '../agents/process/channel.ts';
 import { encodeFrame, decodeFrame, splitFrame } from '../agents/process/protocol.ts';
+import { benchIn } from './support/bench-in-process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIXTURES = path.join(ROOT, 'test/fixtures/agent-process');
@@ -39,16 +39,11 @@ process.env.CI = '1';
 const WORLD = '{"numItems":150,"numUsers":200}';
 const SMALL = ['--env', 'synthetic-v0', '--world', WORLD, '--episodes', '64', '--progress', 'false', '--no-reference'];
 
+/** `bench ARGS` in this process from the work folder; the agent timeout variable a test sets is cleared after. */
 async function bench(args: string[]) {
-  let out = '';
-  let err = '';
-  const cwd = process.cwd();
-  process.chdir(work);
   try {
-    const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
-    return { code, out, err };
+    return await benchIn(work, args);
   } finally {
-    process.chdir(cwd);
     delete process.env[AGENT_TIMEOUT_VARIABLE];
   }
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { validate } from '../core/validate.ts';
 import { ResultFileSchema } from '../results/schema.ts';
-import { main } from '../benchmarks/cli.ts';
+import { benchIn } from './support/bench-in-process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-bench-'));
@@ -16,18 +16,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 // new process and backend per call. One test below runs the real entry point.
 process.env.PRORL_BACKEND = 'cpu';
 process.env.CI = '1';
-async function bench(args: string[]) {
-  let out = '';
-  let err = '';
-  const cwd = process.cwd();
-  process.chdir(work);
-  try {
-    const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
-    return { code, out, err };
-  } finally {
-    process.chdir(cwd);
-  }
-}
+const bench = (args: string[]) => benchIn(work, args);
 
 function benchProcess(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(ROOT, 'benchmarks/cli.ts'), ...args], {

@@ -5,25 +5,15 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { listAgents, resolveAgent } from '../agents/registry.ts';
-import { buildCli, main } from '../benchmarks/cli.ts';
+import { buildCli } from '../benchmarks/cli.ts';
 import { configHelpText, describeSchema } from '../benchmarks/config-help.ts';
+import { benchIn } from './support/bench-in-process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-config-help-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-async function bench(args: string[]) {
-  let out = '';
-  let err = '';
-  const cwd = process.cwd();
-  process.chdir(work);
-  try {
-    const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
-    return { code, out, err };
-  } finally {
-    process.chdir(cwd);
-  }
-}
+const bench = (args: string[]) => benchIn(work, args);
 
 /**
  * The dotted paths of the fields without a description, walking every object field (also inside

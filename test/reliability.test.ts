@@ -13,7 +13,6 @@ import fs, { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFi
 import { syncBuiltinESMExports } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../benchmarks/cli.ts';
 import { writeJsonAtomic } from '../core/io.ts';
 import { readResult } from '../results/read.ts';
 import { buildLeaderboard } from '../results/leaderboard.ts';
@@ -24,6 +23,7 @@ import { successorDataset } from './support/successor-dataset.ts';
 import { checkpointPath, loadOrTrainSimulator, type LearnedSimulator } from '../simulators/index.ts';
 import { shipCheckpoint } from '../simulators/pretrained.ts';
 import type { ResultFile } from '../results/schema.ts';
+import { benchIn } from './support/bench-in-process.ts';
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'prorec-reliability-'));
 process.env.PRORL_CACHE_DIR = path.join(work, 'cache');
@@ -37,18 +37,7 @@ before(async () => {
 const SMALL = ['--world', JSON.stringify({ numItems: 60, numUsers: 80 }), '--episodes', '6', '--progress', 'false', '--no-reference'];
 const TF = JSON.stringify(import.meta.resolve('@tensorflow/tfjs'));
 
-async function bench(args: string[]) {
-  let out = '';
-  let err = '';
-  const prev = process.cwd();
-  process.chdir(work);
-  try {
-    const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
-    return { code, out, err };
-  } finally {
-    process.chdir(prev);
-  }
-}
+const bench = (args: string[]) => benchIn(work, args);
 
 function plugin(name: string, body: string): string {
   const file = path.join(work, `${name}.mjs`);

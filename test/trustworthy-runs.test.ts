@@ -17,7 +17,7 @@ import { ensureBackend } from '../agents/nn.ts';
 import { readPolicyCheckpoint } from '../agents/policy-agent.ts';
 import { listAgents, resolveAgent } from '../agents/registry.ts';
 import { RlConfigSchema } from '../agents/rl.ts';
-import { codeVersion, main } from '../benchmarks/cli.ts';
+import { codeVersion } from '../benchmarks/cli.ts';
 import { runOne } from '../benchmarks/evaluate.ts';
 import { aggregate, buildLeaderboard, formatAggregate, leaderboardMarkdown } from '../results/leaderboard.ts';
 import { readResults, withoutTimings } from '../results/read.ts';
@@ -47,6 +47,7 @@ import { pathSpecificity } from '../benchmarks/specificity.ts';
 import { validate, ValidationError } from '../core/validate.ts';
 import { generateSyntheticWorld } from '../data/synthetic.ts';
 import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
+import { benchIn } from './support/bench-in-process.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'prorec-trust-'));
@@ -536,18 +537,7 @@ test('one seed: no interval, marked n = 1', () => {
   assert.notEqual(formatAggregate(aggregate([0.4, 0.44], 'x'), 3), '0.420 (n = 1)');
 });
 
-async function bench(args: string[], cwd = work): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const prev = process.cwd();
-  process.chdir(cwd);
-  try {
-    const code = await main(args, { out: (t) => void (out += t), err: (t) => void (err += t) });
-    return { code, out, err };
-  } finally {
-    process.chdir(prev);
-  }
-}
+const bench = (args: string[], cwd = work) => benchIn(cwd, args);
 
 const SMALL = ['--world', JSON.stringify(WORLD), '--episodes', '12', '--seeds', '1', '--progress', 'false'];
 
