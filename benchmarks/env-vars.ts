@@ -5,7 +5,7 @@
  * only gathers them.
  *
  *   PRORL_BACKEND       compute backend: tensorflow (node), wasm, cpu          compute/backend.ts
- *   PRORL_BLAS          wasm or native                                           compute/kernels/native-matmul.ts
+ *   PRORL_BLAS          auto, wasm, exact or native                              compute/kernels/native-matmul.ts
  *   PRORL_SIM_WORKERS   simulator shard workers, a non-negative integer          simulators/index.ts
  *   PRORL_RL_WORKERS    RL update workers, 0 or 1                                agents/pg-worker.ts
  *   PRORL_TRAIN_WORKERS RL training workers, a positive integer                  agents/pg-worker.ts

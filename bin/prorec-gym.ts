@@ -28,7 +28,7 @@ const COMMANDS: Record<string, string> = {
   sim: 'the learned user simulators: train, eval, info',
   'new-agent': 'write NAME.ts (a typed agent module, or with --estimator an advantage estimator) and NAME.test.ts, and print the bench command',
   serve: 'serve an environment over stdin/stdout to another process, e.g. the Python client (docs/agent-protocol.md)',
-  'build-native': 'compile the optional native BLAS addon (needs cc and OpenBLAS) for PRORL_BLAS=native',
+  'build-native': 'compile the native kernels addon (needs a C compiler; the install does it where one is): the same results, faster',
 };
 
 function version(): string {

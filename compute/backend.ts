@@ -11,16 +11,19 @@
  *   In Node it finds its .wasm files next to its own module: no `setWasmPaths` needed.
  * - `cpu`: the pure-JS backend, always available, about 20x slower than wasm on matmuls.
  *
- * With `PRORL_BLAS=native`, the wasm backend's BatchMatMul runs on a native OpenBLAS addon built by
- * `npm run build:native` (compute/kernels/native-matmul.ts); asked for and missing, it is an error.
+ * On wasm, the native kernels addon (compute/kernels/native-matmul.ts; built at install time when a
+ * C compiler is there, or by `prorec-gym build-native`) runs BatchMatMul and a few passes with the
+ * wasm kernels' bits: used when built (PRORL_BLAS=auto, the default; the backend line says whether
+ * and why not), required with PRORL_BLAS=exact, never with PRORL_BLAS=wasm. PRORL_BLAS=native runs
+ * the products on OpenBLAS instead (other round-off). Asked for and missing, either is an error.
  *
  * Automatic choice: the first of tensorflow, wasm, cpu that works. An explicit choice (option
  * `backend`, else the `PRORL_BACKEND` environment variable; `node` is an alias of `tensorflow`) is
  * honoured or is an error naming the backend and why: there is no silent fallback.
  */
 import * as tf from '@tensorflow/tfjs';
-import { activeNativeBlas, registerNativeBlasKernels, registerWasmFallbackKernels } from './kernels/index.ts';
-import { BLAS_ENV_VAR, blasChoice, loadNativeBlas } from './kernels/native-matmul.ts';
+import { activeNativeBlas, activeNativeProducts, registerNativeBlasKernels, registerWasmFallbackKernels } from './kernels/index.ts';
+import { BLAS_ENV_VAR, blasChoice, loadNativeBlas, loadNativeBlasIfBuilt, type NativeBlas } from './kernels/native-matmul.ts';
 import { UsageError } from '../core/errors.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -124,15 +127,16 @@ export function backendInfo(): BackendInfo {
 
 /**
  * What sets the float round-off of a computation here: tfjs's active backend and, on wasm, whether
- * the matrix products run on the native addon (PRORL_BLAS=native, with OpenBLAS's build and the
- * CPU core it picked), and the tfjs version, e.g. 'wasm, tfjs 4.22.0' or 'wasm+native-blas(OpenBLAS
+ * the matrix products run on OpenBLAS (PRORL_BLAS=native, with OpenBLAS's build and the CPU core
+ * it picked; the addon's exact kernels give the wasm kernels' bits, so they do not count), and the
+ * tfjs version, e.g. 'wasm, tfjs 4.22.0' or 'wasm+native-blas(OpenBLAS
  * 0.3.21 … Cooperlake …), tfjs 4.22.0'. The same training gives other bits under another value,
  * so caches of trained weights (agents/supervised.ts) key on it. Throws before a backend is active.
  */
 export function numericsId(): string {
   const backend = tf.getBackend();
   if (!backend) throw new Error('numericsId: no tfjs backend is active yet');
-  const native = activeNativeBlas();
+  const native = activeNativeProducts() === 'native' ? activeNativeBlas() : null;
   return `${backend}${native ? `+native-blas(${native.config()})` : ''}, tfjs ${tf.version.tfjs}`;
 }
 
@@ -180,11 +184,12 @@ const attempts: Record<BackendName, () => Promise<Attempt>> = {
 
 async function choose(wanted: BackendName | null, request: Request | null): Promise<BackendInfo> {
   const tfjsVersion = tf.version.tfjs;
-  // PRORL_BLAS=native is a setting of the wasm backend: it asks for wasm, and contradicts any other.
-  if (blasChoice() === 'native') {
+  // PRORL_BLAS=native or exact is a setting of the wasm backend: it asks for wasm, and contradicts any other.
+  const blas = blasChoice();
+  if (blas === 'native' || blas === 'exact') {
     if (wanted !== null && wanted !== 'wasm')
-      throw new UsageError(`${BLAS_ENV_VAR}=native runs the wasm backend's products, but ${request!.source} asks for '${wanted}'; unset one of them`);
-    if (wanted === null) [wanted, request] = ['wasm', { raw: 'wasm', source: `${BLAS_ENV_VAR}=native` }];
+      throw new UsageError(`${BLAS_ENV_VAR}=${blas} runs the wasm backend's products, but ${request!.source} asks for '${wanted}'; unset one of them`);
+    if (wanted === null) [wanted, request] = ['wasm', { raw: 'wasm', source: `${BLAS_ENV_VAR}=${blas}` }];
   }
   if (wanted !== null && request !== null) {
     const a = await attempts[wanted]();
@@ -251,27 +256,39 @@ async function tryWasm(): Promise<Attempt> {
   if (!hasFactory('wasm')) {
     return { ok: false, why: '@tensorflow/tfjs-backend-wasm registered its backend with another copy of tfjs-core' };
   }
-  // PRORL_BLAS=native: matrix products on the native addon. Asked for explicitly, so a missing
-  // addon is an error (thrown, not a reason to try the next backend).
-  const native = blasChoice() === 'native' ? loadNativeBlas() : null;
+  // The native kernels addon: asked for explicitly (exact, native), a missing addon is an error
+  // (thrown, not a reason to try the next backend); by default (auto) it is used when it loads.
+  const choice = blasChoice();
+  let native: NativeBlas | null = null;
+  let notUsed = '';
+  if (choice === 'native' || choice === 'exact') native = loadNativeBlas(choice);
+  else if (choice === 'auto') {
+    const r = loadNativeBlasIfBuilt();
+    if (r.blas) native = r.blas;
+    else notUsed = r.why;
+  }
+  const products = choice === 'native' ? 'native' : 'exact';
   const fallbacks = registerWasmFallbackKernels();
   const ok = await withoutEmscriptenProcessHandlers(() => tf.setBackend('wasm'));
   if (!ok) return { ok: false, why: "tf.setBackend('wasm') failed (see the warning above)" };
   // After the backend's initialisation, which sets up the kernels it replaces (so that they can be
   // put back: unregisterNativeBlasKernels).
-  if (native) registerNativeBlasKernels(native);
+  if (native) registerNativeBlasKernels(native, products);
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   const getThreads = (mod.getThreadsCount ?? (mod.default as Record<string, unknown> | undefined)?.getThreadsCount) as (() => number) | undefined;
   const threads = typeof getThreads === 'function' ? getThreads() : 1;
+  const passes = native
+    ? `and on the same addon: Sum over leading axes, the fused loss's row passes, ` +
+      (native.expMatchesV8 ? "the synthetic simulator's row step" : "not the synthetic simulator's row step (the addon's exp differs from this V8's Math.exp)")
+    : '';
   return {
     ok: true,
     detail:
       `XNNPACK${simd ? ' with SIMD' : ' without SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` +
       `, JS fallback kernels: ${(native ? fallbacks.filter((k) => k !== 'BatchMatMul') : fallbacks).join(', ')}` +
-      (native
-        ? `; BatchMatMul on native BLAS (${BLAS_ENV_VAR}=native: ${native.config()}, 1 thread), and on the same addon: Sum over leading axes, ` +
-          `the fused loss's row passes, ${native.expMatchesV8 ? "the synthetic simulator's row step" : "not the synthetic simulator's row step (the addon's exp differs from this V8's Math.exp)"}`
-        : ''),
+      (native && products === 'native' ? `; BatchMatMul on native BLAS (${BLAS_ENV_VAR}=native: ${native.config()}, 1 thread), ${passes}` : '') +
+      (native && products === 'exact' ? `; BatchMatMul on the native kernels addon with the wasm kernels' bits (${BLAS_ENV_VAR}=${choice}), ${passes}` : '') +
+      (choice === 'auto' && !native ? `; native kernels not used: ${notUsed} (the wasm kernels give the same results, more slowly)` : ''),
   };
 }
 

@@ -1,13 +1,17 @@
 /**
- * The optional native BLAS products (PRORL_BLAS=native, compute/kernels/native-matmul.ts): the
- * choice's parsing and errors always; with the addon built (`npm run build:native`), every
- * BatchMatMul shape training uses against the wasm kernel (forward and gradient, float32
- * round-off), bit-identical repeats wherever the operands lie on the heap, no leaks, and the addon's own
- * argument checks. Skips with a message where the addon is not built.
+ * The native kernels addon (compute/kernels/native-matmul.ts): the choice's parsing and errors
+ * always; with the addon built (at install time, or `npm run build:native`), its exact products
+ * against the wasm kernels bit for bit (every kind of product, values and gradients), its other
+ * passes against the JS or wasm bits, and the addon's own argument checks; with OpenBLAS in it
+ * too, every BatchMatMul shape training uses against the wasm kernel (forward and gradient, float32
+ * round-off), bit-identical repeats wherever the operands lie on the heap, and no leaks. Skips
+ * with a message where the addon (or its OpenBLAS part) is not built.
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -19,23 +23,74 @@ import { policyGradientLoss, type PgLossLog } from '../agents/pg-loss.ts';
 import { Rng } from '../core/rng.ts';
 import { generateSyntheticWorld } from '../data/synthetic.ts';
 import { SyntheticExactSimulator } from '../simulators/synthetic-exact.ts';
-import { blasChoice, expMatchesV8, loadNativeBlas, NATIVE_BLAS_PATH, nativeSourceHash } from '../compute/kernels/native-matmul.ts';
+import {
+  blasChoice,
+  expMatchesV8,
+  loadNativeBlas,
+  loadNativeBlasIfBuilt,
+  NATIVE_BLAS_PATH,
+  nativeSourceHash,
+  type NativeBlas,
+} from '../compute/kernels/native-matmul.ts';
 import { leadingAxes } from '../compute/kernels/sum.ts';
+import { rlAgents, type RlAgent } from '../agents/rl.ts';
+import { makeEnv, rlTestFolder } from './support/rl-fixture.ts';
 
 const built = existsSync(NATIVE_BLAS_PATH);
-const skip = built ? false : `the native BLAS addon is not built (${NATIVE_BLAS_PATH}): run \`npm run build:native\` (needs cc and libopenblas-dev)`;
+/** The tests of the exact kernels and the passes: the addon built. */
+const skipExact = built ? false : `the native kernels addon is not built (${NATIVE_BLAS_PATH}): run \`npm run build:native\` (needs a C compiler)`;
+const withOpenBlas = built && typeof (loadNativeBlasIfBuilt().blas as Partial<NativeBlas> | null)?.gemm === 'function';
+/** The tests of OpenBLAS's products (PRORL_BLAS=native): the addon built with OpenBLAS. */
+const skip = withOpenBlas
+  ? false
+  : built
+    ? 'the native kernels addon was built without OpenBLAS: install libopenblas-dev and run `npm run build:native`'
+    : skipExact;
+
+/** Puts back the kernels this process chose (PRORL_BLAS) after a test swapped them. */
+function restoreChosenKernels(): void {
+  unregisterNativeBlasKernels();
+  const choice = blasChoice();
+  if (choice === 'native') registerNativeBlasKernels(loadNativeBlas('native'), 'native');
+  else if (choice === 'exact' || (choice === 'auto' && built)) registerNativeBlasKernels(loadNativeBlas('exact'), 'exact');
+}
 
 before(async () => {
   await ensureBackend();
 });
 
-test('PRORL_BLAS: unset or wasm is the wasm kernel, native the addon, anything else an error', () => {
-  assert.equal(blasChoice({}), 'wasm');
-  assert.equal(blasChoice({ PRORL_BLAS: ' ' }), 'wasm');
+const folder = rlTestFolder('native-blas');
+
+test('PRORL_BLAS: unset is auto; wasm, exact and native as named; anything else an error; a missing addon', () => {
+  assert.equal(blasChoice({}), 'auto');
+  assert.equal(blasChoice({ PRORL_BLAS: ' ' }), 'auto');
   assert.equal(blasChoice({ PRORL_BLAS: 'wasm' }), 'wasm');
+  assert.equal(blasChoice({ PRORL_BLAS: 'EXACT' }), 'exact');
   assert.equal(blasChoice({ PRORL_BLAS: ' Native ' }), 'native');
-  assert.throws(() => blasChoice({ PRORL_BLAS: 'mkl' }), /PRORL_BLAS=mkl is not one of wasm, native/);
-  assert.throws(() => loadNativeBlas('/nonexistent/prorec-blas.node'), /not built .*npm run build:native/);
+  assert.throws(() => blasChoice({ PRORL_BLAS: 'mkl' }), /PRORL_BLAS=mkl is not one of auto, wasm, exact, native/);
+  assert.throws(() => loadNativeBlas('native', '/nonexistent/prorec-blas.node'), /PRORL_BLAS=native: .*not built .*npm run build:native.*OpenBLAS/);
+  assert.throws(() => loadNativeBlas('exact', '/nonexistent/prorec-blas.node'), /PRORL_BLAS=exact: .*not built .*npm run build:native/);
+  // The default falls back to the wasm kernels, with the reason for the backend line.
+  const r = loadNativeBlasIfBuilt('/nonexistent/prorec-blas.node');
+  assert.equal(r.blas, null);
+  assert.match((r as { why: string }).why, /not built/);
+});
+
+test('the install script never fails the install: without a C compiler, or told to skip, it says so in one line and leaves the addon alone', () => {
+  const script = fileURLToPath(new URL('../scripts/install-native.mjs', import.meta.url));
+  const before = built ? statSync(NATIVE_BLAS_PATH).mtimeMs : null;
+  for (const [env, why] of [
+    [{ CC: '/nonexistent/cc' }, /no C compiler: \/nonexistent\/cc was not found/],
+    [{ PRORL_SKIP_NATIVE_BUILD: '1' }, /PRORL_SKIP_NATIVE_BUILD=1/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^prorec-gym: native kernels not built \(/);
+    assert.match(r.stdout, why);
+    assert.match(r.stdout, /the wasm kernels give the same results, more slowly; build them later with `npx prorec-gym build-native`\n$/);
+    assert.equal(r.stdout.trim().split('\n').length, 1);
+  }
+  assert.equal(built ? statSync(NATIVE_BLAS_PATH).mtimeMs : null, before, 'a failed build leaves the addon as it was');
 });
 
 /** [name, a shape, b shape, transposeA, transposeB] */
@@ -68,13 +123,9 @@ function product(
   native: boolean,
   grads = a.rank === b.rank,
 ): { y: Float32Array; ga: Float32Array; gb: Float32Array; shape: number[] } {
-  // Whatever the process chose (PRORL_BLAS), this product runs on the kernel asked for.
-  const active = blasChoice() === 'native';
-  const swap = native !== active;
-  if (swap) {
-    if (native) registerNativeBlasKernels(loadNativeBlas());
-    else unregisterNativeBlasKernels();
-  }
+  // Whatever the process chose (PRORL_BLAS), this product runs on the kernel asked for: OpenBLAS's, or the wasm kernel's.
+  unregisterNativeBlasKernels();
+  if (native) registerNativeBlasKernels(loadNativeBlas('native'), 'native');
   try {
     return tf.tidy(() => {
       const y = tf.matMul(a, b, tA, tB);
@@ -84,10 +135,7 @@ function product(
       return { y: y.dataSync() as Float32Array, ga: ga.dataSync() as Float32Array, gb: gb.dataSync() as Float32Array, shape: y.shape };
     });
   } finally {
-    if (swap) {
-      if (native) unregisterNativeBlasKernels();
-      else registerNativeBlasKernels(loadNativeBlas());
-    }
+    restoreChosenKernels();
   }
 }
 
@@ -133,17 +181,18 @@ test('native BatchMatMul is deterministic: the same product gives the same bits 
 });
 
 test('the addon checks its arguments: types, counts and bounds', { skip }, () => {
-  const blas = loadNativeBlas();
+  const blas = loadNativeBlas('native');
   const a = new Float32Array(6);
   const c = new Float32Array(4);
-  assert.throws(() => (blas.gemm as unknown as (...x: unknown[]) => void)(a, a, c, 1, 2, 2), /expected 11 arguments/);
-  assert.throws(() => blas.gemm(a, new Int32Array(6) as unknown as Float32Array, c, 1, 2, 2, 3, 0, 0, 0, 0), /Float32Arrays/);
-  assert.throws(() => blas.gemm(a, a, c, 2, 2, 2, 3, 0, 0, 6, 6), /past the end/);
-  assert.throws(() => blas.gemm(a, a, c, 1, -2, 2, 3, 0, 0, 0, 0), /integers >= 0/);
-  assert.throws(() => blas.gemm(a, a, c, 1, 2.5, 2, 3, 0, 0, 0, 0), /integers >= 0/);
+  const gemm = blas.gemm!.bind(blas);
+  assert.throws(() => (gemm as unknown as (...x: unknown[]) => void)(a, a, c, 1, 2, 2), /expected 11 arguments/);
+  assert.throws(() => gemm(a, new Int32Array(6) as unknown as Float32Array, c, 1, 2, 2, 3, 0, 0, 0, 0), /Float32Arrays/);
+  assert.throws(() => gemm(a, a, c, 2, 2, 2, 3, 0, 0, 6, 6), /past the end/);
+  assert.throws(() => gemm(a, a, c, 1, -2, 2, 3, 0, 0, 0, 0), /integers >= 0/);
+  assert.throws(() => gemm(a, a, c, 1, 2.5, 2, 3, 0, 0, 0, 0), /integers >= 0/);
   // Products that would wrap around 2^64 are caught, not wrapped into a small bound.
-  assert.throws(() => blas.gemm(a, a, c, 2 ** 52, 1, 1, 1, 0, 0, 2 ** 13, 0), /past the end/);
-  blas.gemm(Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 1, 2, 2, 3, 0, 0, 0, 0);
+  assert.throws(() => gemm(a, a, c, 2 ** 52, 1, 1, 1, 0, 0, 2 ** 13, 0), /past the end/);
+  gemm(Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 1, 2, 2, 3, 0, 0, 0, 0);
   assert.deepEqual([...c], [1 + 3, 2 + 3, 4 + 6, 5 + 6]);
   assert.match(blas.config(), /OpenBLAS/);
 });
@@ -160,7 +209,161 @@ test('native BatchMatMul leaks neither tensors nor wasm memory', { skip }, () =>
   tf.dispose([a, b]);
 });
 
-test('the fused loss gives the same bits with its passes in the addon as in JS: value, gradient, logged KL, entropy, ℓ', { skip }, () => {
+/**
+ * Products on the kernels asked for ('exact': the addon's exact kernels; 'wasm': the wasm
+ * kernels), and with `grads` the gradients of Σ dy·(a·b). Values as arrays, so that deepEqual
+ * compares bits (NaN with NaN, −0 with −0 apart from +0).
+ */
+function exactOrWasm(a: tf.Tensor, b: tf.Tensor, tA: boolean, tB: boolean, use: 'exact' | 'wasm', grads: boolean): { shape: number[]; bits: number[][] } {
+  unregisterNativeBlasKernels();
+  if (use === 'exact') registerNativeBlasKernels(loadNativeBlas('exact'), 'exact');
+  try {
+    return tf.tidy(() => {
+      const y = tf.matMul(a, b, tA, tB);
+      const bits = (t: tf.Tensor) => Array.from(new Uint32Array((t.dataSync() as Float32Array).slice().buffer));
+      if (!grads) return { shape: y.shape, bits: [bits(y)] };
+      const dy = tf.randomNormal(y.shape, 0, 1, 'float32', 9);
+      const [ga, gb] = tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(dy, tf.matMul(x, w, tA, tB))))([a, b]);
+      return { shape: y.shape, bits: [bits(y), bits(ga), bits(gb)] };
+    });
+  } finally {
+    restoreChosenKernels();
+  }
+}
+
+test(
+  "exact BatchMatMul gives the wasm kernels' bits: every shape, transpose and batch layout, broadcasts, tails, values and gradients",
+  { skip: skipExact },
+  () => {
+    const rng = Rng.stream(21, 'exact-products');
+    const cases: [number[], number[], boolean, boolean][] = [];
+    // Sizes across the kernel's tiles (4 rows × 64 columns) and the wasm loop's blocks of 48 k's.
+    for (const [m, k, n] of [
+      [1, 1, 1],
+      [5, 3, 7],
+      [7, 64, 1001],
+      [33, 130, 65],
+      [64, 48, 64],
+      [3, 97, 129],
+      [130, 64, 200],
+    ]) {
+      for (const tA of [false, true])
+        for (const tB of [false, true]) {
+          const a = tA ? [k, m] : [m, k];
+          const b = tB ? [n, k] : [k, n];
+          cases.push([a, b, tA, tB], [[3, ...a], b, tA, tB], [[3, ...a], [3, ...b], tA, tB], [[2, 2, ...a], [2, 2, ...b], tA, tB]);
+          cases.push([a, [3, ...b], tA, tB], [[1, ...a], [3, ...b], tA, tB], [[3, ...a], [1, ...b], tA, tB]);
+        }
+    }
+    let compared = 0;
+    for (const [sa, sb, tA, tB] of cases) {
+      // Values of mixed magnitude (round-off differs with the order of the sums), and a few exact zeros.
+      const values = (shape: number[]) =>
+        tf.tensor(
+          Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, (_, i) => (i % 11 === 0 ? 0 : (rng.float() * 2 - 1) * (i % 7 === 0 ? 1e3 : 1))),
+          shape,
+        );
+      const a = values(sa);
+      const b = values(sb);
+      // tfjs differentiates batched products only between operands of the same batch shape.
+      const grads = JSON.stringify(sa.slice(0, -2)) === JSON.stringify(sb.slice(0, -2));
+      const want = exactOrWasm(a, b, tA, tB, 'wasm', grads);
+      const got = exactOrWasm(a, b, tA, tB, 'exact', grads);
+      assert.deepEqual(got.shape, want.shape);
+      got.bits.forEach((g, q) => {
+        const bad = g.findIndex((x, i) => x !== want.bits[q][i]);
+        assert.ok(
+          bad < 0 && g.length === want.bits[q].length,
+          `${JSON.stringify(sa)} × ${JSON.stringify(sb)} tA=${tA} tB=${tB}, ${['product', 'gradient of a', 'gradient of b'][q]}: element ${bad} differs`,
+        );
+      });
+      compared += got.bits.length;
+      tf.dispose([a, b]);
+    }
+    assert.ok(compared > cases.length);
+    // The training shapes of the policy's logits and their gradients (CASES above), infinities and NaN.
+    for (const [name, sa, sb, tA, tB] of CASES) {
+      if (sa.includes(0) || sb.includes(0)) continue;
+      const a = tf.randomNormal(sa, 0, 1, 'float32', 1);
+      const b = tf.randomNormal(sb, 0, 1, 'float32', 2);
+      const grads = a.rank === b.rank;
+      assert.deepEqual(exactOrWasm(a, b, tA, tB, 'exact', grads), exactOrWasm(a, b, tA, tB, 'wasm', grads), name);
+      tf.dispose([a, b]);
+    }
+    const special = tf.tensor2d([1, Infinity, 0, -2, NaN, 3, -Infinity, 1e38, 1e38], [3, 3]);
+    const other = tf.tensor2d([1, 2, 3, 0, 1, 0, 1e38, -1, 2], [3, 3]);
+    assert.deepEqual(
+      exactOrWasm(special, other, false, false, 'exact', false),
+      exactOrWasm(special, other, false, false, 'wasm', false),
+      'infinities, NaN, overflow',
+    );
+    tf.dispose([special, other]);
+  },
+);
+
+test('an RL run gives bit-identical weights and logs with the exact kernels and with the wasm kernels', { skip: skipExact }, async () => {
+  const saved = process.env.PRORL_TRAIN_WORKERS;
+  process.env.PRORL_TRAIN_WORKERS = '1'; // the main thread only: its kernels are the ones swapped here
+  const run = async (use: 'exact' | 'wasm') => {
+    unregisterNativeBlasKernels();
+    if (use === 'exact') registerNativeBlasKernels(loadNativeBlas('exact'), 'exact');
+    try {
+      const f = rlAgents.find((a) => a.name === 'prorl')!;
+      const agent = (await f.create(
+        {
+          init: folder.initFile,
+          policy: { dim: 16, itemPrior: 'none' },
+          rl: { groupSize: 8, casesPerBatch: 8, casesPerEpoch: 16, epochs: 2, lr: 3e-3, validCases: 8, gradChunks: 2 },
+        },
+        { numItems: 60, seed: 1 },
+      )) as RlAgent;
+      const logs: Record<string, number>[] = [];
+      await agent.train(makeEnv, {}, { rng: Rng.stream(1, 'agent'), callbacks: { onLog: (_s, v) => logs.push(v) } });
+      const weights = agent.net.params.snapshot();
+      agent.dispose();
+      return { weights, logs };
+    } finally {
+      restoreChosenKernels();
+    }
+  };
+  try {
+    const wasm = await run('wasm');
+    const exact = await run('exact');
+    assert.equal(wasm.logs.filter((l) => 'return' in l).length, 4, 'two epochs of two updates');
+    assert.deepEqual(exact.logs, wasm.logs);
+    assert.deepEqual(exact.weights, wasm.weights);
+  } finally {
+    if (saved === undefined) delete process.env.PRORL_TRAIN_WORKERS;
+    else process.env.PRORL_TRAIN_WORKERS = saved;
+  }
+});
+
+test('exact BatchMatMul: empty products are zeros; no leaks; gemmExact checks its arguments', { skip: skipExact }, () => {
+  const z = exactOrWasm(tf.zeros([3, 0]), tf.zeros([0, 4]), false, false, 'exact', false);
+  assert.deepEqual(z.shape, [3, 4]);
+  assert.ok(z.bits[0].every((x) => x === 0));
+  const a = tf.randomNormal([64, 11, 64], 0, 1, 'float32', 5);
+  const b = tf.randomNormal([64, 21, 64], 0, 1, 'float32', 6);
+  exactOrWasm(a, b, false, true, 'exact', true); // warm-up
+  const before = tf.memory();
+  for (let i = 0; i < 3; i++) exactOrWasm(a, b, false, true, 'exact', true);
+  assert.equal(tf.memory().numTensors, before.numTensors);
+  assert.equal(tf.memory().numBytes, before.numBytes);
+  tf.dispose([a, b]);
+  const blas = loadNativeBlas('exact');
+  const x = new Float32Array(6);
+  const c = new Float32Array(4);
+  assert.throws(() => (blas.gemmExact as unknown as (...v: unknown[]) => void)(x, x, c, 1, 2, 2, 3, 0, 0, 0, 0), /expected 12 arguments/);
+  assert.throws(() => blas.gemmExact(x, x, c, 2, 2, 2, 3, 0, 0, 6, 6, 0), /past the end/);
+  assert.throws(() => blas.gemmExact(x, x, c, 1, 2, 2, 3, 0, 0, 0, 0, 2 as 0), /blocked must be 0 or 1/);
+  assert.throws(() => blas.gemmExact(x, new Float64Array(6) as unknown as Float32Array, c, 1, 2, 2, 3, 0, 0, 0, 0, 0), /Float32Arrays/);
+  blas.gemmExact(Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 1, 2, 2, 3, 0, 0, 0, 0, 0);
+  assert.deepEqual([...c], [1 + 3, 2 + 3, 4 + 6, 5 + 6]);
+  blas.gemmExact(Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 1, 0, 1, 1), c, 1, 2, 2, 3, 0, 1, 0, 0, 1);
+  assert.deepEqual([...c], [1 + 3, 2 + 3, 4 + 6, 5 + 6]);
+});
+
+test('the fused loss gives the same bits with its passes in the addon as in JS: value, gradient, logged KL, entropy, ℓ', { skip: skipExact }, () => {
   const M = 37; // more than two blocks of rows
   const A = 301;
   const rng = Rng.stream(15, 'native-loss');
@@ -188,13 +391,13 @@ test('the fused loss gives the same bits with its passes in the addon as in JS: 
     });
   unregisterNativeBlasKernels();
   const js = run();
-  registerNativeBlasKernels(loadNativeBlas());
+  registerNativeBlasKernels(loadNativeBlas('exact'), 'exact');
   try {
     assert.equal(activeNativeBlas() !== null, true);
     const native = run();
     assert.deepEqual(native, js);
   } finally {
-    if (blasChoice() !== 'native') unregisterNativeBlasKernels();
+    restoreChosenKernels();
   }
   assert.ok(js.grad.some((x) => x !== 0) && js.kl > 0);
 });
@@ -214,7 +417,7 @@ test('leadingAxes: the leading axes a Sum names, in any order and with negative 
   assert.equal(leadingAxes(undefined, 2), 0);
 });
 
-test("native Sum over leading axes gives the wasm kernel's bits; other sums go to the wasm kernel", { skip }, () => {
+test("native Sum over leading axes gives the wasm kernel's bits; other sums go to the wasm kernel", { skip: skipExact }, () => {
   const cases: [number[], number | number[], boolean][] = [
     [[640, 1001], 0, false],
     [[37, 301], [0], true],
@@ -237,16 +440,16 @@ test("native Sum over leading axes gives the wasm kernel's bits; other sums go t
     );
   unregisterNativeBlasKernels();
   const wasm = sums();
-  registerNativeBlasKernels(loadNativeBlas());
+  registerNativeBlasKernels(loadNativeBlas('exact'), 'exact');
   try {
     assert.deepEqual(sums(), wasm);
     const before = tf.memory().numTensors;
     tf.tidy(() => tf.sum(tf.ones([4, 3]), 0)).dispose();
     assert.equal(tf.memory().numTensors, before);
   } finally {
-    if (blasChoice() !== 'native') unregisterNativeBlasKernels();
+    restoreChosenKernels();
   }
-  const blas = loadNativeBlas();
+  const blas = loadNativeBlas('exact');
   assert.throws(() => blas.colSums(new Float32Array(5), 2, 3, new Float32Array(3)), /R \* C values in x/);
   assert.throws(() => blas.colSums(new Float32Array(6), 2, 3, new Float32Array(2)), /C in out/);
   assert.throws(() => blas.colSums(new Float32Array(6), 2 ** 40, 2 ** 30, new Float32Array(6)), /R \* C values in x/);
@@ -255,7 +458,7 @@ test("native Sum over leading axes gives the wasm kernel's bits; other sums go t
   assert.deepEqual([...out], [11, 22, 33]);
 });
 
-test("the addon's exp is V8's Math.exp bit for bit (random arguments in every range, and the edge cases)", { skip }, () => {
+test("the addon's exp is V8's Math.exp bit for bit (random arguments in every range, and the edge cases)", { skip: skipExact }, () => {
   const rng = Rng.stream(16, 'exp');
   const x = new Float64Array(400_000);
   for (let i = 0; i < x.length; i++) {
@@ -294,13 +497,13 @@ test("the addon's exp is V8's Math.exp bit for bit (random arguments in every ra
   ];
   x.set(edges);
   const y = new Float64Array(x.length);
-  loadNativeBlas().expArray(x, y);
+  loadNativeBlas('exact').expArray(x, y);
   let bad = 0;
   for (let i = 0; i < x.length; i++) if (!Object.is(y[i], Math.exp(x[i]))) bad++;
   assert.equal(bad, 0, `${bad} of ${x.length} differ from Math.exp`);
 });
 
-test("the synthetic simulator's native row step gives the JS bits: log p(T), ranks and scores over advances and target changes", { skip }, () => {
+test("the synthetic simulator's native row step gives the JS bits: log p(T), ranks and scores over advances and target changes", { skip: skipExact }, () => {
   const world = generateSyntheticWorld({ numItems: 300, numUsers: 120, seed: 8 });
   const run = () => {
     const sim = new SyntheticExactSimulator(world);
@@ -323,13 +526,13 @@ test("the synthetic simulator's native row step gives the JS bits: log p(T), ran
   };
   unregisterNativeBlasKernels();
   const js = run();
-  registerNativeBlasKernels(loadNativeBlas());
+  registerNativeBlasKernels(loadNativeBlas('exact'), 'exact');
   try {
     assert.deepEqual(run(), js);
   } finally {
-    if (blasChoice() !== 'native') unregisterNativeBlasKernels();
+    restoreChosenKernels();
   }
-  const blas = loadNativeBlas();
+  const blas = loadNativeBlas('exact');
   const P = new Float64Array(6);
   const o = new Float64Array(4);
   assert.throws(() => blas.synthRowStats(P, 3, 4, new Float64Array(0), 1, new Float32Array(4), 0, o), /inside|n scores from o/);
@@ -340,8 +543,8 @@ test("the synthetic simulator's native row step gives the JS bits: log p(T), ran
   assert.deepEqual([...o], [3, Math.exp(-2) + 1 + Math.exp(-1) + 1, 2, 0]);
 });
 
-test("the addon's loss passes check their arguments", { skip }, () => {
-  const blas = loadNativeBlas();
+test("the addon's loss passes check their arguments", { skip: skipExact }, () => {
+  const blas = loadNativeBlas('exact');
   const f = new Float32Array(12);
   const out = new Float64Array(12);
   assert.throws(() => (blas.pgRowSums as unknown as (...x: unknown[]) => void)(f, f, f, f, 4, 0), /expected 8 arguments/);
@@ -366,7 +569,7 @@ test("the addon's loss passes check their arguments", { skip }, () => {
   assert.deepEqual([...g], [0.5 * (2 * 1 + 1), 0.5 * (2 * 2 + 1), 0, 0]);
 });
 
-test('an addon built by an older version, or from another source, is a usage error that says to rebuild; the exp check', { skip }, () => {
+test('an addon built by an older version, or from another source, is a usage error that says to rebuild; the exp check', { skip: skipExact }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'prorec-old-addon-'));
   try {
     // Modules with the older functions, or all of them but another source hash, stand in for
@@ -378,20 +581,28 @@ test('an addon built by an older version, or from another source, is a usage err
     };
     const old = fake('old', 'module.exports = { gemm() {}, config() { return "OpenBLAS" } };');
     assert.throws(
-      () => loadNativeBlas(old),
+      () => loadNativeBlas('native', old),
       (e: unknown) =>
-        e instanceof UsageError && /lacks pgRowSums, pgRowGrad, colSums, synthRowStats, expArray, source .*build-native/.test((e as Error).message),
+        e instanceof UsageError && /lacks gemmExact, pgRowSums, pgRowGrad, colSums, synthRowStats, expArray, source .*build-native/.test((e as Error).message),
     );
-    const names = ['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray'].map((f) => `${f}() {}`).join(', ');
+    const names = ['gemmExact', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray'].map((f) => `${f}() {}`).join(', ');
     const other = fake('other', `module.exports = { ${names}, source() { return "0123456789abcdef" } };`);
     assert.throws(
-      () => loadNativeBlas(other),
+      () => loadNativeBlas('exact', other),
       (e: unknown) => e instanceof UsageError && /built from another version of .*blas\.c .*build-native/.test((e as Error).message),
+    );
+    // Built without OpenBLAS: fine for the exact kernels, a usage error for PRORL_BLAS=native.
+    const hash = nativeSourceHash();
+    const noBlas = fake('no-openblas', `module.exports = { ${names}, source() { return "${hash}" } };`);
+    assert.doesNotThrow(() => loadNativeBlas('exact', noBlas));
+    assert.throws(
+      () => loadNativeBlas('native', noBlas),
+      (e: unknown) => e instanceof UsageError && /built without OpenBLAS .*libopenblas-dev/.test((e as Error).message),
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const blas = loadNativeBlas();
+  const blas = loadNativeBlas('exact');
   assert.equal(blas.source(), nativeSourceHash());
   assert.equal(blas.expMatchesV8, true, "the addon's exp is V8's on this machine");
   // An exp a few ulps off somewhere is caught.
@@ -407,7 +618,6 @@ test('an addon built by an older version, or from another source, is a usage err
 /** Runs `f` with PRORL_BLAS set to `value`, then restores it and the backend (re-chosen as before). */
 async function withBlas(value: string, f: () => Promise<void>): Promise<void> {
   const saved = process.env.PRORL_BLAS;
-  const wasNative = blasChoice() === 'native';
   process.env.PRORL_BLAS = value;
   try {
     resetBackendForTesting();
@@ -415,15 +625,18 @@ async function withBlas(value: string, f: () => Promise<void>): Promise<void> {
   } finally {
     if (saved === undefined) delete process.env.PRORL_BLAS;
     else process.env.PRORL_BLAS = saved;
-    if (!wasNative) unregisterNativeBlasKernels();
     resetBackendForTesting();
     await initBackend({ quiet: true });
+    restoreChosenKernels();
   }
 }
 
 test('PRORL_BLAS is checked whatever the backend: a bad value, or native beside another backend, is a usage error', async () => {
   await withBlas('bogus', async () => {
-    await assert.rejects(initBackend({ quiet: true }), (e) => e instanceof UsageError && /PRORL_BLAS=bogus is not one of wasm, native/.test(e.message));
+    await assert.rejects(
+      initBackend({ quiet: true }),
+      (e) => e instanceof UsageError && /PRORL_BLAS=bogus is not one of auto, wasm, exact, native/.test(e.message),
+    );
   });
   await withBlas('native', async () => {
     await assert.rejects(

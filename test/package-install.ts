@@ -188,15 +188,35 @@ console.log(JSON.stringify({ actions: env.actionSpace.n, agents: listAgents().le
   const parallel = results('runs-jobs');
   for (const [file, r] of Object.entries(parallel)) assert.deepEqual({ ...r, timings: null }, { ...runs[file], timings: null }, file);
 
-  // The optional native BLAS products: asked for before they are built, an error that says how;
-  // built in the installed package (where a compiler and OpenBLAS's headers exist), the same results
-  // and the backend line naming them.
+  // The native kernels: built by the package's install script where a C compiler is (the runs
+  // above used them, with the wasm kernels' bits); without the addon (as where no compiler is) the
+  // same results, and the backend line says why; PRORL_BLAS=native asks for OpenBLAS's products,
+  // an error that says how when they are not built.
+  const addon = path.join(project, 'node_modules', 'prorec-gym', 'dist', 'compute', 'native', 'build', 'prorec-blas.node');
+  const haveCc = sh('command -v "${CC:-cc}"', project).code === 0;
+  if (haveCc) {
+    assert.ok(existsSync(addon), `the install script built the native kernels (${addon})`);
+    for (const [file, r] of Object.entries(runs))
+      assert.match(
+        String((r.backend as { reason: string }).reason),
+        /BatchMatMul on the native kernels addon with the wasm kernels' bits \(PRORL_BLAS=auto\)/,
+        file,
+      );
+  } else t.diagnostic('no C compiler here: the install script did not build the native kernels');
+  rmSync(addon, { force: true });
+  const wasm = sh('npx prorec-gym bench --agent ./lowest-ids.ts --out runs-wasm', project);
+  assert.equal(wasm.code, 0, wasm.err);
+  for (const [file, r] of Object.entries(results('runs-wasm'))) {
+    assert.match(String((r.backend as { reason: string }).reason), /native kernels not used: the native kernels addon is not built .*same results/, file);
+    assert.deepEqual({ ...r, timings: null, backend: null }, { ...runs[file], timings: null, backend: null }, file);
+  }
   const early = sh('PRORL_BLAS=native npx prorec-gym bench --agent ./lowest-ids.ts --out runs-native', project);
   assert.notEqual(early.code, 0);
-  assert.match(early.err, /native BLAS addon is not built .*prorec-gym build-native/);
-  if (existsSync('/usr/include/x86_64-linux-gnu/cblas.h') || existsSync('/usr/include/cblas.h')) {
+  assert.match(early.err, /native kernels addon is not built .*prorec-gym build-native/);
+  if (haveCc && (existsSync('/usr/include/x86_64-linux-gnu/cblas.h') || existsSync('/usr/include/cblas.h'))) {
     const build = sh('npx prorec-gym build-native', project);
     assert.equal(build.code, 0, build.err);
+    assert.match(build.out, /and OpenBLAS's \(PRORL_BLAS=native\)/);
     times.push(`build-native ${build.seconds.toFixed(1)}s`);
     const native = sh('PRORL_BLAS=native npx prorec-gym bench --agent ./lowest-ids.ts --out runs-native', project);
     assert.equal(native.code, 0, native.err);
@@ -204,7 +224,7 @@ console.log(JSON.stringify({ actions: env.actionSpace.n, agents: listAgents().le
       assert.match(String((r.backend as { reason: string }).reason), /BatchMatMul on native BLAS/, file);
       assert.deepEqual({ ...r, timings: null, backend: null }, { ...runs[file], timings: null, backend: null }, file);
     }
-  } else t.diagnostic('native BLAS not built in the package: no OpenBLAS headers here (apt-get install libopenblas-dev)');
+  } else t.diagnostic('OpenBLAS products not built in the package: no C compiler or no OpenBLAS headers here (apt-get install libopenblas-dev)');
 
   // An agent's config fields from the installed binary, with the official options' defaults.
   const help = sh('npx prorec-gym bench --agent prorl --config-help', project);

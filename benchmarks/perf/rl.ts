@@ -2,8 +2,10 @@
  * RL training throughput: paths per second of the rollout, the update and both, at the trainer's
  * defaults (16 cases × G = 16 = 256 paths per update, REINFORCE advantages, exact KL to the
  * reference with β = 0.01, gradChunks 4, a freshly initialised policy: ~10 items per path), for
- * this package (wasm; with N = 1 training worker, the main thread alone, and N = every core:
- * agents/pg-worker.ts) beside a PyTorch
+ * this package on the wasm backend with N = 1 training worker (the main thread alone) and N = every
+ * core (agents/pg-worker.ts), each with the wasm kernels and, when the native kernels addon is
+ * built, with its exact kernels (the default install's: the same bits), and OpenBLAS's products at
+ * N = 1 when the addon has them, beside a PyTorch
  * reference of the same work (benchmarks/perf/torch_rl.py: the same policy, N and item-prior
  * width, and a stand-in of the reward model), run in the same session, alternating with ours, when
  * `python3` (on the PATH, else /usr/bin/python3) with torch is available; otherwise the reference's
@@ -40,9 +42,11 @@ import { backendInfo, numericsId } from '../../compute/backend.ts';
 import { policyGradientStep } from '../../agents/rl.ts';
 import { runEpisodes } from '../../agents/rollout.ts';
 import type { ModelConfig } from '../../simulators/config.ts';
-import { existsSync } from 'node:fs';
 import { registerNativeBlasKernels, unregisterNativeBlasKernels, WASM_FALLBACK_KERNELS } from '../../compute/kernels/index.ts';
-import { blasChoice, loadNativeBlas, NATIVE_BLAS_PATH, type NativeBlas } from '../../compute/kernels/native-matmul.ts';
+import { blasChoice, loadNativeBlasIfBuilt } from '../../compute/kernels/native-matmul.ts';
+
+/** The kernel sets measured at every N: the wasm kernels, the addon's exact kernels. */
+type Kernels = 'wasm' | 'exact';
 
 const CASES = 16;
 const G = 16;
@@ -229,30 +233,48 @@ async function measure(envId: string): Promise<void> {
   let python = arg('python', process.env.PRORL_PYTHON ?? 'python3');
   const world = JSON.parse(arg('world', '{}')) as Record<string, unknown>;
   const trainer = await TsTrainer.create(envId, world);
+  // The kernels measured: the wasm kernels (PRORL_BLAS=wasm) and, when the addon is built, its
+  // exact kernels (the default install's: the same bits) at every N, and OpenBLAS's products
+  // (PRORL_BLAS=native: other round-off) at N = 1. The main thread swaps its kernels around each
+  // variant; a pool's threads take theirs from PRORL_BLAS as it was when they started.
+  const addon = loadNativeBlasIfBuilt().blas;
+  const kernelSets: Kernels[] = addon ? ['wasm', 'exact'] : ['wasm'];
+  const openBlas = addon && typeof addon.gemm === 'function' ? addon : null;
+  const useKernels = (k: Kernels | 'native') => {
+    unregisterNativeBlasKernels();
+    if (k !== 'wasm') registerNativeBlasKernels(k === 'native' ? openBlas! : addon!, k);
+  };
   const load0 = os.loadavg();
-  const pools = new Map<number, TrainWorkers | null>();
-  for (const n of workerCounts) pools.set(n, n > 1 ? await TrainWorkers.start(trainer.net, n - 1) : null);
-  const ts = new Map<string, Timing[]>(workerCounts.map((n) => [`N${n}`, []]));
-  ts.set('native', []);
-  // The native kernels: everywhere with PRORL_BLAS=native; otherwise, when the addon is
-  // built, as another variant on the main thread (the kernel swapped in and out around it).
-  const nativeEverywhere = blasChoice() === 'native';
-  const nativeVariant: NativeBlas | null = !nativeEverywhere && existsSync(NATIVE_BLAS_PATH) ? loadNativeBlas() : null;
+  const pools = new Map<string, TrainWorkers | null>();
+  const savedBlas = process.env.PRORL_BLAS;
+  try {
+    for (const k of kernelSets)
+      for (const n of workerCounts) {
+        process.env.PRORL_BLAS = k;
+        pools.set(`${k}/N${n}`, n > 1 ? await TrainWorkers.start(trainer.net, n - 1) : null);
+      }
+  } finally {
+    if (savedBlas === undefined) delete process.env.PRORL_BLAS;
+    else process.env.PRORL_BLAS = savedBlas;
+  }
+  const ts = new Map<string, Timing[]>([...pools.keys(), 'native'].map((key) => [key, []]));
   const torch = new Map<number, TorchResult[]>(torchThreads.map((n) => [n, []]));
   const workload = torchWorkload(trainer);
   let torchReason = workload.reason;
   try {
-    for (const pool of pools.values()) trainer.run(1, pool); // warm-up (every thread's first update)
+    for (const [key, pool] of pools) {
+      useKernels(key.split('/')[0] as Kernels);
+      trainer.run(1, pool); // warm-up (every thread's first update)
+    }
     for (let r = 0; r < rounds; r++) {
       // Alternating, so that every variant sees the same load.
-      for (const [n, pool] of pools) ts.get(`N${n}`)!.push(...trainer.run(iters, pool));
-      if (nativeVariant) {
-        registerNativeBlasKernels(nativeVariant);
-        try {
-          ts.get('native')!.push(...trainer.run(iters, null));
-        } finally {
-          unregisterNativeBlasKernels();
-        }
+      for (const [key, pool] of pools) {
+        useKernels(key.split('/')[0] as Kernels);
+        ts.get(key)!.push(...trainer.run(iters, pool));
+      }
+      if (openBlas) {
+        useKernels('native');
+        ts.get('native')!.push(...trainer.run(iters, null));
       }
       for (const threads of torchThreads) {
         if (torchReason) break;
@@ -266,6 +288,7 @@ async function measure(envId: string): Promise<void> {
       }
     }
   } finally {
+    useKernels(blasChoice() === 'native' && openBlas ? 'native' : blasChoice() === 'wasm' || !addon ? 'wasm' : 'exact');
     for (const pool of pools.values()) await pool?.terminate();
     trainer.env.close();
   }
@@ -281,12 +304,16 @@ async function measure(envId: string): Promise<void> {
   console.log(
     `${''.padEnd(LABEL)} ${'rollout'.padStart(8)} ${'update'.padStart(8)} ${'total'.padStart(8)}   (paths/s; ms per update; CPU ms rollout + update, all threads)`,
   );
-  const where = nativeEverywhere ? 'native BLAS' : 'wasm';
-  const rows: [string, string][] = workerCounts.map((n) => [
-    `N${n}`,
-    `prorec-gym, ${where}, ${n === 1 ? 'main thread (N = 1)' : `${n} training workers (N = ${n})`}`,
-  ]);
-  rows.push(['native', 'prorec-gym, native BLAS (main thread only)']);
+  const kernelLabel: Record<Kernels, string> = {
+    wasm: addon ? 'wasm kernels' : 'wasm kernels (default install)',
+    exact: 'native exact (default install)',
+  };
+  const rows: [string, string][] = [...pools.keys()].map((key) => {
+    const [k, nKey] = key.split('/');
+    const n = Number(nKey.slice(1));
+    return [key, `prorec-gym, ${kernelLabel[k as Kernels]}, ${n === 1 ? 'N = 1' : `N = ${n}`}`];
+  });
+  rows.push(['native', 'prorec-gym, OpenBLAS (PRORL_BLAS=native), N = 1']);
   for (const [key, label] of rows) {
     const xs = ts.get(key)!;
     if (xs.length === 0) continue;
@@ -319,36 +346,39 @@ async function measure(envId: string): Promise<void> {
     console.log(row('PyTorch, 1 thread (recorded figures)', rec.rolloutMs, rec.update4Ms, rec.note));
     console.log(`# the PyTorch reference did not run: ${torchReason}; the figures above are recorded ones (RECORDED_TORCH in benchmarks/perf/rl.ts)`);
   } else console.log(`# the PyTorch reference did not run: ${torchReason}`);
-  // prorec-gym's total paths/s ÷ PyTorch's, each N against PyTorch on as many threads (else 1).
-  const ratios = workerCounts.flatMap((n) => {
-    const threads = torchTotals.has(n) ? n : 1;
-    const t = torchTotals.get(threads);
-    return t === undefined ? [] : [`N = ${n} ÷ PyTorch ${threads} thread${threads === 1 ? '' : 's'}: ${(t / total(ts.get(`N${n}`)!)).toFixed(2)}`];
-  });
-  if (ts.get('native')!.length && torchTotals.has(1))
-    ratios.push(`native BLAS ÷ PyTorch 1 thread: ${(torchTotals.get(1)! / total(ts.get('native')!)).toFixed(2)}`);
-  const first = ts.get(`N${workerCounts[0]}`)!;
-  console.log(`# total paths/s, ${ratios.length ? ratios.join('; ') : 'no PyTorch figures'}; mean path length ${m(first, 'length').toFixed(2)}`);
+  // prorec-gym's total paths/s ÷ PyTorch's best (its fastest thread count here), per variant.
+  const best = [...torchTotals].sort((x, y) => x[1] - y[1])[0];
+  const ratios = best
+    ? rows
+        .filter(([key]) => ts.get(key)!.length > 0)
+        .map(([key, label]) => `${label.replace('prorec-gym, ', '')}: ${(best[1] / total(ts.get(key)!)).toFixed(2)}`)
+    : [];
+  const first = ts.get([...pools.keys()][0])!;
+  console.log(
+    `# total paths/s ÷ PyTorch's best here (${best ? `${best[0]} thread${best[0] === 1 ? '' : 's'}` : 'none'}): ${ratios.length ? ratios.join('; ') : 'no PyTorch figures'}; mean path length ${m(first, 'length').toFixed(2)}`,
+  );
   if (workerCounts.length > 1) {
-    const base = total(ts.get(`N${workerCounts[0]}`)!);
-    const eff = workerCounts.slice(1).map((n) => {
-      const x = total(ts.get(`N${n}`)!);
-      return `N = ${n}: ×${(base / x).toFixed(2)} (update ×${(m(ts.get(`N${workerCounts[0]}`)!, 'updateMs') / m(ts.get(`N${n}`)!, 'updateMs')).toFixed(2)})`;
-    });
+    for (const k of kernelSets) {
+      const base = ts.get(`${k}/N${workerCounts[0]}`)!;
+      const eff = workerCounts.slice(1).map((n) => {
+        const x = ts.get(`${k}/N${n}`)!;
+        return `N = ${n}: ×${(total(base) / total(x)).toFixed(2)} (update ×${(m(base, 'updateMs') / m(x, 'updateMs')).toFixed(2)})`;
+      });
+      console.log(`# ${kernelLabel[k]}, speed-up over N = ${workerCounts[0]}: ${eff.join(', ')}`);
+    }
+    console.log(`# the workers take the gradient chunks (at most gradChunks = ${CHUNKS} at once); the rollout stays on the main thread`);
+  }
+  if (addon) {
+    const w = ts.get(`wasm/N${workerCounts[0]}`)!;
+    const e = ts.get(`exact/N${workerCounts[0]}`)!;
     console.log(
-      `# speed-up over N = ${workerCounts[0]}: ${eff.join(', ')}; the workers take the gradient chunks (at most gradChunks = ${CHUNKS} at once), the rollout stays on the main thread`,
+      `# native exact kernels ÷ wasm kernels (N = ${workerCounts[0]}, total): ×${(total(w) / total(e)).toFixed(2)}; the same bits (test/native-blas.test.ts)`,
     );
   }
   console.log(`# kernels: ${numericsId()} (${backendInfo().reason}); wasm kernels of this package: ${WASM_FALLBACK_KERNELS.join(', ')}`);
-  if (nativeEverywhere)
-    console.log(
-      '# PRORL_BLAS=native: every prorec-gym row runs its matrix products and the other native kernels (loss passes, bias sums, synthetic simulator step) on the native addon (one thread per worker)',
-    );
-  else if (nativeVariant)
-    console.log(
-      "# native BLAS (main thread only): the main thread's matrix products and other native kernels on the native addon, the simulator's shard workers still on wasm; PRORL_BLAS=native puts every thread on it",
-    );
-  else console.log('# native BLAS products not measured: the addon is not built (npm run build:native; then PRORL_BLAS=native)');
+  if (!addon) console.log('# native kernels not measured: the addon is not built (it is built at install time where a C compiler is; npm run build:native)');
+  else if (!openBlas)
+    console.log("# OpenBLAS's products not measured: the addon was built without OpenBLAS (apt-get install libopenblas-dev; npm run build:native)");
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -20,7 +20,7 @@ import { castConfigWrapping } from './cast.ts';
 import { matMulConfigWrapping } from './matMul.ts';
 import { gatherV2ConfigWrapping } from './gatherV2.ts';
 import { unsortedSegmentSumConfig } from './unsortedSegmentSum.ts';
-import { nativeBatchMatMulConfig, type NativeBlas } from './native-matmul.ts';
+import { exactBatchMatMulConfig, nativeBatchMatMulConfig, type NativeBlas } from './native-matmul.ts';
 import { nativeSumConfigWrapping, sumConfigWrapping } from './sum.ts';
 
 /** The kernels this module adds to or replaces on the wasm backend. */
@@ -68,35 +68,47 @@ export function registerWasmFallbackKernels(): string[] {
 /** The wasm kernels that registerNativeBlasKernels replaced, to put back. */
 const replaced = new Map<string, tf.KernelConfig>();
 let activeNative: NativeBlas | null = null;
+let activeProducts: 'exact' | 'native' | null = null;
 
-/** The native addon whose kernels are registered (registerNativeBlasKernels), or null. */
+/**
+ * The native addon whose kernels are registered (registerNativeBlasKernels), or null. Its kernels
+ * other than the products give the wasm kernels' or the JS's bits, whichever products run.
+ */
 export function activeNativeBlas(): NativeBlas | null {
   return activeNative;
 }
 
+/** Which products the registered addon runs: 'exact' (the wasm kernels' bits), 'native' (OpenBLAS), or null. */
+export function activeNativeProducts(): 'exact' | 'native' | null {
+  return activeProducts;
+}
+
 /**
- * Replaces the wasm backend's BatchMatMul with the native BLAS kernel (compute/kernels/native-matmul.ts)
- * and routes its float32 sums over leading axes (bias gradients) to the addon (compute/kernels/sum.ts),
- * after registerWasmFallbackKernels; a later registerWasmFallbackKernels leaves them in place.
- * unregisterNativeBlasKernels puts the replaced kernels back (for benchmarks that compare both in one
- * process).
+ * Replaces the wasm backend's BatchMatMul with the addon's (compute/kernels/native-matmul.ts):
+ * `products` 'exact' (the wasm kernels' bits) or 'native' (OpenBLAS), and routes its float32 sums
+ * over leading axes (bias gradients) to the addon (compute/kernels/sum.ts, the same bits), after
+ * registerWasmFallbackKernels; a later registerWasmFallbackKernels leaves them in place.
+ * unregisterNativeBlasKernels puts the replaced kernels back (for benchmarks that compare them in
+ * one process).
  */
-export function registerNativeBlasKernels(blas: NativeBlas): void {
+export function registerNativeBlasKernels(blas: NativeBlas, products: 'exact' | 'native' = 'native'): void {
   for (const name of ['BatchMatMul', 'Sum']) {
     const existing = tf.getKernel(name, 'wasm');
     if (existing === undefined) continue;
     if (!replaced.has(name)) replaced.set(name, existing);
     tf.unregisterKernel(name, 'wasm');
   }
-  register(nativeBatchMatMulConfig(blas));
+  register(products === 'exact' ? exactBatchMatMulConfig(blas) : nativeBatchMatMulConfig(blas));
   const sum = replaced.get('Sum');
   if (sum) register({ ...nativeSumConfigWrapping(sum.kernelFunc, blas), setupFunc: sum.setupFunc, disposeFunc: sum.disposeFunc });
   activeNative = blas;
+  activeProducts = products;
 }
 
 /** Undoes registerNativeBlasKernels (no-op when it did not run). */
 export function unregisterNativeBlasKernels(): void {
   activeNative = null;
+  activeProducts = null;
   for (const [name, config] of replaced) {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(config);

@@ -1,19 +1,26 @@
 /**
- * The optional native addon (opt-in: PRORL_BLAS=native): the choice, loading the addon (its
+ * The native kernels addon (compute/native/blas.c): the choice (PRORL_BLAS), loading the addon (its
  * functions, the source it was built from, its exp), and BatchMatMul for the wasm backend on it.
  * Its other kernels are used by compute/kernels/sum.ts, agents/pg-loss.ts and
  * simulators/synthetic-exact.ts.
  *
  * The wasm backend's products run XNNPACK's 128-bit SIMD kernels (2-D products) or a naive loop
- * (batched ones, e.g. attention); a native OpenBLAS runs the same products several times faster on
- * CPUs with AVX2 or AVX-512. This kernel hands every BatchMatMul (all shapes, transpose flags and
- * batches, `b` or `a` broadcast over the batch) to the addon built by `prorec-gym build-native`
- * (compute/native/blas.c, compute/native/build.ts), which reads and writes the wasm heap in place. OpenBLAS runs on one
- * thread. _FusedMatMul (dense layers with a bias) stays on XNNPACK.
+ * (batched ones, e.g. attention). The addon runs them natively, reading and writing the wasm heap
+ * in place, in one of two ways:
  *
- * Results equal the wasm kernel's up to float32 round-off (a different summation order), and are
- * deterministic: the same product gives the same bits wherever its operands lie on the heap
- * (test/native-blas.test.ts). The backend line of every run names the choice.
+ * - `exact` (the default when the addon is built: PRORL_BLAS=auto): the same arithmetic as the wasm
+ *   kernels, in the same order (each output summed over k in index order, a product then a sum;
+ *   in blocks of 48 k's where the wasm kernel takes its batched loop), vectorised across outputs
+ *   for the CPU it was built on: **the same bits** as the wasm kernels, several times faster
+ *   (test/native-blas.test.ts compares every kind of product bit for bit). A run's results do not
+ *   depend on whether the addon is built; its speed does.
+ * - `native` (PRORL_BLAS=native, when built with OpenBLAS): OpenBLAS's sgemm, faster still, but its
+ *   summation order differs: results equal the wasm kernel's up to float32 round-off, and a run
+ *   with it is not bit-identical to one without (numericsId keys caches on it).
+ *
+ * Every BatchMatMul goes to the addon (all shapes, transpose flags and batches, `b` or `a`
+ * broadcast over the batch). _FusedMatMul (dense layers with a bias) stays on XNNPACK. Both are
+ * deterministic: the same product gives the same bits wherever its operands lie on the heap.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -27,8 +34,12 @@ import { batchMatMulDims, wasmBackend, type TensorInfo } from './wasm.ts';
 /** The environment variable that selects where the wasm backend's matrix products run. */
 export const BLAS_ENV_VAR = 'PRORL_BLAS';
 
-/** Accepted values of PRORL_BLAS: 'wasm' (the default: XNNPACK) or 'native' (the addon). */
-export const BLAS_CHOICES = ['wasm', 'native'] as const;
+/**
+ * Accepted values of PRORL_BLAS: 'auto' (the default: the addon's exact kernels when it is built
+ * and loads, else the wasm kernels; the same bits either way), 'wasm' (never the addon), 'exact'
+ * (the addon's exact kernels, an error when it is not built) or 'native' (OpenBLAS's products).
+ */
+export const BLAS_CHOICES = ['auto', 'wasm', 'exact', 'native'] as const;
 export type BlasChoice = (typeof BLAS_CHOICES)[number];
 
 /** Where `npm run build:native` writes the addon. */
@@ -44,8 +55,28 @@ export function nativeSourceHash(file: string = NATIVE_BLAS_SOURCE): string {
 
 /** The addon's functions (compute/native/blas.c). */
 export interface NativeBlas {
-  /** C_i = op(A_i)·op(B_i) for i < batch, row-major; strides in elements (0 broadcasts). */
-  gemm(
+  /**
+   * C_i = op(A_i)·op(B_i) for i < batch, row-major; strides in elements (0 broadcasts), with the
+   * wasm kernels' arithmetic: each output summed in float32 over k in index order (blocked = 0,
+   * XNNPACK's 2-D products), or in blocks of 48 k's added to the output so far (blocked = 1,
+   * tfjs-backend-wasm's batched loop).
+   */
+  gemmExact(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: 0 | 1,
+    transB: 0 | 1,
+    strideA: number,
+    strideB: number,
+    blocked: 0 | 1,
+  ): void;
+  /** The same product on OpenBLAS (other round-off); absent when the addon was built without OpenBLAS. */
+  gemm?(
     a: Float32Array,
     b: Float32Array,
     c: Float32Array,
@@ -58,7 +89,7 @@ export interface NativeBlas {
     strideA: number,
     strideB: number,
   ): void;
-  /** OpenBLAS's build description. */
+  /** OpenBLAS's build description; '' when built without OpenBLAS. */
   config(): string;
   /**
    * Pass 1 of the fused policy-gradient loss (agents/pg-loss.ts) over rows [r0, r1) of the
@@ -111,49 +142,98 @@ export function expMatchesV8(expArray: NativeBlas['expArray']): boolean {
   return x.every((v, i) => Object.is(y[i], Math.exp(v)));
 }
 
-/** PRORL_BLAS as given (trimmed, lower case), 'wasm' when unset; a UsageError on another value. */
+/** PRORL_BLAS as given (trimmed, lower case), 'auto' when unset; a UsageError on another value. */
 export function blasChoice(env: NodeJS.ProcessEnv = process.env): BlasChoice {
   const raw = (env[BLAS_ENV_VAR] ?? '').trim().toLowerCase();
-  if (raw === '') return 'wasm';
+  if (raw === '') return 'auto';
   if ((BLAS_CHOICES as readonly string[]).includes(raw)) return raw as BlasChoice;
   throw new UsageError(`${BLAS_ENV_VAR}=${env[BLAS_ENV_VAR]} is not one of ${BLAS_CHOICES.join(', ')}`);
 }
 
-/** Loads the addon; a UsageError saying what to do when it is not built or does not load. */
-export function loadNativeBlas(file: string = NATIVE_BLAS_PATH, source: string = NATIVE_BLAS_SOURCE): NativeBlas {
+/**
+ * Loads the addon for `use` ('exact' kernels, or 'native': OpenBLAS's products as well); a
+ * UsageError saying what to do when it is not built, does not load, comes from another version of
+ * blas.c, or (for 'native') was built without OpenBLAS.
+ */
+export function loadNativeBlas(use: 'exact' | 'native' = 'native', file: string = NATIVE_BLAS_PATH, source: string = NATIVE_BLAS_SOURCE): NativeBlas {
+  const who = `${BLAS_ENV_VAR}=${use}`;
+  const rebuild = '`npx prorec-gym build-native` (`npm run build:native` in a checkout)';
   if (!existsSync(file)) {
     throw new UsageError(
-      `${BLAS_ENV_VAR}=native: the native BLAS addon is not built (${file} is missing); run \`npx prorec-gym build-native\` (\`npm run build:native\` in a checkout) ` +
-        `(needs a C compiler and OpenBLAS: apt-get install build-essential libopenblas-dev), or unset ${BLAS_ENV_VAR}`,
+      `${who}: the native kernels addon is not built (${file} is missing); run ${rebuild} ` +
+        `(needs a C compiler${use === 'native' ? ' and OpenBLAS: apt-get install build-essential libopenblas-dev' : ': apt-get install build-essential'}), or unset ${BLAS_ENV_VAR}`,
     );
   }
   let addon: Partial<NativeBlas>;
   try {
     addon = createRequire(import.meta.url)(file) as Partial<NativeBlas>;
   } catch (err) {
-    throw new UsageError(
-      `${BLAS_ENV_VAR}=native: ${file} did not load (${(err as Error).message.split('\n')[0]}); rebuild it with \`npx prorec-gym build-native\``,
-      {
-        cause: err,
-      },
-    );
+    throw new UsageError(`${who}: ${file} did not load (${(err as Error).message.split('\n')[0]}); rebuild it with ${rebuild}`, { cause: err });
   }
-  const missing = (['gemm', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray', 'source'] as const).filter(
+  const missing = (['gemmExact', 'config', 'pgRowSums', 'pgRowGrad', 'colSums', 'synthRowStats', 'expArray', 'source'] as const).filter(
     (f) => typeof addon[f] !== 'function',
   );
-  if (missing.length > 0) {
-    throw new UsageError(
-      `${BLAS_ENV_VAR}=native: ${file} lacks ${missing.join(', ')} (built by an older version); rebuild it with \`npx prorec-gym build-native\``,
-    );
-  }
+  if (missing.length > 0) throw new UsageError(`${who}: ${file} lacks ${missing.join(', ')} (built by an older version); rebuild it with ${rebuild}`);
   const built = addon.source!();
   if (built !== nativeSourceHash(source)) {
+    throw new UsageError(`${who}: ${file} was built from another version of ${source} (source ${built.slice(0, 12)}…); rebuild it with ${rebuild}`);
+  }
+  if (use === 'native' && typeof addon.gemm !== 'function') {
     throw new UsageError(
-      `${BLAS_ENV_VAR}=native: ${file} was built from another version of ${source} (source ${built.slice(0, 12)}…); rebuild it with \`npx prorec-gym build-native\``,
+      `${who}: ${file} was built without OpenBLAS (its headers were not found); apt-get install libopenblas-dev, then rebuild it with ${rebuild}`,
     );
   }
   const blas = addon as Omit<NativeBlas, 'expMatchesV8'>;
   return { ...blas, expMatchesV8: expMatchesV8(blas.expArray) };
+}
+
+/**
+ * PRORL_BLAS=auto: the addon for its exact kernels when it is built and loads, else null with the
+ * reason (the wasm kernels then run: the same bits, more slowly; the backend line says which).
+ */
+export function loadNativeBlasIfBuilt(
+  file: string = NATIVE_BLAS_PATH,
+  source: string = NATIVE_BLAS_SOURCE,
+): { blas: NativeBlas } | { blas: null; why: string } {
+  if (!existsSync(file)) return { blas: null, why: 'the native kernels addon is not built (no C compiler when the package was installed?)' };
+  try {
+    return { blas: loadNativeBlas('exact', file, source) };
+  } catch (err) {
+    return { blas: null, why: (err as Error).message.replace(`${BLAS_ENV_VAR}=exact: `, '') };
+  }
+}
+
+/**
+ * The BatchMatMul kernel config with the wasm kernels' bits on `blas` (gemmExact). The wasm
+ * backend (with the wrapper of compute/kernels/matMul.ts) runs XNNPACK's 2-D product when `b` has
+ * no batch (a's batch folded into its rows, transposes materialised first) and its batched loop
+ * otherwise; this kernel takes the same path for the same operands.
+ */
+export function exactBatchMatMulConfig(blas: NativeBlas): tf.KernelConfig {
+  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown }): TensorInfo => {
+    const backend = wasmBackend(args.backend);
+    const { a, b } = args.inputs;
+    const transA = Boolean(args.attrs?.transposeA);
+    const transB = Boolean(args.attrs?.transposeB);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`BatchMatMul (native exact): float32 operands only, got ${a.dtype} and ${b.dtype}`);
+    const { m, k, n, batchA, batchB, outShape } = batchMatMulDims(a, b, transA, transB);
+    const out = backend.makeOutput(outShape, 'float32');
+    if (m * n === 0) return out;
+    // Views after the allocation (it may grow the heap and detach older views).
+    const av = backend.typedArrayFromHeap(a) as Float32Array;
+    const bv = backend.typedArrayFromHeap(b) as Float32Array;
+    const cv = backend.typedArrayFromHeap(out) as Float32Array;
+    const tA = transA ? 1 : 0;
+    const tB = transB ? 1 : 0;
+    if (k === 0) cv.fill(0);
+    else if (batchB === 1 && !transA)
+      blas.gemmExact(av, bv, cv, 1, batchA * m, n, k, 0, tB, 0, 0, 0); // XNNPACK, a's batch as rows
+    else if (batchB === 1)
+      blas.gemmExact(av, bv, cv, batchA, m, n, k, 1, tB, m * k, 0, 0); // XNNPACK per batch (aᵀ materialised)
+    else blas.gemmExact(av, bv, cv, Math.max(batchA, batchB), m, n, k, tA, tB, batchA > 1 ? m * k : 0, k * n, 1); // the batched loop
+    return out;
+  };
+  return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
 }
 
 /**
@@ -174,10 +254,12 @@ export function nativeBatchMatMulConfig(blas: NativeBlas): tf.KernelConfig {
     const av = backend.typedArrayFromHeap(a) as Float32Array;
     const bv = backend.typedArrayFromHeap(b) as Float32Array;
     const cv = backend.typedArrayFromHeap(out) as Float32Array;
+    if (typeof blas.gemm !== 'function') throw new UsageError(`${BLAS_ENV_VAR}=native: the addon was built without OpenBLAS`);
+    const gemm = blas.gemm.bind(blas);
     if (k === 0) cv.fill(0);
     else if (batchB === 1 && batchA > 1 && !transA)
-      blas.gemm(av, bv, cv, 1, batchA * m, n, k, 0, transB ? 1 : 0, 0, 0); // one tall product
-    else blas.gemm(av, bv, cv, Math.max(batchA, batchB), m, n, k, transA ? 1 : 0, transB ? 1 : 0, batchA > 1 ? m * k : 0, batchB > 1 ? k * n : 0);
+      gemm(av, bv, cv, 1, batchA * m, n, k, 0, transB ? 1 : 0, 0, 0); // one tall product
+    else gemm(av, bv, cv, Math.max(batchA, batchB), m, n, k, transA ? 1 : 0, transB ? 1 : 0, batchA > 1 ? m * k : 0, batchB > 1 ? k * n : 0);
     return out;
   };
   return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };

@@ -1,15 +1,27 @@
 /*
- * Matrix products for the wasm backend on a native BLAS (OpenBLAS), as a Node-API addon: the
- * operands are Float32Array views of the wasm heap, so nothing is copied. Built on demand by
- * `prorec-gym build-native` / `npm run build:native` (compute/native/build.ts) and used only with PRORL_BLAS=native
- * (compute/kernels/native-matmul.ts). OpenBLAS runs on one thread, like the rest of the backend:
- * parallel work goes to worker threads.
+ * Native kernels for the wasm backend, as a Node-API addon: the operands are typed-array views of
+ * the wasm heap, so nothing is copied. Built when the package is installed (when a C compiler is
+ * there), or by `prorec-gym build-native` / `npm run build:native` (compute/native/build.ts);
+ * chosen by PRORL_BLAS (compute/kernels/native-matmul.ts). Everything runs on one thread, like the
+ * rest of the backend: parallel work goes to worker threads. Compiled without contraction into
+ * FMAs (-ffp-contract=off), so every float operation below is the one written.
+ *
+ * The matrix products with the wasm kernels' arithmetic, so the same bits (the default when built):
+ *
+ *   gemmExact(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, blocked)
+ *     for i in [0, batch): C_i = op(A_i) op(B_i), operands laid out as for gemm below. Each output
+ *     is summed in float32 over k in index order from 0, product then sum (blocked = 0: XNNPACK's
+ *     2-D products); or (blocked = 1: tfjs-backend-wasm's loop for batched products) over blocks
+ *     of 48 k's, each block's sum in index order from 0, added to the output so far and then + 0.
+ *
+ * With OpenBLAS (built with -DPRORL_OPENBLAS when its headers are found; PRORL_BLAS=native), the
+ * same products faster but with other round-off:
  *
  *   gemm(a, b, c, batch, m, n, k, transA, transB, strideA, strideB)
  *     for i in [0, batch): C_i = op(A_i) op(B_i), row-major, C_i [m x n] at c + i*m*n,
  *     A_i at a + i*strideA ([m x k], or [k x m] with transA), B_i at b + i*strideB ([k x n], or
  *     [n x k] with transB); a stride of 0 broadcasts one matrix over the batch.
- *   config() -> OpenBLAS's build description (core, threads).
+ *   config() -> OpenBLAS's build description (core, threads); "" without OpenBLAS.
  *   source() -> the SHA-256 of this file it was built from (compared when the addon loads).
  *
  * and the two row passes of the fused policy-gradient loss (agents/pg-loss.ts), the same arithmetic
@@ -36,14 +48,16 @@
  *     out = [max v, sum of exp(v_i - max) in index order, #{v_i > v_target}, #{v_i == v_target} - 1].
  */
 #include <node_api.h>
-#include <cblas.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
+#ifdef PRORL_OPENBLAS
+#include <cblas.h>
 extern void openblas_set_num_threads(int num_threads);
 extern char *openblas_get_config(void);
+#endif
 
 static napi_value fail(napi_env env, const char *msg) {
   napi_throw_error(env, NULL, msg);
@@ -75,25 +89,175 @@ static int within(uint64_t len, uint64_t a, uint64_t b, uint64_t c, uint64_t d) 
   return !__builtin_mul_overflow(a, b, &ab) && !__builtin_mul_overflow(c, d, &cd) && !__builtin_add_overflow(ab, cd, &sum) && sum <= len;
 }
 
+/* The 11 leading arguments of gemm and gemmExact, checked: the arrays, the sizes, and that every
+ * matrix read or written lies inside its array. 0 after throwing. */
+typedef struct {
+  float *a, *b, *c;
+  int64_t batch, m, n, k, ta, tb, sa, sb;
+} GemmArgs;
+
+static int gemm_args(napi_env env, napi_value *argv, const char *name, GemmArgs *g) {
+  char msg[160];
+  size_t la, lb, lc;
+  if (!f32(env, argv[0], &g->a, &la) || !f32(env, argv[1], &g->b, &lb) || !f32(env, argv[2], &g->c, &lc)) {
+    snprintf(msg, sizeof msg, "%s: a, b and c must be Float32Arrays", name);
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
+  int64_t v[8];
+  for (int i = 0; i < 8; i++)
+    if (!i64(env, argv[3 + i], &v[i]) || v[i] < 0) {
+      snprintf(msg, sizeof msg, "%s: batch, m, n, k, transA, transB, strideA, strideB must be integers >= 0 (up to 2^53)", name);
+      napi_throw_error(env, NULL, msg);
+      return 0;
+    }
+  g->batch = v[0], g->m = v[1], g->n = v[2], g->k = v[3], g->ta = v[4], g->tb = v[5], g->sa = v[6], g->sb = v[7];
+  if (g->m > INT32_MAX || g->n > INT32_MAX || g->k > INT32_MAX) {
+    snprintf(msg, sizeof msg, "%s: a dimension exceeds 2^31 - 1", name);
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
+  if (g->batch > 0 && (!within(la, g->batch - 1, g->sa, g->m, g->k) || !within(lb, g->batch - 1, g->sb, g->k, g->n) ||
+                       !within(lc, g->batch, (uint64_t)g->m * g->n, 0, 0))) {
+    snprintf(msg, sizeof msg, "%s: the shapes and strides reach past the end of an array", name);
+    napi_throw_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+#ifdef PRORL_OPENBLAS
 static napi_value Gemm(napi_env env, napi_callback_info info) {
   size_t argc = 11;
   napi_value argv[11];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 11) return fail(env, "gemm: expected 11 arguments");
-  float *a, *b, *c;
-  size_t la, lb, lc;
-  if (!f32(env, argv[0], &a, &la) || !f32(env, argv[1], &b, &lb) || !f32(env, argv[2], &c, &lc)) return fail(env, "gemm: a, b and c must be Float32Arrays");
-  int64_t v[8];
-  for (int i = 0; i < 8; i++)
-    if (!i64(env, argv[3 + i], &v[i]) || v[i] < 0) return fail(env, "gemm: batch, m, n, k, transA, transB, strideA, strideB must be integers >= 0 (up to 2^53)");
-  int64_t batch = v[0], m = v[1], n = v[2], k = v[3], ta = v[4], tb = v[5], sa = v[6], sb = v[7];
-  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) return fail(env, "gemm: a dimension exceeds 2^31 - 1");
-  /* Bounds: every matrix read or written lies inside its array. */
-  if (batch > 0 && (!within(la, batch - 1, sa, m, k) || !within(lb, batch - 1, sb, k, n) || !within(lc, batch, (uint64_t)m * n, 0, 0)))
-    return fail(env, "gemm: the shapes and strides reach past the end of an array");
-  for (int64_t i = 0; i < batch; i++) {
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a + i * sa,
-                ta ? (int)m : (int)k, b + i * sb, tb ? (int)k : (int)n, 0.0f, c + i * m * n, (int)n);
+  GemmArgs g;
+  if (!gemm_args(env, argv, "gemm", &g)) return NULL;
+  for (int64_t i = 0; i < g.batch; i++) {
+    cblas_sgemm(CblasRowMajor, g.ta ? CblasTrans : CblasNoTrans, g.tb ? CblasTrans : CblasNoTrans, (int)g.m, (int)g.n, (int)g.k, 1.0f, g.a + i * g.sa,
+                g.ta ? (int)g.m : (int)g.k, g.b + i * g.sb, g.tb ? (int)g.k : (int)g.n, 0.0f, g.c + i * g.m * g.n, (int)g.n);
   }
+  return NULL;
+}
+#endif
+
+/* Vectors of 16 floats (GCC/Clang vector extensions; the compiler splits them to the CPU's width):
+ * element-wise IEEE products and sums, so the bits do not depend on the width. With GCC on x86-64
+ * Linux the products are compiled for AVX-512, AVX2 and the baseline, and the CPU picks one when
+ * the addon loads (target_clones): an addon built on one machine runs on another x86-64. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define PER_CPU __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PER_CPU
+#endif
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+/* Unaligned loads and stores (macros: vectors passed to functions would depend on the target's ABI). */
+#define LOAD16(v, p) memcpy(&(v), (p), sizeof(v16))
+#define STORE16(p, v) memcpy((p), &(v), sizeof(v16))
+
+/* Rows [i0, i0 + R) (R <= 4) and columns [j0, j0 + 64) of C = A·B with B row-major [k x n]:
+ * each output summed over k in order from 0. A's element (i, p) is at A[i * sai + p * sak]. */
+static inline __attribute__((always_inline)) void seq_tile(int R, size_t k, const float *A, size_t sai, size_t sak, const float *B, size_t n, float *C, size_t i0, size_t j0) {
+  v16 acc[4][4];
+  memset(acc, 0, sizeof acc);
+  const float *a[4];
+  for (int r = 0; r < 4; r++) a[r] = A + (i0 + (r < R ? r : 0)) * sai;
+  for (size_t p = 0; p < k; p++) {
+    const float *b = B + p * n + j0;
+    v16 b0, b1, b2, b3;
+    LOAD16(b0, b);
+    LOAD16(b1, b + 16);
+    LOAD16(b2, b + 32);
+    LOAD16(b3, b + 48);
+    for (int r = 0; r < 4; r++) {
+      if (r >= R) break;
+      float x = a[r][p * sak];
+      acc[r][0] = acc[r][0] + x * b0;
+      acc[r][1] = acc[r][1] + x * b1;
+      acc[r][2] = acc[r][2] + x * b2;
+      acc[r][3] = acc[r][3] + x * b3;
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int q = 0; q < 4; q++) STORE16(C + (i0 + r) * n + j0 + 16 * q, acc[r][q]);
+}
+
+/* C [m x n] = A·B, each output summed in float32 over k in index order from 0 (XNNPACK's 2-D
+ * products: a product, then a sum, per k). B row-major [k x n]. */
+PER_CPU static void gemm_sequential(size_t m, size_t n, size_t k, const float *A, size_t sai, size_t sak, const float *B, float *C) {
+  size_t j0 = 0;
+  for (; j0 + 64 <= n; j0 += 64) {
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4) seq_tile(4, k, A, sai, sak, B, n, C, i, j0);
+    if (i < m) seq_tile((int)(m - i), k, A, sai, sak, B, n, C, i, j0);
+  }
+  if (j0 < n) {
+    size_t w = n - j0;
+    float acc[64];
+    for (size_t i = 0; i < m; i++) {
+      for (size_t j = 0; j < w; j++) acc[j] = 0.0f;
+      for (size_t p = 0; p < k; p++) {
+        float x = A[i * sai + p * sak];
+        const float *b = B + p * n + j0;
+        for (size_t j = 0; j < w; j++) acc[j] = acc[j] + x * b[j];
+      }
+      memcpy(C + i * n + j0, acc, w * sizeof(float));
+    }
+  }
+}
+
+/* tfjs-backend-wasm's loop for batched products (block 48): C starts at 0; for each block of k's,
+ * the block's sum s (in index order from 0) is added, C = (C + s) + 0. B row-major [k x n]. */
+#define WASM_BLOCK 48
+PER_CPU static void gemm_blocked(size_t m, size_t n, size_t k, const float *A, size_t sai, size_t sak, const float *B, float *C, float *s) {
+  for (size_t i = 0; i < m * n; i++) C[i] = 0.0f;
+  for (size_t i = 0; i < m; i++) {
+    float *c = C + i * n;
+    for (size_t k0 = 0; k0 < k; k0 += WASM_BLOCK) {
+      size_t k1 = k0 + WASM_BLOCK < k ? k0 + WASM_BLOCK : k;
+      for (size_t j = 0; j < n; j++) s[j] = 0.0f;
+      for (size_t p = k0; p < k1; p++) {
+        float x = A[i * sai + p * sak];
+        const float *b = B + p * n;
+        for (size_t j = 0; j < n; j++) s[j] = s[j] + x * b[j];
+      }
+      for (size_t j = 0; j < n; j++) c[j] = (c[j] + s[j]) + 0.0f;
+    }
+  }
+}
+
+static napi_value GemmExact(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 12) return fail(env, "gemmExact: expected 12 arguments");
+  GemmArgs g;
+  if (!gemm_args(env, argv, "gemmExact", &g)) return NULL;
+  int64_t blocked;
+  if (!i64(env, argv[11], &blocked) || (blocked != 0 && blocked != 1)) return fail(env, "gemmExact: blocked must be 0 or 1");
+  size_t m = (size_t)g.m, n = (size_t)g.n, k = (size_t)g.k;
+  /* B transposed to row-major [k x n] when it is [n x k]; the row sums of the blocked loop. */
+  float *bt = g.tb ? malloc(k * n * sizeof(float) + 1) : NULL;
+  float *s = blocked ? malloc(n * sizeof(float) + 1) : NULL;
+  if ((g.tb && !bt) || (blocked && !s)) {
+    free(bt);
+    free(s);
+    return fail(env, "gemmExact: out of memory");
+  }
+  size_t sai = g.ta ? 1 : k, sak = g.ta ? m : 1;
+  for (int64_t i = 0; i < g.batch; i++) {
+    const float *A = g.a + i * g.sa, *B = g.b + i * g.sb;
+    float *C = g.c + i * g.m * g.n;
+    if (g.tb) {
+      if (i == 0 || g.sb != 0)
+        for (size_t p = 0; p < k; p++)
+          for (size_t j = 0; j < n; j++) bt[p * n + j] = B[j * k + p];
+      B = bt;
+    }
+    if (blocked) gemm_blocked(m, n, k, A, sai, sak, B, C, s);
+    else gemm_sequential(m, n, k, A, sai, sak, B, C);
+  }
+  free(bt);
+  free(s);
   return NULL;
 }
 
@@ -319,7 +483,11 @@ static napi_value Source(napi_env env, napi_callback_info info) {
 static napi_value Config(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
+#ifdef PRORL_OPENBLAS
   napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &s);
+#else
+  napi_create_string_utf8(env, "", NAPI_AUTO_LENGTH, &s);
+#endif
   return s;
 }
 
@@ -328,7 +496,10 @@ static const struct {
   const char *name;
   napi_callback fn;
 } FUNCTIONS[] = {
+#ifdef PRORL_OPENBLAS
     {"gemm", Gemm},
+#endif
+    {"gemmExact", GemmExact},
     {"config", Config},
     {"source", Source},
     {"pgRowSums", PgRowSums},
@@ -339,7 +510,9 @@ static const struct {
 };
 
 NAPI_MODULE_INIT() {
+#ifdef PRORL_OPENBLAS
   openblas_set_num_threads(1);
+#endif
   for (size_t i = 0; i < sizeof FUNCTIONS / sizeof FUNCTIONS[0]; i++) {
     napi_value fn;
     napi_create_function(env, FUNCTIONS[i].name, NAPI_AUTO_LENGTH, FUNCTIONS[i].fn, NULL, &fn);

@@ -1,14 +1,15 @@
 /**
- * Builds the optional native matrix-product addon (./blas.c) into ./build/prorec-blas.node, for
- * PRORL_BLAS=native (compute/kernels/native-matmul.ts): `prorec-gym build-native`, or
- * `npm run build:native` in a checkout. Works in a checkout and in an installed package alike (the
- * source ships beside this module).
+ * Builds the native kernels addon (./blas.c) into ./build/prorec-blas.node
+ * (compute/kernels/native-matmul.ts): at install time (scripts/install-native.mjs, which never
+ * fails the install), by `prorec-gym build-native`, or by `npm run build:native` in a checkout.
+ * Works in a checkout and in an installed package alike (the source ships beside this module).
  *
- * Needs a C compiler (`cc`, or $CC), Node's headers (shipped with Node in <prefix>/include/node)
- * and OpenBLAS with its headers (Debian: `apt-get install build-essential libopenblas-dev`).
- * Compiles with the system compiler directly: the addon is one file with no dependencies beyond
- * Node-API and OpenBLAS, so node-gyp (which downloads headers) is not needed. Writes to a
- * temporary file and renames it.
+ * Needs a C compiler (`cc`, or $CC) and Node's headers (shipped with Node in <prefix>/include/node,
+ * or Debian's /usr/include/node); with OpenBLAS's headers as well (Debian: `apt-get install
+ * libopenblas-dev`) the addon also has OpenBLAS's products (PRORL_BLAS=native). Compiles with the
+ * system compiler directly: the addon is one file with no dependencies beyond Node-API (and
+ * OpenBLAS), so node-gyp (which downloads headers) is not needed. Writes to a temporary file and
+ * renames it.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -24,50 +25,58 @@ export function nodeHeaders(): string | null {
   return dirs.find((d) => existsSync(path.join(d, 'node_api.h'))) ?? null;
 }
 
+/** What a build produced: the addon's path, whether it has OpenBLAS's products, the compiler's flags. */
+export interface NativeBuild {
+  path: string;
+  openblas: boolean;
+  flags: string[];
+}
+
 /**
- * Compiles the addon to NATIVE_BLAS_PATH and returns that path. Throws an error that names the
- * command and what to install when the compiler, the headers or OpenBLAS are missing.
+ * Compiles the addon to NATIVE_BLAS_PATH. Tries with OpenBLAS's products (-DPRORL_OPENBLAS,
+ * -lopenblas), then without; the kernels with the wasm kernels' bits are in every build. It is
+ * compiled for the compiler's default target (blas.c picks AVX-512 or AVX2 at load time where GCC
+ * can), so an addon built on one machine runs on another of the same architecture; no contraction
+ * into FMAs, so the same bits on every CPU. Throws an error that names the last command and what
+ * to install when neither compiles.
  */
-export function buildNativeBlas(cc: string = process.env.CC || 'cc'): string {
+export function buildNativeBlas(cc: string = process.env.CC || 'cc', opts: { quiet?: boolean } = {}): NativeBuild {
   if (!existsSync(NATIVE_BLAS_SOURCE)) throw new Error(`the addon's source ${NATIVE_BLAS_SOURCE} is missing`);
   const headers = nodeHeaders();
   if (!headers) throw new Error(`Node's headers (node_api.h) were found neither next to ${process.execPath} nor in /usr/include/node`);
   mkdirSync(path.dirname(NATIVE_BLAS_PATH), { recursive: true });
   const tmp = tempName(NATIVE_BLAS_PATH); // unique per thread and call (core/io.ts)
-  const args = [
-    '-O3',
-    '-ffp-contract=off',
-    '-shared',
-    '-fPIC',
-    '-Wall',
-    '-Werror',
-    `-DPRORL_SOURCE_SHA256="${nativeSourceHash()}"`,
-    `-I${headers}`,
-    NATIVE_BLAS_SOURCE,
-    '-o',
-    tmp,
-    '-lopenblas',
-  ];
-  try {
-    execFileSync(cc, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    const why = (err as { code?: string; status?: number }).code ?? `exit ${(err as { status?: number }).status}`;
-    throw new Error(
-      `${cc} ${args.join(' ')} failed (${why}); it needs a C compiler and OpenBLAS with its headers ` +
-        `(Debian: apt-get install build-essential libopenblas-dev)`,
-      { cause: err },
-    );
+  const base = ['-O3', '-ffp-contract=off', '-shared', '-fPIC', '-Wall', '-Werror', `-DPRORL_SOURCE_SHA256="${nativeSourceHash()}"`, `-I${headers}`];
+  const attempts: { openblas: boolean; flags: string[] }[] = [];
+  for (const openblas of [true, false]) attempts.push({ openblas, flags: [...base, ...(openblas ? ['-DPRORL_OPENBLAS'] : [])] });
+  let last: { args: string[]; err: unknown } | null = null;
+  for (const a of attempts) {
+    const args = [...a.flags, NATIVE_BLAS_SOURCE, '-o', tmp, ...(a.openblas ? ['-lopenblas'] : [])];
+    try {
+      // The first attempt fails where OpenBLAS is missing: only the last one's messages are shown.
+      execFileSync(cc, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      renameSync(tmp, NATIVE_BLAS_PATH);
+      return { path: NATIVE_BLAS_PATH, openblas: a.openblas, flags: a.flags.filter((f) => !f.startsWith('-I') && !f.startsWith('-DPRORL_SOURCE')) };
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      last = { args, err };
+    }
   }
-  renameSync(tmp, NATIVE_BLAS_PATH);
-  return NATIVE_BLAS_PATH;
+  const { args, err } = last!;
+  const e = err as { code?: string; status?: number; stderr?: Buffer };
+  if (e.code === 'ENOENT') throw new Error(`no C compiler: ${cc} was not found (Debian: apt-get install build-essential; or set CC)`, { cause: err });
+  const stderr = e.stderr?.toString().trim().split('\n').slice(0, 8).join('\n');
+  if (!opts.quiet && stderr) process.stderr.write(`${stderr}\n`);
+  throw new Error(`${cc} ${args.join(' ')} failed (${e.code ?? `exit ${e.status}`}); it needs a C compiler (Debian: apt-get install build-essential)`, {
+    cause: err,
+  });
 }
 
 /** `prorec-gym build-native`: builds the addon; exit code 0, or 1 with the reason on stderr. */
 export function buildNativeMain(args: string[]): number {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(
-      "usage: prorec-gym build-native\n\nCompiles the optional native BLAS addon (needs cc and OpenBLAS: apt-get install build-essential libopenblas-dev);\nthen PRORL_BLAS=native runs the wasm backend's matrix products on it.\n",
+      "usage: prorec-gym build-native\n\nCompiles the native kernels addon (needs a C compiler: apt-get install build-essential). The wasm backend then\nruns its matrix products on it with the same bits (the default, PRORL_BLAS=auto). With OpenBLAS's headers too\n(apt-get install libopenblas-dev), PRORL_BLAS=native runs them on OpenBLAS (faster, other round-off).\n",
     );
     return 0;
   }
@@ -77,7 +86,13 @@ export function buildNativeMain(args: string[]): number {
   }
   try {
     const out = buildNativeBlas();
-    process.stdout.write(`build-native: wrote ${out}; use it with PRORL_BLAS=native\n`);
+    process.stdout.write(
+      `build-native: wrote ${out.path}: the matrix products with the wasm kernels' bits (used by default)` +
+        (out.openblas
+          ? ", and OpenBLAS's (PRORL_BLAS=native)"
+          : '; without OpenBLAS (for PRORL_BLAS=native: apt-get install libopenblas-dev, then build again)') +
+        '\n',
+    );
     return 0;
   } catch (err) {
     process.stderr.write(`build-native: ${(err as Error).message}\n`);
