@@ -1,8 +1,10 @@
 /**
- * Training workers: every core for the RL updates. wasm runs one thread per tfjs engine in Node, so
- * an update's gradient chunks (policyGradientStep) are dealt to N workers: the main thread (worker
- * 0) and N − 1 worker threads, each with its own engine and copies of the policy and reference
- * weights (sent with every request: the weights change every update). Chunk c goes to worker
+ * Training workers: every core for the RL rollouts and updates. wasm runs one thread per tfjs
+ * engine in Node, so an update's rollouts (`rollout`: contiguous blocks of whole groups, each
+ * played in an environment rebuilt from the run's recipe) and its gradient chunks
+ * (policyGradientStep) are dealt to N workers: the main thread (worker 0) and N − 1 worker
+ * threads, each with its own engine and copies of the policy and reference weights (sent with
+ * every request: the weights change every update). Chunk c goes to worker
  * c mod N. The main thread posts each thread its chunks, computes its own meanwhile, then blocks
  * (Atomics.wait) on each thread in turn until its reply is flagged and takes it with
  * receiveMessageOnPort, as the simulator shards do (simulators/shard.ts): the update stays
@@ -21,8 +23,11 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { backendInfo } from '../compute/backend.ts';
 import { invariant, RunFailure, UsageError } from '../core/errors.ts';
+import { replicasOf } from '../core/rng.ts';
+import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import type { PolicyNetwork, Trajectories } from './policy.ts';
-import type { UpdateWorkerInit, UpdateWorkerPart, UpdateWorkerReply, UpdateWorkerRequest } from './pg-worker-thread.ts';
+import { runEpisodes, type RolloutPath } from './rollout.ts';
+import type { RolloutRequest, UpdateWorkerInit, UpdateWorkerPart, UpdateWorkerReply, UpdateWorkerRequest, WorkerReady } from './pg-worker-thread.ts';
 
 /** No update chunk comes near this; past it the worker is presumed dead. */
 const REPLY_TIMEOUT_MS = 300_000;
@@ -77,6 +82,8 @@ class WorkerThread {
     private readonly worker: Worker,
     private readonly port: MessagePort,
     flag: SharedArrayBuffer,
+    /** The environments the thread can build (the built-in ones): rollouts of others stay on the main thread. */
+    readonly envs: ReadonlySet<string>,
   ) {
     this.flag = new Int32Array(flag);
     worker.on('error', (e) => (this.exited ??= e.message));
@@ -97,9 +104,13 @@ class WorkerThread {
       reply: port2,
     };
     const worker = new Worker(fileURLToPath(new URL('./worker-boot.mjs', import.meta.url)), { workerData: init, transferList: [port2] });
+    let envs: ReadonlySet<string> = new Set();
     try {
       await new Promise<void>((resolve, reject) => {
-        worker.once('message', () => resolve());
+        worker.once('message', (m: WorkerReady) => {
+          envs = new Set(m.envs);
+          resolve();
+        });
         worker.once('error', (e) => reject(new RunFailure(`RL training worker ${index} failed to start: ${e.message}`)));
         worker.once('exit', (code) => reject(new RunFailure(`RL training worker ${index} exited with code ${code} before it was ready`)));
       });
@@ -109,7 +120,7 @@ class WorkerThread {
     }
     worker.unref();
     port1.unref();
-    return new WorkerThread(index, worker, port1, flag);
+    return new WorkerThread(index, worker, port1, flag, envs);
   }
 
   /** Posts chunks to compute with these weights; the thread starts at once. Returns the ticket for `wait`. */
@@ -121,15 +132,32 @@ class WorkerThread {
     beta: number,
     fused: boolean,
   ): number {
+    return this.post({ op: 'update', policy, ref, parts, N, beta, fused });
+  }
+
+  /** Posts a block of rollouts (RolloutRequest without its sequence number). Returns the ticket for `waitPaths`. */
+  sendRollout(req: Omit<RolloutRequest, 'seq' | 'op'>): number {
+    return this.post({ op: 'rollout', ...req });
+  }
+
+  private post(req: Omit<UpdateWorkerRequest, 'seq'> | Omit<RolloutRequest, 'seq'>): number {
     if (this.exited !== null) throw new RunFailure(`RL training worker ${this.index} ${this.exited}`);
     const seq = ++this.seq;
-    const req: UpdateWorkerRequest = { seq, policy, ref, parts, N, beta, fused };
-    this.worker.postMessage(req);
+    this.worker.postMessage({ ...req, seq });
     return seq;
   }
 
-  /** Blocks until the reply to `seq` is in. */
+  /** Blocks until the reply to the update request `seq` is in. */
   wait(seq: number): UpdateWorkerPart[] {
+    return this.reply(seq).parts!;
+  }
+
+  /** Blocks until the reply to the rollout request `seq` is in. */
+  waitPaths(seq: number): RolloutPath[] {
+    return this.reply(seq).paths!;
+  }
+
+  private reply(seq: number): UpdateWorkerReply {
     const deadline = Date.now() + REPLY_TIMEOUT_MS;
     for (;;) {
       const done = Atomics.load(this.flag, 0);
@@ -146,7 +174,7 @@ class WorkerThread {
         const reply = m.message as UpdateWorkerReply;
         if (reply.seq !== seq) continue;
         if (reply.error) throw new RunFailure(`RL training worker ${this.index}: ${reply.error.message}`);
-        return reply.parts!;
+        return reply;
       }
     }
   }
@@ -239,8 +267,81 @@ export class TrainWorkers {
     return out;
   }
 
+  /**
+   * The rollouts of one update (runEpisodes on the `train` split), split by whole groups of `G`
+   * rows into contiguous blocks, one per worker: block 0 on the main thread, block k on thread k,
+   * each in an environment of its block's size rebuilt from `env`'s recipe, then joined in row
+   * order. Every row's episode is keyed by its case and replica (core/rng.ts) and computed row by
+   * row, so the paths are those of one batch of all rows: results do not depend on N
+   * (test/train-workers.test.ts). Null when this environment cannot be rebuilt in the threads (a
+   * world built by hand, or an environment registered outside the built-ins) or there are fewer
+   * than two groups: the caller rolls out on the main thread.
+   */
+  rollout(
+    net: PolicyNetwork,
+    env: ProactiveRecVectorEnv,
+    caseIndices: readonly number[],
+    G: number,
+    sampleSeed: number,
+    envSeed: number,
+  ): RolloutPath[] | null {
+    const recipe = env.recipe;
+    const groups = Math.floor(caseIndices.length / G);
+    if (!recipe || groups * G !== caseIndices.length || groups < 2 || !this.threads.every((t) => t.envs.has(recipe.id))) return null;
+    const W = Math.min(this.size, groups);
+    const bounds = Array.from({ length: W + 1 }, (_, k) => Math.round((k * groups) / W) * G);
+    // A case in two blocks (a batch that repeats a case) would get other replica numbers, hence other streams, in its block.
+    const replicas = replicasOf(caseIndices);
+    for (let k = 0; k < W; k++) {
+      const r = replicasOf(caseIndices.slice(bounds[k], bounds[k + 1]));
+      if (r.some((x, i) => x !== replicas[bounds[k] + i])) return null;
+    }
+    const policy = net.params.snapshot();
+    const posted = this.threads.slice(0, W - 1).map((thread, i) => ({
+      thread,
+      ticket: thread.sendRollout({
+        policy,
+        recipe,
+        config: env.config,
+        caseIndices: caseIndices.slice(bounds[i + 1], bounds[i + 2]),
+        sampleSeed,
+        envSeed,
+      }),
+    }));
+    let local: RolloutPath[] = [];
+    let failure: unknown = null;
+    try {
+      local = runEpisodes(net, this.blockEnv(env, bounds[1]), 'train', caseIndices.slice(0, bounds[1]), sampleSeed, envSeed);
+    } catch (e) {
+      failure = e;
+    }
+    // Every posted reply is collected (also after a failure, so that no reply is left behind).
+    const remote: RolloutPath[][] = [];
+    for (const { thread, ticket } of posted) {
+      try {
+        remote.push(thread.waitPaths(ticket));
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (failure !== null) throw failure;
+    return [local, ...remote].flat();
+  }
+
+  /** The main thread's environment for a block of `rows` rows of `env` (kept while env and rows are the same). */
+  private block: { of: ProactiveRecVectorEnv; env: ProactiveRecVectorEnv } | null = null;
+  private blockEnv(env: ProactiveRecVectorEnv, rows: number): ProactiveRecVectorEnv {
+    if (this.block?.of === env && this.block.env.numEnvs === rows) return this.block.env;
+    this.block?.env.close();
+    const e = new ProactiveRecVectorEnv(env.id, env.world, rows, env.config);
+    this.block = { of: env, env: e };
+    return e;
+  }
+
   /** Stops every thread. */
   async terminate(): Promise<void> {
+    this.block?.env.close();
+    this.block = null;
     await Promise.all(this.threads.map((t) => t.terminate()));
   }
 }

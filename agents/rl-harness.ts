@@ -244,7 +244,9 @@ export async function startUpdateWorker(net: PolicyNetwork, paths: number, chunk
 export function withoutEvaluator(env: ProactiveRecVectorEnv): ProactiveRecVectorEnv {
   if (!env.config.stepEvaluator) return env;
   env.close();
-  return carrySplits(env, new ProactiveRecVectorEnv(env.id, env.world, env.numEnvs, { ...env.config, stepEvaluator: false }));
+  const out = carrySplits(env, new ProactiveRecVectorEnv(env.id, env.world, env.numEnvs, { ...env.config, stepEvaluator: false }));
+  out.recipe = env.recipe;
+  return out;
 }
 
 /**
@@ -263,7 +265,10 @@ export function withRandomTargets(env: ProactiveRecVectorEnv, split: Split, numE
     return { history: c.history, target, user: c.user };
   });
   const dataset = { ...world.dataset, cases: { ...world.dataset.cases, [split]: cases } };
-  return carrySplits(env, new ProactiveRecVectorEnv(env.id, { ...world, dataset }, numEnvs, env.config));
+  const out = carrySplits(env, new ProactiveRecVectorEnv(env.id, { ...world, dataset }, numEnvs, env.config));
+  // Random targets over random targets cannot be rebuilt from one recipe: such an environment stays here.
+  out.recipe = env.recipe && env.recipe.randomTargets === null ? { ...env.recipe, randomTargets: { split, seed } } : null;
+  return out;
 }
 
 /** `to` with the split restriction of `from` (ProactiveRecVectorEnv.restrictSplits). */

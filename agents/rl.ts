@@ -131,7 +131,10 @@ export class RlAgent extends PolicyAgent implements RlParts {
           // 1. Rollouts: G paths per case, sampled from π in the environment (train split).
           const caseIndices = prompts.flatMap((c) => new Array<number>(G).fill(c));
           const sampleSeed = deriveSeed(st.seed, `rl/sample-${st.epoch}-${st.batch}`);
-          const paths = runEpisodes(this.net, env, 'train', caseIndices, sampleSeed, deriveSeed(st.seed, `rl/env-${st.epoch}-${st.batch}`));
+          //    Blocks of whole groups go to the training workers when there are any (the same paths).
+          const envSeed = deriveSeed(st.seed, `rl/env-${st.epoch}-${st.batch}`);
+          const paths =
+            worker?.rollout(this.net, env, caseIndices, G, sampleSeed, envSeed) ?? runEpisodes(this.net, env, 'train', caseIndices, sampleSeed, envSeed);
           const t1 = performance.now();
 
           // 2. Step rewards r_t = w·(IoI_t, IoR_t, CTR_t), one Rollout per path, grouped by case.

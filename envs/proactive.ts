@@ -236,6 +236,13 @@ export interface ResetOptions {
   caseIndex?: number;
 }
 
+/** See ProactiveRecVectorEnv.recipe. */
+export interface EnvRecipe {
+  readonly id: string;
+  readonly world: Record<string, unknown>;
+  readonly randomTargets: { readonly split: Split; readonly seed: number } | null;
+}
+
 export interface ProactiveWorld {
   readonly dataset: Dataset;
   /** The reward model: step rewards come from it. */
@@ -356,6 +363,14 @@ export class ProactiveRecVectorEnv implements VectorEnv<ProactiveObservation, Pr
     this.allowedSplits = { splits: [...splits], holder };
     return this;
   }
+
+  /**
+   * How to build this environment's world again in another thread (RL training workers roll out
+   * there): its registered id and complete world options, and the random targets drawn over a
+   * split (agents/rl-harness.ts withRandomTargets). Set by `makeVec` and carried by the
+   * environments derived from it; null for a world built by hand (it cannot be rebuilt elsewhere).
+   */
+  recipe: EnvRecipe | null = null;
 
   /** The restriction set by restrictSplits, to carry over to a derived environment. */
   get splitRestriction(): { splits: readonly Split[]; holder: string } | null {

@@ -109,7 +109,9 @@ export async function make(id: string, overrides: MakeOverrides = {}): Promise<P
 
 export async function makeVec(id: string, numEnvs: number, overrides: MakeOverrides = {}): Promise<ProactiveRecVectorEnv> {
   const { config, world, log } = splitOverrides(id, overrides);
-  return new ProactiveRecVectorEnv(id, await buildWorld(id, world, log), numEnvs, config);
+  const env = new ProactiveRecVectorEnv(id, await buildWorld(id, world, log), numEnvs, config);
+  env.recipe = { id, world: resolveWorldOptions(id, world), randomTargets: null };
+  return env;
 }
 
 /** Forgets memoised worlds (tests, long-lived processes). */

@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { makeVec } from '../envs/index.ts';
+import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
+import { withoutEvaluator, withRandomTargets } from '../agents/rl-harness.ts';
 import { Rng } from '../core/rng.ts';
 import { AdamW } from '../agents/nn.ts';
 import { makeEnv, rlTestFolder, WORLD } from './support/rl-fixture.ts';
@@ -111,6 +113,37 @@ test('one update with a pool of N workers equals the main thread alone, for ever
     alone.dispose();
     ref.dispose();
     env.close();
+  }
+});
+
+test('rollouts in blocks of whole groups over N workers are the paths of one batch; a hand-built world or a repeated case stays on the main thread', async () => {
+  const base = await makeVec('synthetic-v0', 7 * 4, { world: WORLD, split: 'train', maxLength: 6 });
+  const envs = { plain: withoutEvaluator(base) };
+  const random = withRandomTargets(envs.plain, 'train', 7 * 4, 99);
+  const net = new PolicyNetwork(60, { itemPrior: 'none', dim: 16, maxLength: 6 }, { seed: 3 });
+  const pools = [await TrainWorkers.start(net, 1), await TrainWorkers.start(net, 2)];
+  try {
+    const cases = [0, 5, 9, 14, 2, 30, 41].flatMap((c) => new Array<number>(4).fill(c));
+    for (const env of [envs.plain, random]) {
+      assert.ok(env.recipe, 'makeVec records the recipe, and the derived environments carry it');
+      const alone = runEpisodes(net, env, 'train', cases, 11, 12);
+      for (const pool of pools) {
+        const split = pool.rollout(net, env, cases, 4, 11, 12);
+        assert.ok(split, `${pool.size} workers roll out`);
+        assert.deepEqual(split, alone, `${pool.size} workers, ${env === random ? 'random targets' : 'the dataset targets'}: the same paths`);
+      }
+    }
+    // A world built by hand has no recipe; a case in two groups would get other replicas in a block.
+    const byHand = new ProactiveRecVectorEnv('synthetic-v0', envs.plain.world, 7 * 4, envs.plain.config);
+    assert.equal(pools[0].rollout(net, byHand, cases, 4, 11, 12), null);
+    const repeated = [0, 5, 0, 14, 2, 30, 41].flatMap((c) => new Array<number>(4).fill(c));
+    assert.equal(pools[1].rollout(net, envs.plain, repeated, 4, 11, 12), null);
+    byHand.close();
+  } finally {
+    await Promise.all(pools.map((p) => p.terminate()));
+    net.dispose();
+    random.close();
+    envs.plain.close();
   }
 });
 

@@ -120,7 +120,9 @@ export class TsTrainer {
       const caseIndices = prompts.flatMap((c) => new Array<number>(G).fill(c));
       const c0 = cpuMs();
       const t0 = performance.now();
-      const paths = runEpisodes(this.net, this.env, 'train', caseIndices, deriveSeed(1, `perf/sample-${u}`), deriveSeed(1, `perf/env-${u}`));
+      const [sampleSeed, envSeed] = [deriveSeed(1, `perf/sample-${u}`), deriveSeed(1, `perf/env-${u}`)];
+      const paths =
+        worker?.rollout(this.net, this.env, caseIndices, G, sampleSeed, envSeed) ?? runEpisodes(this.net, this.env, 'train', caseIndices, sampleSeed, envSeed);
       const t1 = performance.now();
       const c1 = cpuMs();
       const rollouts: Rollout[] = paths.map((p, k) => ({
@@ -366,7 +368,7 @@ async function measure(envId: string): Promise<void> {
       });
       console.log(`# ${kernelLabel[k]}, speed-up over N = ${workerCounts[0]}: ${eff.join(', ')}`);
     }
-    console.log(`# the workers take the gradient chunks (at most gradChunks = ${CHUNKS} at once); the rollout stays on the main thread`);
+    console.log(`# the workers take blocks of the rollout's groups and the gradient chunks (at most gradChunks = ${CHUNKS} at once)`);
   }
   if (addon) {
     const w = ts.get(`wasm/N${workerCounts[0]}`)!;
