@@ -21,7 +21,7 @@ import { ProactiveRecVectorEnv, type EnvConfig, type EnvRecipe } from '../envs/p
 import { buildWorld, listEnvs } from '../envs/registry.ts';
 import { chunkGradient } from './pg-loss.ts';
 import { PolicyNetwork, type PolicyConfig, type Trajectories } from './policy.ts';
-import { withRandomTargets } from './rl-harness.ts';
+import { withRandomTargets } from './train-envs.ts';
 import { runEpisodes, type RolloutPath } from './rollout.ts';
 
 export interface UpdateWorkerInit {
