@@ -328,7 +328,8 @@ export function buildCli(args: string[]) {
     .option('backend', {
       type: 'string',
       choices: ['tensorflow', 'node', 'wasm', 'cpu'],
-      describe: 'compute backend (default: PRORL_BACKEND, else the fastest that loads)',
+      describe:
+        "compute backend (default: PRORL_BACKEND, else the fastest that loads); on wasm, PRORL_BLAS=auto|wasm|exact|native chooses the matrix products' kernels (auto: the native kernels when built, the same results)",
     })
     .option('batch-size', { type: 'number', describe: 'episodes stepped together (default 256)' })
     .option('epochs', { type: 'number', describe: 'training epochs for agents that train' })

@@ -288,7 +288,10 @@ async function tryWasm(): Promise<Attempt> {
       `, JS fallback kernels: ${(native ? fallbacks.filter((k) => k !== 'BatchMatMul') : fallbacks).join(', ')}` +
       (native && products === 'native' ? `; BatchMatMul on native BLAS (${BLAS_ENV_VAR}=native: ${native.config()}, 1 thread), ${passes}` : '') +
       (native && products === 'exact' ? `; BatchMatMul on the native kernels addon with the wasm kernels' bits (${BLAS_ENV_VAR}=${choice}), ${passes}` : '') +
-      (choice === 'auto' && !native ? `; native kernels not used: ${notUsed} (the wasm kernels give the same results, more slowly)` : ''),
+      (choice === 'auto' && !native
+        ? `; native kernels not used: ${notUsed} (the wasm kernels give the same results, more slowly; build them with \`npx prorec-gym build-native\`)`
+        : '') +
+      (choice === 'wasm' ? `; native kernels not used: ${BLAS_ENV_VAR}=wasm` : ''),
   };
 }
 

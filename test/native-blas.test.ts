@@ -80,7 +80,7 @@ test('the install script never fails the install: without a C compiler, or told 
   const script = fileURLToPath(new URL('../scripts/install-native.mjs', import.meta.url));
   const before = built ? statSync(NATIVE_BLAS_PATH).mtimeMs : null;
   for (const [env, why] of [
-    [{ CC: '/nonexistent/cc' }, /no C compiler: \/nonexistent\/cc was not found/],
+    [{ CC: '/nonexistent/cc' }, /no C compiler: CC=\/nonexistent\/cc was not found/],
     [{ PRORL_SKIP_NATIVE_BUILD: '1' }, /PRORL_SKIP_NATIVE_BUILD=1/],
   ] as const) {
     const r = spawnSync(process.execPath, [script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });

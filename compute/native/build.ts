@@ -64,7 +64,10 @@ export function buildNativeBlas(cc: string = process.env.CC || 'cc', opts: { qui
   }
   const { args, err } = last!;
   const e = err as { code?: string; status?: number; stderr?: Buffer };
-  if (e.code === 'ENOENT') throw new Error(`no C compiler: ${cc} was not found (Debian: apt-get install build-essential; or set CC)`, { cause: err });
+  if (e.code === 'ENOENT') {
+    const hint = process.env.CC ? `CC=${process.env.CC} was not found` : `${cc} was not found (Debian: apt-get install build-essential; or set CC)`;
+    throw new Error(`no C compiler: ${hint}`, { cause: err });
+  }
   const stderr = e.stderr?.toString().trim().split('\n').slice(0, 8).join('\n');
   if (!opts.quiet && stderr) process.stderr.write(`${stderr}\n`);
   throw new Error(`${cc} ${args.join(' ')} failed (${e.code ?? `exit ${e.status}`}); it needs a C compiler (Debian: apt-get install build-essential)`, {
@@ -76,7 +79,7 @@ export function buildNativeBlas(cc: string = process.env.CC || 'cc', opts: { qui
 export function buildNativeMain(args: string[]): number {
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(
-      "usage: prorec-gym build-native\n\nCompiles the native kernels addon (needs a C compiler: apt-get install build-essential). The wasm backend then\nruns its matrix products on it with the same bits (the default, PRORL_BLAS=auto). With OpenBLAS's headers too\n(apt-get install libopenblas-dev), PRORL_BLAS=native runs them on OpenBLAS (faster, other round-off).\n",
+      "usage: prorec-gym build-native\n\nCompiles the native kernels addon (needs a C compiler, cc or $CC: apt-get install build-essential). The wasm\nbackend then runs its matrix products on it with the same bits (the default, PRORL_BLAS=auto). With OpenBLAS's\nheaders too (apt-get install libopenblas-dev), PRORL_BLAS=native runs them on OpenBLAS (faster, other round-off).\nThe package's install does this where a compiler is (PRORL_SKIP_NATIVE_BUILD=1 skips it).\n",
     );
     return 0;
   }
