@@ -189,7 +189,7 @@ test('a run folder with an estimator-variance study gets the Estimators section;
   const vdir = path.join(work, 'with-variance');
   mkdirSync(path.join(vdir, 'results'), { recursive: true });
   for (const f of readdirSync(path.join(dir, 'results'))) writeFileSync(path.join(vdir, 'results', f), readFileSync(path.join(dir, 'results', f)));
-  const exact = exactVariance(3);
+  const exact = exactVariance(2); // groups of 2: the same rows as the study's default of 3, in 0.4 s instead of 15
   const study = { kind: 'estimator-variance', version: 1, exact, monteCarlo: null };
   writeFileSync(path.join(vdir, 'estimator-variance.json'), JSON.stringify(study));
   const html = readFileSync((await writeReport(vdir)).file, 'utf8');
