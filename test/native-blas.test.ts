@@ -33,8 +33,7 @@ import {
   type NativeBlas,
 } from '../compute/kernels/native-matmul.ts';
 import { leadingAxes } from '../compute/kernels/sum.ts';
-import { rlAgents, type RlAgent } from '../agents/rl.ts';
-import { makeEnv, rlTestFolder } from './support/rl-fixture.ts';
+import { rlTestFolder, trainProrl } from './support/rl-fixture.ts';
 
 const built = existsSync(NATIVE_BLAS_PATH);
 /** The tests of the exact kernels and the passes: the addon built. */
@@ -316,20 +315,7 @@ test('an RL run gives bit-identical weights and logs with the exact kernels and 
     unregisterNativeBlasKernels();
     if (use === 'exact') registerNativeBlasKernels(loadNativeBlas('exact'), 'exact');
     try {
-      const f = rlAgents.find((a) => a.name === 'prorl')!;
-      const agent = (await f.create(
-        {
-          init: folder.initFile,
-          policy: { dim: 16, itemPrior: 'none' },
-          rl: { groupSize: 8, casesPerBatch: 8, casesPerEpoch: 16, epochs: 2, lr: 3e-3, validCases: 8, gradChunks: 2 },
-        },
-        { numItems: 60, seed: 1 },
-      )) as RlAgent;
-      const logs: Record<string, number>[] = [];
-      await agent.train(makeEnv, {}, { rng: Rng.stream(1, 'agent'), callbacks: { onLog: (_s, v) => logs.push(v) } });
-      const weights = agent.net.params.snapshot();
-      agent.dispose();
-      return { weights, logs };
+      return await trainProrl(folder.initFile, { groupSize: 8, casesPerBatch: 8, casesPerEpoch: 16, epochs: 2, lr: 3e-3, validCases: 8, gradChunks: 2 });
     } finally {
       restoreChosenKernels();
     }

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../core/rng.ts';
 import { AdamW } from '../agents/nn.ts';
-import { makeEnv, rlTestFolder } from './support/rl-fixture.ts';
+import { rlTestFolder, trainProrl } from './support/rl-fixture.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
-import { learningRateScale, policyGradientStep, rlAgents, type RlAgent } from '../agents/rl.ts';
+import { learningRateScale, policyGradientStep } from '../agents/rl.ts';
 
 const folder = rlTestFolder('rl-official');
 
@@ -112,15 +112,7 @@ test('a batch of only empty paths under drop: a zero gradient, no error', () => 
 const TINY = { groupSize: 4, casesPerBatch: 2, casesPerEpoch: 8, epochs: 2, lr: 3e-3, validCases: 0 };
 
 async function train(rl: Record<string, unknown>): Promise<{ logs: Record<string, number>[]; weights: Record<string, Float32Array> }> {
-  const f = rlAgents.find((a) => a.name === 'prorl')!;
-  const agent = (await f.create(
-    { init: folder.initFile, policy: { dim: 16, itemPrior: 'none' }, rl: { ...TINY, ...rl } },
-    { numItems: 60, seed: 1 },
-  )) as RlAgent;
-  const logs: Record<string, number>[] = [];
-  await agent.train(makeEnv, {}, { rng: Rng.stream(1, 'agent'), callbacks: { onLog: (_s, v) => logs.push(v) } });
-  const weights = agent.net.params.snapshot();
-  agent.dispose();
+  const { logs, weights } = await trainProrl(folder.initFile, { ...TINY, ...rl });
   return { logs: logs.filter((l) => 'return' in l), weights };
 }
 

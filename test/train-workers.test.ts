@@ -12,7 +12,7 @@ import { ProactiveRecVectorEnv } from '../envs/proactive.ts';
 import { withoutEvaluator, withRandomTargets } from '../agents/rl-harness.ts';
 import { Rng } from '../core/rng.ts';
 import { AdamW } from '../agents/nn.ts';
-import { makeEnv, rlTestFolder, WORLD } from './support/rl-fixture.ts';
+import { makeEnv, rlTestFolder, trainProrl, WORLD } from './support/rl-fixture.ts';
 import { packPaths, PolicyNetwork } from '../agents/policy.ts';
 import { policyGradientStep, rlAgents, type RlAgent } from '../agents/rl.ts';
 import { reinforce, type Rollout } from '../agents/estimators.ts';
@@ -40,23 +40,19 @@ test('an RL run gives bit-identical weights and logs with 1, 2 and 3 training wo
   for (const n of [1, 2, 3]) {
     runs.push(
       await withWorkers(n, async () => {
-        const f = rlAgents.find((a) => a.name === 'prorl')!;
         // 8 cases × G = 16 = 128 paths per update (the smallest batch that uses workers), 4 chunks.
-        const agent = (await f.create(
-          {
-            init: folder.initFile,
-            policy: { dim: 16, itemPrior: 'none' },
-            rl: { groupSize: 16, casesPerBatch: 8, casesPerEpoch: 16, epochs: 2, lr: 3e-3, validCases: 8, gradChunks: 4 },
-          },
-          { numItems: 60, seed: 1 },
-        )) as RlAgent;
-        const logs: Record<string, number>[] = [];
         const n0 = tf.memory().numTensors;
-        await agent.train(makeEnv, {}, { rng: Rng.stream(1, 'agent'), callbacks: { onLog: (_s, v) => logs.push(v) } });
-        const weights = agent.net.params.snapshot();
-        agent.dispose();
+        const run = await trainProrl(folder.initFile, {
+          groupSize: 16,
+          casesPerBatch: 8,
+          casesPerEpoch: 16,
+          epochs: 2,
+          lr: 3e-3,
+          validCases: 8,
+          gradChunks: 4,
+        });
         assert.ok(tf.memory().numTensors <= n0, `N = ${n}: no tensor left behind`);
-        return { weights, logs };
+        return run;
       }),
     );
   }

@@ -29,7 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { UsageError } from '../../core/errors.ts';
-import { batchMatMulDims, wasmBackend, type TensorInfo } from './wasm.ts';
+import { batchMatMulDims, wasmBackend, type BatchMatMulDims, type TensorInfo } from './wasm.ts';
 
 /** The environment variable that selects where the wasm backend's matrix products run. */
 export const BLAS_ENV_VAR = 'PRORL_BLAS';
@@ -203,6 +203,39 @@ export function loadNativeBlasIfBuilt(
   }
 }
 
+/** A BatchMatMul's operands as views of the wasm heap, its dimensions and transpose flags. */
+interface HeapProduct extends BatchMatMulDims {
+  av: Float32Array;
+  bv: Float32Array;
+  cv: Float32Array;
+  tA: 0 | 1;
+  tB: 0 | 1;
+}
+
+/**
+ * A BatchMatMul kernel config for the wasm backend that computes on the heap in place: float32
+ * operands checked, the output allocated, empty products and sums over nothing handled here;
+ * `compute` fills `cv` for a product with m, n, k > 0.
+ */
+function heapBatchMatMulConfig(label: string, compute: (p: HeapProduct) => void): tf.KernelConfig {
+  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown }): TensorInfo => {
+    const backend = wasmBackend(args.backend);
+    const { a, b } = args.inputs;
+    const tA = args.attrs?.transposeA ? 1 : 0;
+    const tB = args.attrs?.transposeB ? 1 : 0;
+    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`BatchMatMul (${label}): float32 operands only, got ${a.dtype} and ${b.dtype}`);
+    const dims = batchMatMulDims(a, b, tA === 1, tB === 1);
+    const out = backend.makeOutput(dims.outShape, 'float32');
+    if (dims.m * dims.n === 0) return out;
+    // Views after the allocation (it may grow the heap and detach older views).
+    const cv = backend.typedArrayFromHeap(out) as Float32Array;
+    if (dims.k === 0) cv.fill(0);
+    else compute({ ...dims, av: backend.typedArrayFromHeap(a) as Float32Array, bv: backend.typedArrayFromHeap(b) as Float32Array, cv, tA, tB });
+    return out;
+  };
+  return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+}
+
 /**
  * The BatchMatMul kernel config with the wasm kernels' bits on `blas` (gemmExact). The wasm
  * backend (with the wrapper of compute/kernels/matMul.ts) runs XNNPACK's 2-D product when `b` has
@@ -210,30 +243,13 @@ export function loadNativeBlasIfBuilt(
  * otherwise; this kernel takes the same path for the same operands.
  */
 export function exactBatchMatMulConfig(blas: NativeBlas): tf.KernelConfig {
-  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown }): TensorInfo => {
-    const backend = wasmBackend(args.backend);
-    const { a, b } = args.inputs;
-    const transA = Boolean(args.attrs?.transposeA);
-    const transB = Boolean(args.attrs?.transposeB);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`BatchMatMul (native exact): float32 operands only, got ${a.dtype} and ${b.dtype}`);
-    const { m, k, n, batchA, batchB, outShape } = batchMatMulDims(a, b, transA, transB);
-    const out = backend.makeOutput(outShape, 'float32');
-    if (m * n === 0) return out;
-    // Views after the allocation (it may grow the heap and detach older views).
-    const av = backend.typedArrayFromHeap(a) as Float32Array;
-    const bv = backend.typedArrayFromHeap(b) as Float32Array;
-    const cv = backend.typedArrayFromHeap(out) as Float32Array;
-    const tA = transA ? 1 : 0;
-    const tB = transB ? 1 : 0;
-    if (k === 0) cv.fill(0);
-    else if (batchB === 1 && !transA)
+  return heapBatchMatMulConfig('native exact', ({ av, bv, cv, m, n, k, batchA, batchB, tA, tB }) => {
+    if (batchB === 1 && !tA)
       blas.gemmExact(av, bv, cv, 1, batchA * m, n, k, 0, tB, 0, 0, 0); // XNNPACK, a's batch as rows
     else if (batchB === 1)
       blas.gemmExact(av, bv, cv, batchA, m, n, k, 1, tB, m * k, 0, 0); // XNNPACK per batch (aᵀ materialised)
     else blas.gemmExact(av, bv, cv, Math.max(batchA, batchB), m, n, k, tA, tB, batchA > 1 ? m * k : 0, k * n, 1); // the batched loop
-    return out;
-  };
-  return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+  });
 }
 
 /**
@@ -241,26 +257,10 @@ export function exactBatchMatMulConfig(blas: NativeBlas): tf.KernelConfig {
  * times b [...batchB, k, n] (or [..., n, k] with transposeB), batchA = batchB or one of them 1.
  */
 export function nativeBatchMatMulConfig(blas: NativeBlas): tf.KernelConfig {
-  const kernelFunc = (args: { inputs: Record<string, TensorInfo>; attrs?: Record<string, unknown>; backend: unknown }): TensorInfo => {
-    const backend = wasmBackend(args.backend);
-    const { a, b } = args.inputs;
-    const transA = Boolean(args.attrs?.transposeA);
-    const transB = Boolean(args.attrs?.transposeB);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`BatchMatMul (native BLAS): float32 operands only, got ${a.dtype} and ${b.dtype}`);
-    const { m, k, n, batchA, batchB, outShape } = batchMatMulDims(a, b, transA, transB);
-    const out = backend.makeOutput(outShape, 'float32');
-    if (m * n === 0) return out;
-    // Views after the allocation (it may grow the heap and detach older views).
-    const av = backend.typedArrayFromHeap(a) as Float32Array;
-    const bv = backend.typedArrayFromHeap(b) as Float32Array;
-    const cv = backend.typedArrayFromHeap(out) as Float32Array;
+  return heapBatchMatMulConfig('native BLAS', ({ av, bv, cv, m, n, k, batchA, batchB, tA, tB }) => {
     if (typeof blas.gemm !== 'function') throw new UsageError(`${BLAS_ENV_VAR}=native: the addon was built without OpenBLAS`);
-    const gemm = blas.gemm.bind(blas);
-    if (k === 0) cv.fill(0);
-    else if (batchB === 1 && batchA > 1 && !transA)
-      gemm(av, bv, cv, 1, batchA * m, n, k, 0, transB ? 1 : 0, 0, 0); // one tall product
-    else gemm(av, bv, cv, Math.max(batchA, batchB), m, n, k, transA ? 1 : 0, transB ? 1 : 0, batchA > 1 ? m * k : 0, batchB > 1 ? k * n : 0);
-    return out;
-  };
-  return { kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc };
+    if (batchB === 1 && batchA > 1 && !tA)
+      blas.gemm(av, bv, cv, 1, batchA * m, n, k, 0, tB, 0, 0); // one tall product
+    else blas.gemm(av, bv, cv, Math.max(batchA, batchB), m, n, k, tA, tB, batchA > 1 ? m * k : 0, batchB > 1 ? k * n : 0);
+  });
 }

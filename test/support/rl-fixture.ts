@@ -11,6 +11,8 @@ import { ensureBackend } from '../../agents/nn.ts';
 import { PolicyAgent } from '../../agents/policy-agent.ts';
 import { PolicyNetwork } from '../../agents/policy.ts';
 import { makeVec } from '../../envs/index.ts';
+import { Rng } from '../../core/rng.ts';
+import { rlAgents, type RlAgent } from '../../agents/rl.ts';
 
 export const WORLD = { numItems: 60, numUsers: 120 };
 
@@ -33,4 +35,21 @@ export function rlTestFolder(name: string): { readonly dir: string; readonly ini
   });
   after(() => rmSync(folder.dir, { recursive: true, force: true }));
   return folder;
+}
+
+/**
+ * Trains ProRL from `initFile` (16 dimensions, no item prior, seed 1) on WORLD's train
+ * environments with the `rl` config: its final weights and every log line. The agent is disposed.
+ */
+export async function trainProrl(
+  initFile: string,
+  rl: Record<string, unknown>,
+): Promise<{ weights: Record<string, Float32Array>; logs: Record<string, number>[] }> {
+  const f = rlAgents.find((a) => a.name === 'prorl')!;
+  const agent = (await f.create({ init: initFile, policy: { dim: 16, itemPrior: 'none' }, rl }, { numItems: 60, seed: 1 })) as RlAgent;
+  const logs: Record<string, number>[] = [];
+  await agent.train(makeEnv, {}, { rng: Rng.stream(1, 'agent'), callbacks: { onLog: (_s, v) => logs.push(v) } });
+  const weights = agent.net.params.snapshot();
+  agent.dispose();
+  return { weights, logs };
 }
